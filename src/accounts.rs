@@ -1,0 +1,505 @@
+//! Use cases for people and access: first-run setup, log-in, sessions,
+//! managing users, passwords. Each runs in one transaction on a blocking
+//! thread (the web layer calls them through `web::block`).
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::auth::{self, lockout, password, tokens, Role};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::store::{self, audit::NewAudit, users::NewUser, users::UserRow, write_tx, DbConn};
+
+/// Who did something, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Option<i64>,
+    pub label: String,
+    pub ip: String,
+}
+
+impl Actor {
+    pub fn anonymous(label: &str, ip: &str) -> Actor {
+        Actor {
+            id: None,
+            label: label.to_string(),
+            ip: ip.to_string(),
+        }
+    }
+}
+
+pub fn audit(
+    conn: &mut DbConn,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    detail: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    store::audit::insert(
+        conn,
+        &NewAudit {
+            at: now,
+            actor_id: actor.id,
+            actor: &actor.label,
+            action,
+            subject,
+            detail,
+            ip: &actor.ip,
+        },
+    )?;
+    Ok(())
+}
+
+/// A signed-in user as the rest of the app sees them.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+}
+
+impl User {
+    fn from_row(row: UserRow) -> AppResult<User> {
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| anyhow::anyhow!("user {} has unknown role {:?}", row.id, row.role))?;
+        Ok(User {
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            role,
+            active: row.active,
+        })
+    }
+
+    pub fn actor(&self, ip: &str) -> Actor {
+        Actor {
+            id: Some(self.id),
+            label: self.email.clone(),
+            ip: ip.to_string(),
+        }
+    }
+}
+
+// --- first run ---------------------------------------------------------------
+
+const SETUP_TOKEN_KEY: &str = "setup_token_hash";
+
+/// While no user exists, makes a fresh one-time setup token (only its hash is
+/// stored) and returns it; `None` once someone has an account.
+pub fn issue_setup_token(conn: &mut DbConn) -> AppResult<Option<String>> {
+    write_tx(conn, |conn| {
+        if store::users::count(conn)? > 0 {
+            store::settings::delete(conn, SETUP_TOKEN_KEY)?;
+            return Ok(None);
+        }
+        let token = tokens::random_token();
+        store::settings::put(conn, SETUP_TOKEN_KEY, &tokens::hash_token(&token))?;
+        Ok(Some(token))
+    })
+}
+
+/// Whether `token` is the live setup token.
+pub fn setup_token_is_valid(conn: &mut DbConn, token: &str) -> AppResult<bool> {
+    let stored = store::settings::get(conn, SETUP_TOKEN_KEY)?;
+    Ok(stored.is_some_and(|h| h == tokens::hash_token(token)) && store::users::count(conn)? == 0)
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct NewUserInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub password_confirm: String,
+    /// "password" (set one now) or "link" (send a one-time set-password link).
+    #[serde(default)]
+    pub password_mode: String,
+}
+
+struct ValidNewUser {
+    name: String,
+    email: String,
+    role: Role,
+    password_hash: Option<String>,
+}
+
+fn validate_new_user(
+    conn: &mut DbConn,
+    input: &NewUserInput,
+    require_password: bool,
+) -> AppResult<ValidNewUser> {
+    let mut errors = FieldErrors::default();
+    let name = input.name.trim().to_string();
+    if name.is_empty() {
+        errors.add("name", "Enter the person's name.");
+    } else if name.chars().count() > 200 {
+        errors.add("name", "Use at most 200 characters.");
+    }
+    let email = auth::normalize_email(&input.email);
+    if !auth::is_plausible_email(&email) {
+        errors.add("email", "Enter an email address like name@clinic.com.");
+    } else if store::users::find_by_email(conn, &email)?.is_some() {
+        errors.add("email", "Someone already has an account with this email.");
+    }
+    let role = Role::parse(&input.role);
+    if role.is_none() {
+        errors.add("role", "Choose a role.");
+    }
+    let wants_password = require_password || input.password_mode != "link";
+    if wants_password {
+        if let Err(message) = auth::check_new_password(&input.password, &input.password_confirm) {
+            errors.add("password", message);
+        }
+    }
+    errors.into_result()?;
+    Ok(ValidNewUser {
+        name,
+        email,
+        role: role.expect("validated"),
+        password_hash: wants_password.then(|| password::hash(&input.password)),
+    })
+}
+
+fn insert_user(conn: &mut DbConn, user: &ValidNewUser, now: NaiveDateTime) -> AppResult<i64> {
+    Ok(store::users::insert(
+        conn,
+        &NewUser {
+            email: &user.email,
+            name: &user.name,
+            role: user.role.as_str(),
+            password_hash: user.password_hash.as_deref(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+        },
+    )?)
+}
+
+/// Creates the first admin from the setup link; the link dies with it.
+pub fn complete_setup(
+    conn: &mut DbConn,
+    token: &str,
+    input: &NewUserInput,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<i64> {
+    write_tx(conn, |conn| {
+        if !setup_token_is_valid(conn, token)? {
+            return Err(AppError::NotFound);
+        }
+        let input = NewUserInput {
+            role: Role::Admin.as_str().into(),
+            ..input.clone()
+        };
+        let user = validate_new_user(conn, &input, true)?;
+        let id = insert_user(conn, &user, now)?;
+        store::settings::delete(conn, SETUP_TOKEN_KEY)?;
+        let actor = Actor::anonymous(&user.email, ip);
+        audit(conn, &actor, "user.created", &user.email, "first admin, via the setup link", now)?;
+        Ok(id)
+    })
+}
+
+/// What an admin gets back after adding a user: the one-time link, if asked for.
+pub struct AddedUser {
+    pub id: i64,
+    pub password_link_token: Option<String>,
+}
+
+/// Set-password links stay valid this long.
+pub const PASSWORD_LINK_HOURS: i64 = 72;
+
+pub fn add_user(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: &NewUserInput,
+    now: NaiveDateTime,
+) -> AppResult<AddedUser> {
+    write_tx(conn, |conn| {
+        let user = validate_new_user(conn, input, false)?;
+        let id = insert_user(conn, &user, now)?;
+        let password_link_token = if user.password_hash.is_none() {
+            Some(new_password_link(conn, id, now)?)
+        } else {
+            None
+        };
+        let how = if password_link_token.is_some() { "with a set-password link" } else { "with an initial password" };
+        audit(conn, actor, "user.created", &user.email, &format!("role {}, {how}", user.role), now)?;
+        Ok(AddedUser { id, password_link_token })
+    })
+}
+
+fn new_password_link(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResult<String> {
+    let token = tokens::random_token();
+    store::users::insert_password_token(
+        conn,
+        &tokens::hash_token(&token),
+        user_id,
+        now + Duration::hours(PASSWORD_LINK_HOURS),
+    )?;
+    Ok(token)
+}
+
+pub fn list_users(conn: &mut DbConn) -> AppResult<Vec<User>> {
+    store::users::list(conn)?.into_iter().map(User::from_row).collect()
+}
+
+pub fn get_user(conn: &mut DbConn, id: i64) -> AppResult<User> {
+    store::users::find(conn, id)?
+        .ok_or(AppError::NotFound)
+        .and_then(User::from_row)
+}
+
+/// Refuses changes that would leave the clinic without an active admin.
+fn ensure_admin_remains(conn: &mut DbConn, target: &User) -> AppResult<()> {
+    if target.role == Role::Admin && target.active && store::users::count_active_admins(conn)? <= 1 {
+        return Err(AppError::invalid(
+            "role",
+            "This is the only active admin. Make someone else an admin first.",
+        ));
+    }
+    Ok(())
+}
+
+pub fn change_role(conn: &mut DbConn, actor: &Actor, id: i64, role: &str, now: NaiveDateTime) -> AppResult<()> {
+    let role = Role::parse(role).ok_or_else(|| AppError::invalid("role", "Choose a role."))?;
+    write_tx(conn, |conn| {
+        let target = get_user(conn, id)?;
+        if target.role == role {
+            return Ok(());
+        }
+        ensure_admin_remains(conn, &target)?;
+        store::users::set_role(conn, id, role.as_str(), now)?;
+        audit(conn, actor, "user.role_changed", &target.email, &format!("{} → {role}", target.role), now)
+    })
+}
+
+pub fn set_active(conn: &mut DbConn, actor: &Actor, id: i64, active: bool, now: NaiveDateTime) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let target = get_user(conn, id)?;
+        if target.active == active {
+            return Ok(());
+        }
+        if !active {
+            ensure_admin_remains(conn, &target)?;
+            store::users::delete_sessions_of(conn, id)?;
+        }
+        store::users::set_active(conn, id, active, now)?;
+        let action = if active { "user.reactivated" } else { "user.deactivated" };
+        audit(conn, actor, action, &target.email, "", now)
+    })
+}
+
+/// An admin resets someone's password: their sessions end, and a one-time
+/// link lets them choose a new one.
+pub fn reset_password_link(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> AppResult<String> {
+    write_tx(conn, |conn| {
+        let target = get_user(conn, id)?;
+        store::users::use_password_tokens(conn, id, now)?;
+        store::users::delete_sessions_of(conn, id)?;
+        let token = new_password_link(conn, id, now)?;
+        audit(conn, actor, "user.password_reset", &target.email, "set-password link issued; sessions ended", now)?;
+        Ok(token)
+    })
+}
+
+pub fn password_link_user(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> AppResult<User> {
+    store::users::find_password_token(conn, &tokens::hash_token(token), now)?
+        .ok_or(AppError::NotFound)
+        .and_then(User::from_row)
+}
+
+pub fn use_password_link(
+    conn: &mut DbConn,
+    token: &str,
+    new_password: &str,
+    confirm: &str,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    auth::check_new_password(new_password, confirm).map_err(|m| AppError::invalid("password", m))?;
+    let hash = password::hash(new_password);
+    write_tx(conn, |conn| {
+        let user = password_link_user(conn, token, now)?;
+        store::users::set_password_hash(conn, user.id, &hash, now)?;
+        store::users::use_password_tokens(conn, user.id, now)?;
+        store::users::delete_sessions_of(conn, user.id)?;
+        audit(conn, &user.actor(ip), "user.password_changed", &user.email, "via a one-time link", now)
+    })
+}
+
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
+    pub confirm: String,
+}
+
+/// A signed-in user changes their own password; their other sessions end.
+pub fn change_own_password(
+    conn: &mut DbConn,
+    session: &ActiveSession,
+    change: &PasswordChange,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let (user, current, new_password, confirm) = (&session.user, &change.current, &change.new, &change.confirm);
+    let row = store::users::find(conn, user.id)?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    if !row.password_hash.as_deref().is_some_and(|h| password::verify(h, current)) {
+        errors.add("current_password", "This is not your current password.");
+    }
+    if let Err(message) = auth::check_new_password(new_password, confirm) {
+        errors.add("password", message);
+    }
+    errors.into_result()?;
+    let hash = password::hash(new_password);
+    write_tx(conn, |conn| {
+        store::users::set_password_hash(conn, user.id, &hash, now)?;
+        store::users::delete_other_sessions(conn, user.id, &session.token_hash)?;
+        audit(conn, &user.actor(ip), "user.password_changed", &user.email, "by the user", now)
+    })
+}
+
+// --- log-in and sessions ------------------------------------------------------
+
+pub enum LoginOutcome {
+    /// Signed in: the new session's token for the cookie.
+    SignedIn { token: String, user: User },
+    /// Wrong email or password (deliberately the same).
+    Invalid,
+    /// Too many failures for this account.
+    Locked,
+    /// Too many failures from this client address.
+    Throttled,
+}
+
+pub fn log_in(conn: &mut DbConn, email: &str, password_given: &str, ip: &str, now: NaiveDateTime) -> AppResult<LoginOutcome> {
+    let email = auth::normalize_email(email);
+    let window_start = now - Duration::minutes(lockout::WINDOW_MINUTES);
+    if store::users::failures_for_ip(conn, ip, window_start)? >= lockout::IP_THRESHOLD {
+        return Ok(LoginOutcome::Throttled);
+    }
+    let failures = store::users::failures_for_email(conn, &email, now - lockout::lookback())?;
+    if lockout::locked_until(&failures, now).is_some() {
+        audit(conn, &Actor::anonymous(&email, ip), "login.refused_locked", &email, "", now)?;
+        return Ok(LoginOutcome::Locked);
+    }
+
+    // Verify outside any transaction: argon2 takes tens of milliseconds.
+    let row = store::users::find_by_email(conn, &email)?;
+    let user = match row {
+        Some(row) if row.active && row.password_hash.is_some() => {
+            let ok = password::verify(row.password_hash.as_deref().unwrap_or_default(), password_given);
+            ok.then_some(row)
+        }
+        _ => {
+            password::verify_against_dummy(password_given);
+            None
+        }
+    };
+
+    let actor = Actor::anonymous(&email, ip);
+    match user {
+        Some(row) => {
+            let user = User::from_row(row)?;
+            let token = tokens::random_token();
+            write_tx(conn, |conn| {
+                store::users::record_attempt(conn, &email, ip, true, now)?;
+                store::users::clear_failures(conn, &email)?;
+                store::users::insert_session(conn, &tokens::hash_token(&token), user.id, now)?;
+                audit(conn, &user.actor(ip), "login.succeeded", &email, "", now)
+            })?;
+            Ok(LoginOutcome::SignedIn { token, user })
+        }
+        None => {
+            write_tx(conn, |conn| {
+                store::users::record_attempt(conn, &email, ip, false, now)?;
+                audit(conn, &actor, "login.failed", &email, "", now)?;
+                let mut failures = failures.clone();
+                failures.push(now);
+                if lockout::locked_until(&failures, now).is_some() {
+                    audit(conn, &actor, "login.locked", &email, "account locked for 15 minutes", now)?;
+                }
+                Ok::<_, AppError>(())
+            })?;
+            Ok(LoginOutcome::Invalid)
+        }
+    }
+}
+
+/// A session that is still good, with its user.
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    pub user: User,
+    pub token_hash: String,
+}
+
+/// How often `last_seen_at` is refreshed; refreshing on every request would
+/// turn every page view into a write.
+const TOUCH_AFTER_SECONDS: i64 = 60;
+
+pub fn resume_session(
+    conn: &mut DbConn,
+    token: &str,
+    idle: Duration,
+    max_age: Duration,
+    now: NaiveDateTime,
+) -> AppResult<Option<ActiveSession>> {
+    let token_hash = tokens::hash_token(token);
+    let Some((session, row)) = store::users::find_session(conn, &token_hash)? else {
+        return Ok(None);
+    };
+    let expired = now - session.last_seen_at > idle || now - session.created_at > max_age;
+    if expired || !row.active {
+        store::users::delete_session(conn, &token_hash)?;
+        return Ok(None);
+    }
+    if now - session.last_seen_at > Duration::seconds(TOUCH_AFTER_SECONDS) {
+        store::users::touch_session(conn, session.id, now)?;
+    }
+    Ok(Some(ActiveSession {
+        user: User::from_row(row)?,
+        token_hash,
+    }))
+}
+
+pub fn log_out(conn: &mut DbConn, session: &ActiveSession, ip: &str, now: NaiveDateTime) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        store::users::delete_session(conn, &session.token_hash)?;
+        audit(conn, &session.user.actor(ip), "logout", &session.user.email, "", now)
+    })
+}
+
+/// Adds a user from the command line (no actor but the operator).
+pub fn add_user_from_cli(conn: &mut DbConn, input: &NewUserInput, now: NaiveDateTime) -> AppResult<i64> {
+    write_tx(conn, |conn| {
+        let user = validate_new_user(conn, input, true)?;
+        let id = insert_user(conn, &user, now)?;
+        store::settings::delete(conn, SETUP_TOKEN_KEY)?;
+        let actor = Actor::anonymous("command line", "-");
+        audit(conn, &actor, "user.created", &user.email, &format!("role {}, from the command line", user.role), now)?;
+        Ok(id)
+    })
+}
+
+pub struct AuditPage {
+    pub rows: Vec<store::audit::AuditRow>,
+    pub page: i64,
+    pub pages: i64,
+}
+
+pub const AUDIT_PAGE_SIZE: i64 = 50;
+
+pub fn audit_page(conn: &mut DbConn, page: i64) -> AppResult<AuditPage> {
+    let total = store::audit::count(conn)?;
+    let pages = ((total + AUDIT_PAGE_SIZE - 1) / AUDIT_PAGE_SIZE).max(1);
+    let page = page.clamp(1, pages);
+    let rows = store::audit::page(conn, (page - 1) * AUDIT_PAGE_SIZE, AUDIT_PAGE_SIZE)?;
+    Ok(AuditPage { rows, page, pages })
+}

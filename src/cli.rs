@@ -1,0 +1,154 @@
+//! The command line: `serve` (the default), `migrate`, `user add`.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::accounts::{self, NewUserInput};
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::startup::Application;
+use crate::store;
+
+/// Personalised microneedling aftercare sheets and reminder emails.
+///
+/// Configuration comes from AFTERCARE_* environment variables (see the
+/// README); with none set the app uses a SQLite file `aftercare.db` and
+/// listens on 127.0.0.1:8080.
+#[derive(Parser)]
+#[command(name = "aftercare", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending database migrations, then serve the web app (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is read from standard input (first line).
+    ///
+    /// Example: echo 'a long passphrase' | aftercare user add --email ana@clinic.example --name "Ana" --role admin
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, practitioner or staff
+        #[arg(long)]
+        role: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(errors) => {
+            eprintln!("aftercare: the configuration has {} problem(s):", errors.len());
+            for e in errors {
+                eprintln!("  - {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => migrate(&settings),
+        Command::User {
+            command: UserCommand::Add { email, name, role },
+        } => add_user(&settings, email, name, role),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aftercare: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("AFTERCARE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let applied = store::migrate(&settings.database)?;
+    if applied.is_empty() {
+        println!("The database is up to date.");
+    } else {
+        for m in applied {
+            println!("applied {m}");
+        }
+    }
+    Ok(())
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let app = Application::build(settings)?;
+        let base_url = app.state.settings.base_url.clone();
+        let state = app.state.clone();
+        if let Some(token) = state.db(accounts::issue_setup_token).await.map_err(to_anyhow)? {
+            println!("\nNo account exists yet. Open this one-time link to create the first admin:\n\n    {base_url}/setup/{token}\n");
+        }
+        tracing::info!(address = %base_url, "serving");
+        app.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn to_anyhow(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Invalid(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .0
+                .iter()
+                .map(|(f, m)| format!("{f}: {m}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+fn add_user(settings: &Settings, email: String, name: String, role: String) -> anyhow::Result<()> {
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password)?;
+    let password = password.lines().next().unwrap_or("").to_string();
+    store::migrate(&settings.database)?;
+    let pool = store::pool(&settings.database)?;
+    let mut conn = pool.get()?;
+    let input = NewUserInput {
+        name,
+        email,
+        role,
+        password_confirm: password.clone(),
+        password,
+        password_mode: "password".into(),
+    };
+    let id = accounts::add_user_from_cli(&mut conn, &input, store::now()).map_err(to_anyhow)?;
+    println!("Added user {id} ({}).", input.email.trim());
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Settings from environment variables, validated once at start-up.
+//!
+//! Every mistake is reported on its own line so an operator can fix them all
+//! in one go instead of one restart per typo.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+/// Which database the URL selects. Chosen from the scheme alone: a URL we do
+/// not recognise is an error, never a silent fallback to SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub backend: Backend,
+    pub pool_size: u32,
+}
+
+impl DatabaseSettings {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite://") || url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(format!(
+                "AFTERCARE_DATABASE_URL: {url:?} is neither sqlite://PATH nor postgres://…"
+            ));
+        };
+        if backend == Backend::Sqlite && sqlite_path(url).is_empty() {
+            return Err("AFTERCARE_DATABASE_URL: the sqlite:// URL names no file".into());
+        }
+        Ok(Self {
+            url: url.to_string(),
+            backend,
+            pool_size: 10,
+        })
+    }
+
+    /// The path SQLite opens: the URL without its scheme.
+    pub fn sqlite_path(&self) -> &str {
+        sqlite_path(&self.url)
+    }
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub bind: SocketAddr,
+    /// Public address of the app, without a trailing slash; used in links
+    /// (emails, patient sheets) and to decide whether cookies are `Secure`.
+    pub base_url: String,
+    /// From the environment; `None` means "use the key stored in the database".
+    pub secret_key: Option<Vec<u8>>,
+    pub session_idle: Duration,
+    pub session_max_age: Duration,
+    pub protocol_file: Option<PathBuf>,
+    pub smtp_url: Option<String>,
+    pub mail_dir: PathBuf,
+}
+
+impl Settings {
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    /// Reads `AFTERCARE_*` variables through `get`, so tests can pass a map.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let db_url = var("AFTERCARE_DATABASE_URL").unwrap_or_else(|| "sqlite://aftercare.db".into());
+        let database = DatabaseSettings::parse(&db_url)
+            .map_err(|e| errors.push(e))
+            .ok();
+
+        let bind_text = var("AFTERCARE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = bind_text
+            .parse::<SocketAddr>()
+            .map_err(|_| errors.push(format!("AFTERCARE_BIND: {bind_text:?} is not an address like 127.0.0.1:8080")))
+            .ok();
+
+        let base_url = match var("AFTERCARE_BASE_URL") {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url.trim_end_matches('/').to_string())
+            }
+            Some(url) => {
+                errors.push(format!("AFTERCARE_BASE_URL: {url:?} must start with http:// or https://"));
+                None
+            }
+            None => bind.map(|b| format!("http://{b}")),
+        };
+
+        let secret_key = match var("AFTERCARE_SECRET_KEY") {
+            Some(key) if key.len() >= 32 => Some(key.into_bytes()),
+            Some(_) => {
+                errors.push("AFTERCARE_SECRET_KEY: must be at least 32 characters (or unset, to generate one)".into());
+                None
+            }
+            None => None,
+        };
+
+        let minutes = |name: &str, default: u64, errors: &mut Vec<String>| -> Duration {
+            match var(name) {
+                None => Duration::from_secs(default * 60),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(m) if m > 0 => Duration::from_secs(m * 60),
+                    _ => {
+                        errors.push(format!("{name}: {v:?} is not a whole number of minutes above 0"));
+                        Duration::from_secs(default * 60)
+                    }
+                },
+            }
+        };
+        let session_idle = minutes("AFTERCARE_SESSION_IDLE_MINUTES", 8 * 60, &mut errors);
+        let session_max_age = minutes("AFTERCARE_SESSION_MAX_MINUTES", 24 * 60, &mut errors);
+
+        let smtp_url = var("AFTERCARE_SMTP_URL");
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                errors.push(format!("AFTERCARE_SMTP_URL: {url:?} must start with smtp:// or smtps://"));
+            }
+        }
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Settings {
+            database: database.expect("checked above"),
+            bind: bind.expect("checked above"),
+            base_url: base_url.expect("checked above"),
+            secret_key,
+            session_idle,
+            session_max_age,
+            protocol_file: var("AFTERCARE_PROTOCOL").map(PathBuf::from),
+            smtp_url,
+            mail_dir: var("AFTERCARE_MAIL_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("outbox")),
+        })
+    }
+
+    pub fn from_env() -> Result<Self, Vec<String>> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, Vec<String>> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_nothing_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database.backend, Backend::Sqlite);
+        assert_eq!(s.database.sqlite_path(), "aftercare.db");
+        assert_eq!(s.base_url, "http://127.0.0.1:8080");
+        assert!(!s.secure_cookies());
+        assert_eq!(s.session_idle, Duration::from_secs(8 * 3600));
+    }
+
+    #[test]
+    fn postgres_is_chosen_by_scheme() {
+        let s = settings(&[("AFTERCARE_DATABASE_URL", "postgres://u@h/db")]).unwrap();
+        assert_eq!(s.database.backend, Backend::Postgres);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_once() {
+        let errors = settings(&[
+            ("AFTERCARE_DATABASE_URL", "mysql://x"),
+            ("AFTERCARE_BIND", "nowhere"),
+            ("AFTERCARE_SECRET_KEY", "short"),
+            ("AFTERCARE_SESSION_IDLE_MINUTES", "-3"),
+        ])
+        .unwrap_err();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(errors[0].starts_with("AFTERCARE_DATABASE_URL"));
+        assert!(errors[1].starts_with("AFTERCARE_BIND"));
+    }
+
+    #[test]
+    fn https_base_url_makes_cookies_secure() {
+        let s = settings(&[("AFTERCARE_BASE_URL", "https://clinic.example/")]).unwrap();
+        assert!(s.secure_cookies());
+        assert_eq!(s.base_url, "https://clinic.example");
+    }
+}

@@ -1,0 +1,109 @@
+//! Building and running the app: database, keys, HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::auth::tokens::{random_token, Keys};
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::store::{self, Pool};
+use crate::web::{self as routes, AppState};
+
+const SECRET_KEY_SETTING: &str = "secret_key";
+
+/// No inline script or style, nothing from other origins, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The signing key: from configuration, or generated once and kept in the
+/// database so every instance and every restart agrees on it.
+pub fn resolve_keys(settings: &Settings, pool: &Pool) -> anyhow::Result<Keys> {
+    if let Some(secret) = &settings.secret_key {
+        return Ok(Keys::new(secret));
+    }
+    let mut conn = pool.get().context("cannot reach the database for the secret key")?;
+    let candidate = format!("{}{}", random_token(), random_token());
+    let secret = store::settings::get_or_insert(&mut conn, SECRET_KEY_SETTING, &candidate)
+        .context("cannot read or store the generated secret key")?;
+    Ok(Keys::new(secret.as_bytes()))
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: AppState,
+}
+
+impl Application {
+    /// Migrates, connects and binds (port 0 picks a free port, for tests).
+    pub fn build(settings: Settings) -> anyhow::Result<Application> {
+        store::migrate(&settings.database)?;
+        let pool = store::pool(&settings.database)?;
+        let keys = resolve_keys(&settings, &pool)?;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            pool,
+            settings: Arc::new(settings),
+            keys,
+        };
+        let server = run(listener, state.clone())?;
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, finishing requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(
+                actix_web::web::FormConfig::default()
+                    .limit(256 * 1024),
+            )
+            .app_data(actix_web::web::PayloadConfig::default().limit(256 * 1024))
+            .app_data(actix_web::web::QueryConfig::default().error_handler(|e, _| {
+                AppError::BadRequest(format!("The address has a malformed query: {e}")).into()
+            }))
+            .app_data(actix_web::web::PathConfig::default().error_handler(|_, _| {
+                AppError::NotFound.into()
+            }))
+            .wrap(from_fn(routes::csrf::cookies_middleware))
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "no-referrer"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("Cache-Control", "no-store")),
+            )
+            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            .configure(routes::routes)
+            .default_service(actix_web::web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+            }))
+    })
+    .listen(listener)?
+    .shutdown_timeout(20)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,231 @@
+//! Storage: the only module that speaks SQL.
+//!
+//! One diesel codebase over SQLite (the embedded default) and PostgreSQL (the
+//! scale-out path). Queries are written once against [`DbConn`], diesel's
+//! `MultiConnection`; the few that differ per backend (`RETURNING`, row
+//! locking) match on the variant explicitly.
+
+pub mod audit;
+pub mod schema;
+pub mod settings;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{CustomizeConnection, ManageConnection, R2D2Connection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::{Backend, DatabaseSettings};
+
+pub use diesel::result::Error as DbError;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::sqlite::SqliteConnection),
+    Pg(diesel::pg::PgConnection),
+}
+
+pub type Pool = r2d2::Pool<ConnManager>;
+pub type PooledConn = r2d2::PooledConnection<ConnManager>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Opens connections of the backend the URL names. We pick the backend
+/// ourselves because `MultiConnection::establish` tries each in turn and hides
+/// the real reason PostgreSQL refused.
+pub struct ConnManager {
+    settings: DatabaseSettings,
+}
+
+impl ConnManager {
+    fn establish(&self) -> ConnectionResult<DbConn> {
+        match self.settings.backend {
+            Backend::Sqlite => {
+                diesel::sqlite::SqliteConnection::establish(self.settings.sqlite_path())
+                    .map(DbConn::Sqlite)
+            }
+            Backend::Postgres => {
+                diesel::pg::PgConnection::establish(&self.settings.url).map(DbConn::Pg)
+            }
+        }
+    }
+}
+
+impl ManageConnection for ConnManager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        self.establish().map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Per-connection SQLite set-up: WAL so readers never block the writer, a
+/// busy timeout so writers queue instead of failing, and foreign keys (off by
+/// default in SQLite).
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("cannot open the database at {url}: {source}")]
+    Connect {
+        url: String,
+        source: diesel::ConnectionError,
+    },
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(String),
+    #[error("cannot create the connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+}
+
+/// Applies pending migrations with a dedicated connection of the right type.
+pub fn migrate(settings: &DatabaseSettings) -> Result<Vec<String>, SetupError> {
+    let connect_error = |source| SetupError::Connect {
+        url: redact(&settings.url),
+        source,
+    };
+    let applied = match settings.backend {
+        Backend::Sqlite => {
+            let mut c = diesel::sqlite::SqliteConnection::establish(settings.sqlite_path())
+                .map_err(connect_error)?;
+            c.batch_execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")
+                .map_err(|e| SetupError::Migrate(e.to_string()))?;
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| SetupError::Migrate(e.to_string()))?
+                .iter()
+                .map(|v| v.to_string())
+                .collect()
+        }
+        Backend::Postgres => {
+            let mut c =
+                diesel::pg::PgConnection::establish(&settings.url).map_err(connect_error)?;
+            c.run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map_err(|e| SetupError::Migrate(e.to_string()))?
+                .iter()
+                .map(|v| v.to_string())
+                .collect()
+        }
+    };
+    Ok(applied)
+}
+
+pub fn pool(settings: &DatabaseSettings) -> Result<Pool, SetupError> {
+    let pool = r2d2::Pool::builder()
+        .max_size(settings.pool_size)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(ConnManager {
+            settings: settings.clone(),
+        })?;
+    Ok(pool)
+}
+
+/// Hides the password in a database URL before it reaches a log or an error.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Runs `f` in one write transaction. On SQLite it starts with
+/// `BEGIN IMMEDIATE`: a plain `BEGIN` that later writes ignores the busy
+/// timeout and fails at once when another writer holds the lock.
+pub fn write_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    match conn {
+        DbConn::Pg(_) => conn.transaction(f),
+        DbConn::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            let outcome = f(conn);
+            let DbConn::Sqlite(c) = conn else {
+                unreachable!("the variant cannot change inside a transaction")
+            };
+            match outcome {
+                Ok(value) => {
+                    <AnsiTransactionManager as TransactionManager<_>>::commit_transaction(c)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(c)?;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// `INSERT … RETURNING id`, which diesel's `MultiConnection` cannot express
+/// once for both backends.
+#[macro_export]
+macro_rules! insert_returning_id {
+    ($conn:expr, $query:expr, $id:expr) => {
+        match $conn {
+            $crate::store::DbConn::Sqlite(c) => $query.returning($id).get_result::<i64>(c),
+            $crate::store::DbConn::Pg(c) => $query.returning($id).get_result::<i64>(c),
+        }
+    };
+}
+
+/// "Now" as stored: UTC, microsecond precision (what both backends keep).
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
+    conn.ping()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/aftercare"),
+            "postgres://app:***@db:5432/aftercare"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact("sqlite://aftercare.db"), "sqlite://aftercare.db");
+    }
+}

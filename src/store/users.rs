@@ -1,0 +1,260 @@
+//! Users, their sessions, log-in attempts and one-time password links.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{login_attempts, password_tokens, sessions, users};
+use super::DbConn;
+use crate::insert_returning_id;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub password_hash: Option<String>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+pub fn insert(conn: &mut DbConn, new: &NewUser) -> QueryResult<i64> {
+    insert_returning_id!(conn, diesel::insert_into(users::table).values(new), users::id)
+}
+
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .order((users::active.desc(), users::name.asc()))
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
+pub fn count_active_admins(conn: &mut DbConn) -> QueryResult<i64> {
+    users::table
+        .filter(users::role.eq("admin").and(users::active.eq(true)))
+        .count()
+        .get_result(conn)
+}
+
+pub fn set_role(conn: &mut DbConn, id: i64, role: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::role.eq(role), users::updated_at.eq(now)))
+        .execute(conn)
+}
+
+pub fn set_active(conn: &mut DbConn, id: i64, active: bool, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::active.eq(active), users::updated_at.eq(now)))
+        .execute(conn)
+}
+
+pub fn set_password_hash(
+    conn: &mut DbConn,
+    id: i64,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)
+}
+
+// --- sessions -------------------------------------------------------------
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: i64,
+    pub token_hash: String,
+    pub user_id: i64,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+}
+
+pub fn insert_session(
+    conn: &mut DbConn,
+    token_hash: &str,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::token_hash.eq(token_hash),
+            sessions::user_id.eq(user_id),
+            sessions::created_at.eq(now),
+            sessions::last_seen_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+pub fn find_session(
+    conn: &mut DbConn,
+    token_hash: &str,
+) -> QueryResult<Option<(SessionRow, UserRow)>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::token_hash.eq(token_hash))
+        .select((SessionRow::as_select(), UserRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+pub fn touch_session(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::last_seen_at.eq(now))
+        .execute(conn)
+}
+
+pub fn delete_session(conn: &mut DbConn, token_hash: &str) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash))).execute(conn)
+}
+
+/// Ends every session of a user, e.g. when deactivated or their password is reset.
+pub fn delete_sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+}
+
+/// Ends a user's other sessions (after they change their own password).
+pub fn delete_other_sessions(conn: &mut DbConn, user_id: i64, keep_hash: &str) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::token_hash.ne(keep_hash)),
+    )
+    .execute(conn)
+}
+
+pub fn delete_sessions_seen_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::last_seen_at.lt(cutoff))).execute(conn)
+}
+
+// --- log-in attempts --------------------------------------------------------
+
+pub fn record_attempt(
+    conn: &mut DbConn,
+    email: &str,
+    ip: &str,
+    succeeded: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(login_attempts::table)
+        .values((
+            login_attempts::email.eq(email),
+            login_attempts::ip.eq(ip),
+            login_attempts::succeeded.eq(succeeded),
+            login_attempts::at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Failed attempts for an email since `since`, newest first (their times).
+pub fn failures_for_email(
+    conn: &mut DbConn,
+    email: &str,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<NaiveDateTime>> {
+    login_attempts::table
+        .filter(login_attempts::email.eq(email))
+        .filter(login_attempts::succeeded.eq(false))
+        .filter(login_attempts::at.ge(since))
+        .order(login_attempts::at.desc())
+        .select(login_attempts::at)
+        .load(conn)
+}
+
+pub fn failures_for_ip(conn: &mut DbConn, ip: &str, since: NaiveDateTime) -> QueryResult<i64> {
+    login_attempts::table
+        .filter(login_attempts::ip.eq(ip))
+        .filter(login_attempts::succeeded.eq(false))
+        .filter(login_attempts::at.ge(since))
+        .count()
+        .get_result(conn)
+}
+
+/// A successful log-in clears the account's failure count.
+pub fn clear_failures(conn: &mut DbConn, email: &str) -> QueryResult<usize> {
+    diesel::delete(
+        login_attempts::table
+            .filter(login_attempts::email.eq(email))
+            .filter(login_attempts::succeeded.eq(false)),
+    )
+    .execute(conn)
+}
+
+// --- one-time password links -----------------------------------------------
+
+pub fn insert_password_token(
+    conn: &mut DbConn,
+    token_hash: &str,
+    user_id: i64,
+    expires_at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(password_tokens::table)
+        .values((
+            password_tokens::token_hash.eq(token_hash),
+            password_tokens::user_id.eq(user_id),
+            password_tokens::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+}
+
+/// The user a still-valid, unused link belongs to.
+pub fn find_password_token(
+    conn: &mut DbConn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<UserRow>> {
+    password_tokens::table
+        .inner_join(users::table)
+        .filter(password_tokens::token_hash.eq(token_hash))
+        .filter(password_tokens::used_at.is_null())
+        .filter(password_tokens::expires_at.gt(now))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks every open link of a user used (one link set, all older ones dead).
+pub fn use_password_tokens(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        password_tokens::table
+            .filter(password_tokens::user_id.eq(user_id))
+            .filter(password_tokens::used_at.is_null()),
+    )
+    .set(password_tokens::used_at.eq(now))
+    .execute(conn)
+}

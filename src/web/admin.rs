@@ -1,0 +1,248 @@
+//! Clinic admin: people and their access, and the audit log.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::csrf::CsrfForm;
+use super::session::{flash_cookie, Admins, Auth, PageCtx};
+use super::{client_ip, render, render_invalid, AppState};
+use crate::accounts::{self, AuditPage, NewUserInput, User};
+use crate::auth::Role;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::store::now;
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    ctx: PageCtx,
+    users: Vec<User>,
+}
+
+#[get("/admin/users")]
+pub(super) async fn users(_auth: Auth<Admins>, ctx: PageCtx, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let users = state.db(accounts::list_users).await?;
+    render(&UsersPage { ctx, users })
+}
+
+#[derive(Template)]
+#[template(path = "admin/new_user.html")]
+struct NewUserPage {
+    ctx: PageCtx,
+    form: NewUserInput,
+    errors: FieldErrors,
+    roles: [Role; 3],
+}
+
+#[get("/admin/users/new")]
+pub(super) async fn new_user_form(_auth: Auth<Admins>, ctx: PageCtx) -> AppResult<HttpResponse> {
+    render(&NewUserPage {
+        ctx,
+        form: NewUserInput {
+            role: Role::Practitioner.as_str().into(),
+            password_mode: "link".into(),
+            ..Default::default()
+        },
+        errors: FieldErrors::default(),
+        roles: Role::ALL,
+    })
+}
+
+#[post("/admin/users/new")]
+pub(super) async fn new_user_submit(
+    req: HttpRequest,
+    auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    form: CsrfForm<NewUserInput>,
+) -> AppResult<HttpResponse> {
+    let actor = auth.user().actor(&client_ip(&req));
+    let input = form.0;
+    let submitted = input.clone();
+    match state
+        .db(move |conn| accounts::add_user(conn, &actor, &submitted, now()))
+        .await
+    {
+        Ok(added) => {
+            let message = match added.password_link_token {
+                Some(token) => format!(
+                    "{} was added. Give them this one-time link to choose a password (valid 72 hours): {}/set-password/{token}",
+                    input.name.trim(),
+                    state.settings.base_url
+                ),
+                None => format!("{} was added with the password you chose.", input.name.trim()),
+            };
+            Ok(see_other_with_flash(&state, &format!("/admin/users/{}", added.id), &message))
+        }
+        Err(AppError::Invalid(errors)) => render_invalid(&NewUserPage {
+            ctx,
+            form: input,
+            errors,
+            roles: Role::ALL,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+fn see_other_with_flash(state: &AppState, to: &str, message: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", to))
+        .cookie(flash_cookie(state, "success", message))
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPage {
+    ctx: PageCtx,
+    person: User,
+    roles: [Role; 3],
+    is_self: bool,
+    errors: FieldErrors,
+}
+
+#[get("/admin/users/{id}")]
+pub(super) async fn user_detail(
+    auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let person = state.db(move |conn| accounts::get_user(conn, id)).await?;
+    render(&UserPage {
+        is_self: person.id == auth.user().id,
+        ctx,
+        person,
+        roles: Role::ALL,
+        errors: FieldErrors::default(),
+    })
+}
+
+/// Shows the user page again with the reason a change was refused.
+pub(super) async fn refused(state: &AppState, auth: &Auth<Admins>, ctx: PageCtx, id: i64, errors: FieldErrors) -> AppResult<HttpResponse> {
+    let person = state.db(move |conn| accounts::get_user(conn, id)).await?;
+    render_invalid(&UserPage {
+        is_self: person.id == auth.user().id,
+        ctx,
+        person,
+        roles: Role::ALL,
+        errors,
+    })
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+#[post("/admin/users/{id}/role")]
+pub(super) async fn user_role(
+    req: HttpRequest,
+    auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<RoleForm>,
+) -> AppResult<HttpResponse> {
+    let (id, actor, role) = (id.into_inner(), auth.user().actor(&client_ip(&req)), form.0.role);
+    match state.db(move |conn| accounts::change_role(conn, &actor, id, &role, now())).await {
+        Ok(()) => Ok(see_other_with_flash(&state, &format!("/admin/users/{id}"), "Role saved.")),
+        Err(AppError::Invalid(errors)) => refused(&state, &auth, ctx, id, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct EmptyForm {}
+
+pub(super) async fn set_active(
+    req: HttpRequest,
+    auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: i64,
+    active: bool,
+) -> AppResult<HttpResponse> {
+    let actor = auth.user().actor(&client_ip(&req));
+    match state.db(move |conn| accounts::set_active(conn, &actor, id, active, now())).await {
+        Ok(()) => {
+            let message = if active {
+                "The account is active again."
+            } else {
+                "The account is deactivated and signed out everywhere."
+            };
+            Ok(see_other_with_flash(&state, &format!("/admin/users/{id}"), message))
+        }
+        Err(AppError::Invalid(errors)) => refused(&state, &auth, ctx, id, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+#[post("/admin/users/{id}/deactivate")]
+pub(super) async fn user_deactivate(
+    req: HttpRequest,
+    auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: CsrfForm<EmptyForm>,
+) -> AppResult<HttpResponse> {
+    set_active(req, auth, ctx, state, id.into_inner(), false).await
+}
+
+#[post("/admin/users/{id}/reactivate")]
+pub(super) async fn user_reactivate(
+    req: HttpRequest,
+    auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: CsrfForm<EmptyForm>,
+) -> AppResult<HttpResponse> {
+    set_active(req, auth, ctx, state, id.into_inner(), true).await
+}
+
+#[post("/admin/users/{id}/password-link")]
+pub(super) async fn user_password_link(
+    req: HttpRequest,
+    auth: Auth<Admins>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: CsrfForm<EmptyForm>,
+) -> AppResult<HttpResponse> {
+    let (id, actor) = (id.into_inner(), auth.user().actor(&client_ip(&req)));
+    let token = state
+        .db(move |conn| accounts::reset_password_link(conn, &actor, id, now()))
+        .await?;
+    let message = format!(
+        "Password reset: their sessions have ended. Give them this one-time link (valid 72 hours): {}/set-password/{token}",
+        state.settings.base_url
+    );
+    Ok(see_other_with_flash(&state, &format!("/admin/users/{id}"), &message))
+}
+
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+struct AuditLogPage {
+    ctx: PageCtx,
+    log: AuditPage,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<i64>,
+}
+
+#[get("/admin/audit")]
+pub(super) async fn audit(
+    _auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let page = query.page.unwrap_or(1);
+    let log = state.db(move |conn| accounts::audit_page(conn, page)).await?;
+    render(&AuditLogPage { ctx, log })
+}

@@ -1,0 +1,278 @@
+//! Signing in and out, first-run setup, and passwords.
+
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::csrf::{CsrfForm, SeedReplaced, CSRF_COOKIE};
+use super::session::{self, flash_cookie, Auth, PageCtx, SignedIn, SESSION_COOKIE};
+use super::{client_ip, redirect, render, render_invalid, safe_next, AppState};
+use crate::accounts::{self, LoginOutcome, NewUserInput};
+use crate::auth::tokens::random_token;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::store::now;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    ctx: PageCtx,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+#[get("/login")]
+pub(super) async fn login_form(ctx: PageCtx, query: web::Query<NextQuery>) -> AppResult<HttpResponse> {
+    let next = safe_next(query.next.as_deref());
+    if ctx.user.is_some() {
+        return Ok(redirect(&next));
+    }
+    render(&LoginPage {
+        ctx,
+        email: String::new(),
+        next,
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+#[post("/login")]
+pub(super) async fn login_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: PageCtx,
+    form: CsrfForm<LoginForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let next = safe_next(form.next.as_deref());
+    let ip = client_ip(&req);
+    let (email, password) = (form.email.clone(), form.password.clone());
+    let outcome = state
+        .db(move |conn| accounts::log_in(conn, &email, &password, &ip, now()))
+        .await?;
+    let message = match outcome {
+        LoginOutcome::SignedIn { token, .. } => {
+            // A new session id and a new CSRF seed at every log-in (no fixation).
+            req.extensions_mut().insert(SeedReplaced);
+            return Ok(HttpResponse::SeeOther()
+                .insert_header(("Location", next))
+                .cookie(session::cookie(&state, SESSION_COOKIE, token))
+                .cookie(session::cookie(&state, CSRF_COOKIE, random_token()))
+                .finish());
+        }
+        LoginOutcome::Throttled => {
+            return Err(AppError::TooManyRequests(
+                "There have been too many failed sign-in attempts from this computer. Wait 15 minutes and try again.".into(),
+            ))
+        }
+        LoginOutcome::Invalid => "Email or password is incorrect.",
+        LoginOutcome::Locked => {
+            "Too many failed attempts for this account. It is locked for 15 minutes; try again later or ask a clinic admin to reset your password."
+        }
+    };
+    let mut response = render(&LoginPage {
+        ctx,
+        email: form.email,
+        next,
+        error: Some(message.into()),
+    })?;
+    *response.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct EmptyForm {}
+
+#[post("/logout")]
+pub(super) async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth<SignedIn>,
+    _form: CsrfForm<EmptyForm>,
+) -> AppResult<HttpResponse> {
+    let ip = client_ip(&req);
+    let session = auth.session.clone();
+    state
+        .db(move |conn| accounts::log_out(conn, &session, &ip, now()))
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/login"))
+        .cookie(session::removal_cookie(&state, SESSION_COOKIE))
+        .cookie(flash_cookie(&state, "success", "You are signed out."))
+        .finish())
+}
+
+// --- first run -------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    ctx: PageCtx,
+    form: NewUserInput,
+    errors: FieldErrors,
+}
+
+#[get("/setup/{token}")]
+pub(super) async fn setup_form(state: web::Data<AppState>, ctx: PageCtx, token: web::Path<String>) -> AppResult<HttpResponse> {
+    let token = token.into_inner();
+    if !state.db(move |conn| accounts::setup_token_is_valid(conn, &token)).await? {
+        return Err(AppError::NotFound);
+    }
+    render(&SetupPage {
+        ctx,
+        form: NewUserInput::default(),
+        errors: FieldErrors::default(),
+    })
+}
+
+#[post("/setup/{token}")]
+pub(super) async fn setup_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: PageCtx,
+    token: web::Path<String>,
+    form: CsrfForm<NewUserInput>,
+) -> AppResult<HttpResponse> {
+    let (token, input, ip) = (token.into_inner(), form.0, client_ip(&req));
+    let submitted = input.clone();
+    match state
+        .db(move |conn| accounts::complete_setup(conn, &token, &submitted, &ip, now()))
+        .await
+    {
+        Ok(_) => Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", "/login"))
+            .cookie(flash_cookie(&state, "success", "Your admin account is ready. Sign in to continue."))
+            .finish()),
+        Err(AppError::Invalid(errors)) => render_invalid(&SetupPage { ctx, form: input, errors }),
+        Err(e) => Err(e),
+    }
+}
+
+
+// --- passwords ----------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "set_password.html")]
+struct SetPasswordPage {
+    ctx: PageCtx,
+    name: String,
+    errors: FieldErrors,
+}
+
+#[get("/set-password/{token}")]
+pub(super) async fn set_password_form(state: web::Data<AppState>, ctx: PageCtx, token: web::Path<String>) -> AppResult<HttpResponse> {
+    let token = token.into_inner();
+    let user = state
+        .db(move |conn| accounts::password_link_user(conn, &token, now()))
+        .await?;
+    render(&SetPasswordPage {
+        ctx,
+        name: user.name,
+        errors: FieldErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+struct NewPasswordForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+#[post("/set-password/{token}")]
+pub(super) async fn set_password_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: PageCtx,
+    token: web::Path<String>,
+    form: CsrfForm<NewPasswordForm>,
+) -> AppResult<HttpResponse> {
+    let (token, form, ip) = (token.into_inner(), form.0, client_ip(&req));
+    let lookup_token = token.clone();
+    let result = state
+        .db(move |conn| {
+            accounts::use_password_link(conn, &token, &form.password, &form.password_confirm, &ip, now())
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", "/login"))
+            .cookie(flash_cookie(&state, "success", "Your password is set. Sign in with it now."))
+            .finish()),
+        Err(AppError::Invalid(errors)) => {
+            let user = state
+                .db(move |conn| accounts::password_link_user(conn, &lookup_token, now()))
+                .await?;
+            render_invalid(&SetPasswordPage { ctx, name: user.name, errors })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account_password.html")]
+struct AccountPasswordPage {
+    ctx: PageCtx,
+    errors: FieldErrors,
+}
+
+#[get("/account/password")]
+pub(super) async fn account_password_form(_auth: Auth<SignedIn>, ctx: PageCtx) -> AppResult<HttpResponse> {
+    render(&AccountPasswordPage {
+        ctx,
+        errors: FieldErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ChangePasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+#[post("/account/password")]
+pub(super) async fn account_password_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth<SignedIn>,
+    ctx: PageCtx,
+    form: CsrfForm<ChangePasswordForm>,
+) -> AppResult<HttpResponse> {
+    let (form, ip, session) = (form.0, client_ip(&req), auth.session.clone());
+    let result = state
+        .db(move |conn| {
+            let change = accounts::PasswordChange {
+                current: form.current_password,
+                new: form.password,
+                confirm: form.password_confirm,
+            };
+            accounts::change_own_password(conn, &session, &change, &ip, now())
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", "/"))
+            .cookie(flash_cookie(&state, "success", "Your password is changed. Your other sessions were signed out."))
+            .finish()),
+        Err(AppError::Invalid(errors)) => render_invalid(&AccountPasswordPage { ctx, errors }),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,126 @@
+//! The HTTP layer: extract and validate, check who may do it, call one use
+//! case, render. Handlers stay thin; the work lives in the service modules.
+
+pub mod admin;
+pub mod assets;
+pub mod csrf;
+pub mod errors;
+pub mod login;
+pub mod pages;
+pub mod session;
+
+use std::sync::Arc;
+
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::auth::tokens::Keys;
+use crate::config::Settings;
+use crate::error::{AppError, AppResult};
+use crate::store::{DbConn, Pool};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Arc<Settings>,
+    pub keys: Keys,
+}
+
+impl AppState {
+    /// Runs blocking database work on the blocking pool, never on the async
+    /// executor, with a pooled connection held only for the call.
+    pub async fn db<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(pages::home)
+        .service(pages::healthz)
+        .service(assets::asset)
+        .service(login::login_form)
+        .service(login::login_submit)
+        .service(login::logout)
+        .service(login::setup_form)
+        .service(login::setup_submit)
+        .service(login::set_password_form)
+        .service(login::set_password_submit)
+        .service(login::account_password_form)
+        .service(login::account_password_submit)
+        .service(admin::users)
+        .service(admin::new_user_form)
+        .service(admin::new_user_submit)
+        .service(admin::user_detail)
+        .service(admin::user_role)
+        .service(admin::user_deactivate)
+        .service(admin::user_reactivate)
+        .service(admin::user_password_link)
+        .service(admin::audit);
+}
+
+pub fn render(template: &impl Template) -> AppResult<HttpResponse> {
+    let body = template
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("template error: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// A form shown again with its errors answers 422, so scripts and tests can tell.
+pub fn render_invalid(template: &impl Template) -> AppResult<HttpResponse> {
+    let mut response = render(template)?;
+    *response.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(response)
+}
+
+/// 303 See Other: after a form POST, the browser GETs the next page.
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// The client's address as seen on the connection. Forwarded headers are
+/// ignored on purpose: they are trivially forged and feed the throttle.
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Only a local path is an acceptable place to return to after log-in.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://") => {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(safe_next(Some("/admin/users?x=1")), "/admin/users?x=1");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("admin")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

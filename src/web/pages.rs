@@ -1,0 +1,33 @@
+//! The start page and the health check.
+
+use actix_web::{get, web, HttpResponse};
+use askama::Template;
+
+use super::session::{Auth, PageCtx, SignedIn};
+use super::{render, AppState};
+use crate::error::AppResult;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    ctx: PageCtx,
+}
+
+#[get("/")]
+pub(super) async fn home(_auth: Auth<SignedIn>, ctx: PageCtx) -> AppResult<HttpResponse> {
+    render(&HomePage { ctx })
+}
+
+/// 200 `ok` when the database answers, 503 otherwise (for load balancers).
+#[get("/healthz")]
+pub(super) async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    match state.db(|conn| Ok(crate::store::ping(conn)?)).await {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain")
+                .body("database unavailable")
+        }
+    }
+}
