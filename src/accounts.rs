@@ -201,7 +201,14 @@ pub fn complete_setup(
         let id = insert_user(conn, &user, now)?;
         store::settings::delete(conn, SETUP_TOKEN_KEY)?;
         let actor = Actor::anonymous(&user.email, ip);
-        audit(conn, &actor, "user.created", &user.email, "first admin, via the setup link", now)?;
+        audit(
+            conn,
+            &actor,
+            "user.created",
+            &user.email,
+            "first admin, via the setup link",
+            now,
+        )?;
         Ok(id)
     })
 }
@@ -229,9 +236,23 @@ pub fn add_user(
         } else {
             None
         };
-        let how = if password_link_token.is_some() { "with a set-password link" } else { "with an initial password" };
-        audit(conn, actor, "user.created", &user.email, &format!("role {}, {how}", user.role), now)?;
-        Ok(AddedUser { id, password_link_token })
+        let how = if password_link_token.is_some() {
+            "with a set-password link"
+        } else {
+            "with an initial password"
+        };
+        audit(
+            conn,
+            actor,
+            "user.created",
+            &user.email,
+            &format!("role {}, {how}", user.role),
+            now,
+        )?;
+        Ok(AddedUser {
+            id,
+            password_link_token,
+        })
     })
 }
 
@@ -247,7 +268,10 @@ fn new_password_link(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> App
 }
 
 pub fn list_users(conn: &mut DbConn) -> AppResult<Vec<User>> {
-    store::users::list(conn)?.into_iter().map(User::from_row).collect()
+    store::users::list(conn)?
+        .into_iter()
+        .map(User::from_row)
+        .collect()
 }
 
 pub fn get_user(conn: &mut DbConn, id: i64) -> AppResult<User> {
@@ -258,7 +282,8 @@ pub fn get_user(conn: &mut DbConn, id: i64) -> AppResult<User> {
 
 /// Refuses changes that would leave the clinic without an active admin.
 fn ensure_admin_remains(conn: &mut DbConn, target: &User) -> AppResult<()> {
-    if target.role == Role::Admin && target.active && store::users::count_active_admins(conn)? <= 1 {
+    if target.role == Role::Admin && target.active && store::users::count_active_admins(conn)? <= 1
+    {
         return Err(AppError::invalid(
             "role",
             "This is the only active admin. Make someone else an admin first.",
@@ -267,7 +292,13 @@ fn ensure_admin_remains(conn: &mut DbConn, target: &User) -> AppResult<()> {
     Ok(())
 }
 
-pub fn change_role(conn: &mut DbConn, actor: &Actor, id: i64, role: &str, now: NaiveDateTime) -> AppResult<()> {
+pub fn change_role(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    role: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     let role = Role::parse(role).ok_or_else(|| AppError::invalid("role", "Choose a role."))?;
     write_tx(conn, |conn| {
         let target = get_user(conn, id)?;
@@ -276,11 +307,24 @@ pub fn change_role(conn: &mut DbConn, actor: &Actor, id: i64, role: &str, now: N
         }
         ensure_admin_remains(conn, &target)?;
         store::users::set_role(conn, id, role.as_str(), now)?;
-        audit(conn, actor, "user.role_changed", &target.email, &format!("{} → {role}", target.role), now)
+        audit(
+            conn,
+            actor,
+            "user.role_changed",
+            &target.email,
+            &format!("{} → {role}", target.role),
+            now,
+        )
     })
 }
 
-pub fn set_active(conn: &mut DbConn, actor: &Actor, id: i64, active: bool, now: NaiveDateTime) -> AppResult<()> {
+pub fn set_active(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    active: bool,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     write_tx(conn, |conn| {
         let target = get_user(conn, id)?;
         if target.active == active {
@@ -291,20 +335,36 @@ pub fn set_active(conn: &mut DbConn, actor: &Actor, id: i64, active: bool, now: 
             store::users::delete_sessions_of(conn, id)?;
         }
         store::users::set_active(conn, id, active, now)?;
-        let action = if active { "user.reactivated" } else { "user.deactivated" };
+        let action = if active {
+            "user.reactivated"
+        } else {
+            "user.deactivated"
+        };
         audit(conn, actor, action, &target.email, "", now)
     })
 }
 
 /// An admin resets someone's password: their sessions end, and a one-time
 /// link lets them choose a new one.
-pub fn reset_password_link(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> AppResult<String> {
+pub fn reset_password_link(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    now: NaiveDateTime,
+) -> AppResult<String> {
     write_tx(conn, |conn| {
         let target = get_user(conn, id)?;
         store::users::use_password_tokens(conn, id, now)?;
         store::users::delete_sessions_of(conn, id)?;
         let token = new_password_link(conn, id, now)?;
-        audit(conn, actor, "user.password_reset", &target.email, "set-password link issued; sessions ended", now)?;
+        audit(
+            conn,
+            actor,
+            "user.password_reset",
+            &target.email,
+            "set-password link issued; sessions ended",
+            now,
+        )?;
         Ok(token)
     })
 }
@@ -323,14 +383,22 @@ pub fn use_password_link(
     ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    auth::check_new_password(new_password, confirm).map_err(|m| AppError::invalid("password", m))?;
+    auth::check_new_password(new_password, confirm)
+        .map_err(|m| AppError::invalid("password", m))?;
     let hash = password::hash(new_password);
     write_tx(conn, |conn| {
         let user = password_link_user(conn, token, now)?;
         store::users::set_password_hash(conn, user.id, &hash, now)?;
         store::users::use_password_tokens(conn, user.id, now)?;
         store::users::delete_sessions_of(conn, user.id)?;
-        audit(conn, &user.actor(ip), "user.password_changed", &user.email, "via a one-time link", now)
+        audit(
+            conn,
+            &user.actor(ip),
+            "user.password_changed",
+            &user.email,
+            "via a one-time link",
+            now,
+        )
     })
 }
 
@@ -348,10 +416,15 @@ pub fn change_own_password(
     ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    let (user, current, new_password, confirm) = (&session.user, &change.current, &change.new, &change.confirm);
+    let (user, current, new_password, confirm) =
+        (&session.user, &change.current, &change.new, &change.confirm);
     let row = store::users::find(conn, user.id)?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
-    if !row.password_hash.as_deref().is_some_and(|h| password::verify(h, current)) {
+    if !row
+        .password_hash
+        .as_deref()
+        .is_some_and(|h| password::verify(h, current))
+    {
         errors.add("current_password", "This is not your current password.");
     }
     if let Err(message) = auth::check_new_password(new_password, confirm) {
@@ -362,7 +435,14 @@ pub fn change_own_password(
     write_tx(conn, |conn| {
         store::users::set_password_hash(conn, user.id, &hash, now)?;
         store::users::delete_other_sessions(conn, user.id, &session.token_hash)?;
-        audit(conn, &user.actor(ip), "user.password_changed", &user.email, "by the user", now)
+        audit(
+            conn,
+            &user.actor(ip),
+            "user.password_changed",
+            &user.email,
+            "by the user",
+            now,
+        )
     })
 }
 
@@ -379,7 +459,13 @@ pub enum LoginOutcome {
     Throttled,
 }
 
-pub fn log_in(conn: &mut DbConn, email: &str, password_given: &str, ip: &str, now: NaiveDateTime) -> AppResult<LoginOutcome> {
+pub fn log_in(
+    conn: &mut DbConn,
+    email: &str,
+    password_given: &str,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<LoginOutcome> {
     let email = auth::normalize_email(email);
     let window_start = now - Duration::minutes(lockout::WINDOW_MINUTES);
     if store::users::failures_for_ip(conn, ip, window_start)? >= lockout::IP_THRESHOLD {
@@ -387,7 +473,14 @@ pub fn log_in(conn: &mut DbConn, email: &str, password_given: &str, ip: &str, no
     }
     let failures = store::users::failures_for_email(conn, &email, now - lockout::lookback())?;
     if lockout::locked_until(&failures, now).is_some() {
-        audit(conn, &Actor::anonymous(&email, ip), "login.refused_locked", &email, "", now)?;
+        audit(
+            conn,
+            &Actor::anonymous(&email, ip),
+            "login.refused_locked",
+            &email,
+            "",
+            now,
+        )?;
         return Ok(LoginOutcome::Locked);
     }
 
@@ -395,7 +488,10 @@ pub fn log_in(conn: &mut DbConn, email: &str, password_given: &str, ip: &str, no
     let row = store::users::find_by_email(conn, &email)?;
     let user = match row {
         Some(row) if row.active && row.password_hash.is_some() => {
-            let ok = password::verify(row.password_hash.as_deref().unwrap_or_default(), password_given);
+            let ok = password::verify(
+                row.password_hash.as_deref().unwrap_or_default(),
+                password_given,
+            );
             ok.then_some(row)
         }
         _ => {
@@ -424,7 +520,14 @@ pub fn log_in(conn: &mut DbConn, email: &str, password_given: &str, ip: &str, no
                 let mut failures = failures.clone();
                 failures.push(now);
                 if lockout::locked_until(&failures, now).is_some() {
-                    audit(conn, &actor, "login.locked", &email, "account locked for 15 minutes", now)?;
+                    audit(
+                        conn,
+                        &actor,
+                        "login.locked",
+                        &email,
+                        "account locked for 15 minutes",
+                        now,
+                    )?;
                 }
                 Ok::<_, AppError>(())
             })?;
@@ -469,21 +572,44 @@ pub fn resume_session(
     }))
 }
 
-pub fn log_out(conn: &mut DbConn, session: &ActiveSession, ip: &str, now: NaiveDateTime) -> AppResult<()> {
+pub fn log_out(
+    conn: &mut DbConn,
+    session: &ActiveSession,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     write_tx(conn, |conn| {
         store::users::delete_session(conn, &session.token_hash)?;
-        audit(conn, &session.user.actor(ip), "logout", &session.user.email, "", now)
+        audit(
+            conn,
+            &session.user.actor(ip),
+            "logout",
+            &session.user.email,
+            "",
+            now,
+        )
     })
 }
 
 /// Adds a user from the command line (no actor but the operator).
-pub fn add_user_from_cli(conn: &mut DbConn, input: &NewUserInput, now: NaiveDateTime) -> AppResult<i64> {
+pub fn add_user_from_cli(
+    conn: &mut DbConn,
+    input: &NewUserInput,
+    now: NaiveDateTime,
+) -> AppResult<i64> {
     write_tx(conn, |conn| {
         let user = validate_new_user(conn, input, true)?;
         let id = insert_user(conn, &user, now)?;
         store::settings::delete(conn, SETUP_TOKEN_KEY)?;
         let actor = Actor::anonymous("command line", "-");
-        audit(conn, &actor, "user.created", &user.email, &format!("role {}, from the command line", user.role), now)?;
+        audit(
+            conn,
+            &actor,
+            "user.created",
+            &user.email,
+            &format!("role {}, from the command line", user.role),
+            now,
+        )?;
         Ok(id)
     })
 }

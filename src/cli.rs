@@ -58,7 +58,10 @@ pub fn main() -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(errors) => {
-            eprintln!("aftercare: the configuration has {} problem(s):", errors.len());
+            eprintln!(
+                "aftercare: the configuration has {} problem(s):",
+                errors.len()
+            );
             for e in errors {
                 eprintln!("  - {e}");
             }

@@ -79,7 +79,8 @@ impl Settings {
         let mut errors = Vec::new();
         let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
 
-        let db_url = var("AFTERCARE_DATABASE_URL").unwrap_or_else(|| "sqlite://aftercare.db".into());
+        let db_url =
+            var("AFTERCARE_DATABASE_URL").unwrap_or_else(|| "sqlite://aftercare.db".into());
         let database = DatabaseSettings::parse(&db_url)
             .map_err(|e| errors.push(e))
             .ok();
@@ -87,7 +88,11 @@ impl Settings {
         let bind_text = var("AFTERCARE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
         let bind = bind_text
             .parse::<SocketAddr>()
-            .map_err(|_| errors.push(format!("AFTERCARE_BIND: {bind_text:?} is not an address like 127.0.0.1:8080")))
+            .map_err(|_| {
+                errors.push(format!(
+                    "AFTERCARE_BIND: {bind_text:?} is not an address like 127.0.0.1:8080"
+                ))
+            })
             .ok();
 
         let base_url = match var("AFTERCARE_BASE_URL") {
@@ -95,7 +100,9 @@ impl Settings {
                 Some(url.trim_end_matches('/').to_string())
             }
             Some(url) => {
-                errors.push(format!("AFTERCARE_BASE_URL: {url:?} must start with http:// or https://"));
+                errors.push(format!(
+                    "AFTERCARE_BASE_URL: {url:?} must start with http:// or https://"
+                ));
                 None
             }
             None => bind.map(|b| format!("http://{b}")),
@@ -116,7 +123,9 @@ impl Settings {
                 Some(v) => match v.parse::<u64>() {
                     Ok(m) if m > 0 => Duration::from_secs(m * 60),
                     _ => {
-                        errors.push(format!("{name}: {v:?} is not a whole number of minutes above 0"));
+                        errors.push(format!(
+                            "{name}: {v:?} is not a whole number of minutes above 0"
+                        ));
                         Duration::from_secs(default * 60)
                     }
                 },
@@ -128,7 +137,9 @@ impl Settings {
         let smtp_url = var("AFTERCARE_SMTP_URL");
         if let Some(url) = &smtp_url {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
-                errors.push(format!("AFTERCARE_SMTP_URL: {url:?} must start with smtp:// or smtps://"));
+                errors.push(format!(
+                    "AFTERCARE_SMTP_URL: {url:?} must start with smtp:// or smtps://"
+                ));
             }
         }
 
@@ -161,8 +172,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, Vec<String>> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 

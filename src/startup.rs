@@ -26,7 +26,9 @@ pub fn resolve_keys(settings: &Settings, pool: &Pool) -> anyhow::Result<Keys> {
     if let Some(secret) = &settings.secret_key {
         return Ok(Keys::new(secret));
     }
-    let mut conn = pool.get().context("cannot reach the database for the secret key")?;
+    let mut conn = pool
+        .get()
+        .context("cannot reach the database for the secret key")?;
     let candidate = format!("{}{}", random_token(), random_token());
     let secret = store::settings::get_or_insert(&mut conn, SECRET_KEY_SETTING, &candidate)
         .context("cannot read or store the generated secret key")?;
@@ -41,13 +43,17 @@ pub struct Application {
 
 impl Application {
     /// Migrates, connects and binds (port 0 picks a free port, for tests).
-    pub fn build(settings: Settings) -> anyhow::Result<Application> {
+    pub fn build(mut settings: Settings) -> anyhow::Result<Application> {
         store::migrate(&settings.database)?;
         let pool = store::pool(&settings.database)?;
         let keys = resolve_keys(&settings, &pool)?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        // A base URL derived from "port 0" names the port we actually got.
+        if let Some(base) = settings.base_url.strip_suffix(":0") {
+            settings.base_url = format!("{base}:{port}");
+        }
         let state = AppState {
             pool,
             settings: Arc::new(settings),
@@ -76,17 +82,17 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .app_data(
-                actix_web::web::FormConfig::default()
-                    .limit(256 * 1024),
-            )
+            .app_data(actix_web::web::FormConfig::default().limit(256 * 1024))
             .app_data(actix_web::web::PayloadConfig::default().limit(256 * 1024))
-            .app_data(actix_web::web::QueryConfig::default().error_handler(|e, _| {
-                AppError::BadRequest(format!("The address has a malformed query: {e}")).into()
-            }))
-            .app_data(actix_web::web::PathConfig::default().error_handler(|_, _| {
-                AppError::NotFound.into()
-            }))
+            .app_data(
+                actix_web::web::QueryConfig::default().error_handler(|e, _| {
+                    AppError::BadRequest(format!("The address has a malformed query: {e}")).into()
+                }),
+            )
+            .app_data(
+                actix_web::web::PathConfig::default()
+                    .error_handler(|_, _| AppError::NotFound.into()),
+            )
             .wrap(from_fn(routes::csrf::cookies_middleware))
             .wrap(
                 DefaultHeaders::new()

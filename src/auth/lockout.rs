@@ -45,7 +45,10 @@ mod tests {
     use chrono::NaiveDate;
 
     fn at(min: i64) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(12, 0, 0).unwrap()
+        NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
             + Duration::minutes(min)
     }
 

@@ -78,7 +78,9 @@ pub fn is_plausible_email(email: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>')
         && !domain.contains('@')
         && email.len() <= 254
 }

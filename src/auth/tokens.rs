@@ -118,7 +118,11 @@ mod tests {
         assert!(keys.verify(Purpose::Csrf, "seed", &sig));
         assert!(!keys.verify(Purpose::Csrf, "seed2", &sig));
         assert!(!keys.verify(Purpose::PatientSheet, "seed", &sig));
-        assert!(!Keys::new(b"another key, also long enough....").verify(Purpose::Csrf, "seed", &sig));
+        assert!(!Keys::new(b"another key, also long enough....").verify(
+            Purpose::Csrf,
+            "seed",
+            &sig
+        ));
         assert!(!keys.verify(Purpose::Csrf, "seed", "not base64!"));
     }
 

@@ -32,7 +32,9 @@ pub struct NewAudit<'a> {
 }
 
 pub fn insert(conn: &mut DbConn, entry: &NewAudit) -> QueryResult<usize> {
-    diesel::insert_into(audit_log::table).values(entry).execute(conn)
+    diesel::insert_into(audit_log::table)
+        .values(entry)
+        .execute(conn)
 }
 
 /// Newest first.

@@ -59,7 +59,8 @@ impl ManageConnection for ConnManager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, Self::Error> {
-        self.establish().map_err(diesel::r2d2::Error::ConnectionError)
+        self.establish()
+            .map_err(diesel::r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
@@ -167,7 +168,10 @@ pub fn redact(url: &str) -> String {
 /// Runs `f` in one write transaction. On SQLite it starts with
 /// `BEGIN IMMEDIATE`: a plain `BEGIN` that later writes ignores the busy
 /// timeout and fails at once when another writer holds the lock.
-pub fn write_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+pub fn write_tx<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
 where
     E: From<DbError>,
 {

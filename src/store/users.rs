@@ -37,7 +37,11 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
 }
 
 pub fn insert(conn: &mut DbConn, new: &NewUser) -> QueryResult<i64> {
-    insert_returning_id!(conn, diesel::insert_into(users::table).values(new), users::id)
+    insert_returning_id!(
+        conn,
+        diesel::insert_into(users::table).values(new),
+        users::id
+    )
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
@@ -76,7 +80,12 @@ pub fn set_role(conn: &mut DbConn, id: i64, role: &str, now: NaiveDateTime) -> Q
         .execute(conn)
 }
 
-pub fn set_active(conn: &mut DbConn, id: i64, active: bool, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn set_active(
+    conn: &mut DbConn,
+    id: i64,
+    active: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set((users::active.eq(active), users::updated_at.eq(now)))
         .execute(conn)
@@ -149,7 +158,11 @@ pub fn delete_sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<usize>
 }
 
 /// Ends a user's other sessions (after they change their own password).
-pub fn delete_other_sessions(conn: &mut DbConn, user_id: i64, keep_hash: &str) -> QueryResult<usize> {
+pub fn delete_other_sessions(
+    conn: &mut DbConn,
+    user_id: i64,
+    keep_hash: &str,
+) -> QueryResult<usize> {
     diesel::delete(
         sessions::table
             .filter(sessions::user_id.eq(user_id))
@@ -249,7 +262,11 @@ pub fn find_password_token(
 }
 
 /// Marks every open link of a user used (one link set, all older ones dead).
-pub fn use_password_tokens(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn use_password_tokens(
+    conn: &mut DbConn,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         password_tokens::table
             .filter(password_tokens::user_id.eq(user_id))

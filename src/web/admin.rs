@@ -20,7 +20,11 @@ struct UsersPage {
 }
 
 #[get("/admin/users")]
-pub(super) async fn users(_auth: Auth<Admins>, ctx: PageCtx, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+pub(super) async fn users(
+    _auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let users = state.db(accounts::list_users).await?;
     render(&UsersPage { ctx, users })
 }
@@ -72,7 +76,11 @@ pub(super) async fn new_user_submit(
                 ),
                 None => format!("{} was added with the password you chose.", input.name.trim()),
             };
-            Ok(see_other_with_flash(&state, &format!("/admin/users/{}", added.id), &message))
+            Ok(see_other_with_flash(
+                &state,
+                &format!("/admin/users/{}", added.id),
+                &message,
+            ))
         }
         Err(AppError::Invalid(errors)) => render_invalid(&NewUserPage {
             ctx,
@@ -120,7 +128,13 @@ pub(super) async fn user_detail(
 }
 
 /// Shows the user page again with the reason a change was refused.
-pub(super) async fn refused(state: &AppState, auth: &Auth<Admins>, ctx: PageCtx, id: i64, errors: FieldErrors) -> AppResult<HttpResponse> {
+pub(super) async fn refused(
+    state: &AppState,
+    auth: &Auth<Admins>,
+    ctx: PageCtx,
+    id: i64,
+    errors: FieldErrors,
+) -> AppResult<HttpResponse> {
     let person = state.db(move |conn| accounts::get_user(conn, id)).await?;
     render_invalid(&UserPage {
         is_self: person.id == auth.user().id,
@@ -146,9 +160,20 @@ pub(super) async fn user_role(
     id: web::Path<i64>,
     form: CsrfForm<RoleForm>,
 ) -> AppResult<HttpResponse> {
-    let (id, actor, role) = (id.into_inner(), auth.user().actor(&client_ip(&req)), form.0.role);
-    match state.db(move |conn| accounts::change_role(conn, &actor, id, &role, now())).await {
-        Ok(()) => Ok(see_other_with_flash(&state, &format!("/admin/users/{id}"), "Role saved.")),
+    let (id, actor, role) = (
+        id.into_inner(),
+        auth.user().actor(&client_ip(&req)),
+        form.0.role,
+    );
+    match state
+        .db(move |conn| accounts::change_role(conn, &actor, id, &role, now()))
+        .await
+    {
+        Ok(()) => Ok(see_other_with_flash(
+            &state,
+            &format!("/admin/users/{id}"),
+            "Role saved.",
+        )),
         Err(AppError::Invalid(errors)) => refused(&state, &auth, ctx, id, errors).await,
         Err(e) => Err(e),
     }
@@ -166,14 +191,21 @@ pub(super) async fn set_active(
     active: bool,
 ) -> AppResult<HttpResponse> {
     let actor = auth.user().actor(&client_ip(&req));
-    match state.db(move |conn| accounts::set_active(conn, &actor, id, active, now())).await {
+    match state
+        .db(move |conn| accounts::set_active(conn, &actor, id, active, now()))
+        .await
+    {
         Ok(()) => {
             let message = if active {
                 "The account is active again."
             } else {
                 "The account is deactivated and signed out everywhere."
             };
-            Ok(see_other_with_flash(&state, &format!("/admin/users/{id}"), message))
+            Ok(see_other_with_flash(
+                &state,
+                &format!("/admin/users/{id}"),
+                message,
+            ))
         }
         Err(AppError::Invalid(errors)) => refused(&state, &auth, ctx, id, errors).await,
         Err(e) => Err(e),
@@ -220,7 +252,11 @@ pub(super) async fn user_password_link(
         "Password reset: their sessions have ended. Give them this one-time link (valid 72 hours): {}/set-password/{token}",
         state.settings.base_url
     );
-    Ok(see_other_with_flash(&state, &format!("/admin/users/{id}"), &message))
+    Ok(see_other_with_flash(
+        &state,
+        &format!("/admin/users/{id}"),
+        &message,
+    ))
 }
 
 #[derive(Template)]
@@ -243,6 +279,8 @@ pub(super) async fn audit(
     query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
     let page = query.page.unwrap_or(1);
-    let log = state.db(move |conn| accounts::audit_page(conn, page)).await?;
+    let log = state
+        .db(move |conn| accounts::audit_page(conn, page))
+        .await?;
     render(&AuditLogPage { ctx, log })
 }

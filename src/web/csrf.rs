@@ -51,10 +51,7 @@ pub async fn cookies_middleware(
             .add_cookie(&session::cookie(&state, CSRF_COOKIE, seed))?;
     }
     let flash_shown = res.request().extensions().get::<FlashShown>().is_some();
-    let sets_flash = res
-        .response()
-        .cookies()
-        .any(|c| c.name() == FLASH_COOKIE);
+    let sets_flash = res.response().cookies().any(|c| c.name() == FLASH_COOKIE);
     if flash_shown && !sets_flash {
         res.response_mut()
             .add_cookie(&session::removal_cookie(&state, FLASH_COOKIE))?;
@@ -89,7 +86,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .get::<CsrfSeed>()
                 .map(|s| s.0.clone())
                 .ok_or(AppError::Csrf)?;
-            if !session::state(&req).keys.verify(Purpose::Csrf, &seed, token) {
+            if !session::state(&req)
+                .keys
+                .verify(Purpose::Csrf, &seed, token)
+            {
                 return Err(AppError::Csrf);
             }
             let value = serde_urlencoded::from_bytes(&body)

@@ -27,7 +27,10 @@ struct NextQuery {
 }
 
 #[get("/login")]
-pub(super) async fn login_form(ctx: PageCtx, query: web::Query<NextQuery>) -> AppResult<HttpResponse> {
+pub(super) async fn login_form(
+    ctx: PageCtx,
+    query: web::Query<NextQuery>,
+) -> AppResult<HttpResponse> {
     let next = safe_next(query.next.as_deref());
     if ctx.user.is_some() {
         return Ok(redirect(&next));
@@ -126,9 +129,16 @@ struct SetupPage {
 }
 
 #[get("/setup/{token}")]
-pub(super) async fn setup_form(state: web::Data<AppState>, ctx: PageCtx, token: web::Path<String>) -> AppResult<HttpResponse> {
+pub(super) async fn setup_form(
+    state: web::Data<AppState>,
+    ctx: PageCtx,
+    token: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let token = token.into_inner();
-    if !state.db(move |conn| accounts::setup_token_is_valid(conn, &token)).await? {
+    if !state
+        .db(move |conn| accounts::setup_token_is_valid(conn, &token))
+        .await?
+    {
         return Err(AppError::NotFound);
     }
     render(&SetupPage {
@@ -154,13 +164,20 @@ pub(super) async fn setup_submit(
     {
         Ok(_) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/login"))
-            .cookie(flash_cookie(&state, "success", "Your admin account is ready. Sign in to continue."))
+            .cookie(flash_cookie(
+                &state,
+                "success",
+                "Your admin account is ready. Sign in to continue.",
+            ))
             .finish()),
-        Err(AppError::Invalid(errors)) => render_invalid(&SetupPage { ctx, form: input, errors }),
+        Err(AppError::Invalid(errors)) => render_invalid(&SetupPage {
+            ctx,
+            form: input,
+            errors,
+        }),
         Err(e) => Err(e),
     }
 }
-
 
 // --- passwords ----------------------------------------------------------------
 
@@ -173,7 +190,11 @@ struct SetPasswordPage {
 }
 
 #[get("/set-password/{token}")]
-pub(super) async fn set_password_form(state: web::Data<AppState>, ctx: PageCtx, token: web::Path<String>) -> AppResult<HttpResponse> {
+pub(super) async fn set_password_form(
+    state: web::Data<AppState>,
+    ctx: PageCtx,
+    token: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let token = token.into_inner();
     let user = state
         .db(move |conn| accounts::password_link_user(conn, &token, now()))
@@ -205,19 +226,34 @@ pub(super) async fn set_password_submit(
     let lookup_token = token.clone();
     let result = state
         .db(move |conn| {
-            accounts::use_password_link(conn, &token, &form.password, &form.password_confirm, &ip, now())
+            accounts::use_password_link(
+                conn,
+                &token,
+                &form.password,
+                &form.password_confirm,
+                &ip,
+                now(),
+            )
         })
         .await;
     match result {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/login"))
-            .cookie(flash_cookie(&state, "success", "Your password is set. Sign in with it now."))
+            .cookie(flash_cookie(
+                &state,
+                "success",
+                "Your password is set. Sign in with it now.",
+            ))
             .finish()),
         Err(AppError::Invalid(errors)) => {
             let user = state
                 .db(move |conn| accounts::password_link_user(conn, &lookup_token, now()))
                 .await?;
-            render_invalid(&SetPasswordPage { ctx, name: user.name, errors })
+            render_invalid(&SetPasswordPage {
+                ctx,
+                name: user.name,
+                errors,
+            })
         }
         Err(e) => Err(e),
     }
@@ -231,7 +267,10 @@ struct AccountPasswordPage {
 }
 
 #[get("/account/password")]
-pub(super) async fn account_password_form(_auth: Auth<SignedIn>, ctx: PageCtx) -> AppResult<HttpResponse> {
+pub(super) async fn account_password_form(
+    _auth: Auth<SignedIn>,
+    ctx: PageCtx,
+) -> AppResult<HttpResponse> {
     render(&AccountPasswordPage {
         ctx,
         errors: FieldErrors::default(),
@@ -270,7 +309,11 @@ pub(super) async fn account_password_submit(
     match result {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/"))
-            .cookie(flash_cookie(&state, "success", "Your password is changed. Your other sessions were signed out."))
+            .cookie(flash_cookie(
+                &state,
+                "success",
+                "Your password is changed. Your other sessions were signed out.",
+            ))
             .finish()),
         Err(AppError::Invalid(errors)) => render_invalid(&AccountPasswordPage { ctx, errors }),
         Err(e) => Err(e),

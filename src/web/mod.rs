@@ -103,7 +103,12 @@ pub fn client_ip(req: &HttpRequest) -> String {
 /// Only a local path is an acceptable place to return to after log-in.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://") => {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.contains("://") =>
+        {
             n.to_string()
         }
         _ => "/".to_string(),

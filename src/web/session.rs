@@ -60,9 +60,12 @@ pub async fn current_session(req: &HttpRequest) -> Result<Option<ActiveSession>,
             let state = state(req);
             let token = cookie.value().to_string();
             let idle = chrono::Duration::from_std(state.settings.session_idle).unwrap_or_default();
-            let max_age = chrono::Duration::from_std(state.settings.session_max_age).unwrap_or_default();
+            let max_age =
+                chrono::Duration::from_std(state.settings.session_max_age).unwrap_or_default();
             state
-                .db(move |conn| accounts::resume_session(conn, &token, idle, max_age, crate::store::now()))
+                .db(move |conn| {
+                    accounts::resume_session(conn, &token, idle, max_age, crate::store::now())
+                })
                 .await?
         }
     };
@@ -157,7 +160,9 @@ pub fn flash_cookie(state: &AppState, kind: &str, text: &str) -> Cookie<'static>
 }
 
 fn read_flash(req: &HttpRequest) -> Option<Flash> {
-    let raw = URL_SAFE_NO_PAD.decode(req.cookie(FLASH_COOKIE)?.value()).ok()?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(req.cookie(FLASH_COOKIE)?.value())
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (kind, text) = text.split_once('\n')?;
     let kind = if kind == "error" { "error" } else { "success" };

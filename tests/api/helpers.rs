@@ -1,0 +1,299 @@
+//! The test harness: a real server on a random port with a fresh database,
+//! driven over HTTP with a cookie jar, as a browser would.
+
+use std::collections::HashMap;
+
+use aftercare::accounts::{self, NewUserInput};
+use aftercare::config::Settings;
+use aftercare::startup::Application;
+use aftercare::store;
+use aftercare::web::AppState;
+use diesel::{Connection, RunQueryDsl};
+use reqwest::{redirect, Client, Response};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Where tests find PostgreSQL: a URL to a database they may create others from.
+const PG_URL_VAR: &str = "AFTERCARE_TEST_DATABASE_URL";
+
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = diesel::pg::PgConnection::establish(admin_url) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn);
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub state: AppState,
+    #[allow(dead_code)] // read by the mail tests
+    pub mail_dir: tempfile::TempDir,
+    _db: TestDb,
+}
+
+/// The PostgreSQL URL for tests, or `None` (skip) outside CI. In CI a
+/// missing server is a failure, never a silent skip.
+fn postgres_admin_url() -> Option<String> {
+    match std::env::var(PG_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but {PG_URL_VAR} is not set: PostgreSQL tests must run in CI")
+        }
+        _ => None,
+    }
+}
+
+fn fresh_database() -> Option<(TestDb, String)> {
+    let admin_url = postgres_admin_url()?;
+    let name = format!(
+        "aftercare_test_{}",
+        aftercare::auth::tokens::random_token()[..16]
+            .to_lowercase()
+            .replace(['-', '_'], "x")
+    );
+    let mut conn = diesel::pg::PgConnection::establish(&admin_url)
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin_url}: {e}"));
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .expect("create test database");
+    let base = admin_url.split('?').next().unwrap();
+    let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+    Some((TestDb::Postgres { admin_url, name }, url))
+}
+
+/// Starts the app on its own database; `None` when PostgreSQL is not offered.
+pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let (test_db, url) = match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            (TestDb::Sqlite(dir), url)
+        }
+        Db::Postgres => fresh_database()?,
+    };
+    let mail_dir = tempfile::tempdir().unwrap();
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("AFTERCARE_DATABASE_URL".into(), url),
+        ("AFTERCARE_BIND".into(), "127.0.0.1:0".into()),
+        (
+            "AFTERCARE_MAIL_DIR".into(),
+            mail_dir.path().display().to_string(),
+        ),
+    ]);
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
+    let app = Application::build(settings).expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state.clone();
+    tokio::spawn(app.run_until_stopped());
+    Some(TestApp {
+        address,
+        client: new_client(),
+        state,
+        mail_dir,
+        _db: test_db,
+    })
+}
+
+pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    spawn_app_with(db, &[]).await
+}
+
+/// A browser: its own cookie jar, never following redirects by itself.
+pub fn new_client() -> Client {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+/// The value of `<input name="csrf_token" value="…">` in a page.
+pub fn csrf_in(html: &str) -> String {
+    hidden_value(html, "csrf_token").expect("the page has a CSRF token")
+}
+
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+pub fn assert_redirect_to(response: &Response, location: &str) {
+    assert_eq!(
+        response.status().as_u16(),
+        303,
+        "expected a redirect to {location}"
+    );
+    assert_eq!(response.headers()["location"], location);
+}
+
+/// Runs blocking store work against the app's database.
+pub async fn with_conn<T: Send + 'static>(
+    app: &TestApp,
+    f: impl FnOnce(&mut store::DbConn) -> T + Send + 'static,
+) -> T {
+    let pool = app.state.pool.clone();
+    tokio::task::spawn_blocking(move || f(&mut pool.get().unwrap()))
+        .await
+        .unwrap()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get_with(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_with(&self.client, path).await
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
+    /// A CSRF token for this client, read from a page with a form, as a
+    /// browser would have it.
+    pub async fn csrf_for(&self, client: &Client) -> String {
+        let page = self.get_with(client, "/login").await;
+        let html = page.text().await.unwrap();
+        if let Some(token) = hidden_value(&html, "csrf_token") {
+            return token;
+        }
+        // Signed in: /login redirects; the home page has the sign-out form.
+        csrf_in(&self.get_with(client, "/").await.text().await.unwrap())
+    }
+
+    /// Posts a form with a valid CSRF token for `client`.
+    pub async fn post_form_with(
+        &self,
+        client: &Client,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let token = self.csrf_for(client).await;
+        let mut body: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        body.extend_from_slice(fields);
+        self.post_raw_with(client, path, &body).await
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.post_form_with(&self.client, path, fields).await
+    }
+
+    /// Posts exactly these fields: no token is added.
+    pub async fn post_raw_with(
+        &self,
+        client: &Client,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Adds a user straight through the use case (as `aftercare user add` does).
+    pub async fn add_user(&self, email: &str, role: &str) -> i64 {
+        let input = NewUserInput {
+            name: format!("Test {role}"),
+            email: email.into(),
+            role: role.into(),
+            password: PASSWORD.into(),
+            password_confirm: PASSWORD.into(),
+            password_mode: "password".into(),
+        };
+        with_conn(self, move |conn| {
+            accounts::add_user_from_cli(conn, &input, store::now())
+        })
+        .await
+        .expect("user added")
+    }
+
+    pub async fn log_in_with(&self, client: &Client, email: &str, password: &str) -> Response {
+        self.post_form_with(
+            client,
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// A new browser signed in as a new user with this role.
+    pub async fn signed_in(&self, role: &str) -> Client {
+        let email = format!(
+            "{role}-{}@clinic.example",
+            &aftercare::auth::tokens::random_token()[..6].to_lowercase()
+        );
+        self.add_user(&email, role).await;
+        let client = new_client();
+        let response = self.log_in_with(&client, &email, PASSWORD).await;
+        assert_eq!(response.status().as_u16(), 303, "log-in as {role} failed");
+        client
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        with_conn(self, |conn| {
+            aftercare::store::audit::page(conn, 0, 1000)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.action)
+                .collect()
+        })
+        .await
+    }
+}
+
+/// Declares async tests `fn(TestApp)` and runs each on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await.unwrap();
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::helpers::spawn_app($crate::helpers::Db::Postgres).await {
+                        Some(app) => super::$name(app).await,
+                        None => eprintln!("skipped: set AFTERCARE_TEST_DATABASE_URL to run on PostgreSQL"),
+                    }
+                }
+            )*
+        }
+    };
+}

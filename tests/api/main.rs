@@ -1,0 +1,7 @@
+//! Integration tests: one binary (fast to link), one module per area.
+
+mod helpers;
+
+mod access;
+mod auth;
+mod http;
