@@ -6,9 +6,14 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod care;
 pub mod cli;
+pub mod clinic;
 pub mod config;
 pub mod error;
+pub mod patients;
+pub mod sheet;
 pub mod startup;
 pub mod store;
+pub mod treatments;
 pub mod web;

@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::tokens::{random_token, Keys};
+use crate::care::Protocol;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::store::{self, Pool};
@@ -35,6 +36,18 @@ pub fn resolve_keys(settings: &Settings, pool: &Pool) -> anyhow::Result<Keys> {
     Ok(Keys::new(secret.as_bytes()))
 }
 
+/// The clinic's protocol file when configured, else the built-in one.
+pub fn load_protocol(settings: &Settings) -> anyhow::Result<Protocol> {
+    match &settings.protocol_file {
+        None => Ok(Protocol::default_protocol()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the protocol file {}", path.display()))?;
+            Ok(Protocol::parse(&path.display().to_string(), &text)?)
+        }
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -47,6 +60,7 @@ impl Application {
         store::migrate(&settings.database)?;
         let pool = store::pool(&settings.database)?;
         let keys = resolve_keys(&settings, &pool)?;
+        let protocol = Arc::new(load_protocol(&settings)?);
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -58,6 +72,7 @@ impl Application {
             pool,
             settings: Arc::new(settings),
             keys,
+            protocol,
         };
         let server = run(listener, state.clone())?;
         Ok(Application {

@@ -16,4 +16,26 @@ document.addEventListener("DOMContentLoaded", () => {
       button.textContent = "Copied";
     });
   }
+  // "Add another area" on the treatment form: clone the last row with the next index.
+  const addRow = document.querySelector("[data-add-row]");
+  const rows = document.getElementById("area-rows");
+  if (addRow && rows) {
+    addRow.hidden = false;
+    addRow.addEventListener("click", () => {
+      const last = rows.querySelector("tr.area-row:last-child");
+      const next = rows.querySelectorAll("tr.area-row").length;
+      if (!last || next >= 20) return;
+      const row = last.cloneNode(true);
+      for (const el of row.querySelectorAll("[id], [name], [for]")) {
+        for (const attr of ["id", "name", "for"]) {
+          const v = el.getAttribute(attr);
+          if (v) el.setAttribute(attr, v.replace(/_\d+$/, "_" + next));
+        }
+      }
+      for (const el of row.querySelectorAll(".error")) el.remove();
+      for (const el of row.querySelectorAll("input, select")) el.value = "";
+      rows.appendChild(row);
+      row.querySelector("select").focus();
+    });
+  }
 });

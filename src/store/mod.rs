@@ -6,8 +6,11 @@
 //! locking) match on the variant explicitly.
 
 pub mod audit;
+pub mod clinic;
+pub mod patients;
 pub mod schema;
 pub mod settings;
+pub mod treatments;
 pub mod users;
 
 use std::time::Duration;

@@ -64,7 +64,73 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    clinic (id) {
+        id -> Integer,
+        name -> Text,
+        phone -> Text,
+        email -> Text,
+        address -> Text,
+        opening_hours -> Text,
+        out_of_hours -> Text,
+        time_zone -> Text,
+        send_hour -> Integer,
+        sender_email -> Text,
+        configured -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    patients (id) {
+        id -> BigInt,
+        name -> Text,
+        name_search -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        date_of_birth -> Nullable<Date>,
+        email_consent -> Bool,
+        consent_by -> Nullable<BigInt>,
+        consent_at -> Nullable<Timestamp>,
+        unsubscribed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    treatments (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        practitioner_id -> BigInt,
+        treated_at_local -> Timestamp,
+        treated_at -> Timestamp,
+        time_zone -> Text,
+        device -> Text,
+        products -> Text,
+        internal_notes -> Text,
+        plan_json -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+        deleted_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    treatment_areas (id) {
+        id -> BigInt,
+        treatment_id -> BigInt,
+        position -> Integer,
+        area_id -> Text,
+        depth_mm -> Double,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(treatments -> patients (patient_id));
+diesel::joinable!(treatments -> users (practitioner_id));
+diesel::joinable!(treatment_areas -> treatments (treatment_id));
 diesel::joinable!(password_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -74,4 +140,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     password_tokens,
     audit_log,
+    clinic,
+    patients,
+    treatments,
+    treatment_areas,
 );

@@ -3,11 +3,14 @@
 
 pub mod admin;
 pub mod assets;
+pub mod clinic;
 pub mod csrf;
 pub mod errors;
 pub mod login;
 pub mod pages;
+pub mod patients;
 pub mod session;
+pub mod treatments;
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::auth::tokens::Keys;
+use crate::care::Protocol;
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::store::{DbConn, Pool};
@@ -25,6 +29,7 @@ pub struct AppState {
     pub pool: Pool,
     pub settings: Arc<Settings>,
     pub keys: Keys,
+    pub protocol: Arc<Protocol>,
 }
 
 impl AppState {
@@ -42,6 +47,15 @@ impl AppState {
         })
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+}
+
+impl AppState {
+    /// Today's date in the clinic's time zone.
+    pub async fn clinic_today(&self) -> AppResult<chrono::NaiveDate> {
+        let clinic = self.db(crate::clinic::get).await?;
+        let tz: chrono_tz::Tz = clinic.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        Ok(chrono::Utc::now().with_timezone(&tz).date_naive())
     }
 }
 
@@ -66,7 +80,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::user_deactivate)
         .service(admin::user_reactivate)
         .service(admin::user_password_link)
-        .service(admin::audit);
+        .service(admin::audit)
+        .service(clinic::clinic_form)
+        .service(clinic::clinic_submit)
+        .service(patients::list)
+        .service(patients::new_form)
+        .service(patients::create)
+        .service(patients::show)
+        .service(patients::edit_form)
+        .service(patients::update)
+        .service(treatments::new_form)
+        .service(treatments::record)
+        .service(treatments::show)
+        .service(treatments::edit_form)
+        .service(treatments::edit)
+        .service(treatments::delete_form)
+        .service(treatments::delete)
+        .service(treatments::staff_sheet)
+        .service(treatments::patient_sheet);
 }
 
 pub fn render(template: &impl Template) -> AppResult<HttpResponse> {

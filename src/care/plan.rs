@@ -1,0 +1,568 @@
+//! From a treatment and a protocol to the patient's whole aftercare plan.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::protocol::{format_mm, Protocol, MAX_DEPTH_MM, MIN_DEPTH_MM};
+use super::schedule::{at_local_hour, utc_to_local};
+
+/// Treatments outside these years are refused: far outside any real use, and the bound keeps
+/// every date computed from them safely inside chrono's range.
+const FIRST_YEAR: i32 = 1970;
+const LAST_YEAR: i32 = 2200;
+
+/// What was done, as the practitioner records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreatmentInput {
+    pub areas: Vec<TreatedArea>,
+    /// Local wall time in the clinic's zone.
+    pub treated_at: NaiveDateTime,
+    /// IANA zone of the clinic, e.g. "Europe/London".
+    pub time_zone: String,
+    /// Local hour (0..=23) at which the clinic's reminder emails go out.
+    pub send_hour: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreatedArea {
+    pub area_id: String,
+    pub depth_mm: f64,
+}
+
+/// Why a treatment cannot be planned. [`PlanError::field`] names the input field for the form.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum PlanError {
+    #[error("choose at least one treated area")]
+    NoAreas,
+    #[error("\"{id}\" is not an area in the protocol")]
+    UnknownArea { index: usize, id: String },
+    #[error("\"{id}\" is listed twice; give each area once with its deepest depth")]
+    DuplicateArea { index: usize, id: String },
+    #[error(
+        "needle depth {} mm must be between {} and {} mm",
+        format_mm(*.depth),
+        format_mm(MIN_DEPTH_MM),
+        format_mm(MAX_DEPTH_MM)
+    )]
+    DepthOutOfRange { index: usize, depth: f64 },
+    #[error("\"{0}\" is not a known time zone (use an IANA name such as Europe/London)")]
+    UnknownTimeZone(String),
+    /// The local time does not exist in the zone: the clocks jump over it. Refused rather than
+    /// shifted, because a treatment cannot happen at a time the clinic's clock never showed, so
+    /// it is a typo, and silently moving it would store a time nobody entered.
+    #[error("{local} does not exist in {zone}: the clocks skip it for daylight saving")]
+    TreatedAtSkipped { local: NaiveDateTime, zone: String },
+    #[error("the treatment date must be between {FIRST_YEAR} and {LAST_YEAR}")]
+    TreatedAtOutOfRange,
+    #[error("send hour {0} must be between 0 and 23")]
+    SendHour(u32),
+}
+
+impl PlanError {
+    /// The input field at fault, e.g. "areas", "areas[1].depth_mm", "time_zone", "treated_at",
+    /// "send_hour".
+    pub fn field(&self) -> String {
+        match self {
+            PlanError::NoAreas => "areas".into(),
+            PlanError::UnknownArea { index, .. } | PlanError::DuplicateArea { index, .. } => {
+                format!("areas[{index}].area_id")
+            }
+            PlanError::DepthOutOfRange { index, .. } => format!("areas[{index}].depth_mm"),
+            PlanError::UnknownTimeZone(_) => "time_zone".into(),
+            PlanError::TreatedAtSkipped { .. } | PlanError::TreatedAtOutOfRange => {
+                "treated_at".into()
+            }
+            PlanError::SendHour(_) => "send_hour".into(),
+        }
+    }
+}
+
+/// One point in time, as the clinic's clock showed it and as a UTC instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moment {
+    pub local: NaiveDateTime,
+    pub utc: DateTime<Utc>,
+}
+
+/// The patient's whole aftercare plan: the one value the sheet, the emails and the API render
+/// from. It is stored with the treatment, so it is self-contained: every text is copied in from
+/// the protocol, and a reprint years later shows what the patient was given even if the protocol
+/// has changed since.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub protocol_name: String,
+    pub protocol_version: String,
+    /// The band of the deepest depth recorded.
+    pub band: PlanBand,
+    pub time_zone: String,
+    pub send_hour: u32,
+    pub treated_at: Moment,
+    pub areas: Vec<PlanArea>,
+    /// Contiguous: the first starts at `treated_at`, each starts where the one before ends.
+    pub phases: Vec<Phase>,
+    pub actives: Vec<ActiveReturn>,
+    /// Class notes once per class, then each area's own notes, in the order areas were given.
+    pub area_notes: Vec<AreaNotes>,
+    pub red_flags: RedFlagList,
+    pub next_session: NextSession,
+    /// When the healing phases are over: the start of the last phase (the results phase).
+    pub healed_by: Moment,
+    /// Sorted by `send_at`; every `send_at` is unique and after the treatment.
+    pub reminders: Vec<Reminder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanBand {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanArea {
+    pub id: String,
+    pub label: String,
+    pub depth_mm: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    pub id: String,
+    pub name: String,
+    pub starts_at: Moment,
+    /// Exclusive: the next phase starts at this moment.
+    pub ends_at: Moment,
+    /// What the skin does.
+    pub skin: String,
+    pub do_items: Vec<String>,
+    pub avoid_items: Vec<String>,
+    /// The email headline ("gentle cleansing and SPF").
+    pub headline: String,
+}
+
+/// When an active may come back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveReturn {
+    /// "active-<id>", as in [`Reminder::milestones`].
+    pub key: String,
+    pub name: String,
+    /// Local calendar days after the treatment day.
+    pub day: u32,
+    /// The local date from which it may come back.
+    pub from: NaiveDate,
+    /// How to bring it back.
+    pub how: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AreaNotes {
+    /// The class label ("Body") for class notes, the area label ("Around the eyes") otherwise.
+    pub label: String,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedFlagList {
+    pub intro: String,
+    pub items: Vec<String>,
+}
+
+/// The window for booking the next session, as local dates (inclusive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextSession {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReminderKind {
+    /// The evening of the treatment: the sheet and the night-one rules.
+    Evening,
+    /// A morning email while the skin heals; may also announce milestones.
+    Daily,
+    /// A day with only milestones.
+    Milestone,
+}
+
+/// One email to send. Emails that fall on the same local day are merged into one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reminder {
+    /// Stable and unique within a plan: "evening", "day-N" for morning emails, otherwise the key
+    /// of its first milestone ("active-retinoids", "results", "next-session").
+    pub key: String,
+    pub kind: ReminderKind,
+    /// Local calendar days after the treatment day.
+    pub day: u32,
+    pub send_at: DateTime<Utc>,
+    /// The phase the patient is in at `send_at`.
+    pub phase_id: String,
+    pub subject: String,
+    /// What this email announces: "active-<id>" (see [`Plan::actives`]), "results" (the last
+    /// phase begins) and "next-session" (see [`Plan::next_session`]).
+    pub milestones: Vec<String>,
+}
+
+impl Plan {
+    /// The phase in progress at an instant; `None` before the treatment or after the last phase.
+    pub fn phase_at(&self, at: DateTime<Utc>) -> Option<&Phase> {
+        self.phases
+            .iter()
+            .find(|p| p.starts_at.utc <= at && at < p.ends_at.utc)
+    }
+}
+
+/// The treatment's input after checking, with everything the plan is derived from.
+struct Resolved<'p> {
+    tz: Tz,
+    treated_utc: DateTime<Utc>,
+    treated_date: NaiveDate,
+    areas: Vec<(&'p super::protocol::Area, f64)>,
+    band: usize,
+    actives_band: usize,
+    healing_factor: f64,
+    daily_days: u32,
+    /// The next-session window, stretched by the healing factor.
+    next_session_days: [u32; 2],
+    send_hour: u32,
+}
+
+/// Computes the plan. Pure: the same protocol and input always give the same plan.
+///
+/// Rules: the deepest depth picks the band; the slowest-healing class (largest healing factor)
+/// stretches every phase and the next-session window, and adds its extra morning emails; a class
+/// with `actives_band` (body) makes actives follow at least that band.
+///
+/// Time: phase boundaries are the treatment instant plus the protocol's hours, added in absolute
+/// time and then shown on the clinic's clock. Healing runs on elapsed hours, not on the clock: a
+/// 24-hour phase lasts 24 hours even on a daylight-saving night, and a boundary can never fall in
+/// a skipped or repeated local hour. So across a DST change, boundaries show the local time of
+/// day shifted by the change (a 14:30 treatment's later boundaries read 15:30 after spring
+/// forward). Dates of actives, the next-session window and emails are local calendar days;
+/// emails go out at the send hour local time (DST rule: see [`super::schedule`]).
+pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan, PlanError> {
+    let r = resolve(protocol, input)?;
+    let phases = phases(protocol, &r);
+    let healed_by = phases[phases.len() - 1].starts_at;
+    let reminders = reminders(protocol, &r, &phases);
+    let [from, to] = r.next_session_days;
+    let band = &protocol.bands()[r.band];
+    Ok(Plan {
+        protocol_name: protocol.name().to_string(),
+        protocol_version: protocol.version().to_string(),
+        band: PlanBand {
+            id: band.id.clone(),
+            label: band.label.clone(),
+        },
+        time_zone: input.time_zone.clone(),
+        send_hour: input.send_hour,
+        treated_at: moment(r.tz, r.treated_utc),
+        areas: r
+            .areas
+            .iter()
+            .map(|(area, depth)| PlanArea {
+                id: area.id.clone(),
+                label: area.label.clone(),
+                depth_mm: *depth,
+            })
+            .collect(),
+        actives: actives(protocol, &r),
+        area_notes: area_notes(protocol, &r),
+        red_flags: RedFlagList {
+            intro: protocol.red_flags().intro.clone(),
+            items: protocol.red_flags().items.clone(),
+        },
+        next_session: NextSession {
+            from: add_days(r.treated_date, from),
+            to: add_days(r.treated_date, to),
+            note: protocol.next_session().note.clone(),
+        },
+        healed_by,
+        phases,
+        reminders,
+    })
+}
+
+fn resolve<'p>(protocol: &'p Protocol, input: &TreatmentInput) -> Result<Resolved<'p>, PlanError> {
+    if input.send_hour > 23 {
+        return Err(PlanError::SendHour(input.send_hour));
+    }
+    let tz: Tz = input
+        .time_zone
+        .parse()
+        .map_err(|_| PlanError::UnknownTimeZone(input.time_zone.clone()))?;
+    if input.areas.is_empty() {
+        return Err(PlanError::NoAreas);
+    }
+    let mut areas = Vec::with_capacity(input.areas.len());
+    let mut band = 0;
+    for (index, treated) in input.areas.iter().enumerate() {
+        let id = &treated.area_id;
+        let area = protocol.area(id).ok_or_else(|| PlanError::UnknownArea {
+            index,
+            id: id.clone(),
+        })?;
+        if input.areas[..index].iter().any(|a| &a.area_id == id) {
+            return Err(PlanError::DuplicateArea {
+                index,
+                id: id.clone(),
+            });
+        }
+        let depth = treated.depth_mm;
+        let depth_band = protocol
+            .band_index_for_depth(depth)
+            .ok_or(PlanError::DepthOutOfRange { index, depth })?;
+        band = band.max(depth_band);
+        areas.push((area, depth));
+    }
+    let year = input.treated_at.year();
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
+        return Err(PlanError::TreatedAtOutOfRange);
+    }
+    // A repeated local time (clocks going back) is taken as the earlier instant, like emails.
+    let treated_utc = tz
+        .from_local_datetime(&input.treated_at)
+        .earliest()
+        .ok_or_else(|| PlanError::TreatedAtSkipped {
+            local: input.treated_at,
+            zone: input.time_zone.clone(),
+        })?
+        .with_timezone(&Utc);
+
+    let classes: Vec<_> = areas
+        .iter()
+        .filter_map(|(area, _)| protocol.class(&area.class))
+        .collect();
+    let healing_factor = classes.iter().map(|c| c.healing_factor).fold(1.0, f64::max);
+    let extra_days = classes
+        .iter()
+        .map(|c| c.daily_reminder_extra_days)
+        .max()
+        .unwrap_or(0);
+    let actives_band = classes
+        .iter()
+        .filter_map(|c| c.actives_band.as_deref())
+        .filter_map(|id| protocol.band_index(id))
+        .fold(band, usize::max);
+    let band_id = &protocol.bands()[band].id;
+    let daily_days = protocol.reminders().daily_days[band_id] + extra_days;
+    let next_session_days =
+        protocol.next_session().days[band_id].map(|d| stretch_days(d, healing_factor));
+    Ok(Resolved {
+        tz,
+        treated_utc,
+        treated_date: input.treated_at.date(),
+        areas,
+        band,
+        actives_band,
+        healing_factor,
+        daily_days,
+        next_session_days,
+        send_hour: input.send_hour,
+    })
+}
+
+fn moment(tz: Tz, utc: DateTime<Utc>) -> Moment {
+    Moment {
+        local: utc_to_local(tz, utc),
+        utc,
+    }
+}
+
+/// Hours stretched by the healing factor. Every boundary goes through this same function, so
+/// phases stay contiguous, and it never shrinks (factor >= 1) or reorders them.
+fn stretch_hours(hours: u32, factor: f64) -> i64 {
+    (f64::from(hours) * factor).round() as i64
+}
+
+fn stretch_days(days: u32, factor: f64) -> u32 {
+    (f64::from(days) * factor).round() as u32
+}
+
+/// The protocol and the input's year range bound every offset, so this cannot overflow.
+fn add_days(date: NaiveDate, days: u32) -> NaiveDate {
+    date + Days::new(u64::from(days))
+}
+
+fn phases(protocol: &Protocol, r: &Resolved) -> Vec<Phase> {
+    let band = &protocol.bands()[r.band].id;
+    let at = |hours: u32| {
+        moment(
+            r.tz,
+            r.treated_utc + Duration::hours(stretch_hours(hours, r.healing_factor)),
+        )
+    };
+    protocol
+        .phases()
+        .iter()
+        .map(|spec| {
+            // Every phase has hours for every band: checked when the protocol was loaded.
+            let [start, end] = spec.hours[band];
+            Phase {
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                starts_at: at(start),
+                ends_at: at(end),
+                skin: spec.skin.clone(),
+                do_items: spec.do_items.clone(),
+                avoid_items: spec.avoid_items.clone(),
+                headline: spec.headline.clone(),
+            }
+        })
+        .collect()
+}
+
+fn actives(protocol: &Protocol, r: &Resolved) -> Vec<ActiveReturn> {
+    let band = &protocol.bands()[r.actives_band].id;
+    protocol
+        .actives()
+        .iter()
+        .map(|a| {
+            let day = a.days[band];
+            ActiveReturn {
+                key: format!("active-{}", a.id),
+                name: a.name.clone(),
+                day,
+                from: add_days(r.treated_date, day),
+                how: a.how.clone(),
+            }
+        })
+        .collect()
+}
+
+fn area_notes(protocol: &Protocol, r: &Resolved) -> Vec<AreaNotes> {
+    let mut notes = Vec::new();
+    let mut classes_seen = Vec::new();
+    for (area, _) in &r.areas {
+        if let Some(class) = protocol.class(&area.class) {
+            if !classes_seen.contains(&class.id) {
+                classes_seen.push(class.id.clone());
+                if !class.notes.is_empty() {
+                    notes.push(AreaNotes {
+                        label: class.label.clone(),
+                        notes: class.notes.clone(),
+                    });
+                }
+            }
+        }
+        if !area.notes.is_empty() {
+            notes.push(AreaNotes {
+                label: area.label.clone(),
+                notes: area.notes.clone(),
+            });
+        }
+    }
+    notes
+}
+
+/// What goes out on one local day after the evening email.
+#[derive(Default)]
+struct DayEmail {
+    daily: bool,
+    /// (key, headline) in protocol order: actives, results, next session.
+    milestones: Vec<(String, String)>,
+}
+
+/// The evening email, then one email per local day with a morning email or a milestone.
+///
+/// The evening email goes out `evening_delay_hours` after the treatment, or at
+/// `evening_not_before_hour` (default: the send hour) local time on the treatment day if that is
+/// later. A morning email that would go out at or before the evening email (a treatment late at
+/// night) is dropped: the patient has just had the evening one. Milestones cannot be dropped
+/// that way, since the protocol puts them on day 2 or later.
+fn reminders(protocol: &Protocol, r: &Resolved, phases: &[Phase]) -> Vec<Reminder> {
+    let cadence = protocol.reminders();
+    let phase_at = |at: DateTime<Utc>| {
+        phases
+            .iter()
+            .find(|p| p.starts_at.utc <= at && at < p.ends_at.utc)
+            .unwrap_or(&phases[phases.len() - 1])
+    };
+    let day_of = |utc: DateTime<Utc>| {
+        let days = (utc_to_local(r.tz, utc).date() - r.treated_date).num_days();
+        u32::try_from(days).unwrap_or(0)
+    };
+
+    let not_before_hour = cadence.evening_not_before_hour.unwrap_or(r.send_hour);
+    let evening_at = (r.treated_utc + Duration::hours(i64::from(cadence.evening_delay_hours)))
+        .max(at_local_hour(r.tz, r.treated_date, not_before_hour));
+    let mut reminders = vec![Reminder {
+        key: "evening".into(),
+        kind: ReminderKind::Evening,
+        day: day_of(evening_at),
+        send_at: evening_at,
+        phase_id: phase_at(evening_at).id.clone(),
+        subject: cadence.evening_subject.clone(),
+        milestones: Vec::new(),
+    }];
+
+    let mut days: BTreeMap<u32, DayEmail> = BTreeMap::new();
+    for day in 1..=r.daily_days {
+        days.entry(day).or_default().daily = true;
+    }
+    let mut milestone = |day: u32, key: String, headline: &str| {
+        days.entry(day)
+            .or_default()
+            .milestones
+            .push((key, headline.to_string()));
+    };
+    let actives_band = &protocol.bands()[r.actives_band].id;
+    for active in protocol.actives() {
+        milestone(
+            active.days[actives_band],
+            format!("active-{}", active.id),
+            &active.headline,
+        );
+    }
+    if let Some(results) = phases.iter().find(|p| p.id == cadence.results_phase) {
+        milestone(
+            day_of(results.starts_at.utc),
+            "results".into(),
+            &results.headline,
+        );
+    }
+    milestone(
+        r.next_session_days[0],
+        "next-session".into(),
+        &protocol.next_session().headline,
+    );
+
+    for (day, email) in days {
+        let send_at = at_local_hour(r.tz, add_days(r.treated_date, day), r.send_hour);
+        if send_at <= evening_at {
+            continue;
+        }
+        let phase = phase_at(send_at);
+        let mut headlines: Vec<&str> = Vec::new();
+        if email.daily {
+            headlines.push(&phase.headline);
+        }
+        headlines.extend(email.milestones.iter().map(|(_, h)| h.as_str()));
+        let key = match (email.daily, email.milestones.first()) {
+            (false, Some((key, _))) => key.clone(),
+            _ => format!("day-{day}"),
+        };
+        reminders.push(Reminder {
+            key,
+            kind: if email.daily {
+                ReminderKind::Daily
+            } else {
+                ReminderKind::Milestone
+            },
+            day,
+            send_at,
+            phase_id: phase.id.clone(),
+            subject: cadence
+                .day_subject
+                .replace("{day}", &day.to_string())
+                .replace("{headline}", &headlines.join("; ")),
+            milestones: email.milestones.into_iter().map(|(k, _)| k).collect(),
+        });
+    }
+    // Days ascend, so this is already in order; sorting states the guarantee.
+    reminders.sort_by_key(|r| r.send_at);
+    reminders
+}

@@ -1,0 +1,608 @@
+//! Worked examples asserted exactly, and the input errors of `compute_plan`.
+//!
+//! The expected values were worked out by hand from protocol/default.toml (see the comments),
+//! not copied from the program's output.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+use super::*;
+
+fn treatment(
+    areas: &[(&str, f64)],
+    treated_at: &str,
+    zone: &str,
+    send_hour: u32,
+) -> TreatmentInput {
+    TreatmentInput {
+        areas: areas
+            .iter()
+            .map(|(id, depth)| TreatedArea {
+                area_id: id.to_string(),
+                depth_mm: *depth,
+            })
+            .collect(),
+        treated_at: treated_at.parse().unwrap(),
+        time_zone: zone.to_string(),
+        send_hour,
+    }
+}
+
+fn plan_for(input: &TreatmentInput) -> Plan {
+    compute_plan(&Protocol::default_protocol(), input).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn local(text: &str) -> NaiveDateTime {
+    text.parse().unwrap()
+}
+
+fn utc(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+fn date(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+/// (phase id, local start, local end) for every phase.
+fn assert_phases(plan: &Plan, expected: &[(&str, &str, &str)]) {
+    let actual: Vec<(&str, NaiveDateTime, NaiveDateTime)> = plan
+        .phases
+        .iter()
+        .map(|p| (p.id.as_str(), p.starts_at.local, p.ends_at.local))
+        .collect();
+    let expected: Vec<(&str, NaiveDateTime, NaiveDateTime)> = expected
+        .iter()
+        .map(|(id, start, end)| (*id, local(start), local(end)))
+        .collect();
+    assert_eq!(actual, expected);
+}
+
+/// (active key, local date) for every active.
+fn assert_actives(plan: &Plan, expected: &[(&str, &str)]) {
+    let actual: Vec<(&str, NaiveDate)> = plan
+        .actives
+        .iter()
+        .map(|a| (a.key.as_str(), a.from))
+        .collect();
+    let expected: Vec<(&str, NaiveDate)> = expected.iter().map(|(k, d)| (*k, date(d))).collect();
+    assert_eq!(actual, expected);
+}
+
+/// (key, UTC send time, milestones) for every reminder, in order.
+fn assert_reminders(plan: &Plan, expected: &[(&str, &str, &[&str])]) {
+    let actual: Vec<(&str, DateTime<Utc>, Vec<&str>)> = plan
+        .reminders
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.send_at,
+                r.milestones.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    let expected: Vec<(&str, DateTime<Utc>, Vec<&str>)> = expected
+        .iter()
+        .map(|(k, at, m)| (*k, utc(at), m.to_vec()))
+        .collect();
+    assert_eq!(actual, expected);
+}
+
+/// 0.25 mm around the eyes, New York, Friday 30 October 2026 16:00 EDT (UTC-4), emails at 08:00.
+/// Superficial band, face (factor 1). The clocks go back on Sunday 1 November at 02:00 EDT
+/// (06:00 UTC), so boundaries after it read an hour earlier on the clock (15:00 EST).
+#[test]
+fn worked_example_superficial_periorbital_in_new_york() {
+    let plan = plan_for(&treatment(
+        &[("periorbital", 0.25)],
+        "2026-10-30T16:00:00",
+        "America/New_York",
+        8,
+    ));
+    assert_eq!(plan.band.id, "superficial");
+    assert_eq!(plan.treated_at.utc, utc("2026-10-30T20:00:00Z"));
+    assert_phases(
+        &plan,
+        &[
+            ("night-one", "2026-10-30T16:00:00", "2026-10-30T20:00:00"), // 0–4 h
+            ("first-day", "2026-10-30T20:00:00", "2026-10-31T16:00:00"), // 4–24 h
+            // 36 h = 1 Nov 08:00 UTC = 03:00 EST.
+            ("day-2", "2026-10-31T16:00:00", "2026-11-01T03:00:00"),
+            ("day-3", "2026-11-01T03:00:00", "2026-11-01T15:00:00"), // 48 h = 1 Nov 20:00 UTC
+            ("days-4-7", "2026-11-01T15:00:00", "2026-11-04T15:00:00"), // 120 h
+            ("weeks-2-4", "2026-11-04T15:00:00", "2026-11-27T15:00:00"), // 672 h = 28 days
+            ("results", "2026-11-27T15:00:00", "2026-12-11T15:00:00"), // 1008 h = 42 days
+        ],
+    );
+    assert_eq!(plan.phases[2].ends_at.utc, utc("2026-11-01T08:00:00Z"));
+    assert_eq!(plan.healed_by.local, local("2026-11-27T15:00:00"));
+    // Superficial: retinoids day 4, vitamin C day 5, acids day 5.
+    assert_actives(
+        &plan,
+        &[
+            ("active-retinoids", "2026-11-03"),
+            ("active-vitamin-c", "2026-11-04"),
+            ("active-aha-bha", "2026-11-04"),
+        ],
+    );
+    assert_eq!(
+        (plan.next_session.from, plan.next_session.to),
+        (date("2026-11-27"), date("2026-12-11"))
+    );
+    assert_eq!(
+        plan.area_notes,
+        vec![AreaNotes {
+            label: "Around the eyes".into(),
+            notes: vec![
+                "The skin around your eyes is thin. Swelling can show more here for a day or so."
+                    .into()
+            ],
+        }]
+    );
+    // Evening: 16:00 + 2 h = 18:00 EDT, the same as the 18:00 floor. Mornings on days 1–3 at
+    // 08:00: EDT (12:00 UTC) before the change, EST (13:00 UTC) after it.
+    assert_reminders(
+        &plan,
+        &[
+            ("evening", "2026-10-30T22:00:00Z", &[]),
+            ("day-1", "2026-10-31T12:00:00Z", &[]),
+            ("day-2", "2026-11-01T13:00:00Z", &[]),
+            ("day-3", "2026-11-02T13:00:00Z", &[]),
+            (
+                "active-retinoids",
+                "2026-11-03T13:00:00Z",
+                &["active-retinoids"],
+            ),
+            (
+                "active-vitamin-c",
+                "2026-11-04T13:00:00Z",
+                &["active-vitamin-c", "active-aha-bha"],
+            ),
+            // The results phase starts 27 Nov 15:00: day 28, as does the next-session window.
+            (
+                "results",
+                "2026-11-27T13:00:00Z",
+                &["results", "next-session"],
+            ),
+        ],
+    );
+    let subjects: Vec<&str> = plan.reminders.iter().map(|r| r.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Tonight: how to look after your skin",
+            "Day 1 after your treatment: keep your skin clean and calm",
+            // 08:00 EST on 1 Nov is 41 h in: the skin is in the day-3 phase (36–48 h).
+            "Day 2 after your treatment: let the flakes come off by themselves",
+            "Day 3 after your treatment: sunscreen every day, even indoors",
+            "Day 4 after your treatment: retinoids can come back",
+            "Day 5 after your treatment: vitamin C can come back; exfoliating acids can come back",
+            "Day 28 after your treatment: how changes show over time; time to book your next session",
+        ]
+    );
+    let kinds: Vec<ReminderKind> = plan.reminders.iter().map(|r| r.kind).collect();
+    use ReminderKind::*;
+    assert_eq!(
+        kinds,
+        [Evening, Daily, Daily, Daily, Milestone, Milestone, Milestone]
+    );
+}
+
+/// 1.0 mm cheeks and forehead, London, Friday 27 March 2026 14:30 GMT, emails at 09:00: the CLI's
+/// sample. Standard band, face. The clocks go forward on Sunday 29 March at 01:00 GMT, so later
+/// boundaries read 15:30 BST and the 09:00 emails move from 09:00 to 08:00 UTC.
+#[test]
+fn worked_example_standard_cheeks_and_forehead_in_london() {
+    let input = treatment(
+        &[("cheeks", 1.0), ("forehead", 1.0)],
+        "2026-03-27T14:30:00",
+        "Europe/London",
+        9,
+    );
+    assert_eq!(input, sample_input());
+    let plan = plan_for(&input);
+    assert_eq!(plan.band.id, "standard");
+    assert_phases(
+        &plan,
+        &[
+            ("night-one", "2026-03-27T14:30:00", "2026-03-27T20:30:00"), // 0–6 h
+            ("first-day", "2026-03-27T20:30:00", "2026-03-28T14:30:00"), // 6–24 h
+            ("day-2", "2026-03-28T14:30:00", "2026-03-29T15:30:00"),     // 48 h, now BST
+            ("day-3", "2026-03-29T15:30:00", "2026-03-30T15:30:00"),     // 72 h
+            ("days-4-7", "2026-03-30T15:30:00", "2026-04-03T15:30:00"),  // 168 h
+            ("weeks-2-4", "2026-04-03T15:30:00", "2026-04-24T15:30:00"), // 672 h
+            ("results", "2026-04-24T15:30:00", "2026-05-08T15:30:00"),   // 1008 h
+        ],
+    );
+    // Elapsed hours, not wall-clock hours: 48 h after 14:30 GMT on the 27th is 14:30 UTC on the 29th.
+    assert_eq!(plan.phases[2].ends_at.utc, utc("2026-03-29T14:30:00Z"));
+    // Standard: vitamin C day 5, retinoids and acids day 14.
+    assert_actives(
+        &plan,
+        &[
+            ("active-retinoids", "2026-04-10"),
+            ("active-vitamin-c", "2026-04-01"),
+            ("active-aha-bha", "2026-04-10"),
+        ],
+    );
+    assert_eq!(
+        (plan.next_session.from, plan.next_session.to),
+        (date("2026-04-24"), date("2026-05-08"))
+    );
+    assert!(plan.area_notes.is_empty(), "face areas have no notes");
+    assert_reminders(
+        &plan,
+        &[
+            // 14:30 + 2 h = 16:30 is before the 18:00 floor.
+            ("evening", "2026-03-27T18:00:00Z", &[]),
+            ("day-1", "2026-03-28T09:00:00Z", &[]),
+            ("day-2", "2026-03-29T08:00:00Z", &[]),
+            ("day-3", "2026-03-30T08:00:00Z", &[]),
+            ("day-4", "2026-03-31T08:00:00Z", &[]),
+            ("day-5", "2026-04-01T08:00:00Z", &["active-vitamin-c"]),
+            ("day-6", "2026-04-02T08:00:00Z", &[]),
+            ("day-7", "2026-04-03T08:00:00Z", &[]),
+            (
+                "active-retinoids",
+                "2026-04-10T08:00:00Z",
+                &["active-retinoids", "active-aha-bha"],
+            ),
+            (
+                "results",
+                "2026-04-24T08:00:00Z",
+                &["results", "next-session"],
+            ),
+        ],
+    );
+    let phases: Vec<&str> = plan.reminders.iter().map(|r| r.phase_id.as_str()).collect();
+    assert_eq!(
+        phases,
+        [
+            "night-one", // 18:00 is 3.5 h in
+            "first-day",
+            "day-2",
+            "day-3",
+            "days-4-7",
+            "days-4-7",
+            "days-4-7",
+            "days-4-7", // 3 Apr 09:00 is before the 15:30 boundary
+            "weeks-2-4",
+            "weeks-2-4", // 24 Apr 09:00 is before the results phase starts at 15:30
+        ]
+    );
+    assert_eq!(
+        plan.reminders[5].subject,
+        "Day 5 after your treatment: sunscreen every day, even indoors; vitamin C can come back"
+    );
+}
+
+/// 2.0 mm on the tummy, London, Friday 18 December 2026 11:00 GMT, emails at 09:00. Deep band;
+/// body: every offset × 1.5, 3 extra morning emails, and actives on the deep schedule. The plan
+/// runs over the new year into March 2027 (before the clocks change on 28 March).
+#[test]
+fn worked_example_deep_abdomen_over_the_new_year() {
+    let plan = plan_for(&treatment(
+        &[("abdomen", 2.0)],
+        "2026-12-18T11:00:00",
+        "Europe/London",
+        9,
+    ));
+    assert_eq!(plan.band.id, "deep");
+    assert_phases(
+        &plan,
+        &[
+            ("night-one", "2026-12-18T11:00:00", "2026-12-18T23:00:00"), // 8 h × 1.5 = 12 h
+            ("first-day", "2026-12-18T23:00:00", "2026-12-20T17:00:00"), // 36 × 1.5 = 54 h
+            ("day-2", "2026-12-20T17:00:00", "2026-12-22T23:00:00"),     // 72 × 1.5 = 108 h
+            ("day-3", "2026-12-22T23:00:00", "2026-12-25T23:00:00"),     // 120 × 1.5 = 180 h
+            ("days-4-7", "2026-12-25T23:00:00", "2027-01-02T11:00:00"),  // 240 × 1.5 = 360 h
+            ("weeks-2-4", "2027-01-02T11:00:00", "2027-02-19T11:00:00"), // 1008 × 1.5 = 63 days
+            ("results", "2027-02-19T11:00:00", "2027-03-12T11:00:00"),   // 1344 × 1.5 = 84 days
+        ],
+    );
+    // Deep: vitamin C day 14, retinoids and acids day 28 (not stretched).
+    assert_actives(
+        &plan,
+        &[
+            ("active-retinoids", "2027-01-15"),
+            ("active-vitamin-c", "2027-01-01"),
+            ("active-aha-bha", "2027-01-15"),
+        ],
+    );
+    // Deep window days 42–56, × 1.5 = days 63–84.
+    assert_eq!(
+        (plan.next_session.from, plan.next_session.to),
+        (date("2027-02-19"), date("2027-03-12"))
+    );
+    assert_eq!(plan.area_notes.len(), 1);
+    assert_eq!(plan.area_notes[0].label, "Body");
+    // Mornings on days 1 to 7 + 3 = 10.
+    assert_reminders(
+        &plan,
+        &[
+            ("evening", "2026-12-18T18:00:00Z", &[]),
+            ("day-1", "2026-12-19T09:00:00Z", &[]),
+            ("day-2", "2026-12-20T09:00:00Z", &[]),
+            ("day-3", "2026-12-21T09:00:00Z", &[]),
+            ("day-4", "2026-12-22T09:00:00Z", &[]),
+            ("day-5", "2026-12-23T09:00:00Z", &[]),
+            ("day-6", "2026-12-24T09:00:00Z", &[]),
+            ("day-7", "2026-12-25T09:00:00Z", &[]),
+            ("day-8", "2026-12-26T09:00:00Z", &[]),
+            ("day-9", "2026-12-27T09:00:00Z", &[]),
+            ("day-10", "2026-12-28T09:00:00Z", &[]),
+            (
+                "active-vitamin-c",
+                "2027-01-01T09:00:00Z",
+                &["active-vitamin-c"],
+            ),
+            (
+                "active-retinoids",
+                "2027-01-15T09:00:00Z",
+                &["active-retinoids", "active-aha-bha"],
+            ),
+            (
+                "results",
+                "2027-02-19T09:00:00Z",
+                &["results", "next-session"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_body_area_puts_a_face_treatment_on_the_deep_active_schedule() {
+    let plan = plan_for(&treatment(
+        &[("cheeks", 1.0), ("arms", 1.0)],
+        "2026-06-01T10:00:00",
+        "UTC",
+        9,
+    ));
+    assert_eq!(plan.band.id, "standard");
+    let days: Vec<u32> = plan.actives.iter().map(|a| a.day).collect();
+    assert_eq!(days, [28, 14, 28]);
+    // Standard hours stretched by the body factor: night one 6 h × 1.5.
+    assert_eq!(plan.phases[0].ends_at.local, local("2026-06-01T19:00:00"));
+}
+
+#[test]
+fn notes_come_once_per_class_and_once_per_area() {
+    let plan = plan_for(&treatment(
+        &[
+            ("thighs", 2.0),
+            ("periorbital", 0.25),
+            ("abdomen", 2.0),
+            ("neck", 0.5),
+        ],
+        "2026-06-01T10:00:00",
+        "UTC",
+        9,
+    ));
+    let labels: Vec<&str> = plan.area_notes.iter().map(|n| n.label.as_str()).collect();
+    assert_eq!(labels, ["Body", "Around the eyes", "Neck"]);
+}
+
+#[test]
+fn a_late_treatment_gets_its_evening_email_after_midnight_and_no_clashing_morning_email() {
+    // 23:00 + 2 h = 01:00 on day 1; the day-1 email at 01:00 would clash and is dropped.
+    let plan = plan_for(&treatment(
+        &[("cheeks", 1.0)],
+        "2026-06-01T23:00:00",
+        "UTC",
+        1,
+    ));
+    assert_eq!(plan.reminders[0].key, "evening");
+    assert_eq!(plan.reminders[0].day, 1);
+    assert_eq!(plan.reminders[0].send_at, utc("2026-06-02T01:00:00Z"));
+    assert_eq!(plan.reminders[1].key, "day-2");
+}
+
+#[test]
+fn without_an_evening_floor_the_evening_email_waits_for_the_send_hour() {
+    let text = DEFAULT_PROTOCOL_TOML.replacen("evening_not_before_hour = 18\n", "", 1);
+    let protocol = Protocol::parse("clinic.toml", &text).unwrap();
+    let early = treatment(&[("cheeks", 1.0)], "2026-06-01T06:00:00", "UTC", 9);
+    let plan = compute_plan(&protocol, &early).unwrap();
+    assert_eq!(plan.reminders[0].send_at, utc("2026-06-01T09:00:00Z"));
+    let later = treatment(&[("cheeks", 1.0)], "2026-06-01T10:00:00", "UTC", 9);
+    let plan = compute_plan(&protocol, &later).unwrap();
+    assert_eq!(plan.reminders[0].send_at, utc("2026-06-01T12:00:00Z"));
+}
+
+#[test]
+fn send_hour_in_a_skipped_or_repeated_hour_follows_the_dst_rule() {
+    // New York, spring forward on Sunday 8 March 2026: 02:00 does not exist → 03:00 EDT.
+    let plan = plan_for(&treatment(
+        &[("cheeks", 1.0)],
+        "2026-03-06T10:00:00",
+        "America/New_York",
+        2,
+    ));
+    let day_2 = plan.reminders.iter().find(|r| r.key == "day-2").unwrap();
+    assert_eq!(day_2.send_at, utc("2026-03-08T07:00:00Z"));
+    // New York, fall back on Sunday 1 November 2026: 01:00 happens twice → the EDT one.
+    let plan = plan_for(&treatment(
+        &[("cheeks", 1.0)],
+        "2026-10-30T10:00:00",
+        "America/New_York",
+        1,
+    ));
+    let day_2 = plan.reminders.iter().find(|r| r.key == "day-2").unwrap();
+    assert_eq!(day_2.send_at, utc("2026-11-01T05:00:00Z"));
+}
+
+#[test]
+fn phase_at_finds_the_phase_in_progress() {
+    let plan = plan_for(&sample_input());
+    let at = |text: &str| plan.phase_at(utc(text)).map(|p| p.id.as_str());
+    assert_eq!(at("2026-03-27T14:29:59Z"), None);
+    assert_eq!(at("2026-03-27T14:30:00Z"), Some("night-one"));
+    assert_eq!(at("2026-03-27T20:30:00Z"), Some("first-day"));
+    assert_eq!(at("2026-05-08T14:29:59Z"), Some("results"));
+    assert_eq!(at("2026-05-08T14:30:00Z"), None);
+}
+
+#[test]
+fn a_stored_plan_reads_back_identical() {
+    // JSON in the app; TOML here, to stay within the allowed dependencies.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Stored {
+        plan: Plan,
+    }
+    let plan = plan_for(&treatment(
+        &[("abdomen", 2.0), ("periorbital", 0.25)],
+        "2026-12-18T11:00:00",
+        "Europe/London",
+        9,
+    ));
+    let text = toml::to_string(&Stored { plan: plan.clone() }).unwrap();
+    let back: Stored = toml::from_str(&text).unwrap();
+    assert_eq!(back.plan, plan);
+}
+
+#[test]
+fn invalid_input_names_the_field() {
+    let ok = sample_input();
+    let cases: Vec<(TreatmentInput, &str)> = vec![
+        (
+            TreatmentInput {
+                areas: vec![],
+                ..ok.clone()
+            },
+            "areas",
+        ),
+        (
+            treatment(
+                &[("cheeks", 1.0), ("elbow", 1.0)],
+                "2026-03-27T14:30:00",
+                "UTC",
+                9,
+            ),
+            "areas[1].area_id",
+        ),
+        (
+            treatment(
+                &[("cheeks", 1.0), ("cheeks", 2.0)],
+                "2026-03-27T14:30:00",
+                "UTC",
+                9,
+            ),
+            "areas[1].area_id",
+        ),
+        (
+            treatment(
+                &[("cheeks", 1.0), ("nose", 3.5)],
+                "2026-03-27T14:30:00",
+                "UTC",
+                9,
+            ),
+            "areas[1].depth_mm",
+        ),
+        (
+            treatment(&[("cheeks", 0.05)], "2026-03-27T14:30:00", "UTC", 9),
+            "areas[0].depth_mm",
+        ),
+        (
+            treatment(&[("cheeks", f64::NAN)], "2026-03-27T14:30:00", "UTC", 9),
+            "areas[0].depth_mm",
+        ),
+        (
+            treatment(
+                &[("cheeks", f64::INFINITY)],
+                "2026-03-27T14:30:00",
+                "UTC",
+                9,
+            ),
+            "areas[0].depth_mm",
+        ),
+        (
+            TreatmentInput {
+                time_zone: "Europe/Londres".into(),
+                ..ok.clone()
+            },
+            "time_zone",
+        ),
+        (
+            TreatmentInput {
+                time_zone: "".into(),
+                ..ok.clone()
+            },
+            "time_zone",
+        ),
+        (
+            TreatmentInput {
+                send_hour: 24,
+                ..ok.clone()
+            },
+            "send_hour",
+        ),
+        // 01:30 on 29 March 2026 never happened in London.
+        (
+            TreatmentInput {
+                treated_at: local("2026-03-29T01:30:00"),
+                ..ok.clone()
+            },
+            "treated_at",
+        ),
+        (
+            TreatmentInput {
+                treated_at: local("9999-12-31T23:00:00"),
+                ..ok.clone()
+            },
+            "treated_at",
+        ),
+        (
+            TreatmentInput {
+                treated_at: NaiveDateTime::MIN,
+                ..ok.clone()
+            },
+            "treated_at",
+        ),
+    ];
+    for (input, field) in cases {
+        match compute_plan(&Protocol::default_protocol(), &input) {
+            Ok(_) => panic!("{input:?} should be refused"),
+            Err(e) => assert_eq!(e.field(), field, "{e}"),
+        }
+    }
+}
+
+#[test]
+fn error_messages_read_well() {
+    let protocol = Protocol::default_protocol();
+    let message = |input: TreatmentInput| compute_plan(&protocol, &input).unwrap_err().to_string();
+    let ok = sample_input();
+    assert_eq!(
+        message(TreatmentInput { treated_at: local("2026-03-29T01:30:00"), ..ok.clone() }),
+        "2026-03-29 01:30:00 does not exist in Europe/London: the clocks skip it for daylight saving"
+    );
+    assert_eq!(
+        message(treatment(
+            &[("cheeks", 3.5)],
+            "2026-03-27T14:30:00",
+            "UTC",
+            9
+        )),
+        "needle depth 3.5 mm must be between 0.1 and 3.0 mm"
+    );
+    assert_eq!(
+        message(treatment(
+            &[("cheeks", 1.0), ("cheeks", 2.0)],
+            "2026-03-27T14:30:00",
+            "UTC",
+            9
+        )),
+        "\"cheeks\" is listed twice; give each area once with its deepest depth"
+    );
+}
+
+#[test]
+fn a_repeated_treatment_time_is_taken_as_the_earlier_instant() {
+    let plan = plan_for(&treatment(
+        &[("cheeks", 1.0)],
+        "2026-10-25T01:30:00",
+        "Europe/London",
+        9,
+    ));
+    assert_eq!(plan.treated_at.utc, utc("2026-10-25T00:30:00Z"));
+}

@@ -1,0 +1,343 @@
+//! Property tests: random treatments, zones, dates and send hours against the plan's guarantees.
+//!
+//! Expected send times come from an oracle written independently of `schedule.rs`: it finds the
+//! end of a daylight-saving gap by scanning UTC minutes instead of stepping local ones.
+
+use std::sync::OnceLock;
+
+use chrono::{
+    DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
+    Timelike, Utc,
+};
+use chrono_tz::Tz;
+use proptest::prelude::*;
+
+use super::*;
+
+const ZONES: &[&str] = &[
+    "Europe/London",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Asia/Kolkata",
+    "America/Sao_Paulo",
+    "UTC",
+];
+
+fn area_ids() -> Vec<String> {
+    Protocol::default_protocol()
+        .areas()
+        .iter()
+        .map(|a| a.id.clone())
+        .collect()
+}
+
+/// Local wall time, 2020–2035, any minute.
+fn local_time() -> impl Strategy<Value = NaiveDateTime> {
+    (2020i32..=2035, 1u32..=365, 0u32..24, 0u32..60).prop_map(|(y, ordinal, h, m)| {
+        NaiveDate::from_yo_opt(y, ordinal)
+            .and_then(|d| d.and_hms_opt(h, m, 0))
+            .expect("valid date")
+    })
+}
+
+/// 1–4 distinct areas, each with a depth in 0.1–3.0 mm.
+fn treated_areas() -> impl Strategy<Value = Vec<TreatedArea>> {
+    (
+        proptest::sample::subsequence(area_ids(), 1..=4).prop_shuffle(),
+        proptest::collection::vec(0.1f64..=3.0, 4),
+    )
+        .prop_map(|(ids, depths)| {
+            ids.into_iter()
+                .zip(depths)
+                .map(|(area_id, depth_mm)| TreatedArea { area_id, depth_mm })
+                .collect()
+        })
+}
+
+fn treatment() -> impl Strategy<Value = TreatmentInput> {
+    (
+        treated_areas(),
+        local_time(),
+        proptest::sample::select(ZONES),
+        0u32..24,
+    )
+        .prop_map(|(areas, treated_at, zone, send_hour)| TreatmentInput {
+            areas,
+            treated_at,
+            time_zone: zone.to_string(),
+            send_hour,
+        })
+}
+
+fn tz_of(input: &TreatmentInput) -> Tz {
+    input.time_zone.parse().unwrap()
+}
+
+fn local_of(tz: Tz, utc: DateTime<Utc>) -> NaiveDateTime {
+    utc.with_timezone(&tz).naive_local()
+}
+
+/// The instant an email for `hour`:00 on `date` must go out: the time itself, the earlier of a
+/// repeated time, or for a skipped time the first instant whose clock reading is past it.
+fn oracle(tz: Tz, date: NaiveDate, hour: u32) -> DateTime<Utc> {
+    let target = date.and_time(NaiveTime::from_hms_opt(hour, 0, 0).unwrap());
+    match tz.from_local_datetime(&target) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
+        LocalResult::None => {
+            let start = target.and_utc() - Duration::hours(15);
+            (0..30 * 60)
+                .map(|m| start + Duration::minutes(m))
+                .find(|u| local_of(tz, *u) >= target)
+                .expect("the gap ends within a day")
+        }
+    }
+}
+
+/// Plans for inputs whose treatment time exists; a skipped one must be refused as such.
+fn plan_or_skip(input: &TreatmentInput) -> Option<Plan> {
+    match compute_plan(&Protocol::default_protocol(), input) {
+        Ok(plan) => Some(plan),
+        Err(e) => {
+            assert_eq!(e.field(), "treated_at", "{e}");
+            let tz = tz_of(input);
+            assert!(tz
+                .from_local_datetime(&input.treated_at)
+                .earliest()
+                .is_none());
+            None
+        }
+    }
+}
+
+/// Every date in the plan that can only move later when a treatment is deeper or larger.
+fn milestones(plan: &Plan) -> Vec<(String, DateTime<Utc>)> {
+    let mut all: Vec<(String, DateTime<Utc>)> = plan
+        .phases
+        .iter()
+        .map(|p| (format!("end of {}", p.id), p.ends_at.utc))
+        .collect();
+    all.push(("healed_by".into(), plan.healed_by.utc));
+    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    all.extend(
+        plan.actives
+            .iter()
+            .map(|a| (a.key.clone(), midnight(a.from))),
+    );
+    all.push(("next session".into(), midnight(plan.next_session.from)));
+    all.push(("last email".into(), plan.reminders.last().unwrap().send_at));
+    all
+}
+
+fn assert_never_sooner(before: &Plan, after: &Plan) {
+    for ((what, earlier), (_, later)) in milestones(before).into_iter().zip(milestones(after)) {
+        assert!(later >= earlier, "{what} moved from {earlier} to {later}");
+    }
+}
+
+/// The guarantees every plan keeps: contiguous phases covering every email, and emails in order,
+/// unique, after the treatment, at the send hour by the DST rule, announcing every milestone.
+fn check_plan(input: &TreatmentInput) -> Result<(), TestCaseError> {
+    let Some(plan) = plan_or_skip(input) else {
+        return Ok(());
+    };
+    let tz = tz_of(input);
+    prop_assert_eq!(plan.phases[0].starts_at, plan.treated_at);
+    for pair in plan.phases.windows(2) {
+        prop_assert_eq!(pair[0].ends_at, pair[1].starts_at);
+    }
+    for phase in &plan.phases {
+        prop_assert!(phase.starts_at.utc < phase.ends_at.utc);
+        prop_assert_eq!(phase.ends_at.local, local_of(tz, phase.ends_at.utc));
+    }
+    let end = plan.phases.last().unwrap().ends_at;
+    prop_assert!(plan.reminders.iter().all(|r| r.send_at < end.utc));
+    prop_assert!(plan.actives.iter().all(|a| a.from < end.local.date()));
+    prop_assert!(plan.next_session.from < end.local.date());
+    prop_assert!(plan.healed_by.utc > plan.treated_at.utc && plan.healed_by.utc < end.utc);
+
+    let treated = plan.treated_at;
+    let cadence = Protocol::default_protocol().reminders().clone();
+    for pair in plan.reminders.windows(2) {
+        prop_assert!(
+            pair[0].send_at < pair[1].send_at,
+            "not in order or not unique"
+        );
+    }
+    let mut keys: Vec<&str> = plan.reminders.iter().map(|r| r.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    prop_assert_eq!(keys.len(), plan.reminders.len(), "duplicate keys");
+
+    let (evening, rest) = plan.reminders.split_first().unwrap();
+    prop_assert_eq!(evening.kind, ReminderKind::Evening);
+    let floor = oracle(
+        tz,
+        treated.local.date(),
+        cadence.evening_not_before_hour.unwrap(),
+    );
+    let after_delay = treated.utc + Duration::hours(cadence.evening_delay_hours.into());
+    prop_assert_eq!(evening.send_at, after_delay.max(floor));
+    for reminder in &plan.reminders {
+        prop_assert!(reminder.send_at > treated.utc);
+        prop_assert_eq!(
+            &plan.phase_at(reminder.send_at).unwrap().id,
+            &reminder.phase_id
+        );
+    }
+    for reminder in rest {
+        prop_assert!(reminder.kind != ReminderKind::Evening);
+        let date = treated.local.date() + chrono::Days::new(reminder.day.into());
+        prop_assert_eq!(
+            reminder.send_at,
+            oracle(tz, date, input.send_hour),
+            "{}",
+            reminder.key
+        );
+    }
+    // Every milestone is announced, exactly once.
+    let mut announced: Vec<&str> = rest
+        .iter()
+        .flat_map(|r| r.milestones.iter().map(String::as_str))
+        .collect();
+    announced.sort_unstable();
+    let mut expected: Vec<&str> = plan.actives.iter().map(|a| a.key.as_str()).collect();
+    expected.extend(["results", "next-session"]);
+    expected.sort_unstable();
+    prop_assert_eq!(announced, expected);
+    Ok(())
+}
+
+/// Every daylight-saving change of the DST zones in 2020–2035, as UTC instants.
+fn dst_changes() -> &'static [(Tz, DateTime<Utc>)] {
+    static CHANGES: OnceLock<Vec<(Tz, DateTime<Utc>)>> = OnceLock::new();
+    CHANGES.get_or_init(|| {
+        let offset = |tz: Tz, at: DateTime<Utc>| tz.offset_from_utc_datetime(&at.naive_utc()).fix();
+        let mut changes = Vec::new();
+        for zone in [
+            "Europe/London",
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "Pacific/Chatham",
+        ] {
+            let tz: Tz = zone.parse().unwrap();
+            let mut at = NaiveDate::from_ymd_opt(2020, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc();
+            let stop = NaiveDate::from_ymd_opt(2036, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc();
+            // Changes happen on a quarter hour: step by a day, then find the minute.
+            while at < stop {
+                let next = at + Duration::days(1);
+                if offset(tz, at) != offset(tz, next) {
+                    let mut t = at;
+                    while offset(tz, t) == offset(tz, at) {
+                        t += Duration::minutes(15);
+                    }
+                    changes.push((tz, t));
+                }
+                at = next;
+            }
+        }
+        changes
+    })
+}
+
+/// Treatments up to two weeks before a DST change, with a send hour in (or next to) the skipped
+/// or repeated hour, so the DST rule is exercised in most cases rather than by chance.
+fn treatment_near_dst() -> impl Strategy<Value = TreatmentInput> {
+    (
+        proptest::sample::select(dst_changes()),
+        treated_areas(),
+        0i64..14 * 24 * 60,
+        0usize..3,
+    )
+        .prop_map(|((tz, change), areas, minutes_before, pick)| {
+            let before = local_of(tz, change - Duration::seconds(1));
+            let after = local_of(tz, change);
+            let hours = [before.hour(), (before.hour() + 1) % 24, after.hour()];
+            TreatmentInput {
+                areas,
+                treated_at: local_of(tz, change - Duration::minutes(minutes_before)),
+                time_zone: tz.name().to_string(),
+                send_hour: hours[pick],
+            }
+        })
+}
+
+proptest! {
+    #[test]
+    fn plans_keep_their_guarantees(input in treatment()) {
+        check_plan(&input)?;
+    }
+
+    #[test]
+    fn plans_keep_their_guarantees_across_dst_changes(input in treatment_near_dst()) {
+        check_plan(&input)?;
+    }
+
+    #[test]
+    fn deeper_never_heals_sooner_nor_gets_actives_back_sooner(
+        input in treatment(),
+        extra in proptest::collection::vec(0.0f64..=2.9, 4),
+    ) {
+        let Some(plan) = plan_or_skip(&input) else { return Ok(()) };
+        let mut deeper = input.clone();
+        for (area, more) in deeper.areas.iter_mut().zip(extra) {
+            area.depth_mm = (area.depth_mm + more).min(3.0);
+        }
+        let deeper_plan = plan_or_skip(&deeper).unwrap();
+        assert_never_sooner(&plan, &deeper_plan);
+    }
+
+    #[test]
+    fn adding_an_area_never_shortens_the_plan(
+        input in treatment(),
+        new_area in proptest::sample::select(area_ids()),
+        depth in 0.1f64..=3.0,
+    ) {
+        prop_assume!(!input.areas.iter().any(|a| a.area_id == new_area));
+        let Some(plan) = plan_or_skip(&input) else { return Ok(()) };
+        let mut larger = input.clone();
+        larger.areas.push(TreatedArea { area_id: new_area, depth_mm: depth });
+        let larger_plan = plan_or_skip(&larger).unwrap();
+        assert_never_sooner(&plan, &larger_plan);
+    }
+
+    #[test]
+    fn same_input_gives_the_same_plan(input in treatment()) {
+        let protocol = Protocol::default_protocol();
+        prop_assert_eq!(compute_plan(&protocol, &input), compute_plan(&protocol, &input.clone()));
+    }
+
+    #[test]
+    fn any_input_gives_a_plan_or_an_error_never_a_panic(
+        ids in proptest::collection::vec(
+            prop_oneof![proptest::sample::select(area_ids()), ".{0,12}"], 0..5),
+        depths in proptest::collection::vec(prop_oneof![0.1f64..=3.0, any::<f64>()], 5),
+        treated_at in prop_oneof![
+            local_time(),
+            any::<i64>().prop_map(|s| DateTime::from_timestamp(s % 400_000_000_000, 0)
+                .map(|t| t.naive_utc())
+                .unwrap_or_default()),
+        ],
+        zone in prop_oneof![proptest::sample::select(ZONES).prop_map(String::from), ".{0,20}"],
+        send_hour in any::<u32>(),
+    ) {
+        let input = TreatmentInput {
+            areas: ids.into_iter().zip(depths).map(|(area_id, depth_mm)| TreatedArea { area_id, depth_mm }).collect(),
+            treated_at,
+            time_zone: zone,
+            send_hour,
+        };
+        if let Err(e) = compute_plan(&Protocol::default_protocol(), &input) {
+            prop_assert!(!e.field().is_empty());
+        }
+    }
+}

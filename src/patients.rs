@@ -1,0 +1,308 @@
+//! Use cases for patients.
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use crate::accounts::{audit, User};
+use crate::auth;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::store::{
+    self, patients::PatientFields, patients::PatientRow, treatments::TreatmentRow, write_tx, DbConn,
+};
+
+pub use crate::store::patients::PatientRow as Patient;
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PatientInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub date_of_birth: String,
+    /// A ticked checkbox sends "yes"; an unticked one sends nothing.
+    #[serde(default)]
+    pub email_consent: Option<String>,
+}
+
+impl From<&Patient> for PatientInput {
+    fn from(p: &Patient) -> Self {
+        PatientInput {
+            name: p.name.clone(),
+            email: p.email.clone().unwrap_or_default(),
+            phone: p.phone.clone().unwrap_or_default(),
+            date_of_birth: p.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+            email_consent: p.email_consent.then(|| "yes".into()),
+        }
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn plausible_phone(phone: &str) -> bool {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    (6..=20).contains(&digits)
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+}
+
+/// Checks the form; consent is stamped with who ticked it and when, and
+/// keeps its original stamp while it stays ticked.
+fn validate(
+    input: &PatientInput,
+    user: &User,
+    existing: Option<&Patient>,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> AppResult<PatientFields> {
+    let mut errors = FieldErrors::default();
+    let name = input.name.trim().to_string();
+    if name.is_empty() {
+        errors.add("name", "Enter the patient's name.");
+    } else if name.chars().count() > 200 {
+        errors.add("name", "Use at most 200 characters.");
+    }
+    let email = non_empty(&input.email).map(|e| auth::normalize_email(&e));
+    if email
+        .as_deref()
+        .is_some_and(|e| !auth::is_plausible_email(e))
+    {
+        errors.add("email", "Enter an email address like name@example.com.");
+    }
+    let phone = non_empty(&input.phone);
+    if phone.as_deref().is_some_and(|p| !plausible_phone(p)) {
+        errors.add(
+            "phone",
+            "Enter a phone number with 6 to 20 digits, like +44 20 7946 0000.",
+        );
+    }
+    let date_of_birth = match non_empty(&input.date_of_birth) {
+        None => None,
+        Some(text) => match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            Ok(d) if d <= today && d >= NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid") => {
+                Some(d)
+            }
+            Ok(_) => {
+                errors.add("date_of_birth", "Enter a date of birth in the past.");
+                None
+            }
+            Err(_) => {
+                errors.add(
+                    "date_of_birth",
+                    "Enter the date as year-month-day, like 1985-04-23.",
+                );
+                None
+            }
+        },
+    };
+    let email_consent = input.email_consent.is_some();
+    if email_consent && email.is_none() {
+        errors.add(
+            "email",
+            "Enter an email address to send aftercare emails to, or untick the consent box.",
+        );
+    }
+    errors.into_result()?;
+    let (consent_by, consent_at) = match existing {
+        Some(p) if p.email_consent && email_consent => (p.consent_by, p.consent_at),
+        _ if email_consent => (Some(user.id), Some(now)),
+        _ => (None, None),
+    };
+    Ok(PatientFields {
+        name_search: name.to_lowercase(),
+        name,
+        email,
+        phone,
+        date_of_birth,
+        email_consent,
+        consent_by,
+        consent_at,
+        updated_at: now,
+    })
+}
+
+pub struct Saved {
+    pub id: i64,
+    /// Other patients with the same email, to warn about likely duplicates.
+    pub same_email: Vec<Patient>,
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    user: &User,
+    ip: &str,
+    input: &PatientInput,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> AppResult<Saved> {
+    let fields = validate(input, user, None, today, now)?;
+    write_tx(conn, |conn| {
+        let id = store::patients::insert(conn, &fields, now)?;
+        let same_email = match &fields.email {
+            Some(e) => store::patients::others_with_email(conn, e, Some(id))?,
+            None => vec![],
+        };
+        audit(
+            conn,
+            &user.actor(ip),
+            "patient.created",
+            &format!("patient {id}"),
+            &fields.name,
+            now,
+        )?;
+        Ok(Saved { id, same_email })
+    })
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    user: &User,
+    ip: &str,
+    id: i64,
+    input: &PatientInput,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> AppResult<Saved> {
+    write_tx(conn, |conn| {
+        let existing = get(conn, id)?;
+        let fields = validate(input, user, Some(&existing), today, now)?;
+        store::patients::update(conn, id, &fields)?;
+        let same_email = match &fields.email {
+            Some(e) => store::patients::others_with_email(conn, e, Some(id))?,
+            None => vec![],
+        };
+        let consent = match (existing.email_consent, fields.email_consent) {
+            (false, true) => "; email consent given",
+            (true, false) => "; email consent withdrawn",
+            _ => "",
+        };
+        audit(
+            conn,
+            &user.actor(ip),
+            "patient.updated",
+            &format!("patient {id}"),
+            &format!("{}{consent}", fields.name),
+            now,
+        )?;
+        Ok(Saved { id, same_email })
+    })
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> AppResult<Patient> {
+    store::patients::find(conn, id)?.ok_or(AppError::NotFound)
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+pub struct SearchPage {
+    pub query: String,
+    pub patients: Vec<PatientRow>,
+    pub page: i64,
+    pub has_more: bool,
+}
+
+pub fn search(conn: &mut DbConn, query: &str, page: i64) -> AppResult<SearchPage> {
+    let page = page.max(1);
+    let query = query.trim().chars().take(100).collect::<String>();
+    // One extra row tells whether there is a next page without counting 100,000 rows.
+    let mut patients =
+        store::patients::search(conn, &query, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)?;
+    let has_more = patients.len() as i64 > PAGE_SIZE;
+    patients.truncate(PAGE_SIZE as usize);
+    Ok(SearchPage {
+        query,
+        patients,
+        page,
+        has_more,
+    })
+}
+
+pub struct PatientPage {
+    pub patient: Patient,
+    pub treatments: Vec<(TreatmentRow, String)>,
+    pub consent_by: Option<String>,
+}
+
+pub fn page(conn: &mut DbConn, id: i64) -> AppResult<PatientPage> {
+    let patient = get(conn, id)?;
+    let treatments = store::treatments::for_patient(conn, id)?;
+    let consent_by = match patient.consent_by {
+        Some(uid) => store::users::find(conn, uid)?.map(|u| u.name),
+        None => None,
+    };
+    Ok(PatientPage {
+        patient,
+        treatments,
+        consent_by,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    fn user() -> User {
+        User {
+            id: 7,
+            email: "p@c.example".into(),
+            name: "P".into(),
+            role: Role::Practitioner,
+            active: true,
+        }
+    }
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+    }
+    fn now() -> NaiveDateTime {
+        today().and_hms_opt(10, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn consent_without_an_email_is_refused() {
+        let input = PatientInput {
+            name: "Jo".into(),
+            email_consent: Some("yes".into()),
+            ..Default::default()
+        };
+        let Err(AppError::Invalid(errors)) = validate(&input, &user(), None, today(), now()) else {
+            panic!()
+        };
+        assert!(errors.msg("email").contains("consent"));
+    }
+
+    #[test]
+    fn consent_is_stamped_with_who_and_when() {
+        let input = PatientInput {
+            name: "Jo".into(),
+            email: "Jo@Example.com ".into(),
+            email_consent: Some("yes".into()),
+            ..Default::default()
+        };
+        let f = validate(&input, &user(), None, today(), now()).unwrap();
+        assert_eq!(
+            (f.email.as_deref(), f.consent_by, f.consent_at),
+            (Some("jo@example.com"), Some(7), Some(now()))
+        );
+    }
+
+    #[test]
+    fn phones_and_birth_dates_are_checked() {
+        let input = PatientInput {
+            name: "Jo".into(),
+            phone: "call me".into(),
+            date_of_birth: "2030-01-01".into(),
+            ..Default::default()
+        };
+        let Err(AppError::Invalid(errors)) = validate(&input, &user(), None, today(), now()) else {
+            panic!()
+        };
+        assert!(errors.get("phone").is_some() && errors.get("date_of_birth").is_some());
+        assert!(plausible_phone("+44 (0)20 7946-0000"));
+    }
+}

@@ -1,0 +1,114 @@
+//! Patients.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::patients;
+use super::DbConn;
+use crate::insert_returning_id;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = patients)]
+pub struct PatientRow {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub email_consent: bool,
+    pub consent_by: Option<i64>,
+    pub consent_at: Option<NaiveDateTime>,
+    pub unsubscribed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+/// The fields a person edits.
+#[derive(Debug, Clone, AsChangeset, Insertable)]
+#[diesel(table_name = patients, treat_none_as_null = true)]
+pub struct PatientFields {
+    pub name: String,
+    pub name_search: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub email_consent: bool,
+    pub consent_by: Option<i64>,
+    pub consent_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConn, fields: &PatientFields, now: NaiveDateTime) -> QueryResult<i64> {
+    insert_returning_id!(
+        conn,
+        diesel::insert_into(patients::table).values((fields, patients::created_at.eq(now))),
+        patients::id
+    )
+}
+
+pub fn update(conn: &mut DbConn, id: i64, fields: &PatientFields) -> QueryResult<usize> {
+    diesel::update(patients::table.find(id))
+        .set(fields)
+        .execute(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<PatientRow>> {
+    patients::table
+        .find(id)
+        .select(PatientRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Other patients with this email (for the duplicate warning).
+pub fn others_with_email(
+    conn: &mut DbConn,
+    email: &str,
+    except: Option<i64>,
+) -> QueryResult<Vec<PatientRow>> {
+    patients::table
+        .filter(patients::email.eq(email))
+        .filter(patients::id.ne(except.unwrap_or(0)))
+        .select(PatientRow::as_select())
+        .limit(5)
+        .load(conn)
+}
+
+fn like_pattern(query: &str) -> String {
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Patients whose name or email contains `query` (case-insensitive), by name.
+pub fn search(
+    conn: &mut DbConn,
+    query: &str,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<PatientRow>> {
+    let pattern = like_pattern(&query.to_lowercase());
+    patients::table
+        .filter(
+            patients::name_search
+                .like(&pattern)
+                .escape('\\')
+                .or(patients::email.like(&pattern).escape('\\')),
+        )
+        .order((patients::name_search.asc(), patients::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .select(PatientRow::as_select())
+        .load(conn)
+}
+
+pub fn set_unsubscribed(
+    conn: &mut DbConn,
+    id: i64,
+    at: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    diesel::update(patients::table.find(id))
+        .set(patients::unsubscribed_at.eq(at))
+        .execute(conn)
+}

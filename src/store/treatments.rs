@@ -1,0 +1,151 @@
+//! Treatments and their treated areas.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{patients, treatment_areas, treatments, users};
+use super::DbConn;
+use crate::insert_returning_id;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = treatments)]
+pub struct TreatmentRow {
+    pub id: i64,
+    pub patient_id: i64,
+    pub practitioner_id: i64,
+    pub treated_at_local: NaiveDateTime,
+    pub treated_at: NaiveDateTime,
+    pub time_zone: String,
+    pub device: String,
+    pub products: String,
+    pub internal_notes: String,
+    pub plan_json: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What recording or editing writes.
+#[derive(Debug, Clone, AsChangeset, Insertable)]
+#[diesel(table_name = treatments)]
+pub struct TreatmentFields {
+    pub treated_at_local: NaiveDateTime,
+    pub treated_at: NaiveDateTime,
+    pub time_zone: String,
+    pub device: String,
+    pub products: String,
+    pub internal_notes: String,
+    pub plan_json: String,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = treatment_areas)]
+pub struct AreaRow {
+    pub area_id: String,
+    pub depth_mm: f64,
+}
+
+pub fn insert(
+    conn: &mut DbConn,
+    patient_id: i64,
+    practitioner_id: i64,
+    fields: &TreatmentFields,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    insert_returning_id!(
+        conn,
+        diesel::insert_into(treatments::table).values((
+            fields,
+            treatments::patient_id.eq(patient_id),
+            treatments::practitioner_id.eq(practitioner_id),
+            treatments::created_at.eq(now),
+        )),
+        treatments::id
+    )
+}
+
+pub fn update(conn: &mut DbConn, id: i64, fields: &TreatmentFields) -> QueryResult<usize> {
+    diesel::update(
+        treatments::table
+            .find(id)
+            .filter(treatments::deleted_at.is_null()),
+    )
+    .set(fields)
+    .execute(conn)
+}
+
+/// Replaces a treatment's areas with `areas` (in order).
+pub fn set_areas(conn: &mut DbConn, treatment_id: i64, areas: &[(String, f64)]) -> QueryResult<()> {
+    diesel::delete(treatment_areas::table.filter(treatment_areas::treatment_id.eq(treatment_id)))
+        .execute(conn)?;
+    // One statement per area: MultiConnection has no portable batch insert,
+    // and a treatment has a handful of areas.
+    for (i, (area, depth)) in areas.iter().enumerate() {
+        diesel::insert_into(treatment_areas::table)
+            .values((
+                treatment_areas::treatment_id.eq(treatment_id),
+                treatment_areas::position.eq(i as i32),
+                treatment_areas::area_id.eq(area),
+                treatment_areas::depth_mm.eq(depth),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn areas(conn: &mut DbConn, treatment_id: i64) -> QueryResult<Vec<AreaRow>> {
+    treatment_areas::table
+        .filter(treatment_areas::treatment_id.eq(treatment_id))
+        .order(treatment_areas::position.asc())
+        .select(AreaRow::as_select())
+        .load(conn)
+}
+
+/// A treatment that has not been deleted.
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<TreatmentRow>> {
+    treatments::table
+        .find(id)
+        .filter(treatments::deleted_at.is_null())
+        .select(TreatmentRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A treatment with its patient's name and its practitioner's name.
+pub fn find_with_names(
+    conn: &mut DbConn,
+    id: i64,
+) -> QueryResult<Option<(TreatmentRow, String, String)>> {
+    treatments::table
+        .inner_join(patients::table)
+        .inner_join(users::table)
+        .filter(treatments::id.eq(id))
+        .filter(treatments::deleted_at.is_null())
+        .select((TreatmentRow::as_select(), patients::name, users::name))
+        .first(conn)
+        .optional()
+}
+
+/// A patient's treatments, newest first, with the practitioner's name.
+pub fn for_patient(conn: &mut DbConn, patient_id: i64) -> QueryResult<Vec<(TreatmentRow, String)>> {
+    treatments::table
+        .inner_join(users::table)
+        .filter(treatments::patient_id.eq(patient_id))
+        .filter(treatments::deleted_at.is_null())
+        .order(treatments::treated_at.desc())
+        .select((TreatmentRow::as_select(), users::name))
+        .load(conn)
+}
+
+pub fn soft_delete(conn: &mut DbConn, id: i64, by: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        treatments::table
+            .find(id)
+            .filter(treatments::deleted_at.is_null()),
+    )
+    .set((
+        treatments::deleted_at.eq(now),
+        treatments::deleted_by.eq(by),
+    ))
+    .execute(conn)
+}

@@ -1,0 +1,528 @@
+//! Use cases for treatments: record, edit, delete, and load for the sheet.
+//!
+//! Saving computes the plan with the care engine and stores it with the
+//! treatment, in one transaction, so what the patient was given can always
+//! be shown again exactly.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+
+use crate::accounts::{audit, User};
+use crate::auth::Role;
+use crate::care::{self, schedule, Plan, Protocol, TreatedArea, TreatmentInput};
+use crate::clinic::Clinic;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::patients::Patient;
+use crate::store::{self, treatments::TreatmentFields, treatments::TreatmentRow, write_tx, DbConn};
+
+/// Rows the form offers without JavaScript (a script may add more).
+pub const FORM_ROWS: usize = 6;
+/// The most rows a submitted form may carry.
+pub const MAX_ROWS: usize = 20;
+/// A treatment may be recorded up to this far ahead (clock differences, a
+/// session recorded just before it starts) …
+const MAX_AHEAD_HOURS: i64 = 12;
+/// … and this far back (paper records typed in late).
+const MAX_BACK_DAYS: i64 = 366;
+
+/// The treatment form as typed: everything a string, so it can be shown again.
+#[derive(Debug, Clone, Default)]
+pub struct TreatmentForm {
+    pub treated_at: String,
+    pub rows: Vec<AreaRowInput>,
+    pub device: String,
+    pub products: String,
+    pub internal_notes: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AreaRowInput {
+    pub area: String,
+    pub depth: String,
+}
+
+impl TreatmentForm {
+    /// Reads `treated_at`, `area_N`/`depth_N`, `device`, `products`,
+    /// `internal_notes` from form pairs (N from 0).
+    pub fn from_pairs(pairs: &[(String, String)]) -> TreatmentForm {
+        let mut form = TreatmentForm::default();
+        let mut rows: Vec<AreaRowInput> = Vec::new();
+        for (key, value) in pairs {
+            let indexed = |prefix: &str| {
+                key.strip_prefix(prefix)
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|&n| n < MAX_ROWS)
+            };
+            if let Some(n) = indexed("area_") {
+                if rows.len() <= n {
+                    rows.resize(n + 1, AreaRowInput::default());
+                }
+                rows[n].area = value.trim().to_string();
+            } else if let Some(n) = indexed("depth_") {
+                if rows.len() <= n {
+                    rows.resize(n + 1, AreaRowInput::default());
+                }
+                rows[n].depth = value.trim().to_string();
+            } else {
+                match key.as_str() {
+                    "treated_at" => form.treated_at = value.trim().to_string(),
+                    "device" => form.device = value.trim().to_string(),
+                    "products" => form.products = value.trim().to_string(),
+                    "internal_notes" => form.internal_notes = value.trim().to_string(),
+                    _ => {}
+                }
+            }
+        }
+        form.rows = rows;
+        form
+    }
+
+    /// The form for a new treatment: now, in the clinic's zone, and empty rows.
+    pub fn blank(local_now: NaiveDateTime) -> TreatmentForm {
+        TreatmentForm {
+            treated_at: local_now.format("%Y-%m-%dT%H:%M").to_string(),
+            rows: vec![AreaRowInput::default(); FORM_ROWS],
+            ..Default::default()
+        }
+    }
+
+    /// The form filled from a stored treatment (for editing).
+    pub fn from_stored(t: &TreatmentRow, areas: &[store::treatments::AreaRow]) -> TreatmentForm {
+        let mut rows: Vec<AreaRowInput> = areas
+            .iter()
+            .map(|a| AreaRowInput {
+                area: a.area_id.clone(),
+                depth: format!("{}", a.depth_mm),
+            })
+            .collect();
+        let blanks = FORM_ROWS.saturating_sub(rows.len()).max(2);
+        rows.extend(std::iter::repeat_n(AreaRowInput::default(), blanks));
+        TreatmentForm {
+            treated_at: t.treated_at_local.format("%Y-%m-%dT%H:%M").to_string(),
+            rows,
+            device: t.device.clone(),
+            products: t.products.clone(),
+            internal_notes: t.internal_notes.clone(),
+        }
+    }
+
+    /// Pads the rows so a form shown again always has room to add an area.
+    pub fn with_spare_rows(mut self) -> TreatmentForm {
+        let used = self
+            .rows
+            .iter()
+            .rposition(|r| !r.area.is_empty() || !r.depth.is_empty())
+            .map_or(0, |i| i + 1);
+        self.rows.truncate(used);
+        let target = (used + 2).max(FORM_ROWS).min(MAX_ROWS);
+        self.rows.resize(target, AreaRowInput::default());
+        self
+    }
+}
+
+/// A checked treatment, ready to store.
+struct Valid {
+    fields: TreatmentFields,
+    areas: Vec<(String, f64)>,
+    plan: Plan,
+}
+
+fn parse_local(text: &str) -> Option<NaiveDateTime> {
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+}
+
+fn validate(
+    protocol: &Protocol,
+    clinic: &Clinic,
+    time_zone: &str,
+    form: &TreatmentForm,
+    now: DateTime<Utc>,
+) -> AppResult<Valid> {
+    let mut errors = FieldErrors::default();
+    let tz: chrono_tz::Tz = time_zone.parse().map_err(|_| {
+        AppError::Internal(anyhow::anyhow!("stored time zone {time_zone:?} is unknown"))
+    })?;
+
+    let treated_at_local = parse_local(&form.treated_at);
+    match treated_at_local {
+        None => errors.add("treated_at", "Enter the date and time of the treatment."),
+        Some(local) => {
+            let utc = schedule::local_to_utc(tz, local);
+            if utc > now + Duration::hours(MAX_AHEAD_HOURS) {
+                errors.add(
+                    "treated_at",
+                    "This date is in the future. Enter when the treatment was done.",
+                );
+            } else if utc < now - Duration::days(MAX_BACK_DAYS) {
+                errors.add(
+                    "treated_at",
+                    "This date is more than a year ago. Check the year.",
+                );
+            }
+        }
+    }
+
+    let mut areas: Vec<(String, f64)> = Vec::new();
+    for (i, row) in form.rows.iter().enumerate() {
+        if row.area.is_empty() && row.depth.is_empty() {
+            continue;
+        }
+        let area = protocol.area(&row.area);
+        if area.is_none() {
+            errors.add(format!("area_{i}"), "Choose the treated area.");
+        } else if areas.iter().any(|(a, _)| *a == row.area) {
+            errors.add(
+                format!("area_{i}"),
+                "This area is already listed. Give each area once, with its deepest depth.",
+            );
+        }
+        let depth = row
+            .depth
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|d| d.is_finite());
+        match depth {
+            Some(d) if (care::MIN_DEPTH_MM..=care::MAX_DEPTH_MM).contains(&d) => {
+                if area.is_some() {
+                    areas.push((row.area.clone(), (d * 100.0).round() / 100.0));
+                }
+            }
+            _ => errors.add(
+                format!("depth_{i}"),
+                format!(
+                    "Enter the needle depth in mm, from {} to {}.",
+                    care::MIN_DEPTH_MM,
+                    care::MAX_DEPTH_MM
+                ),
+            ),
+        }
+    }
+    if areas.is_empty()
+        && form
+            .rows
+            .iter()
+            .all(|r| r.area.is_empty() && r.depth.is_empty())
+    {
+        errors.add(
+            "areas",
+            "Add at least one treated area with its needle depth.",
+        );
+    }
+    for (field, value, max) in [
+        ("device", &form.device, 200),
+        ("products", &form.products, 1000),
+        ("internal_notes", &form.internal_notes, 5000),
+    ] {
+        if value.chars().count() > max {
+            errors.add(field, format!("Use at most {max} characters."));
+        }
+    }
+    errors.into_result()?;
+
+    let treated_at_local = treated_at_local.expect("validated");
+    let input = TreatmentInput {
+        areas: areas
+            .iter()
+            .map(|(a, d)| TreatedArea {
+                area_id: a.clone(),
+                depth_mm: *d,
+            })
+            .collect(),
+        treated_at: treated_at_local,
+        time_zone: time_zone.to_string(),
+        send_hour: clinic.send_hour as u32,
+    };
+    let plan = care::compute_plan(protocol, &input).map_err(|e| {
+        let field = if e.field().starts_with("treated_at") {
+            "treated_at"
+        } else {
+            "areas"
+        };
+        AppError::invalid(field, &e.to_string())
+    })?;
+    let plan_json = serde_json::to_string(&plan).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(Valid {
+        fields: TreatmentFields {
+            treated_at_local,
+            treated_at: plan.treated_at.utc.naive_utc(),
+            time_zone: time_zone.to_string(),
+            device: form.device.clone(),
+            products: form.products.clone(),
+            internal_notes: form.internal_notes.clone(),
+            plan_json,
+            updated_at: now.naive_utc(),
+        },
+        areas,
+        plan,
+    })
+}
+
+/// Gentle warnings for depths outside an area's usual range (never blocking).
+pub fn depth_warnings(protocol: &Protocol, plan: &Plan) -> Vec<String> {
+    plan.areas
+        .iter()
+        .filter_map(|a| care::depth_hint(protocol, &a.id, a.depth_mm))
+        .collect()
+}
+
+pub fn record(
+    conn: &mut DbConn,
+    protocol: &Protocol,
+    user: &User,
+    ip: &str,
+    patient_id: i64,
+    form: &TreatmentForm,
+    now: DateTime<Utc>,
+) -> AppResult<(i64, Vec<String>)> {
+    write_tx(conn, |conn| {
+        let patient = crate::patients::get(conn, patient_id)?;
+        let clinic = store::clinic::get(conn)?;
+        let valid = validate(protocol, &clinic, &clinic.time_zone, form, now)?;
+        let now = now.naive_utc();
+        let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
+        store::treatments::set_areas(conn, id, &valid.areas)?;
+        let summary = summary(&valid.plan);
+        audit(
+            conn,
+            &user.actor(ip),
+            "treatment.recorded",
+            &format!("treatment {id}"),
+            &format!("patient {}: {summary}", patient.id),
+            now,
+        )?;
+        Ok((id, depth_warnings(protocol, &valid.plan)))
+    })
+}
+
+fn summary(plan: &Plan) -> String {
+    plan.areas
+        .iter()
+        .map(|a| format!("{} {} mm", a.label, a.depth_mm))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Only the practitioner who recorded a treatment, or an admin, may change it.
+fn ensure_may_change(user: &User, t: &TreatmentRow) -> AppResult<()> {
+    if user.role == Role::Admin || (user.role == Role::Practitioner && t.practitioner_id == user.id)
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> AppResult<TreatmentRow> {
+    store::treatments::find(conn, id)?.ok_or(AppError::NotFound)
+}
+
+/// The stored treatment and its form, for the edit page (checks the right to edit).
+pub fn for_editing(
+    conn: &mut DbConn,
+    user: &User,
+    id: i64,
+) -> AppResult<(TreatmentRow, TreatmentForm)> {
+    let t = get(conn, id)?;
+    ensure_may_change(user, &t)?;
+    let areas = store::treatments::areas(conn, id)?;
+    let form = TreatmentForm::from_stored(&t, &areas);
+    Ok((t, form))
+}
+
+pub fn edit(
+    conn: &mut DbConn,
+    protocol: &Protocol,
+    user: &User,
+    ip: &str,
+    id: i64,
+    form: &TreatmentForm,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<String>> {
+    write_tx(conn, |conn| {
+        let t = get(conn, id)?;
+        ensure_may_change(user, &t)?;
+        let clinic = store::clinic::get(conn)?;
+        let valid = validate(protocol, &clinic, &t.time_zone, form, now)?;
+        store::treatments::update(conn, id, &valid.fields)?;
+        store::treatments::set_areas(conn, id, &valid.areas)?;
+        audit(
+            conn,
+            &user.actor(ip),
+            "treatment.edited",
+            &format!("treatment {id}"),
+            &summary(&valid.plan),
+            now.naive_utc(),
+        )?;
+        Ok(depth_warnings(protocol, &valid.plan))
+    })
+}
+
+/// Soft delete: the row stays for the record; it disappears from every page.
+pub fn delete(
+    conn: &mut DbConn,
+    user: &User,
+    ip: &str,
+    id: i64,
+    now: NaiveDateTime,
+) -> AppResult<i64> {
+    write_tx(conn, |conn| {
+        let t = get(conn, id)?;
+        ensure_may_change(user, &t)?;
+        store::treatments::soft_delete(conn, id, user.id, now)?;
+        audit(
+            conn,
+            &user.actor(ip),
+            "treatment.deleted",
+            &format!("treatment {id}"),
+            &format!("patient {}", t.patient_id),
+            now,
+        )?;
+        Ok(t.patient_id)
+    })
+}
+
+/// Everything a sheet or the treatment page shows.
+pub struct TreatmentView {
+    pub treatment: TreatmentRow,
+    pub patient: Patient,
+    pub practitioner: String,
+    pub clinic: Clinic,
+    pub plan: Plan,
+}
+
+pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
+    let (treatment, _, practitioner) =
+        store::treatments::find_with_names(conn, id)?.ok_or(AppError::NotFound)?;
+    let patient = crate::patients::get(conn, treatment.patient_id)?;
+    let clinic = store::clinic::get(conn)?;
+    let plan: Plan = serde_json::from_str(&treatment.plan_json).map_err(|e| {
+        AppError::Internal(anyhow::anyhow!(
+            "treatment {id} has an unreadable plan: {e}"
+        ))
+    })?;
+    Ok(TreatmentView {
+        treatment,
+        patient,
+        practitioner,
+        clinic,
+        plan,
+    })
+}
+
+/// Records who opened a sheet (staff printing, or the patient by link).
+pub fn log_sheet_view(
+    conn: &mut DbConn,
+    actor: &crate::accounts::Actor,
+    action: &str,
+    id: i64,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    audit(conn, actor, action, &format!("treatment {id}"), "", now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_form_reads_indexed_rows_in_order() {
+        let form = TreatmentForm::from_pairs(&pairs(&[
+            ("treated_at", "2026-11-24T14:30"),
+            ("area_1", "forehead"),
+            ("depth_1", "0.5"),
+            ("area_0", "cheeks"),
+            ("depth_0", "1.0"),
+            ("area_99", "ignored"),
+        ]));
+        assert_eq!(form.rows.len(), 2);
+        assert_eq!(
+            (form.rows[0].area.as_str(), form.rows[0].depth.as_str()),
+            ("cheeks", "1.0")
+        );
+        assert_eq!(form.rows[1].area, "forehead");
+    }
+
+    fn clinic() -> Clinic {
+        Clinic {
+            name: "C".into(),
+            phone: String::new(),
+            email: String::new(),
+            address: String::new(),
+            opening_hours: String::new(),
+            out_of_hours: String::new(),
+            time_zone: "Europe/London".into(),
+            send_hour: 9,
+            sender_email: "a@c.example".into(),
+            configured: true,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-25T12:00:00Z".parse().unwrap()
+    }
+
+    fn errors_of(form: &[(&str, &str)]) -> FieldErrors {
+        let form = TreatmentForm::from_pairs(&pairs(form));
+        match validate(
+            &Protocol::default_protocol(),
+            &clinic(),
+            "Europe/London",
+            &form,
+            now(),
+        ) {
+            Err(AppError::Invalid(e)) => e,
+            Err(e) => panic!("unexpected error {e:?}"),
+            Ok(_) => panic!("expected field errors"),
+        }
+    }
+
+    #[test]
+    fn no_area_too_deep_and_far_future_are_field_errors() {
+        let e = errors_of(&[("treated_at", "2026-11-25T10:00")]);
+        assert!(e.get("areas").is_some());
+        let e = errors_of(&[
+            ("treated_at", "2027-06-01T10:00"),
+            ("area_0", "cheeks"),
+            ("depth_0", "7"),
+        ]);
+        assert!(e.msg("depth_0").contains("0.1 to 3"));
+        assert!(e.msg("treated_at").contains("future"));
+        let e = errors_of(&[
+            ("treated_at", "yesterday"),
+            ("area_0", "cheeks"),
+            ("depth_0", "1"),
+            ("area_1", "cheeks"),
+            ("depth_1", "1"),
+        ]);
+        assert!(e.get("treated_at").is_some());
+        assert!(e.msg("area_1").contains("already listed"));
+    }
+
+    #[test]
+    fn a_valid_form_gives_a_plan_in_the_clinics_zone() {
+        let form = TreatmentForm::from_pairs(&pairs(&[
+            ("treated_at", "2026-11-24T14:30"),
+            ("area_0", "cheeks"),
+            ("depth_0", "1,0"),
+        ]));
+        let valid = validate(
+            &Protocol::default_protocol(),
+            &clinic(),
+            "Europe/London",
+            &form,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(valid.areas, vec![("cheeks".to_string(), 1.0)]);
+        assert_eq!(valid.fields.treated_at.to_string(), "2026-11-24 14:30:00");
+        assert!(!valid.plan.phases.is_empty());
+    }
+}

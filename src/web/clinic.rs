@@ -1,0 +1,73 @@
+//! Clinic settings (admins).
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::csrf::CsrfForm;
+use super::session::{flash_cookie, Admins, Auth, PageCtx};
+use super::{client_ip, render, render_invalid, AppState};
+use crate::clinic::{self, ClinicInput};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::store::now;
+
+#[derive(Template)]
+#[template(path = "admin/clinic.html")]
+struct ClinicPage {
+    ctx: PageCtx,
+    form: ClinicInput,
+    errors: FieldErrors,
+    zones: Vec<&'static str>,
+}
+
+impl ClinicPage {
+    fn hours(&self) -> std::ops::RangeInclusive<i32> {
+        0..=23
+    }
+}
+
+#[get("/admin/clinic")]
+pub(super) async fn clinic_form(
+    _auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let current = state.db(clinic::get).await?;
+    render(&ClinicPage {
+        ctx,
+        form: ClinicInput::from(&current),
+        errors: FieldErrors::default(),
+        zones: clinic::time_zones().collect(),
+    })
+}
+
+#[post("/admin/clinic")]
+pub(super) async fn clinic_submit(
+    req: HttpRequest,
+    auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    form: CsrfForm<ClinicInput>,
+) -> AppResult<HttpResponse> {
+    let (actor, input) = (auth.user().actor(&client_ip(&req)), form.0);
+    let submitted = input.clone();
+    match state
+        .db(move |conn| clinic::save(conn, &actor, &submitted, now()))
+        .await
+    {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", "/admin/clinic"))
+            .cookie(flash_cookie(
+                &state,
+                "success",
+                "Clinic settings saved. New sheets and emails use them.",
+            ))
+            .finish()),
+        Err(AppError::Invalid(errors)) => render_invalid(&ClinicPage {
+            ctx,
+            form: input,
+            errors,
+            zones: clinic::time_zones().collect(),
+        }),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,410 @@
+//! Recording, viewing, editing and deleting treatments; the printable sheet
+//! and the patient's own link.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::csrf::CsrfForm;
+use super::session::{flash_cookie, Auth, Clinicians, PageCtx, SignedIn};
+use super::{client_ip, render, render_invalid, AppState};
+use crate::accounts::Actor;
+use crate::auth::tokens::Purpose;
+use crate::care::Protocol;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::patients::{self, Patient};
+use crate::sheet::{self, Sheet};
+use crate::store::now;
+use crate::treatments::{self, TreatmentForm, TreatmentView};
+
+/// The area choices for the form: (id, label).
+fn area_choices(protocol: &Protocol) -> Vec<(String, String)> {
+    protocol
+        .areas()
+        .iter()
+        .map(|a| (a.id.clone(), a.label.clone()))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "treatments/form.html")]
+struct FormPage {
+    ctx: PageCtx,
+    patient: Patient,
+    /// `None` when recording a new treatment.
+    treatment_id: Option<i64>,
+    form: TreatmentForm,
+    errors: FieldErrors,
+    areas: Vec<(String, String)>,
+    time_zone: String,
+}
+
+impl FormPage {
+    fn row_field(&self, name: &str, index: &usize) -> String {
+        format!("{name}_{index}")
+    }
+    fn zone_hint(&self) -> String {
+        format!("Clinic time ({})", self.time_zone)
+    }
+    fn action(&self) -> String {
+        match self.treatment_id {
+            Some(id) => format!("/treatments/{id}/edit"),
+            None => "/treatments".into(),
+        }
+    }
+}
+
+#[get("/patients/{id}/treatments/new")]
+pub(super) async fn new_form(
+    _auth: Auth<Clinicians>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let (patient, clinic) = state
+        .db(move |conn| Ok((patients::get(conn, id)?, crate::clinic::get(conn)?)))
+        .await?;
+    let tz: chrono_tz::Tz = clinic.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let local_now = chrono::Utc::now().with_timezone(&tz).naive_local();
+    render(&FormPage {
+        ctx,
+        patient,
+        treatment_id: None,
+        form: TreatmentForm::blank(local_now),
+        errors: FieldErrors::default(),
+        areas: area_choices(&state.protocol),
+        time_zone: clinic.time_zone,
+    })
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// After saving: the treatment page, with any depth warnings.
+fn saved(state: &AppState, id: i64, warnings: &[String], done: &str) -> HttpResponse {
+    let (kind, message) = if warnings.is_empty() {
+        ("success", done.to_string())
+    } else {
+        (
+            "error",
+            format!("{done} Please check: {}", warnings.join(" ")),
+        )
+    };
+    HttpResponse::SeeOther()
+        .insert_header(("Location", format!("/treatments/{id}")))
+        .cookie(flash_cookie(state, kind, &message))
+        .finish()
+}
+
+#[post("/treatments")]
+pub(super) async fn record(
+    req: HttpRequest,
+    auth: Auth<Clinicians>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    let pairs = form.0;
+    let patient_id: i64 = field(&pairs, "patient_id")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            AppError::BadRequest("The form does not say which patient this is for.".into())
+        })?;
+    let form = TreatmentForm::from_pairs(&pairs);
+    let (user, ip, protocol, submitted) = (
+        auth.user().clone(),
+        client_ip(&req),
+        state.protocol.clone(),
+        form.clone(),
+    );
+    let result = state
+        .db(move |conn| {
+            treatments::record(
+                conn,
+                &protocol,
+                &user,
+                &ip,
+                patient_id,
+                &submitted,
+                chrono::Utc::now(),
+            )
+        })
+        .await;
+    match result {
+        Ok((id, warnings)) => Ok(saved(
+            &state,
+            id,
+            &warnings,
+            "Treatment recorded. The aftercare sheet is ready to print.",
+        )),
+        Err(AppError::Invalid(errors)) => {
+            let (patient, clinic) = state
+                .db(move |conn| Ok((patients::get(conn, patient_id)?, crate::clinic::get(conn)?)))
+                .await?;
+            render_invalid(&FormPage {
+                ctx,
+                patient,
+                treatment_id: None,
+                form: form.with_spare_rows(),
+                errors,
+                areas: area_choices(&state.protocol),
+                time_zone: clinic.time_zone,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[get("/treatments/{id}/edit")]
+pub(super) async fn edit_form(
+    auth: Auth<Clinicians>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (id, user) = (id.into_inner(), auth.user().clone());
+    let (treatment, form, patient) = state
+        .db(move |conn| {
+            let (t, form) = treatments::for_editing(conn, &user, id)?;
+            let patient = patients::get(conn, t.patient_id)?;
+            Ok((t, form, patient))
+        })
+        .await?;
+    render(&FormPage {
+        ctx,
+        patient,
+        treatment_id: Some(id),
+        form,
+        errors: FieldErrors::default(),
+        areas: area_choices(&state.protocol),
+        time_zone: treatment.time_zone,
+    })
+}
+
+#[post("/treatments/{id}/edit")]
+pub(super) async fn edit(
+    req: HttpRequest,
+    auth: Auth<Clinicians>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let form = TreatmentForm::from_pairs(&form.0);
+    let (user, ip, protocol, submitted) = (
+        auth.user().clone(),
+        client_ip(&req),
+        state.protocol.clone(),
+        form.clone(),
+    );
+    match state
+        .db(move |conn| {
+            treatments::edit(
+                conn,
+                &protocol,
+                &user,
+                &ip,
+                id,
+                &submitted,
+                chrono::Utc::now(),
+            )
+        })
+        .await
+    {
+        Ok(warnings) => Ok(saved(
+            &state,
+            id,
+            &warnings,
+            "Treatment saved; the plan and dates are updated.",
+        )),
+        Err(AppError::Invalid(errors)) => {
+            let (treatment, patient) = state
+                .db(move |conn| {
+                    let t = treatments::get(conn, id)?;
+                    let p = patients::get(conn, t.patient_id)?;
+                    Ok((t, p))
+                })
+                .await?;
+            render_invalid(&FormPage {
+                ctx,
+                patient,
+                treatment_id: Some(id),
+                form: form.with_spare_rows(),
+                errors,
+                areas: area_choices(&state.protocol),
+                time_zone: treatment.time_zone,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "treatments/delete.html")]
+struct DeletePage {
+    ctx: PageCtx,
+    view: TreatmentView,
+}
+
+#[get("/treatments/{id}/delete")]
+pub(super) async fn delete_form(
+    auth: Auth<Clinicians>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (id, user) = (id.into_inner(), auth.user().clone());
+    let view = state
+        .db(move |conn| {
+            treatments::for_editing(conn, &user, id)?;
+            treatments::view(conn, id)
+        })
+        .await?;
+    render(&DeletePage { ctx, view })
+}
+
+#[derive(serde::Deserialize)]
+struct EmptyForm {}
+
+#[post("/treatments/{id}/delete")]
+pub(super) async fn delete(
+    req: HttpRequest,
+    auth: Auth<Clinicians>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: CsrfForm<EmptyForm>,
+) -> AppResult<HttpResponse> {
+    let (id, user, ip) = (id.into_inner(), auth.user().clone(), client_ip(&req));
+    let patient_id = state
+        .db(move |conn| treatments::delete(conn, &user, &ip, id, now()))
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", format!("/patients/{patient_id}")))
+        .cookie(flash_cookie(
+            &state,
+            "success",
+            "Treatment deleted. It stays in the audit log.",
+        ))
+        .finish())
+}
+
+/// The patient's link to their sheet: the treatment id, signed.
+pub fn patient_link(state: &AppState, treatment_id: i64) -> String {
+    let token = state
+        .keys
+        .seal(Purpose::PatientSheet, &format!("t{treatment_id}"));
+    format!("{}/s/{token}", state.settings.base_url)
+}
+
+#[derive(Template)]
+#[template(path = "treatments/show.html")]
+struct ShowPage {
+    ctx: PageCtx,
+    view: TreatmentView,
+    link: String,
+    may_change: bool,
+}
+
+#[get("/treatments/{id}")]
+pub(super) async fn show(
+    auth: Auth<SignedIn>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let view = state.db(move |conn| treatments::view(conn, id)).await?;
+    let user = auth.user();
+    let may_change = user.role == crate::auth::Role::Admin
+        || (user.role == crate::auth::Role::Practitioner
+            && view.treatment.practitioner_id == user.id);
+    render(&ShowPage {
+        ctx,
+        link: patient_link(&state, id),
+        view,
+        may_change,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "sheet/staff.html")]
+struct StaffSheetPage {
+    ctx: PageCtx,
+    sheet: Sheet,
+    treatment_id: i64,
+}
+
+#[get("/treatments/{id}/sheet")]
+pub(super) async fn staff_sheet(
+    req: HttpRequest,
+    auth: Auth<SignedIn>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let actor = auth.user().actor(&client_ip(&req));
+    let view = state
+        .db(move |conn| {
+            let view = treatments::view(conn, id)?;
+            treatments::log_sheet_view(conn, &actor, "sheet.opened_by_staff", id, now())?;
+            Ok(view)
+        })
+        .await?;
+    let sheet = sheet::build(
+        &view.plan,
+        &view.clinic,
+        &view.patient.name,
+        patient_link(&state, id),
+    );
+    render(&StaffSheetPage {
+        ctx,
+        sheet,
+        treatment_id: id,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "sheet/patient.html")]
+struct PatientSheetPage {
+    sheet: Sheet,
+}
+
+#[get("/s/{token}")]
+pub(super) async fn patient_sheet(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id: i64 = state
+        .keys
+        .open(Purpose::PatientSheet, &token)
+        .and_then(|m| m.strip_prefix('t'))
+        .and_then(|n| n.parse().ok())
+        .ok_or(AppError::NotFound)?;
+    let actor = Actor::anonymous("patient (sheet link)", &client_ip(&req));
+    let view = state
+        .db(move |conn| {
+            let view = treatments::view(conn, id)?;
+            treatments::log_sheet_view(conn, &actor, "sheet.opened_by_patient", id, now())?;
+            Ok(view)
+        })
+        .await?;
+    let sheet = sheet::build(
+        &view.plan,
+        &view.clinic,
+        &view.patient.name,
+        patient_link(&state, id),
+    );
+    let mut response = render(&PatientSheetPage { sheet })?;
+    response.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("x-robots-tag"),
+        actix_web::http::header::HeaderValue::from_static("noindex, nofollow"),
+    );
+    Ok(response)
+}
