@@ -34,6 +34,19 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Check or print an aftercare protocol (the clinical content of sheets and emails).
+    Protocol {
+        #[command(subcommand)]
+        command: ProtocolCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProtocolCommand {
+    /// Validate a protocol file and print a sample plan for a standard face treatment.
+    Check { file: std::path::PathBuf },
+    /// Print the built-in protocol, to start a clinic's own from.
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -55,6 +68,16 @@ enum UserCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    // Protocol commands need no database or configuration.
+    if let Some(Command::Protocol { command }) = &cli.command {
+        return match protocol_command(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("aftercare: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(errors) => {
@@ -74,12 +97,36 @@ pub fn main() -> ExitCode {
         Command::User {
             command: UserCommand::Add { email, name, role },
         } => add_user(&settings, email, name, role),
+        Command::Protocol { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("aftercare: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn protocol_command(command: &ProtocolCommand) -> anyhow::Result<()> {
+    use crate::care;
+    match command {
+        ProtocolCommand::Show => {
+            print!("{}", care::DEFAULT_PROTOCOL_TOML);
+            Ok(())
+        }
+        ProtocolCommand::Check { file } => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let protocol = care::Protocol::parse(&file.display().to_string(), &text)?;
+            let plan = care::compute_plan(&protocol, &care::sample_input())
+                .map_err(|e| anyhow::anyhow!("the sample plan failed: {e}"))?;
+            println!(
+                "{} is valid. A sample plan for a standard face treatment:\n",
+                file.display()
+            );
+            print!("{}", care::plan_as_text(&plan));
+            Ok(())
         }
     }
 }

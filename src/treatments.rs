@@ -113,7 +113,7 @@ impl TreatmentForm {
             .rposition(|r| !r.area.is_empty() || !r.depth.is_empty())
             .map_or(0, |i| i + 1);
         self.rows.truncate(used);
-        let target = (used + 2).max(FORM_ROWS).min(MAX_ROWS);
+        let target = (used + 2).clamp(FORM_ROWS, MAX_ROWS);
         self.rows.resize(target, AreaRowInput::default());
         self
     }

@@ -25,6 +25,7 @@ pub use plan::{
     PlanError, RedFlagList, Reminder, ReminderKind, TreatedArea, TreatmentInput,
 };
 pub use protocol::{
-    depth_hint, Protocol, ProtocolError, DEFAULT_PROTOCOL_TOML, MAX_DEPTH_MM, MIN_DEPTH_MM,
+    depth_hint, format_mm, Protocol, ProtocolError, DEFAULT_PROTOCOL_TOML, MAX_DEPTH_MM,
+    MIN_DEPTH_MM,
 };
 pub use text::{plan_as_text, sample_input};

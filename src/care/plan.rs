@@ -63,8 +63,8 @@ pub enum PlanError {
 }
 
 impl PlanError {
-    /// The input field at fault, e.g. "areas", "areas[1].depth_mm", "time_zone", "treated_at",
-    /// "send_hour".
+    /// The input field at fault, e.g. `areas`, `areas[1].depth_mm`, `time_zone`, `treated_at`,
+    /// `send_hour`.
     pub fn field(&self) -> String {
         match self {
             PlanError::NoAreas => "areas".into(),
@@ -146,7 +146,7 @@ pub struct Phase {
 /// When an active may come back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActiveReturn {
-    /// "active-<id>", as in [`Reminder::milestones`].
+    /// `active-<id>`, as in [`Reminder::milestones`].
     pub key: String,
     pub name: String,
     /// Local calendar days after the treatment day.
@@ -201,7 +201,7 @@ pub struct Reminder {
     /// The phase the patient is in at `send_at`.
     pub phase_id: String,
     pub subject: String,
-    /// What this email announces: "active-<id>" (see [`Plan::actives`]), "results" (the last
+    /// What this email announces: `active-<id>` (see [`Plan::actives`]), "results" (the last
     /// phase begins) and "next-session" (see [`Plan::next_session`]).
     pub milestones: Vec<String>,
 }
@@ -209,10 +209,14 @@ pub struct Reminder {
 impl Plan {
     /// The phase in progress at an instant; `None` before the treatment or after the last phase.
     pub fn phase_at(&self, at: DateTime<Utc>) -> Option<&Phase> {
-        self.phases
-            .iter()
-            .find(|p| p.starts_at.utc <= at && at < p.ends_at.utc)
+        find_phase(&self.phases, at)
     }
+}
+
+fn find_phase(phases: &[Phase], at: DateTime<Utc>) -> Option<&Phase> {
+    phases
+        .iter()
+        .find(|p| p.starts_at.utc <= at && at < p.ends_at.utc)
 }
 
 /// The treatment's input after checking, with everything the plan is derived from.
@@ -475,12 +479,8 @@ struct DayEmail {
 /// that way, since the protocol puts them on day 2 or later.
 fn reminders(protocol: &Protocol, r: &Resolved, phases: &[Phase]) -> Vec<Reminder> {
     let cadence = protocol.reminders();
-    let phase_at = |at: DateTime<Utc>| {
-        phases
-            .iter()
-            .find(|p| p.starts_at.utc <= at && at < p.ends_at.utc)
-            .unwrap_or(&phases[phases.len() - 1])
-    };
+    // The protocol makes the last phase outlast every email; the fallback only avoids a panic.
+    let phase_at = |at: DateTime<Utc>| find_phase(phases, at).unwrap_or(&phases[phases.len() - 1]);
     let day_of = |utc: DateTime<Utc>| {
         let days = (utc_to_local(r.tz, utc).date() - r.treated_date).num_days();
         u32::try_from(days).unwrap_or(0)

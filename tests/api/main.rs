@@ -5,3 +5,4 @@ mod helpers;
 mod access;
 mod auth;
 mod http;
+mod treatments;
