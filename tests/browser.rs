@@ -1,0 +1,526 @@
+//! End to end in a real browser: a practitioner signs in, adds a patient,
+//! records a treatment and prints the aftercare sheet on A4, all through the
+//! pages, in headless Chromium driven over WebDriver (Debian's chromedriver).
+//!
+//! The printed PDF is checked with poppler's `pdfinfo` and `pdftotext`: at
+//! most two A4 pages, with the patient's name and the dates the sheet shows.
+//!
+//! Without chromium, chromedriver or poppler-utils the test says so and
+//! passes; with `CI=true` it fails instead, so CI never skips it silently.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use aftercare::accounts::{self, NewUserInput};
+use aftercare::config::Settings;
+use aftercare::startup::Application;
+use aftercare::store;
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use fantoccini::elements::Element;
+use fantoccini::wd::{Capabilities, PrintConfiguration, PrintSize};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const EMAIL: &str = "ana@clinic.example";
+const PASSWORD: &str = "correct horse battery staple";
+const PATIENT: &str = "Maya Patel";
+
+/// How long one page may take to show what we wait for.
+const STEP: Duration = Duration::from_secs(15);
+/// A hang guard for the whole walk through the pages.
+const WHOLE: Duration = Duration::from_secs(90);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_treatment_prints_on_at_most_two_a4_pages() {
+    let started = Instant::now();
+    let Some(tools) = Tools::find() else { return };
+
+    // Declared first so they are removed last, after the browser has gone.
+    let profile = tempfile::tempdir().expect("profile dir");
+    let work = tempfile::tempdir().expect("work dir");
+
+    let driver = ChromeDriver::start(&tools.chromedriver).expect("chromedriver starts");
+    let app = spawn_app().await;
+    add_practitioner(&app).await;
+
+    let client = connect(&driver, &tools.chromium, profile.path())
+        .await
+        .expect("a WebDriver session with headless Chromium");
+    let outcome = tokio::time::timeout(WHOLE, walk_through(&client, &app, work.path())).await;
+    // Always end the session, so chromedriver quits Chromium, before judging.
+    let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
+    drop(driver);
+
+    let printed = match outcome {
+        Ok(Ok(printed)) => printed,
+        Ok(Err(e)) => panic!("browser test failed: {e:#}"),
+        Err(_) => panic!("browser test took longer than {WHOLE:?}"),
+    };
+    println!(
+        "printed the sheet on {} A4 page(s) ({}); found {PATIENT:?} and {:?}; {:.1}s",
+        printed.pages,
+        printed.page_size,
+        printed.phase_when,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// --- the walk through the pages ------------------------------------------------------
+
+struct Printed {
+    pages: u32,
+    page_size: String,
+    phase_when: String,
+}
+
+async fn walk_through(c: &Client, app: &TestApp, work: &Path) -> Result<Printed> {
+    // Sign in through the form.
+    c.goto(&app.url("/login")).await?;
+    wait_for(c, Locator::Css("form[action='/login']"), "the sign-in form").await?;
+    c.find(Locator::Id("email")).await?.send_keys(EMAIL).await?;
+    c.find(Locator::Id("password"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    button(c, "Sign in").await?.click().await?;
+    wait_for(c, Locator::Css("form[action='/logout']"), "signed in").await?;
+
+    // Add the patient through the form.
+    wait_for(c, Locator::LinkText("Add a patient"), "the home page")
+        .await?
+        .click()
+        .await?;
+    wait_for(
+        c,
+        Locator::Css("form[action='/patients/new']"),
+        "the patient form",
+    )
+    .await?;
+    c.find(Locator::Id("name"))
+        .await?
+        .send_keys(PATIENT)
+        .await?;
+    c.find(Locator::Id("email"))
+        .await?
+        .send_keys("maya.patel@example.com")
+        .await?;
+    c.find(Locator::Id("phone"))
+        .await?
+        .send_keys("07700 900123")
+        .await?;
+    // Typing into a date input depends on the browser's locale; its value is ISO.
+    set_value(c, "date_of_birth", "1990-04-12").await?;
+    c.find(Locator::Css("input[name='email_consent']"))
+        .await?
+        .click()
+        .await?;
+    button(c, "Add patient").await?.click().await?;
+    let record = wait_for(
+        c,
+        Locator::LinkText("Record a treatment"),
+        "the patient page",
+    )
+    .await?;
+    let path = c.current_url().await?.path().to_string();
+    ensure!(
+        is_path_with_id(&path, "/patients/", ""),
+        "adding the patient led to {path}, not /patients/{{id}}"
+    );
+    let heading = c.find(Locator::Css("h1")).await?.text().await?;
+    ensure!(heading == PATIENT, "the patient page is headed {heading:?}");
+
+    // Record a treatment through the form: the pre-filled time, two areas.
+    record.click().await?;
+    wait_for(c, Locator::Id("treatment-form"), "the treatment form").await?;
+    let treated_at = c
+        .find(Locator::Id("treated_at"))
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+    ensure!(
+        !treated_at.is_empty(),
+        "the treatment time is not pre-filled"
+    );
+    for (row, (area, depth)) in [("cheeks", "1.0"), ("forehead", "0.5")].iter().enumerate() {
+        c.find(Locator::Id(&format!("area_{row}")))
+            .await
+            .with_context(|| format!("the form has no row {row}"))?
+            .select_by_value(area)
+            .await
+            .with_context(|| format!("area {area:?} cannot be chosen"))?;
+        let input = c.find(Locator::Id(&format!("depth_{row}"))).await?;
+        input.clear().await?;
+        input.send_keys(depth).await?;
+    }
+    button(c, "Record treatment").await?.click().await?;
+    let open_sheet = wait_for(
+        c,
+        Locator::LinkText("Open the sheet to print"),
+        "the recorded treatment",
+    )
+    .await?;
+    let path = c.current_url().await?.path().to_string();
+    ensure!(
+        is_path_with_id(&path, "/treatments/", ""),
+        "recording the treatment led to {path}, not /treatments/{{id}}"
+    );
+
+    // Open the sheet and read what it shows.
+    open_sheet.click().await?;
+    let first_when = wait_for(
+        c,
+        Locator::Css("article.sheet .phase .when"),
+        "the aftercare sheet",
+    )
+    .await?;
+    let path = c.current_url().await?.path().to_string();
+    ensure!(
+        is_path_with_id(&path, "/treatments/", "/sheet"),
+        "the sheet link led to {path}, not /treatments/{{id}}/sheet"
+    );
+    let phase_when = squash(&first_when.text().await?);
+    ensure!(!phase_when.is_empty(), "the first phase shows no date");
+    let name_on_sheet = squash(
+        &c.find(Locator::Css("article.sheet .sheet-head .for strong"))
+            .await?
+            .text()
+            .await?,
+    );
+    ensure!(
+        name_on_sheet == PATIENT,
+        "the sheet is made out to {name_on_sheet:?}"
+    );
+    let areas = c
+        .find(Locator::Css("article.sheet .areas-line"))
+        .await?
+        .text()
+        .await?;
+    for area in ["Cheeks", "Forehead"] {
+        ensure!(
+            areas.contains(area),
+            "the sheet's areas line {areas:?} lacks {area}"
+        );
+    }
+    let active_from = squash(
+        &c.find(Locator::Css("article.sheet .actives tbody td.nowrap"))
+            .await
+            .context("the sheet has no \"When your skincare can come back\" dates")?
+            .text()
+            .await?,
+    );
+
+    // Print it on A4 with the default margins, as WebDriver's Print command does.
+    let config = PrintConfiguration::builder()
+        .size(PrintSize::A4)
+        .build()
+        .map_err(|e| anyhow!("print configuration: {e:?}"))?;
+    let pdf = c.print(config).await.context("WebDriver Print")?;
+    ensure!(pdf.starts_with(b"%PDF-"), "Print did not return a PDF");
+    let file = work.join("sheet.pdf");
+    std::fs::write(&file, &pdf)?;
+
+    let info = run("pdfinfo", &[file.as_os_str()])?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .ok_or_else(|| anyhow!("pdfinfo printed no {name:?}:\n{info}"))
+    };
+    let pages: u32 = field("Pages:")?.parse().context("pdfinfo's page count")?;
+    let page_size = field("Page size:")?;
+    ensure!(
+        page_size.contains("(A4)"),
+        "the PDF's pages are {page_size}, not A4"
+    );
+    ensure!(
+        (1..=2).contains(&pages),
+        "the sheet printed on {pages} pages; it must fit on two"
+    );
+
+    let text = squash(&run(
+        "pdftotext",
+        &[
+            "-enc".as_ref(),
+            "UTF-8".as_ref(),
+            file.as_os_str(),
+            "-".as_ref(),
+        ],
+    )?);
+    for (what, wanted) in [
+        ("the patient's name", PATIENT),
+        ("the first phase's date", phase_when.as_str()),
+        ("the first skincare date", active_from.as_str()),
+    ] {
+        ensure!(
+            text.contains(wanted),
+            "the PDF lacks {what} {wanted:?}; its text:\n{text}"
+        );
+    }
+
+    Ok(Printed {
+        pages,
+        page_size,
+        phase_when,
+    })
+}
+
+/// Waits until `locator` finds an element; on a timeout, says where the
+/// browser was and what errors the page showed.
+async fn wait_for(c: &Client, locator: Locator<'_>, what: &str) -> Result<Element> {
+    match c.wait().at_most(STEP).for_element(locator).await {
+        Ok(element) => Ok(element),
+        Err(e) => {
+            let url = c.current_url().await.map(|u| u.to_string());
+            let mut shown = Vec::new();
+            if let Ok(errors) = c.find_all(Locator::Css(".flash-error, .error")).await {
+                for error in errors {
+                    shown.push(error.text().await.unwrap_or_default());
+                }
+            }
+            bail!("waiting for {what} ({e}); the browser is at {url:?}, showing errors {shown:?}")
+        }
+    }
+}
+
+/// The submit button with this label.
+async fn button(c: &Client, label: &str) -> Result<Element> {
+    let xpath = format!("//button[@type='submit'][normalize-space()='{label}']");
+    c.find(Locator::XPath(&xpath))
+        .await
+        .with_context(|| format!("no {label:?} button"))
+}
+
+/// Sets an input's value by script, as typing would, firing its events.
+async fn set_value(c: &Client, id: &str, value: &str) -> Result<()> {
+    c.execute(
+        "const el = document.getElementById(arguments[0]);
+         el.value = arguments[1];
+         el.dispatchEvent(new Event('input', { bubbles: true }));
+         el.dispatchEvent(new Event('change', { bubbles: true }));
+         return el.value;",
+        vec![json!(id), json!(value)],
+    )
+    .await
+    .with_context(|| format!("setting #{id}"))?;
+    Ok(())
+}
+
+/// `/patients/12` for ("/patients/", ""), `/treatments/3/sheet` for ("/treatments/", "/sheet").
+fn is_path_with_id(path: &str, prefix: &str, suffix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(suffix))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Collapses runs of whitespace, so line breaks in the PDF's text don't matter.
+fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Runs a poppler tool and returns what it printed.
+fn run(program: &str, args: &[&std::ffi::OsStr]) -> Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {program}"))?;
+    ensure!(
+        out.status.success(),
+        "{program} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+// --- the browser ----------------------------------------------------------------------
+
+struct Tools {
+    chromedriver: PathBuf,
+    chromium: PathBuf,
+}
+
+impl Tools {
+    /// The programs this test needs, or `None` (skip) when one is missing
+    /// outside CI. In CI a missing program fails the test.
+    fn find() -> Option<Tools> {
+        let missing: Vec<&str> = ["chromedriver", "chromium", "pdfinfo", "pdftotext"]
+            .into_iter()
+            .filter(|p| on_path(p).is_none())
+            .collect();
+        if missing.is_empty() {
+            return Some(Tools {
+                chromedriver: on_path("chromedriver")?,
+                chromium: on_path("chromium")?,
+            });
+        }
+        let message = format!(
+            "{} not found (Debian: apt-get install chromium chromium-driver poppler-utils)",
+            missing.join(", ")
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true and {message}: the browser test must run in CI");
+        }
+        eprintln!("skipping the browser test: {message}");
+        None
+    }
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// chromedriver on a free port, in its own process group so that ending it
+/// also ends any Chromium it started.
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+}
+
+impl ChromeDriver {
+    fn start(program: &Path) -> Result<ChromeDriver> {
+        let mut child = Command::new(program)
+            .arg("--port=0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        // Keep reading its output so it never blocks on a full pipe.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                let port = line
+                    .split_once("started successfully on port ")
+                    .and_then(|(_, rest)| rest.trim_end_matches('.').trim().parse::<u16>().ok());
+                if let Some(port) = port {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let mut driver = ChromeDriver { child, port: 0 };
+        driver.port = rx
+            .recv_timeout(Duration::from_secs(15))
+            .context("chromedriver did not report its port")?;
+        Ok(driver)
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) with our own child's process group id (it was
+        // started with process_group(0), so its pid is the group id).
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect(driver: &ChromeDriver, chromium: &Path, profile: &Path) -> Result<Client> {
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,1024",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        },
+        "timeouts": { "pageLoad": STEP.as_millis() as u64, "script": 10_000 },
+    });
+    let Ok(capabilities) = serde_json::from_value::<Capabilities>(capabilities) else {
+        bail!("capabilities are a JSON object");
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&driver.url())
+        .await
+        .context("creating a WebDriver session")
+}
+
+// --- the app --------------------------------------------------------------------------
+
+struct TestApp {
+    address: String,
+    state: aftercare::web::AppState,
+    _db: tempfile::TempDir,
+    _mail: tempfile::TempDir,
+}
+
+impl TestApp {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+}
+
+/// The app on a random port with a fresh SQLite database, as tests/api does.
+async fn spawn_app() -> TestApp {
+    let db = tempfile::tempdir().unwrap();
+    let mail = tempfile::tempdir().unwrap();
+    let vars: HashMap<String, String> = HashMap::from([
+        (
+            "AFTERCARE_DATABASE_URL".into(),
+            format!("sqlite://{}", db.path().join("test.db").display()),
+        ),
+        ("AFTERCARE_BIND".into(), "127.0.0.1:0".into()),
+        (
+            "AFTERCARE_MAIL_DIR".into(),
+            mail.path().display().to_string(),
+        ),
+    ]);
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
+    let app = Application::build(settings).expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        state,
+        _db: db,
+        _mail: mail,
+    }
+}
+
+/// Adds the practitioner who signs in, as `aftercare user add` does.
+async fn add_practitioner(app: &TestApp) {
+    let input = NewUserInput {
+        name: "Ana Practitioner".into(),
+        email: EMAIL.into(),
+        role: "practitioner".into(),
+        password: PASSWORD.into(),
+        password_confirm: PASSWORD.into(),
+        password_mode: "password".into(),
+    };
+    let pool = app.state.pool.clone();
+    tokio::task::spawn_blocking(move || {
+        accounts::add_user_from_cli(&mut pool.get().unwrap(), &input, store::now())
+    })
+    .await
+    .unwrap()
+    .expect("practitioner added");
+}
