@@ -25,8 +25,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply pending database migrations, then serve the web app (the default).
-    Serve,
+    /// Apply pending database migrations, then serve the web app and run the
+    /// reminder worker in the same process (the default).
+    Serve {
+        /// Serve pages only; run `aftercare worker` separately.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run only the reminder worker (several may share one PostgreSQL database).
+    Worker,
+    /// Email tools.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage user accounts.
@@ -38,6 +50,15 @@ enum Command {
     Protocol {
         #[command(subcommand)]
         command: ProtocolCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Send one test email through the configured transport (SMTP or .eml files).
+    Test {
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -91,8 +112,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings),
+    let result = match cli.command.unwrap_or(Command::Serve { no_worker: false }) {
+        Command::Serve { no_worker } => serve(settings, !no_worker),
+        Command::Worker => worker(settings),
+        Command::Mail {
+            command: MailCommand::Test { to },
+        } => mail_test(settings, &to),
         Command::Migrate => migrate(&settings),
         Command::User {
             command: UserCommand::Add { email, name, role },
@@ -150,20 +175,92 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(settings: Settings) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+        .build()?)
+}
+
+fn serve(settings: Settings, with_worker: bool) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
         let app = Application::build(settings)?;
         let base_url = app.state.settings.base_url.clone();
         let state = app.state.clone();
         if let Some(token) = state.db(accounts::issue_setup_token).await.map_err(to_anyhow)? {
             println!("\nNo account exists yet. Open this one-time link to create the first admin:\n\n    {base_url}/setup/{token}\n");
         }
-        tracing::info!(address = %base_url, "serving");
-        app.run_until_stopped().await?;
+        let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = if with_worker {
+            let worker = app.worker()?;
+            Some(tokio::spawn(async move {
+                worker.run_until(async { stopped.await.unwrap_or(()) }).await
+            }))
+        } else {
+            None
+        };
+        tracing::info!(address = %base_url, worker = with_worker, "serving");
+        // The server stops on SIGTERM or Ctrl-C; then the worker finishes its round.
+        let served = app.run_until_stopped().await;
+        let _ = stop_worker.send(());
+        if let Some(worker) = worker {
+            if let Err(e) = worker.await {
+                tracing::error!(error = %e, "the reminder worker ended abnormally");
+            }
+        }
         tracing::info!("stopped");
+        Ok(served?)
+    })
+}
+
+fn worker(settings: Settings) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let state = crate::startup::prepare(settings)?;
+        let worker = crate::startup::worker_for(&state)?;
+        worker.run_until(shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn mail_test(settings: Settings, to: &str) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let mailer = crate::mail::Mailer::from_settings(&settings)?;
+        let state = crate::startup::prepare(settings)?;
+        let clinic = state.db(crate::clinic::get).await.map_err(to_anyhow)?;
+        let id = format!("<aftercare.test.{}@{}>", &crate::auth::tokens::random_token()[..16], clinic.sender_email.rsplit('@').next().unwrap_or("localhost"));
+        let envelope = crate::mail::Envelope {
+            from_name: &clinic.name,
+            from_email: &clinic.sender_email,
+            reply_to: None,
+            to_name: to,
+            to_email: to,
+            subject: "Aftercare: test email",
+            message_id: &id,
+            unsubscribe_url: None,
+        };
+        let text = format!("This is a test email from Aftercare for {}. If you can read it, email works.", clinic.name);
+        let html = format!("<p>This is a test email from Aftercare for <strong>{}</strong>. If you can read it, email works.</p>", askama::filters::escape(&clinic.name, askama::filters::Html)?);
+        let message = crate::mail::build_message(&envelope, text, html)?;
+        mailer.send(message).await.map_err(|e| anyhow::anyhow!("sending failed{}: {e}", if e.permanent { " (permanent)" } else { " (temporary)" }))?;
+        println!("Sent a test email to {to} via {}.", mailer.describe());
         Ok(())
     })
 }

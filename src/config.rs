@@ -67,6 +67,10 @@ pub struct Settings {
     pub protocol_file: Option<PathBuf>,
     pub smtp_url: Option<String>,
     pub mail_dir: PathBuf,
+    /// Temporary SMTP failures are retried up to this many attempts in all.
+    pub mail_max_attempts: i32,
+    /// A daily reminder more than this many hours late is skipped.
+    pub reminder_stale_hours: i64,
 }
 
 impl Settings {
@@ -134,6 +138,24 @@ impl Settings {
         let session_idle = minutes("AFTERCARE_SESSION_IDLE_MINUTES", 8 * 60, &mut errors);
         let session_max_age = minutes("AFTERCARE_SESSION_MAX_MINUTES", 24 * 60, &mut errors);
 
+        let count = |name: &str, default: i64, max: i64, errors: &mut Vec<String>| -> i64 {
+            match var(name) {
+                None => default,
+                Some(v) => match v.parse::<i64>() {
+                    Ok(n) if (1..=max).contains(&n) => n,
+                    _ => {
+                        errors.push(format!(
+                            "{name}: {v:?} is not a whole number from 1 to {max}"
+                        ));
+                        default
+                    }
+                },
+            }
+        };
+        let mail_max_attempts = count("AFTERCARE_MAIL_MAX_ATTEMPTS", 6, 50, &mut errors) as i32;
+        let reminder_stale_hours =
+            count("AFTERCARE_REMINDER_STALE_HOURS", 12, 24 * 14, &mut errors);
+
         let smtp_url = var("AFTERCARE_SMTP_URL");
         if let Some(url) = &smtp_url {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
@@ -158,6 +180,8 @@ impl Settings {
             mail_dir: var("AFTERCARE_MAIL_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("outbox")),
+            mail_max_attempts,
+            reminder_stale_hours,
         })
     }
 

@@ -172,6 +172,10 @@ pub fn update(
         let existing = get(conn, id)?;
         let fields = validate(input, user, Some(&existing), today, now)?;
         store::patients::update(conn, id, &fields)?;
+        if existing.email_consent != fields.email_consent || existing.email != fields.email {
+            let updated = get(conn, id)?;
+            crate::reminders::consent_changed(conn, &updated, now)?;
+        }
         let same_email = match &fields.email {
             Some(e) => store::patients::others_with_email(conn, e, Some(id))?,
             None => vec![],

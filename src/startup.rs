@@ -12,6 +12,9 @@ use crate::auth::tokens::{random_token, Keys};
 use crate::care::Protocol;
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::jobs::{SystemClock, Worker, WorkerConfig};
+use crate::links::Links;
+use crate::mail::Mailer;
 use crate::store::{self, Pool};
 use crate::web::{self as routes, AppState};
 
@@ -36,6 +39,26 @@ pub fn resolve_keys(settings: &Settings, pool: &Pool) -> anyhow::Result<Keys> {
     Ok(Keys::new(secret.as_bytes()))
 }
 
+/// Migrates the database and builds what every process needs (the web app,
+/// a lone worker, the command line): pool, keys, protocol, links.
+pub fn prepare(settings: Settings) -> anyhow::Result<AppState> {
+    store::migrate(&settings.database)?;
+    let pool = store::pool(&settings.database)?;
+    let keys = resolve_keys(&settings, &pool)?;
+    let protocol = Arc::new(load_protocol(&settings)?);
+    let links = Links {
+        base_url: settings.base_url.clone(),
+        keys: keys.clone(),
+    };
+    Ok(AppState {
+        pool,
+        settings: Arc::new(settings),
+        keys,
+        protocol,
+        links,
+    })
+}
+
 /// The clinic's protocol file when configured, else the built-in one.
 pub fn load_protocol(settings: &Settings) -> anyhow::Result<Protocol> {
     match &settings.protocol_file {
@@ -57,10 +80,6 @@ pub struct Application {
 impl Application {
     /// Migrates, connects and binds (port 0 picks a free port, for tests).
     pub fn build(mut settings: Settings) -> anyhow::Result<Application> {
-        store::migrate(&settings.database)?;
-        let pool = store::pool(&settings.database)?;
-        let keys = resolve_keys(&settings, &pool)?;
-        let protocol = Arc::new(load_protocol(&settings)?);
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -68,18 +87,18 @@ impl Application {
         if let Some(base) = settings.base_url.strip_suffix(":0") {
             settings.base_url = format!("{base}:{port}");
         }
-        let state = AppState {
-            pool,
-            settings: Arc::new(settings),
-            keys,
-            protocol,
-        };
+        let state = prepare(settings)?;
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
             server,
             state,
         })
+    }
+
+    /// The reminder worker for this app's database and settings.
+    pub fn worker(&self) -> anyhow::Result<Worker> {
+        worker_for(&self.state)
     }
 
     pub fn port(&self) -> u16 {
@@ -90,6 +109,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+pub fn worker_for(state: &AppState) -> anyhow::Result<Worker> {
+    let settings = &state.settings;
+    Ok(Worker {
+        pool: state.pool.clone(),
+        mailer: Arc::new(Mailer::from_settings(settings)?),
+        links: state.links.clone(),
+        clock: Arc::new(SystemClock),
+        config: WorkerConfig {
+            max_attempts: settings.mail_max_attempts,
+            stale_after: chrono::Duration::hours(settings.reminder_stale_hours),
+            ..WorkerConfig::default()
+        },
+    })
 }
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {

@@ -283,6 +283,7 @@ pub fn record(
         let now = now.naive_utc();
         let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
+        crate::reminders::schedule(conn, id, &patient, &valid.plan, &clinic.sender_email, now)?;
         let summary = summary(&valid.plan);
         audit(
             conn,
@@ -347,6 +348,15 @@ pub fn edit(
         let valid = validate(protocol, &clinic, &t.time_zone, form, now)?;
         store::treatments::update(conn, id, &valid.fields)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
+        let patient = crate::patients::get(conn, t.patient_id)?;
+        crate::reminders::reschedule(
+            conn,
+            id,
+            &patient,
+            &valid.plan,
+            &clinic.sender_email,
+            now.naive_utc(),
+        )?;
         audit(
             conn,
             &user.actor(ip),
@@ -371,6 +381,7 @@ pub fn delete(
         let t = get(conn, id)?;
         ensure_may_change(user, &t)?;
         store::treatments::soft_delete(conn, id, user.id, now)?;
+        crate::reminders::cancel_for_treatment(conn, id, "the treatment was deleted", now)?;
         audit(
             conn,
             &user.actor(ip),

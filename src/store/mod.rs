@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod clinic;
 pub mod patients;
+pub mod reminders;
 pub mod schema;
 pub mod settings;
 pub mod treatments;

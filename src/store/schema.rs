@@ -127,7 +127,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reminders (id) {
+        id -> BigInt,
+        treatment_id -> BigInt,
+        patient_id -> BigInt,
+        reminder_key -> Text,
+        kind -> Text,
+        day -> Integer,
+        subject -> Text,
+        send_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        message_id -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(reminders -> treatments (treatment_id));
+diesel::joinable!(reminders -> patients (patient_id));
 diesel::joinable!(treatments -> patients (patient_id));
 diesel::joinable!(treatments -> users (practitioner_id));
 diesel::joinable!(treatment_areas -> treatments (treatment_id));
@@ -144,4 +167,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     patients,
     treatments,
     treatment_areas,
+    reminders,
 );

@@ -7,6 +7,7 @@ pub mod clinic;
 pub mod csrf;
 pub mod errors;
 pub mod login;
+pub mod outbox;
 pub mod pages;
 pub mod patients;
 pub mod session;
@@ -21,6 +22,7 @@ use crate::auth::tokens::Keys;
 use crate::care::Protocol;
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
+use crate::links::Links;
 use crate::store::{DbConn, Pool};
 
 /// What every handler can reach.
@@ -30,6 +32,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keys: Keys,
     pub protocol: Arc<Protocol>,
+    pub links: Links,
 }
 
 impl AppState {
@@ -97,7 +100,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(treatments::delete_form)
         .service(treatments::delete)
         .service(treatments::staff_sheet)
-        .service(treatments::patient_sheet);
+        .service(treatments::patient_sheet)
+        .service(outbox::outbox)
+        .service(outbox::retry)
+        .service(outbox::cancel)
+        .service(outbox::preview)
+        .service(outbox::unsubscribe_form)
+        .service(outbox::unsubscribe);
 }
 
 pub fn render(template: &impl Template) -> AppResult<HttpResponse> {

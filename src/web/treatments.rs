@@ -8,7 +8,6 @@ use super::csrf::CsrfForm;
 use super::session::{flash_cookie, Auth, Clinicians, PageCtx, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::accounts::Actor;
-use crate::auth::tokens::Purpose;
 use crate::care::Protocol;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::patients::{self, Patient};
@@ -293,14 +292,6 @@ pub(super) async fn delete(
         .finish())
 }
 
-/// The patient's link to their sheet: the treatment id, signed.
-pub fn patient_link(state: &AppState, treatment_id: i64) -> String {
-    let token = state
-        .keys
-        .seal(Purpose::PatientSheet, &format!("t{treatment_id}"));
-    format!("{}/s/{token}", state.settings.base_url)
-}
-
 #[derive(Template)]
 #[template(path = "treatments/show.html")]
 struct ShowPage {
@@ -308,6 +299,22 @@ struct ShowPage {
     view: TreatmentView,
     link: String,
     may_change: bool,
+    reminders: Vec<crate::store::reminders::ReminderRow>,
+}
+
+impl ShowPage {
+    fn local(&self, utc: &chrono::NaiveDateTime) -> String {
+        let tz: chrono_tz::Tz = self
+            .view
+            .treatment
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::UTC);
+        utc.and_utc()
+            .with_timezone(&tz)
+            .format("%a %-d %b %Y, %H:%M")
+            .to_string()
+    }
 }
 
 #[get("/treatments/{id}")]
@@ -318,15 +325,23 @@ pub(super) async fn show(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let view = state.db(move |conn| treatments::view(conn, id)).await?;
+    let (view, reminders) = state
+        .db(move |conn| {
+            Ok((
+                treatments::view(conn, id)?,
+                crate::reminders::for_treatment(conn, id)?,
+            ))
+        })
+        .await?;
     let user = auth.user();
     let may_change = user.role == crate::auth::Role::Admin
         || (user.role == crate::auth::Role::Practitioner
             && view.treatment.practitioner_id == user.id);
     render(&ShowPage {
         ctx,
-        link: patient_link(&state, id),
+        link: state.links.sheet(id),
         view,
+        reminders,
         may_change,
     })
 }
@@ -360,7 +375,7 @@ pub(super) async fn staff_sheet(
         &view.plan,
         &view.clinic,
         &view.patient.name,
-        patient_link(&state, id),
+        state.links.sheet(id),
     );
     render(&StaffSheetPage {
         ctx,
@@ -381,12 +396,7 @@ pub(super) async fn patient_sheet(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id: i64 = state
-        .keys
-        .open(Purpose::PatientSheet, &token)
-        .and_then(|m| m.strip_prefix('t'))
-        .and_then(|n| n.parse().ok())
-        .ok_or(AppError::NotFound)?;
+    let id = state.links.open_sheet(&token).ok_or(AppError::NotFound)?;
     let actor = Actor::anonymous("patient (sheet link)", &client_ip(&req));
     let view = state
         .db(move |conn| {
@@ -399,7 +409,7 @@ pub(super) async fn patient_sheet(
         &view.plan,
         &view.clinic,
         &view.patient.name,
-        patient_link(&state, id),
+        state.links.sheet(id),
     );
     let mut response = render(&PatientSheetPage { sheet })?;
     response.headers_mut().insert(

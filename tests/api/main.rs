@@ -5,4 +5,5 @@ mod helpers;
 mod access;
 mod auth;
 mod http;
+mod smtp_sink;
 mod treatments;

@@ -1,0 +1,332 @@
+//! The reminder worker: claims due reminders from the outbox with a lease,
+//! sends each with no transaction or lock held, then records the outcome in
+//! a short transaction of its own.
+//!
+//! Delivery is at-least-once at the SMTP boundary: a worker that dies after
+//! the server accepted a message but before marking it leaves the row to be
+//! sent again once its lease expires. The lease is longer than the SMTP
+//! timeout and the Message-ID is stable, so a repeat is rare and recognisable.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::{FutureExt, StreamExt};
+
+use crate::clinic::Clinic;
+use crate::links::Links;
+use crate::mail::{self, Envelope, Mailer};
+use crate::reminders::can_email;
+use crate::store::reminders::{self as outbox, status, Job};
+use crate::store::{self, write_tx, Pool};
+
+/// Where "now" comes from, so tests can move time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> ManualClock {
+        ManualClock(Mutex::new(at))
+    }
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock lock") = at;
+    }
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().expect("clock lock") += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Reminders claimed per round.
+    pub batch_size: i64,
+    /// How long a claimed reminder is ours before another worker may take it.
+    pub lease: Duration,
+    /// Sends in flight at once within one worker.
+    pub concurrency: usize,
+    /// Temporary failures are retried until this many attempts, then fail.
+    pub max_attempts: i32,
+    /// First retry delay; doubles with each attempt, up to an hour.
+    pub backoff: Duration,
+    /// A daily reminder later than this is skipped (the next one will come).
+    pub stale_after: Duration,
+    /// How long to wait when nothing is due.
+    pub idle_poll: StdDuration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            batch_size: 100,
+            lease: Duration::seconds(120),
+            concurrency: 8,
+            max_attempts: 6,
+            backoff: Duration::seconds(60),
+            stale_after: Duration::hours(12),
+            idle_poll: StdDuration::from_secs(5),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// The delay before retry number `attempts` (1 = after the first failure).
+    pub fn backoff_after(&self, attempts: i32) -> Duration {
+        let exp = (attempts.max(1) - 1).min(10) as u32;
+        (self.backoff * 2_i32.pow(exp)).min(Duration::hours(1))
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub cancelled: usize,
+}
+
+impl RunReport {
+    fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Sent => self.sent += 1,
+            Outcome::Retry { .. } => self.retried += 1,
+            Outcome::Failed(_) => self.failed += 1,
+            Outcome::Skipped(_) => self.skipped += 1,
+            Outcome::Cancelled(_) => self.cancelled += 1,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Outcome {
+    Sent,
+    Retry { error: String, next: DateTime<Utc> },
+    Failed(String),
+    Skipped(String),
+    Cancelled(String),
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    pub pool: Pool,
+    pub mailer: Arc<Mailer>,
+    pub links: Links,
+    pub clock: Arc<dyn Clock>,
+    pub config: WorkerConfig,
+}
+
+impl Worker {
+    /// Claims one batch of due reminders and processes it. Returns what happened.
+    pub async fn run_once(&self) -> anyhow::Result<RunReport> {
+        let now = self.clock.now();
+        let (jobs, clinic) = self.claim(now).await?;
+        let mut report = RunReport {
+            claimed: jobs.len(),
+            ..Default::default()
+        };
+        let mut outcomes = futures_util::stream::iter(jobs)
+            .map(|job| {
+                let clinic = &clinic;
+                async move {
+                    let id = job.reminder.id;
+                    // A bug in one email must not stop the others: it fails visibly instead.
+                    let outcome = AssertUnwindSafe(self.process(job, clinic, now))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| {
+                            Outcome::Failed("internal error while sending (see the log)".into())
+                        });
+                    (id, outcome)
+                }
+            })
+            .buffer_unordered(self.config.concurrency.max(1));
+        while let Some((id, outcome)) = outcomes.next().await {
+            report.add(&outcome);
+            if let Err(e) = self.record(id, outcome, now).await {
+                // The lease runs out and the row is tried again; say so loudly.
+                tracing::error!(reminder = id, error = %e, "could not record a reminder's outcome");
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs rounds until nothing is due (for tests and the `worker --once` style use).
+    pub async fn drain(&self) -> anyhow::Result<RunReport> {
+        let mut total = RunReport::default();
+        loop {
+            let r = self.run_once().await?;
+            if r.claimed == 0 {
+                return Ok(total);
+            }
+            total.claimed += r.claimed;
+            total.sent += r.sent;
+            total.retried += r.retried;
+            total.failed += r.failed;
+            total.skipped += r.skipped;
+            total.cancelled += r.cancelled;
+        }
+    }
+
+    /// Works until `stop` resolves; a failing round is logged and retried after a pause.
+    pub async fn run_until(&self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        tracing::info!(transport = %self.mailer.describe(), "reminder worker started");
+        loop {
+            let pause = match self.run_once().await {
+                Ok(r) if r.claimed as i64 >= self.config.batch_size => StdDuration::ZERO,
+                Ok(r) => {
+                    if r.claimed > 0 {
+                        tracing::info!(?r, "reminders processed");
+                    }
+                    self.config.idle_poll
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reminder worker round failed");
+                    self.config.idle_poll
+                }
+            };
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        tracing::info!("reminder worker stopped");
+    }
+
+    async fn claim(&self, now: DateTime<Utc>) -> anyhow::Result<(Vec<Job>, Clinic)> {
+        let pool = self.pool.clone();
+        let (lease_until, limit) = (
+            (now + self.config.lease).naive_utc(),
+            self.config.batch_size,
+        );
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut conn = pool.get()?;
+            let ids = write_tx(&mut conn, |c| {
+                outbox::claim(c, now.naive_utc(), lease_until, limit)
+            })?;
+            let jobs = if ids.is_empty() {
+                vec![]
+            } else {
+                outbox::load_jobs(&mut conn, &ids)?
+            };
+            Ok((jobs, store::clinic::get(&mut conn)?))
+        })
+        .await?
+    }
+
+    async fn process(&self, job: Job, clinic: &Clinic, now: DateTime<Utc>) -> Outcome {
+        let r = &job.reminder;
+        if job.treatment_deleted {
+            return Outcome::Cancelled("the treatment was deleted".into());
+        }
+        if !can_email(&job.patient) {
+            return Outcome::Cancelled(if job.patient.unsubscribed_at.is_some() {
+                "the patient unsubscribed".into()
+            } else {
+                crate::reminders::NO_CONSENT.into()
+            });
+        }
+        let late = now - r.send_at.and_utc();
+        if r.kind != "milestone" && late > self.config.stale_after {
+            return Outcome::Skipped(format!(
+                "{} hours late (the app was not sending); skipped so the next reminder goes on time",
+                late.num_hours()
+            ));
+        }
+        let message = match self.render(&job, clinic) {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed(format!("could not build the email: {e}")),
+        };
+        match self.mailer.send(message).await {
+            Ok(()) => Outcome::Sent,
+            Err(e) if e.permanent => Outcome::Failed(e.message),
+            Err(e) if r.attempts >= self.config.max_attempts => Outcome::Failed(format!(
+                "gave up after {} attempts: {}",
+                r.attempts, e.message
+            )),
+            Err(e) => Outcome::Retry {
+                error: e.message,
+                next: now + self.config.backoff_after(r.attempts),
+            },
+        }
+    }
+
+    fn render(&self, job: &Job, clinic: &Clinic) -> anyhow::Result<lettre::Message> {
+        let r = &job.reminder;
+        let plan: crate::care::Plan = serde_json::from_str(&job.plan_json)?;
+        let email = crate::reminders::compose_for(r, &plan, clinic, &job.patient, &self.links);
+        let unsubscribe = self.links.unsubscribe(job.patient.id);
+        let to = job.patient.email.as_deref().unwrap_or_default();
+        let envelope = Envelope {
+            from_name: &clinic.name,
+            from_email: &clinic.sender_email,
+            reply_to: (!clinic.email.is_empty()).then_some(clinic.email.as_str()),
+            to_name: &job.patient.name,
+            to_email: to,
+            subject: &email.subject,
+            message_id: &r.message_id,
+            unsubscribe_url: Some(&unsubscribe),
+        };
+        mail::build_message(&envelope, email.text(), email.html())
+    }
+
+    async fn record(&self, id: i64, outcome: Outcome, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = pool.get()?;
+            let at = now.naive_utc();
+            let from = [status::SENDING];
+            match outcome {
+                Outcome::Sent => outbox::mark_sent(&mut conn, id, at)?,
+                Outcome::Retry { error, next } => {
+                    outbox::mark_retry(&mut conn, id, &error, next.naive_utc(), at)?
+                }
+                Outcome::Failed(e) => {
+                    outbox::finish(&mut conn, id, &from, status::FAILED, Some(&e), at)?
+                }
+                Outcome::Skipped(e) => {
+                    outbox::finish(&mut conn, id, &from, status::SKIPPED, Some(&e), at)?
+                }
+                Outcome::Cancelled(e) => {
+                    outbox::finish(&mut conn, id, &from, status::CANCELLED, Some(&e), at)?
+                }
+            };
+            Ok(())
+        })
+        .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let c = WorkerConfig::default();
+        assert_eq!(c.backoff_after(1), Duration::seconds(60));
+        assert_eq!(c.backoff_after(2), Duration::seconds(120));
+        assert_eq!(c.backoff_after(4), Duration::seconds(480));
+        assert_eq!(c.backoff_after(30), Duration::hours(1));
+    }
+}

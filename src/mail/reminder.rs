@@ -1,0 +1,231 @@
+//! One reminder email, composed from the stored plan. Pure: the same plan,
+//! key and links always give the same email.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use crate::care::{Plan, ReminderKind};
+use crate::clinic::Clinic;
+use crate::sheet::long_date;
+
+pub struct Milestone {
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/reminder.txt")]
+pub struct ReminderText<'a> {
+    pub email: &'a ReminderEmail,
+}
+
+#[derive(Template)]
+#[template(path = "email/reminder.html")]
+pub struct ReminderHtml<'a> {
+    pub email: &'a ReminderEmail,
+}
+
+pub struct ReminderEmail {
+    pub clinic: Clinic,
+    pub greeting: String,
+    pub subject: String,
+    pub intro: String,
+    pub phase_name: String,
+    pub phase_skin: String,
+    pub do_items: Vec<String>,
+    pub avoid_items: Vec<String>,
+    pub milestones: Vec<Milestone>,
+    pub red_flags_intro: String,
+    pub red_flags: Vec<String>,
+    pub sheet_url: String,
+    pub unsubscribe_url: String,
+}
+
+impl ReminderEmail {
+    pub fn text(&self) -> String {
+        ReminderText { email: self }.render().unwrap_or_default()
+    }
+    pub fn html(&self) -> String {
+        ReminderHtml { email: self }.render().unwrap_or_default()
+    }
+    /// The clinic's contact line, as one sentence.
+    pub fn contact_line(&self) -> String {
+        let c = &self.clinic;
+        let mut parts = vec![c.name.clone()];
+        if !c.phone.is_empty() {
+            parts.push(c.phone.clone());
+        }
+        if !c.email.is_empty() {
+            parts.push(c.email.clone());
+        }
+        if !c.opening_hours.is_empty() {
+            parts.push(c.opening_hours.clone());
+        }
+        parts.join(" · ")
+    }
+}
+
+fn milestone(plan: &Plan, key: &str) -> Option<Milestone> {
+    if let Some(active) = plan.actives.iter().find(|a| a.key == key) {
+        return Some(Milestone {
+            title: format!("From today: {}", active.name),
+            text: active.how.clone(),
+        });
+    }
+    match key {
+        "next-session" => Some(Milestone {
+            title: "Time to book your next session".into(),
+            text: format!(
+                "The best time is between {} and {}. {}",
+                long_date(plan.next_session.from),
+                long_date(plan.next_session.to),
+                plan.next_session.note
+            ),
+        }),
+        _ => plan.phases.iter().find(|p| p.id == key).map(|p| Milestone {
+            title: p.name.clone(),
+            text: p.skin.clone(),
+        }),
+    }
+}
+
+/// Composes the email for the reminder `key` of `plan`, sent at `send_at`.
+/// `fallback_subject` is used if the key is no longer in the plan.
+#[allow(clippy::too_many_arguments)]
+pub fn compose(
+    plan: &Plan,
+    key: &str,
+    fallback_subject: &str,
+    send_at: DateTime<Utc>,
+    clinic: &Clinic,
+    patient_name: &str,
+    sheet_url: String,
+    unsubscribe_url: String,
+) -> ReminderEmail {
+    let reminder = plan.reminders.iter().find(|r| r.key == key);
+    let phase = plan
+        .phase_at(send_at)
+        .or_else(|| plan.phases.last())
+        .cloned();
+    let treated = format!(
+        "{} at {}",
+        long_date(plan.treated_at.local.date()),
+        plan.treated_at.local.format("%H:%M")
+    );
+    let intro = match reminder.map(|r| (&r.kind, r.day)) {
+        Some((ReminderKind::Evening, _)) => format!(
+            "Thank you for coming in today ({treated}). Here is what to do tonight. Your full aftercare sheet is online at the link below."
+        ),
+        Some((_, day)) => format!("Today is day {day} after your treatment on {treated}."),
+        None => format!("A reminder about your treatment on {treated}."),
+    };
+    let milestones = reminder
+        .map(|r| {
+            r.milestones
+                .iter()
+                .filter_map(|m| milestone(plan, m))
+                .collect()
+        })
+        .unwrap_or_default();
+    let first_name = patient_name
+        .split_whitespace()
+        .next()
+        .unwrap_or(patient_name);
+    ReminderEmail {
+        clinic: clinic.clone(),
+        greeting: format!("Hello {first_name},"),
+        subject: reminder.map_or_else(|| fallback_subject.to_string(), |r| r.subject.clone()),
+        intro,
+        phase_name: phase.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        phase_skin: phase.as_ref().map(|p| p.skin.clone()).unwrap_or_default(),
+        do_items: phase
+            .as_ref()
+            .map(|p| p.do_items.clone())
+            .unwrap_or_default(),
+        avoid_items: phase.map(|p| p.avoid_items).unwrap_or_default(),
+        milestones,
+        red_flags_intro: plan.red_flags.intro.clone(),
+        red_flags: plan.red_flags.items.clone(),
+        sheet_url,
+        unsubscribe_url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::care::{compute_plan, sample_input, Protocol};
+
+    fn clinic() -> Clinic {
+        Clinic {
+            name: "Glow Clinic".into(),
+            phone: "020 7946 0000".into(),
+            email: "hello@glow.example".into(),
+            address: String::new(),
+            opening_hours: "Mon–Fri 9–6".into(),
+            out_of_hours: "Call 111.".into(),
+            time_zone: "Europe/London".into(),
+            send_hour: 9,
+            sender_email: "aftercare@glow.example".into(),
+            configured: true,
+        }
+    }
+
+    #[test]
+    fn every_reminder_of_a_plan_composes_with_its_phase_and_links() {
+        let plan = compute_plan(&Protocol::default_protocol(), &sample_input()).unwrap();
+        for r in &plan.reminders {
+            let email = compose(
+                &plan,
+                &r.key,
+                "x",
+                r.send_at,
+                &clinic(),
+                "Maya Patel",
+                "https://c/s/1".into(),
+                "https://c/u/1".into(),
+            );
+            assert_eq!(email.subject, r.subject);
+            assert_eq!(email.greeting, "Hello Maya,");
+            let text = email.text();
+            let html = email.html();
+            for part in [&text, &html] {
+                assert!(
+                    part.contains("https://c/s/1") && part.contains("https://c/u/1"),
+                    "{}",
+                    r.key
+                );
+                assert!(part.contains("020 7946 0000"), "{}", r.key);
+                assert!(
+                    part.contains(&plan.red_flags.items[0].replace('\'', "&#39;"))
+                        || part.contains(&plan.red_flags.items[0])
+                );
+            }
+            assert!(text.contains("Do:") && text.contains("Avoid:"), "{}", r.key);
+            assert_eq!(
+                email.milestones.len(),
+                r.milestones.len(),
+                "{} milestones all have text",
+                r.key
+            );
+        }
+    }
+
+    #[test]
+    fn the_evening_email_talks_about_tonight() {
+        let plan = compute_plan(&Protocol::default_protocol(), &sample_input()).unwrap();
+        let evening = &plan.reminders[0];
+        let email = compose(
+            &plan,
+            &evening.key,
+            "x",
+            evening.send_at,
+            &clinic(),
+            "Maya",
+            "s".into(),
+            "u".into(),
+        );
+        assert!(email.intro.contains("tonight"));
+        assert_eq!(email.phase_name, plan.phases[0].name);
+    }
+}

@@ -1,0 +1,260 @@
+//! The email outbox (front desk and admins), the preview of a reminder, and
+//! the patient's one-click unsubscribe.
+
+use actix_web::http::header::{HeaderValue, CONTENT_SECURITY_POLICY};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Deserialize;
+
+use super::csrf::CsrfForm;
+use super::session::{flash_cookie, Auth, FrontDesk, PageCtx, SignedIn};
+use super::{client_ip, render, AppState};
+use crate::error::{AppError, AppResult};
+use crate::reminders::{self, OutboxPage};
+use crate::store::reminders::{status, OutboxFilter};
+
+#[derive(Deserialize, Default)]
+pub(super) struct OutboxQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "outbox.html")]
+struct OutboxTemplate {
+    ctx: PageCtx,
+    outbox: OutboxPage,
+    query: OutboxQuery,
+    statuses: [&'static str; 6],
+    tz: chrono_tz::Tz,
+}
+
+impl OutboxTemplate {
+    fn local(&self, utc: &NaiveDateTime) -> String {
+        utc.and_utc()
+            .with_timezone(&self.tz)
+            .format("%a %-d %b %Y, %H:%M")
+            .to_string()
+    }
+    fn count(&self, status: &str) -> i64 {
+        self.outbox
+            .counts
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+    fn link(&self, status: &str, page: &i64) -> String {
+        let q = &self.query;
+        let page = page.to_string();
+        format!(
+            "/outbox?{}",
+            serde_urlencoded::to_string([
+                ("status", status),
+                ("from", &q.from),
+                ("to", &q.to),
+                ("page", &page)
+            ])
+            .unwrap_or_default()
+        )
+    }
+    fn can_retry(&self, status: &str) -> bool {
+        [status::FAILED, status::SKIPPED, status::CANCELLED].contains(&status)
+    }
+    fn can_cancel(&self, status: &str) -> bool {
+        [status::PENDING, status::FAILED].contains(&status)
+    }
+}
+
+fn parse_day(text: &str, field: &str) -> AppResult<Option<NaiveDate>> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| AppError::BadRequest(format!("The {field} date must look like 2026-11-25.")))
+}
+
+#[get("/outbox")]
+pub(super) async fn outbox(
+    _auth: Auth<FrontDesk>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    query: web::Query<OutboxQuery>,
+) -> AppResult<HttpResponse> {
+    let query = query.into_inner();
+    if !query.status.is_empty() && !status::ALL.contains(&query.status.as_str()) {
+        return Err(AppError::BadRequest("Unknown status filter.".into()));
+    }
+    let clinic = state.db(crate::clinic::get).await?;
+    let tz: chrono_tz::Tz = clinic.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    // Day filters are the clinic's calendar days.
+    let day_start = |d: NaiveDate| crate::care::schedule::at_local_hour(tz, d, 0).naive_utc();
+    let filter = OutboxFilter {
+        status: (!query.status.is_empty()).then(|| query.status.clone()),
+        from: parse_day(&query.from, "from")?.map(day_start),
+        to: parse_day(&query.to, "to")?
+            .and_then(|d| d.succ_opt())
+            .map(day_start),
+    };
+    let page = query.page.unwrap_or(1);
+    let outbox = state
+        .db(move |conn| reminders::outbox_page(conn, &filter, page))
+        .await?;
+    render(&OutboxTemplate {
+        ctx,
+        outbox,
+        query,
+        statuses: status::ALL,
+        tz,
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReturnTo {
+    #[serde(default)]
+    back: String,
+}
+
+async fn outbox_action(
+    req: HttpRequest,
+    auth: Auth<FrontDesk>,
+    state: web::Data<AppState>,
+    id: i64,
+    back: String,
+    is_retry: bool,
+) -> AppResult<HttpResponse> {
+    let actor = auth.user().actor(&client_ip(&req));
+    let result = state
+        .db(move |conn| {
+            if is_retry {
+                reminders::retry(conn, &actor, id)
+            } else {
+                reminders::cancel(conn, &actor, id)
+            }
+        })
+        .await;
+    let (kind, message) = match result {
+        Ok(()) if is_retry => (
+            "success",
+            "The email will be tried again within a minute.".to_string(),
+        ),
+        Ok(()) => ("success", "The email is cancelled.".to_string()),
+        Err(AppError::Invalid(e)) => ("error", e.msg("reminder").to_string()),
+        Err(e) => return Err(e),
+    };
+    let back = if back.starts_with("/outbox") || back.starts_with("/treatments/") {
+        back
+    } else {
+        "/outbox".into()
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", back))
+        .cookie(flash_cookie(&state, kind, &message))
+        .finish())
+}
+
+#[post("/outbox/{id}/retry")]
+pub(super) async fn retry(
+    req: HttpRequest,
+    auth: Auth<FrontDesk>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<ReturnTo>,
+) -> AppResult<HttpResponse> {
+    outbox_action(req, auth, state, id.into_inner(), form.0.back, true).await
+}
+
+#[post("/outbox/{id}/cancel")]
+pub(super) async fn cancel(
+    req: HttpRequest,
+    auth: Auth<FrontDesk>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<ReturnTo>,
+) -> AppResult<HttpResponse> {
+    outbox_action(req, auth, state, id.into_inner(), form.0.back, false).await
+}
+
+/// The email exactly as the patient gets it. Mail HTML needs inline styles,
+/// so this one response relaxes the CSP for styles only (still no script).
+#[get("/treatments/{id}/reminders/{reminder}/preview")]
+pub(super) async fn preview(
+    _auth: Auth<SignedIn>,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
+    let (id, reminder) = path.into_inner();
+    let links = state.links.clone();
+    let email = state
+        .db(move |conn| reminders::preview(conn, &links, id, reminder))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"),
+        ))
+        .body(email.html()))
+}
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage {
+    clinic: String,
+    done: bool,
+    already: bool,
+}
+
+#[get("/unsubscribe/{token}")]
+pub(super) async fn unsubscribe_form(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let patient_id = state
+        .links
+        .open_unsubscribe(&token)
+        .ok_or(AppError::NotFound)?;
+    let (clinic, patient) = state
+        .db(move |conn| {
+            Ok((
+                crate::clinic::get(conn)?,
+                crate::patients::get(conn, patient_id)?,
+            ))
+        })
+        .await?;
+    render(&UnsubscribePage {
+        clinic: clinic.name,
+        done: false,
+        already: patient.unsubscribed_at.is_some(),
+    })
+}
+
+/// RFC 8058 one-click: mail clients POST here with no cookie and no CSRF
+/// token; the signed token in the URL is the authority.
+#[post("/unsubscribe/{token}")]
+pub(super) async fn unsubscribe(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let patient_id = state
+        .links
+        .open_unsubscribe(&token)
+        .ok_or(AppError::NotFound)?;
+    let ip = client_ip(&req);
+    state
+        .db(move |conn| reminders::unsubscribe(conn, patient_id, &ip))
+        .await?;
+    let clinic = state.db(crate::clinic::get).await?;
+    render(&UnsubscribePage {
+        clinic: clinic.name,
+        done: true,
+        already: false,
+    })
+}
