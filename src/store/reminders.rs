@@ -203,27 +203,29 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
-    const DUE: &str = "(status = 'pending' AND next_attempt_at <= $1) \
-                       OR (status = 'sending' AND lease_expires_at < $1)";
+    // Parameters: 1 = now, 2 = lease end, 3 = limit. PostgreSQL numbers them
+    // `$n`; SQLite would read `$n` as a *named* parameter, so it gets `?n`.
+    let sql = |p: &str, lock: &str| {
+        format!(
+            "UPDATE reminders SET status = 'sending', lease_expires_at = {p}2, attempts = attempts + 1, updated_at = {p}1 \
+             WHERE id IN (SELECT id FROM reminders \
+                          WHERE (status = 'pending' AND next_attempt_at <= {p}1) \
+                             OR (status = 'sending' AND lease_expires_at < {p}1) \
+                          ORDER BY next_attempt_at, id LIMIT {p}3{lock}) \
+             RETURNING id"
+        )
+    };
     let ids: Vec<ClaimedId> = match conn {
-        DbConn::Pg(c) => diesel::sql_query(format!(
-            "UPDATE reminders SET status = 'sending', lease_expires_at = $2, attempts = attempts + 1, updated_at = $1 \
-             WHERE id IN (SELECT id FROM reminders WHERE {DUE} ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id"
-        ))
-        .bind::<Timestamp, _>(now)
-        .bind::<Timestamp, _>(lease_until)
-        .bind::<BigInt, _>(limit)
-        .load(c)?,
-        DbConn::Sqlite(c) => diesel::sql_query(format!(
-            "UPDATE reminders SET status = 'sending', lease_expires_at = $2, attempts = attempts + 1, updated_at = $1 \
-             WHERE id IN (SELECT id FROM reminders WHERE {DUE} ORDER BY next_attempt_at, id LIMIT $3) \
-             RETURNING id"
-        ))
-        .bind::<Timestamp, _>(now)
-        .bind::<Timestamp, _>(lease_until)
-        .bind::<BigInt, _>(limit)
-        .load(c)?,
+        DbConn::Pg(c) => diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(sql("?", ""))
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
     };
     Ok(ids.into_iter().map(|c| c.id).collect())
 }

@@ -5,5 +5,6 @@ mod helpers;
 mod access;
 mod auth;
 mod http;
+mod reminders;
 mod smtp_sink;
 mod treatments;

@@ -1,0 +1,704 @@
+//! Reminder emails: the outbox, the worker with a moved clock, real SMTP on
+//! loopback, retries, failures, unsubscribes, edits and deletes.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use aftercare::jobs::{ManualClock, Worker, WorkerConfig};
+use aftercare::mail::Mailer;
+use aftercare::store::{self, reminders::ReminderRow};
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::helpers::*;
+use crate::smtp_sink::{Received, SmtpSink};
+
+struct Mailroom {
+    app: TestApp,
+    sink: SmtpSink,
+    clock: Arc<ManualClock>,
+    worker: Worker,
+    staff: reqwest::Client,
+}
+
+fn worker(app: &TestApp, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
+    Worker {
+        pool: app.state.pool.clone(),
+        mailer: Arc::new(mailer),
+        links: app.state.links.clone(),
+        clock,
+        config: WorkerConfig {
+            max_attempts: 3,
+            ..WorkerConfig::default()
+        },
+    }
+}
+
+async fn mailroom(app: TestApp) -> Mailroom {
+    let sink = SmtpSink::start().await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let worker = worker(&app, Mailer::smtp(&sink.url()).unwrap(), clock.clone());
+    let staff = app.signed_in("staff").await;
+    Mailroom {
+        app,
+        sink,
+        clock,
+        worker,
+        staff,
+    }
+}
+
+/// A practitioner records a face treatment done an hour ago for a patient who
+/// consented to emails; returns (patient id, treatment id).
+async fn recorded_treatment(app: &TestApp, areas: &[(&str, &str)]) -> (i64, i64) {
+    let practitioner = app.signed_in("practitioner").await;
+    let r = app
+        .post_form_with(
+            &practitioner,
+            "/patients/new",
+            &[
+                ("name", "Maya Patel"),
+                ("email", "maya@example.com"),
+                ("email_consent", "yes"),
+            ],
+        )
+        .await;
+    let patient: i64 = r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
+    let when = (Utc::now().with_timezone(&tz) - Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let patient_s = patient.to_string();
+    let mut fields = vec![
+        ("patient_id", patient_s.as_str()),
+        ("treated_at", when.as_str()),
+    ];
+    let names: Vec<(String, String)> = (0..areas.len())
+        .map(|i| (format!("area_{i}"), format!("depth_{i}")))
+        .collect();
+    for (i, (area, depth)) in areas.iter().enumerate() {
+        fields.push((&names[i].0, area));
+        fields.push((&names[i].1, depth));
+    }
+    let r = app
+        .post_form_with(&practitioner, "/treatments", &fields)
+        .await;
+    assert_eq!(r.status().as_u16(), 303, "treatment recorded");
+    let treatment = r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (patient, treatment)
+}
+
+async fn rows(app: &TestApp, treatment: i64) -> Vec<ReminderRow> {
+    with_conn(app, move |conn| {
+        store::reminders::for_treatment(conn, treatment).unwrap()
+    })
+    .await
+}
+
+fn pending(rows: &[ReminderRow]) -> Vec<&ReminderRow> {
+    rows.iter().filter(|r| r.status == "pending").collect()
+}
+
+fn at(row: &ReminderRow) -> DateTime<Utc> {
+    row.send_at.and_utc()
+}
+
+/// The decoded text of each MIME part of a message, with its content type.
+fn mime_parts(message: &Received) -> Vec<(String, String)> {
+    let content_type = message.header("Content-Type").unwrap();
+    let boundary = content_type
+        .split("boundary=")
+        .nth(1)
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    message
+        .body()
+        .split(&format!("--{boundary}"))
+        .filter_map(|part| {
+            let (headers, body) = part.split_once("\r\n\r\n")?;
+            let header = |name: &str| {
+                headers
+                    .lines()
+                    .find(|l| {
+                        l.to_lowercase()
+                            .starts_with(&format!("{}:", name.to_lowercase()))
+                    })
+                    .map(|l| l.split_once(':').unwrap().1.trim().to_lowercase())
+            };
+            let kind = header("Content-Type")?;
+            let text = match header("Content-Transfer-Encoding").as_deref() {
+                Some("base64") => String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body.split_whitespace().collect::<String>())
+                        .unwrap(),
+                )
+                .unwrap(),
+                Some("quoted-printable") => decode_qp(body),
+                _ => body.to_string(),
+            };
+            Some((kind, text))
+        })
+        .collect()
+}
+
+fn decode_qp(text: &str) -> String {
+    let joined = text.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn link_in(text: &str, path: &str) -> String {
+    let start = text
+        .find(path)
+        .unwrap_or_else(|| panic!("no {path} link in the email"));
+    let begin = text[..start].rfind("http").unwrap();
+    text[begin..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+async fn reminders_arrive_at_their_times_as_time_moves_on(app: TestApp) {
+    let m = mailroom(app).await;
+    let (patient, treatment) =
+        recorded_treatment(&m.app, &[("cheeks", "1.0"), ("forehead", "0.5")]).await;
+    let schedule = rows(&m.app, treatment).await;
+    assert!(schedule.len() >= 8, "evening, dailies and milestones");
+    assert!(schedule
+        .iter()
+        .all(|r| r.status == "pending" && r.patient_id == patient));
+    assert_eq!(schedule[0].reminder_key, "evening");
+
+    // Nothing is due yet.
+    assert_eq!(m.worker.drain().await.unwrap().sent, 0);
+    assert!(m.sink.received().is_empty());
+
+    // Move time to each of the first three reminders: each arrives then, and only then.
+    for (n, row) in schedule.iter().take(3).enumerate() {
+        m.clock.set(at(row) - Duration::minutes(1));
+        assert_eq!(
+            m.worker.drain().await.unwrap().sent,
+            0,
+            "{} not before its time",
+            row.reminder_key
+        );
+        m.clock.set(at(row) + Duration::minutes(1));
+        assert_eq!(
+            m.worker.drain().await.unwrap().sent,
+            1,
+            "{} at its time",
+            row.reminder_key
+        );
+        let got = m.sink.wait_for(n + 1, StdDuration::from_secs(5)).await;
+        let mail = &got[n];
+        assert_eq!(mail.subject().unwrap(), row.subject);
+        assert_eq!(mail.header("Message-ID").unwrap(), row.message_id);
+        assert_eq!(mail.rcpt_to, vec!["maya@example.com".to_string()]);
+        assert!(mail
+            .header("Content-Type")
+            .unwrap()
+            .starts_with("multipart/alternative"));
+        let unsubscribe = mail.header("List-Unsubscribe").unwrap();
+        assert!(unsubscribe.starts_with('<') && unsubscribe.contains("/unsubscribe/"));
+        assert_eq!(
+            mail.header("List-Unsubscribe-Post").unwrap(),
+            "List-Unsubscribe=One-Click"
+        );
+        let parts = mime_parts(mail);
+        let text = &parts
+            .iter()
+            .find(|(k, _)| k.starts_with("text/plain"))
+            .expect("a plain text part")
+            .1;
+        let html = &parts
+            .iter()
+            .find(|(k, _)| k.starts_with("text/html"))
+            .expect("an HTML part")
+            .1;
+        assert!(text.contains("Hello Maya,") && html.contains("Hello Maya,"));
+        assert!(text.contains("Do:") && text.contains("Avoid:"));
+        assert!(text.contains("CALL US IF YOU NOTICE"));
+        if n == 0 {
+            // The links work: the sheet opens without log-in; the unsubscribe page asks first.
+            let sheet = link_in(text, "/s/");
+            let anonymous = new_client();
+            let page = anonymous.get(&sheet).send().await.unwrap();
+            assert_eq!(page.status().as_u16(), 200);
+            assert!(page.text().await.unwrap().contains("Maya Patel"));
+            let stop = link_in(text, "/unsubscribe/");
+            assert_eq!(unsubscribe, format!("<{stop}>"));
+            let page = anonymous
+                .get(&stop)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(page.contains("Stop the emails"));
+        }
+    }
+    let after = rows(&m.app, treatment).await;
+    assert_eq!(after.iter().filter(|r| r.status == "sent").count(), 3);
+    assert!(after
+        .iter()
+        .filter(|r| r.status == "sent")
+        .all(|r| r.sent_at.is_some() && r.attempts == 1));
+    // Staff see the statuses on the treatment page.
+    let page = m
+        .app
+        .get_with(&m.staff, &format!("/treatments/{treatment}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches("status-sent\">sent").count(), 3);
+    let preview = m
+        .app
+        .get_with(
+            &m.staff,
+            &format!("/treatments/{treatment}/reminders/{}/preview", after[3].id),
+        )
+        .await;
+    assert_eq!(preview.status().as_u16(), 200);
+    assert!(preview.text().await.unwrap().contains("Hello Maya,"));
+}
+
+async fn a_temporary_failure_is_retried_then_delivered(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let first = rows(&m.app, treatment).await.remove(0);
+    m.sink.fail_next(1, 451, "4.3.0 mailbox busy, try later");
+    m.clock.set(at(&first) + Duration::minutes(1));
+    let report = m.worker.drain().await.unwrap();
+    assert_eq!((report.sent, report.retried), (0, 1));
+    let row = rows(&m.app, treatment).await.remove(0);
+    assert_eq!((row.status.as_str(), row.attempts), ("pending", 1));
+    assert!(
+        row.last_error.as_deref().unwrap().contains("451"),
+        "{:?}",
+        row.last_error
+    );
+    assert!(row.next_attempt_at > row.send_at, "backed off");
+    // Not before the back-off has passed; then delivered.
+    assert_eq!(m.worker.drain().await.unwrap().claimed, 0);
+    m.clock
+        .set(row.next_attempt_at.and_utc() + Duration::seconds(1));
+    assert_eq!(m.worker.drain().await.unwrap().sent, 1);
+    assert_eq!(m.sink.wait_for(1, StdDuration::from_secs(5)).await.len(), 1);
+    let row = rows(&m.app, treatment).await.remove(0);
+    assert_eq!(
+        (row.status.as_str(), row.attempts, row.last_error.as_deref()),
+        ("sent", 2, None)
+    );
+}
+
+async fn a_permanent_failure_fails_at_once_and_shows_on_the_outbox(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let first = rows(&m.app, treatment).await.remove(0);
+    m.sink.fail_next(1, 550, "5.1.1 no such user here");
+    m.clock.set(at(&first) + Duration::minutes(1));
+    assert_eq!(m.worker.drain().await.unwrap().failed, 1);
+    let row = rows(&m.app, treatment).await.remove(0);
+    assert_eq!((row.status.as_str(), row.attempts), ("failed", 1));
+
+    let outbox = m
+        .app
+        .get_with(&m.staff, "/outbox?status=failed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        outbox.contains("Maya Patel")
+            && outbox.contains("550")
+            && outbox.contains("no such user here")
+    );
+    // Practitioners do not watch the outbox; staff and admins do.
+    let practitioner = m.app.signed_in("practitioner").await;
+    assert_eq!(
+        m.app
+            .get_with(&practitioner, "/outbox")
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
+
+    // Staff retry it: it goes out on the next round.
+    let r = m
+        .app
+        .post_form_with(
+            &m.staff,
+            &format!("/outbox/{}/retry", row.id),
+            &[("back", "/outbox")],
+        )
+        .await;
+    assert_redirect_to(&r, "/outbox");
+    m.clock.set(Utc::now() + Duration::minutes(1));
+    assert_eq!(m.worker.run_once().await.unwrap().sent, 1);
+    assert_eq!(rows(&m.app, treatment).await[0].status, "sent");
+    assert!(m
+        .app
+        .audit_actions()
+        .await
+        .contains(&"reminder.retried".to_string()));
+}
+
+async fn retries_give_up_after_the_configured_attempts(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    m.sink.fail_all(421, "4.7.0 service not available");
+    let mut when = at(&rows(&m.app, treatment).await[0]) + Duration::minutes(1);
+    for _ in 0..3 {
+        m.clock.set(when);
+        m.worker.run_once().await.unwrap();
+        when += Duration::hours(2);
+    }
+    let row = rows(&m.app, treatment).await.remove(0);
+    assert_eq!((row.status.as_str(), row.attempts), ("failed", 3));
+    assert!(row.last_error.unwrap().contains("gave up after 3 attempts"));
+}
+
+async fn unsubscribing_by_post_cancels_the_rest_and_a_get_does_not(app: TestApp) {
+    let m = mailroom(app).await;
+    let (patient, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let link = m.app.state.links.unsubscribe(patient);
+    let path = link.strip_prefix(&m.app.address).unwrap();
+    let before = pending(&rows(&m.app, treatment).await).len();
+
+    // A link scanner's GET changes nothing.
+    let anonymous = new_client();
+    assert_eq!(
+        m.app.get_with(&anonymous, path).await.status().as_u16(),
+        200
+    );
+    assert_eq!(pending(&rows(&m.app, treatment).await).len(), before);
+
+    // The mail client's one-click POST (RFC 8058): no cookie, no CSRF token.
+    let r = anonymous
+        .post(&link)
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("You will not get any more aftercare emails"));
+    let after = rows(&m.app, treatment).await;
+    assert!(pending(&after).is_empty());
+    assert_eq!(
+        after.iter().filter(|r| r.status == "cancelled").count(),
+        before
+    );
+    m.clock.set(Utc::now() + Duration::days(60));
+    assert_eq!(m.worker.drain().await.unwrap().sent, 0);
+    assert!(m.sink.received().is_empty());
+    let page = m
+        .app
+        .get_with(&m.staff, &format!("/patients/{patient}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Stopped by the patient"));
+    // A tampered token is 404 and changes nothing.
+    assert_eq!(
+        anonymous
+            .post(format!("{link}x"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+}
+
+async fn an_edit_reschedules_pending_reminders(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let before = rows(&m.app, treatment).await;
+    let day3 = before
+        .iter()
+        .find(|r| r.reminder_key == "day-3")
+        .unwrap()
+        .clone();
+    // The treatment really was a day earlier, and on the abdomen at 2 mm.
+    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
+    let when = (Utc::now().with_timezone(&tz) - Duration::hours(25))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let admin = m.app.signed_in("admin").await;
+    let r = m
+        .app
+        .post_form_with(
+            &admin,
+            &format!("/treatments/{treatment}/edit"),
+            &[
+                ("treated_at", &when),
+                ("area_0", "abdomen"),
+                ("depth_0", "2.0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let after = rows(&m.app, treatment).await;
+    let moved = after.iter().find(|r| r.id == day3.id).unwrap();
+    assert_eq!(moved.status, "pending");
+    assert_eq!(
+        moved.send_at,
+        day3.send_at - Duration::days(1),
+        "day 3 is a day earlier"
+    );
+    // The evening email's new time has passed: it is cancelled, not sent late.
+    let evening = after.iter().find(|r| r.reminder_key == "evening").unwrap();
+    assert_eq!(evening.status, "cancelled");
+    // A body area heals longer: more daily reminders than before.
+    let dailies = |rs: &[ReminderRow]| {
+        rs.iter()
+            .filter(|r| r.kind == "daily" && r.status == "pending")
+            .count()
+    };
+    assert!(
+        dailies(&after) > dailies(&before) - 1,
+        "{} vs {}",
+        dailies(&after),
+        dailies(&before)
+    );
+    assert!(after
+        .iter()
+        .any(|r| r.reminder_key == "day-10" && r.status == "pending"));
+}
+
+async fn deleting_a_treatment_cancels_its_reminders(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let admin = m.app.signed_in("admin").await;
+    let r = m
+        .app
+        .post_form_with(&admin, &format!("/treatments/{treatment}/delete"), &[])
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let after = rows(&m.app, treatment).await;
+    assert!(after.iter().all(|r| r.status == "cancelled"));
+    assert!(after[0].last_error.as_deref().unwrap().contains("deleted"));
+    m.clock.set(Utc::now() + Duration::days(60));
+    assert_eq!(m.worker.drain().await.unwrap().sent, 0);
+}
+
+async fn stale_daily_reminders_are_skipped_and_milestones_still_go(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let schedule = rows(&m.app, treatment).await;
+    // The app was down until an hour after the day-5 email was due.
+    let day5 = schedule.iter().find(|r| r.day == 5).unwrap();
+    m.clock.set(at(day5) + Duration::hours(1));
+    let report = m.worker.drain().await.unwrap();
+    let after = rows(&m.app, treatment).await;
+    let skipped: Vec<_> = after.iter().filter(|r| r.status == "skipped").collect();
+    assert_eq!(report.skipped, skipped.len());
+    assert!(
+        skipped.len() >= 4,
+        "evening and days 1–4 were more than 12 hours late"
+    );
+    assert!(skipped
+        .iter()
+        .all(|r| r.kind != "milestone" && r.last_error.as_deref().unwrap().contains("late")));
+    let sent: Vec<_> = after.iter().filter(|r| r.status == "sent").collect();
+    assert!(sent.iter().any(|r| r.id == day5.id), "today's email goes");
+    assert!(after
+        .iter()
+        .filter(|r| r.kind == "milestone" && at(r) <= at(day5))
+        .all(|r| r.status == "sent"));
+    assert_eq!(m.sink.received().len(), sent.len());
+}
+
+async fn a_withdrawn_consent_cancels_and_a_new_one_reopens(app: TestApp) {
+    let m = mailroom(app).await;
+    let (patient, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let total = rows(&m.app, treatment).await.len();
+    let r = m
+        .app
+        .post_form_with(
+            &m.staff,
+            &format!("/patients/{patient}/edit"),
+            &[("name", "Maya Patel"), ("email", "maya@example.com")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(pending(&rows(&m.app, treatment).await).is_empty());
+    let r = m
+        .app
+        .post_form_with(
+            &m.staff,
+            &format!("/patients/{patient}/edit"),
+            &[
+                ("name", "Maya Patel"),
+                ("email", "maya@example.com"),
+                ("email_consent", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(pending(&rows(&m.app, treatment).await).len(), total);
+}
+
+async fn a_worker_that_vanished_mid_send_is_replaced_after_its_lease(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let first = rows(&m.app, treatment).await.remove(0);
+    let now = at(&first) + Duration::minutes(1);
+    // Another worker claims the row and dies before sending.
+    let claimed = with_conn(&m.app, move |conn| {
+        store::write_tx(conn, |c| {
+            store::reminders::claim(
+                c,
+                now.naive_utc(),
+                (now + Duration::minutes(2)).naive_utc(),
+                10,
+            )
+        })
+        .unwrap()
+    })
+    .await;
+    assert_eq!(claimed, vec![first.id]);
+    m.clock.set(now);
+    assert_eq!(
+        m.worker.drain().await.unwrap().claimed,
+        0,
+        "leased rows are left alone"
+    );
+    m.clock.set(now + Duration::minutes(3));
+    assert_eq!(m.worker.drain().await.unwrap().sent, 1);
+    assert_eq!(m.worker.drain().await.unwrap().claimed, 0);
+    let ids = m.sink.message_ids();
+    assert_eq!(ids, vec![first.message_id.clone()], "sent exactly once");
+}
+
+async fn four_workers_deliver_each_of_a_thousand_reminders_once(app: TestApp) {
+    let m = mailroom(app).await;
+    let (patient, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let due = Utc::now() - Duration::minutes(5);
+    with_conn(&m.app, move |conn| {
+        store::write_tx(conn, |c| {
+            for i in 0..1000 {
+                store::reminders::insert(
+                    c,
+                    &store::reminders::NewReminder {
+                        treatment_id: treatment,
+                        patient_id: patient,
+                        reminder_key: format!("load-{i}"),
+                        kind: "milestone".into(),
+                        day: 1,
+                        subject: format!("Load test {i}"),
+                        send_at: due.naive_utc(),
+                        next_attempt_at: due.naive_utc(),
+                        status: "pending".into(),
+                        last_error: None,
+                        message_id: format!("<load.{i}@test.example>"),
+                        updated_at: due.naive_utc(),
+                    },
+                )?;
+            }
+            Ok::<_, aftercare::store::DbError>(())
+        })
+        .unwrap()
+    })
+    .await;
+    m.clock.set(Utc::now());
+    let workers: Vec<Worker> = (0..4)
+        .map(|_| {
+            let mut w = worker(
+                &m.app,
+                Mailer::smtp(&m.sink.url()).unwrap(),
+                m.clock.clone(),
+            );
+            w.config.batch_size = 25;
+            w
+        })
+        .collect();
+    let reports = futures_util::future::join_all(workers.iter().map(|w| w.drain())).await;
+    let sent: usize = reports.into_iter().map(|r| r.unwrap().sent).sum();
+    assert_eq!(sent, 1000);
+    let ids = m.sink.message_ids();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(
+        (ids.len(), unique.len()),
+        (1000, 1000),
+        "each reminder exactly once"
+    );
+    let statuses = rows(&m.app, treatment).await;
+    assert_eq!(statuses.iter().filter(|r| r.status == "sent").count(), 1000);
+}
+
+async fn without_smtp_the_default_setup_writes_eml_files(app: TestApp) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let w = worker(
+        &app,
+        Mailer::files(app.mail_dir.path().to_path_buf()).unwrap(),
+        clock.clone(),
+    );
+    let (_, treatment) = recorded_treatment(&app, &[("cheeks", "1.0")]).await;
+    let first = rows(&app, treatment).await.remove(0);
+    clock.set(at(&first) + Duration::minutes(1));
+    assert_eq!(w.drain().await.unwrap().sent, 1);
+    let files: Vec<_> = std::fs::read_dir(app.mail_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].extension().unwrap(), "eml");
+    let eml = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(eml.contains("MIME-Version: 1.0") && eml.contains("multipart/alternative"));
+    assert!(eml.contains(&format!("Message-ID: {}", first.message_id)));
+    assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+}
+
+crate::on_both_databases!(
+    reminders_arrive_at_their_times_as_time_moves_on,
+    a_temporary_failure_is_retried_then_delivered,
+    a_permanent_failure_fails_at_once_and_shows_on_the_outbox,
+    retries_give_up_after_the_configured_attempts,
+    unsubscribing_by_post_cancels_the_rest_and_a_get_does_not,
+    an_edit_reschedules_pending_reminders,
+    deleting_a_treatment_cancels_its_reminders,
+    stale_daily_reminders_are_skipped_and_milestones_still_go,
+    a_withdrawn_consent_cancels_and_a_new_one_reopens,
+    a_worker_that_vanished_mid_send_is_replaced_after_its_lease,
+    four_workers_deliver_each_of_a_thousand_reminders_once,
+    without_smtp_the_default_setup_writes_eml_files,
+);
