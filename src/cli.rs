@@ -34,6 +34,11 @@ enum Command {
     },
     /// Run only the reminder worker (several may share one PostgreSQL database).
     Worker,
+    /// Demo data for trying the app and measuring it.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
     /// Email tools.
     Mail {
         #[command(subcommand)]
@@ -50,6 +55,15 @@ enum Command {
     Protocol {
         #[command(subcommand)]
         command: ProtocolCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Add a demo clinic, one user per role and many patients (every tenth with a treatment).
+    Seed {
+        #[arg(long, default_value_t = 200)]
+        patients: usize,
     },
 }
 
@@ -118,6 +132,9 @@ pub fn main() -> ExitCode {
         Command::Mail {
             command: MailCommand::Test { to },
         } => mail_test(settings, &to),
+        Command::Demo {
+            command: DemoCommand::Seed { patients },
+        } => demo_seed(settings, patients),
         Command::Migrate => migrate(&settings),
         Command::User {
             command: UserCommand::Add { email, name, role },
@@ -238,6 +255,28 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn demo_seed(settings: Settings, patients: usize) -> anyhow::Result<()> {
+    let state = crate::startup::prepare(settings)?;
+    let mut conn = state.pool.get()?;
+    let started = std::time::Instant::now();
+    let report = crate::demo::seed(&mut conn, &state.protocol, patients, chrono::Utc::now())
+        .map_err(to_anyhow)?;
+    println!(
+        "Added {} patients and {} treatments in {:.1} s.",
+        report.patients,
+        report.treatments,
+        started.elapsed().as_secs_f64()
+    );
+    for (email, role) in report.users {
+        println!(
+            "  {:<13} {email}  password: {}",
+            role.label(),
+            crate::demo::DEMO_PASSWORD
+        );
+    }
+    Ok(())
 }
 
 fn mail_test(settings: Settings, to: &str) -> anyhow::Result<()> {

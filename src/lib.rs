@@ -10,6 +10,7 @@ pub mod care;
 pub mod cli;
 pub mod clinic;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod links;

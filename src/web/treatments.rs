@@ -386,8 +386,8 @@ pub(super) async fn staff_sheet(
 
 #[derive(Template)]
 #[template(path = "sheet/patient.html")]
-struct PatientSheetPage {
-    sheet: Sheet,
+pub struct PatientSheetPage {
+    pub sheet: Sheet,
 }
 
 #[get("/s/{token}")]

@@ -1,0 +1,148 @@
+//! Demo data: a configured clinic, one user per role, and many patients with
+//! treatments, so the app can be tried (and measured) with realistic volume.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::accounts::{self, NewUserInput, User};
+use crate::auth::Role;
+use crate::care::Protocol;
+use crate::clinic::ClinicInput;
+use crate::error::AppResult;
+use crate::store::{self, patients::PatientFields, write_tx, DbConn};
+use crate::treatments::{AreaRowInput, TreatmentForm};
+
+pub const DEMO_PASSWORD: &str = "demo password 2026";
+
+const FIRST: [&str; 24] = [
+    "Maya", "Liam", "Ava", "Noah", "Zoë", "Omar", "Isla", "Ravi", "Chloé", "Mateo", "Amara",
+    "Jonas", "Priya", "Leo", "Sofia", "Kenji", "Nadia", "Ethan", "Aisha", "Lucas", "Freya",
+    "Tariq", "Elena", "Sam",
+];
+const LAST: [&str; 20] = [
+    "Patel", "Smith", "García", "Okafor", "Nguyen", "Müller", "Rossi", "Kowalski", "Haddad",
+    "Silva", "Brown", "Tanaka", "O'Neill", "Ivanova", "Khan", "Dubois", "Jensen", "Lopez",
+    "Mensah", "Wright",
+];
+/// Treatments are varied but typical: (area, depth) sets.
+const TREATMENTS: [&[(&str, &str)]; 5] = [
+    &[("cheeks", "1.0"), ("forehead", "0.5")],
+    &[("periorbital", "0.25")],
+    &[("abdomen", "2.0")],
+    &[("neck", "0.75"), ("decollete", "0.75")],
+    &[("cheeks", "1.5"), ("chin-jaw", "1.0"), ("nose", "0.5")],
+];
+
+pub struct SeedReport {
+    pub patients: usize,
+    pub treatments: usize,
+    pub users: Vec<(String, Role)>,
+}
+
+fn demo_user(conn: &mut DbConn, role: Role) -> AppResult<User> {
+    let email = format!("{}@demo.example", role.as_str());
+    if let Some(row) = store::users::find_by_email(conn, &email)? {
+        return accounts::get_user(conn, row.id);
+    }
+    let input = NewUserInput {
+        name: format!("Demo {}", role.label()),
+        email: email.clone(),
+        role: role.as_str().into(),
+        password: DEMO_PASSWORD.into(),
+        password_confirm: DEMO_PASSWORD.into(),
+        password_mode: "password".into(),
+    };
+    let id = accounts::add_user_from_cli(conn, &input, store::now())?;
+    accounts::get_user(conn, id)
+}
+
+/// Adds `patients` patients (every tenth with a treatment in the last two weeks).
+pub fn seed(
+    conn: &mut DbConn,
+    protocol: &Protocol,
+    patients: usize,
+    now: DateTime<Utc>,
+) -> AppResult<SeedReport> {
+    let actor = accounts::Actor::anonymous("demo seed", "-");
+    crate::clinic::save(
+        conn,
+        &actor,
+        &ClinicInput {
+            name: "Demo Skin Clinic".into(),
+            phone: "020 7946 0000".into(),
+            email: "hello@demo.example".into(),
+            address: "1 Example Street, London".into(),
+            opening_hours: "Mon–Fri 9:00–18:00".into(),
+            out_of_hours: "If it cannot wait, call NHS 111 or go to urgent care.".into(),
+            time_zone: "Europe/London".into(),
+            send_hour: "9".into(),
+            sender_email: "aftercare@demo.example".into(),
+        },
+        now.naive_utc(),
+    )?;
+    let mut users = Vec::new();
+    let mut practitioner = None;
+    for role in Role::ALL {
+        let user = demo_user(conn, role)?;
+        users.push((user.email.clone(), role));
+        if role == Role::Practitioner {
+            practitioner = Some(user);
+        }
+    }
+    let practitioner = practitioner.expect("a practitioner was added");
+    let tz: chrono_tz::Tz = "Europe/London".parse().expect("valid zone");
+    let at = now.naive_utc();
+    let mut treated = 0;
+    // Patients in batches of 1,000 per transaction: fast on both backends.
+    for chunk_start in (0..patients).step_by(1000) {
+        let ids = write_tx(conn, |conn| {
+            let mut ids = Vec::new();
+            for i in chunk_start..(chunk_start + 1000).min(patients) {
+                let name = format!(
+                    "{} {}",
+                    FIRST[i % FIRST.len()],
+                    LAST[(i / FIRST.len()) % LAST.len()]
+                );
+                let email = format!("patient{i}@demo.example");
+                let fields = PatientFields {
+                    name_search: name.to_lowercase(),
+                    name,
+                    email: Some(email),
+                    phone: None,
+                    date_of_birth: None,
+                    email_consent: true,
+                    consent_by: Some(practitioner.id),
+                    consent_at: Some(at),
+                    updated_at: at,
+                };
+                ids.push(store::patients::insert(conn, &fields, at)?);
+            }
+            Ok::<_, crate::error::AppError>(ids)
+        })?;
+        for (n, id) in ids.into_iter().enumerate().filter(|(n, _)| n % 10 == 0) {
+            let areas = TREATMENTS[(n / 10) % TREATMENTS.len()];
+            let when = (now - Duration::hours(2 + (n as i64 % 300)))
+                .with_timezone(&tz)
+                .naive_local();
+            let form = TreatmentForm {
+                treated_at: when.format("%Y-%m-%dT%H:%M").to_string(),
+                rows: areas
+                    .iter()
+                    .map(|(a, d)| AreaRowInput {
+                        area: a.to_string(),
+                        depth: d.to_string(),
+                    })
+                    .collect(),
+                device: "Demo pen".into(),
+                products: "Hyaluronic acid serum".into(),
+                internal_notes: String::new(),
+            };
+            crate::treatments::record(conn, protocol, &practitioner, "-", id, &form, now)?;
+            treated += 1;
+        }
+    }
+    Ok(SeedReport {
+        patients,
+        treatments: treated,
+        users,
+    })
+}
