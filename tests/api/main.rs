@@ -6,5 +6,6 @@ mod access;
 mod auth;
 mod http;
 mod reminders;
+mod routes;
 mod smtp_sink;
 mod treatments;
