@@ -4,6 +4,7 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
+use crate::care::protocol::format_mm;
 use crate::care::Plan;
 use crate::clinic::Clinic;
 
@@ -76,7 +77,7 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
         areas: plan
             .areas
             .iter()
-            .map(|a| format!("{} ({} mm)", a.label, a.depth_mm))
+            .map(|a| format!("{} ({} mm)", a.label, format_mm(a.depth_mm)))
             .collect(),
         band: plan.band.label.clone(),
         phases: plan

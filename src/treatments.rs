@@ -300,7 +300,7 @@ pub fn record(
 fn summary(plan: &Plan) -> String {
     plan.areas
         .iter()
-        .map(|a| format!("{} {} mm", a.label, a.depth_mm))
+        .map(|a| format!("{} {} mm", a.label, care::protocol::format_mm(a.depth_mm)))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -303,6 +303,9 @@ struct ShowPage {
 }
 
 impl ShowPage {
+    fn mm(&self, depth: &f64) -> String {
+        crate::care::protocol::format_mm(*depth)
+    }
     fn local(&self, utc: &chrono::NaiveDateTime) -> String {
         let tz: chrono_tz::Tz = self
             .view

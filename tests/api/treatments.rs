@@ -79,7 +79,7 @@ async fn a_practitioner_records_a_treatment_and_the_sheet_shows_its_dates(app: T
         .await
         .unwrap();
     assert!(sheet.contains("Maya Patel"));
-    assert!(sheet.contains("Cheeks") && sheet.contains("1 mm") && sheet.contains("0.5 mm"));
+    assert!(sheet.contains("Cheeks (1.0 mm)") && sheet.contains("Forehead (0.5 mm)"));
     // The first phase starts at the treatment: its weekday and date are the patient's own.
     let first = format!("{}, 14:30", day.format("%a %-d %b"));
     assert!(sheet.contains(&first), "sheet shows {first}");
@@ -358,7 +358,7 @@ async fn an_edit_recomputes_the_plan_and_a_delete_hides_it(app: TestApp) {
         .text()
         .await
         .unwrap();
-    assert!(after.contains("2 mm") && !after.contains("0.25 mm"));
+    assert!(after.contains("(2.0 mm)") && !after.contains("0.25 mm"));
     assert_ne!(before, after, "the plan was recomputed");
 
     let confirm = app
