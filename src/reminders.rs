@@ -11,7 +11,9 @@ use crate::error::{AppError, AppResult};
 use crate::links::Links;
 use crate::mail::reminder::ReminderEmail;
 use crate::patients::Patient;
-use crate::store::reminders::{self as outbox, status, NewReminder, OutboxFilter, ReminderRow};
+use crate::store::reminders::{
+    self as outbox, status, NewReminder, OutboxFilter, ReminderRow, Scope,
+};
 use crate::store::{self, write_tx, DbConn};
 
 pub const NO_CONSENT: &str = "no consent to aftercare emails";
@@ -144,9 +146,9 @@ pub fn cancel_for_treatment(
     reason: &str,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
-    Ok(outbox::cancel_for_treatment(
+    Ok(outbox::cancel_pending(
         conn,
-        treatment_id,
+        Scope::Treatment(treatment_id),
         reason,
         now,
     )?)
@@ -158,7 +160,7 @@ pub fn consent_changed(conn: &mut DbConn, patient: &Patient, now: NaiveDateTime)
     if can_email(patient) {
         outbox::reopen_for_patient(conn, patient.id, NO_CONSENT, now)?;
     } else {
-        outbox::cancel_for_patient(conn, patient.id, NO_CONSENT, now)?;
+        outbox::cancel_pending(conn, Scope::Patient(patient.id), NO_CONSENT, now)?;
     }
     Ok(())
 }
@@ -172,8 +174,12 @@ pub fn unsubscribe(conn: &mut DbConn, patient_id: i64, ip: &str) -> AppResult<bo
             return Ok(false);
         }
         store::patients::set_unsubscribed(conn, patient_id, Some(now))?;
-        let cancelled =
-            outbox::cancel_for_patient(conn, patient_id, "the patient unsubscribed", now)?;
+        let cancelled = outbox::cancel_pending(
+            conn,
+            Scope::Patient(patient_id),
+            "the patient unsubscribed",
+            now,
+        )?;
         let actor = Actor::anonymous("patient (unsubscribe link)", ip);
         audit(
             conn,

@@ -124,36 +124,32 @@ pub fn finish(
     .execute(conn)
 }
 
-/// Cancels every pending reminder of a treatment.
-pub fn cancel_for_treatment(
-    conn: &mut DbConn,
-    treatment_id: i64,
-    reason: &str,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::update(
-        reminders::table
-            .filter(reminders::treatment_id.eq(treatment_id))
-            .filter(reminders::status.eq(status::PENDING)),
-    )
-    .set((
-        reminders::status.eq(status::CANCELLED),
-        reminders::last_error.eq(reason),
-        reminders::updated_at.eq(now),
-    ))
-    .execute(conn)
+/// Whose pending reminders to cancel.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    Treatment(i64),
+    Patient(i64),
 }
 
-/// Cancels every pending reminder of a patient (unsubscribe, consent withdrawn).
-pub fn cancel_for_patient(
+/// Cancels every pending reminder of a treatment (deleted) or a patient
+/// (unsubscribed, consent withdrawn), with the reason.
+pub fn cancel_pending(
     conn: &mut DbConn,
-    patient_id: i64,
+    scope: Scope,
     reason: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    let pending = reminders::table
+        .filter(reminders::status.eq(status::PENDING))
+        .into_boxed();
+    let rows = match scope {
+        Scope::Treatment(id) => pending.filter(reminders::treatment_id.eq(id)),
+        Scope::Patient(id) => pending.filter(reminders::patient_id.eq(id)),
+    };
+    let ids: Vec<i64> = rows.select(reminders::id).load(conn)?;
     diesel::update(
         reminders::table
-            .filter(reminders::patient_id.eq(patient_id))
+            .filter(reminders::id.eq_any(&ids))
             .filter(reminders::status.eq(status::PENDING)),
     )
     .set((

@@ -357,6 +357,28 @@ struct StaffSheetPage {
     treatment_id: i64,
 }
 
+/// Loads a treatment's sheet and records who opened it, in one go.
+async fn opened_sheet(
+    state: &AppState,
+    id: i64,
+    actor: Actor,
+    action: &'static str,
+) -> AppResult<Sheet> {
+    let view = state
+        .db(move |conn| {
+            let view = treatments::view(conn, id)?;
+            treatments::log_sheet_view(conn, &actor, action, id, now())?;
+            Ok(view)
+        })
+        .await?;
+    Ok(sheet::build(
+        &view.plan,
+        &view.clinic,
+        &view.patient.name,
+        state.links.sheet(id),
+    ))
+}
+
 #[get("/treatments/{id}/sheet")]
 pub(super) async fn staff_sheet(
     req: HttpRequest,
@@ -367,19 +389,7 @@ pub(super) async fn staff_sheet(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let actor = auth.user().actor(&client_ip(&req));
-    let view = state
-        .db(move |conn| {
-            let view = treatments::view(conn, id)?;
-            treatments::log_sheet_view(conn, &actor, "sheet.opened_by_staff", id, now())?;
-            Ok(view)
-        })
-        .await?;
-    let sheet = sheet::build(
-        &view.plan,
-        &view.clinic,
-        &view.patient.name,
-        state.links.sheet(id),
-    );
+    let sheet = opened_sheet(&state, id, actor, "sheet.opened_by_staff").await?;
     render(&StaffSheetPage {
         ctx,
         sheet,
@@ -401,19 +411,7 @@ pub(super) async fn patient_sheet(
 ) -> AppResult<HttpResponse> {
     let id = state.links.open_sheet(&token).ok_or(AppError::NotFound)?;
     let actor = Actor::anonymous("patient (sheet link)", &client_ip(&req));
-    let view = state
-        .db(move |conn| {
-            let view = treatments::view(conn, id)?;
-            treatments::log_sheet_view(conn, &actor, "sheet.opened_by_patient", id, now())?;
-            Ok(view)
-        })
-        .await?;
-    let sheet = sheet::build(
-        &view.plan,
-        &view.clinic,
-        &view.patient.name,
-        state.links.sheet(id),
-    );
+    let sheet = opened_sheet(&state, id, actor, "sheet.opened_by_patient").await?;
     let mut response = render(&PatientSheetPage { sheet })?;
     response.headers_mut().insert(
         actix_web::http::header::HeaderName::from_static("x-robots-tag"),

@@ -159,7 +159,48 @@ pub async fn with_conn<T: Send + 'static>(
         .unwrap()
 }
 
+/// The id at the end of a redirect's `Location` (`/patients/7` → 7).
+pub fn id_in_location(r: &Response) -> i64 {
+    let location = r.headers()["location"].to_str().unwrap();
+    location.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+/// The clinic's wall-clock time (Europe/London, the default) `offset` from
+/// now, as the treatment form takes it.
+pub fn clinic_time(offset: chrono::Duration) -> String {
+    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
+    (chrono::Utc::now().with_timezone(&tz) + offset)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
 impl TestApp {
+    /// Adds a patient who consents to emails, through the form; returns its id.
+    pub async fn add_patient(&self, client: &Client, name: &str, email: &str) -> i64 {
+        let r = self
+            .post_form_with(
+                client,
+                "/patients/new",
+                &[("name", name), ("email", email), ("email_consent", "yes")],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303, "patient added");
+        id_in_location(&r)
+    }
+
+    /// Records a treatment for `patient` through the form; returns the response.
+    pub async fn record_treatment(
+        &self,
+        client: &Client,
+        patient: i64,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let patient = patient.to_string();
+        let mut body = vec![("patient_id", patient.as_str())];
+        body.extend_from_slice(fields);
+        self.post_form_with(client, "/treatments", &body).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

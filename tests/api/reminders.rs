@@ -52,54 +52,21 @@ async fn mailroom(app: TestApp) -> Mailroom {
 /// consented to emails; returns (patient id, treatment id).
 async fn recorded_treatment(app: &TestApp, areas: &[(&str, &str)]) -> (i64, i64) {
     let practitioner = app.signed_in("practitioner").await;
-    let r = app
-        .post_form_with(
-            &practitioner,
-            "/patients/new",
-            &[
-                ("name", "Maya Patel"),
-                ("email", "maya@example.com"),
-                ("email_consent", "yes"),
-            ],
-        )
+    let patient = app
+        .add_patient(&practitioner, "Maya Patel", "maya@example.com")
         .await;
-    let patient: i64 = r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
-    let when = (Utc::now().with_timezone(&tz) - Duration::hours(1))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let patient_s = patient.to_string();
-    let mut fields = vec![
-        ("patient_id", patient_s.as_str()),
-        ("treated_at", when.as_str()),
-    ];
+    let when = clinic_time(-Duration::hours(1));
     let names: Vec<(String, String)> = (0..areas.len())
         .map(|i| (format!("area_{i}"), format!("depth_{i}")))
         .collect();
-    for (i, (area, depth)) in areas.iter().enumerate() {
-        fields.push((&names[i].0, area));
-        fields.push((&names[i].1, depth));
+    let mut fields = vec![("treated_at", when.as_str())];
+    for ((area, depth), (area_field, depth_field)) in areas.iter().zip(&names) {
+        fields.push((area_field, area));
+        fields.push((depth_field, depth));
     }
-    let r = app
-        .post_form_with(&practitioner, "/treatments", &fields)
-        .await;
+    let r = app.record_treatment(&practitioner, patient, &fields).await;
     assert_eq!(r.status().as_u16(), 303, "treatment recorded");
-    let treatment = r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    (patient, treatment)
+    (patient, id_in_location(&r))
 }
 
 async fn rows(app: &TestApp, treatment: i64) -> Vec<ReminderRow> {
@@ -458,10 +425,7 @@ async fn an_edit_reschedules_pending_reminders(app: TestApp) {
         .unwrap()
         .clone();
     // The treatment really was a day earlier, and on the abdomen at 2 mm.
-    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
-    let when = (Utc::now().with_timezone(&tz) - Duration::hours(25))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
+    let when = clinic_time(-Duration::hours(25));
     let admin = m.app.signed_in("admin").await;
     let r = m
         .app

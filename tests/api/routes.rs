@@ -45,48 +45,23 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 async fn each_role_gets_403_exactly_on_the_routes_it_may_not_use(app: TestApp) {
     app.add_user("owner@clinic.example", "admin").await; // user 1
     let practitioner = app.signed_in("practitioner").await;
-    let r = app
-        .post_form_with(
-            &practitioner,
-            "/patients/new",
-            &[
-                ("name", "Ana Lima"),
-                ("email", "ana@example.com"),
-                ("email_consent", "yes"),
-            ],
-        )
+    let patient = app
+        .add_patient(&practitioner, "Ana Lima", "ana@example.com")
         .await;
-    let p = r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
-    let when = (chrono::Utc::now().with_timezone(&tz) - chrono::Duration::hours(1))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
+    let p = patient.to_string();
+    let when = clinic_time(-chrono::Duration::hours(1));
     let r = app
-        .post_form_with(
+        .record_treatment(
             &practitioner,
-            "/treatments",
+            patient,
             &[
-                ("patient_id", &p),
                 ("treated_at", &when),
                 ("area_0", "cheeks"),
                 ("depth_0", "1"),
             ],
         )
         .await;
-    let t: i64 = r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let t = id_in_location(&r);
     let reminder = with_conn(&app, move |conn| {
         aftercare::store::reminders::for_treatment(conn, t).unwrap()[0].id
     })

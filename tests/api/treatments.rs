@@ -3,44 +3,6 @@
 use crate::helpers::*;
 use aftercare::store;
 
-/// Adds a patient through the form and returns its id.
-async fn add_patient(app: &TestApp, client: &reqwest::Client, name: &str, email: &str) -> i64 {
-    let r = app
-        .post_form_with(
-            client,
-            "/patients/new",
-            &[("name", name), ("email", email), ("email_consent", "yes")],
-        )
-        .await;
-    assert_eq!(r.status().as_u16(), 303, "patient added");
-    let location = r.headers()["location"].to_str().unwrap();
-    location.rsplit('/').next().unwrap().parse().unwrap()
-}
-
-/// Records a treatment through the form; returns the response.
-async fn record(
-    app: &TestApp,
-    client: &reqwest::Client,
-    patient: i64,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let patient = patient.to_string();
-    let mut body = vec![("patient_id", patient.as_str())];
-    body.extend_from_slice(fields);
-    app.post_form_with(client, "/treatments", &body).await
-}
-
-fn id_from(r: &reqwest::Response) -> i64 {
-    r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// Yesterday at 14:30 in the clinic's zone (Europe/London by default).
 fn yesterday_afternoon() -> (String, chrono::NaiveDate) {
     let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
@@ -50,26 +12,28 @@ fn yesterday_afternoon() -> (String, chrono::NaiveDate) {
 
 async fn a_practitioner_records_a_treatment_and_the_sheet_shows_its_dates(app: TestApp) {
     let practitioner = app.signed_in("practitioner").await;
-    let patient = add_patient(&app, &practitioner, "Maya Patel", "maya@example.com").await;
+    let patient = app
+        .add_patient(&practitioner, "Maya Patel", "maya@example.com")
+        .await;
     let (when, day) = yesterday_afternoon();
-    let r = record(
-        &app,
-        &practitioner,
-        patient,
-        &[
-            ("treated_at", &when),
-            ("area_0", "cheeks"),
-            ("depth_0", "1.0"),
-            ("area_1", "forehead"),
-            ("depth_1", "0.5"),
-            ("device", "Pen A6"),
-            ("products", "HA serum"),
-            ("internal_notes", "Patient nervous; check in"),
-        ],
-    )
-    .await;
+    let r = app
+        .record_treatment(
+            &practitioner,
+            patient,
+            &[
+                ("treated_at", &when),
+                ("area_0", "cheeks"),
+                ("depth_0", "1.0"),
+                ("area_1", "forehead"),
+                ("depth_1", "0.5"),
+                ("device", "Pen A6"),
+                ("products", "HA serum"),
+                ("internal_notes", "Patient nervous; check in"),
+            ],
+        )
+        .await;
     assert_eq!(r.status().as_u16(), 303);
-    let id = id_from(&r);
+    let id = id_in_location(&r);
     assert_eq!(r.headers()["location"], format!("/treatments/{id}"));
 
     let sheet = app
@@ -112,17 +76,17 @@ async fn a_practitioner_records_a_treatment_and_the_sheet_shows_its_dates(app: T
     assert!(actions.contains(&"sheet.opened_by_staff".to_string()));
 
     // A second treatment for the same patient.
-    let r = record(
-        &app,
-        &practitioner,
-        patient,
-        &[
-            ("treated_at", &when),
-            ("area_0", "neck"),
-            ("depth_0", "0.75"),
-        ],
-    )
-    .await;
+    let r = app
+        .record_treatment(
+            &practitioner,
+            patient,
+            &[
+                ("treated_at", &when),
+                ("area_0", "neck"),
+                ("depth_0", "0.75"),
+            ],
+        )
+        .await;
     assert_eq!(r.status().as_u16(), 303);
     let page = app
         .get_with(&practitioner, &format!("/patients/{patient}"))
@@ -135,7 +99,9 @@ async fn a_practitioner_records_a_treatment_and_the_sheet_shows_its_dates(app: T
 
 async fn invalid_treatments_get_field_errors_and_save_nothing(app: TestApp) {
     let practitioner = app.signed_in("practitioner").await;
-    let patient = add_patient(&app, &practitioner, "Jo Bloggs", "jo@example.com").await;
+    let patient = app
+        .add_patient(&practitioner, "Jo Bloggs", "jo@example.com")
+        .await;
     let (when, _) = yesterday_afternoon();
     let cases: [(&[(&str, &str)], &str); 3] = [
         (
@@ -160,24 +126,24 @@ async fn invalid_treatments_get_field_errors_and_save_nothing(app: TestApp) {
         ),
     ];
     for (fields, message) in cases {
-        let r = record(&app, &practitioner, patient, fields).await;
+        let r = app.record_treatment(&practitioner, patient, fields).await;
         assert_eq!(r.status().as_u16(), 422, "{message}");
         let html = r.text().await.unwrap();
         assert!(html.contains(message), "{message}");
         assert!(html.contains("Nothing was saved"));
     }
     // What was typed is kept.
-    let r = record(
-        &app,
-        &practitioner,
-        patient,
-        &[
-            ("treated_at", "2099-01-01T10:00"),
-            ("area_0", "cheeks"),
-            ("depth_0", "7"),
-        ],
-    )
-    .await;
+    let r = app
+        .record_treatment(
+            &practitioner,
+            patient,
+            &[
+                ("treated_at", "2099-01-01T10:00"),
+                ("area_0", "cheeks"),
+                ("depth_0", "7"),
+            ],
+        )
+        .await;
     let html = r.text().await.unwrap();
     assert!(html.contains("value=\"2099-01-01T10:00\"") && html.contains("value=\"7\""));
     assert!(html.contains("<option value=\"cheeks\" selected>"));
@@ -221,11 +187,10 @@ async fn a_missing_email_with_consent_is_refused(app: TestApp) {
 async fn staff_view_and_print_but_may_not_record_or_edit(app: TestApp) {
     let practitioner = app.signed_in("practitioner").await;
     let staff = app.signed_in("staff").await;
-    let patient = add_patient(&app, &staff, "Ana Lima", "ana@example.com").await;
+    let patient = app.add_patient(&staff, "Ana Lima", "ana@example.com").await;
     let (when, _) = yesterday_afternoon();
-    let id = id_from(
-        &record(
-            &app,
+    let id = id_in_location(
+        &app.record_treatment(
             &practitioner,
             patient,
             &[
@@ -260,17 +225,17 @@ async fn staff_view_and_print_but_may_not_record_or_edit(app: TestApp) {
             "GET {path}"
         );
     }
-    let r = record(
-        &app,
-        &staff,
-        patient,
-        &[
-            ("treated_at", &when),
-            ("area_0", "cheeks"),
-            ("depth_0", "1"),
-        ],
-    )
-    .await;
+    let r = app
+        .record_treatment(
+            &staff,
+            patient,
+            &[
+                ("treated_at", &when),
+                ("area_0", "cheeks"),
+                ("depth_0", "1"),
+            ],
+        )
+        .await;
     assert_eq!(r.status().as_u16(), 403);
     for path in [
         format!("/treatments/{id}/edit"),
@@ -318,11 +283,12 @@ async fn staff_view_and_print_but_may_not_record_or_edit(app: TestApp) {
 
 async fn an_edit_recomputes_the_plan_and_a_delete_hides_it(app: TestApp) {
     let practitioner = app.signed_in("practitioner").await;
-    let patient = add_patient(&app, &practitioner, "Sol Rivera", "sol@example.com").await;
+    let patient = app
+        .add_patient(&practitioner, "Sol Rivera", "sol@example.com")
+        .await;
     let (when, _) = yesterday_afternoon();
-    let id = id_from(
-        &record(
-            &app,
+    let id = id_in_location(
+        &app.record_treatment(
             &practitioner,
             patient,
             &[
@@ -388,11 +354,12 @@ async fn an_edit_recomputes_the_plan_and_a_delete_hides_it(app: TestApp) {
 
 async fn the_patient_link_opens_the_sheet_and_a_tampered_one_is_404(app: TestApp) {
     let practitioner = app.signed_in("practitioner").await;
-    let patient = add_patient(&app, &practitioner, "Kim Lee", "kim@example.com").await;
+    let patient = app
+        .add_patient(&practitioner, "Kim Lee", "kim@example.com")
+        .await;
     let (when, _) = yesterday_afternoon();
-    let id = id_from(
-        &record(
-            &app,
+    let id = id_in_location(
+        &app.record_treatment(
             &practitioner,
             patient,
             &[
@@ -446,8 +413,10 @@ async fn the_patient_link_opens_the_sheet_and_a_tampered_one_is_404(app: TestApp
 
 async fn patients_are_found_by_name_or_email(app: TestApp) {
     let staff = app.signed_in("staff").await;
-    add_patient(&app, &staff, "Zoë Adams", "zoe@example.com").await;
-    add_patient(&app, &staff, "Bob 100% Real", "bob@example.com").await;
+    app.add_patient(&staff, "Zoë Adams", "zoe@example.com")
+        .await;
+    app.add_patient(&staff, "Bob 100% Real", "bob@example.com")
+        .await;
     let html = app
         .get_with(&staff, "/patients?q=ZOË")
         .await
@@ -520,12 +489,13 @@ async fn admins_set_the_clinic_details_used_on_sheets(app: TestApp) {
         )
         .await;
     assert_redirect_to(&ok, "/admin/clinic");
-    let patient = add_patient(&app, &admin, "Eve Stone", "eve@example.com").await;
+    let patient = app
+        .add_patient(&admin, "Eve Stone", "eve@example.com")
+        .await;
     let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
     let day = chrono::Utc::now().with_timezone(&tz).date_naive() - chrono::Duration::days(1);
-    let id = id_from(
-        &record(
-            &app,
+    let id = id_in_location(
+        &app.record_treatment(
             &admin,
             patient,
             &[
