@@ -422,6 +422,24 @@ pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     })
 }
 
+/// The start page's list: the latest treatments, and how many emails failed.
+pub struct Dashboard {
+    pub recent: Vec<(TreatmentRow, String, String)>,
+    pub failed_emails: i64,
+}
+
+pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
+    let recent = store::treatments::recent(conn, 10)?;
+    let failed_emails = store::reminders::counts(conn)?
+        .into_iter()
+        .find(|(s, _)| s == store::reminders::status::FAILED)
+        .map_or(0, |(_, n)| n);
+    Ok(Dashboard {
+        recent,
+        failed_emails,
+    })
+}
+
 /// Records who opened a sheet (staff printing, or the patient by link).
 pub fn log_sheet_view(
     conn: &mut DbConn,

@@ -149,3 +149,15 @@ pub fn soft_delete(conn: &mut DbConn, id: i64, by: i64, now: NaiveDateTime) -> Q
     ))
     .execute(conn)
 }
+
+/// The most recent treatments in the clinic, with patient and practitioner names.
+pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(TreatmentRow, String, String)>> {
+    treatments::table
+        .inner_join(patients::table)
+        .inner_join(users::table)
+        .filter(treatments::deleted_at.is_null())
+        .order(treatments::treated_at.desc())
+        .limit(limit)
+        .select((TreatmentRow::as_select(), patients::name, users::name))
+        .load(conn)
+}

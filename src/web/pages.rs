@@ -11,11 +11,17 @@ use crate::error::AppResult;
 #[template(path = "home.html")]
 struct HomePage {
     ctx: PageCtx,
+    dashboard: crate::treatments::Dashboard,
 }
 
 #[get("/")]
-pub(super) async fn home(_auth: Auth<SignedIn>, ctx: PageCtx) -> AppResult<HttpResponse> {
-    render(&HomePage { ctx })
+pub(super) async fn home(
+    _auth: Auth<SignedIn>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let dashboard = state.db(crate::treatments::dashboard).await?;
+    render(&HomePage { ctx, dashboard })
 }
 
 /// 200 `ok` when the database answers, 503 otherwise (for load balancers).

@@ -311,6 +311,8 @@ async fn a_permanent_failure_fails_at_once_and_shows_on_the_outbox(app: TestApp)
             && outbox.contains("550")
             && outbox.contains("no such user here")
     );
+    let home = m.app.get_with(&m.staff, "/").await.text().await.unwrap();
+    assert!(home.contains("1 reminder email could not be sent"));
     // Practitioners do not watch the outbox; staff and admins do.
     let practitioner = m.app.signed_in("practitioner").await;
     assert_eq!(

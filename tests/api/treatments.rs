@@ -75,6 +75,8 @@ async fn a_practitioner_records_a_treatment_and_the_sheet_shows_its_dates(app: T
     assert!(actions.contains(&"treatment.recorded".to_string()));
     assert!(actions.contains(&"sheet.opened_by_staff".to_string()));
 
+    let home = app.get_with(&practitioner, "/").await.text().await.unwrap();
+    assert!(home.contains("Recent treatments") && home.contains("Maya Patel"));
     // A second treatment for the same patient.
     let r = app
         .record_treatment(
