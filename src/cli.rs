@@ -102,6 +102,9 @@ enum UserCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A `.env` file in the working directory is read if present (never required);
+    // variables already set in the environment win.
+    let _ = dotenvy::dotenv();
     init_tracing();
     // Protocol commands need no database or configuration.
     if let Some(Command::Protocol { command }) = &cli.command {
