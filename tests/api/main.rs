@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod auth;
+mod cli;
 mod http;
 mod reminders;
 mod routes;
