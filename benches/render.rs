@@ -37,7 +37,9 @@ const UNSUBSCRIBE_URL: &str =
 
 fn render_sheet(plan: &Plan, clinic: &Clinic) -> String {
     let sheet = aftercare::sheet::build(plan, clinic, "Maya Patel", SHEET_URL.to_string());
-    PatientSheetPage { sheet }.render().expect("the sheet renders")
+    PatientSheetPage { sheet }
+        .render()
+        .expect("the sheet renders")
 }
 
 fn compose(plan: &Plan, clinic: &Clinic, key: &str) -> reminder::ReminderEmail {
@@ -132,13 +134,16 @@ fn bench_render(c: &mut Criterion) {
     c.bench_function("email/build_message + formatted", |b| {
         b.iter(|| message(black_box(&email), &clinic).formatted())
     });
-    c.bench_function("email/parse json + compose + message + formatted (per email)", |b| {
-        b.iter(|| {
-            let plan: Plan = serde_json::from_str(black_box(&plan_json)).unwrap();
-            let email = compose(&plan, &clinic, &key);
-            message(&email, &clinic).formatted()
-        })
-    });
+    c.bench_function(
+        "email/parse json + compose + message + formatted (per email)",
+        |b| {
+            b.iter(|| {
+                let plan: Plan = serde_json::from_str(black_box(&plan_json)).unwrap();
+                let email = compose(&plan, &clinic, &key);
+                message(&email, &clinic).formatted()
+            })
+        },
+    );
 }
 
 criterion_group!(benches, bench_render);

@@ -12,8 +12,15 @@
 //! - `AFTERCARE_BENCH_PG_URL`: a PostgreSQL URL to create the bench databases from
 //!   (default `postgres://postgres@127.0.0.1:5432/postgres`); each run creates
 //!   `aftercare_bench_worker_<pid>` and drops it afterwards.
+//!
+//! Experiments (not the production set-up; see BENCHMARKS.md, "what limits it"):
+//! - `AFTERCARE_BENCH_CONCURRENCY=N`: N sends in flight per worker and an SMTP pool of N
+//!   connections (production: 8 and 8);
+//! - `AFTERCARE_BENCH_SINK=quickack`: a minimal counting SMTP sink that acknowledges every TCP
+//!   segment at once (TCP_QUICKACK), as if the client did not wait on Nagle's algorithm.
 
-#[allow(dead_code)]
+// Built as part of this bench, with its own unit tests compiled in but never run here.
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/api/smtp_sink.rs"]
 mod smtp_sink;
 
@@ -85,21 +92,37 @@ fn orchestrate() -> ExitCode {
     let mut ok = true;
     for scenario in scenarios.split_whitespace() {
         let (backend, workers) = scenario.split_once(':').unwrap_or((scenario, "1"));
-        let label = format!(
+        let mut label = format!(
             "{backend}, {workers} worker{}",
             if workers == "1" { "" } else { "s" }
         );
+        if let Ok(n) = std::env::var("AFTERCARE_BENCH_CONCURRENCY") {
+            label.push_str(&format!(" (experiment: {n} sends in flight)"));
+        }
+        if env_or("AFTERCARE_BENCH_SINK", "test") == "quickack" {
+            label.push_str(" (experiment: quick-ACK sink)");
+        }
         println!("\n== {label}: {count} due reminders ==");
-        let sink = runtime.block_on(smtp_sink::SmtpSink::start());
-        let output = Command::new(&exe)
+        let sink = runtime.block_on(Sink::start());
+        let child = Command::new(&exe)
             .env(ROLE_VAR, "run")
             .env("AFTERCARE_BENCH_BACKEND", backend)
             .env("AFTERCARE_BENCH_WORKERS", workers)
             .env("AFTERCARE_BENCH_REMINDERS", count.to_string())
             .env("AFTERCARE_BENCH_SMTP_URL", sink.url())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .output()
+            .spawn()
             .expect("the scenario starts");
+        let child_id = child.id();
+        let output = child.wait_with_output().expect("the scenario runs");
+        if backend == "postgres" {
+            // The child drops its database; if it died first, do it here.
+            drop(BenchDb::Postgres {
+                admin_url: env_or("AFTERCARE_BENCH_PG_URL", DEFAULT_PG),
+                name: pg_name(child_id),
+            });
+        }
         let stdout = String::from_utf8_lossy(&output.stdout);
         let mut result = None;
         for line in stdout.lines() {
@@ -158,6 +181,141 @@ fn orchestrate() -> ExitCode {
     }
 }
 
+/// The tests' SMTP sink (the default), or the quick-ACK one (an experiment).
+enum Sink {
+    Test(smtp_sink::SmtpSink),
+    QuickAck(quickack::Sink),
+}
+
+impl Sink {
+    async fn start() -> Sink {
+        match env_or("AFTERCARE_BENCH_SINK", "test").as_str() {
+            "quickack" => Sink::QuickAck(quickack::Sink::start().await),
+            _ => Sink::Test(smtp_sink::SmtpSink::start().await),
+        }
+    }
+    fn url(&self) -> String {
+        match self {
+            Sink::Test(s) => s.url(),
+            Sink::QuickAck(s) => s.url(),
+        }
+    }
+    fn message_ids(&self) -> Vec<String> {
+        match self {
+            Sink::Test(s) => s.message_ids(),
+            Sink::QuickAck(s) => s.message_ids(),
+        }
+    }
+}
+
+/// A minimal SMTP sink that keeps only Message-IDs and sets TCP_QUICKACK before every read, so
+/// the client's last small write (lettre sends the body, then `CRLF.CRLF` on its own) is not held
+/// back by Nagle's algorithm waiting for a delayed ACK.
+mod quickack {
+    use std::os::fd::AsRawFd;
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{TcpListener, TcpStream};
+
+    pub struct Sink {
+        port: u16,
+        ids: Arc<Mutex<Vec<String>>>,
+        accept: tokio::task::JoinHandle<()>,
+    }
+
+    impl Sink {
+        pub async fn start() -> Sink {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let port = listener.local_addr().expect("address").port();
+            let ids: Arc<Mutex<Vec<String>>> = Arc::default();
+            let shared = ids.clone();
+            let accept = tokio::spawn(async move {
+                let mut connections = tokio::task::JoinSet::new();
+                while let Ok((stream, _)) = listener.accept().await {
+                    connections.spawn(serve(stream, shared.clone()));
+                }
+            });
+            Sink { port, ids, accept }
+        }
+        pub fn url(&self) -> String {
+            format!("smtp://127.0.0.1:{}", self.port)
+        }
+        pub fn message_ids(&self) -> Vec<String> {
+            self.ids.lock().unwrap().clone()
+        }
+    }
+
+    impl Drop for Sink {
+        fn drop(&mut self) {
+            self.accept.abort();
+        }
+    }
+
+    fn quick_ack(stream: &TcpStream) {
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket and a c_int option value of the right size.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                &one as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+
+    async fn serve(stream: TcpStream, ids: Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
+        stream.set_nodelay(true)?;
+        let mut stream = BufReader::new(stream);
+        stream
+            .get_mut()
+            .write_all(b"220 localhost quickack sink\r\n")
+            .await?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            quick_ack(stream.get_ref());
+            if stream.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" => b"250-localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+                "DATA" => {
+                    stream.get_mut().write_all(b"354 go ahead\r\n").await?;
+                    let mut id = None;
+                    loop {
+                        line.clear();
+                        quick_ack(stream.get_ref());
+                        if stream.read_line(&mut line).await? == 0 {
+                            return Ok(());
+                        }
+                        if line == ".\r\n" {
+                            break;
+                        }
+                        if id.is_none()
+                            && line.len() > 11
+                            && line[..11].eq_ignore_ascii_case("message-id:")
+                        {
+                            id = Some(line[11..].trim().to_string());
+                        }
+                    }
+                    ids.lock().unwrap().push(id.unwrap_or_default());
+                    b"250 2.0.0 ok\r\n"
+                }
+                "QUIT" => {
+                    stream.get_mut().write_all(b"221 bye\r\n").await?;
+                    return Ok(());
+                }
+                _ => b"250 ok\r\n",
+            };
+            stream.get_mut().write_all(reply).await?;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // A child: one scenario.
 
@@ -179,6 +337,10 @@ impl Drop for BenchDb {
     }
 }
 
+fn pg_name(pid: u32) -> String {
+    format!("aftercare_bench_worker_{pid}")
+}
+
 fn fresh_database(backend: &str) -> anyhow::Result<(BenchDb, String)> {
     match backend {
         "sqlite" => {
@@ -188,9 +350,11 @@ fn fresh_database(backend: &str) -> anyhow::Result<(BenchDb, String)> {
         }
         "postgres" => {
             let admin_url = env_or("AFTERCARE_BENCH_PG_URL", DEFAULT_PG);
-            let name = format!("aftercare_bench_worker_{}", std::process::id());
+            let name = pg_name(std::process::id());
             let mut conn = diesel::pg::PgConnection::establish(&admin_url).map_err(|e| {
-                anyhow::anyhow!("cannot reach PostgreSQL at {admin_url} (set AFTERCARE_BENCH_PG_URL): {e}")
+                anyhow::anyhow!(
+                    "cannot reach PostgreSQL at {admin_url} (set AFTERCARE_BENCH_PG_URL): {e}"
+                )
             })?;
             diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                 .execute(&mut conn)?;
@@ -288,22 +452,43 @@ fn run_scenario() -> anyhow::Result<()> {
         seeded.elapsed().as_secs_f64()
     );
 
-    // Like `aftercare worker` processes: each worker its own connection pool and SMTP pool.
-    let fleet: Vec<Worker> = (0..workers)
-        .map(|_| -> anyhow::Result<Worker> {
-            Ok(Worker {
-                pool: store::pool(&state.settings.database)?,
-                mailer: Arc::new(Mailer::smtp(&smtp_url)?),
-                links: state.links.clone(),
-                clock: Arc::new(SystemClock),
-                config: WorkerConfig::default(),
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // lettre's SMTP pool starts a task of its own: it needs the runtime.
+    let _entered = runtime.enter();
+    // Like `aftercare worker` processes: each worker its own connection pool and SMTP pool.
+    let concurrency: Option<usize> = std::env::var("AFTERCARE_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let fleet: Vec<Worker> = (0..workers)
+        .map(|_| -> anyhow::Result<Worker> {
+            let (mailer, config) = match concurrency {
+                None => (Mailer::smtp(&smtp_url)?, WorkerConfig::default()),
+                Some(n) => {
+                    let transport =
+                        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&smtp_url)?
+                            .timeout(Some(aftercare::mail::SMTP_TIMEOUT))
+                            .pool_config(
+                                lettre::transport::smtp::PoolConfig::new().max_size(n as u32),
+                            )
+                            .build();
+                    let config = WorkerConfig {
+                        concurrency: n,
+                        ..WorkerConfig::default()
+                    };
+                    (Mailer::Smtp(transport), config)
+                }
+            };
+            Ok(Worker {
+                pool: store::pool(&state.settings.database)?,
+                mailer: Arc::new(mailer),
+                links: state.links.clone(),
+                clock: Arc::new(SystemClock),
+                config,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
 
     // Peak memory from here on: reset the high-water mark (Linux ≥ 4.0), then sample RSS.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
