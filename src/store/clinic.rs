@@ -25,7 +25,7 @@ pub fn get(conn: &mut DbConn) -> QueryResult<ClinicRow> {
     clinic::table
         .find(1)
         .select(ClinicRow::as_select())
-        .first(conn)
+        .get_result(conn)
 }
 
 pub fn save(conn: &mut DbConn, row: &ClinicRow, now: NaiveDateTime) -> QueryResult<usize> {

@@ -4,6 +4,11 @@
 //! scale-out path). Queries are written once against [`DbConn`], diesel's
 //! `MultiConnection`; the few that differ per backend (`RETURNING`, row
 //! locking) match on the variant explicitly.
+//!
+//! Look-ups by a unique key use `get_result`, not `first`: `first` binds a
+//! `LIMIT`, and SQLite re-prepares a statement whenever a bound `LIMIT`
+//! changes, which defeats diesel's statement cache on every request (see
+//! BENCHMARKS.md, F2).
 
 pub mod audit;
 pub mod clinic;

@@ -55,7 +55,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<PatientRow>> {
     patients::table
         .find(id)
         .select(PatientRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

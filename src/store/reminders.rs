@@ -73,7 +73,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<ReminderRow>> {
     reminders::table
         .find(id)
         .select(ReminderRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -107,7 +107,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<TreatmentRow>> {
         .find(id)
         .filter(treatments::deleted_at.is_null())
         .select(TreatmentRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -122,7 +122,7 @@ pub fn find_with_names(
         .filter(treatments::id.eq(id))
         .filter(treatments::deleted_at.is_null())
         .select((TreatmentRow::as_select(), patients::name, users::name))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

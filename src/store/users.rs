@@ -48,7 +48,7 @@ pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserR
     users::table
         .filter(users::email.eq(email))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -56,7 +56,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<UserRow>> {
     users::table
         .find(id)
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -138,7 +138,7 @@ pub fn find_session(
         .inner_join(users::table)
         .filter(sessions::token_hash.eq(token_hash))
         .select((SessionRow::as_select(), UserRow::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -257,7 +257,7 @@ pub fn find_password_token(
         .filter(password_tokens::used_at.is_null())
         .filter(password_tokens::expires_at.gt(now))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
