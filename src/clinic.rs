@@ -47,6 +47,12 @@ impl From<&Clinic> for ClinicInput {
     }
 }
 
+/// The clinic's time zone. Saving validates it, so UTC is only a guard
+/// against a hand-edited database.
+pub fn zone(clinic: &Clinic) -> chrono_tz::Tz {
+    clinic.time_zone.parse().unwrap_or(chrono_tz::UTC)
+}
+
 /// Every IANA zone name, for the picker.
 pub fn time_zones() -> impl Iterator<Item = &'static str> {
     chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())

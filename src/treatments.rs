@@ -306,9 +306,12 @@ fn summary(plan: &Plan) -> String {
 }
 
 /// Only the practitioner who recorded a treatment, or an admin, may change it.
+pub fn may_change(user: &User, t: &TreatmentRow) -> bool {
+    user.role == Role::Admin || (user.role == Role::Practitioner && t.practitioner_id == user.id)
+}
+
 fn ensure_may_change(user: &User, t: &TreatmentRow) -> AppResult<()> {
-    if user.role == Role::Admin || (user.role == Role::Practitioner && t.practitioner_id == user.id)
-    {
+    if may_change(user, t) {
         Ok(())
     } else {
         Err(AppError::Forbidden)

@@ -57,7 +57,7 @@ impl AppState {
     /// Today's date in the clinic's time zone.
     pub async fn clinic_today(&self) -> AppResult<chrono::NaiveDate> {
         let clinic = self.db(crate::clinic::get).await?;
-        let tz: chrono_tz::Tz = clinic.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let tz = crate::clinic::zone(&clinic);
         Ok(chrono::Utc::now().with_timezone(&tz).date_naive())
     }
 }

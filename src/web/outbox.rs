@@ -92,7 +92,7 @@ pub(super) async fn outbox(
         return Err(AppError::BadRequest("Unknown status filter.".into()));
     }
     let clinic = state.db(crate::clinic::get).await?;
-    let tz: chrono_tz::Tz = clinic.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let tz = crate::clinic::zone(&clinic);
     // Day filters are the clinic's calendar days.
     let day_start = |d: NaiveDate| crate::care::schedule::at_local_hour(tz, d, 0).naive_utc();
     let filter = OutboxFilter {

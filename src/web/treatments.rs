@@ -63,7 +63,7 @@ pub(super) async fn new_form(
     let (patient, clinic) = state
         .db(move |conn| Ok((patients::get(conn, id)?, crate::clinic::get(conn)?)))
         .await?;
-    let tz: chrono_tz::Tz = clinic.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let tz = crate::clinic::zone(&clinic);
     let local_now = chrono::Utc::now().with_timezone(&tz).naive_local();
     render(&FormPage {
         ctx,
@@ -337,9 +337,7 @@ pub(super) async fn show(
         })
         .await?;
     let user = auth.user();
-    let may_change = user.role == crate::auth::Role::Admin
-        || (user.role == crate::auth::Role::Practitioner
-            && view.treatment.practitioner_id == user.id);
+    let may_change = treatments::may_change(user, &view.treatment);
     render(&ShowPage {
         ctx,
         link: state.links.sheet(id),

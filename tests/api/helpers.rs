@@ -188,6 +188,20 @@ impl TestApp {
         id_in_location(&r)
     }
 
+    /// Adds a patient and records one treatment for them; returns (patient, treatment).
+    pub async fn patient_with_treatment(
+        &self,
+        client: &Client,
+        name: &str,
+        email: &str,
+        fields: &[(&str, &str)],
+    ) -> (i64, i64) {
+        let patient = self.add_patient(client, name, email).await;
+        let r = self.record_treatment(client, patient, fields).await;
+        assert_eq!(r.status().as_u16(), 303, "treatment recorded");
+        (patient, id_in_location(&r))
+    }
+
     /// Records a treatment for `patient` through the form; returns the response.
     pub async fn record_treatment(
         &self,

@@ -52,9 +52,6 @@ async fn mailroom(app: TestApp) -> Mailroom {
 /// consented to emails; returns (patient id, treatment id).
 async fn recorded_treatment(app: &TestApp, areas: &[(&str, &str)]) -> (i64, i64) {
     let practitioner = app.signed_in("practitioner").await;
-    let patient = app
-        .add_patient(&practitioner, "Maya Patel", "maya@example.com")
-        .await;
     let when = clinic_time(-Duration::hours(1));
     let names: Vec<(String, String)> = (0..areas.len())
         .map(|i| (format!("area_{i}"), format!("depth_{i}")))
@@ -64,9 +61,8 @@ async fn recorded_treatment(app: &TestApp, areas: &[(&str, &str)]) -> (i64, i64)
         fields.push((area_field, area));
         fields.push((depth_field, depth));
     }
-    let r = app.record_treatment(&practitioner, patient, &fields).await;
-    assert_eq!(r.status().as_u16(), 303, "treatment recorded");
-    (patient, id_in_location(&r))
+    app.patient_with_treatment(&practitioner, "Maya Patel", "maya@example.com", &fields)
+        .await
 }
 
 async fn rows(app: &TestApp, treatment: i64) -> Vec<ReminderRow> {

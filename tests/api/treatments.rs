@@ -285,22 +285,19 @@ async fn staff_view_and_print_but_may_not_record_or_edit(app: TestApp) {
 
 async fn an_edit_recomputes_the_plan_and_a_delete_hides_it(app: TestApp) {
     let practitioner = app.signed_in("practitioner").await;
-    let patient = app
-        .add_patient(&practitioner, "Sol Rivera", "sol@example.com")
-        .await;
     let (when, _) = yesterday_afternoon();
-    let id = id_in_location(
-        &app.record_treatment(
+    let (patient, id) = app
+        .patient_with_treatment(
             &practitioner,
-            patient,
+            "Sol Rivera",
+            "sol@example.com",
             &[
                 ("treated_at", &when),
                 ("area_0", "periorbital"),
                 ("depth_0", "0.25"),
             ],
         )
-        .await,
-    );
+        .await;
     let before = app
         .get_with(&practitioner, &format!("/treatments/{id}/sheet"))
         .await
@@ -356,22 +353,19 @@ async fn an_edit_recomputes_the_plan_and_a_delete_hides_it(app: TestApp) {
 
 async fn the_patient_link_opens_the_sheet_and_a_tampered_one_is_404(app: TestApp) {
     let practitioner = app.signed_in("practitioner").await;
-    let patient = app
-        .add_patient(&practitioner, "Kim Lee", "kim@example.com")
-        .await;
     let (when, _) = yesterday_afternoon();
-    let id = id_in_location(
-        &app.record_treatment(
+    let (_, id) = app
+        .patient_with_treatment(
             &practitioner,
-            patient,
+            "Kim Lee",
+            "kim@example.com",
             &[
                 ("treated_at", &when),
                 ("area_0", "cheeks"),
                 ("depth_0", "1"),
             ],
         )
-        .await,
-    );
+        .await;
     let page = app
         .get_with(&practitioner, &format!("/treatments/{id}"))
         .await
