@@ -564,7 +564,9 @@ pub fn resume_session(
         return Ok(None);
     }
     if now - session.last_seen_at > Duration::seconds(TOUCH_AFTER_SECONDS) {
-        store::users::touch_session(conn, session.id, now)?;
+        store::write(conn, |conn| {
+            store::users::touch_session(conn, session.id, now)
+        })?;
     }
     Ok(Some(ActiveSession {
         user: User::from_row(row)?,

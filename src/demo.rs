@@ -1,7 +1,7 @@
 //! Demo data: a configured clinic, one user per role, and many patients with
 //! treatments, so the app can be tried (and measured) with realistic volume.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::accounts::{self, NewUserInput, User};
 use crate::auth::Role;
@@ -36,6 +36,47 @@ pub struct SeedReport {
     pub patients: usize,
     pub treatments: usize,
     pub users: Vec<(String, Role)>,
+}
+
+fn demo_patient(i: usize, practitioner: i64, at: NaiveDateTime) -> PatientFields {
+    let name = format!(
+        "{} {}",
+        FIRST[i % FIRST.len()],
+        LAST[(i / FIRST.len()) % LAST.len()]
+    );
+    PatientFields {
+        name_search: name.to_lowercase(),
+        name,
+        email: Some(format!("patient{i}@demo.example")),
+        phone: None,
+        date_of_birth: None,
+        email_consent: true,
+        consent_by: Some(practitioner),
+        consent_at: Some(at),
+        updated_at: at,
+    }
+}
+
+/// The `n`th treatment of a chunk: areas cycle through [`TREATMENTS`], times
+/// through the last 300 hours.
+fn demo_treatment(n: usize, now: DateTime<Utc>, tz: chrono_tz::Tz) -> TreatmentForm {
+    let areas = TREATMENTS[(n / 10) % TREATMENTS.len()];
+    let when = (now - Duration::hours(2 + (n as i64 % 300)))
+        .with_timezone(&tz)
+        .naive_local();
+    TreatmentForm {
+        treated_at: when.format("%Y-%m-%dT%H:%M").to_string(),
+        rows: areas
+            .iter()
+            .map(|(a, d)| AreaRowInput {
+                area: a.to_string(),
+                depth: d.to_string(),
+            })
+            .collect(),
+        device: "Demo pen".into(),
+        products: "Hyaluronic acid serum".into(),
+        internal_notes: String::new(),
+    }
 }
 
 fn demo_user(conn: &mut DbConn, role: Role) -> AppResult<User> {
@@ -92,53 +133,23 @@ pub fn seed(
     let tz: chrono_tz::Tz = "Europe/London".parse().expect("valid zone");
     let at = now.naive_utc();
     let mut treated = 0;
-    // Patients in batches of 1,000 per transaction: fast on both backends.
+    // One transaction per 1,000 patients and their treatments: a commit per
+    // treatment made seeding PostgreSQL wait on WAL flushes (BENCHMARKS.md, F8).
     for chunk_start in (0..patients).step_by(1000) {
-        let ids = write_tx(conn, |conn| {
-            let mut ids = Vec::new();
+        treated += write_tx(conn, |conn| {
+            let mut treated = 0;
             for i in chunk_start..(chunk_start + 1000).min(patients) {
-                let name = format!(
-                    "{} {}",
-                    FIRST[i % FIRST.len()],
-                    LAST[(i / FIRST.len()) % LAST.len()]
-                );
-                let email = format!("patient{i}@demo.example");
-                let fields = PatientFields {
-                    name_search: name.to_lowercase(),
-                    name,
-                    email: Some(email),
-                    phone: None,
-                    date_of_birth: None,
-                    email_consent: true,
-                    consent_by: Some(practitioner.id),
-                    consent_at: Some(at),
-                    updated_at: at,
-                };
-                ids.push(store::patients::insert(conn, &fields, at)?);
+                let id = store::patients::insert(conn, &demo_patient(i, practitioner.id, at), at)?;
+                // Every tenth patient has had a treatment.
+                let n = i - chunk_start;
+                if n % 10 == 0 {
+                    let form = demo_treatment(n, now, tz);
+                    crate::treatments::record(conn, protocol, &practitioner, "-", id, &form, now)?;
+                    treated += 1;
+                }
             }
-            Ok::<_, crate::error::AppError>(ids)
+            Ok::<_, crate::error::AppError>(treated)
         })?;
-        for (n, id) in ids.into_iter().enumerate().filter(|(n, _)| n % 10 == 0) {
-            let areas = TREATMENTS[(n / 10) % TREATMENTS.len()];
-            let when = (now - Duration::hours(2 + (n as i64 % 300)))
-                .with_timezone(&tz)
-                .naive_local();
-            let form = TreatmentForm {
-                treated_at: when.format("%Y-%m-%dT%H:%M").to_string(),
-                rows: areas
-                    .iter()
-                    .map(|(a, d)| AreaRowInput {
-                        area: a.to_string(),
-                        depth: d.to_string(),
-                    })
-                    .collect(),
-                device: "Demo pen".into(),
-                products: "Hyaluronic acid serum".into(),
-                internal_notes: String::new(),
-            };
-            crate::treatments::record(conn, protocol, &practitioner, "-", id, &form, now)?;
-            treated += 1;
-        }
     }
     Ok(SeedReport {
         patients,

@@ -451,7 +451,9 @@ pub fn log_sheet_view(
     id: i64,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    audit(conn, actor, action, &format!("treatment {id}"), "", now)
+    store::write(conn, |conn| {
+        audit(conn, actor, action, &format!("treatment {id}"), "", now)
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The reminder worker: claims due reminders from the outbox with a lease,
-//! sends each with no transaction or lock held, then records the outcome in
-//! a short transaction of its own.
+//! sends each with no transaction or lock held, then records the outcomes in
+//! short transactions of their own.
 //!
 //! Delivery is at-least-once at the SMTP boundary: a worker that dies after
 //! the server accepted a message but before marking it leaves the row to be
@@ -20,6 +20,9 @@ use crate::mail::{self, Envelope, Mailer};
 use crate::reminders::can_email;
 use crate::store::reminders::{self as outbox, status, Job};
 use crate::store::{self, write_tx, Pool};
+
+/// At most this many outcomes are recorded in one transaction.
+const RECORD_BATCH: usize = 64;
 
 /// Where "now" comes from, so tests can move time.
 pub trait Clock: Send + Sync {
@@ -144,7 +147,11 @@ impl Worker {
             claimed: jobs.len(),
             ..Default::default()
         };
-        let mut outcomes = futures_util::stream::iter(jobs)
+        // Outcomes are recorded while later emails are still sending, in one
+        // transaction per batch of whatever finished meanwhile: one commit per
+        // email was the worker's next limit after the SMTP fix (BENCHMARKS.md, F6).
+        let (finished, mut to_record) = tokio::sync::mpsc::unbounded_channel();
+        let send_all = futures_util::stream::iter(jobs)
             .map(|job| {
                 let clinic = &clinic;
                 async move {
@@ -159,14 +166,26 @@ impl Worker {
                     (id, outcome)
                 }
             })
-            .buffer_unordered(self.config.concurrency.max(1));
-        while let Some((id, outcome)) = outcomes.next().await {
-            report.add(&outcome);
-            if let Err(e) = self.record(id, outcome, now).await {
-                // The lease runs out and the row is tried again; say so loudly.
-                tracing::error!(reminder = id, error = %e, "could not record a reminder's outcome");
+            .buffer_unordered(self.config.concurrency.max(1))
+            .for_each(move |done| {
+                // The receiver lives until every sender is gone, so this cannot fail.
+                let _ = finished.send(done);
+                std::future::ready(())
+            });
+        let record_all = async {
+            let mut batch = Vec::new();
+            while to_record.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+                for (_, outcome) in &batch {
+                    report.add(outcome);
+                }
+                let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+                if let Err(e) = self.record(std::mem::take(&mut batch), now).await {
+                    // The leases run out and the rows are tried again; say so loudly.
+                    tracing::error!(reminders = ?ids, error = %e, "could not record reminders' outcomes");
+                }
             }
-        }
+        };
+        tokio::join!(send_all, record_all);
         Ok(report)
     }
 
@@ -290,27 +309,34 @@ impl Worker {
         mail::build_message(&envelope, email.text(), email.html())
     }
 
-    async fn record(&self, id: i64, outcome: Outcome, now: DateTime<Utc>) -> anyhow::Result<()> {
+    /// Records finished sends in one transaction. Rows no longer `sending`
+    /// (cancelled by staff meanwhile) are left as they are.
+    async fn record(&self, done: Vec<(i64, Outcome)>, now: DateTime<Utc>) -> anyhow::Result<()> {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut conn = pool.get()?;
             let at = now.naive_utc();
             let from = [status::SENDING];
-            match outcome {
-                Outcome::Sent => outbox::mark_sent(&mut conn, id, at)?,
-                Outcome::Retry { error, next } => {
-                    outbox::mark_retry(&mut conn, id, &error, next.naive_utc(), at)?
+            write_tx(&mut conn, |c| {
+                for (id, outcome) in done {
+                    match outcome {
+                        Outcome::Sent => outbox::mark_sent(c, id, at)?,
+                        Outcome::Retry { error, next } => {
+                            outbox::mark_retry(c, id, &error, next.naive_utc(), at)?
+                        }
+                        Outcome::Failed(e) => {
+                            outbox::finish(c, id, &from, status::FAILED, Some(&e), at)?
+                        }
+                        Outcome::Skipped(e) => {
+                            outbox::finish(c, id, &from, status::SKIPPED, Some(&e), at)?
+                        }
+                        Outcome::Cancelled(e) => {
+                            outbox::finish(c, id, &from, status::CANCELLED, Some(&e), at)?
+                        }
+                    };
                 }
-                Outcome::Failed(e) => {
-                    outbox::finish(&mut conn, id, &from, status::FAILED, Some(&e), at)?
-                }
-                Outcome::Skipped(e) => {
-                    outbox::finish(&mut conn, id, &from, status::SKIPPED, Some(&e), at)?
-                }
-                Outcome::Cancelled(e) => {
-                    outbox::finish(&mut conn, id, &from, status::CANCELLED, Some(&e), at)?
-                }
-            };
+                Ok::<_, store::DbError>(())
+            })?;
             Ok(())
         })
         .await?

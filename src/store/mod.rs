@@ -148,6 +148,10 @@ pub fn pool(settings: &DatabaseSettings) -> Result<Pool, SetupError> {
     let pool = r2d2::Pool::builder()
         .max_size(settings.pool_size)
         .connection_timeout(Duration::from_secs(10))
+        // A `SELECT 1` before every checkout costs a round trip per request on
+        // PostgreSQL; a broken connection shows as the query's own error and
+        // `has_broken` keeps it out of the pool (BENCHMARKS.md, F5).
+        .test_on_check_out(false)
         .connection_customizer(Box::new(SqlitePragmas))
         .build(ConnManager {
             settings: settings.clone(),
@@ -174,8 +178,46 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Runs `f` in one write transaction. On SQLite it starts with
-/// `BEGIN IMMEDIATE`: a plain `BEGIN` that later writes ignores the busy
+/// SQLite allows one writer at a time, and a connection that finds the write
+/// lock taken sleeps in SQLite's busy handler (1, 2, 5 … 100 ms) even when
+/// the lock frees a moment later. Queueing on a mutex inside the process
+/// instead wakes the next writer at once: `POST /treatments` p99 went from
+/// 742 to 111 ms under load (BENCHMARKS.md, F3). The busy timeout still covers
+/// other processes (`aftercare worker`, the CLI). One lock per process: a
+/// process serves one database; the test suite's many databases share it,
+/// which only serialises their millisecond-long writes.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+thread_local! {
+    /// Set while this thread holds [`SQLITE_WRITER`], so a nested write
+    /// reaches SQLite (which refuses a nested `BEGIN`) instead of deadlocking.
+    static HOLDS_SQLITE_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` holding the process's SQLite writer lock (not needed, and not
+/// taken, on PostgreSQL).
+fn with_sqlite_writer<T>(f: impl FnOnce() -> T) -> T {
+    if HOLDS_SQLITE_WRITER.get() {
+        return f();
+    }
+    // The lock guards no data, so a panic elsewhere cannot leave it inconsistent.
+    let _guard = SQLITE_WRITER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    HOLDS_SQLITE_WRITER.set(true);
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            HOLDS_SQLITE_WRITER.set(false);
+        }
+    }
+    let _release = Release;
+    f()
+}
+
+/// Runs `f` in one write transaction (a savepoint when one is already open
+/// on this connection). On SQLite it queues on the writer lock and starts
+/// with `BEGIN IMMEDIATE`: a plain `BEGIN` that later writes ignores the busy
 /// timeout and fails at once when another writer holds the lock.
 pub fn write_tx<T, E>(
     conn: &mut DbConn,
@@ -184,25 +226,44 @@ pub fn write_tx<T, E>(
 where
     E: From<DbError>,
 {
-    match conn {
-        DbConn::Pg(_) => conn.transaction(f),
-        DbConn::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
-            let outcome = f(conn);
-            let DbConn::Sqlite(c) = conn else {
-                unreachable!("the variant cannot change inside a transaction")
-            };
-            match outcome {
-                Ok(value) => {
-                    <AnsiTransactionManager as TransactionManager<_>>::commit_transaction(c)?;
-                    Ok(value)
-                }
-                Err(e) => {
-                    <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(c)?;
-                    Err(e)
-                }
+    let nested = match conn {
+        DbConn::Pg(_) => return conn.transaction(f),
+        DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_some(),
+    };
+    if nested {
+        // A savepoint inside the write transaction already open.
+        return conn.transaction(f);
+    }
+    with_sqlite_writer(|| {
+        let DbConn::Sqlite(c) = &mut *conn else {
+            unreachable!("matched above")
+        };
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+        let outcome = f(conn);
+        let DbConn::Sqlite(c) = conn else {
+            unreachable!("the variant cannot change inside a transaction")
+        };
+        match outcome {
+            Ok(value) => {
+                <AnsiTransactionManager as TransactionManager<_>>::commit_transaction(c)?;
+                Ok(value)
+            }
+            Err(e) => {
+                <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(c)?;
+                Err(e)
             }
         }
+    })
+}
+
+/// Runs one statement that writes, outside a transaction: on PostgreSQL as
+/// is, on SQLite queued on the writer lock like [`write_tx`].
+pub fn write<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E> {
+    match conn {
+        DbConn::Pg(_) => f(conn),
+        DbConn::Sqlite(_) => with_sqlite_writer(|| f(conn)),
     }
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Page throughput under load, on SQLite and on PostgreSQL (issue #7; figures in BENCHMARKS.md).
 #
-#   scripts/load.sh                 # both backends
-#   scripts/load.sh sqlite          # or: postgres
+#   benches/load/load.sh                 # both backends
+#   benches/load/load.sh sqlite          # or: postgres
 #
 # For each backend: builds the release binary (once), seeds a fresh database with the demo clinic
 # and 100,000 patients (`aftercare demo seed`, timed), serves it with `serve --no-worker` on a free
@@ -13,7 +13,7 @@
 #   GET  /patients?q=patel            signed-in patient search (~5% of 100k patients match)
 #   GET  /treatments/1/sheet          the staff's printable sheet
 #   GET  /s/{token}                   the patient's own link (no account)
-#   POST /treatments                  record a treatment (scripts/wrk/post_treatment.lua; must be 303)
+#   POST /treatments                  record a treatment (benches/load/post_treatment.lua; must be 303)
 #   GET  /patients?q=zzz              signed-in patient search, no match (worst case: every row read);
 #                                     last, because requests it leaves queued in the server outlive wrk
 #
@@ -29,7 +29,7 @@
 #   LOAD_SEARCH=patel     LOAD_PG_URL=postgres://postgres@127.0.0.1:5432/postgres
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 
 PATIENTS=${LOAD_PATIENTS:-100000}
@@ -42,7 +42,7 @@ PG_URL=${LOAD_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 EMAIL=practitioner@demo.example
 PASSWORD="demo password 2026"
 BIN=$ROOT/target/release/aftercare
-LUA=$ROOT/scripts/wrk/post_treatment.lua
+LUA=$ROOT/benches/load/post_treatment.lua
 
 if [ "$#" -gt 0 ]; then BACKENDS=("$@"); else BACKENDS=(sqlite postgres); fi
 for b in "${BACKENDS[@]}"; do

@@ -1,4 +1,4 @@
--- wrk script for `POST /treatments` (used by scripts/load.sh).
+-- wrk script for `POST /treatments` (used by benches/load/load.sh).
 --
 -- Each request records a cheeks-only treatment (1.0 mm) for a random seeded patient, as a
 -- signed-in practitioner's browser would: the session and CSRF cookies, and the form's CSRF token.
