@@ -83,9 +83,12 @@ pub fn schedule(
     sender: &str,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    for r in &plan.reminders {
-        outbox::insert(conn, &new_row(treatment_id, patient, r, sender, now))?;
-    }
+    let rows: Vec<NewReminder> = plan
+        .reminders
+        .iter()
+        .map(|r| new_row(treatment_id, patient, r, sender, now))
+        .collect();
+    outbox::insert_all(conn, &rows)?;
     Ok(())
 }
 
@@ -130,13 +133,13 @@ pub fn reschedule(
             .iter()
             .any(|row| row.reminder_key == key && row.status != status::CANCELLED)
     };
-    for r in plan
+    let added: Vec<NewReminder> = plan
         .reminders
         .iter()
         .filter(|r| is_new(&r.key) && r.send_at.naive_utc() > now)
-    {
-        outbox::insert(conn, &new_row(treatment_id, patient, r, sender, now))?;
-    }
+        .map(|r| new_row(treatment_id, patient, r, sender, now))
+        .collect();
+    outbox::insert_all(conn, &added)?;
     Ok(())
 }
 

@@ -279,6 +279,18 @@ macro_rules! insert_returning_id {
     };
 }
 
+/// Executes a statement `MultiConnection` cannot express once for both
+/// backends, such as a multi-row `INSERT`.
+#[macro_export]
+macro_rules! execute_per_backend {
+    ($conn:expr, $query:expr) => {
+        match $conn {
+            $crate::store::DbConn::Sqlite(c) => $query.execute(c),
+            $crate::store::DbConn::Pg(c) => $query.execute(c),
+        }
+    };
+}
+
 /// "Now" as stored: UTC, microsecond precision (what both backends keep).
 pub fn now() -> chrono::NaiveDateTime {
     use chrono::{SubsecRound, Utc};

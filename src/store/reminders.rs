@@ -39,7 +39,7 @@ pub struct ReminderRow {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = reminders)]
+#[diesel(table_name = reminders, treat_none_as_default_value = false)]
 pub struct NewReminder {
     pub treatment_id: i64,
     pub patient_id: i64,
@@ -59,6 +59,15 @@ pub fn insert(conn: &mut DbConn, row: &NewReminder) -> QueryResult<usize> {
     diesel::insert_into(reminders::table)
         .values(row)
         .execute(conn)
+}
+
+/// Many rows in one statement: a treatment's schedule is a dozen or more,
+/// and one statement each lengthened the write transaction (BENCHMARKS.md, F3).
+pub fn insert_all(conn: &mut DbConn, rows: &[NewReminder]) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    crate::execute_per_backend!(conn, diesel::insert_into(reminders::table).values(rows))
 }
 
 pub fn for_treatment(conn: &mut DbConn, treatment_id: i64) -> QueryResult<Vec<ReminderRow>> {

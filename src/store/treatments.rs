@@ -78,17 +78,23 @@ pub fn update(conn: &mut DbConn, id: i64, fields: &TreatmentFields) -> QueryResu
 pub fn set_areas(conn: &mut DbConn, treatment_id: i64, areas: &[(String, f64)]) -> QueryResult<()> {
     diesel::delete(treatment_areas::table.filter(treatment_areas::treatment_id.eq(treatment_id)))
         .execute(conn)?;
-    // One statement per area: MultiConnection has no portable batch insert,
-    // and a treatment has a handful of areas.
-    for (i, (area, depth)) in areas.iter().enumerate() {
-        diesel::insert_into(treatment_areas::table)
-            .values((
+    let rows: Vec<_> = areas
+        .iter()
+        .enumerate()
+        .map(|(i, (area, depth))| {
+            (
                 treatment_areas::treatment_id.eq(treatment_id),
                 treatment_areas::position.eq(i as i32),
                 treatment_areas::area_id.eq(area),
                 treatment_areas::depth_mm.eq(depth),
-            ))
-            .execute(conn)?;
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        crate::execute_per_backend!(
+            conn,
+            diesel::insert_into(treatment_areas::table).values(&rows)
+        )?;
     }
     Ok(())
 }
