@@ -51,6 +51,7 @@ pub fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         keys: keys.clone(),
     };
     Ok(AppState {
+        audit: crate::audit_writer::AuditWriter::start(pool.clone())?,
         pool,
         settings: Arc::new(settings),
         keys,

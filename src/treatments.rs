@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::accounts::{audit, User};
+use crate::audit_writer::AuditEntry;
 use crate::auth::Role;
 use crate::care::{self, schedule, Plan, Protocol, TreatedArea, TreatmentInput};
 use crate::clinic::Clinic;
@@ -443,17 +444,19 @@ pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
     })
 }
 
-/// Records who opened a sheet (staff printing, or the patient by link).
-pub fn log_sheet_view(
-    conn: &mut DbConn,
-    actor: &crate::accounts::Actor,
-    action: &str,
+/// The audit row for who opened a sheet (staff printing, or the patient by link).
+pub fn sheet_opened(
+    actor: crate::accounts::Actor,
+    action: &'static str,
     id: i64,
     now: NaiveDateTime,
-) -> AppResult<()> {
-    store::write(conn, |conn| {
-        audit(conn, actor, action, &format!("treatment {id}"), "", now)
-    })
+) -> AuditEntry {
+    AuditEntry {
+        at: now,
+        actor,
+        action,
+        subject: format!("treatment {id}"),
+    }
 }
 
 #[cfg(test)]

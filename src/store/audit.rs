@@ -37,6 +37,14 @@ pub fn insert(conn: &mut DbConn, entry: &NewAudit) -> QueryResult<usize> {
         .execute(conn)
 }
 
+/// Many rows in one statement (the audit writer's batches).
+pub fn insert_all(conn: &mut DbConn, entries: &[NewAudit]) -> QueryResult<usize> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    crate::execute_per_backend!(conn, diesel::insert_into(audit_log::table).values(entries))
+}
+
 /// Newest first.
 pub fn page(conn: &mut DbConn, offset: i64, limit: i64) -> QueryResult<Vec<AuditRow>> {
     audit_log::table

@@ -33,6 +33,7 @@ pub struct AppState {
     pub keys: Keys,
     pub protocol: Arc<Protocol>,
     pub links: Links,
+    pub audit: crate::audit_writer::AuditWriter,
 }
 
 impl AppState {

@@ -355,19 +355,17 @@ struct StaffSheetPage {
     treatment_id: i64,
 }
 
-/// Loads a treatment's sheet and records who opened it, in one go.
+/// Loads a treatment's sheet, and records who opened it before it is shown.
 async fn opened_sheet(
     state: &AppState,
     id: i64,
     actor: Actor,
     action: &'static str,
 ) -> AppResult<Sheet> {
-    let view = state
-        .db(move |conn| {
-            let view = treatments::view(conn, id)?;
-            treatments::log_sheet_view(conn, &actor, action, id, now())?;
-            Ok(view)
-        })
+    let view = state.db(move |conn| treatments::view(conn, id)).await?;
+    state
+        .audit
+        .record(treatments::sheet_opened(actor, action, id, now()))
         .await?;
     Ok(sheet::build(
         &view.plan,
