@@ -455,7 +455,7 @@ fn run_scenario() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    // lettre's SMTP pool starts a task of its own: it needs the runtime.
+    // Built inside the runtime, as the app builds them.
     let _entered = runtime.enter();
     // Like `aftercare worker` processes: each worker its own connection pool and SMTP pool.
     let concurrency: Option<usize> = std::env::var("AFTERCARE_BENCH_CONCURRENCY")
@@ -466,18 +466,11 @@ fn run_scenario() -> anyhow::Result<()> {
             let (mailer, config) = match concurrency {
                 None => (Mailer::smtp(&smtp_url)?, WorkerConfig::default()),
                 Some(n) => {
-                    let transport =
-                        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&smtp_url)?
-                            .timeout(Some(aftercare::mail::SMTP_TIMEOUT))
-                            .pool_config(
-                                lettre::transport::smtp::PoolConfig::new().max_size(n as u32),
-                            )
-                            .build();
                     let config = WorkerConfig {
                         concurrency: n,
                         ..WorkerConfig::default()
                     };
-                    (Mailer::Smtp(transport), config)
+                    (Mailer::smtp_with_pool_size(&smtp_url, n)?, config)
                 }
             };
             Ok(Worker {

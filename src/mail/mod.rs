@@ -1,28 +1,34 @@
 //! Email: rendering reminders and handing them to a transport.
 //!
-//! With `AFTERCARE_SMTP_URL` set, mail goes through lettre's pooled async
-//! SMTP client with short timeouts; without it, each message is written as
-//! an `.eml` file to `AFTERCARE_MAIL_DIR`, so the default set-up needs no
-//! mail server and staff can open what would have been sent.
+//! With `AFTERCARE_SMTP_URL` set, mail goes through our pooled SMTP client
+//! (`smtp.rs`, on lettre's connection API) with short timeouts; without it,
+//! each message is written as an `.eml` file to `AFTERCARE_MAIL_DIR`, so the
+//! default set-up needs no mail server and staff can open what would have
+//! been sent.
 
 pub mod reminder;
+pub mod smtp;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::Settings;
 
 /// SMTP commands time out after this long; the worker's lease is longer, so
-/// a row is never re-claimed while its send may still succeed.
+/// a row is never re-claimed while its send may still succeed. Connecting
+/// (through TLS and AUTH) and sending each get this long.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// SMTP connections open at once per `Mailer`, as many as the worker's sends
+/// in flight (`WorkerConfig::concurrency`).
+pub const SMTP_POOL_SIZE: usize = 8;
+
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(smtp::SmtpPool),
     Files {
         dir: PathBuf,
         transport: AsyncFileTransport<Tokio1Executor>,
@@ -51,14 +57,17 @@ impl Mailer {
     }
 
     /// `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required`
-    /// (STARTTLS), `smtps://user:pass@host:465` (TLS from the start).
+    /// (STARTTLS; `?tls=opportunistic` if the server offers it),
+    /// `smtps://user:pass@host:465` (TLS from the start). User and password
+    /// are percent-decoded.
     pub fn smtp(url: &str) -> anyhow::Result<Mailer> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| anyhow::anyhow!("AFTERCARE_SMTP_URL is not usable: {e}"))?
-            .timeout(Some(SMTP_TIMEOUT))
-            .pool_config(PoolConfig::new().max_size(8))
-            .build();
-        Ok(Mailer::Smtp(transport))
+        Mailer::smtp_with_pool_size(url, SMTP_POOL_SIZE)
+    }
+
+    /// As `smtp`, with at most `connections` SMTP connections open at once.
+    pub fn smtp_with_pool_size(url: &str, connections: usize) -> anyhow::Result<Mailer> {
+        let url = smtp::SmtpUrl::parse(url).map_err(anyhow::Error::msg)?;
+        Ok(Mailer::Smtp(smtp::SmtpPool::new(url, connections)))
     }
 
     pub fn files(dir: PathBuf) -> anyhow::Result<Mailer> {
@@ -77,17 +86,7 @@ impl Mailer {
 
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Mailer::Smtp(transport) => {
-                transport
-                    .send(message)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendError {
-                        // 5xx answers are final; timeouts, refused connections and 4xx are worth retrying.
-                        permanent: e.is_permanent(),
-                        message: error_chain(&e),
-                    })
-            }
+            Mailer::Smtp(pool) => pool.send(&message).await,
             Mailer::Files { transport, .. } => {
                 transport
                     .send(message)

@@ -625,6 +625,41 @@ async fn four_workers_deliver_each_of_a_thousand_reminders_once(app: TestApp) {
     );
     let statuses = rows(&m.app, treatment).await;
     assert_eq!(statuses.iter().filter(|r| r.status == "sent").count(), 1000);
+    // Each worker's SMTP pool holds at most 8 connections, reused for ~250 emails.
+    let connections = m.sink.connections();
+    assert!(connections <= 4 * 8, "{connections} SMTP connections");
+}
+
+/// More senders than the pool has connections: they wait for one and reuse it,
+/// so 50 emails open at most 8 connections (lettre without its pool: 50).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_emails_share_at_most_eight_smtp_connections() {
+    let sink = SmtpSink::start().await;
+    let mailer = Arc::new(Mailer::smtp(&sink.url()).unwrap());
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let mailer = Arc::clone(&mailer);
+        sends.spawn(async move {
+            let message = lettre::Message::builder()
+                .from("clinic@example.com".parse().unwrap())
+                .to(format!("p{i}@example.com").parse().unwrap())
+                .subject(format!("Pool {i}"))
+                .message_id(Some(format!("<pool.{i}@test.example>")))
+                .body(String::from("hello"))
+                .unwrap();
+            mailer.send(message).await
+        });
+    }
+    while let Some(sent) = sends.join_next().await {
+        sent.unwrap().unwrap();
+    }
+    let ids: std::collections::HashSet<_> = sink.message_ids().into_iter().collect();
+    assert_eq!(ids.len(), 50);
+    let connections = sink.connections();
+    assert!(
+        (1..=8).contains(&connections),
+        "{connections} SMTP connections for 50 emails"
+    );
 }
 
 async fn without_smtp_the_default_setup_writes_eml_files(app: TestApp) {

@@ -107,6 +107,8 @@ fn decode_rfc2047(value: &str) -> String {
 struct State {
     received: Vec<Received>,
     refused: usize,
+    /// SMTP connections accepted so far.
+    connections: usize,
     /// How many more messages to refuse (`usize::MAX`: all of them), and the reply.
     fail_remaining: usize,
     fail_reply: String,
@@ -156,7 +158,7 @@ impl SmtpSink {
         }
     }
 
-    /// `smtp://127.0.0.1:PORT`, for lettre's `AsyncSmtpTransport::from_url`.
+    /// `smtp://127.0.0.1:PORT`, for `Mailer::smtp` or lettre's `AsyncSmtpTransport::from_url`.
     pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
@@ -220,6 +222,11 @@ impl SmtpSink {
         lock(&self.state).fail_remaining = 0;
     }
 
+    /// How many connections clients have opened so far.
+    pub fn connections(&self) -> usize {
+        lock(&self.state).connections
+    }
+
     /// How many messages were refused by `fail_next`/`fail_all`.
     pub fn refused(&self) -> usize {
         lock(&self.state).refused
@@ -252,6 +259,7 @@ async fn read_line(r: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<Optio
 
 /// One SMTP session. I/O errors (the client going away) just end it.
 async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    lock(&state).connections += 1;
     let (r, mut w) = stream.into_split();
     let mut r = BufReader::new(r);
     // The transaction in progress: the sender, then the recipients.
@@ -618,6 +626,7 @@ mod tests {
         );
         assert_eq!(got[1].header("Subject"), None);
         assert_eq!(got.len(), 2);
+        assert_eq!(sink.connections(), 1);
     }
 
     #[tokio::test]
