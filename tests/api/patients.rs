@@ -226,11 +226,16 @@ async fn a_patient_deleted_from_the_database_is_no_longer_found(app: TestApp) {
     assert_search_index_is_consistent(&app).await;
 }
 
+/// Paging, for a rare term (SQLite: through the trigram index) and for a
+/// term so common that SQLite scans by name instead (over 5,000 matches).
 async fn search_results_are_paged_in_name_order(app: TestApp) {
     let staff = app.signed_in("staff").await;
-    // 53 matches, inserted out of name order, two with the same name; one non-match.
-    let mut names: Vec<String> = (0..52).rev().map(|i| format!("Page Test {i:02}")).collect();
-    names.insert(10, "Page Test 07".into());
+    // 5,003 matches, inserted out of name order, two with the same name; one non-match.
+    let mut names: Vec<String> = (0..5002)
+        .rev()
+        .map(|i| format!("Page Test {i:04}"))
+        .collect();
+    names.insert(10, "Page Test 0007".into());
     names.push("Other One".into());
     let ids = with_conn(&app, move |conn| {
         store::write_tx(conn, |conn| {
@@ -257,20 +262,36 @@ async fn search_results_are_paged_in_name_order(app: TestApp) {
         .unwrap()
     })
     .await;
-    let mut expected: Vec<(String, i64)> = ids
-        .into_iter()
-        .filter(|(name, _)| name.starts_with("page"))
-        .collect();
-    expected.sort();
-    let expected: Vec<i64> = expected.into_iter().map(|(_, id)| id).collect();
-    assert_eq!(expected.len(), 53);
+    let in_name_order = |prefix: &str| {
+        let mut rows: Vec<&(String, i64)> = ids
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .collect();
+        rows.sort();
+        rows.into_iter().map(|(_, id)| *id).collect::<Vec<i64>>()
+    };
 
+    // Rare: "page test 00xx", 101 patients.
+    let expected = in_name_order("page test 00");
+    assert_eq!(expected.len(), 101);
+    let (first, more) = search_page(&app, &staff, "GE TEST 00", 1).await;
+    assert_eq!((first.as_slice(), more), (&expected[..50], true));
+    let (second, more) = search_page(&app, &staff, "GE TEST 00", 2).await;
+    assert_eq!((second.as_slice(), more), (&expected[50..100], true));
+    let (third, more) = search_page(&app, &staff, "GE TEST 00", 3).await;
+    assert_eq!((third.as_slice(), more), (&expected[100..], false));
+    assert!(search_page(&app, &staff, "GE TEST 00", 4)
+        .await
+        .0
+        .is_empty());
+
+    // Common: every "page test" patient.
+    let expected = in_name_order("page test");
+    assert_eq!(expected.len(), 5003);
     let (first, more) = search_page(&app, &staff, "GE TE", 1).await;
     assert_eq!((first.as_slice(), more), (&expected[..50], true));
-    let (second, more) = search_page(&app, &staff, "GE TE", 2).await;
-    assert_eq!((second.as_slice(), more), (&expected[50..], false));
-    assert!(search_page(&app, &staff, "GE TE", 3).await.0.is_empty());
-
+    let (last, more) = search_page(&app, &staff, "GE TE", 101).await;
+    assert_eq!((last.as_slice(), more), (&expected[5000..], false));
     let window = with_conn(&app, |conn| {
         store::patients::search(conn, "page test", 10, 5)
             .unwrap()
