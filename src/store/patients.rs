@@ -81,15 +81,44 @@ fn like_pattern(query: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// `query` as one FTS5 phrase: in double quotes, any `"` inside doubled, so
+/// every character is matched literally (no FTS5 operators).
+fn fts_phrase(query: &str) -> String {
+    format!("\"{}\"", query.replace('"', "\"\""))
+}
+
+/// The shortest query the trigram index can answer; shorter ones match
+/// nothing through FTS5, so they keep the plain `LIKE` scan.
+const TRIGRAM: usize = 3;
+
+/// SQLite: from this many trigram matches on, a term is common enough that
+/// walking the name index and testing `LIKE` fills a page sooner than
+/// fetching and sorting every match (at 100,000 patients: a term in every
+/// email, `demo`, costs 40–80 ms through the index, under 1 ms by the scan;
+/// around 5,000 matches the two cost about the same, 3–10 ms).
+const FTS_MAX_MATCHES: i64 = 5_000;
+
 /// Patients whose name or email contains `query` (case-insensitive), by name.
+///
+/// The `LIKE` filter defines the result on both backends. What makes it fast
+/// differs (BENCHMARKS.md F4): PostgreSQL answers it from the `pg_trgm` GIN
+/// indexes as it stands (its planner weighs how common the term is); SQLite
+/// first narrows to the rows its trigram FTS5 index `patients_fts` matches,
+/// unless a quick count there finds the term common (see [`FTS_MAX_MATCHES`]).
+/// That index folds case beyond ASCII, so it matches every row the `LIKE`
+/// matches and perhaps more; the `LIKE` keeps the result exact.
 pub fn search(
     conn: &mut DbConn,
     query: &str,
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<PatientRow>> {
-    let pattern = like_pattern(&query.to_lowercase());
-    patients::table
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool, Text};
+
+    let query = query.to_lowercase();
+    let pattern = like_pattern(&query);
+    let mut rows = patients::table
         .filter(
             patients::name_search
                 .like(&pattern)
@@ -100,7 +129,34 @@ pub fn search(
         .offset(offset)
         .limit(limit)
         .select(PatientRow::as_select())
-        .load(conn)
+        .into_boxed();
+    let use_fts = matches!(conn, DbConn::Sqlite(_))
+        && query.chars().count() >= TRIGRAM
+        // FTS5 fails on a NUL in a query (a syntax error); such a query keeps the scan.
+        && !query.contains('\0');
+    if use_fts {
+        let phrase = fts_phrase(&query);
+        let matches: i64 = diesel::select(
+            sql::<BigInt>(
+                "(SELECT count(*) FROM (SELECT 1 FROM patients_fts WHERE patients_fts MATCH ",
+            )
+            .bind::<Text, _>(&phrase)
+            .sql(" LIMIT ")
+            .bind::<BigInt, _>(FTS_MAX_MATCHES)
+            .sql("))"),
+        )
+        .get_result(conn)?;
+        if matches < FTS_MAX_MATCHES {
+            rows = rows.filter(
+                sql::<Bool>(
+                    "patients.id IN (SELECT rowid FROM patients_fts WHERE patients_fts MATCH ",
+                )
+                .bind::<Text, _>(phrase)
+                .sql(")"),
+            );
+        }
+    }
+    rows.load(conn)
 }
 
 pub fn set_unsubscribed(

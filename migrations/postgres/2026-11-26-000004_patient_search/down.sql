@@ -1,0 +1,3 @@
+-- The extension stays: it may predate this migration or serve others.
+DROP INDEX IF EXISTS patients_email_trgm;
+DROP INDEX IF EXISTS patients_name_search_trgm;
