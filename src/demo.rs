@@ -151,6 +151,7 @@ pub fn seed(
             Ok::<_, crate::error::AppError>(treated)
         })?;
     }
+    store::refresh_planner_statistics(conn)?;
     Ok(SeedReport {
         patients,
         treatments: treated,

@@ -143,6 +143,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 actix_web::web::PathConfig::default()
                     .error_handler(|_, _| AppError::NotFound.into()),
             )
+            .wrap(from_fn(routes::refuse_nul_in_query))
             .wrap(from_fn(routes::csrf::cookies_middleware))
             .wrap(
                 DefaultHeaders::new()

@@ -350,6 +350,17 @@ pub fn now() -> chrono::NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// After a bulk load: PostgreSQL plans from table statistics, and until
+/// autovacuum gets round to them (if it runs at all) a freshly seeded table
+/// looks empty, so searches would scan instead of using their indexes.
+/// SQLite keeps no statistics unless asked, and is not asked.
+pub fn refresh_planner_statistics(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Pg(c) => c.batch_execute("ANALYZE"),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
     conn.ping()
 }
@@ -369,7 +380,8 @@ mod tests {
         let pool = pool(&settings).unwrap();
         let mut conn = pool.get().unwrap();
         // Start from an empty log, then write ~100 pages into it.
-        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
         let size_before = std::fs::metadata(&file).unwrap().len();
         let detail = "x".repeat(4000);
         let rows: Vec<audit::NewAudit> = (0..100)

@@ -76,6 +76,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
                 .map_err(|_| AppError::BadRequest("The form data is malformed.".into()))?;
+            if pairs
+                .iter()
+                .any(|(k, v)| super::has_nul(k) || super::has_nul(v))
+            {
+                return Err(AppError::BadRequest(super::NUL_MESSAGE.into()));
+            }
             let token = pairs
                 .iter()
                 .find(|(k, _)| k == "csrf_token")

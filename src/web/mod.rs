@@ -25,6 +25,28 @@ use crate::error::{AppError, AppResult};
 use crate::links::Links;
 use crate::store::{DbConn, Pool};
 
+/// PostgreSQL cannot store a NUL character in text, and no person types one:
+/// a form or address carrying one is refused with 400 before it reaches a
+/// query, on both databases alike.
+pub const NUL_MESSAGE: &str = "The request contains a NUL character (%00), which no field accepts.";
+
+pub fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
+/// Refuses an address whose query string carries an encoded NUL (see
+/// [`NUL_MESSAGE`]); forms are checked by `csrf::CsrfForm`.
+pub async fn refuse_nul_in_query(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let decoded = percent_encoding::percent_decode_str(req.query_string());
+    if decoded.into_iter().any(|b| b == 0) {
+        return Ok(req.error_response(AppError::BadRequest(NUL_MESSAGE.into())));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {

@@ -68,6 +68,31 @@ async fn malformed_requests_get_400_not_500(app: TestApp) {
         .get_with(&admin, "/admin/users/99999999999999999999999")
         .await;
     assert_eq!(r.status().as_u16(), 404);
+    // A NUL reaches neither database (PostgreSQL would refuse it with a 500).
+    for path in ["/patients?q=ab%00cd", "/outbox?status=sent%00"] {
+        let r = app.get_with(&admin, path).await;
+        assert_eq!(r.status().as_u16(), 400, "{path}");
+        assert!(r.text().await.unwrap().contains("NUL character"), "{path}");
+    }
+    let r = app
+        .post_form_with(
+            &admin,
+            "/patients/new",
+            &[("name", "Ann\0Lee"), ("email", ""), ("phone", "")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("NUL character"));
+    assert_eq!(
+        crate::helpers::with_conn(&app, |c| aftercare::store::patients::search(
+            c, "ann", 0, 10
+        )
+        .unwrap())
+        .await
+        .len(),
+        0,
+        "nothing is saved"
+    );
 }
 
 async fn static_assets_are_served_from_the_binary(app: TestApp) {
