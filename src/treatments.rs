@@ -277,11 +277,14 @@ pub fn record(
     form: &TreatmentForm,
     now: DateTime<Utc>,
 ) -> AppResult<(i64, Vec<String>)> {
+    // Validation and the plan need no lock: on SQLite every other writer
+    // queues behind this transaction (BENCHMARKS.md, F3). The patient is read
+    // inside it, so the reminders follow their consent as it is at commit.
+    let clinic = store::clinic::get(conn)?;
+    let valid = validate(protocol, &clinic, &clinic.time_zone, form, now)?;
+    let now = now.naive_utc();
     write_tx(conn, |conn| {
         let patient = crate::patients::get(conn, patient_id)?;
-        let clinic = store::clinic::get(conn)?;
-        let valid = validate(protocol, &clinic, &clinic.time_zone, form, now)?;
-        let now = now.naive_utc();
         let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
         crate::reminders::schedule(conn, id, &patient, &valid.plan, &clinic.sender_email, now)?;

@@ -14,6 +14,7 @@
 #   GET  /treatments/1/sheet          the staff's printable sheet
 #   GET  /s/{token}                   the patient's own link (no account)
 #   POST /treatments                  record a treatment (benches/load/post_treatment.lua; must be 303)
+#   POST /treatments (4 connections)  the same with a handful of practitioners saving at once
 #   GET  /patients?q=zzz              signed-in patient search, no match (worst case: every row read);
 #                                     last, because requests it leaves queued in the server outlive wrk
 #
@@ -26,7 +27,7 @@
 #
 # Settings (environment, all optional):
 #   LOAD_PATIENTS=100000  LOAD_DURATION=10  LOAD_WARMUP=2  LOAD_CONNECTIONS=32  LOAD_THREADS=2
-#   LOAD_SEARCH=patel     LOAD_PG_URL=postgres://postgres@127.0.0.1:5432/postgres
+#   LOAD_SEARCH=patel     LOAD_POST_CONNECTIONS=4 (the second POST row)     LOAD_PG_URL=postgres://postgres@127.0.0.1:5432/postgres
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,6 +39,7 @@ WARMUP=${LOAD_WARMUP:-2}
 CONNECTIONS=${LOAD_CONNECTIONS:-32}
 THREADS=${LOAD_THREADS:-2}
 SEARCH=${LOAD_SEARCH:-patel}
+POST_FEW=${LOAD_POST_CONNECTIONS:-4}
 PG_URL=${LOAD_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 EMAIL=practitioner@demo.example
 PASSWORD="demo password 2026"
@@ -136,7 +138,7 @@ log "built in $(($(date +%s) - build_start)) s"
 
 # --- one backend -------------------------------------------------------------------------------
 declare -A RPS P50 P99 NOTE ERRS SEED_SECS SEED_LINE
-ENDPOINTS=(healthz search sheet link post search_none)
+ENDPOINTS=(healthz search sheet link post post_few search_none)
 declare -A LABEL=(
   [healthz]="GET /healthz"
   [search]="GET /patients?q=$SEARCH"
@@ -144,6 +146,7 @@ declare -A LABEL=(
   [sheet]="GET /treatments/{id}/sheet"
   [link]="GET /s/{token}"
   [post]="POST /treatments"
+  [post_few]="POST /treatments ($POST_FEW connections)"
 )
 
 run_wrk() { # run_wrk BACKEND KEY URL [wrk args...]
@@ -279,12 +282,19 @@ run_backend() {
   LOAD_COOKIE=$cookie LOAD_CSRF=$form_token LOAD_TREATED_AT=$treated_at LOAD_PATIENTS=$PATIENTS \
     run_wrk "$backend" post "$base/treatments" -s "$LUA"
   settle "$base"
+  # The same with a handful of practitioners saving at once, a busy clinic's real load.
+  CONNECTIONS=$POST_FEW THREADS=$((POST_FEW < THREADS ? POST_FEW : THREADS)) \
+    LOAD_COOKIE=$cookie LOAD_CSRF=$form_token LOAD_TREATED_AT=$treated_at LOAD_PATIENTS=$PATIENTS \
+    run_wrk "$backend" post_few "$base/treatments" -s "$LUA"
+  settle "$base"
   run_wrk "$backend" search_none "$base/patients?q=zzz" -H "Cookie: $cookie"
   settle "$base"
-  local statuses
-  statuses=$(awk '/^statuses:/ { sub(/^statuses: */, ""); print }' "$WORK/wrk-$backend-post.txt")
-  [[ $statuses =~ ^303=[0-9]+$ ]] || die "$backend: POST /treatments answered other than 303: '$statuses'"
-  NOTE[$backend.post]="${NOTE[$backend.post]:+${NOTE[$backend.post]}; }all ${statuses#303=} answers 303"
+  local statuses key
+  for key in post post_few; do
+    statuses=$(awk '/^statuses:/ { sub(/^statuses: */, ""); print }' "$WORK/wrk-$backend-$key.txt")
+    [[ $statuses =~ ^303=[0-9]+$ ]] || die "$backend: ${LABEL[$key]} answered other than 303: '$statuses'"
+    NOTE[$backend.$key]="${NOTE[$backend.$key]:+${NOTE[$backend.$key]}; }all ${statuses#303=} answers 303"
+  done
   check "after the runs"
 
   stop_server
@@ -313,7 +323,7 @@ target() { # target BACKEND KEY: the issue's target for this row, and whether th
       else echo "**missed** (≥ 0.5× req/s, p99 < 20 ms)"; fi ;;
     search | search_none)
       if lt "$p" 50; then echo "met (p99 < 50 ms)"; else echo "**missed** (p99 < 50 ms)"; fi ;;
-    post)
+    post | post_few)
       if [ "$b" = sqlite ]; then
         if lt "$p" 20; then echo "met (p99 < 20 ms)"; else echo "**missed** (p99 < 20 ms)"; fi
       else echo "(none on PostgreSQL)"; fi ;;
@@ -323,7 +333,7 @@ target() { # target BACKEND KEY: the issue's target for this row, and whether th
 
 REPORT=$WORK/report.md
 {
-  echo "Load: $CONNECTIONS connections, $THREADS wrk threads, ${DURATION} s per row after a ${WARMUP} s warm-up; $PATIENTS seeded patients;"
+  echo "Load: $CONNECTIONS connections (the second POST row: $POST_FEW), $THREADS wrk threads, ${DURATION} s per row after a ${WARMUP} s warm-up; $PATIENTS seeded patients;"
   echo "$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src templates 2>/dev/null || echo ' (+ uncommitted changes in src/ or templates/)')."
   echo
   echo "| backend | endpoint | req/s | × /healthz | p50 | × /healthz | p99 | × /healthz | target | notes |"

@@ -352,11 +352,12 @@ pub fn now() -> chrono::NaiveDateTime {
 
 /// After a bulk load: PostgreSQL plans from table statistics, and until
 /// autovacuum gets round to them (if it runs at all) a freshly seeded table
-/// looks empty, so searches would scan instead of using their indexes.
+/// looks empty, so searches would scan instead of using their indexes;
+/// `VACUUM` also marks the pages all-visible, for index-only scans.
 /// SQLite keeps no statistics unless asked, and is not asked.
 pub fn refresh_planner_statistics(conn: &mut DbConn) -> QueryResult<()> {
     match conn {
-        DbConn::Pg(c) => c.batch_execute("ANALYZE"),
+        DbConn::Pg(c) => c.batch_execute("VACUUM ANALYZE"),
         DbConn::Sqlite(_) => Ok(()),
     }
 }
