@@ -47,8 +47,6 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// the real reason PostgreSQL refused.
 pub struct ConnManager {
     settings: DatabaseSettings,
-    /// Dropped with the pool, which tells the SQLite checkpointer to stop.
-    _alive: std::sync::Arc<()>,
 }
 
 impl ConnManager {
@@ -88,8 +86,9 @@ impl ManageConnection for ConnManager {
 /// default in SQLite). Temporary tables and statement journals stay in
 /// memory: on disk they cost an open, write and unlink of a file in /var/tmp
 /// for many a write transaction (seen with strace under `POST /treatments`).
-/// Checkpoints are left to [`checkpoint_in_background`]; a commit does one
-/// itself only if the log passes 10,000 pages (40 MB) meanwhile.
+/// Checkpoints stay SQLite's own, inside the commit that crosses 1,000 pages:
+/// a background checkpointer was tried and tripled the tail latency of
+/// everything else (BENCHMARKS.md, S2).
 #[derive(Debug)]
 struct SqlitePragmas;
 
@@ -99,7 +98,7 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
             c.batch_execute(
                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 10000;",
+                 PRAGMA temp_store = MEMORY;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -152,10 +151,6 @@ pub fn migrate(settings: &DatabaseSettings) -> Result<Vec<String>, SetupError> {
 }
 
 pub fn pool(settings: &DatabaseSettings) -> Result<Pool, SetupError> {
-    let alive = std::sync::Arc::new(());
-    if settings.backend == Backend::Sqlite {
-        checkpoint_in_background(settings.clone(), std::sync::Arc::downgrade(&alive));
-    }
     let pool = r2d2::Pool::builder()
         .max_size(settings.pool_size)
         .connection_timeout(Duration::from_secs(10))
@@ -166,50 +161,8 @@ pub fn pool(settings: &DatabaseSettings) -> Result<Pool, SetupError> {
         .connection_customizer(Box::new(SqlitePragmas))
         .build(ConnManager {
             settings: settings.clone(),
-            _alive: alive,
         })?;
     Ok(pool)
-}
-
-/// How often the SQLite write-ahead log is copied back into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-/// Copies the SQLite write-ahead log into the database file once a second,
-/// from a thread of its own, until the pool is dropped. SQLite's automatic
-/// checkpoint (turned off in [`SqlitePragmas`]) runs inside whichever commit
-/// crosses 1,000 pages, and its `fsync` then holds the write lock that every
-/// other writer is queueing for. A `PASSIVE` checkpoint takes no lock that
-/// writers or readers wait on; at process exit SQLite checkpoints anyway. If
-/// this thread cannot keep up, commits fall back to checkpointing at 10,000
-/// pages.
-fn checkpoint_in_background(settings: DatabaseSettings, pool_alive: std::sync::Weak<()>) {
-    let spawned = std::thread::Builder::new()
-        .name("sqlite-checkpoint".into())
-        .spawn(move || {
-            let mut conn = None;
-            loop {
-                std::thread::sleep(CHECKPOINT_EVERY);
-                if pool_alive.strong_count() == 0 {
-                    return;
-                }
-                if conn.is_none() {
-                    conn = diesel::sqlite::SqliteConnection::establish(settings.sqlite_path())
-                        .map_err(
-                            |e| tracing::warn!(error = %e, "SQLite checkpointer cannot connect"),
-                        )
-                        .ok();
-                }
-                if let Some(c) = conn.as_mut() {
-                    if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
-                        tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
-                        conn = None;
-                    }
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the SQLite checkpointer");
-    }
 }
 
 /// Hides the password in a database URL before it reaches a log or an error.
@@ -368,45 +321,7 @@ pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    /// Commits alone never cross the 10,000-page fallback here, so the rows
-    /// reach the database file only through the background checkpointer.
-    #[test]
-    fn the_write_ahead_log_reaches_the_database_file_in_the_background() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("checkpoint.db");
-        let settings = DatabaseSettings::parse(&format!("sqlite://{}", file.display())).unwrap();
-        migrate(&settings).unwrap();
-        let pool = pool(&settings).unwrap();
-        let mut conn = pool.get().unwrap();
-        // Start from an empty log, then write ~100 pages into it.
-        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")
-            .unwrap();
-        let size_before = std::fs::metadata(&file).unwrap().len();
-        let detail = "x".repeat(4000);
-        let rows: Vec<audit::NewAudit> = (0..100)
-            .map(|_| audit::NewAudit {
-                at: now(),
-                actor_id: None,
-                actor: "test",
-                action: "test.row",
-                subject: "",
-                detail: &detail,
-                ip: "-",
-            })
-            .collect();
-        write_tx(&mut conn, |c| audit::insert_all(c, &rows)).unwrap();
-        drop(conn);
-        let deadline = std::time::Instant::now() + 10 * CHECKPOINT_EVERY;
-        while std::fs::metadata(&file).unwrap().len() < size_before + 100 * 4000 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the rows never left the write-ahead log"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+    use super::redact;
 
     #[test]
     fn redact_hides_only_the_password() {
