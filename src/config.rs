@@ -37,7 +37,7 @@ impl DatabaseSettings {
         Ok(Self {
             url: url.to_string(),
             backend,
-            pool_size: 10,
+            pool_size: default_pool_size(),
         })
     }
 
@@ -45,6 +45,15 @@ impl DatabaseSettings {
     pub fn sqlite_path(&self) -> &str {
         sqlite_path(&self.url)
     }
+}
+
+/// Two connections per core, at least 4. More only queue inside the
+/// database: with 10 on this project's 2-core benchmark machine, PostgreSQL's
+/// backend processes crowded the cores and p99 of `/healthz` rose from 4.8 to
+/// 20 ms (BENCHMARKS.md, F5).
+fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (2 * cores).clamp(4, 32) as u32
 }
 
 fn sqlite_path(url: &str) -> &str {
@@ -153,6 +162,12 @@ impl Settings {
             }
         };
         let mail_max_attempts = count("AFTERCARE_MAIL_MAX_ATTEMPTS", 6, 50, &mut errors) as i32;
+        let pool_size = count(
+            "AFTERCARE_DATABASE_POOL_SIZE",
+            default_pool_size().into(),
+            256,
+            &mut errors,
+        ) as u32;
         let reminder_stale_hours =
             count("AFTERCARE_REMINDER_STALE_HOURS", 12, 24 * 14, &mut errors);
 
@@ -169,7 +184,10 @@ impl Settings {
             return Err(errors);
         }
         Ok(Settings {
-            database: database.expect("checked above"),
+            database: DatabaseSettings {
+                pool_size,
+                ..database.expect("checked above")
+            },
             bind: bind.expect("checked above"),
             base_url: base_url.expect("checked above"),
             secret_key,
@@ -231,6 +249,20 @@ mod tests {
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(errors[0].starts_with("AFTERCARE_DATABASE_URL"));
         assert!(errors[1].starts_with("AFTERCARE_BIND"));
+    }
+
+    #[test]
+    fn the_pool_is_sized_by_the_cores_unless_set() {
+        let cores = std::thread::available_parallelism().unwrap().get() as u32;
+        let default = settings(&[]).unwrap().database.pool_size;
+        assert_eq!(default, (2 * cores).clamp(4, 32));
+        let set = settings(&[("AFTERCARE_DATABASE_POOL_SIZE", "12")]).unwrap();
+        assert_eq!(set.database.pool_size, 12);
+        let errors = settings(&[("AFTERCARE_DATABASE_POOL_SIZE", "0")]).unwrap_err();
+        assert_eq!(
+            errors,
+            ["AFTERCARE_DATABASE_POOL_SIZE: \"0\" is not a whole number from 1 to 256"]
+        );
     }
 
     #[test]
