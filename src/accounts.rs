@@ -26,6 +26,27 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// The audit-log row for something this actor did.
+    pub fn audit_row<'a>(
+        &'a self,
+        action: &'a str,
+        subject: &'a str,
+        detail: &'a str,
+        at: NaiveDateTime,
+    ) -> NewAudit<'a> {
+        NewAudit {
+            at,
+            actor_id: self.id,
+            actor: &self.label,
+            action,
+            subject,
+            detail,
+            ip: &self.ip,
+        }
+    }
+}
+
 pub fn audit(
     conn: &mut DbConn,
     actor: &Actor,
@@ -34,18 +55,7 @@ pub fn audit(
     detail: &str,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    store::audit::insert(
-        conn,
-        &NewAudit {
-            at: now,
-            actor_id: actor.id,
-            actor: &actor.label,
-            action,
-            subject,
-            detail,
-            ip: &actor.ip,
-        },
-    )?;
+    store::audit::insert(conn, &actor.audit_row(action, subject, detail, now))?;
     Ok(())
 }
 

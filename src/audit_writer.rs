@@ -84,14 +84,10 @@ fn write_batches(pool: &Pool, incoming: &mpsc::Receiver<Pending>) {
 fn write(pool: &Pool, batch: &[Pending]) -> anyhow::Result<()> {
     let rows: Vec<NewAudit> = batch
         .iter()
-        .map(|Pending { entry, .. }| NewAudit {
-            at: entry.at,
-            actor_id: entry.actor.id,
-            actor: &entry.actor.label,
-            action: entry.action,
-            subject: &entry.subject,
-            detail: "",
-            ip: &entry.actor.ip,
+        .map(|Pending { entry, .. }| {
+            entry
+                .actor
+                .audit_row(entry.action, &entry.subject, "", entry.at)
         })
         .collect();
     let mut conn = pool.get()?;

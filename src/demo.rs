@@ -137,7 +137,7 @@ pub fn seed(
     // treatment made seeding PostgreSQL wait on WAL flushes (BENCHMARKS.md, F8).
     for chunk_start in (0..patients).step_by(1000) {
         treated += write_tx(conn, |conn| {
-            let mut treated = 0;
+            let mut in_chunk = 0;
             for i in chunk_start..(chunk_start + 1000).min(patients) {
                 let id = store::patients::insert(conn, &demo_patient(i, practitioner.id, at), at)?;
                 // Every tenth patient has had a treatment.
@@ -145,10 +145,10 @@ pub fn seed(
                 if n % 10 == 0 {
                     let form = demo_treatment(n, now, tz);
                     crate::treatments::record(conn, protocol, &practitioner, "-", id, &form, now)?;
-                    treated += 1;
+                    in_chunk += 1;
                 }
             }
-            Ok::<_, crate::error::AppError>(treated)
+            Ok::<_, crate::error::AppError>(in_chunk)
         })?;
     }
     store::refresh_planner_statistics(conn)?;
