@@ -132,6 +132,10 @@ pub fn seed(
     let practitioner = practitioner.expect("a practitioner was added");
     let tz: chrono_tz::Tz = "Europe/London".parse().expect("valid zone");
     let at = now.naive_utc();
+    let timing = crate::reminders::Timing {
+        now: at,
+        stale_after: crate::jobs::WorkerConfig::default().stale_after,
+    };
     let mut treated = 0;
     // One transaction per 1,000 patients and their treatments: a commit per
     // treatment made seeding PostgreSQL wait on WAL flushes (BENCHMARKS.md, F8).
@@ -144,7 +148,15 @@ pub fn seed(
                 let n = i - chunk_start;
                 if n % 10 == 0 {
                     let form = demo_treatment(n, now, tz);
-                    crate::treatments::record(conn, protocol, &practitioner, "-", id, &form, now)?;
+                    crate::treatments::record(
+                        conn,
+                        protocol,
+                        &practitioner,
+                        "-",
+                        id,
+                        &form,
+                        timing,
+                    )?;
                     in_chunk += 1;
                 }
             }

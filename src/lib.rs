@@ -10,6 +10,7 @@ pub mod auth;
 pub mod care;
 pub mod cli;
 pub mod clinic;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;

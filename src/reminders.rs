@@ -2,7 +2,7 @@
 //! outbox (inside the treatment's own transaction), keeping it in step with
 //! edits, consent and unsubscribes, and the outbox page's actions.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{Duration, NaiveDateTime};
 
 use crate::accounts::{audit, Actor};
 use crate::auth::tokens::random_token;
@@ -17,13 +17,38 @@ use crate::store::reminders::{
 use crate::store::{self, write_tx, DbConn};
 
 pub const NO_CONSENT: &str = "no consent to aftercare emails";
-const PASSED: &str = "its time had passed when it was scheduled";
+const PASSED: &str = "its day of healing had passed when it was scheduled";
+pub const MILESTONE: &str = "milestone";
+/// The outbox's states, as the web layer names them.
+pub use crate::store::reminders::status::{
+    ALL as STATUSES, FAILED as STATUS_FAILED, PENDING as STATUS_PENDING,
+};
+
+/// "Now" for the use cases that schedule reminders, with the stale rule's
+/// threshold (`AFTERCARE_REMINDER_STALE_HOURS`).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub now: NaiveDateTime,
+    pub stale_after: Duration,
+}
+
+/// The stale rule, shared by the worker, scheduling and Retry: a daily (or
+/// evening) email more than `stale_after` past its time is no longer that
+/// day's advice, so it is not sent; a milestone is still true later.
+pub fn is_stale(
+    kind: &str,
+    send_at: NaiveDateTime,
+    now: NaiveDateTime,
+    stale_after: Duration,
+) -> bool {
+    kind != MILESTONE && now - send_at > stale_after
+}
 
 pub fn kind_name(kind: &ReminderKind) -> &'static str {
     match kind {
         ReminderKind::Evening => "evening",
         ReminderKind::Daily => "daily",
-        ReminderKind::Milestone => "milestone",
+        ReminderKind::Milestone => MILESTONE,
     }
 }
 
@@ -48,10 +73,13 @@ fn new_row(
     patient: &Patient,
     r: &crate::care::Reminder,
     sender: &str,
-    now: NaiveDateTime,
+    at: Timing,
 ) -> NewReminder {
     let send_at = r.send_at.naive_utc();
-    let (state, reason) = if send_at <= now {
+    let now = at.now;
+    // A reminder whose time has passed but which is still current (the
+    // evening email of a treatment recorded late) is due at once.
+    let (state, reason) = if is_stale(kind_name(&r.kind), send_at, now, at.stale_after) {
         (status::SKIPPED, Some(PASSED))
     } else if !can_email(patient) {
         (status::CANCELLED, Some(NO_CONSENT))
@@ -81,12 +109,12 @@ pub fn schedule(
     patient: &Patient,
     plan: &Plan,
     sender: &str,
-    now: NaiveDateTime,
+    at: Timing,
 ) -> AppResult<()> {
     let rows: Vec<NewReminder> = plan
         .reminders
         .iter()
-        .map(|r| new_row(treatment_id, patient, r, sender, now))
+        .map(|r| new_row(treatment_id, patient, r, sender, at))
         .collect();
     outbox::insert_all(conn, &rows)?;
     Ok(())
@@ -95,18 +123,29 @@ pub fn schedule(
 /// Brings an edited treatment's pending reminders in line with its new plan:
 /// same key → moved; no longer in the plan → cancelled; new key → added.
 /// Rows already sent (or failed, skipped, cancelled) are never touched.
+/// A reminder whose new time has passed is moved (and so due at once) while
+/// it is still current, by the same stale rule as the worker's.
 pub fn reschedule(
     conn: &mut DbConn,
     treatment_id: i64,
     patient: &Patient,
     plan: &Plan,
     sender: &str,
-    now: NaiveDateTime,
+    at: Timing,
 ) -> AppResult<()> {
+    let now = at.now;
+    let current = |r: &crate::care::Reminder| {
+        !is_stale(
+            kind_name(&r.kind),
+            r.send_at.naive_utc(),
+            now,
+            at.stale_after,
+        )
+    };
     let existing = outbox::for_treatment(conn, treatment_id)?;
     for row in existing.iter().filter(|r| r.status == status::PENDING) {
         match plan.reminders.iter().find(|r| r.key == row.reminder_key) {
-            Some(r) if r.send_at.naive_utc() > now => {
+            Some(r) if current(r) => {
                 outbox::reschedule(
                     conn,
                     row.id,
@@ -136,8 +175,8 @@ pub fn reschedule(
     let added: Vec<NewReminder> = plan
         .reminders
         .iter()
-        .filter(|r| is_new(&r.key) && r.send_at.naive_utc() > now)
-        .map(|r| new_row(treatment_id, patient, r, sender, now))
+        .filter(|r| is_new(&r.key) && current(r))
+        .map(|r| new_row(treatment_id, patient, r, sender, at))
         .collect();
     outbox::insert_all(conn, &added)?;
     Ok(())
@@ -169,8 +208,12 @@ pub fn consent_changed(conn: &mut DbConn, patient: &Patient, now: NaiveDateTime)
 }
 
 /// The patient's one click: no more reminders, at once.
-pub fn unsubscribe(conn: &mut DbConn, patient_id: i64, ip: &str) -> AppResult<bool> {
-    let now = store::now();
+pub fn unsubscribe(
+    conn: &mut DbConn,
+    patient_id: i64,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<bool> {
     write_tx(conn, |conn| {
         let patient = crate::patients::get(conn, patient_id)?;
         if patient.unsubscribed_at.is_some() {
@@ -242,24 +285,80 @@ pub fn preview(
 
 pub const OUTBOX_PAGE_SIZE: i64 = 50;
 
+/// What the outbox page asks for: a status and the clinic's calendar days.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxQuery {
+    pub status: Option<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub page: i64,
+}
+
+/// One email as the outbox lists it.
+pub struct OutboxEntry {
+    pub id: i64,
+    pub treatment_id: i64,
+    pub patient_id: i64,
+    pub patient: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i32,
+    /// Why it is in its state (an error, a skip or a cancellation).
+    pub reason: Option<String>,
+    /// When it is (or was) due, in the clinic's zone.
+    pub due_local: chrono::DateTime<chrono_tz::Tz>,
+    pub retry: Option<RetryAction>,
+}
+
 pub struct OutboxPage {
-    pub rows: Vec<(ReminderRow, String)>,
+    pub rows: Vec<OutboxEntry>,
     pub counts: Vec<(String, i64)>,
     pub page: i64,
     pub has_more: bool,
 }
 
-pub fn outbox_page(conn: &mut DbConn, filter: &OutboxFilter, page: i64) -> AppResult<OutboxPage> {
-    let page = page.max(1);
+pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppResult<OutboxPage> {
+    if query
+        .status
+        .as_deref()
+        .is_some_and(|s| !status::ALL.contains(&s))
+    {
+        return Err(AppError::BadRequest("Unknown status filter.".into()));
+    }
+    let tz = crate::clinic::zone(&crate::clinic::get(conn)?);
+    // Day filters are the clinic's calendar days.
+    let day_start =
+        |d: chrono::NaiveDate| crate::care::schedule::at_local_hour(tz, d, 0).naive_utc();
+    let filter = OutboxFilter {
+        status: query.status.clone(),
+        from: query.from.map(day_start),
+        to: query.to.and_then(|d| d.succ_opt()).map(day_start),
+    };
+    let page = query.page.max(1);
     let mut rows = outbox::outbox(
         conn,
-        filter,
+        &filter,
         (page - 1) * OUTBOX_PAGE_SIZE,
         OUTBOX_PAGE_SIZE + 1,
     )?;
     let has_more = rows.len() as i64 > OUTBOX_PAGE_SIZE;
     rows.truncate(OUTBOX_PAGE_SIZE as usize);
     let counts = outbox::counts(conn)?;
+    let rows = rows
+        .into_iter()
+        .map(|(row, patient)| OutboxEntry {
+            retry: retry_action(&row, at),
+            due_local: row.send_at.and_utc().with_timezone(&tz),
+            id: row.id,
+            treatment_id: row.treatment_id,
+            patient_id: row.patient_id,
+            patient,
+            subject: row.subject,
+            status: row.status,
+            attempts: row.attempts,
+            reason: row.last_error,
+        })
+        .collect();
     Ok(OutboxPage {
         rows,
         counts,
@@ -268,9 +367,49 @@ pub fn outbox_page(conn: &mut DbConn, filter: &OutboxFilter, page: i64) -> AppRe
     })
 }
 
-/// Staff retry a failed (or skipped, or cancelled) reminder now.
-pub fn retry(conn: &mut DbConn, actor: &Actor, id: i64) -> AppResult<()> {
-    let now = Utc::now().naive_utc();
+/// What Retry does with a failed, skipped or cancelled reminder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAction {
+    /// Its time is ahead: back in the queue, to go at its own time.
+    Restore,
+    /// Its time has passed but its advice still holds: send it now.
+    SendNow,
+    /// A daily email whose day has passed: sending it would give the patient
+    /// the wrong day's advice.
+    TooLate,
+}
+
+impl RetryAction {
+    /// The button's label: it says what will happen.
+    pub fn label(self) -> &'static str {
+        match self {
+            RetryAction::Restore => "Restore",
+            RetryAction::SendNow => "Send now",
+            RetryAction::TooLate => "",
+        }
+    }
+}
+
+/// What Retry would do with this row now; `None` when the row's status has
+/// nothing to retry (pending, sending, sent).
+pub fn retry_action(row: &ReminderRow, at: Timing) -> Option<RetryAction> {
+    if ![status::FAILED, status::SKIPPED, status::CANCELLED].contains(&row.status.as_str()) {
+        return None;
+    }
+    Some(if row.send_at > at.now {
+        RetryAction::Restore
+    } else if is_stale(&row.kind, row.send_at, at.now, at.stale_after) {
+        RetryAction::TooLate
+    } else {
+        RetryAction::SendNow
+    })
+}
+
+/// Staff retry a failed, skipped or cancelled reminder: it goes back in the
+/// queue at its own time, or now when that has passed and it is still current.
+/// A reminder is never sent before its time.
+pub fn retry(conn: &mut DbConn, actor: &Actor, id: i64, at: Timing) -> AppResult<RetryAction> {
+    let now = at.now;
     write_tx(conn, |conn| {
         let row = outbox::find(conn, id)?.ok_or(AppError::NotFound)?;
         let patient = crate::patients::get(conn, row.patient_id)?;
@@ -280,26 +419,49 @@ pub fn retry(conn: &mut DbConn, actor: &Actor, id: i64) -> AppResult<()> {
                 "This patient cannot be emailed (no consent, no email, or they unsubscribed).",
             ));
         }
-        if outbox::requeue(conn, id, now)? == 0 {
+        let action = retry_action(&row, at).ok_or_else(|| {
+            AppError::invalid(
+                "reminder",
+                "Only a failed, skipped or cancelled email can be tried again.",
+            )
+        })?;
+        let next_attempt_at = match action {
+            RetryAction::Restore => row.send_at,
+            RetryAction::SendNow => now,
+            RetryAction::TooLate => return Err(AppError::invalid(
+                "reminder",
+                &format!(
+                    "Not sent: this is the email for day {} of healing, and that day has passed. \
+                         Sent now it would give the patient the wrong day's advice; \
+                         the email for today goes out as planned.",
+                    row.day
+                ),
+            )),
+        };
+        if outbox::requeue(conn, id, next_attempt_at, now)? == 0 {
             return Err(AppError::invalid(
                 "reminder",
                 "Only a failed, skipped or cancelled email can be tried again.",
             ));
         }
+        let detail = match action {
+            RetryAction::Restore => "restored, to go at its own time",
+            _ => "to be sent now",
+        };
         audit(
             conn,
             actor,
             "reminder.retried",
             &format!("reminder {id}"),
-            &row.subject,
+            &format!("{}: {detail}", row.subject),
             now,
-        )
+        )?;
+        Ok(action)
     })
 }
 
 /// Staff cancel a pending or failed reminder.
-pub fn cancel(conn: &mut DbConn, actor: &Actor, id: i64) -> AppResult<()> {
-    let now = Utc::now().naive_utc();
+pub fn cancel(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> AppResult<()> {
     write_tx(conn, |conn| {
         let row = outbox::find(conn, id)?.ok_or(AppError::NotFound)?;
         let reason = format!("cancelled by {}", actor.label);

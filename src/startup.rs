@@ -10,9 +10,10 @@ use anyhow::Context;
 
 use crate::auth::tokens::{random_token, Keys};
 use crate::care::Protocol;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::jobs::{SystemClock, Worker, WorkerConfig};
+use crate::jobs::{Worker, WorkerConfig};
 use crate::links::Links;
 use crate::mail::Mailer;
 use crate::store::{self, Pool};
@@ -42,6 +43,11 @@ pub fn resolve_keys(settings: &Settings, pool: &Pool) -> anyhow::Result<Keys> {
 /// Migrates the database and builds what every process needs (the web app,
 /// a lone worker, the command line): pool, keys, protocol, links.
 pub fn prepare(settings: Settings) -> anyhow::Result<AppState> {
+    prepare_with_clock(settings, Arc::new(SystemClock))
+}
+
+/// [`prepare`] with the clock the whole process reads "now" from.
+pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     store::migrate(&settings.database)?;
     let pool = store::pool(&settings.database)?;
     let keys = resolve_keys(&settings, &pool)?;
@@ -57,6 +63,7 @@ pub fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         keys,
         protocol,
         links,
+        clock,
     })
 }
 
@@ -80,7 +87,15 @@ pub struct Application {
 
 impl Application {
     /// Migrates, connects and binds (port 0 picks a free port, for tests).
-    pub fn build(mut settings: Settings) -> anyhow::Result<Application> {
+    pub fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_with_clock(settings, Arc::new(SystemClock))
+    }
+
+    /// [`Application::build`] on a given clock (tests move time with one).
+    pub fn build_with_clock(
+        mut settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -88,7 +103,7 @@ impl Application {
         if let Some(base) = settings.base_url.strip_suffix(":0") {
             settings.base_url = format!("{base}:{port}");
         }
-        let state = prepare(settings)?;
+        let state = prepare_with_clock(settings, clock)?;
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
@@ -118,7 +133,7 @@ pub fn worker_for(state: &AppState) -> anyhow::Result<Worker> {
         pool: state.pool.clone(),
         mailer: Arc::new(Mailer::from_settings(settings)?),
         links: state.links.clone(),
-        clock: Arc::new(SystemClock),
+        clock: state.clock.clone(),
         config: WorkerConfig {
             max_attempts: settings.mail_max_attempts,
             stale_after: chrono::Duration::hours(settings.reminder_stale_hours),

@@ -13,6 +13,7 @@ use crate::care::{self, schedule, Plan, Protocol, TreatedArea, TreatmentInput};
 use crate::clinic::Clinic;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::patients::Patient;
+use crate::reminders::Timing;
 use crate::store::{self, treatments::TreatmentFields, treatments::TreatmentRow, write_tx, DbConn};
 
 /// Rows the form offers without JavaScript (a script may add more).
@@ -275,8 +276,9 @@ pub fn record(
     ip: &str,
     patient_id: i64,
     form: &TreatmentForm,
-    now: DateTime<Utc>,
+    at: Timing,
 ) -> AppResult<(i64, Vec<String>)> {
+    let now = at.now.and_utc();
     // Validation and the plan need no lock: on SQLite every other writer
     // queues behind this transaction (BENCHMARKS.md, F3). The patient is read
     // inside it, so the reminders follow their consent as it is at commit.
@@ -287,7 +289,7 @@ pub fn record(
         let patient = crate::patients::get(conn, patient_id)?;
         let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
-        crate::reminders::schedule(conn, id, &patient, &valid.plan, &clinic.sender_email, now)?;
+        crate::reminders::schedule(conn, id, &patient, &valid.plan, &clinic.sender_email, at)?;
         let summary = summary(&valid.plan);
         audit(
             conn,
@@ -346,8 +348,9 @@ pub fn edit(
     ip: &str,
     id: i64,
     form: &TreatmentForm,
-    now: DateTime<Utc>,
+    at: Timing,
 ) -> AppResult<Vec<String>> {
+    let now = at.now.and_utc();
     write_tx(conn, |conn| {
         let t = get(conn, id)?;
         ensure_may_change(user, &t)?;
@@ -356,14 +359,7 @@ pub fn edit(
         store::treatments::update(conn, id, &valid.fields)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
         let patient = crate::patients::get(conn, t.patient_id)?;
-        crate::reminders::reschedule(
-            conn,
-            id,
-            &patient,
-            &valid.plan,
-            &clinic.sender_email,
-            now.naive_utc(),
-        )?;
+        crate::reminders::reschedule(conn, id, &patient, &valid.plan, &clinic.sender_email, at)?;
         audit(
             conn,
             &user.actor(ip),

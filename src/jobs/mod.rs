@@ -8,55 +8,22 @@
 //! timeout and the Message-ID is stable, so a repeat is rare and recognisable.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::{FutureExt, StreamExt};
 
 use crate::clinic::Clinic;
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::links::Links;
 use crate::mail::{self, Envelope, Mailer};
-use crate::reminders::can_email;
+use crate::reminders::{can_email, is_stale};
 use crate::store::reminders::{self as outbox, status, Job};
 use crate::store::{self, write_tx, Pool};
 
 /// At most this many outcomes are recorded in one transaction.
 const RECORD_BATCH: usize = 64;
-
-/// Where "now" comes from, so tests can move time.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that only moves when told to.
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    pub fn new(at: DateTime<Utc>) -> ManualClock {
-        ManualClock(Mutex::new(at))
-    }
-    pub fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().expect("clock lock") = at;
-    }
-    pub fn advance(&self, by: Duration) {
-        *self.0.lock().expect("clock lock") += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock lock")
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -266,7 +233,7 @@ impl Worker {
             });
         }
         let late = now - r.send_at.and_utc();
-        if r.kind != "milestone" && late > self.config.stale_after {
+        if is_stale(&r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
             return Outcome::Skipped(format!(
                 "{} hours late (the app was not sending); skipped so the next reminder goes on time",
                 late.num_hours()

@@ -214,7 +214,7 @@ pub fn claim(
         format!(
             "UPDATE reminders SET status = 'sending', lease_expires_at = {p}2, attempts = attempts + 1, updated_at = {p}1 \
              WHERE id IN (SELECT id FROM reminders \
-                          WHERE (status = 'pending' AND next_attempt_at <= {p}1) \
+                          WHERE (status = 'pending' AND next_attempt_at <= {p}1 AND send_at <= {p}1) \
                              OR (status = 'sending' AND lease_expires_at < {p}1) \
                           ORDER BY next_attempt_at, id LIMIT {p}3{lock}) \
              RETURNING id"
@@ -311,8 +311,14 @@ pub fn mark_retry(
     .execute(conn)
 }
 
-/// Staff asked to try a failed, skipped or cancelled reminder again, now.
-pub fn requeue(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+/// Staff put a failed, skipped or cancelled reminder back in the queue, to be
+/// sent at `next_attempt_at` (never before its `send_at`: see `claim`).
+pub fn requeue(
+    conn: &mut DbConn,
+    id: i64,
+    next_attempt_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(reminders::table.find(id).filter(reminders::status.eq_any([
         status::FAILED,
         status::SKIPPED,
@@ -320,8 +326,9 @@ pub fn requeue(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<us
     ])))
     .set((
         reminders::status.eq(status::PENDING),
-        reminders::next_attempt_at.eq(now),
+        reminders::next_attempt_at.eq(next_attempt_at),
         reminders::attempts.eq(0),
+        reminders::last_error.eq(None::<String>),
         reminders::updated_at.eq(now),
     ))
     .execute(conn)

@@ -10,7 +10,6 @@ use super::{client_ip, render, render_invalid, AppState};
 use crate::accounts::{self, AuditPage, NewUserInput, User};
 use crate::auth::Role;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::now;
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]
@@ -60,11 +59,12 @@ pub(super) async fn new_user_submit(
     state: web::Data<AppState>,
     form: CsrfForm<NewUserInput>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let actor = auth.user().actor(&client_ip(&req));
     let input = form.0;
     let submitted = input.clone();
     match state
-        .db(move |conn| accounts::add_user(conn, &actor, &submitted, now()))
+        .db(move |conn| accounts::add_user(conn, &actor, &submitted, now))
         .await
     {
         Ok(added) => {
@@ -160,13 +160,14 @@ pub(super) async fn user_role(
     id: web::Path<i64>,
     form: CsrfForm<RoleForm>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let (id, actor, role) = (
         id.into_inner(),
         auth.user().actor(&client_ip(&req)),
         form.0.role,
     );
     match state
-        .db(move |conn| accounts::change_role(conn, &actor, id, &role, now()))
+        .db(move |conn| accounts::change_role(conn, &actor, id, &role, now))
         .await
     {
         Ok(()) => Ok(see_other_with_flash(
@@ -190,9 +191,10 @@ pub(super) async fn set_active(
     id: i64,
     active: bool,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let actor = auth.user().actor(&client_ip(&req));
     match state
-        .db(move |conn| accounts::set_active(conn, &actor, id, active, now()))
+        .db(move |conn| accounts::set_active(conn, &actor, id, active, now))
         .await
     {
         Ok(()) => {
@@ -244,9 +246,10 @@ pub(super) async fn user_password_link(
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let (id, actor) = (id.into_inner(), auth.user().actor(&client_ip(&req)));
     let token = state
-        .db(move |conn| accounts::reset_password_link(conn, &actor, id, now()))
+        .db(move |conn| accounts::reset_password_link(conn, &actor, id, now))
         .await?;
     let message = format!(
         "Password reset: their sessions have ended. Give them this one-time link (valid 72 hours): {}/set-password/{token}",

@@ -8,7 +8,6 @@ use super::session::{flash_cookie, Admins, Auth, PageCtx};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::clinic::{self, ClinicInput};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::now;
 
 #[derive(Template)]
 #[template(path = "admin/clinic.html")]
@@ -48,10 +47,11 @@ pub(super) async fn clinic_submit(
     state: web::Data<AppState>,
     form: CsrfForm<ClinicInput>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let (actor, input) = (auth.user().actor(&client_ip(&req)), form.0);
     let submitted = input.clone();
     match state
-        .db(move |conn| clinic::save(conn, &actor, &submitted, now()))
+        .db(move |conn| clinic::save(conn, &actor, &submitted, now))
         .await
     {
         Ok(()) => Ok(HttpResponse::SeeOther()

@@ -10,7 +10,6 @@ use super::{client_ip, redirect, render, render_invalid, safe_next, AppState};
 use crate::accounts::{self, LoginOutcome, NewUserInput};
 use crate::auth::tokens::random_token;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::now;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -59,12 +58,13 @@ pub(super) async fn login_submit(
     ctx: PageCtx,
     form: CsrfForm<LoginForm>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let form = form.0;
     let next = safe_next(form.next.as_deref());
     let ip = client_ip(&req);
     let (email, password) = (form.email.clone(), form.password.clone());
     let outcome = state
-        .db(move |conn| accounts::log_in(conn, &email, &password, &ip, now()))
+        .db(move |conn| accounts::log_in(conn, &email, &password, &ip, now))
         .await?;
     let message = match outcome {
         LoginOutcome::SignedIn { token, .. } => {
@@ -106,10 +106,11 @@ pub(super) async fn logout(
     auth: Auth<SignedIn>,
     _form: CsrfForm<EmptyForm>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let ip = client_ip(&req);
     let session = auth.session.clone();
     state
-        .db(move |conn| accounts::log_out(conn, &session, &ip, now()))
+        .db(move |conn| accounts::log_out(conn, &session, &ip, now))
         .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/login"))
@@ -156,10 +157,11 @@ pub(super) async fn setup_submit(
     token: web::Path<String>,
     form: CsrfForm<NewUserInput>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let (token, input, ip) = (token.into_inner(), form.0, client_ip(&req));
     let submitted = input.clone();
     match state
-        .db(move |conn| accounts::complete_setup(conn, &token, &submitted, &ip, now()))
+        .db(move |conn| accounts::complete_setup(conn, &token, &submitted, &ip, now))
         .await
     {
         Ok(_) => Ok(HttpResponse::SeeOther()
@@ -195,9 +197,10 @@ pub(super) async fn set_password_form(
     ctx: PageCtx,
     token: web::Path<String>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let token = token.into_inner();
     let user = state
-        .db(move |conn| accounts::password_link_user(conn, &token, now()))
+        .db(move |conn| accounts::password_link_user(conn, &token, now))
         .await?;
     render(&SetPasswordPage {
         ctx,
@@ -222,6 +225,7 @@ pub(super) async fn set_password_submit(
     token: web::Path<String>,
     form: CsrfForm<NewPasswordForm>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let (token, form, ip) = (token.into_inner(), form.0, client_ip(&req));
     let lookup_token = token.clone();
     let result = state
@@ -232,7 +236,7 @@ pub(super) async fn set_password_submit(
                 &form.password,
                 &form.password_confirm,
                 &ip,
-                now(),
+                now,
             )
         })
         .await;
@@ -247,7 +251,7 @@ pub(super) async fn set_password_submit(
             .finish()),
         Err(AppError::Invalid(errors)) => {
             let user = state
-                .db(move |conn| accounts::password_link_user(conn, &lookup_token, now()))
+                .db(move |conn| accounts::password_link_user(conn, &lookup_token, now))
                 .await?;
             render_invalid(&SetPasswordPage {
                 ctx,
@@ -295,6 +299,7 @@ pub(super) async fn account_password_submit(
     ctx: PageCtx,
     form: CsrfForm<ChangePasswordForm>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let (form, ip, session) = (form.0, client_ip(&req), auth.session.clone());
     let result = state
         .db(move |conn| {
@@ -303,7 +308,7 @@ pub(super) async fn account_password_submit(
                 new: form.password,
                 confirm: form.password_confirm,
             };
-            accounts::change_own_password(conn, &session, &change, &ip, now())
+            accounts::change_own_password(conn, &session, &change, &ip, now)
         })
         .await;
     match result {

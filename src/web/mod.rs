@@ -20,6 +20,7 @@ use askama::Template;
 
 use crate::auth::tokens::Keys;
 use crate::care::Protocol;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::links::Links;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub protocol: Arc<Protocol>,
     pub links: Links,
     pub audit: crate::audit_writer::AuditWriter,
+    /// The one clock: handlers take "now" from here, never from the system.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -81,7 +84,20 @@ impl AppState {
     pub async fn clinic_today(&self) -> AppResult<chrono::NaiveDate> {
         let clinic = self.db(crate::clinic::get).await?;
         let tz = crate::clinic::zone(&clinic);
-        Ok(chrono::Utc::now().with_timezone(&tz).date_naive())
+        Ok(self.clock.now().with_timezone(&tz).date_naive())
+    }
+
+    /// Now, as the database stores it (UTC, whole microseconds).
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        self.clock.now_naive()
+    }
+
+    /// Now, with the stale rule's threshold, for use cases that schedule reminders.
+    pub fn timing(&self) -> crate::reminders::Timing {
+        crate::reminders::Timing {
+            now: self.now(),
+            stale_after: chrono::Duration::hours(self.settings.reminder_stale_hours),
+        }
     }
 }
 

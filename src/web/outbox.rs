@@ -4,15 +4,14 @@
 use actix_web::http::header::{HeaderValue, CONTENT_SECURITY_POLICY};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
 use super::session::{flash_cookie, Auth, FrontDesk, PageCtx, SignedIn};
 use super::{client_ip, render, AppState};
 use crate::error::{AppError, AppResult};
-use crate::reminders::{self, OutboxPage};
-use crate::store::reminders::{status, OutboxFilter};
+use crate::reminders::{self, OutboxPage, RetryAction, STATUS_FAILED, STATUS_PENDING};
 
 #[derive(Deserialize, Default)]
 pub(super) struct OutboxQuery {
@@ -32,16 +31,9 @@ struct OutboxTemplate {
     outbox: OutboxPage,
     query: OutboxQuery,
     statuses: [&'static str; 6],
-    tz: chrono_tz::Tz,
 }
 
 impl OutboxTemplate {
-    fn local(&self, utc: &NaiveDateTime) -> String {
-        utc.and_utc()
-            .with_timezone(&self.tz)
-            .format("%a %-d %b %Y, %H:%M")
-            .to_string()
-    }
     fn count(&self, status: &str) -> i64 {
         self.outbox
             .counts
@@ -63,11 +55,8 @@ impl OutboxTemplate {
             .unwrap_or_default()
         )
     }
-    fn can_retry(&self, status: &str) -> bool {
-        [status::FAILED, status::SKIPPED, status::CANCELLED].contains(&status)
-    }
     fn can_cancel(&self, status: &str) -> bool {
-        [status::PENDING, status::FAILED].contains(&status)
+        [STATUS_PENDING, STATUS_FAILED].contains(&status)
     }
 }
 
@@ -88,30 +77,21 @@ pub(super) async fn outbox(
     query: web::Query<OutboxQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    if !query.status.is_empty() && !status::ALL.contains(&query.status.as_str()) {
-        return Err(AppError::BadRequest("Unknown status filter.".into()));
-    }
-    let clinic = state.db(crate::clinic::get).await?;
-    let tz = crate::clinic::zone(&clinic);
-    // Day filters are the clinic's calendar days.
-    let day_start = |d: NaiveDate| crate::care::schedule::at_local_hour(tz, d, 0).naive_utc();
-    let filter = OutboxFilter {
+    let asked = reminders::OutboxQuery {
         status: (!query.status.is_empty()).then(|| query.status.clone()),
-        from: parse_day(&query.from, "from")?.map(day_start),
-        to: parse_day(&query.to, "to")?
-            .and_then(|d| d.succ_opt())
-            .map(day_start),
+        from: parse_day(&query.from, "from")?,
+        to: parse_day(&query.to, "to")?,
+        page: query.page.unwrap_or(1),
     };
-    let page = query.page.unwrap_or(1);
+    let at = state.timing();
     let outbox = state
-        .db(move |conn| reminders::outbox_page(conn, &filter, page))
+        .db(move |conn| reminders::outbox_page(conn, &asked, at))
         .await?;
     render(&OutboxTemplate {
         ctx,
         outbox,
         query,
-        statuses: status::ALL,
-        tz,
+        statuses: reminders::STATUSES,
     })
 }
 
@@ -130,21 +110,26 @@ async fn outbox_action(
     is_retry: bool,
 ) -> AppResult<HttpResponse> {
     let actor = auth.user().actor(&client_ip(&req));
+    let at = state.timing();
     let result = state
         .db(move |conn| {
             if is_retry {
-                reminders::retry(conn, &actor, id)
+                reminders::retry(conn, &actor, id, at).map(Some)
             } else {
-                reminders::cancel(conn, &actor, id)
+                reminders::cancel(conn, &actor, id, at.now).map(|()| None)
             }
         })
         .await;
     let (kind, message) = match result {
-        Ok(()) if is_retry => (
+        Ok(Some(RetryAction::Restore)) => (
             "success",
-            "The email will be tried again within a minute.".to_string(),
+            "The email is back in the queue and will go at its own time.".to_string(),
         ),
-        Ok(()) => ("success", "The email is cancelled.".to_string()),
+        Ok(Some(_)) => (
+            "success",
+            "The email will be sent within a minute.".to_string(),
+        ),
+        Ok(None) => ("success", "The email is cancelled.".to_string()),
         Err(AppError::Invalid(e)) => ("error", e.msg("reminder").to_string()),
         Err(e) => return Err(e),
     };
@@ -247,9 +232,9 @@ pub(super) async fn unsubscribe(
         .links
         .open_unsubscribe(&token)
         .ok_or(AppError::NotFound)?;
-    let ip = client_ip(&req);
+    let (ip, now) = (client_ip(&req), state.now());
     state
-        .db(move |conn| reminders::unsubscribe(conn, patient_id, &ip))
+        .db(move |conn| reminders::unsubscribe(conn, patient_id, &ip, now))
         .await?;
     let clinic = state.db(crate::clinic::get).await?;
     render(&UnsubscribePage {

@@ -9,7 +9,6 @@ use super::session::{flash_cookie, Auth, PageCtx, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::patients::{self, PatientInput, PatientPage, SearchPage};
-use crate::store::now;
 
 #[derive(Template)]
 #[template(path = "patients/list.html")]
@@ -101,11 +100,12 @@ pub(super) async fn create(
     state: web::Data<AppState>,
     form: CsrfForm<PatientInput>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let (user, ip, input) = (auth.user().clone(), client_ip(&req), form.0);
     let submitted = input.clone();
     let today = state.clinic_today().await?;
     match state
-        .db(move |conn| patients::create(conn, &user, &ip, &submitted, today, now()))
+        .db(move |conn| patients::create(conn, &user, &ip, &submitted, today, now))
         .await
     {
         Ok(saved) => Ok(saved_redirect(
@@ -169,6 +169,7 @@ pub(super) async fn update(
     id: web::Path<i64>,
     form: CsrfForm<PatientInput>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let (id, user, ip, input) = (
         id.into_inner(),
         auth.user().clone(),
@@ -178,7 +179,7 @@ pub(super) async fn update(
     let submitted = input.clone();
     let today = state.clinic_today().await?;
     match state
-        .db(move |conn| patients::update(conn, &user, &ip, id, &submitted, today, now()))
+        .db(move |conn| patients::update(conn, &user, &ip, id, &submitted, today, now))
         .await
     {
         Ok(saved) => Ok(saved_redirect(

@@ -59,13 +59,12 @@ pub async fn current_session(req: &HttpRequest) -> Result<Option<ActiveSession>,
         Some(cookie) => {
             let state = state(req);
             let token = cookie.value().to_string();
+            let now = state.now();
             let idle = chrono::Duration::from_std(state.settings.session_idle).unwrap_or_default();
             let max_age =
                 chrono::Duration::from_std(state.settings.session_max_age).unwrap_or_default();
             state
-                .db(move |conn| {
-                    accounts::resume_session(conn, &token, idle, max_age, crate::store::now())
-                })
+                .db(move |conn| accounts::resume_session(conn, &token, idle, max_age, now))
                 .await?
         }
     };

@@ -12,7 +12,6 @@ use crate::care::Protocol;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::patients::{self, Patient};
 use crate::sheet::{self, Sheet};
-use crate::store::now;
 use crate::treatments::{self, TreatmentForm, TreatmentView};
 
 /// The area choices for the form: (id, label).
@@ -64,7 +63,7 @@ pub(super) async fn new_form(
         .db(move |conn| Ok((patients::get(conn, id)?, crate::clinic::get(conn)?)))
         .await?;
     let tz = crate::clinic::zone(&clinic);
-    let local_now = chrono::Utc::now().with_timezone(&tz).naive_local();
+    let local_now = state.clock.now().with_timezone(&tz).naive_local();
     render(&FormPage {
         ctx,
         patient,
@@ -120,18 +119,9 @@ pub(super) async fn record(
         state.protocol.clone(),
         form.clone(),
     );
+    let at = state.timing();
     let result = state
-        .db(move |conn| {
-            treatments::record(
-                conn,
-                &protocol,
-                &user,
-                &ip,
-                patient_id,
-                &submitted,
-                chrono::Utc::now(),
-            )
-        })
+        .db(move |conn| treatments::record(conn, &protocol, &user, &ip, patient_id, &submitted, at))
         .await;
     match result {
         Ok((id, warnings)) => Ok(saved(
@@ -201,18 +191,9 @@ pub(super) async fn edit(
         state.protocol.clone(),
         form.clone(),
     );
+    let at = state.timing();
     match state
-        .db(move |conn| {
-            treatments::edit(
-                conn,
-                &protocol,
-                &user,
-                &ip,
-                id,
-                &submitted,
-                chrono::Utc::now(),
-            )
-        })
+        .db(move |conn| treatments::edit(conn, &protocol, &user, &ip, id, &submitted, at))
         .await
     {
         Ok(warnings) => Ok(saved(
@@ -278,9 +259,10 @@ pub(super) async fn delete(
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
 ) -> AppResult<HttpResponse> {
+    let now = state.now();
     let (id, user, ip) = (id.into_inner(), auth.user().clone(), client_ip(&req));
     let patient_id = state
-        .db(move |conn| treatments::delete(conn, &user, &ip, id, now()))
+        .db(move |conn| treatments::delete(conn, &user, &ip, id, now))
         .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", format!("/patients/{patient_id}")))
@@ -362,10 +344,11 @@ async fn opened_sheet(
     actor: Actor,
     action: &'static str,
 ) -> AppResult<Sheet> {
+    let now = state.now();
     let view = state.db(move |conn| treatments::view(conn, id)).await?;
     state
         .audit
-        .record(treatments::sheet_opened(actor, action, id, now()))
+        .record(treatments::sheet_opened(actor, action, id, now))
         .await?;
     Ok(sheet::build(
         &view.plan,

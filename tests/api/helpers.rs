@@ -2,8 +2,10 @@
 //! driven over HTTP with a cookie jar, as a browser would.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aftercare::accounts::{self, NewUserInput};
+use aftercare::clock::ManualClock;
 use aftercare::config::Settings;
 use aftercare::startup::Application;
 use aftercare::store;
@@ -43,6 +45,8 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub state: AppState,
+    /// The app's clock: it stands still until a test moves it.
+    pub clock: Arc<ManualClock>,
     #[allow(dead_code)] // read by the mail tests
     pub mail_dir: tempfile::TempDir,
     _db: TestDb,
@@ -101,7 +105,8 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
         vars.insert(k.to_string(), v.to_string());
     }
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
-    let app = Application::build(settings).expect("app builds");
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let app = Application::build_with_clock(settings, clock.clone()).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());
@@ -109,6 +114,7 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
         address,
         client: new_client(),
         state,
+        clock,
         mail_dir,
         _db: test_db,
     })

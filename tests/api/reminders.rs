@@ -36,6 +36,7 @@ fn worker(app: &TestApp, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
 
 async fn mailroom(app: TestApp) -> Mailroom {
     let sink = SmtpSink::start().await;
+    // The worker's own clock: moving it far ahead leaves the app's sessions alone.
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let worker = worker(&app, Mailer::smtp(&sink.url()).unwrap(), clock.clone());
     let staff = app.signed_in("staff").await;
@@ -330,7 +331,16 @@ async fn a_permanent_failure_fails_at_once_and_shows_on_the_outbox(app: TestApp)
         )
         .await;
     assert_redirect_to(&r, "/outbox");
-    m.clock.set(Utc::now() + Duration::minutes(1));
+    // Its time is still ahead of the app's clock: it goes back in the queue,
+    // to be sent at its own time and no earlier.
+    let restored = rows(&m.app, treatment).await.remove(0);
+    assert_eq!(
+        (restored.status.as_str(), restored.next_attempt_at),
+        ("pending", restored.send_at)
+    );
+    m.clock.set(at(&first) - Duration::minutes(1));
+    assert_eq!(m.worker.run_once().await.unwrap().claimed, 0);
+    m.clock.set(at(&first) + Duration::minutes(2));
     assert_eq!(m.worker.run_once().await.unwrap().sent, 1);
     assert_eq!(rows(&m.app, treatment).await[0].status, "sent");
     assert!(m
@@ -422,8 +432,8 @@ async fn an_edit_reschedules_pending_reminders(app: TestApp) {
         .find(|r| r.reminder_key == "day-3")
         .unwrap()
         .clone();
-    // The treatment really was a day earlier, and on the abdomen at 2 mm.
-    let when = clinic_time(-Duration::hours(25));
+    // The treatment really was two days earlier, and on the abdomen at 2 mm.
+    let when = clinic_time(-Duration::hours(49));
     let admin = m.app.signed_in("admin").await;
     let r = m
         .app
@@ -443,10 +453,11 @@ async fn an_edit_reschedules_pending_reminders(app: TestApp) {
     assert_eq!(moved.status, "pending");
     assert_eq!(
         moved.send_at,
-        day3.send_at - Duration::days(1),
-        "day 3 is a day earlier"
+        day3.send_at - Duration::days(2),
+        "day 3 is two days earlier"
     );
-    // The evening email's new time has passed: it is cancelled, not sent late.
+    // The evening email's new time is more than a day gone: it is no longer
+    // current, so it is cancelled, not sent late.
     let evening = after.iter().find(|r| r.reminder_key == "evening").unwrap();
     assert_eq!(evening.status, "cancelled");
     // A body area heals longer: more daily reminders than before.
