@@ -428,15 +428,17 @@ pub fn retry(conn: &mut DbConn, actor: &Actor, id: i64, at: Timing) -> AppResult
         let next_attempt_at = match action {
             RetryAction::Restore => row.send_at,
             RetryAction::SendNow => now,
-            RetryAction::TooLate => return Err(AppError::invalid(
-                "reminder",
-                &format!(
+            RetryAction::TooLate => {
+                return Err(AppError::invalid(
+                    "reminder",
+                    &format!(
                     "Not sent: this is the email for day {} of healing, and that day has passed. \
                          Sent now it would give the patient the wrong day's advice; \
                          the email for today goes out as planned.",
                     row.day
                 ),
-            )),
+                ))
+            }
         };
         if outbox::requeue(conn, id, next_attempt_at, now)? == 0 {
             return Err(AppError::invalid(

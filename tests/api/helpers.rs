@@ -233,6 +233,10 @@ impl TestApp {
         self.get_with(&self.client, path).await
     }
 
+    pub async fn get_text_with(&self, client: &Client, path: &str) -> String {
+        self.get_with(client, path).await.text().await.unwrap()
+    }
+
     pub async fn get_text(&self, path: &str) -> String {
         self.get(path).await.text().await.unwrap()
     }

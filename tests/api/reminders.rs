@@ -696,6 +696,163 @@ async fn without_smtp_the_default_setup_writes_eml_files(app: TestApp) {
     assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
 }
 
+/// Staff press a row's Retry button (whatever it says) on the outbox; returns
+/// the flash message the outbox then shows.
+async fn press_retry(app: &TestApp, staff: &reqwest::Client, id: i64) -> String {
+    let r = app
+        .post_form_with(
+            staff,
+            &format!("/outbox/{id}/retry"),
+            &[("back", "/outbox")],
+        )
+        .await;
+    assert_redirect_to(&r, "/outbox");
+    app.get_with(staff, "/outbox").await.text().await.unwrap()
+}
+
+async fn cancel_then_retry_of_a_future_reminder_waits_for_its_day(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let day14 = rows(&m.app, treatment)
+        .await
+        .into_iter()
+        .find(|r| r.day == 14)
+        .expect("a reminder on day 14");
+    let r = m
+        .app
+        .post_form_with(
+            &m.staff,
+            &format!("/outbox/{}/cancel", day14.id),
+            &[("back", "/outbox")],
+        )
+        .await;
+    assert_redirect_to(&r, "/outbox");
+    let outbox = m
+        .app
+        .get_text_with(&m.staff, "/outbox?status=cancelled")
+        .await;
+    assert!(
+        outbox.contains(">Restore</button>"),
+        "the button says what it does"
+    );
+    assert!(!outbox.contains(">Send now</button>"));
+
+    let page = press_retry(&m.app, &m.staff, day14.id).await;
+    assert!(page.contains("back in the queue and will go at its own time"));
+    let restored = rows(&m.app, treatment)
+        .await
+        .into_iter()
+        .find(|r| r.id == day14.id)
+        .unwrap();
+    assert_eq!(restored.status, "pending");
+    assert_eq!(restored.next_attempt_at, day14.send_at);
+
+    // Day 13: everything due so far goes, but not the day-14 email.
+    m.clock.set(at(&day14) - Duration::days(1));
+    m.worker.drain().await.unwrap();
+    let subjects = |mails: Vec<Received>| -> Vec<String> {
+        mails.iter().map(|r| r.subject().unwrap()).collect()
+    };
+    assert!(!subjects(m.sink.received()).contains(&day14.subject));
+    let row = |rs: Vec<ReminderRow>| rs.into_iter().find(|r| r.id == day14.id).unwrap();
+    assert_eq!(row(rows(&m.app, treatment).await).status, "pending");
+
+    // Day 14, at its time: it is sent.
+    m.clock.set(at(&day14) + Duration::minutes(1));
+    m.worker.drain().await.unwrap();
+    assert_eq!(row(rows(&m.app, treatment).await).status, "sent");
+    assert!(subjects(m.sink.received()).contains(&day14.subject));
+}
+
+async fn retry_sends_a_passed_milestone_now_and_refuses_a_passed_day(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let schedule = rows(&m.app, treatment).await;
+    let daily = schedule.iter().find(|r| r.kind == "daily").unwrap().clone();
+    let milestone = schedule
+        .iter()
+        .find(|r| r.kind == "milestone")
+        .unwrap()
+        .clone();
+    for id in [daily.id, milestone.id] {
+        let r = m
+            .app
+            .post_form_with(
+                &m.staff,
+                &format!("/outbox/{id}/cancel"),
+                &[("back", "/outbox")],
+            )
+            .await;
+        assert_redirect_to(&r, "/outbox");
+    }
+    // The app's clock moves to the day after the milestone: the daily email's
+    // day is long gone, the milestone is still true.
+    let later = at(&milestone) + Duration::days(1);
+    m.app.clock.set(later);
+    m.clock.set(later);
+    let staff = m.app.signed_in("staff").await;
+    let outbox = m
+        .app
+        .get_text_with(&staff, "/outbox?status=cancelled")
+        .await;
+    assert!(outbox.contains(">Send now</button>"));
+    assert!(outbox.contains("Its day has passed"));
+
+    let page = press_retry(&m.app, &staff, daily.id).await;
+    assert!(
+        page.contains(&format!(
+            "this is the email for day {} of healing, and that day has passed",
+            daily.day
+        )),
+        "Retry of a passed daily email says why it is refused"
+    );
+    let page = press_retry(&m.app, &staff, milestone.id).await;
+    assert!(page.contains("will be sent within a minute"));
+    m.worker.drain().await.unwrap();
+    let after = rows(&m.app, treatment).await;
+    let status_of = |id: i64| after.iter().find(|r| r.id == id).unwrap().status.clone();
+    assert_eq!(status_of(daily.id), "cancelled");
+    assert_eq!(status_of(milestone.id), "sent");
+    let sent: Vec<String> = m
+        .sink
+        .received()
+        .iter()
+        .map(|r| r.subject().unwrap())
+        .collect();
+    assert!(sent.contains(&milestone.subject) && !sent.contains(&daily.subject));
+}
+
+async fn a_treatment_recorded_late_still_sends_its_evening_email(app: TestApp) {
+    // 19:00 in London (GMT in January): the treatment was at 10:00, so its
+    // evening email (18:00) is an hour late when it is recorded.
+    let evening_of_treatment: DateTime<Utc> = "2027-01-12T19:00:00Z".parse().unwrap();
+    app.clock.set(evening_of_treatment);
+    let m = mailroom(app).await;
+    m.clock.set(evening_of_treatment);
+    let practitioner = m.app.signed_in("practitioner").await;
+    let (_, treatment) = m
+        .app
+        .patient_with_treatment(
+            &practitioner,
+            "Maya Patel",
+            "maya@example.com",
+            &[
+                ("treated_at", "2027-01-12T10:00"),
+                ("area_0", "cheeks"),
+                ("depth_0", "1.0"),
+            ],
+        )
+        .await;
+    let evening = rows(&m.app, treatment).await.remove(0);
+    assert_eq!(evening.reminder_key, "evening");
+    assert_eq!(evening.send_at, "2027-01-12T18:00:00".parse().unwrap());
+    assert_eq!(evening.status, "pending", "{:?}", evening.last_error);
+    assert_eq!(m.worker.drain().await.unwrap().sent, 1);
+    let mail = m.sink.wait_for(1, StdDuration::from_secs(5)).await;
+    assert_eq!(mail[0].subject().unwrap(), evening.subject);
+    assert_eq!(rows(&m.app, treatment).await[0].status, "sent");
+}
+
 crate::on_both_databases!(
     reminders_arrive_at_their_times_as_time_moves_on,
     a_temporary_failure_is_retried_then_delivered,
@@ -709,4 +866,7 @@ crate::on_both_databases!(
     a_worker_that_vanished_mid_send_is_replaced_after_its_lease,
     four_workers_deliver_each_of_a_thousand_reminders_once,
     without_smtp_the_default_setup_writes_eml_files,
+    cancel_then_retry_of_a_future_reminder_waits_for_its_day,
+    retry_sends_a_passed_milestone_now_and_refuses_a_passed_day,
+    a_treatment_recorded_late_still_sends_its_evening_email,
 );
