@@ -145,14 +145,12 @@ fn validate_new_user(
     require_password: bool,
 ) -> AppResult<ValidNewUser> {
     let mut errors = FieldErrors::default();
-    let name = input.name.trim().to_string();
+    let name = crate::fields::single_line(&mut errors, "name", &input.name, 200);
     if name.is_empty() {
         errors.add("name", "Enter the person's name.");
-    } else if name.chars().count() > 200 {
-        errors.add("name", "Use at most 200 characters.");
     }
     let email = auth::normalize_email(&input.email);
-    if !auth::is_plausible_email(&email) {
+    if !crate::fields::is_sendable_email(&email) {
         errors.add("email", "Enter an email address like name@clinic.com.");
     } else if store::users::find_by_email(conn, &email)?.is_some() {
         errors.add("email", "Someone already has an account with this email.");
@@ -343,6 +341,8 @@ pub fn set_active(
         if !active {
             ensure_admin_remains(conn, &target)?;
             store::users::delete_sessions_of(conn, id)?;
+            // An unused set-password link must not outlive the account.
+            store::users::use_password_tokens(conn, id, now)?;
         }
         store::users::set_active(conn, id, active, now)?;
         let action = if active {
@@ -366,6 +366,8 @@ pub fn reset_password_link(
         let target = get_user(conn, id)?;
         store::users::use_password_tokens(conn, id, now)?;
         store::users::delete_sessions_of(conn, id)?;
+        // The reset is how a locked-out user gets back in.
+        store::users::clear_failures(conn, &target.email, None)?;
         let token = new_password_link(conn, id, now)?;
         audit(
             conn,
@@ -401,6 +403,7 @@ pub fn use_password_link(
         store::users::set_password_hash(conn, user.id, &hash, now)?;
         store::users::use_password_tokens(conn, user.id, now)?;
         store::users::delete_sessions_of(conn, user.id)?;
+        store::users::clear_failures(conn, &user.email, None)?;
         audit(
             conn,
             &user.actor(ip),
@@ -463,79 +466,115 @@ pub enum LoginOutcome {
     SignedIn { token: String, user: User },
     /// Wrong email or password (deliberately the same).
     Invalid,
-    /// Too many failures for this account.
-    Locked,
+    /// The right password for an account an admin has deactivated.
+    Deactivated,
+    /// Too many failures for this account: from this address, or (when
+    /// `everywhere`) from all addresses together. Locked for `minutes` more.
+    Locked { minutes: i64, everywhere: bool },
     /// Too many failures from this client address.
     Throttled,
 }
 
+/// A log-in attempt, as the form and the connection give it.
+pub struct LoginAttempt<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub ip: &'a str,
+    /// The browser's current session, if any: signing in again ends it.
+    pub replaces_session: Option<&'a str>,
+}
+
 pub fn log_in(
     conn: &mut DbConn,
-    email: &str,
-    password_given: &str,
-    ip: &str,
+    attempt: &LoginAttempt,
     now: NaiveDateTime,
 ) -> AppResult<LoginOutcome> {
-    let email = auth::normalize_email(email);
-    let window_start = now - Duration::minutes(lockout::WINDOW_MINUTES);
+    let ip = attempt.ip;
+    // What was typed is kept for the throttle and the audit log, but never
+    // more than an address can be, and never a control character.
+    let email: String = auth::normalize_email(attempt.email)
+        .chars()
+        .filter(|c| !crate::fields::forbidden_in_line(*c))
+        .take(crate::fields::MAX_EMAIL_LEN)
+        .collect();
+    let window_start = now - Duration::minutes(lockout::IP_WINDOW_MINUTES);
     if store::users::failures_for_ip(conn, ip, window_start)? >= lockout::IP_THRESHOLD {
         return Ok(LoginOutcome::Throttled);
     }
     let failures = store::users::failures_for_email(conn, &email, now - lockout::lookback())?;
-    if lockout::locked_until(&failures, now).is_some() {
-        audit(
-            conn,
-            &Actor::anonymous(&email, ip),
-            "login.refused_locked",
-            &email,
-            "",
-            now,
-        )?;
-        return Ok(LoginOutcome::Locked);
+    let all: Vec<NaiveDateTime> = failures.iter().map(|(at, _)| *at).collect();
+    let from_here: Vec<NaiveDateTime> = failures
+        .iter()
+        .filter(|(_, from)| from == ip)
+        .map(|(at, _)| *at)
+        .collect();
+    let locked = |from_here: &[NaiveDateTime], all: &[NaiveDateTime]| {
+        let minutes_until = |t: NaiveDateTime| ((t - now).num_seconds() + 59) / 60;
+        if let Some(t) = lockout::PER_ACCOUNT.locked_until(all, now) {
+            return Some(LoginOutcome::Locked {
+                minutes: minutes_until(t),
+                everywhere: true,
+            });
+        }
+        lockout::PER_ACCOUNT_AND_ADDRESS
+            .locked_until(from_here, now)
+            .map(|t| LoginOutcome::Locked {
+                minutes: minutes_until(t),
+                everywhere: false,
+            })
+    };
+    let actor = Actor::anonymous(&email, ip);
+    if let Some(outcome) = locked(&from_here, &all) {
+        audit(conn, &actor, "login.refused_locked", &email, "", now)?;
+        return Ok(outcome);
     }
 
     // Verify outside any transaction: argon2 takes tens of milliseconds.
     let row = store::users::find_by_email(conn, &email)?;
-    let user = match row {
-        Some(row) if row.active && row.password_hash.is_some() => {
-            let ok = password::verify(
-                row.password_hash.as_deref().unwrap_or_default(),
-                password_given,
-            );
-            ok.then_some(row)
-        }
+    let verified = match &row {
+        Some(row) if row.password_hash.is_some() => password::verify(
+            row.password_hash.as_deref().unwrap_or_default(),
+            attempt.password,
+        ),
         _ => {
-            password::verify_against_dummy(password_given);
-            None
+            password::verify_against_dummy(attempt.password);
+            false
         }
     };
-
-    let actor = Actor::anonymous(&email, ip);
-    match user {
-        Some(row) => {
+    match row {
+        Some(row) if verified && row.active => {
             let user = User::from_row(row)?;
             let token = tokens::random_token();
             write_tx(conn, |conn| {
+                if let Some(old) = attempt.replaces_session {
+                    store::users::delete_session(conn, &tokens::hash_token(old))?;
+                }
                 store::users::record_attempt(conn, &email, ip, true, now)?;
-                store::users::clear_failures(conn, &email)?;
+                store::users::clear_failures(conn, &email, Some(ip))?;
                 store::users::insert_session(conn, &tokens::hash_token(&token), user.id, now)?;
                 audit(conn, &user.actor(ip), "login.succeeded", &email, "", now)
             })?;
             Ok(LoginOutcome::SignedIn { token, user })
         }
-        None => {
+        // The right password is not a guess: it counts towards no lock.
+        Some(_) if verified => {
+            audit(conn, &actor, "login.refused_deactivated", &email, "", now)?;
+            Ok(LoginOutcome::Deactivated)
+        }
+        _ => {
             write_tx(conn, |conn| {
                 store::users::record_attempt(conn, &email, ip, false, now)?;
                 audit(conn, &actor, "login.failed", &email, "", now)?;
-                let mut failures = failures.clone();
-                failures.push(now);
-                if lockout::locked_until(&failures, now).is_some() {
+                let (mut from_here, mut all) = (from_here.clone(), all.clone());
+                from_here.push(now);
+                all.push(now);
+                if locked(&from_here, &all).is_some() {
                     audit(
                         conn,
                         &actor,
                         "login.locked",
                         &email,
-                        "account locked for 15 minutes",
+                        "too many failed attempts",
                         now,
                     )?;
                 }

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use crate::accounts::{audit, Actor};
 use crate::auth;
 use crate::error::{AppResult, FieldErrors};
+use crate::fields;
 use crate::store::{self, clinic::ClinicRow, write_tx, DbConn};
 
 pub use crate::store::clinic::ClinicRow as Clinic;
@@ -60,20 +61,20 @@ pub fn time_zones() -> impl Iterator<Item = &'static str> {
 
 fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
     let mut errors = FieldErrors::default();
-    let text = |s: &str| s.trim().to_string();
-    let name = text(&input.name);
+    // The name is the From of every email and heads every sheet.
+    let name = fields::single_line(&mut errors, "name", &input.name, 120);
     if name.is_empty() {
         errors.add("name", "Enter the clinic's name as patients know it.");
     }
     let email = auth::normalize_email(&input.email);
-    if !email.is_empty() && !auth::is_plausible_email(&email) {
+    if !email.is_empty() && !fields::is_sendable_email(&email) {
         errors.add(
             "email",
             "Enter an email address like hello@clinic.com, or leave it empty.",
         );
     }
     let sender_email = auth::normalize_email(&input.sender_email);
-    if !auth::is_plausible_email(&sender_email) {
+    if !fields::is_sendable_email(&sender_email) {
         errors.add(
             "sender_email",
             "Enter the address reminder emails come from, like aftercare@clinic.com.",
@@ -93,24 +94,19 @@ fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
             0
         }
     };
-    for (field, value) in [
-        ("phone", &input.phone),
-        ("address", &input.address),
-        ("opening_hours", &input.opening_hours),
-        ("out_of_hours", &input.out_of_hours),
-    ] {
-        if value.chars().count() > 500 {
-            errors.add(field, "Use at most 500 characters.");
-        }
-    }
+    let phone = fields::single_line(&mut errors, "phone", &input.phone, 60);
+    let opening_hours =
+        fields::single_line(&mut errors, "opening_hours", &input.opening_hours, 300);
+    let address = fields::multi_line(&mut errors, "address", &input.address, 500);
+    let out_of_hours = fields::multi_line(&mut errors, "out_of_hours", &input.out_of_hours, 500);
     errors.into_result()?;
     Ok(ClinicRow {
         name,
-        phone: text(&input.phone),
+        phone,
         email,
-        address: text(&input.address),
-        opening_hours: text(&input.opening_hours),
-        out_of_hours: text(&input.out_of_hours),
+        address,
+        opening_hours,
+        out_of_hours,
         time_zone,
         send_hour,
         sender_email,

@@ -45,6 +45,8 @@ pub enum AppError {
     Csrf,
     #[error("sign-in required")]
     LoginRequired { next: String },
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("too many attempts")]
     TooManyRequests(String),
     #[error("database error: {0}")]

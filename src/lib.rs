@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fields;
 pub mod jobs;
 pub mod links;
 pub mod mail;

@@ -5,6 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::accounts::{audit, User};
 use crate::auth;
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::fields;
 use crate::store::{
     self, patients::PatientFields, patients::PatientRow, treatments::TreatmentRow, write_tx, DbConn,
 };
@@ -61,20 +62,18 @@ fn validate(
     now: NaiveDateTime,
 ) -> AppResult<PatientFields> {
     let mut errors = FieldErrors::default();
-    let name = input.name.trim().to_string();
+    let name = fields::single_line(&mut errors, "name", &input.name, 200);
     if name.is_empty() {
         errors.add("name", "Enter the patient's name.");
-    } else if name.chars().count() > 200 {
-        errors.add("name", "Use at most 200 characters.");
     }
     let email = non_empty(&input.email).map(|e| auth::normalize_email(&e));
     if email
         .as_deref()
-        .is_some_and(|e| !auth::is_plausible_email(e))
+        .is_some_and(|e| !fields::is_sendable_email(e))
     {
         errors.add("email", "Enter an email address like name@example.com.");
     }
-    let phone = non_empty(&input.phone);
+    let phone = non_empty(&fields::single_line(&mut errors, "phone", &input.phone, 40));
     if phone.as_deref().is_some_and(|p| !plausible_phone(p)) {
         errors.add(
             "phone",

@@ -159,7 +159,8 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .error_handler(|_, _| AppError::NotFound.into()),
             )
             .wrap(from_fn(routes::refuse_nul_in_query))
-            .wrap(from_fn(routes::csrf::cookies_middleware))
+            .wrap(from_fn(routes::csrf::seed_middleware))
+            .wrap(from_fn(routes::flash::clear_shown))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))

@@ -212,15 +212,9 @@ fn validate(
             "Add at least one treated area with its needle depth.",
         );
     }
-    for (field, value, max) in [
-        ("device", &form.device, 200),
-        ("products", &form.products, 1000),
-        ("internal_notes", &form.internal_notes, 5000),
-    ] {
-        if value.chars().count() > max {
-            errors.add(field, format!("Use at most {max} characters."));
-        }
-    }
+    crate::fields::single_line(&mut errors, "device", &form.device, 200);
+    crate::fields::multi_line(&mut errors, "products", &form.products, 1000);
+    crate::fields::multi_line(&mut errors, "internal_notes", &form.internal_notes, 5000);
     errors.into_result()?;
 
     let treated_at_local = treated_at_local.expect("validated");

@@ -68,23 +68,6 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// A deliberately simple check: one `@`, something on both sides, a dot in
-/// the domain, no spaces. Deliverability is the mail server's job.
-pub fn is_plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c == '<' || c == '>')
-        && !domain.contains('@')
-        && email.len() <= 254
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,14 +85,5 @@ mod tests {
         assert!(check_new_password("short", "short").is_err());
         assert!(check_new_password("long enough pass", "long enough pasS").is_err());
         assert!(check_new_password("long enough pass", "long enough pass").is_ok());
-    }
-
-    #[test]
-    fn email_plausibility() {
-        assert!(is_plausible_email("ana@clinic.example"));
-        assert!(!is_plausible_email("ana@clinic"));
-        assert!(!is_plausible_email("ana clinic@x.example"));
-        assert!(!is_plausible_email("@x.example"));
-        assert!(!is_plausible_email("a@b@c.example"));
     }
 }

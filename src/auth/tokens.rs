@@ -42,6 +42,7 @@ impl std::fmt::Debug for Keys {
 #[derive(Debug, Clone, Copy)]
 pub enum Purpose {
     Csrf,
+    Flash,
     PatientSheet,
     Unsubscribe,
 }
@@ -50,6 +51,7 @@ impl Purpose {
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::Csrf => b"aftercare/csrf/v1",
+            Purpose::Flash => b"aftercare/flash/v1",
             Purpose::PatientSheet => b"aftercare/sheet/v1",
             Purpose::Unsubscribe => b"aftercare/unsubscribe/v1",
         }

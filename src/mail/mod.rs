@@ -125,7 +125,23 @@ pub struct Envelope<'a> {
     pub unsubscribe_url: Option<&'a str>,
 }
 
+/// Builds the message, or says why it cannot be built (the worker records
+/// that as a permanent failure). Header text with a line break would make
+/// lettre panic or split the header, so it is refused here first; forms
+/// refuse it too, but rows saved before they did may still hold one.
 pub fn build_message(envelope: &Envelope, text: String, html: String) -> anyhow::Result<Message> {
+    for (what, value) in [
+        ("the clinic's name", envelope.from_name),
+        ("the patient's name", envelope.to_name),
+        ("the subject", envelope.subject),
+    ] {
+        if value.chars().any(crate::fields::forbidden_in_line) {
+            anyhow::bail!(
+                "{what} contains a line break or control character, which an email header \
+                 cannot carry: correct it, then press Send now"
+            );
+        }
+    }
     let mailbox = |name: &str, email: &str| -> anyhow::Result<Mailbox> {
         Ok(Mailbox::new(Some(name.to_string()), email.parse()?))
     };

@@ -195,17 +195,18 @@ pub fn record_attempt(
 }
 
 /// Failed attempts for an email since `since`, newest first (their times).
+/// An account's failed log-ins since `since`: when, and from which address.
 pub fn failures_for_email(
     conn: &mut DbConn,
     email: &str,
     since: NaiveDateTime,
-) -> QueryResult<Vec<NaiveDateTime>> {
+) -> QueryResult<Vec<(NaiveDateTime, String)>> {
     login_attempts::table
         .filter(login_attempts::email.eq(email))
         .filter(login_attempts::succeeded.eq(false))
         .filter(login_attempts::at.ge(since))
         .order(login_attempts::at.desc())
-        .select(login_attempts::at)
+        .select((login_attempts::at, login_attempts::ip))
         .load(conn)
 }
 
@@ -218,14 +219,19 @@ pub fn failures_for_ip(conn: &mut DbConn, ip: &str, since: NaiveDateTime) -> Que
         .get_result(conn)
 }
 
-/// A successful log-in clears the account's failure count.
-pub fn clear_failures(conn: &mut DbConn, email: &str) -> QueryResult<usize> {
-    diesel::delete(
-        login_attempts::table
-            .filter(login_attempts::email.eq(email))
-            .filter(login_attempts::succeeded.eq(false)),
-    )
-    .execute(conn)
+/// Clears an account's failures: those from one address (a successful
+/// log-in from it), or all of them (a password reset).
+pub fn clear_failures(conn: &mut DbConn, email: &str, ip: Option<&str>) -> QueryResult<usize> {
+    let failures = login_attempts::table
+        .filter(login_attempts::email.eq(email))
+        .filter(login_attempts::succeeded.eq(false))
+        .into_boxed();
+    let failures = match ip {
+        Some(ip) => failures.filter(login_attempts::ip.eq(ip)),
+        None => failures,
+    };
+    let ids: Vec<i64> = failures.select(login_attempts::id).load(conn)?;
+    diesel::delete(login_attempts::table.filter(login_attempts::id.eq_any(ids))).execute(conn)
 }
 
 // --- one-time password links -----------------------------------------------
@@ -256,6 +262,7 @@ pub fn find_password_token(
         .filter(password_tokens::token_hash.eq(token_hash))
         .filter(password_tokens::used_at.is_null())
         .filter(password_tokens::expires_at.gt(now))
+        .filter(users::active.eq(true))
         .select(UserRow::as_select())
         .get_result(conn)
         .optional()

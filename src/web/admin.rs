@@ -5,7 +5,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::session::{flash_cookie, Admins, Auth, PageCtx};
+use super::flash::flash_cookie;
+use super::page::PageCtx;
+use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::accounts::{self, AuditPage, NewUserInput, User};
 use crate::auth::Role;

@@ -4,7 +4,9 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
-use super::session::{flash_cookie, Admins, Auth, PageCtx};
+use super::flash::flash_cookie;
+use super::page::PageCtx;
+use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::clinic::{self, ClinicInput};
 use crate::error::{AppError, AppResult, FieldErrors};

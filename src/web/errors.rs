@@ -37,6 +37,7 @@ impl ResponseError for AppError {
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -70,6 +71,16 @@ impl ResponseError for AppError {
                 "For your security the form could not be accepted. Go back, reload the page and try again.",
             ),
             AppError::TooManyRequests(message) => error_page(status, "Too many attempts", message),
+            AppError::RequestTimeout => {
+                // Close the connection: the rest of the body is not worth waiting for.
+                let mut response = error_page(
+                    status,
+                    "The form took too long to arrive",
+                    "Nothing was saved. Check your connection, then send the form again.",
+                );
+                response.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+                response
+            }
             AppError::BadRequest(message) => {
                 error_page(status, "That request could not be understood", message)
             }

@@ -1,14 +1,16 @@
 //! Signing in and out, first-run setup, and passwords.
 
-use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::csrf::{CsrfForm, SeedReplaced, CSRF_COOKIE};
-use super::session::{self, flash_cookie, Auth, PageCtx, SignedIn, SESSION_COOKIE};
+use super::cookies::{self, AppCookie};
+use super::csrf::{self, CsrfForm};
+use super::flash::flash_cookie;
+use super::page::PageCtx;
+use super::session::{Auth, SignedIn};
 use super::{client_ip, redirect, render, render_invalid, safe_next, AppState};
 use crate::accounts::{self, LoginOutcome, NewUserInput};
-use crate::auth::tokens::random_token;
 use crate::error::{AppError, AppResult, FieldErrors};
 
 #[derive(Template)]
@@ -63,17 +65,26 @@ pub(super) async fn login_submit(
     let next = safe_next(form.next.as_deref());
     let ip = client_ip(&req);
     let (email, password) = (form.email.clone(), form.password.clone());
+    let current = cookies::get(&req, &state, AppCookie::Session);
     let outcome = state
-        .db(move |conn| accounts::log_in(conn, &email, &password, &ip, now))
+        .db(move |conn| {
+            let attempt = accounts::LoginAttempt {
+                email: &email,
+                password: &password,
+                ip: &ip,
+                replaces_session: current.as_deref(),
+            };
+            accounts::log_in(conn, &attempt, now)
+        })
         .await?;
+    let locked_message;
     let message = match outcome {
         LoginOutcome::SignedIn { token, .. } => {
-            // A new session id and a new CSRF seed at every log-in (no fixation).
-            req.extensions_mut().insert(SeedReplaced);
+            // A new session id and a new CSRF seed at every sign-in (no fixation).
             return Ok(HttpResponse::SeeOther()
                 .insert_header(("Location", next))
-                .cookie(session::cookie(&state, SESSION_COOKIE, token))
-                .cookie(session::cookie(&state, CSRF_COOKIE, random_token()))
+                .cookie(cookies::set(&state, AppCookie::Session, token))
+                .cookie(csrf::new_seed(&req, &state))
                 .finish());
         }
         LoginOutcome::Throttled => {
@@ -82,8 +93,19 @@ pub(super) async fn login_submit(
             ))
         }
         LoginOutcome::Invalid => "Email or password is incorrect.",
-        LoginOutcome::Locked => {
-            "Too many failed attempts for this account. It is locked for 15 minutes; try again later or ask a clinic admin to reset your password."
+        LoginOutcome::Deactivated => {
+            "This account has been deactivated. Ask a clinic admin if you need access again."
+        }
+        LoginOutcome::Locked {
+            minutes,
+            everywhere,
+        } => {
+            let place = if everywhere { "" } else { " on this computer" };
+            locked_message = format!(
+                "Too many failed attempts: this account is locked for {minutes} minutes{place}. \
+                 Try again then, or ask a clinic admin to reset your password."
+            );
+            &locked_message
         }
     };
     let mut response = render(&LoginPage {
@@ -114,7 +136,8 @@ pub(super) async fn logout(
         .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/login"))
-        .cookie(session::removal_cookie(&state, SESSION_COOKIE))
+        .cookie(cookies::removal(&state, AppCookie::Session))
+        .cookie(csrf::new_seed(&req, &state))
         .cookie(flash_cookie(&state, "success", "You are signed out."))
         .finish())
 }

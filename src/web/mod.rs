@@ -4,10 +4,13 @@
 pub mod admin;
 pub mod assets;
 pub mod clinic;
+pub mod cookies;
 pub mod csrf;
 pub mod errors;
+pub mod flash;
 pub mod login;
 pub mod outbox;
+pub mod page;
 pub mod pages;
 pub mod patients;
 pub mod session;

@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::session::{flash_cookie, Auth, FrontDesk, PageCtx, SignedIn};
+use super::flash::flash_cookie;
+use super::page::PageCtx;
+use super::session::{Auth, FrontDesk, SignedIn};
 use super::{client_ip, render, AppState};
 use crate::error::{AppError, AppResult};
 use crate::reminders::{self, OutboxPage, RetryAction, STATUS_FAILED, STATUS_PENDING};

@@ -3,7 +3,8 @@
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
 
-use super::session::{Auth, PageCtx, SignedIn};
+use super::page::PageCtx;
+use super::session::{Auth, SignedIn};
 use super::{render, AppState};
 use crate::error::AppResult;
 

@@ -5,7 +5,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::session::{flash_cookie, Auth, PageCtx, SignedIn};
+use super::flash::flash_cookie;
+use super::page::PageCtx;
+use super::session::{Auth, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::patients::{self, PatientInput, PatientPage, SearchPage};

@@ -1,50 +1,19 @@
-//! Who is asking: the session cookie, role policies, the page context every
-//! template gets, and flash messages.
+//! Who is asking: the session cookie and the role policies each route
+//! names in its signature.
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
-use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
-use super::csrf::CsrfSeed;
-use super::AppState;
+use super::cookies::{self, AppCookie};
 use crate::accounts::{self, ActiveSession, User};
-use crate::auth::tokens::Purpose;
 use crate::auth::Role;
 use crate::error::AppError;
 
-pub const SESSION_COOKIE: &str = "aftercare_session";
-pub const FLASH_COOKIE: &str = "aftercare_flash";
-
-type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
-
-pub fn state(req: &HttpRequest) -> AppState {
-    req.app_data::<web::Data<AppState>>()
-        .expect("AppState is registered")
-        .get_ref()
-        .clone()
-}
-
-/// Builds a cookie with our defaults: HttpOnly, SameSite=Lax, Secure on https.
-pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
-    Cookie::build(name, value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.settings.secure_cookies())
-        .finish()
-}
-
-pub fn removal_cookie(state: &AppState, name: &'static str) -> Cookie<'static> {
-    let mut c = cookie(state, name, String::new());
-    c.set_max_age(CookieDuration::ZERO);
-    c
-}
+pub(super) type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
 /// The request's session, looked up once and cached in the request.
 #[derive(Clone)]
@@ -54,11 +23,10 @@ pub async fn current_session(req: &HttpRequest) -> Result<Option<ActiveSession>,
     if let Some(cached) = req.extensions().get::<SessionCache>() {
         return Ok(cached.0.clone());
     }
-    let session = match req.cookie(SESSION_COOKIE) {
+    let state = cookies::state(req);
+    let session = match cookies::get(req, &state, AppCookie::Session) {
         None => None,
-        Some(cookie) => {
-            let state = state(req);
-            let token = cookie.value().to_string();
+        Some(token) => {
             let now = state.now();
             let idle = chrono::Duration::from_std(state.settings.session_idle).unwrap_or_default();
             let max_age =
@@ -141,85 +109,6 @@ impl<P: Policy + 'static> FromRequest for Auth<P> {
                 }),
                 Some(_) => Err(AppError::Forbidden),
             }
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Flash {
-    pub kind: String,
-    pub text: String,
-}
-
-/// A one-shot message for the next page, carried in a cookie so it survives
-/// the redirect after a POST.
-pub fn flash_cookie(state: &AppState, kind: &str, text: &str) -> Cookie<'static> {
-    let value = URL_SAFE_NO_PAD.encode(format!("{kind}\n{text}"));
-    cookie(state, FLASH_COOKIE, value)
-}
-
-fn read_flash(req: &HttpRequest) -> Option<Flash> {
-    let raw = URL_SAFE_NO_PAD
-        .decode(req.cookie(FLASH_COOKIE)?.value())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (kind, text) = text.split_once('\n')?;
-    let kind = if kind == "error" { "error" } else { "success" };
-    Some(Flash {
-        kind: kind.into(),
-        text: text.into(),
-    })
-}
-
-/// Marks that this response showed the flash, so the cookie middleware clears it.
-#[derive(Clone, Copy)]
-pub struct FlashShown;
-
-/// What the base layout needs on every page.
-pub struct PageCtx {
-    pub user: Option<User>,
-    pub csrf_token: String,
-    pub flash: Option<Flash>,
-}
-
-impl PageCtx {
-    pub fn is_admin(&self) -> bool {
-        self.has_role(&[Role::Admin])
-    }
-    pub fn can_record(&self) -> bool {
-        self.has_role(Clinicians::ROLES)
-    }
-    pub fn is_front_desk(&self) -> bool {
-        self.has_role(FrontDesk::ROLES)
-    }
-    fn has_role(&self, roles: &[Role]) -> bool {
-        self.user.as_ref().is_some_and(|u| roles.contains(&u.role))
-    }
-}
-
-impl FromRequest for PageCtx {
-    type Error = AppError;
-    type Future = LocalFuture<Self>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let user = current_session(&req).await?.map(|s| s.user);
-            let seed = req
-                .extensions()
-                .get::<CsrfSeed>()
-                .map(|s| s.0.clone())
-                .unwrap_or_default();
-            let csrf_token = state(&req).keys.sign(Purpose::Csrf, &seed);
-            let flash = read_flash(&req);
-            if flash.is_some() {
-                req.extensions_mut().insert(FlashShown);
-            }
-            Ok(PageCtx {
-                user,
-                csrf_token,
-                flash,
-            })
         })
     }
 }

@@ -5,7 +5,9 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
-use super::session::{flash_cookie, Auth, Clinicians, PageCtx, SignedIn};
+use super::flash::flash_cookie;
+use super::page::PageCtx;
+use super::session::{Auth, Clinicians, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::accounts::Actor;
 use crate::care::Protocol;

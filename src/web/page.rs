@@ -1,0 +1,55 @@
+//! What every page's layout needs: who is signed in, the CSRF token for its
+//! forms, and the flash message to show once.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+
+use super::session::{self, Clinicians, FrontDesk, LocalFuture, Policy};
+use super::{cookies, csrf, flash};
+use crate::accounts::User;
+use crate::auth::Role;
+use crate::error::AppError;
+
+pub struct PageCtx {
+    pub user: Option<User>,
+    pub csrf_token: String,
+    pub flash: Option<flash::Flash>,
+}
+
+impl PageCtx {
+    pub fn is_admin(&self) -> bool {
+        self.has_role(&[Role::Admin])
+    }
+    pub fn can_record(&self) -> bool {
+        self.has_role(Clinicians::ROLES)
+    }
+    pub fn is_front_desk(&self) -> bool {
+        self.has_role(FrontDesk::ROLES)
+    }
+    fn has_role(&self, roles: &[Role]) -> bool {
+        self.user.as_ref().is_some_and(|u| roles.contains(&u.role))
+    }
+}
+
+impl FromRequest for PageCtx {
+    type Error = AppError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = cookies::state(&req);
+            let session = session::current_session(&req).await?;
+            let csrf_token = csrf::token(&req, &state, session.as_ref());
+            let flash = flash::read(&req, &state);
+            if flash.is_some() {
+                req.extensions_mut().insert(flash::FlashShown);
+            }
+            Ok(PageCtx {
+                user: session.map(|s| s.user),
+                csrf_token,
+                flash,
+            })
+        })
+    }
+}
