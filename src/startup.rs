@@ -151,14 +151,20 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(actix_web::web::PayloadConfig::default().limit(256 * 1024))
             .app_data(
                 actix_web::web::QueryConfig::default().error_handler(|e, _| {
-                    AppError::BadRequest(format!("The address has a malformed query: {e}")).into()
+                    tracing::debug!(error = %e, "malformed query");
+                    AppError::BadRequest(
+                        "The address is not one this page understands: a value is missing, \
+                         repeated or of the wrong kind."
+                            .into(),
+                    )
+                    .into()
                 }),
             )
             .app_data(
                 actix_web::web::PathConfig::default()
                     .error_handler(|_, _| AppError::NotFound.into()),
             )
-            .wrap(from_fn(routes::refuse_nul_in_query))
+            .wrap(from_fn(routes::refuse_bad_query))
             .wrap(from_fn(routes::csrf::seed_middleware))
             .wrap(from_fn(routes::flash::clear_shown))
             .wrap(
@@ -170,6 +176,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .add(("Cache-Control", "no-store")),
             )
             .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            .wrap(from_fn(routes::head_as_get))
             .configure(routes::routes)
             .default_service(actix_web::web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)

@@ -39,16 +39,36 @@ pub fn has_nul(text: &str) -> bool {
 }
 
 /// Refuses an address whose query string carries an encoded NUL (see
-/// [`NUL_MESSAGE`]); forms are checked by `csrf::CsrfForm`.
-pub async fn refuse_nul_in_query(
+/// [`NUL_MESSAGE`]) or bytes that are not UTF-8 text (decoders would replace
+/// them silently); forms are checked by `csrf::CsrfForm`.
+pub async fn refuse_bad_query(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let decoded = percent_encoding::percent_decode_str(req.query_string());
-    if decoded.into_iter().any(|b| b == 0) {
-        return Ok(req.error_response(AppError::BadRequest(NUL_MESSAGE.into())));
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(req.query_string()).collect();
+    let message = if decoded.contains(&0) {
+        Some(NUL_MESSAGE)
+    } else if std::str::from_utf8(&decoded).is_err() {
+        Some("The address contains bytes that are not text (invalid UTF-8).")
+    } else {
+        None
+    };
+    if let Some(message) = message {
+        return Ok(req.error_response(AppError::BadRequest(message.into())));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// HEAD is answered wherever GET is: routed as a GET, and the server sends
+/// the headers without the body (actix drops a HEAD response's body).
+pub async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// What every handler can reach.
@@ -182,32 +202,89 @@ pub fn client_ip(req: &HttpRequest) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Only a local path is an acceptable place to return to after log-in.
+/// Where to go after sign-in: `next` when it is a path on this site, else
+/// `/`. A local path starts with one `/` followed by neither `/` nor `\\`
+/// (`//host` and `/\\host` name another host), and holds no whitespace or
+/// control character anywhere: browsers strip a TAB or newline, which turned
+/// `/<TAB>/evil.test` into `//evil.test`, and a newline breaks the header.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && !n.contains("://") =>
-        {
-            n.to_string()
-        }
+        Some(n) if is_local_path(n) => n.to_string(),
         _ => "/".to_string(),
     }
+}
+
+fn is_local_path(path: &str) -> bool {
+    let mut chars = path.chars();
+    chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && !path
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || crate::fields::forbidden_in_line(c))
 }
 
 #[cfg(test)]
 mod tests {
     use super::safe_next;
+    use proptest::prelude::*;
 
     #[test]
     fn only_local_paths_are_followed() {
         assert_eq!(safe_next(Some("/admin/users?x=1")), "/admin/users?x=1");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/");
-        assert_eq!(safe_next(Some("//evil.example/")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
-        assert_eq!(safe_next(Some("admin")), "/");
+        assert_eq!(
+            safe_next(Some("/patients?q=Zo%C3%AB")),
+            "/patients?q=Zo%C3%AB"
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\r\n/evil.example",
+            "/\n",
+            "/ /evil.example",
+            "\\\\evil.example",
+            "admin",
+            "",
+            "/\u{2028}/evil.example",
+            "/\u{202e}x",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
         assert_eq!(safe_next(None), "/");
+    }
+
+    /// Strings built from the pieces that have fooled redirect checks.
+    fn tricky() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("/".to_string()),
+            Just("\\".to_string()),
+            Just("\t".to_string()),
+            Just("\n".to_string()),
+            Just("\r".to_string()),
+            Just(" ".to_string()),
+            Just(":".to_string()),
+            Just("@".to_string()),
+            Just("%2F".to_string()),
+            Just("evil.test".to_string()),
+            Just("https:".to_string()),
+            Just("\u{3000}".to_string()),
+            Just("\u{0085}".to_string()),
+            any::<char>().prop_map(String::from),
+        ];
+        proptest::collection::vec(piece, 0..8).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        /// Wherever `next` points, the browser ends up on the app's own origin,
+        /// and the value is a valid Location header (never a 500).
+        #[test]
+        fn the_redirect_after_sign_in_stays_on_the_app(next in prop_oneof![tricky(), any::<String>()]) {
+            let base = url::Url::parse("https://clinic.example/app").unwrap();
+            let to = safe_next(Some(&next));
+            let resolved = base.join(&to).unwrap();
+            prop_assert_eq!(resolved.origin(), base.origin());
+            prop_assert!(actix_web::http::header::HeaderValue::from_str(&to).is_ok());
+        }
     }
 }

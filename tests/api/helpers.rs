@@ -165,6 +165,24 @@ pub async fn with_conn<T: Send + 'static>(
         .unwrap()
 }
 
+/// A number the database answers to `sql` (a scalar `SELECT`), on either backend.
+pub async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    use diesel::dsl::sql as raw;
+    use diesel::sql_types::BigInt;
+    let query = format!("({sql})");
+    with_conn(app, move |conn| match conn {
+        store::DbConn::Sqlite(c) => diesel::select(raw::<BigInt>(&query)).get_result::<i64>(c),
+        store::DbConn::Pg(c) => diesel::select(raw::<BigInt>(&query)).get_result::<i64>(c),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// How many rows `table` holds.
+pub async fn count_rows(app: &TestApp, table: &str) -> i64 {
+    scalar(app, &format!("SELECT count(*) FROM {table}")).await
+}
+
 /// The id at the end of a redirect's `Location` (`/patients/7` → 7).
 pub fn id_in_location(r: &Response) -> i64 {
     let location = r.headers()["location"].to_str().unwrap();

@@ -853,6 +853,36 @@ async fn a_treatment_recorded_late_still_sends_its_evening_email(app: TestApp) {
     assert_eq!(rows(&m.app, treatment).await[0].status, "sent");
 }
 
+async fn a_name_no_header_can_carry_fails_the_email_with_a_reason(app: TestApp) {
+    let m = mailroom(app).await;
+    let (patient, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    // A row saved before the forms refused line breaks.
+    with_conn(&m.app, move |conn| {
+        use diesel::RunQueryDsl;
+        let sql = |newline: &str| {
+            format!("UPDATE patients SET name = 'Maya' || {newline} || 'Bcc: x@evil.test' WHERE id = {patient}")
+        };
+        match conn {
+            store::DbConn::Sqlite(c) => diesel::sql_query(sql("char(13, 10)")).execute(c),
+            store::DbConn::Pg(c) => diesel::sql_query(sql("chr(13) || chr(10)")).execute(c),
+        }
+    })
+    .await
+    .unwrap();
+    let first = rows(&m.app, treatment).await.remove(0);
+    m.clock.set(at(&first) + Duration::minutes(1));
+    let report = m.worker.drain().await.unwrap();
+    assert_eq!((report.sent, report.failed), (0, 1));
+    let row = rows(&m.app, treatment).await.remove(0);
+    assert_eq!(row.status, "failed");
+    let reason = row.last_error.unwrap();
+    assert!(
+        reason.contains("the patient's name contains a line break"),
+        "{reason}"
+    );
+    assert!(m.sink.received().is_empty());
+}
+
 crate::on_both_databases!(
     reminders_arrive_at_their_times_as_time_moves_on,
     a_temporary_failure_is_retried_then_delivered,
@@ -869,4 +899,5 @@ crate::on_both_databases!(
     cancel_then_retry_of_a_future_reminder_waits_for_its_day,
     retry_sends_a_passed_milestone_now_and_refuses_a_passed_day,
     a_treatment_recorded_late_still_sends_its_evening_email,
+    a_name_no_header_can_carry_fails_the_email_with_a_reason,
 );
