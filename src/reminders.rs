@@ -346,8 +346,8 @@ pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppRes
     let counts = outbox::counts(conn)?;
     let rows = rows
         .into_iter()
-        .map(|(row, patient)| OutboxEntry {
-            retry: retry_action(&row, at),
+        .map(|(row, patient, treatment_deleted)| OutboxEntry {
+            retry: retry_action(&row, at).filter(|_| !treatment_deleted),
             due_local: row.send_at.and_utc().with_timezone(&tz),
             id: row.id,
             treatment_id: row.treatment_id,
@@ -412,6 +412,12 @@ pub fn retry(conn: &mut DbConn, actor: &Actor, id: i64, at: Timing) -> AppResult
     let now = at.now;
     write_tx(conn, |conn| {
         let row = outbox::find(conn, id)?.ok_or(AppError::NotFound)?;
+        if outbox::treatment_deleted(conn, row.treatment_id)? {
+            return Err(AppError::invalid(
+                "reminder",
+                "This email's treatment was deleted, so it is not sent.",
+            ));
+        }
         let patient = crate::patients::get(conn, row.patient_id)?;
         if !can_email(&patient) {
             return Err(AppError::invalid(

@@ -169,8 +169,17 @@ pub fn cancel_pending(
     .execute(conn)
 }
 
+/// Whether a reminder's treatment has been deleted (its emails never go).
+pub fn treatment_deleted(conn: &mut DbConn, treatment_id: i64) -> QueryResult<bool> {
+    treatments::table
+        .find(treatment_id)
+        .select(treatments::deleted_at.is_not_null())
+        .get_result(conn)
+}
+
 /// Re-opens a patient's future reminders that were held back for `reason`
-/// (consent given after the treatment was recorded).
+/// (consent given after the treatment was recorded), except those of a
+/// deleted treatment.
 pub fn reopen_for_patient(
     conn: &mut DbConn,
     patient_id: i64,
@@ -182,7 +191,14 @@ pub fn reopen_for_patient(
             .filter(reminders::patient_id.eq(patient_id))
             .filter(reminders::status.eq(status::CANCELLED))
             .filter(reminders::last_error.eq(reason))
-            .filter(reminders::send_at.gt(now)),
+            .filter(reminders::send_at.gt(now))
+            .filter(
+                reminders::treatment_id.eq_any(
+                    treatments::table
+                        .filter(treatments::deleted_at.is_null())
+                        .select(treatments::id),
+                ),
+            ),
     )
     .set((
         reminders::status.eq(status::PENDING),
@@ -347,10 +363,15 @@ pub fn outbox(
     filter: &OutboxFilter,
     offset: i64,
     limit: i64,
-) -> QueryResult<Vec<(ReminderRow, String)>> {
+) -> QueryResult<Vec<(ReminderRow, String, bool)>> {
     let mut query = reminders::table
         .inner_join(patients::table)
-        .select((ReminderRow::as_select(), patients::name))
+        .inner_join(treatments::table)
+        .select((
+            ReminderRow::as_select(),
+            patients::name,
+            treatments::deleted_at.is_not_null(),
+        ))
         .into_boxed();
     if let Some(s) = &filter.status {
         query = query.filter(reminders::status.eq(s.clone()));

@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod auth;
 mod cli;
+mod fuzz;
 mod hardening;
 mod http;
 mod patients;

@@ -883,6 +883,39 @@ async fn a_name_no_header_can_carry_fails_the_email_with_a_reason(app: TestApp) 
     assert!(m.sink.received().is_empty());
 }
 
+/// Found by the fuzz test: consent withdrawn, the treatment deleted, then
+/// consent given again re-opened the deleted treatment's emails.
+async fn a_deleted_treatments_emails_never_come_back(app: TestApp) {
+    let m = mailroom(app).await;
+    let (patient, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    let consent = |given: bool| {
+        let mut form = vec![("name", "Maya Patel"), ("email", "maya@example.com")];
+        if given {
+            form.push(("email_consent", "yes"));
+        }
+        form
+    };
+    let edit = format!("/patients/{patient}/edit");
+    let r = m.app.post_form_with(&m.staff, &edit, &consent(false)).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let admin = m.app.signed_in("admin").await;
+    let r = m
+        .app
+        .post_form_with(&admin, &format!("/treatments/{treatment}/delete"), &[])
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let r = m.app.post_form_with(&m.staff, &edit, &consent(true)).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let after = rows(&m.app, treatment).await;
+    assert!(pending(&after).is_empty());
+    // Nor does Retry bring one back.
+    let page = press_retry(&m.app, &m.staff, after[0].id).await;
+    assert!(page.contains("treatment was deleted"));
+    assert!(pending(&rows(&m.app, treatment).await).is_empty());
+    m.clock.set(Utc::now() + Duration::days(60));
+    assert_eq!(m.worker.drain().await.unwrap().sent, 0);
+}
+
 crate::on_both_databases!(
     reminders_arrive_at_their_times_as_time_moves_on,
     a_temporary_failure_is_retried_then_delivered,
@@ -900,4 +933,5 @@ crate::on_both_databases!(
     retry_sends_a_passed_milestone_now_and_refuses_a_passed_day,
     a_treatment_recorded_late_still_sends_its_evening_email,
     a_name_no_header_can_carry_fails_the_email_with_a_reason,
+    a_deleted_treatments_emails_never_come_back,
 );
