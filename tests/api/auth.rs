@@ -202,17 +202,8 @@ async fn next_to_another_host_is_ignored(app: TestApp) {
         ("//evil.example/phish", "/"),
         ("/account/password", "/account/password"),
     ] {
-        let client = new_client();
         let r = app
-            .post_form_with(
-                &client,
-                "/login",
-                &[
-                    ("email", "pat@clinic.example"),
-                    ("password", PASSWORD),
-                    ("next", next),
-                ],
-            )
+            .log_in_then(&new_client(), "pat@clinic.example", next)
             .await;
         assert_redirect_to(&r, expected);
     }

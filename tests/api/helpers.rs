@@ -320,6 +320,16 @@ impl TestApp {
         .expect("user added")
     }
 
+    /// Signs in through the form, asking to go on to `next` afterwards.
+    pub async fn log_in_then(&self, client: &Client, email: &str, next: &str) -> Response {
+        self.post_form_with(
+            client,
+            "/login",
+            &[("email", email), ("password", PASSWORD), ("next", next)],
+        )
+        .await
+    }
+
     pub async fn log_in_with(&self, client: &Client, email: &str, password: &str) -> Response {
         self.post_form_with(
             client,

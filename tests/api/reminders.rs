@@ -322,15 +322,7 @@ async fn a_permanent_failure_fails_at_once_and_shows_on_the_outbox(app: TestApp)
     );
 
     // Staff retry it: it goes out on the next round.
-    let r = m
-        .app
-        .post_form_with(
-            &m.staff,
-            &format!("/outbox/{}/retry", row.id),
-            &[("back", "/outbox")],
-        )
-        .await;
-    assert_redirect_to(&r, "/outbox");
+    outbox_button(&m.app, &m.staff, row.id, "retry").await;
     // Its time is still ahead of the app's clock: it goes back in the queue,
     // to be sent at its own time and no earlier.
     let restored = rows(&m.app, treatment).await.remove(0);
@@ -477,15 +469,19 @@ async fn an_edit_reschedules_pending_reminders(app: TestApp) {
         .any(|r| r.reminder_key == "day-10" && r.status == "pending"));
 }
 
-async fn deleting_a_treatment_cancels_its_reminders(app: TestApp) {
-    let m = mailroom(app).await;
-    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
-    let admin = m.app.signed_in("admin").await;
-    let r = m
-        .app
+/// An admin deletes the treatment through its form.
+async fn delete_treatment(app: &TestApp, treatment: i64) {
+    let admin = app.signed_in("admin").await;
+    let r = app
         .post_form_with(&admin, &format!("/treatments/{treatment}/delete"), &[])
         .await;
     assert_eq!(r.status().as_u16(), 303);
+}
+
+async fn deleting_a_treatment_cancels_its_reminders(app: TestApp) {
+    let m = mailroom(app).await;
+    let (_, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
+    delete_treatment(&m.app, treatment).await;
     let after = rows(&m.app, treatment).await;
     assert!(after.iter().all(|r| r.status == "cancelled"));
     assert!(after[0].last_error.as_deref().unwrap().contains("deleted"));
@@ -696,18 +692,23 @@ async fn without_smtp_the_default_setup_writes_eml_files(app: TestApp) {
     assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
 }
 
-/// Staff press a row's Retry button (whatever it says) on the outbox; returns
-/// the flash message the outbox then shows.
-async fn press_retry(app: &TestApp, staff: &reqwest::Client, id: i64) -> String {
+/// Staff press a row's `retry` or `cancel` button on the outbox; returns the
+/// outbox page they land on, with its flash message.
+async fn outbox_button(app: &TestApp, staff: &reqwest::Client, id: i64, action: &str) -> String {
     let r = app
         .post_form_with(
             staff,
-            &format!("/outbox/{id}/retry"),
+            &format!("/outbox/{id}/{action}"),
             &[("back", "/outbox")],
         )
         .await;
     assert_redirect_to(&r, "/outbox");
-    app.get_with(staff, "/outbox").await.text().await.unwrap()
+    app.get_text_with(staff, "/outbox").await
+}
+
+/// The Retry button, whatever it says ("Restore", "Send now").
+async fn press_retry(app: &TestApp, staff: &reqwest::Client, id: i64) -> String {
+    outbox_button(app, staff, id, "retry").await
 }
 
 async fn cancel_then_retry_of_a_future_reminder_waits_for_its_day(app: TestApp) {
@@ -718,15 +719,7 @@ async fn cancel_then_retry_of_a_future_reminder_waits_for_its_day(app: TestApp) 
         .into_iter()
         .find(|r| r.day == 14)
         .expect("a reminder on day 14");
-    let r = m
-        .app
-        .post_form_with(
-            &m.staff,
-            &format!("/outbox/{}/cancel", day14.id),
-            &[("back", "/outbox")],
-        )
-        .await;
-    assert_redirect_to(&r, "/outbox");
+    outbox_button(&m.app, &m.staff, day14.id, "cancel").await;
     let outbox = m
         .app
         .get_text_with(&m.staff, "/outbox?status=cancelled")
@@ -775,15 +768,7 @@ async fn retry_sends_a_passed_milestone_now_and_refuses_a_passed_day(app: TestAp
         .unwrap()
         .clone();
     for id in [daily.id, milestone.id] {
-        let r = m
-            .app
-            .post_form_with(
-                &m.staff,
-                &format!("/outbox/{id}/cancel"),
-                &[("back", "/outbox")],
-            )
-            .await;
-        assert_redirect_to(&r, "/outbox");
+        outbox_button(&m.app, &m.staff, id, "cancel").await;
     }
     // The app's clock moves to the day after the milestone: the daily email's
     // day is long gone, the milestone is still true.
@@ -898,12 +883,7 @@ async fn a_deleted_treatments_emails_never_come_back(app: TestApp) {
     let edit = format!("/patients/{patient}/edit");
     let r = m.app.post_form_with(&m.staff, &edit, &consent(false)).await;
     assert_eq!(r.status().as_u16(), 303);
-    let admin = m.app.signed_in("admin").await;
-    let r = m
-        .app
-        .post_form_with(&admin, &format!("/treatments/{treatment}/delete"), &[])
-        .await;
-    assert_eq!(r.status().as_u16(), 303);
+    delete_treatment(&m.app, treatment).await;
     let r = m.app.post_form_with(&m.staff, &edit, &consent(true)).await;
     assert_eq!(r.status().as_u16(), 303);
     let after = rows(&m.app, treatment).await;
