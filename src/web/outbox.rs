@@ -135,6 +135,7 @@ async fn outbox_action(
         Err(AppError::Invalid(e)) => ("error", e.msg("reminder").to_string()),
         Err(e) => return Err(e),
     };
+    let back = super::safe_next(Some(&back));
     let back = if back.starts_with("/outbox") || back.starts_with("/treatments/") {
         back
     } else {

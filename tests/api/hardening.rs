@@ -400,6 +400,25 @@ async fn head_works_wherever_get_does(app: TestApp) {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_https_the_cookies_carry_the_host_prefix() {
+    let app = spawn_app_with(
+        Db::Sqlite,
+        &[("AFTERCARE_BASE_URL", "https://clinic.example")],
+    )
+    .await
+    .unwrap();
+    let r = app.get("/login").await;
+    let csrf = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("__Host-aftercare_csrf="))
+        .expect("the CSRF cookie has the __Host- name");
+    assert!(csrf.contains("Secure") && csrf.contains("Path=/") && !csrf.contains("Domain"));
+}
+
 crate::on_both_databases!(
     every_hostile_next_lands_on_the_start_page,
     a_name_with_a_line_break_gets_a_field_error_and_nothing_is_saved,
