@@ -2,11 +2,12 @@
 //! real weekdays and dates. Pure formatting; the same view feeds the printed
 //! sheet and the patient's online copy.
 
+use askama::Template;
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use crate::care::protocol::format_mm;
-use crate::care::Plan;
-use crate::clinic::Clinic;
+use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
+use crate::care::{Plan, RedFlagGroup};
+use crate::clinic::{self, Clinic};
 
 pub struct Sheet {
     pub clinic: Clinic,
@@ -17,8 +18,17 @@ pub struct Sheet {
     pub phases: Vec<SheetPhase>,
     pub actives: Vec<SheetActive>,
     pub area_notes: Vec<(String, Vec<String>)>,
+    /// Empty for plans made before the Tonight list existed (protocol version 1).
+    pub tonight: Vec<String>,
+    /// "What is normal"; empty for version 1 plans.
+    pub normal: Vec<String>,
+    /// Version 1 plans: one list of red flags.
     pub red_flags_intro: String,
     pub red_flags: Vec<String>,
+    /// Later plans: red flags by urgency, with the clinic's emergency number filled in.
+    pub red_flag_groups: Vec<FlagGroup>,
+    /// "This plan supports, and does not replace, …"; empty for version 1 plans.
+    pub disclaimer: String,
     pub next_session: String,
     pub next_session_note: String,
     /// The patient's own link to this sheet online.
@@ -32,6 +42,35 @@ pub struct SheetPhase {
     pub skin: String,
     pub do_items: Vec<String>,
     pub avoid_items: Vec<String>,
+}
+
+/// A group of red flags as shown: `urgency` is the group's id, used as a style hook.
+pub struct FlagGroup {
+    pub urgency: &'static str,
+    pub title: String,
+    pub items: Vec<String>,
+}
+
+/// Red-flag groups with the clinic's emergency number in their titles; shared by the sheet and
+/// the emails.
+pub fn flag_groups(groups: &[RedFlagGroup], clinic: &Clinic) -> Vec<FlagGroup> {
+    let number = clinic::emergency_number(clinic);
+    groups
+        .iter()
+        .map(|g| FlagGroup {
+            urgency: g.urgency.id(),
+            title: g.title.replace(EMERGENCY_NUMBER, &number),
+            items: g.items.clone(),
+        })
+        .collect()
+}
+
+/// The sheet's body alone (the part both the staff and the patient pages include), for tests
+/// and snapshots.
+#[derive(Template)]
+#[template(path = "sheet/_body.html")]
+pub struct SheetBody<'a> {
+    pub sheet: &'a Sheet,
 }
 
 pub struct SheetActive {
@@ -105,8 +144,12 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .iter()
             .map(|n| (n.label.clone(), n.notes.clone()))
             .collect(),
+        tonight: plan.tonight.clone(),
+        normal: plan.normal.clone(),
         red_flags_intro: plan.red_flags.intro.clone(),
         red_flags: plan.red_flags.items.clone(),
+        red_flag_groups: flag_groups(&plan.red_flags.groups, clinic),
+        disclaimer: plan.disclaimer.clone(),
         next_session: format!(
             "between {} and {}",
             long_date(plan.next_session.from),

@@ -21,7 +21,7 @@ mod plan_tests;
 mod prop_tests;
 
 pub use plan::{
-    compute_plan, ActiveReturn, AreaNotes, Moment, NextSession, Phase, Plan, PlanArea, PlanBand,
+    compute_plan, ActiveReturn, AreaNotes, EmailContent, Moment, NextSession, Phase, Plan, PlanArea, PlanBand,
     PlanError, RedFlagGroup, RedFlagList, Reminder, ReminderKind, TreatedArea, TreatmentInput,
 };
 pub use protocol::{

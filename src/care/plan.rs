@@ -235,10 +235,38 @@ pub struct Reminder {
     pub milestones: Vec<String>,
 }
 
+/// What one email says, decided here so that the mail layer only formats it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailContent<'a> {
+    /// The reminder, if `key` is still in the plan.
+    pub reminder: Option<&'a Reminder>,
+    /// The evening email's Tonight list; empty in every other email.
+    pub tonight: &'a [String],
+    /// The phase in force when the email goes out (the last phase once all are over).
+    pub phase: Option<&'a Phase>,
+    /// "What is normal", in the plan's first `normal_emails` emails only.
+    pub normal: &'a [String],
+}
+
 impl Plan {
     /// The phase in progress at an instant; `None` before the treatment or after the last phase.
     pub fn phase_at(&self, at: DateTime<Utc>) -> Option<&Phase> {
         find_phase(&self.phases, at)
+    }
+
+    /// The content of the email for reminder `key`, sent at `send_at`. The evening email always
+    /// carries the Tonight list, since the first phase may be over before the evening.
+    pub fn email_content(&self, key: &str, send_at: DateTime<Utc>) -> EmailContent<'_> {
+        let position = self.reminders.iter().position(|r| r.key == key);
+        let reminder = position.map(|i| &self.reminders[i]);
+        let evening = reminder.is_some_and(|r| r.kind == ReminderKind::Evening);
+        let early = position.is_some_and(|i| i < self.normal_emails as usize);
+        EmailContent {
+            reminder,
+            tonight: if evening { &self.tonight } else { &[] },
+            phase: self.phase_at(send_at).or_else(|| self.phases.last()),
+            normal: if early { &self.normal } else { &[] },
+        }
     }
 }
 

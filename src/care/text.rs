@@ -114,8 +114,27 @@ pub fn plan_as_text(plan: &Plan) -> String {
         plan.next_session.note
     );
 
+    if !plan.tonight.is_empty() {
+        let _ = writeln!(out, "\nTONIGHT");
+        bullets(&mut out, "Whatever the time of treatment:", &plan.tonight);
+    }
+    if !plan.normal.is_empty() {
+        let _ = writeln!(out, "\nWHAT IS NORMAL");
+        bullets(&mut out, "In the first days:", &plan.normal);
+    }
+
     let _ = writeln!(out, "\nWHEN TO CALL US");
     bullets(&mut out, &plan.red_flags.intro, &plan.red_flags.items);
+    for group in &plan.red_flags.groups {
+        bullets(
+            &mut out,
+            &format!("[{}] {}", group.urgency.id(), group.title),
+            &group.items,
+        );
+    }
+    if !plan.disclaimer.is_empty() {
+        let _ = writeln!(out, "\n{}", plan.disclaimer);
+    }
 
     let _ = writeln!(
         out,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::care::{Plan, ReminderKind};
 use crate::clinic::Clinic;
-use crate::sheet::long_date;
+use crate::sheet::{flag_groups, long_date, FlagGroup};
 
 pub struct Milestone {
     pub title: String,
@@ -35,8 +35,16 @@ pub struct ReminderEmail {
     pub do_items: Vec<String>,
     pub avoid_items: Vec<String>,
     pub milestones: Vec<Milestone>,
+    /// The evening email only (and never for version 1 plans, which have no such list).
+    pub tonight: Vec<String>,
+    /// "What is normal", in the first few emails of a plan.
+    pub normal: Vec<String>,
+    /// Version 1 plans: one list of red flags.
     pub red_flags_intro: String,
     pub red_flags: Vec<String>,
+    /// Later plans: red flags by urgency, with the clinic's emergency number filled in.
+    pub red_flag_groups: Vec<FlagGroup>,
+    pub disclaimer: String,
     pub sheet_url: String,
     pub unsubscribe_url: String,
 }
@@ -102,11 +110,9 @@ pub fn compose(
     sheet_url: String,
     unsubscribe_url: String,
 ) -> ReminderEmail {
-    let reminder = plan.reminders.iter().find(|r| r.key == key);
-    let phase = plan
-        .phase_at(send_at)
-        .or_else(|| plan.phases.last())
-        .cloned();
+    let content = plan.email_content(key, send_at);
+    let reminder = content.reminder;
+    let phase = content.phase.cloned();
     let treated = format!(
         "{} at {}",
         long_date(plan.treated_at.local.date()),
@@ -144,8 +150,12 @@ pub fn compose(
             .unwrap_or_default(),
         avoid_items: phase.map(|p| p.avoid_items).unwrap_or_default(),
         milestones,
+        tonight: content.tonight.to_vec(),
+        normal: content.normal.to_vec(),
         red_flags_intro: plan.red_flags.intro.clone(),
         red_flags: plan.red_flags.items.clone(),
+        red_flag_groups: flag_groups(&plan.red_flags.groups, clinic),
+        disclaimer: plan.disclaimer.clone(),
         sheet_url,
         unsubscribe_url,
     }

@@ -199,6 +199,38 @@ pub fn depth_hint(protocol: &Protocol, area_id: &str, depth_mm: f64) -> Option<S
     ))
 }
 
+/// Each source with what rests on it, for `aftercare protocol show --sources`:
+///
+/// ```text
+/// 001  guide  Published microneedling aftercare guide 001 (…)
+///      phases[0] "first-hours", phases[1] "first-day", …
+/// ```
+pub fn sources_as_text(protocol: &Protocol) -> String {
+    let mut out = format!(
+        "{} version {}: {} sources\n",
+        protocol.name(),
+        protocol.version(),
+        protocol.sources().len()
+    );
+    for (source, entries) in protocol.source_uses() {
+        let kind = match source.kind {
+            SourceKind::Guide => "guide",
+            SourceKind::Reference => "reference",
+        };
+        out.push_str(&format!("\n{}  [{kind}]  {}\n", source.id, source.title));
+        if let Some(url) = &source.url {
+            out.push_str(&format!("    {url}\n"));
+        }
+        let used_by = if entries.is_empty() {
+            "(not cited by any entry)".to_string()
+        } else {
+            entries.join(", ")
+        };
+        out.push_str(&format!("    cited by: {used_by}\n"));
+    }
+    out
+}
+
 /// "2.0", "0.25", "1.5": at least one decimal, at most two.
 pub fn format_mm(mm: f64) -> String {
     let text = format!("{mm:.2}");
