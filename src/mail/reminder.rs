@@ -178,6 +178,7 @@ mod tests {
             send_hour: 9,
             sender_email: "aftercare@glow.example".into(),
             configured: true,
+            emergency_number: String::new(),
         }
     }
 
