@@ -45,7 +45,7 @@ fn default_protocol_loads() {
     );
     assert_eq!(
         ids(p.phases().iter().map(|b| b.id.as_str()).collect()),
-        "night-one,first-day,day-2,day-3,days-4-7,weeks-2-4,results"
+        "first-hours,first-day,day-2,day-3,days-4-7,weeks-2-4,results"
     );
     assert_eq!(
         ids(p.areas().iter().map(|a| a.id.as_str()).collect()),
@@ -158,7 +158,7 @@ fn non_contiguous_phases_are_refused() {
 #[test]
 fn first_phase_must_start_at_the_treatment() {
     let message = error_after(replace_once("deep = [0, 8]", "deep = [1, 8]"));
-    assert_message(&message, &["phases[0] \"night-one\"", "must start at 0 h"]);
+    assert_message(&message, &["phases[0] \"first-hours\"", "must start at 0 h"]);
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn missing_and_unknown_bands_in_offsets_are_refused() {
     ));
     assert_message(
         &missing,
-        &["phases[0] \"night-one\"", "no value for band \"deep\""],
+        &["phases[0] \"first-hours\"", "no value for band \"deep\""],
     );
     let unknown = error_after(replace_once(
         "deep = [0, 8]",
@@ -189,7 +189,7 @@ fn missing_and_unknown_bands_in_offsets_are_refused() {
     ));
     assert_message(
         &unknown,
-        &["phases[0] \"night-one\"", "unknown band \"extreme\""],
+        &["phases[0] \"first-hours\"", "unknown band \"extreme\""],
     );
 }
 
@@ -201,7 +201,7 @@ fn a_deeper_band_must_not_end_a_phase_sooner() {
     ));
     assert_message(
         &message,
-        &["phases[0] \"night-one\"", "\"deep\" (5)", "never"],
+        &["phases[0] \"first-hours\"", "\"deep\" (5)", "never"],
     );
 }
 
@@ -214,14 +214,14 @@ fn empty_texts_are_refused_wherever_they_are() {
             &["phases[3] \"day-3\"", "name is empty"],
         ),
         (
-            "  \"Peeling or picking the flakes.\",",
+            "  \"Peeling or picking the flakes. Let them come off by themselves.\",",
             "  \"\",",
             &["phases[3] \"day-3\"", "avoid[0] is empty"],
         ),
         (
-            "  \"A fever.\",",
+            "  \"A fever or chills.\",",
             "  \"\",",
-            &["red_flags", "items[4] is empty"],
+            &["red_flags[1] \"call-now\"", "items[3] is empty"],
         ),
         (
             "label = \"Around the eyes\"",
@@ -229,14 +229,14 @@ fn empty_texts_are_refused_wherever_they_are() {
             &["areas[1] \"periorbital\"", "label is empty"],
         ),
         (
-            "  \"Do not wash your hair on the first day.\",",
+            "  \"Do not wash your hair on the first day. After that, use a mild shampoo.\",",
             "  \"\",",
             &["classes[4] \"scalp\"", "notes[0] is empty"],
         ),
         (
-            "how = \"Use it in the morning under your sunscreen. Start every other day.\"",
+            "how = \"Use it in the morning, under your sunscreen. Start with a small amount.\"",
             "how = \"\"",
-            &["actives[1] \"vitamin-c\"", "how is empty"],
+            &["actives[0] \"vitamin-c\"", "how is empty"],
         ),
     ];
     for (from, to, parts) in cases {
@@ -247,7 +247,7 @@ fn empty_texts_are_refused_wherever_they_are() {
 #[test]
 fn entries_must_name_their_sources() {
     let message = error_after(replace_once(
-        "label = \"Cheeks\"\nclass = \"face\"\ntypical_mm = [0.5, 1.5]\nsources = [\"004\"]",
+        "label = \"Cheeks\"\nclass = \"face\"\ntypical_mm = [0.5, 1.5]\nsources = [\"glow-refinery-depth\", \"drpen-depth\"]",
         "label = \"Cheeks\"\nclass = \"face\"\ntypical_mm = [0.5, 1.5]\nsources = []",
     ));
     assert_message(&message, &["areas[2] \"cheeks\"", "sources is empty"]);
@@ -255,7 +255,7 @@ fn entries_must_name_their_sources() {
         "sources = [\"001\", \"003\"]\n\n[[phases]]\nid = \"first-day\"",
         "sources = [\"001\", \"\"]\n\n[[phases]]\nid = \"first-day\"",
     ));
-    assert_message(&blank, &["phases[0] \"night-one\"", "sources[1] is empty"]);
+    assert_message(&blank, &["phases[0] \"first-hours\"", "sources[1] is empty"]);
 }
 
 #[test]
@@ -285,13 +285,13 @@ fn duplicate_ids_are_refused() {
 #[test]
 fn deeper_band_must_not_get_an_active_back_sooner() {
     let message = error_after(replace_once(
-        "days = { superficial = 5, standard = 5, deep = 14 }",
-        "days = { superficial = 5, standard = 5, deep = 4 }",
+        "days = { superficial = 4, standard = 5, deep = 14 }",
+        "days = { superficial = 4, standard = 5, deep = 4 }",
     ));
     assert_message(
         &message,
         &[
-            "actives[1] \"vitamin-c\"",
+            "actives[0] \"vitamin-c\"",
             "\"deep\" (4) is earlier than for the shallower band \"standard\" (5)",
         ],
     );
@@ -350,17 +350,170 @@ fn last_phase_must_outlast_every_email() {
         &[
             "phases[6] \"results\"",
             "ends at 700 h for band \"superficial\"",
-            "day 28",
+            "day 35",
+        ],
+    );
+}
+
+/// The default protocol with one more active, whose days are given as TOML.
+fn with_extra_active(days: &str) -> String {
+    let extra = format!(
+        "\n[[actives]]\nid = \"benzoyl-peroxide\"\nname = \"Benzoyl peroxide\"\n\
+         days = {days}\nhow = \"Use it on single spots.\"\n\
+         headline = \"spot treatments can come back\"\nsources = [\"003\"]\n"
+    );
+    let anchor = "\n[[red_flags]]";
+    assert_eq!(default_text().matches(anchor).count(), 3);
+    default_text().replacen(anchor, &format!("{extra}{anchor}"), 1)
+}
+
+#[test]
+fn a_clinic_can_add_an_active() {
+    // Deep's fifth active lands on day 42, so the last phase must run on past day 44.
+    let text = with_extra_active("{ superficial = 35, standard = 35, deep = 42 }").replacen(
+        "superficial = [672, 1008], standard = [672, 1008]",
+        "superficial = [672, 1056], standard = [672, 1056]",
+        1,
+    );
+    let p = Protocol::parse("clinic.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.actives().last().unwrap().id, "benzoyl-peroxide");
+}
+
+#[test]
+fn an_added_active_too_close_to_another_is_refused() {
+    // Day 31 for superficial is 3 days after prescription retinoids (day 28).
+    let text = with_extra_active("{ superficial = 31, standard = 35, deep = 42 }");
+    let message = Protocol::parse("clinic.toml", &text).unwrap_err().to_string();
+    assert_message(
+        &message,
+        &[
+            "actives[4] \"benzoyl-peroxide\"",
+            "day 31 for band \"superficial\", 3 day(s) from actives[3] \"prescription-retinoids\" on day 28",
+            "at least 7 days apart",
         ],
     );
 }
 
 #[test]
-fn a_clinic_can_add_an_active() {
-    let extra = "\n[[actives]]\nid = \"benzoyl-peroxide\"\nname = \"Benzoyl peroxide\"\n\
-                 days = { superficial = 5, standard = 14, deep = 28 }\nhow = \"Use it on single spots.\"\n\
-                 headline = \"spot treatments can come back\"\nsources = [\"003\"]\n";
-    let text = default_text().replacen("\n[red_flags]", &format!("{extra}\n[red_flags]"), 1);
-    let p = Protocol::parse("clinic.toml", &text).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(p.actives().last().unwrap().id, "benzoyl-peroxide");
+fn two_actives_on_one_day_in_a_band_are_refused() {
+    let message = error_after(replace_once(
+        "days = { superficial = 11, standard = 14, deep = 21 }",
+        "days = { superficial = 11, standard = 14, deep = 14 }",
+    ));
+    assert_message(
+        &message,
+        &[
+            "actives[1] \"retinol\"",
+            "day 14 for band \"deep\", 0 day(s) from actives[0] \"vitamin-c\" on day 14",
+        ],
+    );
+}
+
+#[test]
+fn prescription_retinoids_before_the_standard_date_are_refused() {
+    let message = error_after(replace_once(
+        "days = { superficial = 28, standard = 28, deep = 35 }",
+        "days = { superficial = 25, standard = 28, deep = 35 }",
+    ));
+    assert_message(
+        &message,
+        &[
+            "actives[3] \"prescription-retinoids\"",
+            "day 25 for band \"superficial\" is before day 28, the \"standard\" band's day",
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_source_id_is_refused_with_the_entry_and_the_id() {
+    let message = error_after(replace_once(
+        "sources = [\"drpen-depth\", \"ybs-cold-sores\"]",
+        "sources = [\"drpen-depth\", \"ybs-coldsores\"]",
+    ));
+    assert_message(
+        &message,
+        &[
+            "areas[4] \"upper-lip\"",
+            "cites source \"ybs-coldsores\", which is not declared in [[sources]]",
+        ],
+    );
+}
+
+#[test]
+fn a_reference_needs_its_address_and_ids_are_unique() {
+    let no_url = error_after(replace_once(
+        "url = \"https://www.nidirect.gov.uk/conditions/anaphylaxis\"\n",
+        "",
+    ));
+    assert_message(
+        &no_url,
+        &["sources[11] \"nidirect-anaphylaxis\"", "needs its web address"],
+    );
+    let twice = error_after(replace_once(
+        "id = \"tbl-sleep\"",
+        "id = \"webmd-cleaning\"",
+    ));
+    assert_message(
+        &twice,
+        &["sources[13] \"webmd-cleaning\"", "duplicate id", "sources[12]"],
+    );
+}
+
+#[test]
+fn every_declared_source_is_cited_and_every_citation_is_declared() {
+    let p = Protocol::default_protocol();
+    let uses = p.source_uses();
+    assert_eq!(uses.len(), p.sources().len());
+    for (source, entries) in &uses {
+        assert!(!entries.is_empty(), "{} is cited by no entry", source.id);
+    }
+    let (_, tonight_sources) = uses
+        .iter()
+        .find(|(s, _)| s.id == "tbl-sleep")
+        .expect("declared");
+    assert_eq!(tonight_sources, &vec!["tonight".to_string()]);
+    let text = sources_as_text(&p);
+    assert!(text.contains("tbl-sleep  [reference]  How to Sleep After Microneedling"));
+    assert!(text.contains("    cited by: tonight\n"));
+}
+
+#[test]
+fn a_timed_avoid_list_must_end_on_a_phase_boundary() {
+    let message = error_after(replace_once(
+        "until_hours = { superficial = 48, standard = 72, deep = 72 }",
+        "until_hours = { superficial = 48, standard = 60, deep = 72 }",
+    ));
+    assert_message(
+        &message,
+        &[
+            "timed_avoid[0] \"heat-sweat-water\"",
+            "band \"standard\" is 60 h, which is not the end of a phase",
+        ],
+    );
+}
+
+#[test]
+fn the_emergency_group_must_name_the_clinics_number_and_come_first() {
+    let no_number = error_after(replace_once(
+        "title = \"Call {emergency_number} straight away if you have:\"",
+        "title = \"Call 999 straight away if you have:\"",
+    ));
+    assert_message(
+        &no_number,
+        &[
+            "red_flags[0] \"emergency\"",
+            "title must contain {emergency_number}",
+        ],
+    );
+    let order = error_after(replace_once("id = \"tell-us\"", "id = \"emergency\""));
+    assert_message(&order, &["red_flags[2] \"emergency\""]);
+}
+
+#[test]
+fn the_next_session_note_must_use_the_bands_own_window() {
+    let message = error_after(replace_once(
+        "For your skin, leave {gap} between them.",
+        "Leave 4 to 6 weeks between them.",
+    ));
+    assert_message(&message, &["next_session", "note must contain {gap}"]);
 }
