@@ -173,7 +173,9 @@ mod tests {
             "Redness fades: Sat 28 Mar 2026 14:30 to Sun 29 Mar 2026 15:30",
             "Vitamin C serums: from Wed 1 Apr 2026 (day 5)",
             "Book it for between Fri 24 Apr 2026 and Fri 8 May 2026",
-            "A fever.",
+            "A fever or chills.",
+            "TONIGHT",
+            "A course is usually 3 to 6 sessions. For your skin, leave 4 to 6 weeks between them.",
             "day-2              Sun 29 Mar 2026 09:00 (2026-03-29 08:00 UTC)  Day 2 after your treatment: gentle cleansing and SPF",
         ] {
             assert!(text.contains(part), "missing {part:?} in\n{text}");
