@@ -161,12 +161,75 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
     }
 }
 
+/// The clinic, patient and links the version 1 fixtures (tests/fixtures/v1) were rendered with.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::Clinic;
+
+    pub const PATIENT: &str = "Maya Patel";
+    pub const SHEET_URL: &str = "https://clinic.example/s/TOKEN";
+    pub const UNSUBSCRIBE_URL: &str = "https://clinic.example/u/TOKEN";
+
+    pub fn clinic() -> Clinic {
+        Clinic {
+            name: "Glow Clinic".into(),
+            phone: "020 7946 0000".into(),
+            email: "hello@glow.example".into(),
+            address: "1 High Street, London".into(),
+            opening_hours: "Mon–Fri 9–6".into(),
+            out_of_hours: "Call 111.".into(),
+            time_zone: "Europe/London".into(),
+            send_hour: 9,
+            sender_email: "aftercare@glow.example".into(),
+            configured: true,
+            emergency_number: String::new(),
+        }
+    }
+
+    /// A plan stored under protocol version 1, and its sheet as version 1 rendered it.
+    pub fn v1(name: &str) -> (crate::care::Plan, String) {
+        let read = |ext: &str| {
+            let path = format!(
+                "{}/tests/fixtures/v1/plan-v1-{name}.{ext}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        };
+        let plan = serde_json::from_str(&read("json")).unwrap();
+        (plan, read("sheet.html"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::care::{compute_plan, Protocol, TreatedArea, TreatmentInput};
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn render(plan: &Plan, clinic: &Clinic) -> String {
+        let sheet = build(
+            plan,
+            clinic,
+            fixture::PATIENT,
+            fixture::SHEET_URL.to_string(),
+        );
+        SheetBody { sheet: &sheet }.render().unwrap()
+    }
+
+    fn ten_am_plan() -> Plan {
+        let input = TreatmentInput {
+            areas: vec![TreatedArea {
+                area_id: "cheeks".into(),
+                depth_mm: 1.0,
+            }],
+            treated_at: at("2026-06-01 10:00"),
+            time_zone: "Europe/London".into(),
+            send_hour: 9,
+        };
+        compute_plan(&Protocol::default_protocol(), &input).unwrap()
     }
 
     #[test]
@@ -183,5 +246,47 @@ mod tests {
             phase_span(at("2026-11-27 14:30"), at("2026-12-01 14:30")),
             "Fri 27 Nov – Tue 1 Dec"
         );
+    }
+
+    #[test]
+    fn a_sheet_made_under_version_1_reprints_byte_for_byte() {
+        for name in ["standard", "abdomen"] {
+            let (plan, printed) = fixture::v1(name);
+            assert_eq!(render(&plan, &fixture::clinic()), printed, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_morning_treatments_sheet_has_the_tonight_list_what_is_normal_and_the_version() {
+        let html = render(&ten_am_plan(), &fixture::clinic());
+        for part in [
+            "<h2 id=\"tonight-h\">Tonight</h2>",
+            "<li>Sleep on a clean pillowcase.</li>",
+            "<h2 id=\"normal-h\">What is normal</h2>",
+            "<li>Redness and warmth for 1 to 3 days.</li>",
+            "Aftercare microneedling protocol v2.",
+            "This plan supports your practitioner&#39;s advice. It does not replace it.",
+        ] {
+            assert!(html.contains(part), "missing {part:?}");
+        }
+    }
+
+    #[test]
+    fn the_emergency_red_flags_carry_the_clinics_number() {
+        let plan = ten_am_plan();
+        let html = render(&plan, &fixture::clinic());
+        assert!(html.contains("Call 999 straight away if you have:"));
+        let abroad = Clinic {
+            time_zone: "Europe/Paris".into(),
+            ..fixture::clinic()
+        };
+        assert!(render(&plan, &abroad).contains("Call 112 straight away if you have:"));
+        let own = Clinic {
+            emergency_number: "911".into(),
+            ..fixture::clinic()
+        };
+        let html = render(&plan, &own);
+        assert!(html.contains("Call 911 straight away if you have:"));
+        assert!(!html.contains("{emergency_number}"));
     }
 }
