@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod http;
 mod patients;
+mod protocol;
 mod reminders;
 mod routes;
 mod smtp_sink;
