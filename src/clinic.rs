@@ -96,7 +96,11 @@ pub fn default_emergency_number(time_zone: &str) -> &'static str {
     BY_ZONE
         .iter()
         .find(|(zone, _)| *zone == time_zone)
-        .or_else(|| BY_REGION.iter().find(|(region, _)| time_zone.starts_with(region)))
+        .or_else(|| {
+            BY_REGION
+                .iter()
+                .find(|(region, _)| time_zone.starts_with(region))
+        })
         .map_or("112", |(_, number)| number)
 }
 

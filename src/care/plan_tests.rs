@@ -106,7 +106,7 @@ fn worked_example_superficial_periorbital_in_new_york() {
         &plan,
         &[
             ("first-hours", "2026-10-30T16:00:00", "2026-10-30T20:00:00"), // 0–4 h
-            ("first-day", "2026-10-30T20:00:00", "2026-10-31T16:00:00"), // 4–24 h
+            ("first-day", "2026-10-30T20:00:00", "2026-10-31T16:00:00"),   // 4–24 h
             // 36 h = 1 Nov 08:00 UTC = 03:00 EST.
             ("day-2", "2026-10-31T16:00:00", "2026-11-01T03:00:00"),
             ("day-3", "2026-11-01T03:00:00", "2026-11-01T15:00:00"), // 48 h = 1 Nov 20:00 UTC
@@ -156,8 +156,16 @@ fn worked_example_superficial_periorbital_in_new_york() {
                 "2026-11-03T13:00:00Z",
                 &["active-vitamin-c"],
             ),
-            ("active-retinol", "2026-11-10T13:00:00Z", &["active-retinol"]),
-            ("active-aha-bha", "2026-11-17T13:00:00Z", &["active-aha-bha"]),
+            (
+                "active-retinol",
+                "2026-11-10T13:00:00Z",
+                &["active-retinol"],
+            ),
+            (
+                "active-aha-bha",
+                "2026-11-17T13:00:00Z",
+                &["active-aha-bha"],
+            ),
             // The results phase starts 27 Nov 15:00: day 28, as do the next-session window and
             // prescription retinoids.
             (
@@ -209,12 +217,12 @@ fn worked_example_standard_cheeks_and_forehead_in_london() {
         &plan,
         &[
             ("first-hours", "2026-03-27T14:30:00", "2026-03-27T20:30:00"), // 0–6 h
-            ("first-day", "2026-03-27T20:30:00", "2026-03-28T14:30:00"), // 6–24 h
-            ("day-2", "2026-03-28T14:30:00", "2026-03-29T15:30:00"),     // 48 h, now BST
-            ("day-3", "2026-03-29T15:30:00", "2026-03-30T15:30:00"),     // 72 h
-            ("days-4-7", "2026-03-30T15:30:00", "2026-04-03T15:30:00"),  // 168 h
-            ("weeks-2-4", "2026-04-03T15:30:00", "2026-04-24T15:30:00"), // 672 h
-            ("results", "2026-04-24T15:30:00", "2026-05-08T15:30:00"),   // 1008 h
+            ("first-day", "2026-03-27T20:30:00", "2026-03-28T14:30:00"),   // 6–24 h
+            ("day-2", "2026-03-28T14:30:00", "2026-03-29T15:30:00"),       // 48 h, now BST
+            ("day-3", "2026-03-29T15:30:00", "2026-03-30T15:30:00"),       // 72 h
+            ("days-4-7", "2026-03-30T15:30:00", "2026-04-03T15:30:00"),    // 168 h
+            ("weeks-2-4", "2026-04-03T15:30:00", "2026-04-24T15:30:00"),   // 672 h
+            ("results", "2026-04-24T15:30:00", "2026-05-08T15:30:00"),     // 1008 h
         ],
     );
     // Elapsed hours, not wall-clock hours: 48 h after 14:30 GMT on the 27th is 14:30 UTC on the 29th.
@@ -246,8 +254,16 @@ fn worked_example_standard_cheeks_and_forehead_in_london() {
             ("day-5", "2026-04-01T08:00:00Z", &["active-vitamin-c"]),
             ("day-6", "2026-04-02T08:00:00Z", &[]),
             ("day-7", "2026-04-03T08:00:00Z", &[]),
-            ("active-retinol", "2026-04-10T08:00:00Z", &["active-retinol"]),
-            ("active-aha-bha", "2026-04-17T08:00:00Z", &["active-aha-bha"]),
+            (
+                "active-retinol",
+                "2026-04-10T08:00:00Z",
+                &["active-retinol"],
+            ),
+            (
+                "active-aha-bha",
+                "2026-04-17T08:00:00Z",
+                &["active-aha-bha"],
+            ),
             (
                 "active-prescription-retinoids",
                 "2026-04-24T08:00:00Z",
@@ -294,12 +310,12 @@ fn worked_example_deep_abdomen_over_the_new_year() {
         &plan,
         &[
             ("first-hours", "2026-12-18T11:00:00", "2026-12-18T23:00:00"), // 8 h × 1.5 = 12 h
-            ("first-day", "2026-12-18T23:00:00", "2026-12-20T17:00:00"), // 36 × 1.5 = 54 h
-            ("day-2", "2026-12-20T17:00:00", "2026-12-22T23:00:00"),     // 72 × 1.5 = 108 h
-            ("day-3", "2026-12-22T23:00:00", "2026-12-25T23:00:00"),     // 120 × 1.5 = 180 h
-            ("days-4-7", "2026-12-25T23:00:00", "2027-01-02T11:00:00"),  // 240 × 1.5 = 360 h
-            ("weeks-2-4", "2027-01-02T11:00:00", "2027-02-19T11:00:00"), // 1008 × 1.5 = 63 days
-            ("results", "2027-02-19T11:00:00", "2027-03-12T11:00:00"),   // 1344 × 1.5 = 84 days
+            ("first-day", "2026-12-18T23:00:00", "2026-12-20T17:00:00"),   // 36 × 1.5 = 54 h
+            ("day-2", "2026-12-20T17:00:00", "2026-12-22T23:00:00"),       // 72 × 1.5 = 108 h
+            ("day-3", "2026-12-22T23:00:00", "2026-12-25T23:00:00"),       // 120 × 1.5 = 180 h
+            ("days-4-7", "2026-12-25T23:00:00", "2027-01-02T11:00:00"),    // 240 × 1.5 = 360 h
+            ("weeks-2-4", "2027-01-02T11:00:00", "2027-02-19T11:00:00"),   // 1008 × 1.5 = 63 days
+            ("results", "2027-02-19T11:00:00", "2027-03-12T11:00:00"),     // 1344 × 1.5 = 84 days
         ],
     );
     // Deep: vitamin C day 14, retinol 21, acids 28, prescription retinoids 35 (not stretched).
@@ -339,8 +355,16 @@ fn worked_example_deep_abdomen_over_the_new_year() {
                 "2027-01-01T09:00:00Z",
                 &["active-vitamin-c"],
             ),
-            ("active-retinol", "2027-01-08T09:00:00Z", &["active-retinol"]),
-            ("active-aha-bha", "2027-01-15T09:00:00Z", &["active-aha-bha"]),
+            (
+                "active-retinol",
+                "2027-01-08T09:00:00Z",
+                &["active-retinol"],
+            ),
+            (
+                "active-aha-bha",
+                "2027-01-15T09:00:00Z",
+                &["active-aha-bha"],
+            ),
             (
                 "active-prescription-retinoids",
                 "2027-01-22T09:00:00Z",
@@ -624,7 +648,12 @@ fn review_inputs() -> Vec<TreatmentInput> {
             8,
         ),
         sample_input(),
-        treatment(&[("abdomen", 2.0)], "2026-12-18T11:00:00", "Europe/London", 9),
+        treatment(
+            &[("abdomen", 2.0)],
+            "2026-12-18T11:00:00",
+            "Europe/London",
+            9,
+        ),
         treatment(
             &[("cheeks", 1.0), ("arms", 1.0)],
             "2026-06-01T10:00:00",
@@ -649,10 +678,15 @@ fn a_morning_treatment_still_gets_the_tonight_list_in_its_evening_email() {
     let content = plan.email_content(&evening.key, evening.send_at);
     assert_eq!(content.phase.map(|p| p.id.as_str()), Some("first-day"));
     assert_eq!(content.tonight, plan.tonight.as_slice());
-    assert!(content.tonight.contains(&"Sleep on a clean pillowcase.".to_string()));
+    assert!(content
+        .tonight
+        .contains(&"Sleep on a clean pillowcase.".to_string()));
     // Only the evening email carries it.
     let day_1 = &plan.reminders[1];
-    assert!(plan.email_content(&day_1.key, day_1.send_at).tonight.is_empty());
+    assert!(plan
+        .email_content(&day_1.key, day_1.send_at)
+        .tonight
+        .is_empty());
 }
 
 #[test]
@@ -667,7 +701,10 @@ fn what_is_normal_is_in_the_first_three_emails_only_and_depends_on_the_band() {
         assert_eq!(&shown[..3], [true, true, true]);
         assert!(shown[3..].iter().all(|s| !s), "{shown:?}");
     }
-    assert_eq!(plans[0].normal[0], "Redness and warmth for a few hours, up to a day.");
+    assert_eq!(
+        plans[0].normal[0],
+        "Redness and warmth for a few hours, up to a day."
+    );
     assert_eq!(plans[1].normal[0], "Redness and warmth for 1 to 3 days.");
     assert_eq!(
         plans[2].normal[0],
@@ -743,10 +780,17 @@ fn the_next_session_note_matches_the_window_shown_for_every_band() {
         assert_eq!((*from, *to), (want_from, want_to));
         assert_eq!(
             note,
-            &format!("A course is usually 3 to 6 sessions. For your skin, leave {gap} between them.")
+            &format!(
+                "A course is usually 3 to 6 sessions. For your skin, leave {gap} between them."
+            )
         );
     }
-    let deep_face = plan_for(&treatment(&[("cheeks", 2.0)], "2026-06-01T10:00:00", "UTC", 9));
+    let deep_face = plan_for(&treatment(
+        &[("cheeks", 2.0)],
+        "2026-06-01T10:00:00",
+        "UTC",
+        9,
+    ));
     assert!(deep_face.next_session.note.contains("leave 6 to 8 weeks"));
 }
 
@@ -756,7 +800,11 @@ fn heat_sweat_and_water_are_avoided_to_72_hours_or_48_for_superficial() {
     for (input, hours) in review_inputs().into_iter().zip([48, 72, 72, 72]) {
         let plan = plan_for(&input);
         // Body areas stretch every offset, this one included.
-        let factor = if plan.areas.iter().any(|a| a.id == "abdomen" || a.id == "arms") {
+        let factor = if plan
+            .areas
+            .iter()
+            .any(|a| a.id == "abdomen" || a.id == "arms")
+        {
             1.5
         } else {
             1.0
@@ -771,7 +819,11 @@ fn heat_sweat_and_water_are_avoided_to_72_hours_or_48_for_superficial() {
                 input.areas
             );
         }
-        let last_banned = plan.phases.iter().rev().find(|p| p.avoid_items.contains(&sauna));
+        let last_banned = plan
+            .phases
+            .iter()
+            .rev()
+            .find(|p| p.avoid_items.contains(&sauna));
         assert_eq!(last_banned.map(|p| p.ends_at.utc), Some(until));
     }
 }
@@ -780,8 +832,13 @@ fn heat_sweat_and_water_are_avoided_to_72_hours_or_48_for_superficial() {
 fn red_flags_come_in_three_groups_and_the_emergency_one_names_the_number() {
     let plan = plan_for(&sample_input());
     let groups: Vec<Urgency> = plan.red_flags.groups.iter().map(|g| g.urgency).collect();
-    assert_eq!(groups, [Urgency::Emergency, Urgency::CallNow, Urgency::TellUs]);
-    assert!(plan.red_flags.groups[0].title.contains("{emergency_number}"));
+    assert_eq!(
+        groups,
+        [Urgency::Emergency, Urgency::CallNow, Urgency::TellUs]
+    );
+    assert!(plan.red_flags.groups[0]
+        .title
+        .contains("{emergency_number}"));
     assert!(plan.red_flags.groups[0].items[0].contains("trouble breathing"));
     assert!(plan.red_flags.items.is_empty() && plan.red_flags.intro.is_empty());
 }

@@ -236,7 +236,13 @@ fn check_version_2_rules(input: &TreatmentInput, plan: &Plan) -> Result<(), Test
         let until = treated + Duration::hours(hours.round() as i64);
         for phase in &plan.phases {
             let listed = timed.items.iter().all(|i| phase.avoid_items.contains(i));
-            prop_assert_eq!(listed, phase.starts_at.utc < until, "{} in {}", timed.id, phase.id);
+            prop_assert_eq!(
+                listed,
+                phase.starts_at.utc < until,
+                "{} in {}",
+                timed.id,
+                phase.id
+            );
         }
     }
 
@@ -250,7 +256,11 @@ fn check_version_2_rules(input: &TreatmentInput, plan: &Plan) -> Result<(), Test
             .find(|p| p.starts_at.utc <= reminder.send_at)
             .unwrap();
         prop_assert_eq!(content.phase, Some(in_force), "{}", reminder.key);
-        let spec = protocol.phases().iter().find(|s| s.id == in_force.id).unwrap();
+        let spec = protocol
+            .phases()
+            .iter()
+            .find(|s| s.id == in_force.id)
+            .unwrap();
         prop_assert_eq!(&in_force.do_items, &spec.do_items);
         prop_assert!(in_force.avoid_items.starts_with(&spec.avoid_items));
         if reminder.kind == ReminderKind::Evening {
@@ -259,7 +269,12 @@ fn check_version_2_rules(input: &TreatmentInput, plan: &Plan) -> Result<(), Test
             prop_assert!(content.tonight.is_empty(), "{}", reminder.key);
         }
         let normal_expected = i < protocol.reminders().normal_emails as usize;
-        prop_assert_eq!(!content.normal.is_empty(), normal_expected, "{}", reminder.key);
+        prop_assert_eq!(
+            !content.normal.is_empty(),
+            normal_expected,
+            "{}",
+            reminder.key
+        );
     }
     Ok(())
 }

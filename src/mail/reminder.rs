@@ -231,8 +231,13 @@ mod tests {
         let email = compose_for(&plan, &evening.key, evening.send_at);
         assert_eq!(email.phase_name, "The first day");
         let text = email.text();
-        assert!(text.contains("TONIGHT\n  - Sleep on a clean pillowcase.\n"), "{text}");
-        assert!(email.html().contains("<li>Sleep on a clean pillowcase.</li>"));
+        assert!(
+            text.contains("TONIGHT\n  - Sleep on a clean pillowcase.\n"),
+            "{text}"
+        );
+        assert!(email
+            .html()
+            .contains("<li>Sleep on a clean pillowcase.</li>"));
         let next = &plan.reminders[1];
         assert!(!compose_for(&plan, &next.key, next.send_at)
             .text()

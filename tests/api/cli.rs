@@ -141,7 +141,10 @@ fn protocol_check_refuses_an_unknown_source_id_naming_the_file_entry_and_id() {
 fn protocol_show_sources_lists_each_source_with_the_entries_resting_on_it() {
     let (ok, out, err) = aftercare(&["protocol", "show", "--sources"], "sqlite://unused.db", "");
     assert!(ok, "{err}");
-    assert!(out.starts_with("Aftercare microneedling protocol version 2:"), "{out}");
+    assert!(
+        out.starts_with("Aftercare microneedling protocol version 2:"),
+        "{out}"
+    );
     for part in [
         "nidirect-anaphylaxis  [reference]  Anaphylaxis",
         "    https://www.nidirect.gov.uk/conditions/anaphylaxis\n    cited by: red_flags[0] \"emergency\"\n",

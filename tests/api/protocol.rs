@@ -128,7 +128,8 @@ fn visible_text(html: &str) -> String {
 
 #[test]
 fn the_visible_text_keeps_blocks_and_list_items_apart() {
-    let html = "<section><h2>Tonight</h2>\n  <ul><li>Sleep &amp; rest.</li><li>It&#39;s fine.</li></ul>\
+    let html =
+        "<section><h2>Tonight</h2>\n  <ul><li>Sleep &amp; rest.</li><li>It&#39;s fine.</li></ul>\
                 <table><tr><th>Product</th><th>From</th></tr></table></section>";
     assert_eq!(
         visible_text(html),

@@ -16,11 +16,11 @@ mod readability;
 #[cfg(test)]
 mod tests;
 
+use types::ProtocolFile;
 pub use types::{
     Active, Area, AreaClass, Band, Cadence, NextSessionSpec, Normal, PhaseSpec, RedFlagGroupSpec,
     Source, SourceKind, TimedAvoid, Tonight, Urgency, EMERGENCY_NUMBER, GAP,
 };
-use types::ProtocolFile;
 use validate::{cited, validate, Invalid};
 
 /// The shallowest needle depth the app accepts, in millimetres.
@@ -241,4 +241,3 @@ pub fn format_mm(mm: f64) -> String {
         trimmed.to_string()
     }
 }
-

@@ -126,7 +126,10 @@ fn patient_lists(p: &Protocol) -> Vec<(String, Vec<String>)> {
         ),
         (
             "next session".into(),
-            vec![fill(&p.next_session().note), p.next_session().headline.clone()],
+            vec![
+                fill(&p.next_session().note),
+                p.next_session().headline.clone(),
+            ],
         ),
         (
             "email subjects".into(),

@@ -158,7 +158,10 @@ fn non_contiguous_phases_are_refused() {
 #[test]
 fn first_phase_must_start_at_the_treatment() {
     let message = error_after(replace_once("deep = [0, 8]", "deep = [1, 8]"));
-    assert_message(&message, &["phases[0] \"first-hours\"", "must start at 0 h"]);
+    assert_message(
+        &message,
+        &["phases[0] \"first-hours\"", "must start at 0 h"],
+    );
 }
 
 #[test]
@@ -255,7 +258,10 @@ fn entries_must_name_their_sources() {
         "sources = [\"001\", \"003\"]\n\n[[phases]]\nid = \"first-day\"",
         "sources = [\"001\", \"\"]\n\n[[phases]]\nid = \"first-day\"",
     ));
-    assert_message(&blank, &["phases[0] \"first-hours\"", "sources[1] is empty"]);
+    assert_message(
+        &blank,
+        &["phases[0] \"first-hours\"", "sources[1] is empty"],
+    );
 }
 
 #[test]
@@ -383,7 +389,9 @@ fn a_clinic_can_add_an_active() {
 fn an_added_active_too_close_to_another_is_refused() {
     // Day 31 for superficial is 3 days after prescription retinoids (day 28).
     let text = with_extra_active("{ superficial = 31, standard = 35, deep = 42 }");
-    let message = Protocol::parse("clinic.toml", &text).unwrap_err().to_string();
+    let message = Protocol::parse("clinic.toml", &text)
+        .unwrap_err()
+        .to_string();
     assert_message(
         &message,
         &[
@@ -447,7 +455,10 @@ fn a_reference_needs_its_address_and_ids_are_unique() {
     ));
     assert_message(
         &no_url,
-        &["sources[11] \"nidirect-anaphylaxis\"", "needs its web address"],
+        &[
+            "sources[11] \"nidirect-anaphylaxis\"",
+            "needs its web address",
+        ],
     );
     let twice = error_after(replace_once(
         "id = \"tbl-sleep\"",
@@ -455,7 +466,11 @@ fn a_reference_needs_its_address_and_ids_are_unique() {
     ));
     assert_message(
         &twice,
-        &["sources[13] \"webmd-cleaning\"", "duplicate id", "sources[12]"],
+        &[
+            "sources[13] \"webmd-cleaning\"",
+            "duplicate id",
+            "sources[12]",
+        ],
     );
 }
 

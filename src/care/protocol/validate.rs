@@ -719,4 +719,3 @@ fn check_cadence(
     }
     Ok(daily)
 }
-
