@@ -12,6 +12,8 @@ use aftercare::mail::reminder::compose;
 use aftercare::sheet::{self, SheetBody};
 use askama::Template;
 
+use crate::helpers::{assert_redirect_to, id_in_location, TestApp};
+
 struct Case {
     name: &'static str,
     areas: &'static [(&'static str, f64)],
@@ -179,3 +181,75 @@ fn snapshots_of_every_email() {
         insta::assert_snapshot!(format!("emails_{}", case.name), all);
     }
 }
+
+// --- the clinic's emergency number, end to end ----------------------------------------------
+
+async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(app: TestApp) {
+    let admin = app.signed_in("admin").await;
+    let settings = |number: &'static str| {
+        [
+            ("name", "Glow Skin Clinic"),
+            ("time_zone", "America/New_York"),
+            ("send_hour", "8"),
+            ("sender_email", "aftercare@glow.example"),
+            ("emergency_number", number),
+        ]
+    };
+    let bad = app
+        .post_form_with(&admin, "/admin/clinic", &settings("nine one one"))
+        .await;
+    assert_eq!(bad.status().as_u16(), 422);
+    assert!(bad.text().await.unwrap().contains("Use digits only"));
+
+    // Left empty: the usual number for the clinic's zone, which the form names.
+    let ok = app
+        .post_form_with(&admin, "/admin/clinic", &settings(""))
+        .await;
+    assert_redirect_to(&ok, "/admin/clinic");
+    let form = app
+        .get_with(&admin, "/admin/clinic")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("Leave it empty to use 911, the usual number for America/New_York."));
+    let patient = app
+        .add_patient(&admin, "Eve Stone", "eve@example.com")
+        .await;
+    let id = id_in_location(
+        &app.record_treatment(
+            &admin,
+            patient,
+            &[
+                ("treated_at", "2026-06-01T10:00"),
+                ("area_0", "cheeks"),
+                ("depth_0", "1"),
+            ],
+        )
+        .await,
+    );
+    let sheet_path = format!("/treatments/{id}/sheet");
+    let sheet = app
+        .get_with(&admin, &sheet_path)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(sheet.contains("Call 911 straight away if you have:"));
+    assert!(sheet.contains("Tonight") && sheet.contains("protocol v2."));
+
+    // Set: every sheet shows the clinic's own number from then on.
+    let ok = app
+        .post_form_with(&admin, "/admin/clinic", &settings("112"))
+        .await;
+    assert_redirect_to(&ok, "/admin/clinic");
+    let sheet = app
+        .get_with(&admin, &sheet_path)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(sheet.contains("Call 112 straight away if you have:"));
+}
+
+crate::on_both_databases!(the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone,);
