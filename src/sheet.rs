@@ -22,6 +22,9 @@ pub struct Sheet {
     pub tonight: Vec<String>,
     /// "What is normal"; empty for version 1 plans.
     pub normal: Vec<String>,
+    /// ("Thu 4 Jun, 10:00", items): what to avoid until then. Shown once here rather than in
+    /// every phase it covers, which keeps the printed sheet short.
+    pub avoid_until: Vec<(String, Vec<String>)>,
     /// Version 1 plans: one list of red flags.
     pub red_flags_intro: String,
     pub red_flags: Vec<String>,
@@ -127,8 +130,18 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
                 when: phase_span(p.starts_at.local, p.ends_at.local),
                 skin: p.skin.clone(),
                 do_items: p.do_items.clone(),
-                avoid_items: p.avoid_items.clone(),
+                avoid_items: p
+                    .avoid_items
+                    .iter()
+                    .filter(|i| !plan.avoid_until.iter().any(|a| a.items.contains(i)))
+                    .cloned()
+                    .collect(),
             })
+            .collect(),
+        avoid_until: plan
+            .avoid_until
+            .iter()
+            .map(|a| (short_moment(a.until.local), a.items.clone()))
             .collect(),
         actives: plan
             .actives
@@ -269,6 +282,24 @@ mod tests {
         ] {
             assert!(html.contains(part), "missing {part:?}");
         }
+    }
+
+    #[test]
+    fn timed_avoid_lists_show_once_with_their_end_not_in_every_phase() {
+        let plan = ten_am_plan();
+        let html = render(&plan, &fixture::clinic());
+        // Standard band: heat and sweat until 72 h after 10:00 on 1 June.
+        assert!(html.contains(
+            "<p><strong>Until Thu 4 Jun, 10:00:</strong> Hot showers, saunas and steam rooms."
+        ));
+        assert_eq!(
+            html.matches("Hot showers, saunas and steam rooms.").count(),
+            1
+        );
+        // The plan's phases still carry them, for the emails of those days.
+        assert!(plan.phases[2]
+            .avoid_items
+            .contains(&"Hot showers, saunas and steam rooms.".to_string()));
     }
 
     #[test]

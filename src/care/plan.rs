@@ -111,6 +111,10 @@ pub struct Plan {
     pub normal: Vec<String>,
     #[serde(default)]
     pub normal_emails: u32,
+    /// What to avoid for a set time whatever the phase (heat and sweat, waxing …), with its end.
+    /// The same items are also in the avoid list of every phase they cover.
+    #[serde(default)]
+    pub avoid_until: Vec<AvoidUntil>,
     /// The band of the deepest depth recorded.
     pub band: PlanBand,
     pub time_zone: String,
@@ -156,6 +160,13 @@ pub struct Phase {
     pub avoid_items: Vec<String>,
     /// The email headline ("gentle cleansing and SPF").
     pub headline: String,
+}
+
+/// Things to avoid until a moment, e.g. saunas until 72 hours after the treatment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvoidUntil {
+    pub until: Moment,
+    pub items: Vec<String>,
 }
 
 /// When an active may come back.
@@ -322,6 +333,14 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
             .chain(normal.items.iter().cloned())
             .collect(),
         normal_emails: protocol.reminders().normal_emails,
+        avoid_until: protocol
+            .timed_avoid()
+            .iter()
+            .map(|t| AvoidUntil {
+                until: at_hours(&r, t.until_hours[&band.id]),
+                items: t.items.clone(),
+            })
+            .collect(),
         band: PlanBand {
             id: band.id.clone(),
             label: band.label.clone(),
@@ -459,6 +478,14 @@ fn stretch_hours(hours: u32, factor: f64) -> i64 {
     (f64::from(hours) * factor).round() as i64
 }
 
+/// The moment `hours` (stretched by the healing factor) after the treatment.
+fn at_hours(r: &Resolved, hours: u32) -> Moment {
+    moment(
+        r.tz,
+        r.treated_utc + Duration::hours(stretch_hours(hours, r.healing_factor)),
+    )
+}
+
 fn stretch_days(days: u32, factor: f64) -> u32 {
     (f64::from(days) * factor).round() as u32
 }
@@ -479,12 +506,7 @@ fn add_days(date: NaiveDate, days: u32) -> NaiveDate {
 
 fn phases(protocol: &Protocol, r: &Resolved) -> Vec<Phase> {
     let band = &protocol.bands()[r.band].id;
-    let at = |hours: u32| {
-        moment(
-            r.tz,
-            r.treated_utc + Duration::hours(stretch_hours(hours, r.healing_factor)),
-        )
-    };
+    let at = |hours: u32| at_hours(r, hours);
     protocol
         .phases()
         .iter()

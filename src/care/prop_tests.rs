@@ -231,9 +231,12 @@ fn check_version_2_rules(input: &TreatmentInput, plan: &Plan) -> Result<(), Test
         .map(|c| c.healing_factor)
         .fold(1.0, f64::max);
     let treated = plan.treated_at.utc;
-    for timed in protocol.timed_avoid() {
+    prop_assert_eq!(plan.avoid_until.len(), protocol.timed_avoid().len());
+    for (timed, shown) in protocol.timed_avoid().iter().zip(&plan.avoid_until) {
         let hours = f64::from(timed.until_hours[&plan.band.id]) * factor;
         let until = treated + Duration::hours(hours.round() as i64);
+        prop_assert_eq!(shown.until.utc, until);
+        prop_assert_eq!(&shown.items, &timed.items);
         for phase in &plan.phases {
             let listed = timed.items.iter().all(|i| phase.avoid_items.contains(i));
             prop_assert_eq!(
