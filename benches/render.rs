@@ -28,6 +28,7 @@ fn clinic() -> Clinic {
         send_hour: 9,
         sender_email: "aftercare@demo.example".into(),
         configured: true,
+        emergency_number: String::new(),
     }
 }
 

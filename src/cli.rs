@@ -81,7 +81,12 @@ enum ProtocolCommand {
     /// Validate a protocol file and print a sample plan for a standard face treatment.
     Check { file: std::path::PathBuf },
     /// Print the built-in protocol, to start a clinic's own from.
-    Show,
+    Show {
+        /// Instead, list each source (guide or public reference) with the entries resting on it,
+        /// for a clinic's reviewer.
+        #[arg(long)]
+        sources: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -156,8 +161,15 @@ pub fn main() -> ExitCode {
 fn protocol_command(command: &ProtocolCommand) -> anyhow::Result<()> {
     use crate::care;
     match command {
-        ProtocolCommand::Show => {
+        ProtocolCommand::Show { sources: false } => {
             print!("{}", care::DEFAULT_PROTOCOL_TOML);
+            Ok(())
+        }
+        ProtocolCommand::Show { sources: true } => {
+            print!(
+                "{}",
+                care::protocol::sources_as_text(&care::Protocol::default_protocol())
+            );
             Ok(())
         }
         ProtocolCommand::Check { file } => {

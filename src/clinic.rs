@@ -30,6 +30,8 @@ pub struct ClinicInput {
     pub send_hour: String,
     #[serde(default)]
     pub sender_email: String,
+    #[serde(default)]
+    pub emergency_number: String,
 }
 
 impl From<&Clinic> for ClinicInput {
@@ -44,6 +46,7 @@ impl From<&Clinic> for ClinicInput {
             time_zone: c.time_zone.clone(),
             send_hour: c.send_hour.to_string(),
             sender_email: c.sender_email.clone(),
+            emergency_number: c.emergency_number.clone(),
         }
     }
 }
@@ -52,6 +55,54 @@ impl From<&Clinic> for ClinicInput {
 /// against a hand-edited database.
 pub fn zone(clinic: &Clinic) -> chrono_tz::Tz {
     clinic.time_zone.parse().unwrap_or(chrono_tz::UTC)
+}
+
+/// The number patients call for an emergency (the red flags' first group): the clinic's own
+/// setting, or else the usual number where the clinic's time zone is.
+pub fn emergency_number(clinic: &Clinic) -> String {
+    match clinic.emergency_number.trim() {
+        "" => default_emergency_number(&clinic.time_zone).to_string(),
+        own => own.to_string(),
+    }
+}
+
+/// The emergency number by time zone, for the places a clinic is most likely to be. A zone
+/// names a region, not a country, so this is only a default: the clinic settings form shows it
+/// and lets an admin set the right one. 112 reaches emergency services from any mobile phone in
+/// the EU and many other countries, hence the fallback.
+pub fn default_emergency_number(time_zone: &str) -> &'static str {
+    const BY_ZONE: &[(&str, &str)] = &[
+        ("Europe/London", "999"),
+        ("Europe/Belfast", "999"),
+        ("Europe/Guernsey", "999"),
+        ("Europe/Jersey", "999"),
+        ("Europe/Isle_of_Man", "999"),
+        ("Asia/Hong_Kong", "999"),
+        ("Asia/Kuala_Lumpur", "999"),
+        ("Asia/Singapore", "995"),
+        ("Asia/Tokyo", "119"),
+        ("Asia/Seoul", "119"),
+        ("Asia/Shanghai", "120"),
+        ("Pacific/Auckland", "111"),
+        ("Pacific/Chatham", "111"),
+        ("Pacific/Honolulu", "911"),
+        ("America/Sao_Paulo", "192"),
+    ];
+    const BY_REGION: &[(&str, &str)] = &[
+        ("America/", "911"),
+        ("US/", "911"),
+        ("Canada/", "911"),
+        ("Australia/", "000"),
+    ];
+    BY_ZONE
+        .iter()
+        .find(|(zone, _)| *zone == time_zone)
+        .or_else(|| {
+            BY_REGION
+                .iter()
+                .find(|(region, _)| time_zone.starts_with(region))
+        })
+        .map_or("112", |(_, number)| number)
 }
 
 /// Every IANA zone name, for the picker.
@@ -99,6 +150,17 @@ fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
         fields::single_line(&mut errors, "opening_hours", &input.opening_hours, 300);
     let address = fields::multi_line(&mut errors, "address", &input.address, 500);
     let out_of_hours = fields::multi_line(&mut errors, "out_of_hours", &input.out_of_hours, 500);
+    let emergency_number =
+        fields::single_line(&mut errors, "emergency_number", &input.emergency_number, 20);
+    if !emergency_number
+        .chars()
+        .all(|ch| ch.is_ascii_digit() || matches!(ch, ' ' | '+' | '-'))
+    {
+        errors.add(
+            "emergency_number",
+            "Use digits only, like 999 or 112, or leave it empty to use the number for your time zone.",
+        );
+    }
     errors.into_result()?;
     Ok(ClinicRow {
         name,
@@ -111,6 +173,7 @@ fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
         send_hour,
         sender_email,
         configured: true,
+        emergency_number,
     })
 }
 
@@ -159,6 +222,36 @@ mod tests {
             (row.time_zone.as_str(), row.send_hour),
             ("Europe/London", 9)
         );
+    }
+
+    #[test]
+    fn the_emergency_number_defaults_by_time_zone_and_can_be_set() {
+        assert_eq!(default_emergency_number("Europe/London"), "999");
+        assert_eq!(default_emergency_number("America/New_York"), "911");
+        assert_eq!(default_emergency_number("Australia/Sydney"), "000");
+        assert_eq!(default_emergency_number("Europe/Paris"), "112");
+        assert_eq!(default_emergency_number("Asia/Kolkata"), "112");
+        let mut row = validate(&input()).unwrap();
+        assert_eq!(emergency_number(&row), "999");
+        row.emergency_number = "112".into();
+        assert_eq!(emergency_number(&row), "112");
+    }
+
+    #[test]
+    fn an_emergency_number_with_letters_is_a_field_error() {
+        let bad = ClinicInput {
+            emergency_number: "call 999".into(),
+            ..input()
+        };
+        let Err(crate::error::AppError::Invalid(errors)) = validate(&bad) else {
+            panic!("expected field errors")
+        };
+        assert!(errors.get("emergency_number").is_some());
+        let good = ClinicInput {
+            emergency_number: " 112 ".into(),
+            ..input()
+        };
+        assert_eq!(validate(&good).unwrap().emergency_number, "112");
     }
 
     #[test]

@@ -117,6 +117,7 @@ pub fn seed(
             time_zone: "Europe/London".into(),
             send_hour: "9".into(),
             sender_email: "aftercare@demo.example".into(),
+            emergency_number: String::new(),
         },
         now.naive_utc(),
     )?;

@@ -2,11 +2,12 @@
 //! real weekdays and dates. Pure formatting; the same view feeds the printed
 //! sheet and the patient's online copy.
 
+use askama::Template;
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use crate::care::protocol::format_mm;
-use crate::care::Plan;
-use crate::clinic::Clinic;
+use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
+use crate::care::{Plan, RedFlagGroup};
+use crate::clinic::{self, Clinic};
 
 pub struct Sheet {
     pub clinic: Clinic,
@@ -17,8 +18,20 @@ pub struct Sheet {
     pub phases: Vec<SheetPhase>,
     pub actives: Vec<SheetActive>,
     pub area_notes: Vec<(String, Vec<String>)>,
+    /// Empty for plans made before the Tonight list existed (protocol version 1).
+    pub tonight: Vec<String>,
+    /// "What is normal"; empty for version 1 plans.
+    pub normal: Vec<String>,
+    /// ("Thu 4 Jun, 10:00", items): what to avoid until then. Shown once here rather than in
+    /// every phase it covers, which keeps the printed sheet short.
+    pub avoid_until: Vec<(String, Vec<String>)>,
+    /// Version 1 plans: one list of red flags.
     pub red_flags_intro: String,
     pub red_flags: Vec<String>,
+    /// Later plans: red flags by urgency, with the clinic's emergency number filled in.
+    pub red_flag_groups: Vec<FlagGroup>,
+    /// "This plan supports, and does not replace, …"; empty for version 1 plans.
+    pub disclaimer: String,
     pub next_session: String,
     pub next_session_note: String,
     /// The patient's own link to this sheet online.
@@ -32,6 +45,35 @@ pub struct SheetPhase {
     pub skin: String,
     pub do_items: Vec<String>,
     pub avoid_items: Vec<String>,
+}
+
+/// A group of red flags as shown: `urgency` is the group's id, used as a style hook.
+pub struct FlagGroup {
+    pub urgency: &'static str,
+    pub title: String,
+    pub items: Vec<String>,
+}
+
+/// Red-flag groups with the clinic's emergency number in their titles; shared by the sheet and
+/// the emails.
+pub fn flag_groups(groups: &[RedFlagGroup], clinic: &Clinic) -> Vec<FlagGroup> {
+    let number = clinic::emergency_number(clinic);
+    groups
+        .iter()
+        .map(|g| FlagGroup {
+            urgency: g.urgency.id(),
+            title: g.title.replace(EMERGENCY_NUMBER, &number),
+            items: g.items.clone(),
+        })
+        .collect()
+}
+
+/// The sheet's body alone (the part both the staff and the patient pages include), for tests
+/// and snapshots.
+#[derive(Template)]
+#[template(path = "sheet/_body.html")]
+pub struct SheetBody<'a> {
+    pub sheet: &'a Sheet,
 }
 
 pub struct SheetActive {
@@ -88,8 +130,18 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
                 when: phase_span(p.starts_at.local, p.ends_at.local),
                 skin: p.skin.clone(),
                 do_items: p.do_items.clone(),
-                avoid_items: p.avoid_items.clone(),
+                avoid_items: p
+                    .avoid_items
+                    .iter()
+                    .filter(|i| !plan.avoid_until.iter().any(|a| a.items.contains(i)))
+                    .cloned()
+                    .collect(),
             })
+            .collect(),
+        avoid_until: plan
+            .avoid_until
+            .iter()
+            .map(|a| (short_moment(a.until.local), a.items.clone()))
             .collect(),
         actives: plan
             .actives
@@ -105,8 +157,12 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .iter()
             .map(|n| (n.label.clone(), n.notes.clone()))
             .collect(),
+        tonight: plan.tonight.clone(),
+        normal: plan.normal.clone(),
         red_flags_intro: plan.red_flags.intro.clone(),
         red_flags: plan.red_flags.items.clone(),
+        red_flag_groups: flag_groups(&plan.red_flags.groups, clinic),
+        disclaimer: plan.disclaimer.clone(),
         next_session: format!(
             "between {} and {}",
             long_date(plan.next_session.from),
@@ -118,12 +174,75 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
     }
 }
 
+/// The clinic, patient and links the version 1 fixtures (tests/fixtures/v1) were rendered with.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::Clinic;
+
+    pub const PATIENT: &str = "Maya Patel";
+    pub const SHEET_URL: &str = "https://clinic.example/s/TOKEN";
+    pub const UNSUBSCRIBE_URL: &str = "https://clinic.example/u/TOKEN";
+
+    pub fn clinic() -> Clinic {
+        Clinic {
+            name: "Glow Clinic".into(),
+            phone: "020 7946 0000".into(),
+            email: "hello@glow.example".into(),
+            address: "1 High Street, London".into(),
+            opening_hours: "Mon–Fri 9–6".into(),
+            out_of_hours: "Call 111.".into(),
+            time_zone: "Europe/London".into(),
+            send_hour: 9,
+            sender_email: "aftercare@glow.example".into(),
+            configured: true,
+            emergency_number: String::new(),
+        }
+    }
+
+    /// A plan stored under protocol version 1, and its sheet as version 1 rendered it.
+    pub fn v1(name: &str) -> (crate::care::Plan, String) {
+        let read = |ext: &str| {
+            let path = format!(
+                "{}/tests/fixtures/v1/plan-v1-{name}.{ext}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        };
+        let plan = serde_json::from_str(&read("json")).unwrap();
+        (plan, read("sheet.html"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::care::{compute_plan, Protocol, TreatedArea, TreatmentInput};
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn render(plan: &Plan, clinic: &Clinic) -> String {
+        let sheet = build(
+            plan,
+            clinic,
+            fixture::PATIENT,
+            fixture::SHEET_URL.to_string(),
+        );
+        SheetBody { sheet: &sheet }.render().unwrap()
+    }
+
+    fn ten_am_plan() -> Plan {
+        let input = TreatmentInput {
+            areas: vec![TreatedArea {
+                area_id: "cheeks".into(),
+                depth_mm: 1.0,
+            }],
+            treated_at: at("2026-06-01 10:00"),
+            time_zone: "Europe/London".into(),
+            send_hour: 9,
+        };
+        compute_plan(&Protocol::default_protocol(), &input).unwrap()
     }
 
     #[test]
@@ -140,5 +259,65 @@ mod tests {
             phase_span(at("2026-11-27 14:30"), at("2026-12-01 14:30")),
             "Fri 27 Nov – Tue 1 Dec"
         );
+    }
+
+    #[test]
+    fn a_sheet_made_under_version_1_reprints_byte_for_byte() {
+        for name in ["standard", "abdomen"] {
+            let (plan, printed) = fixture::v1(name);
+            assert_eq!(render(&plan, &fixture::clinic()), printed, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_morning_treatments_sheet_has_the_tonight_list_what_is_normal_and_the_version() {
+        let html = render(&ten_am_plan(), &fixture::clinic());
+        for part in [
+            "<h2 id=\"tonight-h\">Tonight</h2>",
+            "<li>Sleep on a clean pillowcase.</li>",
+            "<h2 id=\"normal-h\">What is normal</h2>",
+            "<li>Redness and warmth for 1 to 3 days.</li>",
+            "Aftercare microneedling protocol v2.",
+            "This plan supports your practitioner&#39;s advice. It does not replace it.",
+        ] {
+            assert!(html.contains(part), "missing {part:?}");
+        }
+    }
+
+    #[test]
+    fn timed_avoid_lists_show_once_with_their_end_not_in_every_phase() {
+        let plan = ten_am_plan();
+        let html = render(&plan, &fixture::clinic());
+        // Standard band: heat and sweat until 72 h after 10:00 on 1 June.
+        assert!(html.contains(
+            "<p><strong>Until Thu 4 Jun, 10:00:</strong> Hot showers, saunas and steam rooms."
+        ));
+        assert_eq!(
+            html.matches("Hot showers, saunas and steam rooms.").count(),
+            1
+        );
+        // The plan's phases still carry them, for the emails of those days.
+        assert!(plan.phases[2]
+            .avoid_items
+            .contains(&"Hot showers, saunas and steam rooms.".to_string()));
+    }
+
+    #[test]
+    fn the_emergency_red_flags_carry_the_clinics_number() {
+        let plan = ten_am_plan();
+        let html = render(&plan, &fixture::clinic());
+        assert!(html.contains("Call 999 straight away if you have:"));
+        let abroad = Clinic {
+            time_zone: "Europe/Paris".into(),
+            ..fixture::clinic()
+        };
+        assert!(render(&plan, &abroad).contains("Call 112 straight away if you have:"));
+        let own = Clinic {
+            emergency_number: "911".into(),
+            ..fixture::clinic()
+        };
+        let html = render(&plan, &own);
+        assert!(html.contains("Call 911 straight away if you have:"));
+        assert!(!html.contains("{emergency_number}"));
     }
 }

@@ -492,6 +492,7 @@ mod tests {
             send_hour: 9,
             sender_email: "a@c.example".into(),
             configured: true,
+            emergency_number: String::new(),
         }
     }
 

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::protocol::{format_mm, Protocol, MAX_DEPTH_MM, MIN_DEPTH_MM};
+use super::protocol::{format_mm, Protocol, Urgency, GAP, MAX_DEPTH_MM, MIN_DEPTH_MM};
 use super::schedule::{at_local_hour, utc_to_local};
 
 /// Treatments outside these years are refused: far outside any real use, and the bound keeps
@@ -92,10 +92,29 @@ pub struct Moment {
 /// from. It is stored with the treatment, so it is self-contained: every text is copied in from
 /// the protocol, and a reprint years later shows what the patient was given even if the protocol
 /// has changed since.
+///
+/// Fields added after protocol version 1 default to empty, so a plan stored under version 1 still
+/// reads back, and renders as it did: an empty list or text is simply not shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub protocol_name: String,
+    /// The protocol version the plan was computed with ("2"; "2026.1" for version 1 plans).
     pub protocol_version: String,
+    /// Shown at the foot of the sheet and of every email.
+    #[serde(default)]
+    pub disclaimer: String,
+    /// What to do tonight: in the evening email and on the sheet, whatever the treatment time.
+    #[serde(default)]
+    pub tonight: Vec<String>,
+    /// The "What is normal" box: on the sheet and in the first `normal_emails` emails.
+    #[serde(default)]
+    pub normal: Vec<String>,
+    #[serde(default)]
+    pub normal_emails: u32,
+    /// What to avoid for a set time whatever the phase (heat and sweat, waxing …), with its end.
+    /// The same items are also in the avoid list of every phase they cover.
+    #[serde(default)]
+    pub avoid_until: Vec<AvoidUntil>,
     /// The band of the deepest depth recorded.
     pub band: PlanBand,
     pub time_zone: String,
@@ -143,6 +162,13 @@ pub struct Phase {
     pub headline: String,
 }
 
+/// Things to avoid until a moment, e.g. saunas until 72 hours after the treatment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvoidUntil {
+    pub until: Moment,
+    pub items: Vec<String>,
+}
+
 /// When an active may come back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActiveReturn {
@@ -164,9 +190,23 @@ pub struct AreaNotes {
     pub notes: Vec<String>,
 }
 
+/// Red flags. Version 1 plans have one list (`intro`, `items`); later ones have `groups`, most
+/// urgent first, and leave the single list empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RedFlagList {
+    #[serde(default)]
     pub intro: String,
+    #[serde(default)]
+    pub items: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<RedFlagGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedFlagGroup {
+    pub urgency: Urgency,
+    /// May contain `{emergency_number}`, filled in with the clinic's number when shown.
+    pub title: String,
     pub items: Vec<String>,
 }
 
@@ -206,10 +246,38 @@ pub struct Reminder {
     pub milestones: Vec<String>,
 }
 
+/// What one email says, decided here so that the mail layer only formats it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailContent<'a> {
+    /// The reminder, if `key` is still in the plan.
+    pub reminder: Option<&'a Reminder>,
+    /// The evening email's Tonight list; empty in every other email.
+    pub tonight: &'a [String],
+    /// The phase in force when the email goes out (the last phase once all are over).
+    pub phase: Option<&'a Phase>,
+    /// "What is normal", in the plan's first `normal_emails` emails only.
+    pub normal: &'a [String],
+}
+
 impl Plan {
     /// The phase in progress at an instant; `None` before the treatment or after the last phase.
     pub fn phase_at(&self, at: DateTime<Utc>) -> Option<&Phase> {
         find_phase(&self.phases, at)
+    }
+
+    /// The content of the email for reminder `key`, sent at `send_at`. The evening email always
+    /// carries the Tonight list, since the first phase may be over before the evening.
+    pub fn email_content(&self, key: &str, send_at: DateTime<Utc>) -> EmailContent<'_> {
+        let position = self.reminders.iter().position(|r| r.key == key);
+        let reminder = position.map(|i| &self.reminders[i]);
+        let evening = reminder.is_some_and(|r| r.kind == ReminderKind::Evening);
+        let early = position.is_some_and(|i| i < self.normal_emails as usize);
+        EmailContent {
+            reminder,
+            tonight: if evening { &self.tonight } else { &[] },
+            phase: self.phase_at(send_at).or_else(|| self.phases.last()),
+            normal: if early { &self.normal } else { &[] },
+        }
     }
 }
 
@@ -254,9 +322,25 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
     let reminders = reminders(protocol, &r, &phases);
     let [from, to] = r.next_session_days;
     let band = &protocol.bands()[r.band];
+    let normal = protocol.normal();
     Ok(Plan {
         protocol_name: protocol.name().to_string(),
         protocol_version: protocol.version().to_string(),
+        disclaimer: protocol.disclaimer().to_string(),
+        tonight: protocol.tonight().items.clone(),
+        // Every band has a redness line: checked when the protocol was loaded.
+        normal: std::iter::once(normal.redness[&band.id].clone())
+            .chain(normal.items.iter().cloned())
+            .collect(),
+        normal_emails: protocol.reminders().normal_emails,
+        avoid_until: protocol
+            .timed_avoid()
+            .iter()
+            .map(|t| AvoidUntil {
+                until: at_hours(&r, t.until_hours[&band.id]),
+                items: t.items.clone(),
+            })
+            .collect(),
         band: PlanBand {
             id: band.id.clone(),
             label: band.label.clone(),
@@ -276,13 +360,25 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
         actives: actives(protocol, &r),
         area_notes: area_notes(protocol, &r),
         red_flags: RedFlagList {
-            intro: protocol.red_flags().intro.clone(),
-            items: protocol.red_flags().items.clone(),
+            intro: String::new(),
+            items: Vec::new(),
+            groups: protocol
+                .red_flags()
+                .iter()
+                .map(|g| RedFlagGroup {
+                    urgency: g.id,
+                    title: g.title.clone(),
+                    items: g.items.clone(),
+                })
+                .collect(),
         },
         next_session: NextSession {
             from: add_days(r.treated_date, from),
             to: add_days(r.treated_date, to),
-            note: protocol.next_session().note.clone(),
+            note: protocol
+                .next_session()
+                .note
+                .replace(GAP, &gap_text(from, to)),
         },
         healed_by,
         phases,
@@ -382,8 +478,25 @@ fn stretch_hours(hours: u32, factor: f64) -> i64 {
     (f64::from(hours) * factor).round() as i64
 }
 
+/// The moment `hours` (stretched by the healing factor) after the treatment.
+fn at_hours(r: &Resolved, hours: u32) -> Moment {
+    moment(
+        r.tz,
+        r.treated_utc + Duration::hours(stretch_hours(hours, r.healing_factor)),
+    )
+}
+
 fn stretch_days(days: u32, factor: f64) -> u32 {
     (f64::from(days) * factor).round() as u32
+}
+
+/// "4 to 6 weeks" when the window is in whole weeks, otherwise "30 to 45 days".
+fn gap_text(from: u32, to: u32) -> String {
+    if from % 7 == 0 && to % 7 == 0 {
+        format!("{} to {} weeks", from / 7, to / 7)
+    } else {
+        format!("{from} to {to} days")
+    }
 }
 
 /// The protocol and the input's year range bound every offset, so this cannot overflow.
@@ -393,18 +506,20 @@ fn add_days(date: NaiveDate, days: u32) -> NaiveDate {
 
 fn phases(protocol: &Protocol, r: &Resolved) -> Vec<Phase> {
     let band = &protocol.bands()[r.band].id;
-    let at = |hours: u32| {
-        moment(
-            r.tz,
-            r.treated_utc + Duration::hours(stretch_hours(hours, r.healing_factor)),
-        )
-    };
+    let at = |hours: u32| at_hours(r, hours);
     protocol
         .phases()
         .iter()
         .map(|spec| {
-            // Every phase has hours for every band: checked when the protocol was loaded.
+            // Every phase and timed list has hours for every band: checked when loading.
             let [start, end] = spec.hours[band];
+            // A timed list ends on a phase boundary, so it covers whole phases: those that start
+            // before it ends.
+            let timed = protocol
+                .timed_avoid()
+                .iter()
+                .filter(|t| start < t.until_hours[band])
+                .flat_map(|t| t.items.iter().cloned());
             Phase {
                 id: spec.id.clone(),
                 name: spec.name.clone(),
@@ -412,7 +527,7 @@ fn phases(protocol: &Protocol, r: &Resolved) -> Vec<Phase> {
                 ends_at: at(end),
                 skin: spec.skin.clone(),
                 do_items: spec.do_items.clone(),
-                avoid_items: spec.avoid_items.clone(),
+                avoid_items: spec.avoid_items.iter().cloned().chain(timed).collect(),
                 headline: spec.headline.clone(),
             }
         })

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+use super::protocol::Urgency;
 use super::*;
 
 fn treatment(
@@ -104,8 +105,8 @@ fn worked_example_superficial_periorbital_in_new_york() {
     assert_phases(
         &plan,
         &[
-            ("night-one", "2026-10-30T16:00:00", "2026-10-30T20:00:00"), // 0–4 h
-            ("first-day", "2026-10-30T20:00:00", "2026-10-31T16:00:00"), // 4–24 h
+            ("first-hours", "2026-10-30T16:00:00", "2026-10-30T20:00:00"), // 0–4 h
+            ("first-day", "2026-10-30T20:00:00", "2026-10-31T16:00:00"),   // 4–24 h
             // 36 h = 1 Nov 08:00 UTC = 03:00 EST.
             ("day-2", "2026-10-31T16:00:00", "2026-11-01T03:00:00"),
             ("day-3", "2026-11-01T03:00:00", "2026-11-01T15:00:00"), // 48 h = 1 Nov 20:00 UTC
@@ -116,13 +117,15 @@ fn worked_example_superficial_periorbital_in_new_york() {
     );
     assert_eq!(plan.phases[2].ends_at.utc, utc("2026-11-01T08:00:00Z"));
     assert_eq!(plan.healed_by.local, local("2026-11-27T15:00:00"));
-    // Superficial: retinoids day 4, vitamin C day 5, acids day 5.
+    // Superficial: vitamin C day 4, retinol day 11, acids day 18, and prescription retinoids
+    // not before the standard band's day 28.
     assert_actives(
         &plan,
         &[
-            ("active-retinoids", "2026-11-03"),
-            ("active-vitamin-c", "2026-11-04"),
-            ("active-aha-bha", "2026-11-04"),
+            ("active-vitamin-c", "2026-11-03"),
+            ("active-retinol", "2026-11-10"),
+            ("active-aha-bha", "2026-11-17"),
+            ("active-prescription-retinoids", "2026-11-27"),
         ],
     );
     assert_eq!(
@@ -134,7 +137,7 @@ fn worked_example_superficial_periorbital_in_new_york() {
         vec![AreaNotes {
             label: "Around the eyes".into(),
             notes: vec![
-                "The skin around your eyes is thin. Swelling can show more here for a day or so."
+                "The skin around your eyes is thin. Swelling can show more here for a day or two."
                     .into()
             ],
         }]
@@ -149,20 +152,26 @@ fn worked_example_superficial_periorbital_in_new_york() {
             ("day-2", "2026-11-01T13:00:00Z", &[]),
             ("day-3", "2026-11-02T13:00:00Z", &[]),
             (
-                "active-retinoids",
-                "2026-11-03T13:00:00Z",
-                &["active-retinoids"],
-            ),
-            (
                 "active-vitamin-c",
-                "2026-11-04T13:00:00Z",
-                &["active-vitamin-c", "active-aha-bha"],
+                "2026-11-03T13:00:00Z",
+                &["active-vitamin-c"],
             ),
-            // The results phase starts 27 Nov 15:00: day 28, as does the next-session window.
             (
-                "results",
+                "active-retinol",
+                "2026-11-10T13:00:00Z",
+                &["active-retinol"],
+            ),
+            (
+                "active-aha-bha",
+                "2026-11-17T13:00:00Z",
+                &["active-aha-bha"],
+            ),
+            // The results phase starts 27 Nov 15:00: day 28, as do the next-session window and
+            // prescription retinoids.
+            (
+                "active-prescription-retinoids",
                 "2026-11-27T13:00:00Z",
-                &["results", "next-session"],
+                &["active-prescription-retinoids", "results", "next-session"],
             ),
         ],
     );
@@ -175,16 +184,18 @@ fn worked_example_superficial_periorbital_in_new_york() {
             // 08:00 EST on 1 Nov is 41 h in: the skin is in the day-3 phase (36–48 h).
             "Day 2 after your treatment: let the flakes come off by themselves",
             "Day 3 after your treatment: sunscreen every day, even indoors",
-            "Day 4 after your treatment: retinoids can come back",
-            "Day 5 after your treatment: vitamin C can come back; exfoliating acids can come back",
-            "Day 28 after your treatment: how changes show over time; time to book your next session",
+            "Day 4 after your treatment: vitamin C can come back",
+            "Day 11 after your treatment: retinol can come back",
+            "Day 18 after your treatment: exfoliating acids can come back",
+            "Day 28 after your treatment: prescription retinoids can come back; how changes show \
+             over time; time to book your next session",
         ]
     );
     let kinds: Vec<ReminderKind> = plan.reminders.iter().map(|r| r.kind).collect();
     use ReminderKind::*;
     assert_eq!(
         kinds,
-        [Evening, Daily, Daily, Daily, Milestone, Milestone, Milestone]
+        [Evening, Daily, Daily, Daily, Milestone, Milestone, Milestone, Milestone]
     );
 }
 
@@ -205,24 +216,25 @@ fn worked_example_standard_cheeks_and_forehead_in_london() {
     assert_phases(
         &plan,
         &[
-            ("night-one", "2026-03-27T14:30:00", "2026-03-27T20:30:00"), // 0–6 h
-            ("first-day", "2026-03-27T20:30:00", "2026-03-28T14:30:00"), // 6–24 h
-            ("day-2", "2026-03-28T14:30:00", "2026-03-29T15:30:00"),     // 48 h, now BST
-            ("day-3", "2026-03-29T15:30:00", "2026-03-30T15:30:00"),     // 72 h
-            ("days-4-7", "2026-03-30T15:30:00", "2026-04-03T15:30:00"),  // 168 h
-            ("weeks-2-4", "2026-04-03T15:30:00", "2026-04-24T15:30:00"), // 672 h
-            ("results", "2026-04-24T15:30:00", "2026-05-08T15:30:00"),   // 1008 h
+            ("first-hours", "2026-03-27T14:30:00", "2026-03-27T20:30:00"), // 0–6 h
+            ("first-day", "2026-03-27T20:30:00", "2026-03-28T14:30:00"),   // 6–24 h
+            ("day-2", "2026-03-28T14:30:00", "2026-03-29T15:30:00"),       // 48 h, now BST
+            ("day-3", "2026-03-29T15:30:00", "2026-03-30T15:30:00"),       // 72 h
+            ("days-4-7", "2026-03-30T15:30:00", "2026-04-03T15:30:00"),    // 168 h
+            ("weeks-2-4", "2026-04-03T15:30:00", "2026-04-24T15:30:00"),   // 672 h
+            ("results", "2026-04-24T15:30:00", "2026-05-08T15:30:00"),     // 1008 h
         ],
     );
     // Elapsed hours, not wall-clock hours: 48 h after 14:30 GMT on the 27th is 14:30 UTC on the 29th.
     assert_eq!(plan.phases[2].ends_at.utc, utc("2026-03-29T14:30:00Z"));
-    // Standard: vitamin C day 5, retinoids and acids day 14.
+    // Standard: vitamin C day 5, retinol day 14, acids day 21, prescription retinoids day 28.
     assert_actives(
         &plan,
         &[
-            ("active-retinoids", "2026-04-10"),
             ("active-vitamin-c", "2026-04-01"),
-            ("active-aha-bha", "2026-04-10"),
+            ("active-retinol", "2026-04-10"),
+            ("active-aha-bha", "2026-04-17"),
+            ("active-prescription-retinoids", "2026-04-24"),
         ],
     );
     assert_eq!(
@@ -243,14 +255,19 @@ fn worked_example_standard_cheeks_and_forehead_in_london() {
             ("day-6", "2026-04-02T08:00:00Z", &[]),
             ("day-7", "2026-04-03T08:00:00Z", &[]),
             (
-                "active-retinoids",
+                "active-retinol",
                 "2026-04-10T08:00:00Z",
-                &["active-retinoids", "active-aha-bha"],
+                &["active-retinol"],
             ),
             (
-                "results",
+                "active-aha-bha",
+                "2026-04-17T08:00:00Z",
+                &["active-aha-bha"],
+            ),
+            (
+                "active-prescription-retinoids",
                 "2026-04-24T08:00:00Z",
-                &["results", "next-session"],
+                &["active-prescription-retinoids", "results", "next-session"],
             ),
         ],
     );
@@ -258,7 +275,7 @@ fn worked_example_standard_cheeks_and_forehead_in_london() {
     assert_eq!(
         phases,
         [
-            "night-one", // 18:00 is 3.5 h in
+            "first-hours", // 18:00 is 3.5 h in
             "first-day",
             "day-2",
             "day-3",
@@ -266,6 +283,7 @@ fn worked_example_standard_cheeks_and_forehead_in_london() {
             "days-4-7",
             "days-4-7",
             "days-4-7", // 3 Apr 09:00 is before the 15:30 boundary
+            "weeks-2-4",
             "weeks-2-4",
             "weeks-2-4", // 24 Apr 09:00 is before the results phase starts at 15:30
         ]
@@ -291,22 +309,23 @@ fn worked_example_deep_abdomen_over_the_new_year() {
     assert_phases(
         &plan,
         &[
-            ("night-one", "2026-12-18T11:00:00", "2026-12-18T23:00:00"), // 8 h × 1.5 = 12 h
-            ("first-day", "2026-12-18T23:00:00", "2026-12-20T17:00:00"), // 36 × 1.5 = 54 h
-            ("day-2", "2026-12-20T17:00:00", "2026-12-22T23:00:00"),     // 72 × 1.5 = 108 h
-            ("day-3", "2026-12-22T23:00:00", "2026-12-25T23:00:00"),     // 120 × 1.5 = 180 h
-            ("days-4-7", "2026-12-25T23:00:00", "2027-01-02T11:00:00"),  // 240 × 1.5 = 360 h
-            ("weeks-2-4", "2027-01-02T11:00:00", "2027-02-19T11:00:00"), // 1008 × 1.5 = 63 days
-            ("results", "2027-02-19T11:00:00", "2027-03-12T11:00:00"),   // 1344 × 1.5 = 84 days
+            ("first-hours", "2026-12-18T11:00:00", "2026-12-18T23:00:00"), // 8 h × 1.5 = 12 h
+            ("first-day", "2026-12-18T23:00:00", "2026-12-20T17:00:00"),   // 36 × 1.5 = 54 h
+            ("day-2", "2026-12-20T17:00:00", "2026-12-22T23:00:00"),       // 72 × 1.5 = 108 h
+            ("day-3", "2026-12-22T23:00:00", "2026-12-25T23:00:00"),       // 120 × 1.5 = 180 h
+            ("days-4-7", "2026-12-25T23:00:00", "2027-01-02T11:00:00"),    // 240 × 1.5 = 360 h
+            ("weeks-2-4", "2027-01-02T11:00:00", "2027-02-19T11:00:00"),   // 1008 × 1.5 = 63 days
+            ("results", "2027-02-19T11:00:00", "2027-03-12T11:00:00"),     // 1344 × 1.5 = 84 days
         ],
     );
-    // Deep: vitamin C day 14, retinoids and acids day 28 (not stretched).
+    // Deep: vitamin C day 14, retinol 21, acids 28, prescription retinoids 35 (not stretched).
     assert_actives(
         &plan,
         &[
-            ("active-retinoids", "2027-01-15"),
             ("active-vitamin-c", "2027-01-01"),
+            ("active-retinol", "2027-01-08"),
             ("active-aha-bha", "2027-01-15"),
+            ("active-prescription-retinoids", "2027-01-22"),
         ],
     );
     // Deep window days 42–56, × 1.5 = days 63–84.
@@ -337,9 +356,19 @@ fn worked_example_deep_abdomen_over_the_new_year() {
                 &["active-vitamin-c"],
             ),
             (
-                "active-retinoids",
+                "active-retinol",
+                "2027-01-08T09:00:00Z",
+                &["active-retinol"],
+            ),
+            (
+                "active-aha-bha",
                 "2027-01-15T09:00:00Z",
-                &["active-retinoids", "active-aha-bha"],
+                &["active-aha-bha"],
+            ),
+            (
+                "active-prescription-retinoids",
+                "2027-01-22T09:00:00Z",
+                &["active-prescription-retinoids"],
             ),
             (
                 "results",
@@ -360,8 +389,8 @@ fn a_body_area_puts_a_face_treatment_on_the_deep_active_schedule() {
     ));
     assert_eq!(plan.band.id, "standard");
     let days: Vec<u32> = plan.actives.iter().map(|a| a.day).collect();
-    assert_eq!(days, [28, 14, 28]);
-    // Standard hours stretched by the body factor: night one 6 h × 1.5.
+    assert_eq!(days, [14, 21, 28, 35]);
+    // Standard hours stretched by the body factor: the first hours, 6 h × 1.5.
     assert_eq!(plan.phases[0].ends_at.local, local("2026-06-01T19:00:00"));
 }
 
@@ -436,7 +465,7 @@ fn phase_at_finds_the_phase_in_progress() {
     let plan = plan_for(&sample_input());
     let at = |text: &str| plan.phase_at(utc(text)).map(|p| p.id.as_str());
     assert_eq!(at("2026-03-27T14:29:59Z"), None);
-    assert_eq!(at("2026-03-27T14:30:00Z"), Some("night-one"));
+    assert_eq!(at("2026-03-27T14:30:00Z"), Some("first-hours"));
     assert_eq!(at("2026-03-27T20:30:00Z"), Some("first-day"));
     assert_eq!(at("2026-05-08T14:29:59Z"), Some("results"));
     assert_eq!(at("2026-05-08T14:30:00Z"), None);
@@ -605,4 +634,227 @@ fn a_repeated_treatment_time_is_taken_as_the_earlier_instant() {
         9,
     ));
     assert_eq!(plan.treated_at.utc, utc("2026-10-25T00:30:00Z"));
+}
+
+// --- protocol version 2: the clinical review's decisions, as the plan shows them -------------
+
+/// The three worked examples and a body area on a standard face treatment.
+fn review_inputs() -> Vec<TreatmentInput> {
+    vec![
+        treatment(
+            &[("periorbital", 0.25)],
+            "2026-10-30T16:00:00",
+            "America/New_York",
+            8,
+        ),
+        sample_input(),
+        treatment(
+            &[("abdomen", 2.0)],
+            "2026-12-18T11:00:00",
+            "Europe/London",
+            9,
+        ),
+        treatment(
+            &[("cheeks", 1.0), ("arms", 1.0)],
+            "2026-06-01T10:00:00",
+            "UTC",
+            9,
+        ),
+    ]
+}
+
+#[test]
+fn a_morning_treatment_still_gets_the_tonight_list_in_its_evening_email() {
+    // 10:00: the first hours end at 16:00, so the 18:00 email falls in the first day's phase.
+    let plan = plan_for(&treatment(
+        &[("cheeks", 1.0)],
+        "2026-06-01T10:00:00",
+        "Europe/London",
+        9,
+    ));
+    let evening = &plan.reminders[0];
+    assert_eq!(evening.kind, ReminderKind::Evening);
+    assert_eq!(evening.phase_id, "first-day");
+    let content = plan.email_content(&evening.key, evening.send_at);
+    assert_eq!(content.phase.map(|p| p.id.as_str()), Some("first-day"));
+    assert_eq!(content.tonight, plan.tonight.as_slice());
+    assert!(content
+        .tonight
+        .contains(&"Sleep on a clean pillowcase.".to_string()));
+    // Only the evening email carries it.
+    let day_1 = &plan.reminders[1];
+    assert!(plan
+        .email_content(&day_1.key, day_1.send_at)
+        .tonight
+        .is_empty());
+}
+
+#[test]
+fn what_is_normal_is_in_the_first_three_emails_only_and_depends_on_the_band() {
+    let plans: Vec<Plan> = review_inputs().iter().map(plan_for).collect();
+    for plan in &plans {
+        let shown: Vec<bool> = plan
+            .reminders
+            .iter()
+            .map(|r| !plan.email_content(&r.key, r.send_at).normal.is_empty())
+            .collect();
+        assert_eq!(&shown[..3], [true, true, true]);
+        assert!(shown[3..].iter().all(|s| !s), "{shown:?}");
+    }
+    assert_eq!(
+        plans[0].normal[0],
+        "Redness and warmth for a few hours, up to a day."
+    );
+    assert_eq!(plans[1].normal[0], "Redness and warmth for 1 to 3 days.");
+    assert_eq!(
+        plans[2].normal[0],
+        "Redness and warmth for 2 to 3 days, and at times up to 5."
+    );
+}
+
+#[test]
+fn no_plan_brings_two_actives_back_within_a_week_of_each_other() {
+    for input in review_inputs() {
+        let plan = plan_for(&input);
+        let mut dates: Vec<NaiveDate> = plan.actives.iter().map(|a| a.from).collect();
+        dates.sort();
+        for pair in dates.windows(2) {
+            assert!(
+                (pair[1] - pair[0]).num_days() >= 7,
+                "{:?}: {dates:?}",
+                input.areas
+            );
+        }
+    }
+}
+
+#[test]
+fn prescription_retinoids_never_come_back_before_the_standard_bands_date() {
+    let day_of = |plan: &Plan, key: &str| {
+        plan.actives
+            .iter()
+            .find(|a| a.key == key)
+            .map(|a| a.day)
+            .unwrap()
+    };
+    let standard = plan_for(&sample_input());
+    let standard_day = day_of(&standard, "active-prescription-retinoids");
+    assert!(standard_day >= day_of(&standard, "active-retinol"));
+    for input in review_inputs() {
+        let plan = plan_for(&input);
+        assert!(
+            day_of(&plan, "active-prescription-retinoids") >= standard_day,
+            "{:?}",
+            input.areas
+        );
+    }
+    let tretinoin = standard
+        .actives
+        .iter()
+        .find(|a| a.name.contains("tretinoin"))
+        .unwrap();
+    assert!(tretinoin.how.contains("Ask the doctor who prescribed it"));
+}
+
+#[test]
+fn the_next_session_note_matches_the_window_shown_for_every_band() {
+    let notes: Vec<(String, i64, i64)> = review_inputs()
+        .iter()
+        .map(|input| {
+            let plan = plan_for(input);
+            let day = |d: NaiveDate| (d - input.treated_at.date()).num_days();
+            (
+                plan.next_session.note,
+                day(plan.next_session.from),
+                day(plan.next_session.to),
+            )
+        })
+        .collect();
+    let expected = [
+        ("4 to 6 weeks", 28, 42),  // superficial face
+        ("4 to 6 weeks", 28, 42),  // standard face
+        ("9 to 12 weeks", 63, 84), // deep body: 6 to 8 weeks × 1.5
+        ("6 to 9 weeks", 42, 63),  // standard with a body area: 4 to 6 weeks × 1.5
+    ];
+    for ((note, from, to), (gap, want_from, want_to)) in notes.iter().zip(expected) {
+        assert_eq!((*from, *to), (want_from, want_to));
+        assert_eq!(
+            note,
+            &format!(
+                "A course is usually 3 to 6 sessions. For your skin, leave {gap} between them."
+            )
+        );
+    }
+    let deep_face = plan_for(&treatment(
+        &[("cheeks", 2.0)],
+        "2026-06-01T10:00:00",
+        "UTC",
+        9,
+    ));
+    assert!(deep_face.next_session.note.contains("leave 6 to 8 weeks"));
+}
+
+#[test]
+fn heat_sweat_and_water_are_avoided_to_72_hours_or_48_for_superficial() {
+    let sauna = "Hot showers, saunas and steam rooms.".to_string();
+    for (input, hours) in review_inputs().into_iter().zip([48, 72, 72, 72]) {
+        let plan = plan_for(&input);
+        // Body areas stretch every offset, this one included.
+        let factor = if plan
+            .areas
+            .iter()
+            .any(|a| a.id == "abdomen" || a.id == "arms")
+        {
+            1.5
+        } else {
+            1.0
+        };
+        let until = plan.treated_at.utc + chrono::Duration::hours((hours as f64 * factor) as i64);
+        for phase in &plan.phases {
+            assert_eq!(
+                phase.avoid_items.contains(&sauna),
+                phase.starts_at.utc < until,
+                "{} in {:?}",
+                phase.id,
+                input.areas
+            );
+        }
+        let last_banned = plan
+            .phases
+            .iter()
+            .rev()
+            .find(|p| p.avoid_items.contains(&sauna));
+        assert_eq!(last_banned.map(|p| p.ends_at.utc), Some(until));
+    }
+}
+
+#[test]
+fn red_flags_come_in_three_groups_and_the_emergency_one_names_the_number() {
+    let plan = plan_for(&sample_input());
+    let groups: Vec<Urgency> = plan.red_flags.groups.iter().map(|g| g.urgency).collect();
+    assert_eq!(
+        groups,
+        [Urgency::Emergency, Urgency::CallNow, Urgency::TellUs]
+    );
+    assert!(plan.red_flags.groups[0]
+        .title
+        .contains("{emergency_number}"));
+    assert!(plan.red_flags.groups[0].items[0].contains("trouble breathing"));
+    assert!(plan.red_flags.items.is_empty() && plan.red_flags.intro.is_empty());
+}
+
+#[test]
+fn a_plan_stored_under_version_1_still_reads_back() {
+    let json = include_str!("../../tests/fixtures/v1/plan-v1-standard.json");
+    let plan: Plan = serde_json::from_str(json).unwrap();
+    assert_eq!(plan.protocol_version, "2026.1");
+    assert_eq!(plan.phases[0].id, "night-one");
+    assert!(plan.tonight.is_empty() && plan.normal.is_empty() && plan.disclaimer.is_empty());
+    assert_eq!(plan.red_flags.items.len(), 9);
+    assert!(plan.red_flags.groups.is_empty());
+    // No email of a version 1 plan gains a Tonight list or a "What is normal" box.
+    for r in &plan.reminders {
+        let content = plan.email_content(&r.key, r.send_at);
+        assert!(content.tonight.is_empty() && content.normal.is_empty());
+    }
 }

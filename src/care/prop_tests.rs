@@ -206,6 +206,79 @@ fn check_plan(input: &TreatmentInput) -> Result<(), TestCaseError> {
     expected.extend(["results", "next-session"]);
     expected.sort_unstable();
     prop_assert_eq!(announced, expected);
+    check_version_2_rules(input, &plan)
+}
+
+/// The clinical review's rules, for any plan: actives a week apart, timed avoid lists over
+/// exactly the phases before their end, and each email saying what is true when it is sent.
+fn check_version_2_rules(input: &TreatmentInput, plan: &Plan) -> Result<(), TestCaseError> {
+    let protocol = Protocol::default_protocol();
+    let mut dates: Vec<NaiveDate> = plan.actives.iter().map(|a| a.from).collect();
+    dates.sort_unstable();
+    for pair in dates.windows(2) {
+        prop_assert!(
+            (pair[1] - pair[0]).num_days() >= 7,
+            "actives {:?} are less than a week apart",
+            pair
+        );
+    }
+
+    let factor = input
+        .areas
+        .iter()
+        .filter_map(|a| protocol.area(&a.area_id))
+        .filter_map(|a| protocol.class(&a.class))
+        .map(|c| c.healing_factor)
+        .fold(1.0, f64::max);
+    let treated = plan.treated_at.utc;
+    prop_assert_eq!(plan.avoid_until.len(), protocol.timed_avoid().len());
+    for (timed, shown) in protocol.timed_avoid().iter().zip(&plan.avoid_until) {
+        let hours = f64::from(timed.until_hours[&plan.band.id]) * factor;
+        let until = treated + Duration::hours(hours.round() as i64);
+        prop_assert_eq!(shown.until.utc, until);
+        prop_assert_eq!(&shown.items, &timed.items);
+        for phase in &plan.phases {
+            let listed = timed.items.iter().all(|i| phase.avoid_items.contains(i));
+            prop_assert_eq!(
+                listed,
+                phase.starts_at.utc < until,
+                "{} in {}",
+                timed.id,
+                phase.id
+            );
+        }
+    }
+
+    for (i, reminder) in plan.reminders.iter().enumerate() {
+        let content = plan.email_content(&reminder.key, reminder.send_at);
+        // The phase in force: the last to have started by the send time.
+        let in_force = plan
+            .phases
+            .iter()
+            .rev()
+            .find(|p| p.starts_at.utc <= reminder.send_at)
+            .unwrap();
+        prop_assert_eq!(content.phase, Some(in_force), "{}", reminder.key);
+        let spec = protocol
+            .phases()
+            .iter()
+            .find(|s| s.id == in_force.id)
+            .unwrap();
+        prop_assert_eq!(&in_force.do_items, &spec.do_items);
+        prop_assert!(in_force.avoid_items.starts_with(&spec.avoid_items));
+        if reminder.kind == ReminderKind::Evening {
+            prop_assert_eq!(content.tonight, protocol.tonight().items.as_slice());
+        } else {
+            prop_assert!(content.tonight.is_empty(), "{}", reminder.key);
+        }
+        let normal_expected = i < protocol.reminders().normal_emails as usize;
+        prop_assert_eq!(
+            !content.normal.is_empty(),
+            normal_expected,
+            "{}",
+            reminder.key
+        );
+    }
     Ok(())
 }
 

@@ -114,8 +114,27 @@ pub fn plan_as_text(plan: &Plan) -> String {
         plan.next_session.note
     );
 
+    if !plan.tonight.is_empty() {
+        let _ = writeln!(out, "\nTONIGHT");
+        bullets(&mut out, "Whatever the time of treatment:", &plan.tonight);
+    }
+    if !plan.normal.is_empty() {
+        let _ = writeln!(out, "\nWHAT IS NORMAL");
+        bullets(&mut out, "In the first days:", &plan.normal);
+    }
+
     let _ = writeln!(out, "\nWHEN TO CALL US");
     bullets(&mut out, &plan.red_flags.intro, &plan.red_flags.items);
+    for group in &plan.red_flags.groups {
+        bullets(
+            &mut out,
+            &format!("[{}] {}", group.urgency.id(), group.title),
+            &group.items,
+        );
+    }
+    if !plan.disclaimer.is_empty() {
+        let _ = writeln!(out, "\n{}", plan.disclaimer);
+    }
 
     let _ = writeln!(
         out,
@@ -154,7 +173,9 @@ mod tests {
             "Redness fades: Sat 28 Mar 2026 14:30 to Sun 29 Mar 2026 15:30",
             "Vitamin C serums: from Wed 1 Apr 2026 (day 5)",
             "Book it for between Fri 24 Apr 2026 and Fri 8 May 2026",
-            "A fever.",
+            "A fever or chills.",
+            "TONIGHT",
+            "A course is usually 3 to 6 sessions. For your skin, leave 4 to 6 weeks between them.",
             "day-2              Sun 29 Mar 2026 09:00 (2026-03-29 08:00 UTC)  Day 2 after your treatment: gentle cleansing and SPF",
         ] {
             assert!(text.contains(part), "missing {part:?} in\n{text}");

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::care::{Plan, ReminderKind};
 use crate::clinic::Clinic;
-use crate::sheet::long_date;
+use crate::sheet::{flag_groups, long_date, FlagGroup};
 
 pub struct Milestone {
     pub title: String,
@@ -35,8 +35,16 @@ pub struct ReminderEmail {
     pub do_items: Vec<String>,
     pub avoid_items: Vec<String>,
     pub milestones: Vec<Milestone>,
+    /// The evening email only (and never for version 1 plans, which have no such list).
+    pub tonight: Vec<String>,
+    /// "What is normal", in the first few emails of a plan.
+    pub normal: Vec<String>,
+    /// Version 1 plans: one list of red flags.
     pub red_flags_intro: String,
     pub red_flags: Vec<String>,
+    /// Later plans: red flags by urgency, with the clinic's emergency number filled in.
+    pub red_flag_groups: Vec<FlagGroup>,
+    pub disclaimer: String,
     pub sheet_url: String,
     pub unsubscribe_url: String,
 }
@@ -102,11 +110,9 @@ pub fn compose(
     sheet_url: String,
     unsubscribe_url: String,
 ) -> ReminderEmail {
-    let reminder = plan.reminders.iter().find(|r| r.key == key);
-    let phase = plan
-        .phase_at(send_at)
-        .or_else(|| plan.phases.last())
-        .cloned();
+    let content = plan.email_content(key, send_at);
+    let reminder = content.reminder;
+    let phase = content.phase.cloned();
     let treated = format!(
         "{} at {}",
         long_date(plan.treated_at.local.date()),
@@ -144,8 +150,12 @@ pub fn compose(
             .unwrap_or_default(),
         avoid_items: phase.map(|p| p.avoid_items).unwrap_or_default(),
         milestones,
+        tonight: content.tonight.to_vec(),
+        normal: content.normal.to_vec(),
         red_flags_intro: plan.red_flags.intro.clone(),
         red_flags: plan.red_flags.items.clone(),
+        red_flag_groups: flag_groups(&plan.red_flags.groups, clinic),
+        disclaimer: plan.disclaimer.clone(),
         sheet_url,
         unsubscribe_url,
     }
@@ -154,52 +164,42 @@ pub fn compose(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::care::{compute_plan, sample_input, Protocol};
+    use crate::care::{compute_plan, sample_input, Protocol, TreatmentInput};
+    use crate::sheet::fixture;
 
-    fn clinic() -> Clinic {
-        Clinic {
-            name: "Glow Clinic".into(),
-            phone: "020 7946 0000".into(),
-            email: "hello@glow.example".into(),
-            address: String::new(),
-            opening_hours: "Mon–Fri 9–6".into(),
-            out_of_hours: "Call 111.".into(),
-            time_zone: "Europe/London".into(),
-            send_hour: 9,
-            sender_email: "aftercare@glow.example".into(),
-            configured: true,
-        }
+    fn compose_for(plan: &Plan, key: &str, send_at: DateTime<Utc>) -> ReminderEmail {
+        compose(
+            plan,
+            key,
+            "x",
+            send_at,
+            &fixture::clinic(),
+            fixture::PATIENT,
+            fixture::SHEET_URL.into(),
+            fixture::UNSUBSCRIBE_URL.into(),
+        )
     }
 
     #[test]
     fn every_reminder_of_a_plan_composes_with_its_phase_and_links() {
         let plan = compute_plan(&Protocol::default_protocol(), &sample_input()).unwrap();
+        let first_flag = &plan.red_flags.groups[0].items[0];
         for r in &plan.reminders {
-            let email = compose(
-                &plan,
-                &r.key,
-                "x",
-                r.send_at,
-                &clinic(),
-                "Maya Patel",
-                "https://c/s/1".into(),
-                "https://c/u/1".into(),
-            );
+            let email = compose_for(&plan, &r.key, r.send_at);
             assert_eq!(email.subject, r.subject);
             assert_eq!(email.greeting, "Hello Maya,");
             let text = email.text();
             let html = email.html();
             for part in [&text, &html] {
                 assert!(
-                    part.contains("https://c/s/1") && part.contains("https://c/u/1"),
+                    part.contains(fixture::SHEET_URL) && part.contains(fixture::UNSUBSCRIBE_URL),
                     "{}",
                     r.key
                 );
                 assert!(part.contains("020 7946 0000"), "{}", r.key);
-                assert!(
-                    part.contains(&plan.red_flags.items[0].replace('\'', "&#39;"))
-                        || part.contains(&plan.red_flags.items[0])
-                );
+                assert!(part.contains(first_flag), "{}", r.key);
+                assert!(part.contains("Call 999 straight away"), "{}", r.key);
+                assert!(part.contains("It does not replace it."), "{}", r.key);
             }
             assert!(text.contains("Do:") && text.contains("Avoid:"), "{}", r.key);
             assert_eq!(
@@ -215,17 +215,56 @@ mod tests {
     fn the_evening_email_talks_about_tonight() {
         let plan = compute_plan(&Protocol::default_protocol(), &sample_input()).unwrap();
         let evening = &plan.reminders[0];
-        let email = compose(
-            &plan,
-            &evening.key,
-            "x",
-            evening.send_at,
-            &clinic(),
-            "Maya",
-            "s".into(),
-            "u".into(),
-        );
+        let email = compose_for(&plan, &evening.key, evening.send_at);
         assert!(email.intro.contains("tonight"));
         assert_eq!(email.phase_name, plan.phases[0].name);
+    }
+
+    #[test]
+    fn a_morning_treatments_evening_email_has_the_tonight_list_and_the_phase_in_force() {
+        let input = TreatmentInput {
+            treated_at: "2026-06-01T10:00:00".parse().unwrap(),
+            ..sample_input()
+        };
+        let plan = compute_plan(&Protocol::default_protocol(), &input).unwrap();
+        let evening = &plan.reminders[0];
+        let email = compose_for(&plan, &evening.key, evening.send_at);
+        assert_eq!(email.phase_name, "The first day");
+        let text = email.text();
+        assert!(
+            text.contains("TONIGHT\n  - Sleep on a clean pillowcase.\n"),
+            "{text}"
+        );
+        assert!(email
+            .html()
+            .contains("<li>Sleep on a clean pillowcase.</li>"));
+        let next = &plan.reminders[1];
+        assert!(!compose_for(&plan, &next.key, next.send_at)
+            .text()
+            .contains("TONIGHT"));
+    }
+
+    #[test]
+    fn emails_of_a_version_1_plan_are_unchanged() {
+        for name in ["standard", "abdomen"] {
+            let (plan, _) = fixture::v1(name);
+            let path = format!(
+                "{}/tests/fixtures/v1/plan-v1-{name}.emails.txt",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let expected = std::fs::read_to_string(path).unwrap();
+            let mut actual = String::new();
+            for r in &plan.reminders {
+                let e = compose_for(&plan, &r.key, r.send_at);
+                actual.push_str(&format!(
+                    "===== {} | {}\n{}\n----- html\n{}\n",
+                    r.key,
+                    e.subject,
+                    e.text(),
+                    e.html()
+                ));
+            }
+            assert!(actual == expected, "{name}: the version 1 emails changed");
+        }
     }
 }

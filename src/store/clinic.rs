@@ -19,6 +19,8 @@ pub struct ClinicRow {
     pub send_hour: i32,
     pub sender_email: String,
     pub configured: bool,
+    /// Empty: the number for the clinic's time zone (see `clinic::emergency_number`).
+    pub emergency_number: String,
 }
 
 pub fn get(conn: &mut DbConn) -> QueryResult<ClinicRow> {
@@ -41,6 +43,7 @@ pub fn save(conn: &mut DbConn, row: &ClinicRow, now: NaiveDateTime) -> QueryResu
             clinic::send_hour.eq(row.send_hour),
             clinic::sender_email.eq(&row.sender_email),
             clinic::configured.eq(true),
+            clinic::emergency_number.eq(&row.emergency_number),
             clinic::updated_at.eq(now),
         ))
         .execute(conn)

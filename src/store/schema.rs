@@ -78,6 +78,7 @@ diesel::table! {
         sender_email -> Text,
         configured -> Bool,
         updated_at -> Timestamp,
+        emergency_number -> Text,
     }
 }
 

@@ -24,6 +24,14 @@ impl ClinicPage {
     fn hours(&self) -> std::ops::RangeInclusive<i32> {
         0..=23
     }
+    /// Names the default, so an admin sees which number patients get when the field is empty.
+    fn emergency_hint(&self) -> String {
+        format!(
+            "Patients are told to call it for a severe allergic reaction. Leave it empty to use {}, the usual number for {}.",
+            clinic::default_emergency_number(&self.form.time_zone),
+            self.form.time_zone
+        )
+    }
 }
 
 #[get("/admin/clinic")]

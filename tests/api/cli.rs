@@ -75,7 +75,7 @@ fn protocol_show_round_trips_through_protocol_check() {
         "",
     );
     assert!(ok, "{err}");
-    assert!(out.contains("is valid") && out.contains("Night one"));
+    assert!(out.contains("is valid") && out.contains("The first hours"));
 
     std::fs::write(
         &file,
@@ -110,4 +110,46 @@ fn a_bad_configuration_is_reported_one_line_each() {
             && err.contains("AFTERCARE_BIND"),
         "{err}"
     );
+}
+
+#[test]
+fn protocol_check_refuses_an_unknown_source_id_naming_the_file_entry_and_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, toml, _) = aftercare(&["protocol", "show"], "sqlite://unused.db", "");
+    let typo = toml.replacen(
+        "sources = [\"nidirect-anaphylaxis\"]",
+        "sources = [\"nidirect-anafylaxis\"]",
+        1,
+    );
+    assert_ne!(typo, toml, "the edit must change the protocol");
+    let file = dir.path().join("clinic.toml");
+    std::fs::write(&file, typo).unwrap();
+    let (ok, _, err) = aftercare(
+        &["protocol", "check", file.to_str().unwrap()],
+        "sqlite://unused.db",
+        "",
+    );
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("{}: red_flags[0] \"emergency\"", file.display()))
+            && err.contains("cites source \"nidirect-anafylaxis\", which is not declared"),
+        "{err}"
+    );
+}
+
+#[test]
+fn protocol_show_sources_lists_each_source_with_the_entries_resting_on_it() {
+    let (ok, out, err) = aftercare(&["protocol", "show", "--sources"], "sqlite://unused.db", "");
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("Aftercare microneedling protocol version 2:"),
+        "{out}"
+    );
+    for part in [
+        "nidirect-anaphylaxis  [reference]  Anaphylaxis",
+        "    https://www.nidirect.gov.uk/conditions/anaphylaxis\n    cited by: red_flags[0] \"emergency\"\n",
+        "003  [guide]",
+    ] {
+        assert!(out.contains(part), "missing {part:?} in\n{out}");
+    }
 }

@@ -9,6 +9,7 @@ mod fuzz;
 mod hardening;
 mod http;
 mod patients;
+mod protocol;
 mod reminders;
 mod routes;
 mod smtp_sink;

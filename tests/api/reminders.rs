@@ -210,7 +210,7 @@ async fn reminders_arrive_at_their_times_as_time_moves_on(app: TestApp) {
             .1;
         assert!(text.contains("Hello Maya,") && html.contains("Hello Maya,"));
         assert!(text.contains("Do:") && text.contains("Avoid:"));
-        assert!(text.contains("CALL US IF YOU NOTICE"));
+        assert!(text.contains("WHEN TO GET HELP"));
         if n == 0 {
             // The links work: the sheet opens without log-in; the unsubscribe page asks first.
             let sheet = link_in(text, "/s/");

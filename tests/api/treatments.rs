@@ -52,7 +52,7 @@ async fn a_practitioner_records_a_treatment_and_the_sheet_shows_its_dates(app: T
         .to_string();
     assert!(sheet.contains(&next_day), "sheet shows {next_day}");
     assert!(sheet.contains("When your skincare can come back"));
-    assert!(sheet.contains("Call us if you notice"));
+    assert!(sheet.contains("When to get help"));
     assert!(
         !sheet.contains("Patient nervous"),
         "internal notes never reach the sheet"

@@ -1,0 +1,236 @@
+//! The protocol file's entries, as serde reads them from TOML.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Where an entry's facts come from, declared once at the top of the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub id: String,
+    pub kind: SourceKind,
+    pub title: String,
+    /// Required for a public reference, so a reviewer can open it.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// One of the five published aftercare guides the facts digest rests on.
+    Guide,
+    /// A public page cited for a fact the guides do not state.
+    Reference,
+}
+
+/// A depth band, e.g. "standard" for [0.5, 1.5) mm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Band {
+    pub id: String,
+    pub label: String,
+    /// Inclusive lower bound in mm.
+    pub min_mm: f64,
+    /// Exclusive upper bound in mm (the last band includes it).
+    pub max_mm: f64,
+    pub sources: Vec<String>,
+}
+
+/// A class of areas (face, neck, body, …): how it changes healing, and notes shown once per plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaClass {
+    pub id: String,
+    pub label: String,
+    /// Multiplies every phase offset and the next-session window (1.0 = face).
+    pub healing_factor: f64,
+    /// Extra morning emails after the band's `daily_days`.
+    pub daily_reminder_extra_days: u32,
+    /// If set, actives follow at least this band's schedule (body areas: "deep").
+    #[serde(default)]
+    pub actives_band: Option<String>,
+    pub notes: Vec<String>,
+    pub sources: Vec<String>,
+}
+
+/// A treatable area, e.g. "periorbital".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Area {
+    pub id: String,
+    /// Patient-facing name, e.g. "Around the eyes".
+    pub label: String,
+    /// Id of its [`AreaClass`].
+    pub class: String,
+    /// Usual depth range [min, max] in mm; only used by [`super::depth_hint`].
+    #[serde(default)]
+    pub typical_mm: Option<[f64; 2]>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    pub sources: Vec<String>,
+}
+
+/// The list the evening email and the sheet always show, whatever the time of treatment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tonight {
+    pub items: Vec<String>,
+    pub sources: Vec<String>,
+}
+
+/// The "What is normal" box: one redness line per band, then the lines every band shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normal {
+    /// Band id → how long redness and warmth usually last.
+    pub redness: BTreeMap<String, String>,
+    pub items: Vec<String>,
+    pub sources: Vec<String>,
+}
+
+/// One healing phase as the protocol describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    pub id: String,
+    pub name: String,
+    /// What the skin does in this phase.
+    pub skin: String,
+    #[serde(rename = "do")]
+    pub do_items: Vec<String>,
+    #[serde(rename = "avoid")]
+    pub avoid_items: Vec<String>,
+    /// Completes the subject "Day N after your treatment: …".
+    pub headline: String,
+    /// Band id → [start, end) in hours after the treatment.
+    pub hours: BTreeMap<String, [u32; 2]>,
+    pub sources: Vec<String>,
+}
+
+/// Things to avoid for a set time whatever the phase, e.g. heat and sweat for 72 hours. They join
+/// the avoid list of every phase that starts before `until_hours`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimedAvoid {
+    pub id: String,
+    pub items: Vec<String>,
+    /// Band id → hours after the treatment; always a phase boundary of that band.
+    pub until_hours: BTreeMap<String, u32>,
+    pub sources: Vec<String>,
+}
+
+/// An active ingredient and when it may come back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Active {
+    pub id: String,
+    pub name: String,
+    /// Band id → local calendar day after the treatment day.
+    pub days: BTreeMap<String, u32>,
+    /// Never sooner than this band's day, whatever the band (prescription retinoids: "standard").
+    #[serde(default)]
+    pub not_before_band: Option<String>,
+    /// How to bring it back.
+    pub how: String,
+    /// Completes the email subject on its day, e.g. "retinol can come back".
+    pub headline: String,
+    pub sources: Vec<String>,
+}
+
+/// How urgent a red flag is. The ids are fixed because features beyond the sheet (check-ins)
+/// act on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Urgency {
+    /// Call the emergency services (a severe allergic reaction).
+    Emergency,
+    /// Call the clinic now, or urgent care when it is closed.
+    CallNow,
+    /// Tell the clinic soon, by phone or at the next visit.
+    TellUs,
+}
+
+impl Urgency {
+    pub fn id(self) -> &'static str {
+        match self {
+            Urgency::Emergency => "emergency",
+            Urgency::CallNow => "call-now",
+            Urgency::TellUs => "tell-us",
+        }
+    }
+}
+
+/// Placeholder in a red-flag title for the clinic's emergency number.
+pub const EMERGENCY_NUMBER: &str = "{emergency_number}";
+
+/// One group of red flags, all of one urgency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedFlagGroupSpec {
+    pub id: Urgency,
+    /// "Call {emergency_number} straight away if you have:"
+    pub title: String,
+    pub items: Vec<String>,
+    pub sources: Vec<String>,
+}
+
+/// Placeholder in the next-session note for the plan's own window ("4 to 6 weeks").
+pub const GAP: &str = "{gap}";
+
+/// When the next session may be booked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextSessionSpec {
+    /// Band id → [from, to] local calendar days after the treatment day.
+    pub days: BTreeMap<String, [u32; 2]>,
+    /// Contains `{gap}`, filled in from the plan's window.
+    pub note: String,
+    pub headline: String,
+    pub sources: Vec<String>,
+}
+
+/// When reminder emails go out (see protocol/default.toml for the rules in words).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cadence {
+    /// The evening email goes out this many hours after the treatment…
+    pub evening_delay_hours: u32,
+    /// …or at this local hour of the treatment day if that is later; when absent, the clinic's
+    /// send hour plays this role.
+    #[serde(default)]
+    pub evening_not_before_hour: Option<u32>,
+    pub evening_subject: String,
+    /// Subject of every later email; `{day}` and `{headline}` are filled in.
+    pub day_subject: String,
+    /// Band id → the last day with a morning email (before class extra days).
+    pub daily_days: BTreeMap<String, u32>,
+    /// The phase whose first day gets the "results" milestone email.
+    pub results_phase: String,
+    /// How many of the first emails carry the "What is normal" box.
+    pub normal_emails: u32,
+    pub sources: Vec<String>,
+}
+
+/// The file as written. Only [`super::Protocol::parse`] turns text into a protocol.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProtocolFile {
+    pub name: String,
+    pub version: u32,
+    pub disclaimer: String,
+    pub sources: Vec<Source>,
+    pub bands: Vec<Band>,
+    pub classes: Vec<AreaClass>,
+    pub areas: Vec<Area>,
+    pub tonight: Tonight,
+    pub normal: Normal,
+    pub phases: Vec<PhaseSpec>,
+    #[serde(default)]
+    pub timed_avoid: Vec<TimedAvoid>,
+    pub actives: Vec<Active>,
+    pub red_flags: Vec<RedFlagGroupSpec>,
+    pub next_session: NextSessionSpec,
+    pub reminders: Cadence,
+}

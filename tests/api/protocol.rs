@@ -1,0 +1,255 @@
+//! Snapshots of the clinical text as patients get it: the whole printed sheet and every email of
+//! the three worked examples, and of a morning (10:00) and an evening (19:30) treatment.
+//!
+//! Any change to the protocol's text, or to how a sheet or email lays it out, changes a `.snap`
+//! file under `tests/api/snapshots/`, so it is reviewed in the pull request like code. To accept
+//! a reviewed change: `INSTA_UPDATE=always cargo test --test api protocol` (or `cargo insta
+//! review`), then commit the `.snap` files.
+
+use aftercare::care::{compute_plan, Protocol, TreatedArea, TreatmentInput};
+use aftercare::clinic::Clinic;
+use aftercare::mail::reminder::compose;
+use aftercare::sheet::{self, SheetBody};
+use askama::Template;
+
+use crate::helpers::{assert_redirect_to, id_in_location, TestApp};
+
+struct Case {
+    name: &'static str,
+    areas: &'static [(&'static str, f64)],
+    treated_at: &'static str,
+    time_zone: &'static str,
+    send_hour: u32,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "superficial_periorbital_0_25mm",
+        areas: &[("periorbital", 0.25)],
+        treated_at: "2026-10-30T16:00:00",
+        time_zone: "America/New_York",
+        send_hour: 8,
+    },
+    Case {
+        name: "standard_cheeks_forehead_1_0mm",
+        areas: &[("cheeks", 1.0), ("forehead", 1.0)],
+        treated_at: "2026-03-27T14:30:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
+    Case {
+        name: "deep_abdomen_2_0mm",
+        areas: &[("abdomen", 2.0)],
+        treated_at: "2026-12-18T11:00:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
+    Case {
+        name: "morning_10_00",
+        areas: &[("cheeks", 1.0)],
+        treated_at: "2026-06-01T10:00:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
+    Case {
+        name: "evening_19_30",
+        areas: &[("cheeks", 1.0)],
+        treated_at: "2026-06-01T19:30:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
+];
+
+/// The clinic is in the case's zone, so its default emergency number differs (911 vs 999).
+fn clinic(time_zone: &str) -> Clinic {
+    Clinic {
+        name: "Glow Clinic".into(),
+        phone: "020 7946 0000".into(),
+        email: "hello@glow.example".into(),
+        address: "1 High Street".into(),
+        opening_hours: "Mon–Fri 9–6".into(),
+        out_of_hours: "Call 111.".into(),
+        time_zone: time_zone.into(),
+        send_hour: 9,
+        sender_email: "aftercare@glow.example".into(),
+        configured: true,
+        emergency_number: String::new(),
+    }
+}
+
+fn plan(case: &Case) -> aftercare::care::Plan {
+    let input = TreatmentInput {
+        areas: case
+            .areas
+            .iter()
+            .map(|(id, depth)| TreatedArea {
+                area_id: id.to_string(),
+                depth_mm: *depth,
+            })
+            .collect(),
+        treated_at: case.treated_at.parse().unwrap(),
+        time_zone: case.time_zone.into(),
+        send_hour: case.send_hour,
+    };
+    compute_plan(&Protocol::default_protocol(), &input).unwrap()
+}
+
+/// The sheet's HTML as a reader sees it: one line per block, list items as "- ", no markup.
+fn visible_text(html: &str) -> String {
+    let mut text = String::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        let close = rest[open..].find('>').map_or(rest.len(), |i| open + i + 1);
+        let tag = &rest[open + 1..close - 1];
+        let closing = tag.starts_with('/');
+        let name = tag.trim_start_matches('/').split(' ').next().unwrap_or("");
+        match (name.to_ascii_lowercase().as_str(), closing) {
+            ("li", false) => text.push_str("\n- "),
+            ("td" | "th", false) => text.push_str(" | "),
+            ("p" | "div" | "h1" | "h2" | "h3" | "h4" | "tr" | "br" | "section" | "header", _)
+            | ("footer" | "ul" | "table", _) => text.push('\n'),
+            _ => {}
+        }
+        rest = &rest[close..];
+    }
+    text.push_str(rest);
+    let text = text
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    text.lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_visible_text_keeps_blocks_and_list_items_apart() {
+    let html =
+        "<section><h2>Tonight</h2>\n  <ul><li>Sleep &amp; rest.</li><li>It&#39;s fine.</li></ul>\
+                <table><tr><th>Product</th><th>From</th></tr></table></section>";
+    assert_eq!(
+        visible_text(html),
+        "Tonight\n- Sleep & rest.\n- It's fine.\n| Product | From"
+    );
+}
+
+#[test]
+fn snapshots_of_every_sheet() {
+    for case in CASES {
+        let plan = plan(case);
+        let sheet = sheet::build(
+            &plan,
+            &clinic(case.time_zone),
+            "Maya Patel",
+            "https://clinic.example/s/TOKEN".into(),
+        );
+        let html = SheetBody { sheet: &sheet }.render().unwrap();
+        insta::assert_snapshot!(format!("sheet_{}", case.name), visible_text(&html));
+    }
+}
+
+#[test]
+fn snapshots_of_every_email() {
+    for case in CASES {
+        let plan = plan(case);
+        let mut all = String::new();
+        for reminder in &plan.reminders {
+            let email = compose(
+                &plan,
+                &reminder.key,
+                &reminder.subject,
+                reminder.send_at,
+                &clinic(case.time_zone),
+                "Maya Patel",
+                "https://clinic.example/s/TOKEN".into(),
+                "https://clinic.example/u/TOKEN".into(),
+            );
+            all.push_str(&format!(
+                "========== {} · {} UTC\nSubject: {}\n\n{}\n\n",
+                reminder.key,
+                reminder.send_at.format("%Y-%m-%d %H:%M"),
+                email.subject,
+                email.text()
+            ));
+        }
+        insta::assert_snapshot!(format!("emails_{}", case.name), all);
+    }
+}
+
+// --- the clinic's emergency number, end to end ----------------------------------------------
+
+async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(app: TestApp) {
+    let admin = app.signed_in("admin").await;
+    let settings = |number: &'static str| {
+        [
+            ("name", "Glow Skin Clinic"),
+            ("time_zone", "America/New_York"),
+            ("send_hour", "8"),
+            ("sender_email", "aftercare@glow.example"),
+            ("emergency_number", number),
+        ]
+    };
+    let bad = app
+        .post_form_with(&admin, "/admin/clinic", &settings("nine one one"))
+        .await;
+    assert_eq!(bad.status().as_u16(), 422);
+    assert!(bad.text().await.unwrap().contains("Use digits only"));
+
+    // Left empty: the usual number for the clinic's zone, which the form names.
+    let ok = app
+        .post_form_with(&admin, "/admin/clinic", &settings(""))
+        .await;
+    assert_redirect_to(&ok, "/admin/clinic");
+    let form = app
+        .get_with(&admin, "/admin/clinic")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("Leave it empty to use 911, the usual number for America/New_York."));
+    let patient = app
+        .add_patient(&admin, "Eve Stone", "eve@example.com")
+        .await;
+    let id = id_in_location(
+        &app.record_treatment(
+            &admin,
+            patient,
+            &[
+                ("treated_at", "2026-06-01T10:00"),
+                ("area_0", "cheeks"),
+                ("depth_0", "1"),
+            ],
+        )
+        .await,
+    );
+    let sheet_path = format!("/treatments/{id}/sheet");
+    let sheet = app
+        .get_with(&admin, &sheet_path)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(sheet.contains("Call 911 straight away if you have:"));
+    assert!(sheet.contains("Tonight") && sheet.contains("protocol v2."));
+
+    // Set: every sheet shows the clinic's own number from then on.
+    let ok = app
+        .post_form_with(&admin, "/admin/clinic", &settings("112"))
+        .await;
+    assert_redirect_to(&ok, "/admin/clinic");
+    let sheet = app
+        .get_with(&admin, &sheet_path)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(sheet.contains("Call 112 straight away if you have:"));
+}
+
+crate::on_both_databases!(the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone,);
