@@ -42,7 +42,6 @@ async fn a_recorded_treatment_prints_on_at_most_two_a4_pages() {
 
     // Declared first so they are removed last, after the browser has gone.
     let profile = tempfile::tempdir().expect("profile dir");
-    let work = tempfile::tempdir().expect("work dir");
 
     let driver = ChromeDriver::start(&tools.chromedriver).expect("chromedriver starts");
     let app = spawn_app().await;
@@ -51,7 +50,7 @@ async fn a_recorded_treatment_prints_on_at_most_two_a4_pages() {
     let client = connect(&driver, &tools.chromium, profile.path())
         .await
         .expect("a WebDriver session with headless Chromium");
-    let outcome = tokio::time::timeout(WHOLE, walk_through(&client, &app, work.path())).await;
+    let outcome = tokio::time::timeout(WHOLE, walk_through(&client, &app)).await;
     // Always end the session, so chromedriver quits Chromium, before judging.
     let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
     drop(driver);
@@ -78,7 +77,7 @@ struct Printed {
     phase_when: String,
 }
 
-async fn walk_through(c: &Client, app: &TestApp, work: &Path) -> Result<Printed> {
+async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
     // Sign in through the form.
     c.goto(&app.url("/login")).await?;
     wait_for(c, Locator::Css("form[action='/login']"), "the sign-in form").await?;
@@ -222,7 +221,8 @@ async fn walk_through(c: &Client, app: &TestApp, work: &Path) -> Result<Printed>
         .map_err(|e| anyhow!("print configuration: {e:?}"))?;
     let pdf = c.print(config).await.context("WebDriver Print")?;
     ensure!(pdf.starts_with(b"%PDF-"), "Print did not return a PDF");
-    let file = work.join("sheet.pdf");
+    // Kept where cargo keeps test output, to look at when a check below fails.
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-sheet.pdf");
     std::fs::write(&file, &pdf)?;
 
     let info = run("pdfinfo", &[file.as_os_str()])?;
