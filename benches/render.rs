@@ -24,7 +24,7 @@ fn clinic() -> Clinic {
         address: "1 Example Street, London".into(),
         opening_hours: "Mon–Fri 9:00–18:00".into(),
         out_of_hours: "If it cannot wait, call NHS 111 or go to urgent care.".into(),
-        time_zone: "Europe/London".into(),
+        time_zone: aftercare::clinic::Zone(chrono_tz::Europe::London),
         send_hour: 9,
         sender_email: "aftercare@demo.example".into(),
         configured: true,

@@ -4,60 +4,10 @@
 
 use chrono::{Duration, NaiveDateTime};
 
+use crate::audit::{audit, Actor};
 use crate::auth::{self, lockout, password, tokens, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::{self, audit::NewAudit, users::NewUser, users::UserRow, write_tx, DbConn};
-
-/// Who did something, for the audit log.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub id: Option<i64>,
-    pub label: String,
-    pub ip: String,
-}
-
-impl Actor {
-    pub fn anonymous(label: &str, ip: &str) -> Actor {
-        Actor {
-            id: None,
-            label: label.to_string(),
-            ip: ip.to_string(),
-        }
-    }
-}
-
-impl Actor {
-    /// The audit-log row for something this actor did.
-    pub fn audit_row<'a>(
-        &'a self,
-        action: &'a str,
-        subject: &'a str,
-        detail: &'a str,
-        at: NaiveDateTime,
-    ) -> NewAudit<'a> {
-        NewAudit {
-            at,
-            actor_id: self.id,
-            actor: &self.label,
-            action,
-            subject,
-            detail,
-            ip: &self.ip,
-        }
-    }
-}
-
-pub fn audit(
-    conn: &mut DbConn,
-    actor: &Actor,
-    action: &str,
-    subject: &str,
-    detail: &str,
-    now: NaiveDateTime,
-) -> AppResult<()> {
-    store::audit::insert(conn, &actor.audit_row(action, subject, detail, now))?;
-    Ok(())
-}
+use crate::store::{self, users::NewUser, users::UserRow, write_tx, DbConn};
 
 /// A signed-in user as the rest of the app sees them.
 #[derive(Debug, Clone)]
@@ -663,20 +613,4 @@ pub fn add_user_from_cli(
         )?;
         Ok(id)
     })
-}
-
-pub struct AuditPage {
-    pub rows: Vec<store::audit::AuditRow>,
-    pub page: i64,
-    pub pages: i64,
-}
-
-pub const AUDIT_PAGE_SIZE: i64 = 50;
-
-pub fn audit_page(conn: &mut DbConn, page: i64) -> AppResult<AuditPage> {
-    let total = store::audit::count(conn)?;
-    let pages = ((total + AUDIT_PAGE_SIZE - 1) / AUDIT_PAGE_SIZE).max(1);
-    let page = page.clamp(1, pages);
-    let rows = store::audit::page(conn, (page - 1) * AUDIT_PAGE_SIZE, AUDIT_PAGE_SIZE)?;
-    Ok(AuditPage { rows, page, pages })
 }

@@ -8,14 +8,14 @@
 //! transaction. A burst of views costs one commit, and no page is served
 //! before its audit row is stored. Rows that belong to a change (a treatment
 //! recorded, a user deactivated) are still written in that change's own
-//! transaction, by `accounts::audit`.
+//! transaction, by `audit::audit`.
 
 use std::sync::mpsc;
 
 use chrono::NaiveDateTime;
 use tokio::sync::oneshot;
 
-use crate::accounts::Actor;
+use crate::audit::Actor;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, audit::NewAudit, write_tx, Pool};
 

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::accounts::{audit, Actor};
+use crate::audit::{audit, Actor};
 use crate::auth;
 use crate::error::{AppResult, FieldErrors};
 use crate::fields;
@@ -43,7 +43,7 @@ impl From<&Clinic> for ClinicInput {
             address: c.address.clone(),
             opening_hours: c.opening_hours.clone(),
             out_of_hours: c.out_of_hours.clone(),
-            time_zone: c.time_zone.clone(),
+            time_zone: c.time_zone.name().to_string(),
             send_hour: c.send_hour.to_string(),
             sender_email: c.sender_email.clone(),
             emergency_number: c.emergency_number.clone(),
@@ -51,17 +51,20 @@ impl From<&Clinic> for ClinicInput {
     }
 }
 
-/// The clinic's time zone. Saving validates it, so UTC is only a guard
-/// against a hand-edited database.
-pub fn zone(clinic: &Clinic) -> chrono_tz::Tz {
-    clinic.time_zone.parse().unwrap_or(chrono_tz::UTC)
+pub use crate::store::clinic::Zone;
+
+impl Clinic {
+    /// The clinic's time zone (parsed once, when the row was read).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone.tz()
+    }
 }
 
 /// The number patients call for an emergency (the red flags' first group): the clinic's own
 /// setting, or else the usual number where the clinic's time zone is.
 pub fn emergency_number(clinic: &Clinic) -> String {
     match clinic.emergency_number.trim() {
-        "" => default_emergency_number(&clinic.time_zone).to_string(),
+        "" => default_emergency_number(clinic.time_zone.name()).to_string(),
         own => own.to_string(),
     }
 }
@@ -131,13 +134,13 @@ fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
             "Enter the address reminder emails come from, like aftercare@clinic.com.",
         );
     }
-    let time_zone = input.time_zone.trim().to_string();
-    if time_zone.parse::<chrono_tz::Tz>().is_err() {
+    let time_zone = Zone::try_from(input.time_zone.trim().to_string()).unwrap_or_else(|_| {
         errors.add(
             "time_zone",
             "Choose a time zone from the list, like Europe/London.",
         );
-    }
+        Zone(chrono_tz::UTC)
+    });
     let send_hour = match input.send_hour.trim().parse::<i32>() {
         Ok(h) if (0..=23).contains(&h) => h,
         _ => {
@@ -218,10 +221,7 @@ mod tests {
     #[test]
     fn a_complete_form_is_valid() {
         let row = validate(&input()).unwrap();
-        assert_eq!(
-            (row.time_zone.as_str(), row.send_hour),
-            ("Europe/London", 9)
-        );
+        assert_eq!((row.time_zone.name(), row.send_hour), ("Europe/London", 9));
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub fn seed(
     patients: usize,
     now: DateTime<Utc>,
 ) -> AppResult<SeedReport> {
-    let actor = accounts::Actor::anonymous("demo seed", "-");
+    let actor = crate::audit::Actor::anonymous("demo seed", "-");
     crate::clinic::save(
         conn,
         &actor,

@@ -5,6 +5,7 @@
 //! only SQL). `care` is the pure heart: treatment + protocol → plan.
 
 pub mod accounts;
+pub mod audit;
 pub mod audit_writer;
 pub mod auth;
 pub mod care;

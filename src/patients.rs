@@ -2,7 +2,8 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use crate::accounts::{audit, User};
+use crate::accounts::User;
+use crate::audit::audit;
 use crate::auth;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::fields;
@@ -173,7 +174,7 @@ pub fn update(
         store::patients::update(conn, id, &fields)?;
         if existing.email_consent != fields.email_consent || existing.email != fields.email {
             let updated = get(conn, id)?;
-            crate::reminders::consent_changed(conn, &updated, now)?;
+            crate::reminders::consent_changed(conn, recipient(&updated), now)?;
         }
         let same_email = match &fields.email {
             Some(e) => store::patients::others_with_email(conn, e, Some(id))?,
@@ -193,6 +194,47 @@ pub fn update(
             now,
         )?;
         Ok(Saved { id, same_email })
+    })
+}
+
+/// The patient as their reminders see them.
+pub fn recipient(patient: &Patient) -> crate::reminders::Recipient {
+    crate::reminders::Recipient {
+        patient_id: patient.id,
+        can_be_emailed: patient.can_be_emailed(),
+    }
+}
+
+/// The patient's one click: no more reminders, at once. `false` when they
+/// had already unsubscribed.
+pub fn unsubscribe(
+    conn: &mut DbConn,
+    patient_id: i64,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<bool> {
+    write_tx(conn, |conn| {
+        let patient = get(conn, patient_id)?;
+        if patient.unsubscribed_at.is_some() {
+            return Ok(false);
+        }
+        store::patients::set_unsubscribed(conn, patient_id, Some(now))?;
+        let cancelled = crate::reminders::cancel_for_patient(
+            conn,
+            patient_id,
+            "the patient unsubscribed",
+            now,
+        )?;
+        let actor = crate::audit::Actor::anonymous("patient (unsubscribe link)", ip);
+        audit(
+            conn,
+            &actor,
+            "patient.unsubscribed",
+            &format!("patient {patient_id}"),
+            &format!("{cancelled} reminders cancelled"),
+            now,
+        )?;
+        Ok(true)
     })
 }
 

@@ -1,28 +1,24 @@
 //! Use cases for reminder emails: writing a treatment's schedule into the
 //! outbox (inside the treatment's own transaction), keeping it in step with
-//! edits, consent and unsubscribes, and the outbox page's actions.
+//! edits and consent, and the outbox page's actions.
+//!
+//! A bottom use case: it reads and writes only the outbox, and takes what it
+//! needs of patients and treatments as arguments from the use cases above.
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::accounts::{audit, Actor};
+use crate::audit::{audit, Actor};
 use crate::auth::tokens::random_token;
 use crate::care::{Plan, ReminderKind};
 use crate::error::{AppError, AppResult};
 use crate::links::Links;
 use crate::mail::reminder::ReminderEmail;
-use crate::patients::Patient;
-use crate::store::reminders::{
-    self as outbox, status, NewReminder, OutboxFilter, ReminderRow, Scope,
-};
-use crate::store::{self, write_tx, DbConn};
+pub use crate::store::reminders::Status;
+use crate::store::reminders::{self as outbox, NewReminder, OutboxFilter, ReminderRow, Scope};
+use crate::store::{write_tx, DbConn};
 
 pub const NO_CONSENT: &str = "no consent to aftercare emails";
 const PASSED: &str = "its day of healing had passed when it was scheduled";
-pub const MILESTONE: &str = "milestone";
-/// The outbox's states, as the web layer names them.
-pub use crate::store::reminders::status::{
-    ALL as STATUSES, FAILED as STATUS_FAILED, PENDING as STATUS_PENDING,
-};
 
 /// "Now" for the use cases that schedule reminders, with the stale rule's
 /// threshold (`AFTERCARE_REMINDER_STALE_HOURS`).
@@ -36,25 +32,20 @@ pub struct Timing {
 /// evening) email more than `stale_after` past its time is no longer that
 /// day's advice, so it is not sent; a milestone is still true later.
 pub fn is_stale(
-    kind: &str,
+    kind: ReminderKind,
     send_at: NaiveDateTime,
     now: NaiveDateTime,
     stale_after: Duration,
 ) -> bool {
-    kind != MILESTONE && now - send_at > stale_after
+    kind != ReminderKind::Milestone && now - send_at > stale_after
 }
 
-pub fn kind_name(kind: &ReminderKind) -> &'static str {
-    match kind {
-        ReminderKind::Evening => "evening",
-        ReminderKind::Daily => "daily",
-        ReminderKind::Milestone => MILESTONE,
-    }
-}
-
-/// Whether the patient can be emailed at all.
-pub fn can_email(patient: &Patient) -> bool {
-    patient.email_consent && patient.email.is_some() && patient.unsubscribed_at.is_none()
+/// Whom a treatment's reminders are for, as scheduling needs to know them.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient {
+    pub patient_id: i64,
+    /// Consented, has an address, has not unsubscribed.
+    pub can_be_emailed: bool,
 }
 
 /// A stable, unique Message-ID for one reminder, in the sender's domain.
@@ -70,43 +61,37 @@ fn message_id(treatment_id: i64, key: &str, sender: &str) -> String {
 
 fn new_row(
     treatment_id: i64,
-    patient: &Patient,
+    recipient: Recipient,
     r: &crate::care::Reminder,
     sender: &str,
     at: Timing,
 ) -> NewReminder {
-    let send_at = r.send_at.naive_utc();
-    let now = at.now;
     // A reminder whose time has passed but which is still current (the
     // evening email of a treatment recorded late) is due at once.
-    let (state, reason) = if is_stale(kind_name(&r.kind), send_at, now, at.stale_after) {
-        (status::SKIPPED, Some(PASSED))
-    } else if !can_email(patient) {
-        (status::CANCELLED, Some(NO_CONSENT))
+    let (status, reason) = if is_stale(r.kind, r.send_at.naive_utc(), at.now, at.stale_after) {
+        (Status::Skipped, Some(PASSED))
+    } else if !recipient.can_be_emailed {
+        (Status::Cancelled, Some(NO_CONSENT))
     } else {
-        (status::PENDING, None)
+        (Status::Pending, None)
     };
-    NewReminder {
+    let message_id = message_id(treatment_id, &r.key, sender);
+    NewReminder::new(
         treatment_id,
-        patient_id: patient.id,
-        reminder_key: r.key.clone(),
-        kind: kind_name(&r.kind).into(),
-        day: r.day as i32,
-        subject: r.subject.clone(),
-        send_at,
-        next_attempt_at: send_at,
-        status: state.into(),
-        last_error: reason.map(str::to_string),
-        message_id: message_id(treatment_id, &r.key, sender),
-        updated_at: now,
-    }
+        recipient.patient_id,
+        r,
+        status,
+        reason,
+        message_id,
+        at.now,
+    )
 }
 
 /// Writes a new treatment's whole schedule. Call inside the treatment's transaction.
 pub fn schedule(
     conn: &mut DbConn,
     treatment_id: i64,
-    patient: &Patient,
+    recipient: Recipient,
     plan: &Plan,
     sender: &str,
     at: Timing,
@@ -114,7 +99,7 @@ pub fn schedule(
     let rows: Vec<NewReminder> = plan
         .reminders
         .iter()
-        .map(|r| new_row(treatment_id, patient, r, sender, at))
+        .map(|r| new_row(treatment_id, recipient, r, sender, at))
         .collect();
     outbox::insert_all(conn, &rows)?;
     Ok(())
@@ -128,22 +113,16 @@ pub fn schedule(
 pub fn reschedule(
     conn: &mut DbConn,
     treatment_id: i64,
-    patient: &Patient,
+    recipient: Recipient,
     plan: &Plan,
     sender: &str,
     at: Timing,
 ) -> AppResult<()> {
     let now = at.now;
-    let current = |r: &crate::care::Reminder| {
-        !is_stale(
-            kind_name(&r.kind),
-            r.send_at.naive_utc(),
-            now,
-            at.stale_after,
-        )
-    };
+    let current =
+        |r: &crate::care::Reminder| !is_stale(r.kind, r.send_at.naive_utc(), now, at.stale_after);
     let existing = outbox::for_treatment(conn, treatment_id)?;
-    for row in existing.iter().filter(|r| r.status == status::PENDING) {
+    for row in existing.iter().filter(|r| r.status == Status::Pending) {
         match plan.reminders.iter().find(|r| r.key == row.reminder_key) {
             Some(r) if current(r) => {
                 outbox::reschedule(
@@ -159,9 +138,9 @@ pub fn reschedule(
                 outbox::finish(
                     conn,
                     row.id,
-                    &[status::PENDING],
-                    status::CANCELLED,
-                    Some("no longer in the plan after an edit"),
+                    &[Status::Pending],
+                    Status::Cancelled,
+                    "no longer in the plan after an edit",
                     now,
                 )?;
             }
@@ -170,13 +149,13 @@ pub fn reschedule(
     let is_new = |key: &str| {
         !existing
             .iter()
-            .any(|row| row.reminder_key == key && row.status != status::CANCELLED)
+            .any(|row| row.reminder_key == key && row.status != Status::Cancelled)
     };
     let added: Vec<NewReminder> = plan
         .reminders
         .iter()
         .filter(|r| is_new(&r.key) && current(r))
-        .map(|r| new_row(treatment_id, patient, r, sender, at))
+        .map(|r| new_row(treatment_id, recipient, r, sender, at))
         .collect();
     outbox::insert_all(conn, &added)?;
     Ok(())
@@ -198,45 +177,32 @@ pub fn cancel_for_treatment(
 
 /// After a patient's consent changes: withdrawn → cancel; given → re-open
 /// future reminders that were held back for lack of consent.
-pub fn consent_changed(conn: &mut DbConn, patient: &Patient, now: NaiveDateTime) -> AppResult<()> {
-    if can_email(patient) {
-        outbox::reopen_for_patient(conn, patient.id, NO_CONSENT, now)?;
+pub fn consent_changed(
+    conn: &mut DbConn,
+    recipient: Recipient,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    if recipient.can_be_emailed {
+        outbox::reopen_for_patient(conn, recipient.patient_id, NO_CONSENT, now)?;
     } else {
-        outbox::cancel_pending(conn, Scope::Patient(patient.id), NO_CONSENT, now)?;
+        outbox::cancel_pending(conn, Scope::Patient(recipient.patient_id), NO_CONSENT, now)?;
     }
     Ok(())
 }
 
-/// The patient's one click: no more reminders, at once.
-pub fn unsubscribe(
+/// Cancels every pending reminder of a patient who asked for no more.
+pub fn cancel_for_patient(
     conn: &mut DbConn,
     patient_id: i64,
-    ip: &str,
+    reason: &str,
     now: NaiveDateTime,
-) -> AppResult<bool> {
-    write_tx(conn, |conn| {
-        let patient = crate::patients::get(conn, patient_id)?;
-        if patient.unsubscribed_at.is_some() {
-            return Ok(false);
-        }
-        store::patients::set_unsubscribed(conn, patient_id, Some(now))?;
-        let cancelled = outbox::cancel_pending(
-            conn,
-            Scope::Patient(patient_id),
-            "the patient unsubscribed",
-            now,
-        )?;
-        let actor = Actor::anonymous("patient (unsubscribe link)", ip);
-        audit(
-            conn,
-            &actor,
-            "patient.unsubscribed",
-            &format!("patient {patient_id}"),
-            &format!("{cancelled} reminders cancelled"),
-            now,
-        )?;
-        Ok(true)
-    })
+) -> AppResult<usize> {
+    Ok(outbox::cancel_pending(
+        conn,
+        Scope::Patient(patient_id),
+        reason,
+        now,
+    )?)
 }
 
 /// The email a reminder row stands for (used by the worker and the preview).
@@ -244,7 +210,7 @@ pub fn compose_for(
     row: &ReminderRow,
     plan: &Plan,
     clinic: &crate::clinic::Clinic,
-    patient: &Patient,
+    patient_name: &str,
     links: &Links,
 ) -> ReminderEmail {
     crate::mail::reminder::compose(
@@ -253,34 +219,29 @@ pub fn compose_for(
         &row.subject,
         row.send_at.and_utc(),
         clinic,
-        &patient.name,
+        patient_name,
         links.sheet(row.treatment_id),
-        links.unsubscribe(patient.id),
+        links.unsubscribe(row.patient_id),
     )
 }
 
-pub fn for_treatment(conn: &mut DbConn, treatment_id: i64) -> AppResult<Vec<ReminderRow>> {
-    Ok(outbox::for_treatment(conn, treatment_id)?)
-}
-
-/// A reminder of a treatment as the patient would see it.
-pub fn preview(
+/// One of a treatment's reminders (the preview's), or 404.
+pub fn of_treatment(
     conn: &mut DbConn,
-    links: &Links,
     treatment_id: i64,
     reminder_id: i64,
-) -> AppResult<ReminderEmail> {
-    let row = outbox::find(conn, reminder_id)?
+) -> AppResult<ReminderRow> {
+    outbox::find(conn, reminder_id)?
         .filter(|r| r.treatment_id == treatment_id)
-        .ok_or(AppError::NotFound)?;
-    let view = crate::treatments::view(conn, treatment_id)?;
-    Ok(compose_for(
-        &row,
-        &view.plan,
-        &view.clinic,
-        &view.patient,
-        links,
-    ))
+        .ok_or(AppError::NotFound)
+}
+
+/// How many emails could not be sent (the start page's warning).
+pub fn failed_count(conn: &mut DbConn) -> AppResult<i64> {
+    Ok(outbox::counts(conn)?
+        .into_iter()
+        .find(|(s, _)| *s == Status::Failed)
+        .map_or(0, |(_, n)| n))
 }
 
 pub const OUTBOX_PAGE_SIZE: i64 = 50;
@@ -288,49 +249,70 @@ pub const OUTBOX_PAGE_SIZE: i64 = 50;
 /// What the outbox page asks for: a status and the clinic's calendar days.
 #[derive(Debug, Clone, Default)]
 pub struct OutboxQuery {
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub from: Option<chrono::NaiveDate>,
     pub to: Option<chrono::NaiveDate>,
     pub page: i64,
 }
 
-/// One email as the outbox lists it.
-pub struct OutboxEntry {
+/// One email as the outbox and a treatment's page list it.
+pub struct ReminderView {
     pub id: i64,
     pub treatment_id: i64,
     pub patient_id: i64,
     pub patient: String,
     pub subject: String,
-    pub status: String,
+    pub status: Status,
     pub attempts: i32,
-    /// Why it is in its state (an error, a skip or a cancellation).
+    /// Why it is in its state: what failed, or why it was skipped or cancelled.
     pub reason: Option<String>,
     /// When it is (or was) due, in the clinic's zone.
     pub due_local: chrono::DateTime<chrono_tz::Tz>,
+    pub sent_local: Option<chrono::DateTime<chrono_tz::Tz>>,
     pub retry: Option<RetryAction>,
+    pub can_cancel: bool,
+}
+
+impl ReminderView {
+    fn new(
+        row: ReminderRow,
+        patient: String,
+        treatment_deleted: bool,
+        tz: chrono_tz::Tz,
+        at: Timing,
+    ) -> ReminderView {
+        let local = |t: NaiveDateTime| t.and_utc().with_timezone(&tz);
+        ReminderView {
+            retry: retry_action(&row, at).filter(|_| !treatment_deleted),
+            can_cancel: [Status::Pending, Status::Failed].contains(&row.status),
+            due_local: local(row.send_at),
+            sent_local: row.sent_at.map(local),
+            id: row.id,
+            treatment_id: row.treatment_id,
+            patient_id: row.patient_id,
+            patient,
+            subject: row.subject,
+            status: row.status,
+            attempts: row.attempts,
+            reason: row.last_error.or(row.reason),
+        }
+    }
 }
 
 pub struct OutboxPage {
-    pub rows: Vec<OutboxEntry>,
-    pub counts: Vec<(String, i64)>,
+    pub rows: Vec<ReminderView>,
+    pub counts: Vec<(Status, i64)>,
     pub page: i64,
     pub has_more: bool,
 }
 
 pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppResult<OutboxPage> {
-    if query
-        .status
-        .as_deref()
-        .is_some_and(|s| !status::ALL.contains(&s))
-    {
-        return Err(AppError::BadRequest("Unknown status filter.".into()));
-    }
-    let tz = crate::clinic::zone(&crate::clinic::get(conn)?);
+    let tz = crate::clinic::get(conn)?.zone();
     // Day filters are the clinic's calendar days.
     let day_start =
         |d: chrono::NaiveDate| crate::care::schedule::at_local_hour(tz, d, 0).naive_utc();
     let filter = OutboxFilter {
-        status: query.status.clone(),
+        status: query.status,
         from: query.from.map(day_start),
         to: query.to.and_then(|d| d.succ_opt()).map(day_start),
     };
@@ -346,18 +328,7 @@ pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppRes
     let counts = outbox::counts(conn)?;
     let rows = rows
         .into_iter()
-        .map(|(row, patient, treatment_deleted)| OutboxEntry {
-            retry: retry_action(&row, at).filter(|_| !treatment_deleted),
-            due_local: row.send_at.and_utc().with_timezone(&tz),
-            id: row.id,
-            treatment_id: row.treatment_id,
-            patient_id: row.patient_id,
-            patient,
-            subject: row.subject,
-            status: row.status,
-            attempts: row.attempts,
-            reason: row.last_error,
-        })
+        .map(|(row, patient, deleted)| ReminderView::new(row, patient, deleted, tz, at))
         .collect();
     Ok(OutboxPage {
         rows,
@@ -365,6 +336,20 @@ pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppRes
         page,
         has_more,
     })
+}
+
+/// A treatment's reminders, in the zone it was recorded in.
+pub fn for_treatment(
+    conn: &mut DbConn,
+    treatment_id: i64,
+    patient: &str,
+    tz: chrono_tz::Tz,
+    at: Timing,
+) -> AppResult<Vec<ReminderView>> {
+    Ok(outbox::for_treatment(conn, treatment_id)?
+        .into_iter()
+        .map(|row| ReminderView::new(row, patient.to_string(), false, tz, at))
+        .collect())
 }
 
 /// What Retry does with a failed, skipped or cancelled reminder.
@@ -393,16 +378,20 @@ impl RetryAction {
 /// What Retry would do with this row now; `None` when the row's status has
 /// nothing to retry (pending, sending, sent).
 pub fn retry_action(row: &ReminderRow, at: Timing) -> Option<RetryAction> {
-    if ![status::FAILED, status::SKIPPED, status::CANCELLED].contains(&row.status.as_str()) {
+    if ![Status::Failed, Status::Skipped, Status::Cancelled].contains(&row.status) {
         return None;
     }
     Some(if row.send_at > at.now {
         RetryAction::Restore
-    } else if is_stale(&row.kind, row.send_at, at.now, at.stale_after) {
+    } else if is_stale(row.kind, row.send_at, at.now, at.stale_after) {
         RetryAction::TooLate
     } else {
         RetryAction::SendNow
     })
+}
+
+fn refused(message: &str) -> AppError {
+    AppError::invalid("reminder", message)
 }
 
 /// Staff retry a failed, skipped or cancelled reminder: it goes back in the
@@ -411,46 +400,34 @@ pub fn retry_action(row: &ReminderRow, at: Timing) -> Option<RetryAction> {
 pub fn retry(conn: &mut DbConn, actor: &Actor, id: i64, at: Timing) -> AppResult<RetryAction> {
     let now = at.now;
     write_tx(conn, |conn| {
-        let row = outbox::find(conn, id)?.ok_or(AppError::NotFound)?;
-        if outbox::treatment_deleted(conn, row.treatment_id)? {
-            return Err(AppError::invalid(
-                "reminder",
+        let (row, deliverable) =
+            outbox::find_with_recipient(conn, id)?.ok_or(AppError::NotFound)?;
+        if deliverable.treatment_deleted {
+            return Err(refused(
                 "This email's treatment was deleted, so it is not sent.",
             ));
         }
-        let patient = crate::patients::get(conn, row.patient_id)?;
-        if !can_email(&patient) {
-            return Err(AppError::invalid(
-                "reminder",
+        if !deliverable.patient_can_be_emailed {
+            return Err(refused(
                 "This patient cannot be emailed (no consent, no email, or they unsubscribed).",
             ));
         }
-        let action = retry_action(&row, at).ok_or_else(|| {
-            AppError::invalid(
-                "reminder",
-                "Only a failed, skipped or cancelled email can be tried again.",
-            )
-        })?;
+        let only_these = "Only a failed, skipped or cancelled email can be tried again.";
+        let action = retry_action(&row, at).ok_or_else(|| refused(only_these))?;
         let next_attempt_at = match action {
             RetryAction::Restore => row.send_at,
             RetryAction::SendNow => now,
             RetryAction::TooLate => {
-                return Err(AppError::invalid(
-                    "reminder",
-                    &format!(
+                return Err(refused(&format!(
                     "Not sent: this is the email for day {} of healing, and that day has passed. \
-                         Sent now it would give the patient the wrong day's advice; \
-                         the email for today goes out as planned.",
+                     Sent now it would give the patient the wrong day's advice; \
+                     the email for today goes out as planned.",
                     row.day
-                ),
-                ))
+                )))
             }
         };
         if outbox::requeue(conn, id, next_attempt_at, now)? == 0 {
-            return Err(AppError::invalid(
-                "reminder",
-                "Only a failed, skipped or cancelled email can be tried again.",
-            ));
+            return Err(refused(only_these));
         }
         let detail = match action {
             RetryAction::Restore => "restored, to go at its own time",
@@ -473,19 +450,9 @@ pub fn cancel(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> 
     write_tx(conn, |conn| {
         let row = outbox::find(conn, id)?.ok_or(AppError::NotFound)?;
         let reason = format!("cancelled by {}", actor.label);
-        if outbox::finish(
-            conn,
-            id,
-            &[status::PENDING, status::FAILED],
-            status::CANCELLED,
-            Some(&reason),
-            now,
-        )? == 0
-        {
-            return Err(AppError::invalid(
-                "reminder",
-                "Only a pending or failed email can be cancelled.",
-            ));
+        let from = [Status::Pending, Status::Failed];
+        if outbox::finish(conn, id, &from, Status::Cancelled, &reason, now)? == 0 {
+            return Err(refused("Only a pending or failed email can be cancelled."));
         }
         audit(
             conn,

@@ -191,7 +191,7 @@ pub(crate) mod fixture {
             address: "1 High Street, London".into(),
             opening_hours: "Mon–Fri 9–6".into(),
             out_of_hours: "Call 111.".into(),
-            time_zone: "Europe/London".into(),
+            time_zone: crate::clinic::Zone(chrono_tz::Europe::London),
             send_hour: 9,
             sender_email: "aftercare@glow.example".into(),
             configured: true,
@@ -308,7 +308,7 @@ mod tests {
         let html = render(&plan, &fixture::clinic());
         assert!(html.contains("Call 999 straight away if you have:"));
         let abroad = Clinic {
-            time_zone: "Europe/Paris".into(),
+            time_zone: crate::clinic::Zone(chrono_tz::Europe::Paris),
             ..fixture::clinic()
         };
         assert!(render(&plan, &abroad).contains("Call 112 straight away if you have:"));

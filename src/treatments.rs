@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
-use crate::accounts::{audit, User};
+use crate::accounts::User;
+use crate::audit::audit;
 use crate::audit_writer::AuditEntry;
 use crate::auth::Role;
 use crate::care::{self, schedule, Plan, Protocol, TreatedArea, TreatmentInput};
@@ -276,14 +277,15 @@ pub fn record(
     // Validation and the plan need no lock: on SQLite every other writer
     // queues behind this transaction (BENCHMARKS.md, F3). The patient is read
     // inside it, so the reminders follow their consent as it is at commit.
-    let clinic = store::clinic::get(conn)?;
-    let valid = validate(protocol, &clinic, &clinic.time_zone, form, now)?;
+    let clinic = crate::clinic::get(conn)?;
+    let valid = validate(protocol, &clinic, clinic.time_zone.name(), form, now)?;
     let now = now.naive_utc();
     write_tx(conn, |conn| {
         let patient = crate::patients::get(conn, patient_id)?;
         let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
-        crate::reminders::schedule(conn, id, &patient, &valid.plan, &clinic.sender_email, at)?;
+        let recipient = crate::patients::recipient(&patient);
+        crate::reminders::schedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
         let summary = summary(&valid.plan);
         audit(
             conn,
@@ -348,12 +350,13 @@ pub fn edit(
     write_tx(conn, |conn| {
         let t = get(conn, id)?;
         ensure_may_change(user, &t)?;
-        let clinic = store::clinic::get(conn)?;
+        let clinic = crate::clinic::get(conn)?;
         let valid = validate(protocol, &clinic, &t.time_zone, form, now)?;
         store::treatments::update(conn, id, &valid.fields)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
         let patient = crate::patients::get(conn, t.patient_id)?;
-        crate::reminders::reschedule(conn, id, &patient, &valid.plan, &clinic.sender_email, at)?;
+        let recipient = crate::patients::recipient(&patient);
+        crate::reminders::reschedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
         audit(
             conn,
             &user.actor(ip),
@@ -404,7 +407,7 @@ pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     let (treatment, _, practitioner) =
         store::treatments::find_with_names(conn, id)?.ok_or(AppError::NotFound)?;
     let patient = crate::patients::get(conn, treatment.patient_id)?;
-    let clinic = store::clinic::get(conn)?;
+    let clinic = crate::clinic::get(conn)?;
     let plan: Plan = serde_json::from_str(&treatment.plan_json).map_err(|e| {
         AppError::Internal(anyhow::anyhow!(
             "treatment {id} has an unreadable plan: {e}"
@@ -419,6 +422,48 @@ pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     })
 }
 
+/// The zone a treatment was recorded in (stored with it, so its dates never
+/// move when the clinic's setting changes).
+pub fn zone(t: &TreatmentRow) -> AppResult<chrono_tz::Tz> {
+    t.time_zone.parse().map_err(|_| {
+        AppError::Internal(anyhow::anyhow!(
+            "treatment {} has an unknown time zone {:?}",
+            t.id,
+            t.time_zone
+        ))
+    })
+}
+
+/// A treatment's page: the treatment with its reminders as staff see them.
+pub fn page(
+    conn: &mut DbConn,
+    id: i64,
+    at: crate::reminders::Timing,
+) -> AppResult<(TreatmentView, Vec<crate::reminders::ReminderView>)> {
+    let view = view(conn, id)?;
+    let tz = zone(&view.treatment)?;
+    let reminders = crate::reminders::for_treatment(conn, id, &view.patient.name, tz, at)?;
+    Ok((view, reminders))
+}
+
+/// One of the treatment's reminder emails, exactly as the patient gets it.
+pub fn reminder_preview(
+    conn: &mut DbConn,
+    links: &crate::links::Links,
+    treatment_id: i64,
+    reminder_id: i64,
+) -> AppResult<crate::mail::reminder::ReminderEmail> {
+    let row = crate::reminders::of_treatment(conn, treatment_id, reminder_id)?;
+    let view = view(conn, treatment_id)?;
+    Ok(crate::reminders::compose_for(
+        &row,
+        &view.plan,
+        &view.clinic,
+        &view.patient.name,
+        links,
+    ))
+}
+
 /// The start page's list: the latest treatments, and how many emails failed.
 pub struct Dashboard {
     pub recent: Vec<(TreatmentRow, String, String)>,
@@ -427,10 +472,7 @@ pub struct Dashboard {
 
 pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
     let recent = store::treatments::recent(conn, 10)?;
-    let failed_emails = store::reminders::counts(conn)?
-        .into_iter()
-        .find(|(s, _)| s == store::reminders::status::FAILED)
-        .map_or(0, |(_, n)| n);
+    let failed_emails = crate::reminders::failed_count(conn)?;
     Ok(Dashboard {
         recent,
         failed_emails,
@@ -439,7 +481,7 @@ pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
 
 /// The audit row for who opened a sheet (staff printing, or the patient by link).
 pub fn sheet_opened(
-    actor: crate::accounts::Actor,
+    actor: crate::audit::Actor,
     action: &'static str,
     id: i64,
     now: NaiveDateTime,
@@ -488,7 +530,7 @@ mod tests {
             address: String::new(),
             opening_hours: String::new(),
             out_of_hours: String::new(),
-            time_zone: "Europe/London".into(),
+            time_zone: crate::clinic::Zone(chrono_tz::Europe::London),
             send_hour: 9,
             sender_email: "a@c.example".into(),
             configured: true,

@@ -228,6 +228,39 @@ pub enum ReminderKind {
     Milestone,
 }
 
+impl ReminderKind {
+    /// The name the outbox stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReminderKind::Evening => "evening",
+            ReminderKind::Daily => "daily",
+            ReminderKind::Milestone => "milestone",
+        }
+    }
+}
+
+/// Compares with a stored name (tests read rows as the outbox stores them).
+impl PartialEq<&str> for ReminderKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+/// How a stored kind is read: an unknown one is an error, never a guess.
+impl TryFrom<String> for ReminderKind {
+    type Error = String;
+    fn try_from(text: String) -> Result<ReminderKind, String> {
+        [
+            ReminderKind::Evening,
+            ReminderKind::Daily,
+            ReminderKind::Milestone,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+        .ok_or_else(|| format!("unknown reminder kind {text:?}"))
+    }
+}
+
 /// One email to send. Emails that fall on the same local day are merged into one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reminder {

@@ -18,8 +18,8 @@ use crate::clinic::Clinic;
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::links::Links;
 use crate::mail::{self, Envelope, Mailer};
-use crate::reminders::{can_email, is_stale};
-use crate::store::reminders::{self as outbox, status, Job};
+use crate::reminders::{is_stale, Status};
+use crate::store::reminders::{self as outbox, Job};
 use crate::store::{self, write_tx, Pool};
 
 /// At most this many outcomes are recorded in one transaction.
@@ -225,7 +225,7 @@ impl Worker {
         if job.treatment_deleted {
             return Outcome::Cancelled("the treatment was deleted".into());
         }
-        if !can_email(&job.patient) {
+        if !job.patient.can_be_emailed() {
             return Outcome::Cancelled(if job.patient.unsubscribed_at.is_some() {
                 "the patient unsubscribed".into()
             } else {
@@ -233,7 +233,7 @@ impl Worker {
             });
         }
         let late = now - r.send_at.and_utc();
-        if is_stale(&r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
+        if is_stale(r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
             return Outcome::Skipped(format!(
                 "{} hours late (the app was not sending); skipped so the next reminder goes on time",
                 late.num_hours()
@@ -260,7 +260,7 @@ impl Worker {
     fn render(&self, job: &Job, clinic: &Clinic) -> anyhow::Result<lettre::Message> {
         let r = &job.reminder;
         let plan: crate::care::Plan = serde_json::from_str(&job.plan_json)?;
-        let email = crate::reminders::compose_for(r, &plan, clinic, &job.patient, &self.links);
+        let email = crate::reminders::compose_for(r, &plan, clinic, &job.patient.name, &self.links);
         let unsubscribe = self.links.unsubscribe(job.patient.id);
         let to = job.patient.email.as_deref().unwrap_or_default();
         let envelope = Envelope {
@@ -283,7 +283,7 @@ impl Worker {
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut conn = pool.get()?;
             let at = now.naive_utc();
-            let from = [status::SENDING];
+            let from = [Status::Sending];
             write_tx(&mut conn, |c| {
                 for (id, outcome) in done {
                     match outcome {
@@ -291,14 +291,12 @@ impl Worker {
                         Outcome::Retry { error, next } => {
                             outbox::mark_retry(c, id, &error, next.naive_utc(), at)?
                         }
-                        Outcome::Failed(e) => {
-                            outbox::finish(c, id, &from, status::FAILED, Some(&e), at)?
-                        }
+                        Outcome::Failed(e) => outbox::finish(c, id, &from, Status::Failed, &e, at)?,
                         Outcome::Skipped(e) => {
-                            outbox::finish(c, id, &from, status::SKIPPED, Some(&e), at)?
+                            outbox::finish(c, id, &from, Status::Skipped, &e, at)?
                         }
                         Outcome::Cancelled(e) => {
-                            outbox::finish(c, id, &from, status::CANCELLED, Some(&e), at)?
+                            outbox::finish(c, id, &from, Status::Cancelled, &e, at)?
                         }
                     };
                 }

@@ -6,6 +6,36 @@ use diesel::prelude::*;
 use super::schema::clinic;
 use super::DbConn;
 
+/// The clinic's IANA time zone, parsed once when the row is read: a zone the
+/// database holds but chrono-tz does not know is an error, never UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Zone(pub chrono_tz::Tz);
+
+impl Zone {
+    pub fn tz(self) -> chrono_tz::Tz {
+        self.0
+    }
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl TryFrom<String> for Zone {
+    type Error = String;
+    fn try_from(name: String) -> Result<Zone, String> {
+        name.parse()
+            .map(Zone)
+            .map_err(|_| format!("unknown time zone {name:?}"))
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize, PartialEq)]
 #[diesel(table_name = clinic)]
 pub struct ClinicRow {
@@ -15,7 +45,8 @@ pub struct ClinicRow {
     pub address: String,
     pub opening_hours: String,
     pub out_of_hours: String,
-    pub time_zone: String,
+    #[diesel(deserialize_as = String)]
+    pub time_zone: Zone,
     pub send_hour: i32,
     pub sender_email: String,
     pub configured: bool,
@@ -39,7 +70,7 @@ pub fn save(conn: &mut DbConn, row: &ClinicRow, now: NaiveDateTime) -> QueryResu
             clinic::address.eq(&row.address),
             clinic::opening_hours.eq(&row.opening_hours),
             clinic::out_of_hours.eq(&row.out_of_hours),
-            clinic::time_zone.eq(&row.time_zone),
+            clinic::time_zone.eq(row.time_zone.name()),
             clinic::send_hour.eq(row.send_hour),
             clinic::sender_email.eq(&row.sender_email),
             clinic::configured.eq(true),

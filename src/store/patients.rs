@@ -22,6 +22,14 @@ pub struct PatientRow {
     pub created_at: NaiveDateTime,
 }
 
+impl PatientRow {
+    /// Whether aftercare emails may go to this patient at all: they agreed,
+    /// gave an address, and have not unsubscribed.
+    pub fn can_be_emailed(&self) -> bool {
+        self.email_consent && self.email.is_some() && self.unsubscribed_at.is_none()
+    }
+}
+
 /// The fields a person edits.
 #[derive(Debug, Clone, AsChangeset, Insertable)]
 #[diesel(table_name = patients, treat_none_as_null = true)]

@@ -6,16 +6,65 @@ use diesel::sql_types::{BigInt, Timestamp};
 
 use super::schema::{patients, reminders, treatments};
 use super::DbConn;
+use crate::care::ReminderKind;
 
-/// Row states. `sending` carries a lease; an expired lease makes the row claimable again.
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const SENDING: &str = "sending";
-    pub const SENT: &str = "sent";
-    pub const FAILED: &str = "failed";
-    pub const SKIPPED: &str = "skipped";
-    pub const CANCELLED: &str = "cancelled";
-    pub const ALL: [&str; 6] = [PENDING, SENDING, SENT, FAILED, SKIPPED, CANCELLED];
+/// A reminder's state. `Sending` carries a lease; an expired lease makes the
+/// row claimable again. Stored as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Pending,
+        Status::Sending,
+        Status::Sent,
+        Status::Failed,
+        Status::Skipped,
+        Status::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with a stored name (tests read rows as the outbox stores them).
+impl PartialEq<&str> for Status {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+/// How a stored status is read: an unknown one is an error, never a guess.
+impl TryFrom<String> for Status {
+    type Error = String;
+    fn try_from(text: String) -> Result<Status, String> {
+        Status::parse(&text).ok_or_else(|| format!("unknown reminder status {text:?}"))
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
@@ -25,14 +74,19 @@ pub struct ReminderRow {
     pub treatment_id: i64,
     pub patient_id: i64,
     pub reminder_key: String,
-    pub kind: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: ReminderKind,
     pub day: i32,
     pub subject: String,
     pub send_at: NaiveDateTime,
     pub next_attempt_at: NaiveDateTime,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: Status,
     pub attempts: i32,
+    /// What the mail server or the message builder last said.
     pub last_error: Option<String>,
+    /// Why the row is cancelled or skipped.
+    pub reason: Option<String>,
     pub lease_expires_at: Option<NaiveDateTime>,
     pub sent_at: Option<NaiveDateTime>,
     pub message_id: String,
@@ -44,15 +98,47 @@ pub struct NewReminder {
     pub treatment_id: i64,
     pub patient_id: i64,
     pub reminder_key: String,
-    pub kind: String,
+    pub kind: &'static str,
     pub day: i32,
     pub subject: String,
     pub send_at: NaiveDateTime,
     pub next_attempt_at: NaiveDateTime,
-    pub status: String,
-    pub last_error: Option<String>,
+    pub status: &'static str,
+    pub reason: Option<String>,
     pub message_id: String,
     pub updated_at: NaiveDateTime,
+}
+
+impl NewReminder {
+    pub fn new(
+        treatment_id: i64,
+        patient_id: i64,
+        r: &crate::care::Reminder,
+        status: Status,
+        reason: Option<&str>,
+        message_id: String,
+        now: NaiveDateTime,
+    ) -> NewReminder {
+        let send_at = r.send_at.naive_utc();
+        NewReminder {
+            treatment_id,
+            patient_id,
+            reminder_key: r.key.clone(),
+            kind: r.kind.as_str(),
+            day: r.day as i32,
+            subject: r.subject.clone(),
+            send_at,
+            next_attempt_at: send_at,
+            status: status.as_str(),
+            reason: reason.map(str::to_string),
+            message_id,
+            updated_at: now,
+        }
+    }
+}
+
+fn names(statuses: &[Status]) -> Vec<&'static str> {
+    statuses.iter().map(|s| s.as_str()).collect()
 }
 
 pub fn insert(conn: &mut DbConn, row: &NewReminder) -> QueryResult<usize> {
@@ -98,7 +184,7 @@ pub fn reschedule(
     diesel::update(
         reminders::table
             .find(id)
-            .filter(reminders::status.eq(status::PENDING)),
+            .filter(reminders::status.eq(Status::Pending.as_str())),
     )
     .set((
         reminders::send_at.eq(send_at),
@@ -110,27 +196,33 @@ pub fn reschedule(
     .execute(conn)
 }
 
-/// Sets a row's final state with a reason, if it is in one of `from`.
+/// Sets a row's state with the reason for it, if it is in one of `from`.
+/// A failure's reason is what went wrong, so it goes in `last_error`.
 pub fn finish(
     conn: &mut DbConn,
     id: i64,
-    from: &[&str],
-    to: &str,
-    reason: Option<&str>,
+    from: &[Status],
+    to: Status,
+    reason: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
-        reminders::table
-            .find(id)
-            .filter(reminders::status.eq_any(from)),
-    )
-    .set((
-        reminders::status.eq(to),
-        reminders::last_error.eq(reason),
+    let rows = reminders::table
+        .find(id)
+        .filter(reminders::status.eq_any(names(from)));
+    let common = (
+        reminders::status.eq(to.as_str()),
         reminders::lease_expires_at.eq(None::<NaiveDateTime>),
         reminders::updated_at.eq(now),
-    ))
-    .execute(conn)
+    );
+    if to == Status::Failed {
+        diesel::update(rows)
+            .set((common, reminders::last_error.eq(reason)))
+            .execute(conn)
+    } else {
+        diesel::update(rows)
+            .set((common, reminders::reason.eq(reason)))
+            .execute(conn)
+    }
 }
 
 /// Whose pending reminders to cancel.
@@ -149,7 +241,7 @@ pub fn cancel_pending(
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     let pending = reminders::table
-        .filter(reminders::status.eq(status::PENDING))
+        .filter(reminders::status.eq(Status::Pending.as_str()))
         .into_boxed();
     let rows = match scope {
         Scope::Treatment(id) => pending.filter(reminders::treatment_id.eq(id)),
@@ -159,22 +251,50 @@ pub fn cancel_pending(
     diesel::update(
         reminders::table
             .filter(reminders::id.eq_any(&ids))
-            .filter(reminders::status.eq(status::PENDING)),
+            .filter(reminders::status.eq(Status::Pending.as_str())),
     )
     .set((
-        reminders::status.eq(status::CANCELLED),
-        reminders::last_error.eq(reason),
+        reminders::status.eq(Status::Cancelled.as_str()),
+        reminders::reason.eq(reason),
         reminders::updated_at.eq(now),
     ))
     .execute(conn)
 }
 
-/// Whether a reminder's treatment has been deleted (its emails never go).
-pub fn treatment_deleted(conn: &mut DbConn, treatment_id: i64) -> QueryResult<bool> {
-    treatments::table
-        .find(treatment_id)
-        .select(treatments::deleted_at.is_not_null())
+/// Whether a reminder could still reach its patient.
+#[derive(Debug, Clone, Copy)]
+pub struct Deliverable {
+    pub treatment_deleted: bool,
+    pub patient_can_be_emailed: bool,
+}
+
+/// A reminder, with whether its treatment and patient still allow sending it.
+pub fn find_with_recipient(
+    conn: &mut DbConn,
+    id: i64,
+) -> QueryResult<Option<(ReminderRow, Deliverable)>> {
+    let found: Option<(
+        ReminderRow,
+        Option<NaiveDateTime>,
+        super::patients::PatientRow,
+    )> = reminders::table
+        .inner_join(treatments::table)
+        .inner_join(patients::table)
+        .filter(reminders::id.eq(id))
+        .select((
+            ReminderRow::as_select(),
+            treatments::deleted_at,
+            super::patients::PatientRow::as_select(),
+        ))
         .get_result(conn)
+        .optional()?;
+    Ok(found.map(|(row, deleted, patient)| {
+        let deliverable = Deliverable {
+            treatment_deleted: deleted.is_some(),
+            patient_can_be_emailed: patient.can_be_emailed(),
+        };
+        (row, deliverable)
+    }))
 }
 
 /// Re-opens a patient's future reminders that were held back for `reason`
@@ -189,8 +309,8 @@ pub fn reopen_for_patient(
     diesel::update(
         reminders::table
             .filter(reminders::patient_id.eq(patient_id))
-            .filter(reminders::status.eq(status::CANCELLED))
-            .filter(reminders::last_error.eq(reason))
+            .filter(reminders::status.eq(Status::Cancelled.as_str()))
+            .filter(reminders::reason.eq(reason))
             .filter(reminders::send_at.gt(now))
             .filter(
                 reminders::treatment_id.eq_any(
@@ -201,8 +321,8 @@ pub fn reopen_for_patient(
             ),
     )
     .set((
-        reminders::status.eq(status::PENDING),
-        reminders::last_error.eq(None::<String>),
+        reminders::status.eq(Status::Pending.as_str()),
+        reminders::reason.eq(None::<String>),
         reminders::updated_at.eq(now),
     ))
     .execute(conn)
@@ -292,10 +412,10 @@ pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<
     diesel::update(
         reminders::table
             .find(id)
-            .filter(reminders::status.eq(status::SENDING)),
+            .filter(reminders::status.eq(Status::Sending.as_str())),
     )
     .set((
-        reminders::status.eq(status::SENT),
+        reminders::status.eq(Status::Sent.as_str()),
         reminders::sent_at.eq(now),
         reminders::last_error.eq(None::<String>),
         reminders::lease_expires_at.eq(None::<NaiveDateTime>),
@@ -315,10 +435,10 @@ pub fn mark_retry(
     diesel::update(
         reminders::table
             .find(id)
-            .filter(reminders::status.eq(status::SENDING)),
+            .filter(reminders::status.eq(Status::Sending.as_str())),
     )
     .set((
-        reminders::status.eq(status::PENDING),
+        reminders::status.eq(Status::Pending.as_str()),
         reminders::next_attempt_at.eq(next_attempt_at),
         reminders::last_error.eq(error),
         reminders::lease_expires_at.eq(None::<NaiveDateTime>),
@@ -335,16 +455,18 @@ pub fn requeue(
     next_attempt_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(reminders::table.find(id).filter(reminders::status.eq_any([
-        status::FAILED,
-        status::SKIPPED,
-        status::CANCELLED,
-    ])))
+    let retryable = names(&[Status::Failed, Status::Skipped, Status::Cancelled]);
+    diesel::update(
+        reminders::table
+            .find(id)
+            .filter(reminders::status.eq_any(retryable)),
+    )
     .set((
-        reminders::status.eq(status::PENDING),
+        reminders::status.eq(Status::Pending.as_str()),
         reminders::next_attempt_at.eq(next_attempt_at),
         reminders::attempts.eq(0),
         reminders::last_error.eq(None::<String>),
+        reminders::reason.eq(None::<String>),
         reminders::updated_at.eq(now),
     ))
     .execute(conn)
@@ -352,7 +474,7 @@ pub fn requeue(
 
 #[derive(Debug, Clone, Default)]
 pub struct OutboxFilter {
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
 }
@@ -374,7 +496,7 @@ pub fn outbox(
         ))
         .into_boxed();
     if let Some(s) = &filter.status {
-        query = query.filter(reminders::status.eq(s.clone()));
+        query = query.filter(reminders::status.eq(s.as_str()));
     }
     if let Some(from) = filter.from {
         query = query.filter(reminders::send_at.ge(from));
@@ -390,9 +512,16 @@ pub fn outbox(
 }
 
 /// How many reminders are in each state.
-pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
-    reminders::table
+pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(Status, i64)>> {
+    let rows: Vec<(String, i64)> = reminders::table
         .group_by(reminders::status)
         .select((reminders::status, diesel::dsl::count_star()))
-        .load(conn)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(s, n)| Ok((Status::try_from(s).map_err(deserialize_error)?, n)))
+        .collect()
+}
+
+fn deserialize_error(message: String) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(message.into())
 }

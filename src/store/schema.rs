@@ -142,6 +142,7 @@ diesel::table! {
         status -> Text,
         attempts -> Integer,
         last_error -> Nullable<Text>,
+        reason -> Nullable<Text>,
         lease_expires_at -> Nullable<Timestamp>,
         sent_at -> Nullable<Timestamp>,
         message_id -> Text,

@@ -106,7 +106,7 @@ impl AppState {
     /// Today's date in the clinic's time zone.
     pub async fn clinic_today(&self) -> AppResult<chrono::NaiveDate> {
         let clinic = self.db(crate::clinic::get).await?;
-        let tz = crate::clinic::zone(&clinic);
+        let tz = clinic.zone();
         Ok(self.clock.now().with_timezone(&tz).date_naive())
     }
 

@@ -13,7 +13,7 @@ use super::page::PageCtx;
 use super::session::{Auth, FrontDesk, SignedIn};
 use super::{client_ip, render, AppState};
 use crate::error::{AppError, AppResult};
-use crate::reminders::{self, OutboxPage, RetryAction, STATUS_FAILED, STATUS_PENDING};
+use crate::reminders::{self, OutboxPage, RetryAction, Status};
 
 #[derive(Deserialize, Default)]
 pub(super) struct OutboxQuery {
@@ -32,11 +32,11 @@ struct OutboxTemplate {
     ctx: PageCtx,
     outbox: OutboxPage,
     query: OutboxQuery,
-    statuses: [&'static str; 6],
+    statuses: [Status; 6],
 }
 
 impl OutboxTemplate {
-    fn count(&self, status: &str) -> i64 {
+    fn count(&self, status: &Status) -> i64 {
         self.outbox
             .counts
             .iter()
@@ -57,9 +57,6 @@ impl OutboxTemplate {
             .unwrap_or_default()
         )
     }
-    fn can_cancel(&self, status: &str) -> bool {
-        [STATUS_PENDING, STATUS_FAILED].contains(&status)
-    }
 }
 
 fn parse_day(text: &str, field: &str) -> AppResult<Option<NaiveDate>> {
@@ -79,8 +76,15 @@ pub(super) async fn outbox(
     query: web::Query<OutboxQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
+    let status = match query.status.as_str() {
+        "" => None,
+        name => Some(
+            Status::parse(name)
+                .ok_or_else(|| AppError::BadRequest("Unknown status filter.".into()))?,
+        ),
+    };
     let asked = reminders::OutboxQuery {
-        status: (!query.status.is_empty()).then(|| query.status.clone()),
+        status,
         from: parse_day(&query.from, "from")?,
         to: parse_day(&query.to, "to")?,
         page: query.page.unwrap_or(1),
@@ -93,7 +97,7 @@ pub(super) async fn outbox(
         ctx,
         outbox,
         query,
-        statuses: reminders::STATUSES,
+        statuses: Status::ALL,
     })
 }
 
@@ -180,7 +184,7 @@ pub(super) async fn preview(
     let (id, reminder) = path.into_inner();
     let links = state.links.clone();
     let email = state
-        .db(move |conn| reminders::preview(conn, &links, id, reminder))
+        .db(move |conn| crate::treatments::reminder_preview(conn, &links, id, reminder))
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -237,7 +241,7 @@ pub(super) async fn unsubscribe(
         .ok_or(AppError::NotFound)?;
     let (ip, now) = (client_ip(&req), state.now());
     state
-        .db(move |conn| reminders::unsubscribe(conn, patient_id, &ip, now))
+        .db(move |conn| crate::patients::unsubscribe(conn, patient_id, &ip, now))
         .await?;
     let clinic = state.db(crate::clinic::get).await?;
     render(&UnsubscribePage {

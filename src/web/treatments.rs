@@ -9,7 +9,7 @@ use super::flash::flash_cookie;
 use super::page::PageCtx;
 use super::session::{Auth, Clinicians, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
-use crate::accounts::Actor;
+use crate::audit::Actor;
 use crate::care::Protocol;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::patients::{self, Patient};
@@ -64,7 +64,7 @@ pub(super) async fn new_form(
     let (patient, clinic) = state
         .db(move |conn| Ok((patients::get(conn, id)?, crate::clinic::get(conn)?)))
         .await?;
-    let tz = crate::clinic::zone(&clinic);
+    let tz = clinic.zone();
     let local_now = state.clock.now().with_timezone(&tz).naive_local();
     render(&FormPage {
         ctx,
@@ -73,7 +73,7 @@ pub(super) async fn new_form(
         form: TreatmentForm::blank(local_now),
         errors: FieldErrors::default(),
         areas: area_choices(&state.protocol),
-        time_zone: clinic.time_zone,
+        time_zone: clinic.time_zone.name().to_string(),
     })
 }
 
@@ -143,7 +143,7 @@ pub(super) async fn record(
                 form: form.with_spare_rows(),
                 errors,
                 areas: area_choices(&state.protocol),
-                time_zone: clinic.time_zone,
+                time_zone: clinic.time_zone.name().to_string(),
             })
         }
         Err(e) => Err(e),
@@ -283,24 +283,12 @@ struct ShowPage {
     view: TreatmentView,
     link: String,
     may_change: bool,
-    reminders: Vec<crate::store::reminders::ReminderRow>,
+    reminders: Vec<crate::reminders::ReminderView>,
 }
 
 impl ShowPage {
     fn mm(&self, depth: &f64) -> String {
         crate::care::protocol::format_mm(*depth)
-    }
-    fn local(&self, utc: &chrono::NaiveDateTime) -> String {
-        let tz: chrono_tz::Tz = self
-            .view
-            .treatment
-            .time_zone
-            .parse()
-            .unwrap_or(chrono_tz::UTC);
-        utc.and_utc()
-            .with_timezone(&tz)
-            .format("%a %-d %b %Y, %H:%M")
-            .to_string()
     }
 }
 
@@ -312,14 +300,8 @@ pub(super) async fn show(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let (view, reminders) = state
-        .db(move |conn| {
-            Ok((
-                treatments::view(conn, id)?,
-                crate::reminders::for_treatment(conn, id)?,
-            ))
-        })
-        .await?;
+    let at = state.timing();
+    let (view, reminders) = state.db(move |conn| treatments::page(conn, id, at)).await?;
     let user = auth.user();
     let may_change = treatments::may_change(user, &view.treatment);
     render(&ShowPage {

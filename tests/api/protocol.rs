@@ -69,7 +69,7 @@ fn clinic(time_zone: &str) -> Clinic {
         address: "1 High Street".into(),
         opening_hours: "Mon–Fri 9–6".into(),
         out_of_hours: "Call 111.".into(),
-        time_zone: time_zone.into(),
+        time_zone: aftercare::clinic::Zone::try_from(time_zone.to_string()).unwrap(),
         send_hour: 9,
         sender_email: "aftercare@glow.example".into(),
         configured: true,

@@ -484,7 +484,7 @@ async fn deleting_a_treatment_cancels_its_reminders(app: TestApp) {
     delete_treatment(&m.app, treatment).await;
     let after = rows(&m.app, treatment).await;
     assert!(after.iter().all(|r| r.status == "cancelled"));
-    assert!(after[0].last_error.as_deref().unwrap().contains("deleted"));
+    assert!(after[0].reason.as_deref().unwrap().contains("deleted"));
     m.clock.set(Utc::now() + Duration::days(60));
     assert_eq!(m.worker.drain().await.unwrap().sent, 0);
 }
@@ -506,7 +506,7 @@ async fn stale_daily_reminders_are_skipped_and_milestones_still_go(app: TestApp)
     );
     assert!(skipped
         .iter()
-        .all(|r| r.kind != "milestone" && r.last_error.as_deref().unwrap().contains("late")));
+        .all(|r| r.kind != "milestone" && r.reason.as_deref().unwrap().contains("late")));
     let sent: Vec<_> = after.iter().filter(|r| r.status == "sent").collect();
     assert!(sent.iter().any(|r| r.id == day5.id), "today's email goes");
     assert!(after
@@ -591,13 +591,13 @@ async fn four_workers_deliver_each_of_a_thousand_reminders_once(app: TestApp) {
                         treatment_id: treatment,
                         patient_id: patient,
                         reminder_key: format!("load-{i}"),
-                        kind: "milestone".into(),
+                        kind: "milestone",
                         day: 1,
                         subject: format!("Load test {i}"),
                         send_at: due.naive_utc(),
                         next_attempt_at: due.naive_utc(),
-                        status: "pending".into(),
-                        last_error: None,
+                        status: "pending",
+                        reason: None,
                         message_id: format!("<load.{i}@test.example>"),
                         updated_at: due.naive_utc(),
                     },
@@ -795,7 +795,7 @@ async fn retry_sends_a_passed_milestone_now_and_refuses_a_passed_day(app: TestAp
     assert!(page.contains("will be sent within a minute"));
     m.worker.drain().await.unwrap();
     let after = rows(&m.app, treatment).await;
-    let status_of = |id: i64| after.iter().find(|r| r.id == id).unwrap().status.clone();
+    let status_of = |id: i64| after.iter().find(|r| r.id == id).unwrap().status;
     assert_eq!(status_of(daily.id), "cancelled");
     assert_eq!(status_of(milestone.id), "sent");
     let sent: Vec<String> = m
@@ -831,7 +831,7 @@ async fn a_treatment_recorded_late_still_sends_its_evening_email(app: TestApp) {
     let evening = rows(&m.app, treatment).await.remove(0);
     assert_eq!(evening.reminder_key, "evening");
     assert_eq!(evening.send_at, "2027-01-12T18:00:00".parse().unwrap());
-    assert_eq!(evening.status, "pending", "{:?}", evening.last_error);
+    assert_eq!(evening.status, "pending", "{:?}", evening.reason);
     assert_eq!(m.worker.drain().await.unwrap().sent, 1);
     let mail = m.sink.wait_for(1, StdDuration::from_secs(5)).await;
     assert_eq!(mail[0].subject().unwrap(), evening.subject);
