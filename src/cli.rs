@@ -203,32 +203,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn serve(settings: Settings, with_worker: bool) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
-        let app = Application::build(settings)?;
+        let app = Application::build_with(settings, with_worker)?;
         let base_url = app.state.settings.base_url.clone();
         let state = app.state.clone();
         if let Some(token) = state.db(accounts::issue_setup_token).await.map_err(to_anyhow)? {
             println!("\nNo account exists yet. Open this one-time link to create the first admin:\n\n    {base_url}/setup/{token}\n");
         }
-        let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = if with_worker {
-            let worker = app.worker()?;
-            Some(tokio::spawn(async move {
-                worker.run_until(async { stopped.await.unwrap_or(()) }).await
-            }))
-        } else {
-            None
-        };
         tracing::info!(address = %base_url, worker = with_worker, "serving");
-        // The server stops on SIGTERM or Ctrl-C; then the worker finishes its round.
-        let served = app.run_until_stopped().await;
-        let _ = stop_worker.send(());
-        if let Some(worker) = worker {
-            if let Err(e) = worker.await {
-                tracing::error!(error = %e, "the reminder worker ended abnormally");
-            }
-        }
+        // Ends on SIGTERM or Ctrl-C, or with an error when the worker dies.
+        app.run_supervised().await?;
         tracing::info!("stopped");
-        Ok(served?)
+        Ok(())
     })
 }
 
@@ -236,8 +221,7 @@ fn worker(settings: Settings) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let state = crate::startup::prepare(settings)?;
         let worker = crate::startup::worker_for(&state)?;
-        worker.run_until(shutdown_signal()).await;
-        Ok(())
+        worker.run_until(shutdown_signal()).await
     })
 }
 

@@ -13,6 +13,8 @@ pub mod clinic;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod health;
+pub mod housekeeping;
 pub mod jobs;
 pub mod links;
 pub mod mail;

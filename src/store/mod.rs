@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod clinic;
+pub mod heartbeats;
 pub mod patients;
 pub mod reminders;
 pub mod schema;

@@ -56,6 +56,9 @@ pub struct AppState {
     pub protocol: Arc<Protocol>,
     pub links: Links,
     pub audit: crate::audit_writer::AuditWriter,
+    /// Whether this process runs the reminder worker (`serve` without
+    /// `--no-worker`); decides whether `/healthz` fails on stale mail.
+    pub worker_in_process: bool,
 }
 
 impl AppState {

@@ -111,3 +111,54 @@ fn a_bad_configuration_is_reported_one_line_each() {
         "{err}"
     );
 }
+
+/// Waits up to a minute for `child` to exit; kills it and fails otherwise.
+fn exit_status_within_a_minute(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after a minute: it serves on without a worker");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_worker_that_cannot_claim_ends_serve_and_worker_with_an_error() {
+    use diesel::{Connection, RunQueryDsl};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.db");
+    let db = format!("sqlite://{}", path.display());
+    let (ok, _, err) = aftercare(&["migrate"], &db, "");
+    assert!(ok, "{err}");
+    // A real fault outside any single send: the claim's table is gone, and
+    // migrations (already applied) do not bring it back.
+    let mut conn = diesel::sqlite::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    diesel::sql_query("DROP TABLE reminders")
+        .execute(&mut conn)
+        .unwrap();
+    for command in ["serve", "worker"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
+            .arg(command)
+            .env("AFTERCARE_DATABASE_URL", &db)
+            .env("AFTERCARE_BIND", "127.0.0.1:0")
+            .env("AFTERCARE_MAIL_DIR", dir.path().join("outbox"))
+            .env("AFTERCARE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = exit_status_within_a_minute(&mut child);
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(1), "{command}: {err}");
+        assert!(
+            err.contains("the reminder worker cannot go on") && err.contains("no such table"),
+            "{command} says why: {err}"
+        );
+    }
+}

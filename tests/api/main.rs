@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod cli;
 mod http;
+mod ops;
 mod patients;
 mod reminders;
 mod routes;
