@@ -97,6 +97,7 @@ const SETUP_TOKEN_KEY: &str = "setup_token_hash";
 
 /// While no user exists, makes a fresh one-time setup token (only its hash is
 /// stored) and returns it; `None` once someone has an account.
+#[tracing::instrument(skip_all)]
 pub fn issue_setup_token(conn: &mut DbConn) -> AppResult<Option<String>> {
     write_tx(conn, |conn| {
         if store::users::count(conn)? > 0 {
@@ -110,6 +111,7 @@ pub fn issue_setup_token(conn: &mut DbConn) -> AppResult<Option<String>> {
 }
 
 /// Whether `token` is the live setup token.
+#[tracing::instrument(skip_all)]
 pub fn setup_token_is_valid(conn: &mut DbConn, token: &str) -> AppResult<bool> {
     let stored = store::settings::get(conn, SETUP_TOKEN_KEY)?;
     Ok(stored.is_some_and(|h| h == tokens::hash_token(token)) && store::users::count(conn)? == 0)
@@ -192,6 +194,7 @@ fn insert_user(conn: &mut DbConn, user: &ValidNewUser, now: NaiveDateTime) -> Ap
 }
 
 /// Creates the first admin from the setup link; the link dies with it.
+#[tracing::instrument(skip_all)]
 pub fn complete_setup(
     conn: &mut DbConn,
     token: &str,
@@ -232,6 +235,7 @@ pub struct AddedUser {
 /// Set-password links stay valid this long.
 pub const PASSWORD_LINK_HOURS: i64 = 72;
 
+#[tracing::instrument(skip_all)]
 pub fn add_user(
     conn: &mut DbConn,
     actor: &Actor,
@@ -277,6 +281,7 @@ fn new_password_link(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> App
     Ok(token)
 }
 
+#[tracing::instrument(skip_all)]
 pub fn list_users(conn: &mut DbConn) -> AppResult<Vec<User>> {
     store::users::list(conn)?
         .into_iter()
@@ -284,6 +289,7 @@ pub fn list_users(conn: &mut DbConn) -> AppResult<Vec<User>> {
         .collect()
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn get_user(conn: &mut DbConn, id: i64) -> AppResult<User> {
     store::users::find(conn, id)?
         .ok_or(AppError::NotFound)
@@ -302,6 +308,7 @@ fn ensure_admin_remains(conn: &mut DbConn, target: &User) -> AppResult<()> {
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn change_role(
     conn: &mut DbConn,
     actor: &Actor,
@@ -328,6 +335,7 @@ pub fn change_role(
     })
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn set_active(
     conn: &mut DbConn,
     actor: &Actor,
@@ -356,6 +364,7 @@ pub fn set_active(
 
 /// An admin resets someone's password: their sessions end, and a one-time
 /// link lets them choose a new one.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn reset_password_link(
     conn: &mut DbConn,
     actor: &Actor,
@@ -379,12 +388,14 @@ pub fn reset_password_link(
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub fn password_link_user(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> AppResult<User> {
     store::users::find_password_token(conn, &tokens::hash_token(token), now)?
         .ok_or(AppError::NotFound)
         .and_then(User::from_row)
 }
 
+#[tracing::instrument(skip_all)]
 pub fn use_password_link(
     conn: &mut DbConn,
     token: &str,
@@ -419,6 +430,7 @@ pub struct PasswordChange {
 }
 
 /// A signed-in user changes their own password; their other sessions end.
+#[tracing::instrument(skip_all)]
 pub fn change_own_password(
     conn: &mut DbConn,
     session: &ActiveSession,
@@ -469,6 +481,7 @@ pub enum LoginOutcome {
     Throttled,
 }
 
+#[tracing::instrument(skip_all)]
 pub fn log_in(
     conn: &mut DbConn,
     email: &str,
@@ -557,6 +570,7 @@ pub struct ActiveSession {
 /// turn every page view into a write.
 const TOUCH_AFTER_SECONDS: i64 = 60;
 
+#[tracing::instrument(skip_all)]
 pub fn resume_session(
     conn: &mut DbConn,
     token: &str,
@@ -584,6 +598,7 @@ pub fn resume_session(
     }))
 }
 
+#[tracing::instrument(skip_all)]
 pub fn log_out(
     conn: &mut DbConn,
     session: &ActiveSession,
@@ -604,6 +619,7 @@ pub fn log_out(
 }
 
 /// Adds a user from the command line (no actor but the operator).
+#[tracing::instrument(skip_all)]
 pub fn add_user_from_cli(
     conn: &mut DbConn,
     input: &NewUserInput,
@@ -634,6 +650,7 @@ pub struct AuditPage {
 
 pub const AUDIT_PAGE_SIZE: i64 = 50;
 
+#[tracing::instrument(skip_all, fields(page = page))]
 pub fn audit_page(conn: &mut DbConn, page: i64) -> AppResult<AuditPage> {
     let total = store::audit::count(conn)?;
     let pages = ((total + AUDIT_PAGE_SIZE - 1) / AUDIT_PAGE_SIZE).max(1);

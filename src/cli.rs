@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `user add`.
+//! The command line: `serve` (the default), `worker`, `migrate`, `user add`,
+//! `protocol check|show`, `demo seed` and `mail test`.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -105,7 +106,10 @@ pub fn main() -> ExitCode {
     // A `.env` file in the working directory is read if present (never required);
     // variables already set in the environment win.
     let _ = dotenvy::dotenv();
-    init_tracing();
+    if let Err(e) = init_tracing() {
+        eprintln!("aftercare: the configuration has 1 problem(s):\n  - {e}");
+        return ExitCode::from(2);
+    }
     // Protocol commands need no database or configuration.
     if let Some(Command::Protocol { command }) = &cli.command {
         return match protocol_command(command) {
@@ -176,11 +180,30 @@ fn protocol_command(command: &ProtocolCommand) -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing() {
+/// Logs to standard output: readable text, or with `AFTERCARE_LOG_FORMAT=json`
+/// one JSON object a line for log collectors, each with the spans it
+/// happened in (the request's id and route, the use case's ids).
+fn init_tracing() -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("AFTERCARE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    let format = std::env::var("AFTERCARE_LOG_FORMAT").unwrap_or_default();
+    // Already set (a test harness calling in) is fine: the first one stays.
+    let _ = match format.trim() {
+        "" | "text" => logs.try_init(),
+        "json" => logs
+            .json()
+            .flatten_event(true)
+            .with_span_list(true)
+            .try_init(),
+        other => {
+            return Err(format!(
+                "AFTERCARE_LOG_FORMAT: {other:?} is neither text nor json"
+            ))
+        }
+    };
+    Ok(())
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {

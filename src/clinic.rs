@@ -118,10 +118,12 @@ fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub fn get(conn: &mut DbConn) -> AppResult<Clinic> {
     Ok(store::clinic::get(conn)?)
 }
 
+#[tracing::instrument(skip_all)]
 pub fn save(
     conn: &mut DbConn,
     actor: &Actor,

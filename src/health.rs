@@ -38,6 +38,7 @@ impl Health {
 /// health only when `worker_in_process`: a `serve --no-worker` instance
 /// cannot fix a separate worker by being restarted or taken out of a load
 /// balancer, so it reports the figures without failing on them.
+#[tracing::instrument(skip_all)]
 pub fn check(conn: &mut DbConn, now: NaiveDateTime, worker_in_process: bool) -> AppResult<Health> {
     let heartbeat = store::heartbeats::newest(conn)?;
     let oldest_due = store::reminders::oldest_due(conn, now)?;

@@ -43,6 +43,7 @@ pub struct Pruned {
     pub heartbeats: usize,
 }
 
+#[tracing::instrument(skip_all)]
 pub fn prune(conn: &mut DbConn, now: NaiveDateTime, keep: &Retention) -> AppResult<Pruned> {
     use store::users;
     write_tx(conn, |c| {

@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
@@ -245,7 +245,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .add(("X-Frame-Options", "DENY"))
                     .add(("Cache-Control", "no-store")),
             )
-            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            .wrap(routes::telemetry::request_spans())
             .configure(routes::routes)
             .default_service(actix_web::web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)

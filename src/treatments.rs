@@ -268,6 +268,7 @@ pub fn depth_warnings(protocol: &Protocol, plan: &Plan) -> Vec<String> {
         .collect()
 }
 
+#[tracing::instrument(skip_all, fields(patient_id = patient_id))]
 pub fn record(
     conn: &mut DbConn,
     protocol: &Protocol,
@@ -322,11 +323,13 @@ fn ensure_may_change(user: &User, t: &TreatmentRow) -> AppResult<()> {
     }
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<TreatmentRow> {
     store::treatments::find(conn, id)?.ok_or(AppError::NotFound)
 }
 
 /// The stored treatment and its form, for the edit page (checks the right to edit).
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn for_editing(
     conn: &mut DbConn,
     user: &User,
@@ -339,6 +342,7 @@ pub fn for_editing(
     Ok((t, form))
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn edit(
     conn: &mut DbConn,
     protocol: &Protocol,
@@ -377,6 +381,7 @@ pub fn edit(
 }
 
 /// Soft delete: the row stays for the record; it disappears from every page.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn delete(
     conn: &mut DbConn,
     user: &User,
@@ -410,6 +415,7 @@ pub struct TreatmentView {
     pub plan: Plan,
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     let (treatment, _, practitioner) =
         store::treatments::find_with_names(conn, id)?.ok_or(AppError::NotFound)?;
@@ -435,6 +441,7 @@ pub struct Dashboard {
     pub failed_emails: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
     let recent = store::treatments::recent(conn, 10)?;
     let failed_emails = store::reminders::counts(conn)?
@@ -448,6 +455,7 @@ pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
 }
 
 /// The audit row for who opened a sheet (staff printing, or the patient by link).
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn sheet_opened(
     actor: crate::accounts::Actor,
     action: &'static str,

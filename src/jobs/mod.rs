@@ -310,6 +310,9 @@ impl Worker {
         .await
     }
 
+    /// One send. Its span names the reminder and treatment, never the
+    /// patient or the address (logs leave the clinic).
+    #[tracing::instrument(name = "send", skip_all, fields(reminder = job.reminder.id, treatment = job.reminder.treatment_id))]
     async fn process(&self, job: Job, clinic: &Clinic, now: DateTime<Utc>) -> Outcome {
         let r = &job.reminder;
         if job.treatment_deleted {

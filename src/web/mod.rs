@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod pages;
 pub mod patients;
 pub mod session;
+pub mod telemetry;
 pub mod treatments;
 
 use std::sync::Arc;
