@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use secrecy::ExposeSecret;
 
 use crate::auth::tokens::{random_token, Keys};
 use crate::care::Protocol;
@@ -29,7 +30,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// database so every instance and every restart agrees on it.
 pub fn resolve_keys(settings: &Settings, pool: &Pool) -> anyhow::Result<Keys> {
     if let Some(secret) = &settings.secret_key {
-        return Ok(Keys::new(secret));
+        return Ok(Keys::new(secret.expose_secret()));
     }
     let mut conn = pool
         .get()

@@ -51,7 +51,7 @@ impl std::fmt::Display for SendError {
 impl Mailer {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Mailer> {
         match &settings.smtp_url {
-            Some(url) => Mailer::smtp(url),
+            Some(url) => Mailer::smtp(url.expose_secret()),
             None => Mailer::files(settings.mail_dir.clone()),
         }
     }
