@@ -1,12 +1,40 @@
 //! Use cases for people and access: first-run setup, log-in, sessions,
 //! managing users, passwords. Each runs in one transaction on a blocking
-//! thread (the web layer calls them through `web::block`).
+//! thread (the web layer calls them through `web::block`). Those that hash
+//! or verify a password are async and take the pool instead: argon2 takes
+//! tens of milliseconds, so it runs on the blocking pool with no connection
+//! checked out (and no write lock held), and a burst of log-ins cannot
+//! drain the pool.
 
 use chrono::{Duration, NaiveDateTime};
 
 use crate::auth::{self, lockout, password, tokens, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::{self, audit::NewAudit, users::NewUser, users::UserRow, write_tx, DbConn};
+use crate::store::{self, audit::NewAudit, users::NewUser, users::UserRow, write_tx, DbConn, Pool};
+
+/// Runs `f` on the blocking pool.
+async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}
+
+/// Runs `f` on the blocking pool with a connection checked out only for it.
+async fn with_conn<T: Send + 'static>(
+    pool: &Pool,
+    f: impl FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    let pool = pool.clone();
+    off_thread(move || f(&mut *pool.get()?)).await
+}
+
+/// Hashes `password` on the blocking pool.
+async fn hash_off_thread(password: &str) -> AppResult<String> {
+    let password = password.to_string();
+    off_thread(move || Ok(password::hash(&password))).await
+}
 
 /// Who did something, for the audit log.
 #[derive(Debug, Clone)]
@@ -141,10 +169,24 @@ struct ValidNewUser {
     password_hash: Option<String>,
 }
 
+/// Whether the new user gets a password now (rather than a set-password link).
+fn wants_password(input: &NewUserInput, require_password: bool) -> bool {
+    require_password || input.password_mode != "link"
+}
+
+/// The new user's password hashed, when they get one now.
+async fn new_user_hash(input: &NewUserInput, require_password: bool) -> AppResult<Option<String>> {
+    match wants_password(input, require_password) {
+        true => Ok(Some(hash_off_thread(&input.password).await?)),
+        false => Ok(None),
+    }
+}
+
+/// `password_hash` is `input.password` hashed, when [`wants_password`].
 fn validate_new_user(
     conn: &mut DbConn,
     input: &NewUserInput,
-    require_password: bool,
+    password_hash: Option<String>,
 ) -> AppResult<ValidNewUser> {
     let mut errors = FieldErrors::default();
     let name = input.name.trim().to_string();
@@ -163,8 +205,7 @@ fn validate_new_user(
     if role.is_none() {
         errors.add("role", "Choose a role.");
     }
-    let wants_password = require_password || input.password_mode != "link";
-    if wants_password {
+    if password_hash.is_some() {
         if let Err(message) = auth::check_new_password(&input.password, &input.password_confirm) {
             errors.add("password", message);
         }
@@ -174,7 +215,7 @@ fn validate_new_user(
         name,
         email,
         role: role.expect("validated"),
-        password_hash: wants_password.then(|| password::hash(&input.password)),
+        password_hash,
     })
 }
 
@@ -195,35 +236,40 @@ fn insert_user(conn: &mut DbConn, user: &ValidNewUser, now: NaiveDateTime) -> Ap
 
 /// Creates the first admin from the setup link; the link dies with it.
 #[tracing::instrument(skip_all)]
-pub fn complete_setup(
-    conn: &mut DbConn,
+pub async fn complete_setup(
+    pool: &Pool,
     token: &str,
     input: &NewUserInput,
     ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<i64> {
-    write_tx(conn, |conn| {
-        if !setup_token_is_valid(conn, token)? {
-            return Err(AppError::NotFound);
-        }
-        let input = NewUserInput {
-            role: Role::Admin.as_str().into(),
-            ..input.clone()
-        };
-        let user = validate_new_user(conn, &input, true)?;
-        let id = insert_user(conn, &user, now)?;
-        store::settings::delete(conn, SETUP_TOKEN_KEY)?;
-        let actor = Actor::anonymous(&user.email, ip);
-        audit(
-            conn,
-            &actor,
-            "user.created",
-            &user.email,
-            "first admin, via the setup link",
-            now,
-        )?;
-        Ok(id)
+    let hash = new_user_hash(input, true).await?;
+    let (token, input, ip) = (token.to_string(), input.clone(), ip.to_string());
+    with_conn(pool, move |conn| {
+        write_tx(conn, |conn| {
+            if !setup_token_is_valid(conn, &token)? {
+                return Err(AppError::NotFound);
+            }
+            let input = NewUserInput {
+                role: Role::Admin.as_str().into(),
+                ..input
+            };
+            let user = validate_new_user(conn, &input, hash)?;
+            let id = insert_user(conn, &user, now)?;
+            store::settings::delete(conn, SETUP_TOKEN_KEY)?;
+            let actor = Actor::anonymous(&user.email, &ip);
+            audit(
+                conn,
+                &actor,
+                "user.created",
+                &user.email,
+                "first admin, via the setup link",
+                now,
+            )?;
+            Ok(id)
+        })
     })
+    .await
 }
 
 /// What an admin gets back after adding a user: the one-time link, if asked for.
@@ -236,38 +282,43 @@ pub struct AddedUser {
 pub const PASSWORD_LINK_HOURS: i64 = 72;
 
 #[tracing::instrument(skip_all)]
-pub fn add_user(
-    conn: &mut DbConn,
+pub async fn add_user(
+    pool: &Pool,
     actor: &Actor,
     input: &NewUserInput,
     now: NaiveDateTime,
 ) -> AppResult<AddedUser> {
-    write_tx(conn, |conn| {
-        let user = validate_new_user(conn, input, false)?;
-        let id = insert_user(conn, &user, now)?;
-        let password_link_token = if user.password_hash.is_none() {
-            Some(new_password_link(conn, id, now)?)
-        } else {
-            None
-        };
-        let how = if password_link_token.is_some() {
-            "with a set-password link"
-        } else {
-            "with an initial password"
-        };
-        audit(
-            conn,
-            actor,
-            "user.created",
-            &user.email,
-            &format!("role {}, {how}", user.role),
-            now,
-        )?;
-        Ok(AddedUser {
-            id,
-            password_link_token,
+    let hash = new_user_hash(input, false).await?;
+    let (actor, input) = (actor.clone(), input.clone());
+    with_conn(pool, move |conn| {
+        write_tx(conn, |conn| {
+            let user = validate_new_user(conn, &input, hash)?;
+            let id = insert_user(conn, &user, now)?;
+            let password_link_token = if user.password_hash.is_none() {
+                Some(new_password_link(conn, id, now)?)
+            } else {
+                None
+            };
+            let how = if password_link_token.is_some() {
+                "with a set-password link"
+            } else {
+                "with an initial password"
+            };
+            audit(
+                conn,
+                &actor,
+                "user.created",
+                &user.email,
+                &format!("role {}, {how}", user.role),
+                now,
+            )?;
+            Ok(AddedUser {
+                id,
+                password_link_token,
+            })
         })
     })
+    .await
 }
 
 fn new_password_link(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResult<String> {
@@ -396,8 +447,8 @@ pub fn password_link_user(conn: &mut DbConn, token: &str, now: NaiveDateTime) ->
 }
 
 #[tracing::instrument(skip_all)]
-pub fn use_password_link(
-    conn: &mut DbConn,
+pub async fn use_password_link(
+    pool: &Pool,
     token: &str,
     new_password: &str,
     confirm: &str,
@@ -406,21 +457,25 @@ pub fn use_password_link(
 ) -> AppResult<()> {
     auth::check_new_password(new_password, confirm)
         .map_err(|m| AppError::invalid("password", m))?;
-    let hash = password::hash(new_password);
-    write_tx(conn, |conn| {
-        let user = password_link_user(conn, token, now)?;
-        store::users::set_password_hash(conn, user.id, &hash, now)?;
-        store::users::use_password_tokens(conn, user.id, now)?;
-        store::users::delete_sessions_of(conn, user.id)?;
-        audit(
-            conn,
-            &user.actor(ip),
-            "user.password_changed",
-            &user.email,
-            "via a one-time link",
-            now,
-        )
+    let hash = hash_off_thread(new_password).await?;
+    let (token, ip) = (token.to_string(), ip.to_string());
+    with_conn(pool, move |conn| {
+        write_tx(conn, |conn| {
+            let user = password_link_user(conn, &token, now)?;
+            store::users::set_password_hash(conn, user.id, &hash, now)?;
+            store::users::use_password_tokens(conn, user.id, now)?;
+            store::users::delete_sessions_of(conn, user.id)?;
+            audit(
+                conn,
+                &user.actor(&ip),
+                "user.password_changed",
+                &user.email,
+                "via a one-time link",
+                now,
+            )
+        })
     })
+    .await
 }
 
 pub struct PasswordChange {
@@ -431,41 +486,48 @@ pub struct PasswordChange {
 
 /// A signed-in user changes their own password; their other sessions end.
 #[tracing::instrument(skip_all)]
-pub fn change_own_password(
-    conn: &mut DbConn,
+pub async fn change_own_password(
+    pool: &Pool,
     session: &ActiveSession,
     change: &PasswordChange,
     ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    let (user, current, new_password, confirm) =
-        (&session.user, &change.current, &change.new, &change.confirm);
-    let row = store::users::find(conn, user.id)?.ok_or(AppError::NotFound)?;
+    let user_id = session.user.id;
+    let stored = with_conn(pool, move |conn| {
+        let row = store::users::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+        Ok(row.password_hash)
+    })
+    .await?;
+    let current = change.current.clone();
+    let current_ok =
+        off_thread(move || Ok(stored.is_some_and(|h| password::verify(&h, &current)))).await?;
     let mut errors = FieldErrors::default();
-    if !row
-        .password_hash
-        .as_deref()
-        .is_some_and(|h| password::verify(h, current))
-    {
+    if !current_ok {
         errors.add("current_password", "This is not your current password.");
     }
-    if let Err(message) = auth::check_new_password(new_password, confirm) {
+    if let Err(message) = auth::check_new_password(&change.new, &change.confirm) {
         errors.add("password", message);
     }
     errors.into_result()?;
-    let hash = password::hash(new_password);
-    write_tx(conn, |conn| {
-        store::users::set_password_hash(conn, user.id, &hash, now)?;
-        store::users::delete_other_sessions(conn, user.id, &session.token_hash)?;
-        audit(
-            conn,
-            &user.actor(ip),
-            "user.password_changed",
-            &user.email,
-            "by the user",
-            now,
-        )
+    let hash = hash_off_thread(&change.new).await?;
+    let (session, ip) = (session.clone(), ip.to_string());
+    with_conn(pool, move |conn| {
+        write_tx(conn, |conn| {
+            let user = &session.user;
+            store::users::set_password_hash(conn, user.id, &hash, now)?;
+            store::users::delete_other_sessions(conn, user.id, &session.token_hash)?;
+            audit(
+                conn,
+                &user.actor(&ip),
+                "user.password_changed",
+                &user.email,
+                "by the user",
+                now,
+            )
+        })
     })
+    .await
 }
 
 // --- log-in and sessions ------------------------------------------------------
@@ -482,81 +544,99 @@ pub enum LoginOutcome {
 }
 
 #[tracing::instrument(skip_all)]
-pub fn log_in(
-    conn: &mut DbConn,
+pub async fn log_in(
+    pool: &Pool,
     email: &str,
     password_given: &str,
     ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<LoginOutcome> {
     let email = auth::normalize_email(email);
-    let window_start = now - Duration::minutes(lockout::WINDOW_MINUTES);
-    if store::users::failures_for_ip(conn, ip, window_start)? >= lockout::IP_THRESHOLD {
-        return Ok(LoginOutcome::Throttled);
-    }
-    let failures = store::users::failures_for_email(conn, &email, now - lockout::lookback())?;
-    if lockout::locked_until(&failures, now).is_some() {
-        audit(
-            conn,
-            &Actor::anonymous(&email, ip),
-            "login.refused_locked",
-            &email,
-            "",
-            now,
-        )?;
-        return Ok(LoginOutcome::Locked);
-    }
-
-    // Verify outside any transaction: argon2 takes tens of milliseconds.
-    let row = store::users::find_by_email(conn, &email)?;
-    let user = match row {
-        Some(row) if row.active && row.password_hash.is_some() => {
-            let ok = password::verify(
-                row.password_hash.as_deref().unwrap_or_default(),
-                password_given,
-            );
-            ok.then_some(row)
+    let (check_email, check_ip) = (email.clone(), ip.to_string());
+    let checked = with_conn(pool, move |conn| {
+        let (email, ip) = (&check_email, &check_ip);
+        let window_start = now - Duration::minutes(lockout::WINDOW_MINUTES);
+        if store::users::failures_for_ip(conn, ip, window_start)? >= lockout::IP_THRESHOLD {
+            return Ok(Err(LoginOutcome::Throttled));
         }
-        _ => {
-            password::verify_against_dummy(password_given);
-            None
+        let failures = store::users::failures_for_email(conn, email, now - lockout::lookback())?;
+        if lockout::locked_until(&failures, now).is_some() {
+            audit(
+                conn,
+                &Actor::anonymous(email, ip),
+                "login.refused_locked",
+                email,
+                "",
+                now,
+            )?;
+            return Ok(Err(LoginOutcome::Locked));
         }
+        Ok(Ok((failures, store::users::find_by_email(conn, email)?)))
+    })
+    .await?;
+    let (failures, row) = match checked {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
     };
 
-    let actor = Actor::anonymous(&email, ip);
-    match user {
-        Some(row) => {
-            let user = User::from_row(row)?;
-            let token = tokens::random_token();
-            write_tx(conn, |conn| {
-                store::users::record_attempt(conn, &email, ip, true, now)?;
-                store::users::clear_failures(conn, &email)?;
-                store::users::insert_session(conn, &tokens::hash_token(&token), user.id, now)?;
-                audit(conn, &user.actor(ip), "login.succeeded", &email, "", now)
-            })?;
-            Ok(LoginOutcome::SignedIn { token, user })
+    // Verify outside any transaction and with no connection held.
+    let password_given = password_given.to_string();
+    let user = off_thread(move || {
+        Ok(match row {
+            Some(row) if row.active && row.password_hash.is_some() => {
+                let ok = password::verify(
+                    row.password_hash.as_deref().unwrap_or_default(),
+                    &password_given,
+                );
+                ok.then_some(row)
+            }
+            _ => {
+                password::verify_against_dummy(&password_given);
+                None
+            }
+        })
+    })
+    .await?;
+
+    let ip = ip.to_string();
+    with_conn(pool, move |conn| {
+        let ip = &ip;
+        let actor = Actor::anonymous(&email, ip);
+        match user {
+            Some(row) => {
+                let user = User::from_row(row)?;
+                let token = tokens::random_token();
+                write_tx(conn, |conn| {
+                    store::users::record_attempt(conn, &email, ip, true, now)?;
+                    store::users::clear_failures(conn, &email)?;
+                    store::users::insert_session(conn, &tokens::hash_token(&token), user.id, now)?;
+                    audit(conn, &user.actor(ip), "login.succeeded", &email, "", now)
+                })?;
+                Ok(LoginOutcome::SignedIn { token, user })
+            }
+            None => {
+                write_tx(conn, |conn| {
+                    store::users::record_attempt(conn, &email, ip, false, now)?;
+                    audit(conn, &actor, "login.failed", &email, "", now)?;
+                    let mut failures = failures.clone();
+                    failures.push(now);
+                    if lockout::locked_until(&failures, now).is_some() {
+                        audit(
+                            conn,
+                            &actor,
+                            "login.locked",
+                            &email,
+                            "account locked for 15 minutes",
+                            now,
+                        )?;
+                    }
+                    Ok::<_, AppError>(())
+                })?;
+                Ok(LoginOutcome::Invalid)
+            }
         }
-        None => {
-            write_tx(conn, |conn| {
-                store::users::record_attempt(conn, &email, ip, false, now)?;
-                audit(conn, &actor, "login.failed", &email, "", now)?;
-                let mut failures = failures.clone();
-                failures.push(now);
-                if lockout::locked_until(&failures, now).is_some() {
-                    audit(
-                        conn,
-                        &actor,
-                        "login.locked",
-                        &email,
-                        "account locked for 15 minutes",
-                        now,
-                    )?;
-                }
-                Ok::<_, AppError>(())
-            })?;
-            Ok(LoginOutcome::Invalid)
-        }
-    }
+    })
+    .await
 }
 
 /// A session that is still good, with its user.
@@ -625,8 +705,11 @@ pub fn add_user_from_cli(
     input: &NewUserInput,
     now: NaiveDateTime,
 ) -> AppResult<i64> {
+    // Hashed before the write transaction, so the writer lock is not held
+    // for it (the command line has a connection of its own to hold).
+    let hash = wants_password(input, true).then(|| password::hash(&input.password));
     write_tx(conn, |conn| {
-        let user = validate_new_user(conn, input, true)?;
+        let user = validate_new_user(conn, input, hash)?;
         let id = insert_user(conn, &user, now)?;
         store::settings::delete(conn, SETUP_TOKEN_KEY)?;
         let actor = Actor::anonymous("command line", "-");

@@ -62,10 +62,7 @@ pub(super) async fn login_submit(
     let form = form.0;
     let next = safe_next(form.next.as_deref());
     let ip = client_ip(&req);
-    let (email, password) = (form.email.clone(), form.password.clone());
-    let outcome = state
-        .db(move |conn| accounts::log_in(conn, &email, &password, &ip, now()))
-        .await?;
+    let outcome = accounts::log_in(&state.pool, &form.email, &form.password, &ip, now()).await?;
     let message = match outcome {
         LoginOutcome::SignedIn { token, .. } => {
             // A new session id and a new CSRF seed at every log-in (no fixation).
@@ -157,11 +154,7 @@ pub(super) async fn setup_submit(
     form: CsrfForm<NewUserInput>,
 ) -> AppResult<HttpResponse> {
     let (token, input, ip) = (token.into_inner(), form.0, client_ip(&req));
-    let submitted = input.clone();
-    match state
-        .db(move |conn| accounts::complete_setup(conn, &token, &submitted, &ip, now()))
-        .await
-    {
+    match accounts::complete_setup(&state.pool, &token, &input, &ip, now()).await {
         Ok(_) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/login"))
             .cookie(flash_cookie(
@@ -224,18 +217,15 @@ pub(super) async fn set_password_submit(
 ) -> AppResult<HttpResponse> {
     let (token, form, ip) = (token.into_inner(), form.0, client_ip(&req));
     let lookup_token = token.clone();
-    let result = state
-        .db(move |conn| {
-            accounts::use_password_link(
-                conn,
-                &token,
-                &form.password,
-                &form.password_confirm,
-                &ip,
-                now(),
-            )
-        })
-        .await;
+    let result = accounts::use_password_link(
+        &state.pool,
+        &token,
+        &form.password,
+        &form.password_confirm,
+        &ip,
+        now(),
+    )
+    .await;
     match result {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/login"))
@@ -296,16 +286,12 @@ pub(super) async fn account_password_submit(
     form: CsrfForm<ChangePasswordForm>,
 ) -> AppResult<HttpResponse> {
     let (form, ip, session) = (form.0, client_ip(&req), auth.session.clone());
-    let result = state
-        .db(move |conn| {
-            let change = accounts::PasswordChange {
-                current: form.current_password,
-                new: form.password,
-                confirm: form.password_confirm,
-            };
-            accounts::change_own_password(conn, &session, &change, &ip, now())
-        })
-        .await;
+    let change = accounts::PasswordChange {
+        current: form.current_password,
+        new: form.password,
+        confirm: form.password_confirm,
+    };
+    let result = accounts::change_own_password(&state.pool, &session, &change, &ip, now()).await;
     match result {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/"))
