@@ -294,7 +294,7 @@ fn mail_test(settings: Settings, to: &str) -> anyhow::Result<()> {
         let mailer = crate::mail::Mailer::from_settings(&settings)?;
         let state = crate::startup::prepare(settings)?;
         let clinic = state.db(crate::clinic::get).await.map_err(to_anyhow)?;
-        let id = format!("<aftercare.test.{}@{}>", &crate::auth::tokens::random_token()[..16], clinic.sender_email.rsplit('@').next().unwrap_or("localhost"));
+        let id = crate::mail::message_id("test", &clinic.sender_email);
         let envelope = crate::mail::Envelope {
             from_name: &clinic.name,
             from_email: &clinic.sender_email,

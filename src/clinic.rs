@@ -42,7 +42,14 @@ impl From<&Clinic> for ClinicInput {
             out_of_hours: c.out_of_hours.clone(),
             time_zone: c.time_zone.clone(),
             send_hour: c.send_hour.to_string(),
-            sender_email: c.sender_email.clone(),
+            // The first migration's sender, `aftercare@localhost`, is neither an
+            // address patients can reply to nor one the form accepts: until the
+            // clinic is configured the form asks for a real one instead.
+            sender_email: if c.configured {
+                c.sender_email.clone()
+            } else {
+                String::new()
+            },
         }
     }
 }
@@ -164,6 +171,41 @@ mod tests {
         assert_eq!(
             (row.time_zone.as_str(), row.send_hour),
             ("Europe/London", 9)
+        );
+    }
+
+    #[test]
+    fn the_first_form_offers_no_sender_but_keeps_a_configured_one() {
+        // As the first migration leaves the clinic row.
+        let fresh = Clinic {
+            name: "Our clinic".into(),
+            phone: String::new(),
+            email: String::new(),
+            address: String::new(),
+            opening_hours: String::new(),
+            out_of_hours: "If you are worried out of hours, call your local urgent care line."
+                .into(),
+            time_zone: "Europe/London".into(),
+            send_hour: 9,
+            sender_email: "aftercare@localhost".into(),
+            configured: false,
+        };
+        let offered = ClinicInput::from(&fresh);
+        assert_eq!(offered.sender_email, "");
+        let typed = ClinicInput {
+            sender_email: "aftercare@glow.example".into(),
+            ..offered
+        };
+        assert!(validate(&typed).is_ok(), "everything else offered is valid");
+
+        let configured = Clinic {
+            configured: true,
+            sender_email: "hello@glow.example".into(),
+            ..fresh
+        };
+        assert_eq!(
+            ClinicInput::from(&configured).sender_email,
+            "hello@glow.example"
         );
     }
 

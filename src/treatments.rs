@@ -80,7 +80,7 @@ impl TreatmentForm {
     /// The form for a new treatment: now, in the clinic's zone, and empty rows.
     pub fn blank(local_now: NaiveDateTime) -> TreatmentForm {
         TreatmentForm {
-            treated_at: local_now.format("%Y-%m-%dT%H:%M").to_string(),
+            treated_at: form_datetime(local_now),
             rows: vec![AreaRowInput::default(); FORM_ROWS],
             ..Default::default()
         }
@@ -98,7 +98,7 @@ impl TreatmentForm {
         let blanks = FORM_ROWS.saturating_sub(rows.len()).max(2);
         rows.extend(std::iter::repeat_n(AreaRowInput::default(), blanks));
         TreatmentForm {
-            treated_at: t.treated_at_local.format("%Y-%m-%dT%H:%M").to_string(),
+            treated_at: form_datetime(t.treated_at_local),
             rows,
             device: t.device.clone(),
             products: t.products.clone(),
@@ -127,8 +127,16 @@ struct Valid {
     plan: Plan,
 }
 
+/// What a `datetime-local` input shows and sends.
+const FORM_DATETIME: &str = "%Y-%m-%dT%H:%M";
+
+/// A local time as the treatment form's `datetime-local` input takes it.
+pub fn form_datetime(t: NaiveDateTime) -> String {
+    t.format(FORM_DATETIME).to_string()
+}
+
 fn parse_local(text: &str) -> Option<NaiveDateTime> {
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+    [FORM_DATETIME, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
 }

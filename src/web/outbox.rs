@@ -37,10 +37,7 @@ struct OutboxTemplate {
 
 impl OutboxTemplate {
     fn local(&self, utc: &NaiveDateTime) -> String {
-        utc.and_utc()
-            .with_timezone(&self.tz)
-            .format("%a %-d %b %Y, %H:%M")
-            .to_string()
+        crate::sheet::local_moment(*utc, self.tz)
     }
     fn count(&self, status: &str) -> i64 {
         self.outbox

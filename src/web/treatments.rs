@@ -313,10 +313,7 @@ impl ShowPage {
             .time_zone
             .parse()
             .unwrap_or(chrono_tz::UTC);
-        utc.and_utc()
-            .with_timezone(&tz)
-            .format("%a %-d %b %Y, %H:%M")
-            .to_string()
+        crate::sheet::local_moment(*utc, tz)
     }
 }
 

@@ -137,7 +137,19 @@ async fn housekeeping_prunes_only_what_has_expired(app: TestApp) {
     assert_eq!(counts().await, (0, 0, 0));
 }
 
+/// The Nu HTML Checker refuses `autocomplete="username"` on an email input.
+async fn sign_in_email_inputs_use_a_valid_autocomplete(app: TestApp) {
+    let html = app.get_text("/login").await;
+    let input = html
+        .split("<input")
+        .find(|i| i.contains("name=\"email\""))
+        .expect("an email field");
+    assert!(input.contains("type=\"email\""), "{input}");
+    assert!(input.contains("autocomplete=\"email\""), "{input}");
+}
+
 crate::on_both_databases!(
     healthz_reports_the_heartbeat_and_judges_due_mail,
     housekeeping_prunes_only_what_has_expired,
+    sign_in_email_inputs_use_a_valid_autocomplete,
 );
