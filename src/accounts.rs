@@ -1,13 +1,41 @@
 //! Use cases for people and access: first-run setup, log-in, sessions,
 //! managing users, passwords. Each runs in one transaction on a blocking
-//! thread (the web layer calls them through `web::block`).
+//! thread (the web layer calls them through `web::block`). Those that hash
+//! or verify a password are async and take the pool instead: argon2 takes
+//! tens of milliseconds, so it runs on the blocking pool with no connection
+//! checked out (and no write lock held), and a burst of log-ins cannot
+//! drain the pool.
 
 use chrono::{Duration, NaiveDateTime};
 
 use crate::audit::{audit, Actor};
 use crate::auth::{self, lockout, password, tokens, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::{self, users::NewUser, users::UserRow, write_tx, DbConn};
+use crate::store::{self, users::NewUser, users::UserRow, write_tx, DbConn, Pool};
+
+/// Runs `f` on the blocking pool.
+async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}
+
+/// Runs `f` on the blocking pool with a connection checked out only for it.
+async fn with_conn<T: Send + 'static>(
+    pool: &Pool,
+    f: impl FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    let pool = pool.clone();
+    off_thread(move || f(&mut *pool.get()?)).await
+}
+
+/// Hashes `password` on the blocking pool.
+async fn hash_off_thread(password: &str) -> AppResult<String> {
+    let password = password.to_string();
+    off_thread(move || Ok(password::hash(&password))).await
+}
 
 /// A signed-in user as the rest of the app sees them.
 #[derive(Debug, Clone)]
@@ -47,6 +75,7 @@ const SETUP_TOKEN_KEY: &str = "setup_token_hash";
 
 /// While no user exists, makes a fresh one-time setup token (only its hash is
 /// stored) and returns it; `None` once someone has an account.
+#[tracing::instrument(skip_all)]
 pub fn issue_setup_token(conn: &mut DbConn) -> AppResult<Option<String>> {
     write_tx(conn, |conn| {
         if store::users::count(conn)? > 0 {
@@ -60,6 +89,7 @@ pub fn issue_setup_token(conn: &mut DbConn) -> AppResult<Option<String>> {
 }
 
 /// Whether `token` is the live setup token.
+#[tracing::instrument(skip_all)]
 pub fn setup_token_is_valid(conn: &mut DbConn, token: &str) -> AppResult<bool> {
     let stored = store::settings::get(conn, SETUP_TOKEN_KEY)?;
     Ok(stored.is_some_and(|h| h == tokens::hash_token(token)) && store::users::count(conn)? == 0)
@@ -89,10 +119,24 @@ struct ValidNewUser {
     password_hash: Option<String>,
 }
 
+/// Whether the new user gets a password now (rather than a set-password link).
+fn wants_password(input: &NewUserInput, require_password: bool) -> bool {
+    require_password || input.password_mode != "link"
+}
+
+/// The new user's password hashed, when they get one now.
+async fn new_user_hash(input: &NewUserInput, require_password: bool) -> AppResult<Option<String>> {
+    match wants_password(input, require_password) {
+        true => Ok(Some(hash_off_thread(&input.password).await?)),
+        false => Ok(None),
+    }
+}
+
+/// `password_hash` is `input.password` hashed, when [`wants_password`].
 fn validate_new_user(
     conn: &mut DbConn,
     input: &NewUserInput,
-    require_password: bool,
+    password_hash: Option<String>,
 ) -> AppResult<ValidNewUser> {
     let mut errors = FieldErrors::default();
     let name = crate::fields::single_line(&mut errors, "name", &input.name, 200);
@@ -109,8 +153,7 @@ fn validate_new_user(
     if role.is_none() {
         errors.add("role", "Choose a role.");
     }
-    let wants_password = require_password || input.password_mode != "link";
-    if wants_password {
+    if password_hash.is_some() {
         if let Err(message) = auth::check_new_password(&input.password, &input.password_confirm) {
             errors.add("password", message);
         }
@@ -120,7 +163,7 @@ fn validate_new_user(
         name,
         email,
         role: role.expect("validated"),
-        password_hash: wants_password.then(|| password::hash(&input.password)),
+        password_hash,
     })
 }
 
@@ -140,35 +183,41 @@ fn insert_user(conn: &mut DbConn, user: &ValidNewUser, now: NaiveDateTime) -> Ap
 }
 
 /// Creates the first admin from the setup link; the link dies with it.
-pub fn complete_setup(
-    conn: &mut DbConn,
+#[tracing::instrument(skip_all)]
+pub async fn complete_setup(
+    pool: &Pool,
     token: &str,
     input: &NewUserInput,
     ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<i64> {
-    write_tx(conn, |conn| {
-        if !setup_token_is_valid(conn, token)? {
-            return Err(AppError::NotFound);
-        }
-        let input = NewUserInput {
-            role: Role::Admin.as_str().into(),
-            ..input.clone()
-        };
-        let user = validate_new_user(conn, &input, true)?;
-        let id = insert_user(conn, &user, now)?;
-        store::settings::delete(conn, SETUP_TOKEN_KEY)?;
-        let actor = Actor::anonymous(&user.email, ip);
-        audit(
-            conn,
-            &actor,
-            "user.created",
-            &user.email,
-            "first admin, via the setup link",
-            now,
-        )?;
-        Ok(id)
+    let hash = new_user_hash(input, true).await?;
+    let (token, input, ip) = (token.to_string(), input.clone(), ip.to_string());
+    with_conn(pool, move |conn| {
+        write_tx(conn, |conn| {
+            if !setup_token_is_valid(conn, &token)? {
+                return Err(AppError::NotFound);
+            }
+            let input = NewUserInput {
+                role: Role::Admin.as_str().into(),
+                ..input
+            };
+            let user = validate_new_user(conn, &input, hash)?;
+            let id = insert_user(conn, &user, now)?;
+            store::settings::delete(conn, SETUP_TOKEN_KEY)?;
+            let actor = Actor::anonymous(&user.email, &ip);
+            audit(
+                conn,
+                &actor,
+                "user.created",
+                &user.email,
+                "first admin, via the setup link",
+                now,
+            )?;
+            Ok(id)
+        })
     })
+    .await
 }
 
 /// What an admin gets back after adding a user: the one-time link, if asked for.
@@ -180,38 +229,44 @@ pub struct AddedUser {
 /// Set-password links stay valid this long.
 pub const PASSWORD_LINK_HOURS: i64 = 72;
 
-pub fn add_user(
-    conn: &mut DbConn,
+#[tracing::instrument(skip_all)]
+pub async fn add_user(
+    pool: &Pool,
     actor: &Actor,
     input: &NewUserInput,
     now: NaiveDateTime,
 ) -> AppResult<AddedUser> {
-    write_tx(conn, |conn| {
-        let user = validate_new_user(conn, input, false)?;
-        let id = insert_user(conn, &user, now)?;
-        let password_link_token = if user.password_hash.is_none() {
-            Some(new_password_link(conn, id, now)?)
-        } else {
-            None
-        };
-        let how = if password_link_token.is_some() {
-            "with a set-password link"
-        } else {
-            "with an initial password"
-        };
-        audit(
-            conn,
-            actor,
-            "user.created",
-            &user.email,
-            &format!("role {}, {how}", user.role),
-            now,
-        )?;
-        Ok(AddedUser {
-            id,
-            password_link_token,
+    let hash = new_user_hash(input, false).await?;
+    let (actor, input) = (actor.clone(), input.clone());
+    with_conn(pool, move |conn| {
+        write_tx(conn, |conn| {
+            let user = validate_new_user(conn, &input, hash)?;
+            let id = insert_user(conn, &user, now)?;
+            let password_link_token = if user.password_hash.is_none() {
+                Some(new_password_link(conn, id, now)?)
+            } else {
+                None
+            };
+            let how = if password_link_token.is_some() {
+                "with a set-password link"
+            } else {
+                "with an initial password"
+            };
+            audit(
+                conn,
+                &actor,
+                "user.created",
+                &user.email,
+                &format!("role {}, {how}", user.role),
+                now,
+            )?;
+            Ok(AddedUser {
+                id,
+                password_link_token,
+            })
         })
     })
+    .await
 }
 
 fn new_password_link(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResult<String> {
@@ -225,6 +280,7 @@ fn new_password_link(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> App
     Ok(token)
 }
 
+#[tracing::instrument(skip_all)]
 pub fn list_users(conn: &mut DbConn) -> AppResult<Vec<User>> {
     store::users::list(conn)?
         .into_iter()
@@ -232,6 +288,7 @@ pub fn list_users(conn: &mut DbConn) -> AppResult<Vec<User>> {
         .collect()
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn get_user(conn: &mut DbConn, id: i64) -> AppResult<User> {
     store::users::find(conn, id)?
         .ok_or(AppError::NotFound)
@@ -250,6 +307,7 @@ fn ensure_admin_remains(conn: &mut DbConn, target: &User) -> AppResult<()> {
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn change_role(
     conn: &mut DbConn,
     actor: &Actor,
@@ -276,6 +334,7 @@ pub fn change_role(
     })
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn set_active(
     conn: &mut DbConn,
     actor: &Actor,
@@ -306,6 +365,7 @@ pub fn set_active(
 
 /// An admin resets someone's password: their sessions end, and a one-time
 /// link lets them choose a new one.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn reset_password_link(
     conn: &mut DbConn,
     actor: &Actor,
@@ -331,14 +391,16 @@ pub fn reset_password_link(
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub fn password_link_user(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> AppResult<User> {
     store::users::find_password_token(conn, &tokens::hash_token(token), now)?
         .ok_or(AppError::NotFound)
         .and_then(User::from_row)
 }
 
-pub fn use_password_link(
-    conn: &mut DbConn,
+#[tracing::instrument(skip_all)]
+pub async fn use_password_link(
+    pool: &Pool,
     token: &str,
     new_password: &str,
     confirm: &str,
@@ -347,22 +409,26 @@ pub fn use_password_link(
 ) -> AppResult<()> {
     auth::check_new_password(new_password, confirm)
         .map_err(|m| AppError::invalid("password", m))?;
-    let hash = password::hash(new_password);
-    write_tx(conn, |conn| {
-        let user = password_link_user(conn, token, now)?;
-        store::users::set_password_hash(conn, user.id, &hash, now)?;
-        store::users::use_password_tokens(conn, user.id, now)?;
-        store::users::delete_sessions_of(conn, user.id)?;
-        store::users::clear_failures(conn, &user.email, None)?;
-        audit(
-            conn,
-            &user.actor(ip),
-            "user.password_changed",
-            &user.email,
-            "via a one-time link",
-            now,
-        )
+    let hash = hash_off_thread(new_password).await?;
+    let (token, ip) = (token.to_string(), ip.to_string());
+    with_conn(pool, move |conn| {
+        write_tx(conn, |conn| {
+            let user = password_link_user(conn, &token, now)?;
+            store::users::set_password_hash(conn, user.id, &hash, now)?;
+            store::users::use_password_tokens(conn, user.id, now)?;
+            store::users::delete_sessions_of(conn, user.id)?;
+            store::users::clear_failures(conn, &user.email, None)?;
+            audit(
+                conn,
+                &user.actor(&ip),
+                "user.password_changed",
+                &user.email,
+                "via a one-time link",
+                now,
+            )
+        })
     })
+    .await
 }
 
 pub struct PasswordChange {
@@ -372,41 +438,49 @@ pub struct PasswordChange {
 }
 
 /// A signed-in user changes their own password; their other sessions end.
-pub fn change_own_password(
-    conn: &mut DbConn,
+#[tracing::instrument(skip_all)]
+pub async fn change_own_password(
+    pool: &Pool,
     session: &ActiveSession,
     change: &PasswordChange,
     ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    let (user, current, new_password, confirm) =
-        (&session.user, &change.current, &change.new, &change.confirm);
-    let row = store::users::find(conn, user.id)?.ok_or(AppError::NotFound)?;
+    let user_id = session.user.id;
+    let stored = with_conn(pool, move |conn| {
+        let row = store::users::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+        Ok(row.password_hash)
+    })
+    .await?;
+    let current = change.current.clone();
+    let current_ok =
+        off_thread(move || Ok(stored.is_some_and(|h| password::verify(&h, &current)))).await?;
     let mut errors = FieldErrors::default();
-    if !row
-        .password_hash
-        .as_deref()
-        .is_some_and(|h| password::verify(h, current))
-    {
+    if !current_ok {
         errors.add("current_password", "This is not your current password.");
     }
-    if let Err(message) = auth::check_new_password(new_password, confirm) {
+    if let Err(message) = auth::check_new_password(&change.new, &change.confirm) {
         errors.add("password", message);
     }
     errors.into_result()?;
-    let hash = password::hash(new_password);
-    write_tx(conn, |conn| {
-        store::users::set_password_hash(conn, user.id, &hash, now)?;
-        store::users::delete_other_sessions(conn, user.id, &session.token_hash)?;
-        audit(
-            conn,
-            &user.actor(ip),
-            "user.password_changed",
-            &user.email,
-            "by the user",
-            now,
-        )
+    let hash = hash_off_thread(&change.new).await?;
+    let (session, ip) = (session.clone(), ip.to_string());
+    with_conn(pool, move |conn| {
+        write_tx(conn, |conn| {
+            let user = &session.user;
+            store::users::set_password_hash(conn, user.id, &hash, now)?;
+            store::users::delete_other_sessions(conn, user.id, &session.token_hash)?;
+            audit(
+                conn,
+                &user.actor(&ip),
+                "user.password_changed",
+                &user.email,
+                "by the user",
+                now,
+            )
+        })
     })
+    .await
 }
 
 // --- log-in and sessions ------------------------------------------------------
@@ -434,12 +508,56 @@ pub struct LoginAttempt<'a> {
     pub replaces_session: Option<&'a str>,
 }
 
-pub fn log_in(
-    conn: &mut DbConn,
-    attempt: &LoginAttempt,
+/// An account's recent failed log-ins, all of them and those from the
+/// address signing in now (see `auth::lockout`).
+#[derive(Clone)]
+struct Failures {
+    all: Vec<NaiveDateTime>,
+    from_here: Vec<NaiveDateTime>,
+}
+
+impl Failures {
+    fn new(failures: &[(NaiveDateTime, String)], ip: &str) -> Failures {
+        Failures {
+            all: failures.iter().map(|(at, _)| *at).collect(),
+            from_here: failures
+                .iter()
+                .filter(|(_, from)| from == ip)
+                .map(|(at, _)| *at)
+                .collect(),
+        }
+    }
+
+    /// With one more failure, now.
+    fn and_one_at(mut self, now: NaiveDateTime) -> Failures {
+        self.all.push(now);
+        self.from_here.push(now);
+        self
+    }
+
+    fn locked(&self, now: NaiveDateTime) -> Option<LoginOutcome> {
+        let minutes_until = |t: NaiveDateTime| ((t - now).num_seconds() + 59) / 60;
+        if let Some(t) = lockout::PER_ACCOUNT.locked_until(&self.all, now) {
+            return Some(LoginOutcome::Locked {
+                minutes: minutes_until(t),
+                everywhere: true,
+            });
+        }
+        lockout::PER_ACCOUNT_AND_ADDRESS
+            .locked_until(&self.from_here, now)
+            .map(|t| LoginOutcome::Locked {
+                minutes: minutes_until(t),
+                everywhere: false,
+            })
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn log_in(
+    pool: &Pool,
+    attempt: &LoginAttempt<'_>,
     now: NaiveDateTime,
 ) -> AppResult<LoginOutcome> {
-    let ip = attempt.ip;
     // What was typed is kept for the throttle and the audit log, but never
     // more than an address can be, and never a control character.
     let email: String = auth::normalize_email(attempt.email)
@@ -447,92 +565,85 @@ pub fn log_in(
         .filter(|c| !crate::fields::forbidden_in_line(*c))
         .take(crate::fields::MAX_EMAIL_LEN)
         .collect();
-    let window_start = now - Duration::minutes(lockout::IP_WINDOW_MINUTES);
-    if store::users::failures_for_ip(conn, ip, window_start)? >= lockout::IP_THRESHOLD {
-        return Ok(LoginOutcome::Throttled);
-    }
-    let failures = store::users::failures_for_email(conn, &email, now - lockout::lookback())?;
-    let all: Vec<NaiveDateTime> = failures.iter().map(|(at, _)| *at).collect();
-    let from_here: Vec<NaiveDateTime> = failures
-        .iter()
-        .filter(|(_, from)| from == ip)
-        .map(|(at, _)| *at)
-        .collect();
-    let locked = |from_here: &[NaiveDateTime], all: &[NaiveDateTime]| {
-        let minutes_until = |t: NaiveDateTime| ((t - now).num_seconds() + 59) / 60;
-        if let Some(t) = lockout::PER_ACCOUNT.locked_until(all, now) {
-            return Some(LoginOutcome::Locked {
-                minutes: minutes_until(t),
-                everywhere: true,
-            });
+    let ip = attempt.ip.to_string();
+    let (check_email, check_ip) = (email.clone(), ip.clone());
+    let checked = with_conn(pool, move |conn| {
+        let (email, ip) = (&check_email, &check_ip);
+        let window_start = now - Duration::minutes(lockout::IP_WINDOW_MINUTES);
+        if store::users::failures_for_ip(conn, ip, window_start)? >= lockout::IP_THRESHOLD {
+            return Ok(Err(LoginOutcome::Throttled));
         }
-        lockout::PER_ACCOUNT_AND_ADDRESS
-            .locked_until(from_here, now)
-            .map(|t| LoginOutcome::Locked {
-                minutes: minutes_until(t),
-                everywhere: false,
-            })
+        let failures = store::users::failures_for_email(conn, email, now - lockout::lookback())?;
+        let failures = Failures::new(&failures, ip);
+        if let Some(outcome) = failures.locked(now) {
+            let actor = Actor::anonymous(email, ip);
+            audit(conn, &actor, "login.refused_locked", email, "", now)?;
+            return Ok(Err(outcome));
+        }
+        Ok(Ok((failures, store::users::find_by_email(conn, email)?)))
+    })
+    .await?;
+    let (failures, row) = match checked {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
     };
-    let actor = Actor::anonymous(&email, ip);
-    if let Some(outcome) = locked(&from_here, &all) {
-        audit(conn, &actor, "login.refused_locked", &email, "", now)?;
-        return Ok(outcome);
-    }
 
-    // Verify outside any transaction: argon2 takes tens of milliseconds.
-    let row = store::users::find_by_email(conn, &email)?;
-    let verified = match &row {
-        Some(row) if row.password_hash.is_some() => password::verify(
-            row.password_hash.as_deref().unwrap_or_default(),
-            attempt.password,
-        ),
-        _ => {
-            password::verify_against_dummy(attempt.password);
-            false
+    // Verify outside any transaction and with no connection held.
+    let password_given = attempt.password.to_string();
+    let (row, verified) = off_thread(move || {
+        let verified = match &row {
+            Some(row) if row.password_hash.is_some() => password::verify(
+                row.password_hash.as_deref().unwrap_or_default(),
+                &password_given,
+            ),
+            _ => {
+                password::verify_against_dummy(&password_given);
+                false
+            }
+        };
+        Ok((row, verified))
+    })
+    .await?;
+
+    let replaces_session = attempt.replaces_session.map(tokens::hash_token);
+    with_conn(pool, move |conn| {
+        let ip = &ip;
+        let actor = Actor::anonymous(&email, ip);
+        match row {
+            Some(row) if verified && row.active => {
+                let user = User::from_row(row)?;
+                let token = tokens::random_token();
+                write_tx(conn, |conn| {
+                    if let Some(old) = &replaces_session {
+                        store::users::delete_session(conn, old)?;
+                    }
+                    store::users::record_attempt(conn, &email, ip, true, now)?;
+                    store::users::clear_failures(conn, &email, Some(ip))?;
+                    store::users::insert_session(conn, &tokens::hash_token(&token), user.id, now)?;
+                    audit(conn, &user.actor(ip), "login.succeeded", &email, "", now)
+                })?;
+                Ok(LoginOutcome::SignedIn { token, user })
+            }
+            // The right password is not a guess: it counts towards no lock.
+            Some(_) if verified => {
+                audit(conn, &actor, "login.refused_deactivated", &email, "", now)?;
+                Ok(LoginOutcome::Deactivated)
+            }
+            _ => {
+                write_tx(conn, |conn| {
+                    store::users::record_attempt(conn, &email, ip, false, now)?;
+                    audit(conn, &actor, "login.failed", &email, "", now)?;
+                    if failures.clone().and_one_at(now).locked(now).is_some() {
+                        let why = "too many failed attempts";
+                        audit(conn, &actor, "login.locked", &email, why, now)?;
+                    }
+                    Ok::<_, AppError>(())
+                })?;
+                Ok(LoginOutcome::Invalid)
+            }
         }
-    };
-    match row {
-        Some(row) if verified && row.active => {
-            let user = User::from_row(row)?;
-            let token = tokens::random_token();
-            write_tx(conn, |conn| {
-                if let Some(old) = attempt.replaces_session {
-                    store::users::delete_session(conn, &tokens::hash_token(old))?;
-                }
-                store::users::record_attempt(conn, &email, ip, true, now)?;
-                store::users::clear_failures(conn, &email, Some(ip))?;
-                store::users::insert_session(conn, &tokens::hash_token(&token), user.id, now)?;
-                audit(conn, &user.actor(ip), "login.succeeded", &email, "", now)
-            })?;
-            Ok(LoginOutcome::SignedIn { token, user })
-        }
-        // The right password is not a guess: it counts towards no lock.
-        Some(_) if verified => {
-            audit(conn, &actor, "login.refused_deactivated", &email, "", now)?;
-            Ok(LoginOutcome::Deactivated)
-        }
-        _ => {
-            write_tx(conn, |conn| {
-                store::users::record_attempt(conn, &email, ip, false, now)?;
-                audit(conn, &actor, "login.failed", &email, "", now)?;
-                let (mut from_here, mut all) = (from_here.clone(), all.clone());
-                from_here.push(now);
-                all.push(now);
-                if locked(&from_here, &all).is_some() {
-                    audit(
-                        conn,
-                        &actor,
-                        "login.locked",
-                        &email,
-                        "too many failed attempts",
-                        now,
-                    )?;
-                }
-                Ok::<_, AppError>(())
-            })?;
-            Ok(LoginOutcome::Invalid)
-        }
-    }
+    })
+    .await
 }
 
 /// A session that is still good, with its user.
@@ -546,6 +657,7 @@ pub struct ActiveSession {
 /// turn every page view into a write.
 const TOUCH_AFTER_SECONDS: i64 = 60;
 
+#[tracing::instrument(skip_all)]
 pub fn resume_session(
     conn: &mut DbConn,
     token: &str,
@@ -573,6 +685,7 @@ pub fn resume_session(
     }))
 }
 
+#[tracing::instrument(skip_all)]
 pub fn log_out(
     conn: &mut DbConn,
     session: &ActiveSession,
@@ -593,13 +706,17 @@ pub fn log_out(
 }
 
 /// Adds a user from the command line (no actor but the operator).
+#[tracing::instrument(skip_all)]
 pub fn add_user_from_cli(
     conn: &mut DbConn,
     input: &NewUserInput,
     now: NaiveDateTime,
 ) -> AppResult<i64> {
+    // Hashed before the write transaction, so the writer lock is not held
+    // for it (the command line has a connection of its own to hold).
+    let hash = wants_password(input, true).then(|| password::hash(&input.password));
     write_tx(conn, |conn| {
-        let user = validate_new_user(conn, input, true)?;
+        let user = validate_new_user(conn, input, hash)?;
         let id = insert_user(conn, &user, now)?;
         store::settings::delete(conn, SETUP_TOKEN_KEY)?;
         let actor = Actor::anonymous("command line", "-");

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `user add`.
+//! The command line: `serve` (the default), `worker`, `migrate`, `user add`,
+//! `protocol check|show`, `demo seed` and `mail test`.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -110,7 +111,10 @@ pub fn main() -> ExitCode {
     // A `.env` file in the working directory is read if present (never required);
     // variables already set in the environment win.
     let _ = dotenvy::dotenv();
-    init_tracing();
+    if let Err(e) = init_tracing() {
+        eprintln!("aftercare: the configuration has 1 problem(s):\n  - {e}");
+        return ExitCode::from(2);
+    }
     // Protocol commands need no database or configuration.
     if let Some(Command::Protocol { command }) = &cli.command {
         return match protocol_command(command) {
@@ -188,11 +192,30 @@ fn protocol_command(command: &ProtocolCommand) -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing() {
+/// Logs to standard output: readable text, or with `AFTERCARE_LOG_FORMAT=json`
+/// one JSON object a line for log collectors, each with the spans it
+/// happened in (the request's id and route, the use case's ids).
+fn init_tracing() -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("AFTERCARE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    let format = std::env::var("AFTERCARE_LOG_FORMAT").unwrap_or_default();
+    // Already set (a test harness calling in) is fine: the first one stays.
+    let _ = match format.trim() {
+        "" | "text" => logs.try_init(),
+        "json" => logs
+            .json()
+            .flatten_event(true)
+            .with_span_list(true)
+            .try_init(),
+        other => {
+            return Err(format!(
+                "AFTERCARE_LOG_FORMAT: {other:?} is neither text nor json"
+            ))
+        }
+    };
+    Ok(())
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
@@ -215,32 +238,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn serve(settings: Settings, with_worker: bool) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
-        let app = Application::build(settings)?;
+        let app = Application::build_with(settings, with_worker)?;
         let base_url = app.state.settings.base_url.clone();
         let state = app.state.clone();
         if let Some(token) = state.db(accounts::issue_setup_token).await.map_err(to_anyhow)? {
             println!("\nNo account exists yet. Open this one-time link to create the first admin:\n\n    {base_url}/setup/{token}\n");
         }
-        let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = if with_worker {
-            let worker = app.worker()?;
-            Some(tokio::spawn(async move {
-                worker.run_until(async { stopped.await.unwrap_or(()) }).await
-            }))
-        } else {
-            None
-        };
         tracing::info!(address = %base_url, worker = with_worker, "serving");
-        // The server stops on SIGTERM or Ctrl-C; then the worker finishes its round.
-        let served = app.run_until_stopped().await;
-        let _ = stop_worker.send(());
-        if let Some(worker) = worker {
-            if let Err(e) = worker.await {
-                tracing::error!(error = %e, "the reminder worker ended abnormally");
-            }
-        }
+        // Ends on SIGTERM or Ctrl-C, or with an error when the worker dies.
+        app.run_supervised().await?;
         tracing::info!("stopped");
-        Ok(served?)
+        Ok(())
     })
 }
 
@@ -248,8 +256,7 @@ fn worker(settings: Settings) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let state = crate::startup::prepare(settings)?;
         let worker = crate::startup::worker_for(&state)?;
-        worker.run_until(shutdown_signal()).await;
-        Ok(())
+        worker.run_until(shutdown_signal()).await
     })
 }
 
@@ -299,7 +306,7 @@ fn mail_test(settings: Settings, to: &str) -> anyhow::Result<()> {
         let mailer = crate::mail::Mailer::from_settings(&settings)?;
         let state = crate::startup::prepare(settings)?;
         let clinic = state.db(crate::clinic::get).await.map_err(to_anyhow)?;
-        let id = format!("<aftercare.test.{}@{}>", &crate::auth::tokens::random_token()[..16], clinic.sender_email.rsplit('@').next().unwrap_or("localhost"));
+        let id = crate::mail::message_id("test", &clinic.sender_email);
         let envelope = crate::mail::Envelope {
             from_name: &clinic.name,
             from_email: &clinic.sender_email,

@@ -45,7 +45,14 @@ impl From<&Clinic> for ClinicInput {
             out_of_hours: c.out_of_hours.clone(),
             time_zone: c.time_zone.name().to_string(),
             send_hour: c.send_hour.to_string(),
-            sender_email: c.sender_email.clone(),
+            // The first migration's sender, `aftercare@localhost`, is neither an
+            // address patients can reply to nor one the form accepts: until the
+            // clinic is configured the form asks for a real one instead.
+            sender_email: if c.configured {
+                c.sender_email.clone()
+            } else {
+                String::new()
+            },
             emergency_number: c.emergency_number.clone(),
         }
     }
@@ -180,10 +187,12 @@ fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub fn get(conn: &mut DbConn) -> AppResult<Clinic> {
     Ok(store::clinic::get(conn)?)
 }
 
+#[tracing::instrument(skip_all)]
 pub fn save(
     conn: &mut DbConn,
     actor: &Actor,
@@ -252,6 +261,42 @@ mod tests {
             ..input()
         };
         assert_eq!(validate(&good).unwrap().emergency_number, "112");
+    }
+
+    #[test]
+    fn the_first_form_offers_no_sender_but_keeps_a_configured_one() {
+        // As the first migration leaves the clinic row.
+        let fresh = Clinic {
+            name: "Our clinic".into(),
+            phone: String::new(),
+            email: String::new(),
+            address: String::new(),
+            opening_hours: String::new(),
+            out_of_hours: "If you are worried out of hours, call your local urgent care line."
+                .into(),
+            time_zone: Zone(chrono_tz::Europe::London),
+            send_hour: 9,
+            sender_email: "aftercare@localhost".into(),
+            configured: false,
+            emergency_number: String::new(),
+        };
+        let offered = ClinicInput::from(&fresh);
+        assert_eq!(offered.sender_email, "");
+        let typed = ClinicInput {
+            sender_email: "aftercare@glow.example".into(),
+            ..offered
+        };
+        assert!(validate(&typed).is_ok(), "everything else offered is valid");
+
+        let configured = Clinic {
+            configured: true,
+            sender_email: "hello@glow.example".into(),
+            ..fresh
+        };
+        assert_eq!(
+            ClinicInput::from(&configured).sender_email,
+            "hello@glow.example"
+        );
     }
 
     #[test]

@@ -3,7 +3,53 @@
 //! Every mistake is reported on its own line so an operator can fix them all
 //! in one go instead of one restart per typo.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+
+/// A URL that may carry a password (database, SMTP). `Debug` shows it with
+/// the password masked, so settings can be logged or printed whole; only
+/// code that connects calls [`SecretUrl::expose_secret`].
+#[derive(Clone)]
+pub struct SecretUrl(SecretString);
+
+impl SecretUrl {
+    pub fn new(url: &str) -> SecretUrl {
+        SecretUrl(url.into())
+    }
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+    /// The URL with its password masked, for messages and logs.
+    pub fn redacted(&self) -> String {
+        redact(self.expose_secret())
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.redacted(), f)
+    }
+}
+
+/// Hides the password in a URL before it reaches a log or an error.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
 
 /// Which database the URL selects. Chosen from the scheme alone: a URL we do
 /// not recognise is an error, never a silent fallback to SQLite.
@@ -15,7 +61,7 @@ pub enum Backend {
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
-    pub url: String,
+    pub url: SecretUrl,
     pub backend: Backend,
     pub pool_size: u32,
 }
@@ -28,14 +74,15 @@ impl DatabaseSettings {
             Backend::Sqlite
         } else {
             return Err(format!(
-                "AFTERCARE_DATABASE_URL: {url:?} is neither sqlite://PATH nor postgres://…"
+                "AFTERCARE_DATABASE_URL: {:?} is neither sqlite://PATH nor postgres://…",
+                redact(url)
             ));
         };
         if backend == Backend::Sqlite && sqlite_path(url).is_empty() {
             return Err("AFTERCARE_DATABASE_URL: the sqlite:// URL names no file".into());
         }
         Ok(Self {
-            url: url.to_string(),
+            url: SecretUrl::new(url),
             backend,
             pool_size: default_pool_size(),
         })
@@ -43,7 +90,7 @@ impl DatabaseSettings {
 
     /// The path SQLite opens: the URL without its scheme.
     pub fn sqlite_path(&self) -> &str {
-        sqlite_path(&self.url)
+        sqlite_path(self.url.expose_secret())
     }
 }
 
@@ -70,11 +117,11 @@ pub struct Settings {
     /// (emails, patient sheets) and to decide whether cookies are `Secure`.
     pub base_url: String,
     /// From the environment; `None` means "use the key stored in the database".
-    pub secret_key: Option<Vec<u8>>,
+    pub secret_key: Option<SecretSlice<u8>>,
     pub session_idle: Duration,
     pub session_max_age: Duration,
     pub protocol_file: Option<PathBuf>,
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretUrl>,
     pub mail_dir: PathBuf,
     /// Temporary SMTP failures are retried up to this many attempts in all.
     pub mail_max_attempts: i32,
@@ -122,7 +169,7 @@ impl Settings {
         };
 
         let secret_key = match var("AFTERCARE_SECRET_KEY") {
-            Some(key) if key.len() >= 32 => Some(key.into_bytes()),
+            Some(key) if key.len() >= 32 => Some(key.into_bytes().into()),
             Some(_) => {
                 errors.push("AFTERCARE_SECRET_KEY: must be at least 32 characters (or unset, to generate one)".into());
                 None
@@ -171,9 +218,10 @@ impl Settings {
         let reminder_stale_hours =
             count("AFTERCARE_REMINDER_STALE_HOURS", 12, 24 * 14, &mut errors);
 
-        let smtp_url = var("AFTERCARE_SMTP_URL");
+        let smtp_url = var("AFTERCARE_SMTP_URL").map(|url| SecretUrl::new(&url));
         if let Some(url) = &smtp_url {
-            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+            let text = url.expose_secret();
+            if !(text.starts_with("smtp://") || text.starts_with("smtps://")) {
                 errors.push(format!(
                     "AFTERCARE_SMTP_URL: {url:?} must start with smtp:// or smtps://"
                 ));
@@ -263,6 +311,39 @@ mod tests {
             errors,
             ["AFTERCARE_DATABASE_POOL_SIZE: \"0\" is not a whole number from 1 to 256"]
         );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output_or_errors() {
+        let s = settings(&[
+            ("AFTERCARE_DATABASE_URL", "postgres://app:db-pass-1@db/x"),
+            (
+                "AFTERCARE_SMTP_URL",
+                "smtps://mail:smtp-pass-2@mail.example",
+            ),
+            (
+                "AFTERCARE_SECRET_KEY",
+                "key-3-that-is-long-enough-to-be-accepted",
+            ),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        for secret in ["db-pass-1", "smtp-pass-2", "key-3"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgres://app:***@db/x"), "{shown}");
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "postgres://app:db-pass-1@db/x"
+        );
+
+        let errors = settings(&[
+            ("AFTERCARE_DATABASE_URL", "mysql://app:db-pass-1@db/x"),
+            ("AFTERCARE_SMTP_URL", "http://mail:smtp-pass-2@mail.example"),
+        ])
+        .unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(!format!("{errors:?}").contains("pass-"), "{errors:?}");
     }
 
     #[test]

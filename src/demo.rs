@@ -65,7 +65,7 @@ fn demo_treatment(n: usize, now: DateTime<Utc>, tz: chrono_tz::Tz) -> TreatmentF
         .with_timezone(&tz)
         .naive_local();
     TreatmentForm {
-        treated_at: when.format("%Y-%m-%dT%H:%M").to_string(),
+        treated_at: crate::treatments::form_datetime(when),
         rows: areas
             .iter()
             .map(|(a, d)| AreaRowInput {

@@ -16,6 +16,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod fields;
+pub mod health;
+pub mod housekeeping;
 pub mod jobs;
 pub mod links;
 pub mod mail;

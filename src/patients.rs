@@ -132,6 +132,7 @@ pub struct Saved {
     pub same_email: Vec<Patient>,
 }
 
+#[tracing::instrument(skip_all)]
 pub fn create(
     conn: &mut DbConn,
     user: &User,
@@ -159,6 +160,7 @@ pub fn create(
     })
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn update(
     conn: &mut DbConn,
     user: &User,
@@ -238,6 +240,7 @@ pub fn unsubscribe(
     })
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<Patient> {
     store::patients::find(conn, id)?.ok_or(AppError::NotFound)
 }
@@ -251,6 +254,7 @@ pub struct SearchPage {
     pub has_more: bool,
 }
 
+#[tracing::instrument(skip_all, fields(page = page))]
 pub fn search(conn: &mut DbConn, query: &str, page: i64) -> AppResult<SearchPage> {
     let page = page.max(1);
     let query = query.trim().chars().take(100).collect::<String>();
@@ -273,6 +277,7 @@ pub struct PatientPage {
     pub consent_by: Option<String>,
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn page(conn: &mut DbConn, id: i64) -> AppResult<PatientPage> {
     let patient = get(conn, id)?;
     let treatments = store::treatments::for_patient(conn, id)?;

@@ -8,7 +8,6 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::audit::{audit, Actor};
-use crate::auth::tokens::random_token;
 use crate::care::{Plan, ReminderKind};
 use crate::error::{AppError, AppResult};
 use crate::links::Links;
@@ -50,13 +49,7 @@ pub struct Recipient {
 
 /// A stable, unique Message-ID for one reminder, in the sender's domain.
 fn message_id(treatment_id: i64, key: &str, sender: &str) -> String {
-    let domain = sender
-        .rsplit_once('@')
-        .map_or("aftercare.invalid", |(_, d)| d);
-    format!(
-        "<aftercare.{treatment_id}.{key}.{}@{domain}>",
-        &random_token()[..16]
-    )
+    crate::mail::message_id(&format!("{treatment_id}.{key}"), sender)
 }
 
 fn new_row(

@@ -94,6 +94,14 @@ fn short_moment(t: NaiveDateTime) -> String {
     t.format("%a %-d %b, %H:%M").to_string()
 }
 
+/// A stored UTC time in a zone, as staff pages show it: "Mon 3 Mar 2025, 14:30".
+pub fn local_moment(utc: NaiveDateTime, tz: chrono_tz::Tz) -> String {
+    utc.and_utc()
+        .with_timezone(&tz)
+        .format("%a %-d %b %Y, %H:%M")
+        .to_string()
+}
+
 /// Short phases show times; longer ones show the days.
 fn phase_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
     if end - start <= Duration::hours(48) {

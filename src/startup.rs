@@ -4,15 +4,17 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use secrecy::ExposeSecret;
 
 use crate::auth::tokens::{random_token, Keys};
 use crate::care::Protocol;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::housekeeping::Retention;
 use crate::jobs::{Worker, WorkerConfig};
 use crate::links::Links;
 use crate::mail::Mailer;
@@ -29,7 +31,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// database so every instance and every restart agrees on it.
 pub fn resolve_keys(settings: &Settings, pool: &Pool) -> anyhow::Result<Keys> {
     if let Some(secret) = &settings.secret_key {
-        return Ok(Keys::new(secret));
+        return Ok(Keys::new(secret.expose_secret()));
     }
     let mut conn = pool
         .get()
@@ -64,6 +66,7 @@ pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::
         protocol,
         links,
         clock,
+        worker_in_process: false,
     })
 }
 
@@ -83,17 +86,27 @@ pub struct Application {
     port: u16,
     server: Server,
     pub state: AppState,
+    worker: Option<Worker>,
 }
 
 impl Application {
     /// Migrates, connects and binds (port 0 picks a free port, for tests).
+    /// No worker: tests drive their own.
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        Application::build_with_clock(settings, Arc::new(SystemClock))
+        Self::build_with(settings, false)
     }
 
-    /// [`Application::build`] on a given clock (tests move time with one).
+    /// As [`Application::build`]; `with_worker` adds the reminder worker,
+    /// run by [`Application::run_supervised`], and makes `/healthz` answer
+    /// for it.
+    pub fn build_with(settings: Settings, with_worker: bool) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, with_worker, Arc::new(SystemClock))
+    }
+
+    /// [`Application::build_with`] on a given clock (tests move time with one).
     pub fn build_with_clock(
         mut settings: Settings,
+        with_worker: bool,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(settings.bind)
@@ -103,12 +116,15 @@ impl Application {
         if let Some(base) = settings.base_url.strip_suffix(":0") {
             settings.base_url = format!("{base}:{port}");
         }
-        let state = prepare_with_clock(settings, clock)?;
+        let mut state = prepare_with_clock(settings, clock)?;
+        state.worker_in_process = with_worker;
+        let worker = with_worker.then(|| worker_for(&state)).transpose()?;
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
             server,
             state,
+            worker,
         })
     }
 
@@ -125,6 +141,74 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+
+    /// Serves and runs the worker (when built with one) until SIGTERM or
+    /// Ctrl-C. If the worker dies first, the server is stopped too and the
+    /// worker's failure returned: the process exits non-zero for its service
+    /// manager to restart, instead of serving on without sending.
+    pub async fn run_supervised(self) -> anyhow::Result<()> {
+        let Some(worker) = self.worker else {
+            return Ok(self.server.await?);
+        };
+        let handle = self.server.handle();
+        let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(async move {
+            worker
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        supervise(self.server, move || handle.stop(true), worker, stop_worker).await
+    }
+}
+
+/// Waits for whichever of the server and the worker ends first; see
+/// [`Application::run_supervised`].
+async fn supervise<Stopping: std::future::Future<Output = ()>>(
+    server: impl std::future::Future<Output = std::io::Result<()>>,
+    stop_server: impl FnOnce() -> Stopping,
+    mut worker: tokio::task::JoinHandle<anyhow::Result<()>>,
+    stop_worker: tokio::sync::oneshot::Sender<()>,
+) -> anyhow::Result<()> {
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => {
+            // Stopped by a signal: the worker finishes its round first.
+            let _ = stop_worker.send(());
+            let worker_ended = worker_failure(worker.await);
+            served?;
+            worker_ended.map_or(Ok(()), Err)
+        }
+        ended = &mut worker => {
+            let failure = worker_failure(ended)
+                .unwrap_or_else(|| anyhow::anyhow!("the reminder worker stopped on its own"));
+            tracing::error!(error = %format!("{failure:#}"), "the reminder worker died; stopping the server");
+            // The server future carries out the stop, so it must be polled meanwhile.
+            let _ = tokio::join!(stop_server(), server);
+            Err(failure)
+        }
+    }
+}
+
+/// Why the worker task ended badly, if it did.
+fn worker_failure(
+    ended: Result<anyhow::Result<()>, tokio::task::JoinError>,
+) -> Option<anyhow::Error> {
+    match ended {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            Some(anyhow::anyhow!("the reminder worker panicked: {message}"))
+        }
+        Err(e) => Some(anyhow::anyhow!("the reminder worker was cancelled: {e}")),
+    }
 }
 
 pub fn worker_for(state: &AppState) -> anyhow::Result<Worker> {
@@ -137,9 +221,19 @@ pub fn worker_for(state: &AppState) -> anyhow::Result<Worker> {
         config: WorkerConfig {
             max_attempts: settings.mail_max_attempts,
             stale_after: chrono::Duration::hours(settings.reminder_stale_hours),
+            retention: Retention {
+                session_idle: to_chrono(settings.session_idle),
+                session_max_age: to_chrono(settings.session_max_age),
+                ..Retention::default()
+            },
             ..WorkerConfig::default()
         },
     })
+}
+
+/// Settings' durations are minutes, far inside chrono's range.
+fn to_chrono(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
@@ -175,7 +269,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .add(("X-Frame-Options", "DENY"))
                     .add(("Cache-Control", "no-store")),
             )
-            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            .wrap(routes::telemetry::request_spans())
             .wrap(from_fn(routes::head_as_get))
             .configure(routes::routes)
             .default_service(actix_web::web::to(|| async {
@@ -186,4 +280,66 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     .shutdown_timeout(20)
     .run();
     Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A stand-in server that runs until stopped; says whether it was.
+    fn server() -> (
+        impl std::future::Future<Output = std::io::Result<()>>,
+        impl FnOnce() -> std::future::Ready<()>,
+        Arc<AtomicBool>,
+    ) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let was_stopped = Arc::new(AtomicBool::new(false));
+        let flag = was_stopped.clone();
+        let serving = async move {
+            let _ = stopped.await;
+            Ok(())
+        };
+        let stop_server = move || {
+            flag.store(true, Ordering::SeqCst);
+            let _ = stop.send(());
+            std::future::ready(())
+        };
+        (serving, stop_server, was_stopped)
+    }
+
+    #[tokio::test]
+    async fn a_worker_panic_stops_the_server_with_an_error() {
+        let (serving, stop_server, was_stopped) = server();
+        let (stop_worker, _) = tokio::sync::oneshot::channel();
+        let worker = tokio::spawn(async {
+            tokio::task::yield_now().await;
+            panic!("claim went wrong");
+        });
+        let error = supervise(serving, stop_server, worker, stop_worker)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the reminder worker panicked: claim went wrong"
+        );
+        assert!(was_stopped.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn a_server_stopped_by_a_signal_stops_the_worker_cleanly() {
+        let (stop_worker, worker_stop) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(async move {
+            let _ = worker_stop.await;
+            Ok(())
+        });
+        supervise(
+            async { Ok(()) },
+            || std::future::ready(()),
+            worker,
+            stop_worker,
+        )
+        .await
+        .unwrap();
+    }
 }

@@ -82,7 +82,7 @@ impl TreatmentForm {
     /// The form for a new treatment: now, in the clinic's zone, and empty rows.
     pub fn blank(local_now: NaiveDateTime) -> TreatmentForm {
         TreatmentForm {
-            treated_at: local_now.format("%Y-%m-%dT%H:%M").to_string(),
+            treated_at: form_datetime(local_now),
             rows: vec![AreaRowInput::default(); FORM_ROWS],
             ..Default::default()
         }
@@ -100,7 +100,7 @@ impl TreatmentForm {
         let blanks = FORM_ROWS.saturating_sub(rows.len()).max(2);
         rows.extend(std::iter::repeat_n(AreaRowInput::default(), blanks));
         TreatmentForm {
-            treated_at: t.treated_at_local.format("%Y-%m-%dT%H:%M").to_string(),
+            treated_at: form_datetime(t.treated_at_local),
             rows,
             device: t.device.clone(),
             products: t.products.clone(),
@@ -129,8 +129,16 @@ struct Valid {
     plan: Plan,
 }
 
+/// What a `datetime-local` input shows and sends.
+const FORM_DATETIME: &str = "%Y-%m-%dT%H:%M";
+
+/// A local time as the treatment form's `datetime-local` input takes it.
+pub fn form_datetime(t: NaiveDateTime) -> String {
+    t.format(FORM_DATETIME).to_string()
+}
+
 fn parse_local(text: &str) -> Option<NaiveDateTime> {
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+    [FORM_DATETIME, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
 }
@@ -264,6 +272,7 @@ pub fn depth_warnings(protocol: &Protocol, plan: &Plan) -> Vec<String> {
         .collect()
 }
 
+#[tracing::instrument(skip_all, fields(patient_id = patient_id))]
 pub fn record(
     conn: &mut DbConn,
     protocol: &Protocol,
@@ -320,11 +329,13 @@ fn ensure_may_change(user: &User, t: &TreatmentRow) -> AppResult<()> {
     }
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<TreatmentRow> {
     store::treatments::find(conn, id)?.ok_or(AppError::NotFound)
 }
 
 /// The stored treatment and its form, for the edit page (checks the right to edit).
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn for_editing(
     conn: &mut DbConn,
     user: &User,
@@ -337,6 +348,7 @@ pub fn for_editing(
     Ok((t, form))
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn edit(
     conn: &mut DbConn,
     protocol: &Protocol,
@@ -370,6 +382,7 @@ pub fn edit(
 }
 
 /// Soft delete: the row stays for the record; it disappears from every page.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn delete(
     conn: &mut DbConn,
     user: &User,
@@ -403,6 +416,7 @@ pub struct TreatmentView {
     pub plan: Plan,
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     let (treatment, _, practitioner) =
         store::treatments::find_with_names(conn, id)?.ok_or(AppError::NotFound)?;
@@ -470,6 +484,7 @@ pub struct Dashboard {
     pub failed_emails: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
     let recent = store::treatments::recent(conn, 10)?;
     let failed_emails = crate::reminders::failed_count(conn)?;
@@ -480,6 +495,7 @@ pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
 }
 
 /// The audit row for who opened a sheet (staff printing, or the patient by link).
+#[tracing::instrument(skip_all, fields(id = id))]
 pub fn sheet_opened(
     actor: crate::audit::Actor,
     action: &'static str,

@@ -28,7 +28,8 @@ pub fn hash_token(token: &str) -> String {
 /// Signing keys, one per purpose, derived from the app's secret key.
 #[derive(Clone)]
 pub struct Keys {
-    secret: Vec<u8>,
+    // Zeroed on drop; `Debug` below never shows it.
+    secret: secrecy::SecretSlice<u8>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -61,12 +62,14 @@ impl Purpose {
 impl Keys {
     pub fn new(secret: &[u8]) -> Self {
         Keys {
-            secret: secret.to_vec(),
+            secret: secret.to_vec().into(),
         }
     }
 
     fn mac(&self, purpose: Purpose) -> HmacSha256 {
-        let mut derive = HmacSha256::new_from_slice(&self.secret).expect("any key length");
+        let mut derive =
+            HmacSha256::new_from_slice(secrecy::ExposeSecret::expose_secret(&self.secret))
+                .expect("any key length");
         derive.update(purpose.label());
         let subkey = derive.finalize().into_bytes();
         HmacSha256::new_from_slice(&subkey).expect("any key length")

@@ -14,13 +14,15 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::{FutureExt, StreamExt};
 
+use crate::auth::tokens::random_token;
 use crate::clinic::Clinic;
 pub use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::housekeeping::{self, Pruned, Retention};
 use crate::links::Links;
 use crate::mail::{self, Envelope, Mailer};
 use crate::reminders::{is_stale, Status};
 use crate::store::reminders::{self as outbox, Job};
-use crate::store::{self, write_tx, Pool};
+use crate::store::{self, write_tx, DbConn, DbError, Pool};
 
 /// At most this many outcomes are recorded in one transaction.
 const RECORD_BATCH: usize = 64;
@@ -41,6 +43,12 @@ pub struct WorkerConfig {
     pub stale_after: Duration,
     /// How long to wait when nothing is due.
     pub idle_poll: StdDuration,
+    /// This worker's row in the heartbeat table (see `health`).
+    pub name: String,
+    /// How often the worker prunes expired sessions, tokens and the like.
+    pub housekeeping_every: StdDuration,
+    /// What pruning keeps.
+    pub retention: Retention,
 }
 
 impl Default for WorkerConfig {
@@ -53,6 +61,10 @@ impl Default for WorkerConfig {
             backoff: Duration::seconds(60),
             stale_after: Duration::hours(12),
             idle_poll: StdDuration::from_secs(5),
+            // Unique per process; readable enough to match a log line.
+            name: format!("pid{}-{}", std::process::id(), &random_token()[..8]),
+            housekeeping_every: StdDuration::from_secs(3600),
+            retention: Retention::default(),
         }
     }
 }
@@ -156,7 +168,7 @@ impl Worker {
         Ok(report)
     }
 
-    /// Runs rounds until nothing is due (for tests and the `worker --once` style use).
+    /// Runs rounds until nothing is due (tests and benchmarks).
     pub async fn drain(&self) -> anyhow::Result<RunReport> {
         let mut total = RunReport::default();
         loop {
@@ -173,11 +185,28 @@ impl Worker {
         }
     }
 
-    /// Works until `stop` resolves; a failing round is logged and retried after a pause.
-    pub async fn run_until(&self, stop: impl std::future::Future<Output = ()>) {
+    /// Works until `stop` resolves. A round that fails for a reason the next
+    /// round may not see (the database unreachable or busy) is logged and
+    /// retried after a pause; any other failure ends the worker with that
+    /// error, and a panic outside a single send unwinds out of it, so whoever
+    /// runs it (`serve`, `aftercare worker`) can exit and be restarted
+    /// instead of idling without sending.
+    pub async fn run_until(
+        &self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         tokio::pin!(stop);
-        tracing::info!(transport = %self.mailer.describe(), "reminder worker started");
+        tracing::info!(transport = %self.mailer.describe(), worker = %self.config.name, "reminder worker started");
+        let mut housekept: Option<std::time::Instant> = None;
         loop {
+            if housekept.is_none_or(|at| at.elapsed() >= self.config.housekeeping_every) {
+                housekept = Some(std::time::Instant::now());
+                match self.housekeep().await {
+                    Ok(pruned) => tracing::info!(?pruned, "housekeeping done"),
+                    // Pruning is not what the worker is for: mail keeps going.
+                    Err(e) => tracing::error!(error = %e, "housekeeping failed"),
+                }
+            }
             let pause = match self.run_once().await {
                 Ok(r) if r.claimed as i64 >= self.config.batch_size => StdDuration::ZERO,
                 Ok(r) => {
@@ -186,9 +215,13 @@ impl Worker {
                     }
                     self.config.idle_poll
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "reminder worker round failed");
+                Err(e) if is_transient(&e) => {
+                    tracing::error!(error = %e, "reminder worker round failed; will retry");
                     self.config.idle_poll
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reminder worker round failed; stopping the worker");
+                    return Err(e.context("the reminder worker cannot go on"));
                 }
             };
             tokio::select! {
@@ -197,29 +230,56 @@ impl Worker {
             }
         }
         tracing::info!("reminder worker stopped");
+        Ok(())
+    }
+
+    /// Prunes expired sessions, old log-in attempts, spent password links and
+    /// the heartbeats of workers long gone.
+    pub async fn housekeep(&self) -> anyhow::Result<Pruned> {
+        let (now, retention) = (self.clock.now().naive_utc(), self.config.retention);
+        self.blocking(move |conn| Ok(housekeeping::prune(conn, now, &retention)?))
+            .await
+    }
+
+    /// Runs database work on the blocking pool with a pooled connection. A
+    /// panic there is a bug outside any single send: it is re-raised here so
+    /// it ends the worker rather than passing as one failed round.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let pool = self.pool.clone();
+        match tokio::task::spawn_blocking(move || f(&mut *pool.get()?)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn claim(&self, now: DateTime<Utc>) -> anyhow::Result<(Vec<Job>, Clinic)> {
-        let pool = self.pool.clone();
         let (lease_until, limit) = (
             (now + self.config.lease).naive_utc(),
             self.config.batch_size,
         );
-        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let mut conn = pool.get()?;
-            let ids = write_tx(&mut conn, |c| {
+        let name = self.config.name.clone();
+        self.blocking(move |conn| {
+            let ids = write_tx(conn, |c| {
+                store::heartbeats::beat(c, &name, now.naive_utc())?;
                 outbox::claim(c, now.naive_utc(), lease_until, limit)
             })?;
             let jobs = if ids.is_empty() {
                 vec![]
             } else {
-                outbox::load_jobs(&mut conn, &ids)?
+                outbox::load_jobs(conn, &ids)?
             };
-            Ok((jobs, store::clinic::get(&mut conn)?))
+            Ok((jobs, store::clinic::get(conn)?))
         })
-        .await?
+        .await
     }
 
+    /// One send. Its span names the reminder and treatment, never the
+    /// patient or the address (logs leave the clinic).
+    #[tracing::instrument(name = "send", skip_all, fields(reminder = job.reminder.id, treatment = job.reminder.treatment_id))]
     async fn process(&self, job: Job, clinic: &Clinic, now: DateTime<Utc>) -> Outcome {
         let r = &job.reminder;
         if job.treatment_deleted {
@@ -279,12 +339,13 @@ impl Worker {
     /// Records finished sends in one transaction. Rows no longer `sending`
     /// (cancelled by staff meanwhile) are left as they are.
     async fn record(&self, done: Vec<(i64, Outcome)>, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let mut conn = pool.get()?;
+        let name = self.config.name.clone();
+        self.blocking(move |conn| {
             let at = now.naive_utc();
             let from = [Status::Sending];
-            write_tx(&mut conn, |c| {
+            write_tx(conn, |c| {
+                // A long round of slow sends still shows the worker alive.
+                store::heartbeats::beat(c, &name, at)?;
                 for (id, outcome) in done {
                     match outcome {
                         Outcome::Sent => outbox::mark_sent(c, id, at)?,
@@ -300,11 +361,41 @@ impl Worker {
                         }
                     };
                 }
-                Ok::<_, store::DbError>(())
+                Ok::<_, DbError>(())
             })?;
             Ok(())
         })
-        .await?
+        .await
+    }
+}
+
+/// Whether a failed round may succeed when simply tried again: no pooled
+/// connection in time, the connection dropped (a database restart), or the
+/// database busy. Anything else (a missing table, a row that does not
+/// decode, the clinic row gone) fails the same way every round.
+fn is_transient(e: &anyhow::Error) -> bool {
+    use diesel::result::DatabaseErrorKind as Kind;
+    if e.downcast_ref::<r2d2::Error>().is_some() {
+        return true;
+    }
+    match e.downcast_ref::<DbError>() {
+        Some(DbError::DatabaseError(Kind::ClosedConnection | Kind::SerializationFailure, _)) => {
+            true
+        }
+        Some(DbError::DatabaseError(_, info)) => {
+            // Neither backend gives these a kind of their own in diesel.
+            let message = info.message().to_ascii_lowercase();
+            [
+                "database is locked",
+                "connection",
+                "terminating",
+                "shutting down",
+                "starting up",
+            ]
+            .iter()
+            .any(|m| message.contains(m))
+        }
+        _ => false,
     }
 }
 

@@ -48,10 +48,22 @@ impl std::fmt::Display for SendError {
     }
 }
 
+/// A unique Message-ID in the sender's domain, `<aftercare.{what}.{random}@domain>`:
+/// `what` says what the email is, so a repeat is recognisable in a mailbox.
+pub fn message_id(what: &str, sender: &str) -> String {
+    let domain = sender
+        .rsplit_once('@')
+        .map_or("aftercare.invalid", |(_, d)| d);
+    format!(
+        "<aftercare.{what}.{}@{domain}>",
+        &crate::auth::tokens::random_token()[..16]
+    )
+}
+
 impl Mailer {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Mailer> {
         match &settings.smtp_url {
-            Some(url) => Mailer::smtp(url),
+            Some(url) => Mailer::smtp(url.expose_secret()),
             None => Mailer::files(settings.mail_dir.clone()),
         }
     }
@@ -165,4 +177,19 @@ pub fn build_message(envelope: &Envelope, text: String, html: String) -> anyhow:
             ));
     }
     Ok(builder.multipart(MultiPart::alternative_plain_html(text, html))?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn message_ids_are_unique_and_in_the_senders_domain() {
+        let a = super::message_id("12.day-2", "aftercare@glow.example");
+        let b = super::message_id("12.day-2", "aftercare@glow.example");
+        assert!(
+            a.starts_with("<aftercare.12.day-2.") && a.ends_with("@glow.example>"),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert!(super::message_id("test", "no-at-sign").ends_with("@aftercare.invalid>"));
+    }
 }

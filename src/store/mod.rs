@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod clinic;
+pub mod heartbeats;
 pub mod patients;
 pub mod reminders;
 pub mod schema;
@@ -57,7 +58,8 @@ impl ConnManager {
                     .map(DbConn::Sqlite)
             }
             Backend::Postgres => {
-                diesel::pg::PgConnection::establish(&self.settings.url).map(DbConn::Pg)
+                diesel::pg::PgConnection::establish(self.settings.url.expose_secret())
+                    .map(DbConn::Pg)
             }
         }
     }
@@ -122,7 +124,7 @@ pub enum SetupError {
 /// Applies pending migrations with a dedicated connection of the right type.
 pub fn migrate(settings: &DatabaseSettings) -> Result<Vec<String>, SetupError> {
     let connect_error = |source| SetupError::Connect {
-        url: redact(&settings.url),
+        url: settings.url.redacted(),
         source,
     };
     let applied = match settings.backend {
@@ -138,8 +140,8 @@ pub fn migrate(settings: &DatabaseSettings) -> Result<Vec<String>, SetupError> {
                 .collect()
         }
         Backend::Postgres => {
-            let mut c =
-                diesel::pg::PgConnection::establish(&settings.url).map_err(connect_error)?;
+            let mut c = diesel::pg::PgConnection::establish(settings.url.expose_secret())
+                .map_err(connect_error)?;
             c.run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map_err(|e| SetupError::Migrate(e.to_string()))?
                 .iter()
@@ -165,24 +167,7 @@ pub fn pool(settings: &DatabaseSettings) -> Result<Pool, SetupError> {
     Ok(pool)
 }
 
-/// Hides the password in a database URL before it reaches a log or an error.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
+pub use crate::config::redact;
 
 /// SQLite allows one writer at a time, and a connection that finds the write
 /// lock taken sleeps in SQLite's busy handler (1, 2, 5 … 100 ms) even when

@@ -328,6 +328,23 @@ pub fn reopen_for_patient(
     .execute(conn)
 }
 
+/// When the longest-waiting claimable reminder became due: pending and due,
+/// or `sending` with an expired lease (the same rows [`claim`] takes).
+pub fn oldest_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<NaiveDateTime>> {
+    reminders::table
+        .filter(
+            reminders::status
+                .eq(Status::Pending.as_str())
+                .and(reminders::next_attempt_at.le(now))
+                .and(reminders::send_at.le(now))
+                .or(reminders::status
+                    .eq(Status::Sending.as_str())
+                    .and(reminders::lease_expires_at.lt(now))),
+        )
+        .select(diesel::dsl::min(reminders::next_attempt_at))
+        .get_result(conn)
+}
+
 #[derive(QueryableByName)]
 struct ClaimedId {
     #[diesel(sql_type = BigInt)]

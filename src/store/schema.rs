@@ -150,6 +150,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    worker_heartbeats (worker) {
+        worker -> Text,
+        beat_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(reminders -> treatments (treatment_id));
 diesel::joinable!(reminders -> patients (patient_id));
@@ -170,4 +177,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     treatments,
     treatment_areas,
     reminders,
+    worker_heartbeats,
 );

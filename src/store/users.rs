@@ -282,3 +282,28 @@ pub fn use_password_tokens(
     .set(password_tokens::used_at.eq(now))
     .execute(conn)
 }
+
+// --- housekeeping -----------------------------------------------------------
+
+pub fn delete_sessions_created_before(
+    conn: &mut DbConn,
+    cutoff: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::created_at.lt(cutoff))).execute(conn)
+}
+
+pub fn delete_attempts_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(login_attempts::table.filter(login_attempts::at.lt(cutoff))).execute(conn)
+}
+
+/// Deletes links already used or past their expiry.
+pub fn delete_spent_password_tokens(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        password_tokens::table.filter(
+            password_tokens::used_at
+                .is_not_null()
+                .or(password_tokens::expires_at.le(now)),
+        ),
+    )
+    .execute(conn)
+}

@@ -65,11 +65,7 @@ pub(super) async fn new_user_submit(
     let now = state.now();
     let actor = auth.user().actor(&client_ip(&req));
     let input = form.0;
-    let submitted = input.clone();
-    match state
-        .db(move |conn| accounts::add_user(conn, &actor, &submitted, now))
-        .await
-    {
+    match accounts::add_user(&state.pool, &actor, &input, now).await {
         Ok(added) => {
             let message = match added.password_link_token {
                 Some(token) => format!(

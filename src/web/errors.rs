@@ -1,5 +1,5 @@
 //! How errors look to a user: a styled page with a plain message. Causes of
-//! 500s go to the log, never to the page.
+//! 500s go to the log (see `web::telemetry`), never to the page.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -93,22 +93,18 @@ impl ResponseError for AppError {
                     .join(" ");
                 error_page(status, "Please check what you entered", &message)
             }
-            AppError::Pool(e) => {
-                tracing::error!(error = %e, "database pool unavailable");
-                error_page(
+            // Causes are logged once, with the request's route and id, where
+            // the request's span ends (web::telemetry).
+            AppError::Pool(_) => error_page(
                     status,
                     "Temporarily unavailable",
-                    "The database is not answering. Nothing was saved. Please try again in a minute.",
-                )
-            }
-            AppError::Database(_) | AppError::Internal(_) => {
-                tracing::error!(error = ?self, "request failed");
-                error_page(
-                    status,
-                    "Something went wrong",
-                    "The page could not be shown. Nothing was half-saved. Please try again; if it keeps happening, tell your clinic admin.",
-                )
-            }
+                "The database is not answering. Nothing was saved. Please try again in a minute.",
+            ),
+            AppError::Database(_) | AppError::Internal(_) => error_page(
+                status,
+                "Something went wrong",
+                "The page could not be shown. Nothing was half-saved. Please try again; if it keeps happening, tell your clinic admin.",
+            ),
         }
     }
 }

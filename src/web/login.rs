@@ -64,19 +64,14 @@ pub(super) async fn login_submit(
     let form = form.0;
     let next = safe_next(form.next.as_deref());
     let ip = client_ip(&req);
-    let (email, password) = (form.email.clone(), form.password.clone());
     let current = cookies::get(&req, &state, AppCookie::Session);
-    let outcome = state
-        .db(move |conn| {
-            let attempt = accounts::LoginAttempt {
-                email: &email,
-                password: &password,
-                ip: &ip,
-                replaces_session: current.as_deref(),
-            };
-            accounts::log_in(conn, &attempt, now)
-        })
-        .await?;
+    let attempt = accounts::LoginAttempt {
+        email: &form.email,
+        password: &form.password,
+        ip: &ip,
+        replaces_session: current.as_deref(),
+    };
+    let outcome = accounts::log_in(&state.pool, &attempt, now).await?;
     let locked_message;
     let message = match outcome {
         LoginOutcome::SignedIn { token, .. } => {
@@ -182,11 +177,7 @@ pub(super) async fn setup_submit(
 ) -> AppResult<HttpResponse> {
     let now = state.now();
     let (token, input, ip) = (token.into_inner(), form.0, client_ip(&req));
-    let submitted = input.clone();
-    match state
-        .db(move |conn| accounts::complete_setup(conn, &token, &submitted, &ip, now))
-        .await
-    {
+    match accounts::complete_setup(&state.pool, &token, &input, &ip, now).await {
         Ok(_) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/login"))
             .cookie(flash_cookie(
@@ -251,18 +242,15 @@ pub(super) async fn set_password_submit(
     let now = state.now();
     let (token, form, ip) = (token.into_inner(), form.0, client_ip(&req));
     let lookup_token = token.clone();
-    let result = state
-        .db(move |conn| {
-            accounts::use_password_link(
-                conn,
-                &token,
-                &form.password,
-                &form.password_confirm,
-                &ip,
-                now,
-            )
-        })
-        .await;
+    let result = accounts::use_password_link(
+        &state.pool,
+        &token,
+        &form.password,
+        &form.password_confirm,
+        &ip,
+        now,
+    )
+    .await;
     match result {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/login"))
@@ -324,16 +312,12 @@ pub(super) async fn account_password_submit(
 ) -> AppResult<HttpResponse> {
     let now = state.now();
     let (form, ip, session) = (form.0, client_ip(&req), auth.session.clone());
-    let result = state
-        .db(move |conn| {
-            let change = accounts::PasswordChange {
-                current: form.current_password,
-                new: form.password,
-                confirm: form.password_confirm,
-            };
-            accounts::change_own_password(conn, &session, &change, &ip, now)
-        })
-        .await;
+    let change = accounts::PasswordChange {
+        current: form.current_password,
+        new: form.password,
+        confirm: form.password_confirm,
+    };
+    let result = accounts::change_own_password(&state.pool, &session, &change, &ip, now).await;
     match result {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/"))

@@ -14,6 +14,7 @@ pub mod page;
 pub mod pages;
 pub mod patients;
 pub mod session;
+pub mod telemetry;
 pub mod treatments;
 
 use std::sync::Arc;
@@ -82,6 +83,9 @@ pub struct AppState {
     pub audit: crate::audit_writer::AuditWriter,
     /// The one clock: handlers take "now" from here, never from the system.
     pub clock: Arc<dyn Clock>,
+    /// Whether this process runs the reminder worker (`serve` without
+    /// `--no-worker`); decides whether `/healthz` fails on stale mail.
+    pub worker_in_process: bool,
 }
 
 impl AppState {

@@ -1,6 +1,6 @@
 //! The start page and the health check.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::page::PageCtx;
@@ -25,16 +25,42 @@ pub(super) async fn home(
     render(&HomePage { ctx, dashboard })
 }
 
-/// 200 `ok` when the database answers, 503 otherwise (for load balancers).
+/// 200 `ok` when the database answers and, in a process that runs the
+/// worker, mail is moving; 503 with the reasons otherwise (for load balancers
+/// and service managers). `Accept: application/json` gets the figures.
 #[get("/healthz")]
-pub(super) async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db(|conn| Ok(crate::store::ping(conn)?)).await {
-        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ok"),
+pub(super) async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (in_process, now) = (state.worker_in_process, state.now());
+    let wants_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    let health = match state
+        .db(move |conn| crate::health::check(conn, now, in_process))
+        .await
+    {
+        Ok(health) => health,
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            HttpResponse::ServiceUnavailable()
+            return HttpResponse::ServiceUnavailable()
                 .content_type("text/plain")
-                .body("database unavailable")
+                .body("database unavailable");
         }
+    };
+    let mut response = if health.is_ok() {
+        HttpResponse::Ok()
+    } else {
+        tracing::warn!(problems = ?health.problems, "unhealthy");
+        HttpResponse::ServiceUnavailable()
+    };
+    if wants_json {
+        response.json(&health)
+    } else if health.is_ok() {
+        response.content_type("text/plain").body("ok")
+    } else {
+        response
+            .content_type("text/plain")
+            .body(health.problems.join("\n"))
     }
 }

@@ -153,3 +153,129 @@ fn protocol_show_sources_lists_each_source_with_the_entries_resting_on_it() {
         assert!(out.contains(part), "missing {part:?} in\n{out}");
     }
 }
+
+/// Waits up to a minute for `child` to exit; kills it and fails otherwise.
+fn exit_status_within_a_minute(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after a minute: it serves on without a worker");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_worker_that_cannot_claim_ends_serve_and_worker_with_an_error() {
+    use diesel::{Connection, RunQueryDsl};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.db");
+    let db = format!("sqlite://{}", path.display());
+    let (ok, _, err) = aftercare(&["migrate"], &db, "");
+    assert!(ok, "{err}");
+    // A real fault outside any single send: the claim's table is gone, and
+    // migrations (already applied) do not bring it back.
+    let mut conn = diesel::sqlite::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    diesel::sql_query("DROP TABLE reminders")
+        .execute(&mut conn)
+        .unwrap();
+    for command in ["serve", "worker"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
+            .arg(command)
+            .env("AFTERCARE_DATABASE_URL", &db)
+            .env("AFTERCARE_BIND", "127.0.0.1:0")
+            .env("AFTERCARE_MAIL_DIR", dir.path().join("outbox"))
+            .env("AFTERCARE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = exit_status_within_a_minute(&mut child);
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(1), "{command}: {err}");
+        assert!(
+            err.contains("the reminder worker cannot go on") && err.contains("no such table"),
+            "{command} says why: {err}"
+        );
+    }
+}
+
+/// `GET path` over a plain connection; returns the status line.
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::{BufRead, Write};
+    let host = address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut status = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut status)
+        .unwrap();
+    status
+}
+
+#[test]
+fn json_logs_carry_each_requests_id_and_route_and_a_signal_stops_serve_cleanly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
+        .arg("serve")
+        .env(
+            "AFTERCARE_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("logs.db").display()),
+        )
+        .env("AFTERCARE_BIND", "127.0.0.1:0")
+        .env("AFTERCARE_MAIL_DIR", dir.path().join("outbox"))
+        .env("AFTERCARE_LOG", "info")
+        .env("AFTERCARE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            // The first-run setup link is printed for people, not as JSON.
+            if let Ok(json) = serde_json::from_str(&line.unwrap()) {
+                let _ = lines_tx.send(json);
+            }
+        }
+    });
+    let next_line = |message: &str| loop {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no {message:?} line"));
+        if line["message"] == message {
+            return line;
+        }
+    };
+    let address = next_line("serving")["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    assert!(http_get(&address, "/healthz").contains(" 200 "));
+    let done = next_line("request done");
+    assert_eq!(done["status"], 200, "{done}");
+    let span = &done["span"];
+    assert_eq!(span["route"], "/healthz", "{done}");
+    let first_id = span["request_id"].as_str().unwrap().to_string();
+    assert_eq!(first_id.len(), 36, "a UUID: {done}");
+
+    // The route is the pattern: a patient's token in the path stays out of the log.
+    assert!(http_get(&address, "/s/secret-token-123").contains(" 404 "));
+    let done = next_line("request done");
+    assert_eq!(done["status"], 404, "{done}");
+    assert_eq!(done["span"]["route"], "/s/{token}", "{done}");
+    assert_ne!(done["span"]["request_id"], first_id.as_str(), "{done}");
+    assert!(!done.to_string().contains("secret-token-123"), "{done}");
+
+    // SIGTERM: the server drains, the worker finishes its round, exit 0.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(exit_status_within_a_minute(&mut child).code(), Some(0));
+}

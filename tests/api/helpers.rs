@@ -106,7 +106,7 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
     }
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let app = Application::build_with_clock(settings, clock.clone()).expect("app builds");
+    let app = Application::build_with_clock(settings, false, clock.clone()).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());

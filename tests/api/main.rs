@@ -8,6 +8,7 @@ mod cli;
 mod fuzz;
 mod hardening;
 mod http;
+mod ops;
 mod patients;
 mod protocol;
 mod reminders;

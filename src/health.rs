@@ -1,0 +1,69 @@
+//! Use case: is the app fit to serve, and is reminder mail moving?
+//!
+//! The worker's liveness is read from the database (its heartbeat row and
+//! the outbox), not from this process's memory, so the answer is the same
+//! whether the worker runs inside `serve` or as `aftercare worker` elsewhere.
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::error::AppResult;
+use crate::store::{self, DbConn};
+
+/// A worker beats at every claim and every batch of recorded outcomes, so
+/// even a round of slow SMTP sends (15 s timeout each) beats well within this.
+pub const HEARTBEAT_MAX_AGE: Duration = Duration::minutes(2);
+/// A due reminder waiting this long means the workers are stuck or far
+/// behind: an idle worker claims due rows within seconds.
+pub const DUE_MAX_AGE: Duration = Duration::minutes(15);
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    /// Whether this process runs a worker, so its health includes mail.
+    pub worker_in_process: bool,
+    /// Seconds since any worker last beat; `None` when none ever has.
+    pub heartbeat_age_seconds: Option<i64>,
+    /// Seconds the oldest due reminder has waited; `None` when none is due.
+    pub oldest_due_age_seconds: Option<i64>,
+    /// Why the app is unhealthy; empty when it is healthy.
+    pub problems: Vec<String>,
+}
+
+impl Health {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Reads the heartbeat and the outbox. Stale worker figures count against
+/// health only when `worker_in_process`: a `serve --no-worker` instance
+/// cannot fix a separate worker by being restarted or taken out of a load
+/// balancer, so it reports the figures without failing on them.
+#[tracing::instrument(skip_all)]
+pub fn check(conn: &mut DbConn, now: NaiveDateTime, worker_in_process: bool) -> AppResult<Health> {
+    let heartbeat = store::heartbeats::newest(conn)?;
+    let oldest_due = store::reminders::oldest_due(conn, now)?;
+    let age = |t: NaiveDateTime| (now - t).max(Duration::zero());
+    let mut problems = Vec::new();
+    if worker_in_process {
+        match heartbeat.map(age) {
+            None => problems.push("the reminder worker has not beaten yet".to_string()),
+            Some(a) if a > HEARTBEAT_MAX_AGE => problems.push(format!(
+                "the reminder worker last beat {} s ago",
+                a.num_seconds()
+            )),
+            Some(_) => {}
+        }
+        if let Some(a) = oldest_due.map(age).filter(|a| *a > DUE_MAX_AGE) {
+            problems.push(format!(
+                "a reminder has been due for {} s without being sent",
+                a.num_seconds()
+            ));
+        }
+    }
+    Ok(Health {
+        worker_in_process,
+        heartbeat_age_seconds: heartbeat.map(|t| age(t).num_seconds()),
+        oldest_due_age_seconds: oldest_due.map(|t| age(t).num_seconds()),
+        problems,
+    })
+}

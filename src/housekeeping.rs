@@ -1,0 +1,59 @@
+//! Use case: pruning rows the app no longer needs, so tables that grow with
+//! every request (sessions, log-in attempts) stay bounded. The reminder
+//! worker runs it periodically (see `jobs`); every worker may, since each
+//! delete only removes what is already dead.
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::error::AppResult;
+use crate::store::{self, write_tx, DbConn};
+
+/// What pruning keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// A session unused this long has ended (`AFTERCARE_SESSION_IDLE_MINUTES`).
+    pub session_idle: Duration,
+    /// A session this old has ended (`AFTERCARE_SESSION_MAX_MINUTES`).
+    pub session_max_age: Duration,
+    /// The lock-out reads only the last half hour of log-in attempts
+    /// (`auth::lockout::lookback`); a week more lets an admin look into a
+    /// burst someone reports.
+    pub login_attempts: Duration,
+    /// A worker silent this long is gone (restarted under a new name).
+    pub heartbeats: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            session_idle: Duration::hours(8),
+            session_max_age: Duration::hours(24),
+            login_attempts: Duration::days(7),
+            heartbeats: Duration::days(7),
+        }
+    }
+}
+
+/// How many rows of each kind were deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: usize,
+    pub login_attempts: usize,
+    pub password_tokens: usize,
+    pub heartbeats: usize,
+}
+
+#[tracing::instrument(skip_all)]
+pub fn prune(conn: &mut DbConn, now: NaiveDateTime, keep: &Retention) -> AppResult<Pruned> {
+    use store::users;
+    write_tx(conn, |c| {
+        Ok(Pruned {
+            sessions: users::delete_sessions_seen_before(c, now - keep.session_idle)?
+                + users::delete_sessions_created_before(c, now - keep.session_max_age)?,
+            login_attempts: users::delete_attempts_before(c, now - keep.login_attempts)?,
+            // A used or expired link can never be used again.
+            password_tokens: users::delete_spent_password_tokens(c, now)?,
+            heartbeats: store::heartbeats::delete_before(c, now - keep.heartbeats)?,
+        })
+    })
+}
