@@ -7,7 +7,6 @@ use std::time::Duration as StdDuration;
 use aftercare::jobs::{ManualClock, Worker, WorkerConfig};
 use aftercare::mail::Mailer;
 use aftercare::store::{self, reminders::ReminderRow};
-use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::helpers::*;
@@ -81,64 +80,6 @@ fn at(row: &ReminderRow) -> DateTime<Utc> {
     row.send_at.and_utc()
 }
 
-/// The decoded text of each MIME part of a message, with its content type.
-fn mime_parts(message: &Received) -> Vec<(String, String)> {
-    let content_type = message.header("Content-Type").unwrap();
-    let boundary = content_type
-        .split("boundary=")
-        .nth(1)
-        .unwrap()
-        .trim_matches('"')
-        .to_string();
-    message
-        .body()
-        .split(&format!("--{boundary}"))
-        .filter_map(|part| {
-            let (headers, body) = part.split_once("\r\n\r\n")?;
-            let header = |name: &str| {
-                headers
-                    .lines()
-                    .find(|l| {
-                        l.to_lowercase()
-                            .starts_with(&format!("{}:", name.to_lowercase()))
-                    })
-                    .map(|l| l.split_once(':').unwrap().1.trim().to_lowercase())
-            };
-            let kind = header("Content-Type")?;
-            let text = match header("Content-Transfer-Encoding").as_deref() {
-                Some("base64") => String::from_utf8(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body.split_whitespace().collect::<String>())
-                        .unwrap(),
-                )
-                .unwrap(),
-                Some("quoted-printable") => decode_qp(body),
-                _ => body.to_string(),
-            };
-            Some((kind, text))
-        })
-        .collect()
-}
-
-fn decode_qp(text: &str) -> String {
-    let joined = text.replace("=\r\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
-}
-
 fn link_in(text: &str, path: &str) -> String {
     let start = text
         .find(path)
@@ -197,17 +138,8 @@ async fn reminders_arrive_at_their_times_as_time_moves_on(app: TestApp) {
             mail.header("List-Unsubscribe-Post").unwrap(),
             "List-Unsubscribe=One-Click"
         );
-        let parts = mime_parts(mail);
-        let text = &parts
-            .iter()
-            .find(|(k, _)| k.starts_with("text/plain"))
-            .expect("a plain text part")
-            .1;
-        let html = &parts
-            .iter()
-            .find(|(k, _)| k.starts_with("text/html"))
-            .expect("an HTML part")
-            .1;
+        let text = &mail.text_part("text/plain").expect("a plain text part");
+        let html = &mail.text_part("text/html").expect("an HTML part");
         assert!(text.contains("Hello Maya,") && html.contains("Hello Maya,"));
         assert!(text.contains("Do:") && text.contains("Avoid:"));
         assert!(text.contains("WHEN TO GET HELP"));

@@ -1,7 +1,23 @@
-//! The test harness: a real server on a random port with a fresh database,
-//! driven over HTTP with a cookie jar, as a browser would.
+//! The test harness, shared by the api tests (`tests/api/`), the browser test
+//! (`tests/browser.rs`) and the worker bench (`benches/worker.rs`), each of which includes it
+//! with `#[path = "…/support/mod.rs"] mod support;`:
+//! - a real server on a random port with a fresh database ([`spawn_app`]), driven over HTTP
+//!   with a cookie jar, as a browser would;
+//! - fresh databases ([`db`]): a SQLite file, or a PostgreSQL database dropped afterwards;
+//! - an SMTP server that records what the app sends ([`smtp_sink`]).
+//!
+//! Tests that need PostgreSQL are declared with [`on_both_databases!`](crate::on_both_databases):
+//! without `AFTERCARE_TEST_DATABASE_URL` at build time they are reported as ignored, never as
+//! passed (build.rs; the README's "Development" section).
+
+// Each includer uses a part of it.
+#![allow(dead_code)]
+
+pub mod db;
+pub mod smtp_sink;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use aftercare::accounts::{self, NewUserInput};
@@ -10,36 +26,13 @@ use aftercare::config::Settings;
 use aftercare::startup::Application;
 use aftercare::store;
 use aftercare::web::AppState;
-use diesel::{Connection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use reqwest::{redirect, Client, Response};
 
+pub use db::Db;
+use db::TestDb;
+
 pub const PASSWORD: &str = "correct horse battery staple";
-
-#[derive(Clone, Copy, Debug)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
-/// Where tests find PostgreSQL: a URL to a database they may create others from.
-const PG_URL_VAR: &str = "AFTERCARE_TEST_DATABASE_URL";
-
-enum TestDb {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, name } = self {
-            if let Ok(mut conn) = diesel::pg::PgConnection::establish(admin_url) {
-                let _ =
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .execute(&mut conn);
-            }
-        }
-    }
-}
 
 pub struct TestApp {
     pub address: String,
@@ -47,80 +40,46 @@ pub struct TestApp {
     pub state: AppState,
     /// The app's clock: it stands still until a test moves it.
     pub clock: Arc<ManualClock>,
-    #[allow(dead_code)] // read by the mail tests
     pub mail_dir: tempfile::TempDir,
     _db: TestDb,
 }
 
-/// The PostgreSQL URL for tests, or `None` (skip) outside CI. In CI a
-/// missing server is a failure, never a silent skip.
-fn postgres_admin_url() -> Option<String> {
-    match std::env::var(PG_URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but {PG_URL_VAR} is not set: PostgreSQL tests must run in CI")
-        }
-        _ => None,
-    }
-}
-
-fn fresh_database() -> Option<(TestDb, String)> {
-    let admin_url = postgres_admin_url()?;
-    let name = format!(
-        "aftercare_test_{}",
-        aftercare::auth::tokens::random_token()[..16]
-            .to_lowercase()
-            .replace(['-', '_'], "x")
-    );
-    let mut conn = diesel::pg::PgConnection::establish(&admin_url)
-        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin_url}: {e}"));
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .expect("create test database");
-    let base = admin_url.split('?').next().unwrap();
-    let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
-    Some((TestDb::Postgres { admin_url, name }, url))
-}
-
-/// Starts the app on its own database; `None` when PostgreSQL is not offered.
-pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
-    let (test_db, url) = match db {
-        Db::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("test.db").display());
-            (TestDb::Sqlite(dir), url)
-        }
-        Db::Postgres => fresh_database()?,
-    };
-    let mail_dir = tempfile::tempdir().unwrap();
+/// The app's settings for a test: this database, any free port, mail written to `mail_dir`,
+/// then `extra` (which wins).
+pub fn settings(database_url: &str, mail_dir: &Path, extra: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = HashMap::from([
-        ("AFTERCARE_DATABASE_URL".into(), url),
+        ("AFTERCARE_DATABASE_URL".into(), database_url.into()),
         ("AFTERCARE_BIND".into(), "127.0.0.1:0".into()),
-        (
-            "AFTERCARE_MAIL_DIR".into(),
-            mail_dir.path().display().to_string(),
-        ),
+        ("AFTERCARE_MAIL_DIR".into(), mail_dir.display().to_string()),
     ]);
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }
-    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
+    Settings::from_lookup(|k| vars.get(k).cloned())
+        .unwrap_or_else(|errors| panic!("invalid test settings: {}", errors.join("; ")))
+}
+
+/// Starts the app on a fresh database of its own, with `extra` settings.
+pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
+    let (test_db, url) = TestDb::fresh(db);
+    let mail_dir = tempfile::tempdir().unwrap();
+    let settings = settings(&url, mail_dir.path(), extra);
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = Application::build_with_clock(settings, clock.clone()).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());
-    Some(TestApp {
+    TestApp {
         address,
         client: new_client(),
         state,
         clock,
         mail_dir,
         _db: test_db,
-    })
+    }
 }
 
-pub async fn spawn_app(db: Db) -> Option<TestApp> {
+pub async fn spawn_app(db: Db) -> TestApp {
     spawn_app_with(db, &[]).await
 }
 
@@ -365,6 +324,10 @@ impl TestApp {
 }
 
 /// Declares async tests `fn(TestApp)` and runs each on SQLite and on PostgreSQL.
+///
+/// The PostgreSQL variants are ignored, with the reason in the summary, unless the tests were
+/// built with `AFTERCARE_TEST_DATABASE_URL` set or with `CI=true` (the `aftercare_pg` cfg, set
+/// by build.rs); then a missing or unreachable server fails them.
 #[macro_export]
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
@@ -372,19 +335,19 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let app = $crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await.unwrap();
-                    super::$name(app).await;
+                    super::$name($crate::support::spawn_app($crate::support::Db::Sqlite).await).await;
                 }
             )*
         }
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(aftercare_pg),
+                    ignore = "needs PostgreSQL: build and run with AFTERCARE_TEST_DATABASE_URL set"
+                )]
                 async fn $name() {
-                    match $crate::helpers::spawn_app($crate::helpers::Db::Postgres).await {
-                        Some(app) => super::$name(app).await,
-                        None => eprintln!("skipped: set AFTERCARE_TEST_DATABASE_URL to run on PostgreSQL"),
-                    }
+                    super::$name($crate::support::spawn_app($crate::support::Db::Postgres).await).await;
                 }
             )*
         }
