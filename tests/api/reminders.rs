@@ -97,7 +97,10 @@ async fn reminders_arrive_at_their_times_as_time_moves_on(app: TestApp) {
     let (patient, treatment) =
         recorded_treatment(&m.app, &[("cheeks", "1.0"), ("forehead", "0.5")]).await;
     let schedule = rows(&m.app, treatment).await;
-    assert!(schedule.len() >= 8, "evening, dailies and milestones");
+    // Evening, dailies and milestones: a standard depth heals in 7 days.
+    assert_eq!(schedule[0].kind, "evening");
+    assert_eq!(schedule.iter().filter(|r| r.kind == "daily").count(), 7);
+    assert!(schedule.iter().any(|r| r.kind == "milestone"));
     assert!(schedule
         .iter()
         .all(|r| r.status == "pending" && r.patient_id == patient));
@@ -391,7 +394,7 @@ async fn an_edit_reschedules_pending_reminders(app: TestApp) {
             .count()
     };
     assert!(
-        dailies(&after) > dailies(&before) - 1,
+        dailies(&after) > dailies(&before),
         "{} vs {}",
         dailies(&after),
         dailies(&before)
@@ -432,8 +435,11 @@ async fn stale_daily_reminders_are_skipped_and_milestones_still_go(app: TestApp)
     let after = rows(&m.app, treatment).await;
     let skipped: Vec<_> = after.iter().filter(|r| r.status == "skipped").collect();
     assert_eq!(report.skipped, skipped.len());
-    assert!(
-        skipped.len() >= 4,
+    let mut late: Vec<&str> = skipped.iter().map(|r| r.reminder_key.as_str()).collect();
+    late.sort_unstable();
+    assert_eq!(
+        late,
+        ["day-1", "day-2", "day-3", "day-4", "evening"],
         "evening and days 1–4 were more than 12 hours late"
     );
     assert!(skipped
