@@ -19,22 +19,22 @@
 //! - `AFTERCARE_BENCH_SINK=quickack`: a minimal counting SMTP sink that acknowledges every TCP
 //!   segment at once (TCP_QUICKACK), as if the client did not wait on Nagle's algorithm.
 
-// Built as part of this bench, with its own unit tests compiled in but never run here.
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/api/smtp_sink.rs"]
-mod smtp_sink;
+// The tests' harness: the SMTP sink, fresh databases and the app's settings.
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aftercare::config::Settings;
 use aftercare::jobs::{SystemClock, Worker, WorkerConfig};
 use aftercare::mail::Mailer;
 use aftercare::store::{self, schema};
 use chrono::Utc;
 use diesel::prelude::*;
+use support::db::TestDb;
+use support::smtp_sink;
 
 const ROLE_VAR: &str = "AFTERCARE_BENCH_ROLE";
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -118,7 +118,7 @@ fn orchestrate() -> ExitCode {
         let output = child.wait_with_output().expect("the scenario runs");
         if backend == "postgres" {
             // The child drops its database; if it died first, do it here.
-            drop(BenchDb::Postgres {
+            drop(TestDb::Postgres {
                 admin_url: env_or("AFTERCARE_BENCH_PG_URL", DEFAULT_PG),
                 name: pg_name(child_id),
             });
@@ -319,49 +319,18 @@ mod quickack {
 // ---------------------------------------------------------------------------------------------
 // A child: one scenario.
 
-/// A fresh database for one run, dropped afterwards (PostgreSQL) or deleted with its folder.
-enum BenchDb {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let BenchDb::Postgres { admin_url, name } = self {
-            if let Ok(mut conn) = diesel::pg::PgConnection::establish(admin_url) {
-                let _ =
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .execute(&mut conn);
-            }
-        }
-    }
-}
-
 fn pg_name(pid: u32) -> String {
     format!("aftercare_bench_worker_{pid}")
 }
 
-fn fresh_database(backend: &str) -> anyhow::Result<(BenchDb, String)> {
+/// A fresh database for one run, dropped afterwards (PostgreSQL) or deleted with its folder.
+fn fresh_database(backend: &str) -> anyhow::Result<(TestDb, String)> {
     match backend {
-        "sqlite" => {
-            let dir = tempfile::tempdir()?;
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            Ok((BenchDb::Sqlite(dir), url))
-        }
+        "sqlite" => Ok(TestDb::sqlite()),
         "postgres" => {
             let admin_url = env_or("AFTERCARE_BENCH_PG_URL", DEFAULT_PG);
-            let name = pg_name(std::process::id());
-            let mut conn = diesel::pg::PgConnection::establish(&admin_url).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot reach PostgreSQL at {admin_url} (set AFTERCARE_BENCH_PG_URL): {e}"
-                )
-            })?;
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .execute(&mut conn)?;
-            diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn)?;
-            let base = admin_url.split('?').next().unwrap_or(&admin_url);
-            let url = format!("{}/{name}", &base[..base.rfind('/').unwrap_or(base.len())]);
-            Ok((BenchDb::Postgres { admin_url, name }, url))
+            TestDb::postgres(&admin_url, &pg_name(std::process::id()))
+                .map_err(|e| e.context("set AFTERCARE_BENCH_PG_URL"))
         }
         other => anyhow::bail!("unknown backend {other:?} (sqlite or postgres)"),
     }
@@ -393,18 +362,7 @@ fn run_scenario() -> anyhow::Result<()> {
 
     let (db, url) = fresh_database(&backend)?;
     let mail_dir = tempfile::tempdir()?;
-    let vars = [
-        ("AFTERCARE_DATABASE_URL", url),
-        ("AFTERCARE_BIND", "127.0.0.1:0".to_string()),
-        ("AFTERCARE_SMTP_URL", smtp_url.clone()),
-        ("AFTERCARE_MAIL_DIR", mail_dir.path().display().to_string()),
-    ];
-    let settings = Settings::from_lookup(|k| {
-        vars.iter()
-            .find(|(name, _)| *name == k)
-            .map(|(_, v)| v.clone())
-    })
-    .map_err(|e| anyhow::anyhow!("settings: {}", e.join("; ")))?;
+    let settings = support::settings(&url, mail_dir.path(), &[("AFTERCARE_SMTP_URL", &smtp_url)]);
     let state = aftercare::startup::prepare(settings)?;
 
     // A demo clinic with 100 patients (10 recorded treatments), then `count` due reminders

@@ -5,10 +5,13 @@
 //! The printed PDF is checked with poppler's `pdfinfo` and `pdftotext`: at
 //! most two A4 pages, with the patient's name and the dates the sheet shows.
 //!
-//! Without chromium, chromedriver or poppler-utils the test says so and
-//! passes; with `CI=true` it fails instead, so CI never skips it silently.
+//! Built without chromium, chromedriver or poppler-utils on PATH, the test is
+//! reported as ignored (build.rs); with `CI=true` it always runs, and a missing
+//! program fails it, so CI never skips it silently.
 
-use std::collections::HashMap;
+#[path = "support/mod.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -16,18 +19,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use aftercare::accounts::{self, NewUserInput};
-use aftercare::config::Settings;
-use aftercare::startup::Application;
-use aftercare::store;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use fantoccini::elements::Element;
 use fantoccini::wd::{Capabilities, PrintConfiguration, PrintSize};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+use support::{spawn_app, Db, TestApp, PASSWORD};
 
 const EMAIL: &str = "ana@clinic.example";
-const PASSWORD: &str = "correct horse battery staple";
 const PATIENT: &str = "Maya Patel";
 
 /// How long one page may take to show what we wait for.
@@ -36,16 +35,21 @@ const STEP: Duration = Duration::from_secs(15);
 const WHOLE: Duration = Duration::from_secs(90);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(aftercare_browser),
+    ignore = "needs chromium, chromedriver, pdfinfo and pdftotext on PATH when built \
+              (Debian: apt-get install chromium chromium-driver poppler-utils; then touch build.rs)"
+)]
 async fn a_recorded_treatment_prints_on_at_most_two_a4_pages() {
     let started = Instant::now();
-    let Some(tools) = Tools::find() else { return };
+    let tools = Tools::find();
 
     // Declared first so they are removed last, after the browser has gone.
     let profile = tempfile::tempdir().expect("profile dir");
 
     let driver = ChromeDriver::start(&tools.chromedriver).expect("chromedriver starts");
-    let app = spawn_app().await;
-    add_practitioner(&app).await;
+    let app = spawn_app(Db::Sqlite).await;
+    app.add_user(EMAIL, "practitioner").await;
 
     let client = connect(&driver, &tools.chromium, profile.path())
         .await
@@ -345,28 +349,28 @@ struct Tools {
 }
 
 impl Tools {
-    /// The programs this test needs, or `None` (skip) when one is missing
-    /// outside CI. In CI a missing program fails the test.
-    fn find() -> Option<Tools> {
+    /// The programs this test needs. It runs only when the build found them (or with
+    /// `CI=true`), so one missing now is a failure.
+    fn find() -> Tools {
         let missing: Vec<&str> = ["chromedriver", "chromium", "pdfinfo", "pdftotext"]
             .into_iter()
             .filter(|p| on_path(p).is_none())
             .collect();
-        if missing.is_empty() {
-            return Some(Tools {
-                chromedriver: on_path("chromedriver")?,
-                chromium: on_path("chromium")?,
-            });
-        }
-        let message = format!(
-            "{} not found (Debian: apt-get install chromium chromium-driver poppler-utils)",
-            missing.join(", ")
+        assert!(
+            missing.is_empty(),
+            "{} not found on PATH (Debian: apt-get install chromium chromium-driver \
+             poppler-utils){}",
+            missing.join(", "),
+            if support::db::in_ci() {
+                "; CI=true: the browser test must run in CI"
+            } else {
+                "; they were there when this test was built"
+            }
         );
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and {message}: the browser test must run in CI");
+        Tools {
+            chromedriver: on_path("chromedriver").unwrap(),
+            chromium: on_path("chromium").unwrap(),
         }
-        eprintln!("skipping the browser test: {message}");
-        None
     }
 }
 
@@ -461,66 +465,4 @@ async fn connect(driver: &ChromeDriver, chromium: &Path, profile: &Path) -> Resu
         .connect(&driver.url())
         .await
         .context("creating a WebDriver session")
-}
-
-// --- the app --------------------------------------------------------------------------
-
-struct TestApp {
-    address: String,
-    state: aftercare::web::AppState,
-    _db: tempfile::TempDir,
-    _mail: tempfile::TempDir,
-}
-
-impl TestApp {
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-}
-
-/// The app on a random port with a fresh SQLite database, as tests/api does.
-async fn spawn_app() -> TestApp {
-    let db = tempfile::tempdir().unwrap();
-    let mail = tempfile::tempdir().unwrap();
-    let vars: HashMap<String, String> = HashMap::from([
-        (
-            "AFTERCARE_DATABASE_URL".into(),
-            format!("sqlite://{}", db.path().join("test.db").display()),
-        ),
-        ("AFTERCARE_BIND".into(), "127.0.0.1:0".into()),
-        (
-            "AFTERCARE_MAIL_DIR".into(),
-            mail.path().display().to_string(),
-        ),
-    ]);
-    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
-    let app = Application::build(settings).expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state.clone();
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        state,
-        _db: db,
-        _mail: mail,
-    }
-}
-
-/// Adds the practitioner who signs in, as `aftercare user add` does.
-async fn add_practitioner(app: &TestApp) {
-    let input = NewUserInput {
-        name: "Ana Practitioner".into(),
-        email: EMAIL.into(),
-        role: "practitioner".into(),
-        password: PASSWORD.into(),
-        password_confirm: PASSWORD.into(),
-        password_mode: "password".into(),
-    };
-    let pool = app.state.pool.clone();
-    tokio::task::spawn_blocking(move || {
-        accounts::add_user_from_cli(&mut pool.get().unwrap(), &input, store::now())
-    })
-    .await
-    .unwrap()
-    .expect("practitioner added");
 }

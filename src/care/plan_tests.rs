@@ -473,20 +473,16 @@ fn phase_at_finds_the_phase_in_progress() {
 
 #[test]
 fn a_stored_plan_reads_back_identical() {
-    // JSON in the app; TOML here, to stay within the allowed dependencies.
-    #[derive(serde::Serialize, serde::Deserialize)]
-    struct Stored {
-        plan: Plan,
-    }
+    // As the app stores it (treatments.plan_json) and reads it back for sheets and emails.
     let plan = plan_for(&treatment(
         &[("abdomen", 2.0), ("periorbital", 0.25)],
         "2026-12-18T11:00:00",
         "Europe/London",
         9,
     ));
-    let text = toml::to_string(&Stored { plan: plan.clone() }).unwrap();
-    let back: Stored = toml::from_str(&text).unwrap();
-    assert_eq!(back.plan, plan);
+    let json = serde_json::to_string(&plan).unwrap();
+    let back: Plan = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, plan);
 }
 
 #[test]

@@ -1,5 +1,8 @@
 //! Integration tests: one binary (fast to link), one module per area.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod helpers;
 
 mod access;

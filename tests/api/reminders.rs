@@ -7,7 +7,6 @@ use std::time::Duration as StdDuration;
 use aftercare::jobs::{ManualClock, Worker, WorkerConfig};
 use aftercare::mail::Mailer;
 use aftercare::store::{self, reminders::ReminderRow};
-use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::helpers::*;
@@ -81,64 +80,6 @@ fn at(row: &ReminderRow) -> DateTime<Utc> {
     row.send_at.and_utc()
 }
 
-/// The decoded text of each MIME part of a message, with its content type.
-fn mime_parts(message: &Received) -> Vec<(String, String)> {
-    let content_type = message.header("Content-Type").unwrap();
-    let boundary = content_type
-        .split("boundary=")
-        .nth(1)
-        .unwrap()
-        .trim_matches('"')
-        .to_string();
-    message
-        .body()
-        .split(&format!("--{boundary}"))
-        .filter_map(|part| {
-            let (headers, body) = part.split_once("\r\n\r\n")?;
-            let header = |name: &str| {
-                headers
-                    .lines()
-                    .find(|l| {
-                        l.to_lowercase()
-                            .starts_with(&format!("{}:", name.to_lowercase()))
-                    })
-                    .map(|l| l.split_once(':').unwrap().1.trim().to_lowercase())
-            };
-            let kind = header("Content-Type")?;
-            let text = match header("Content-Transfer-Encoding").as_deref() {
-                Some("base64") => String::from_utf8(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body.split_whitespace().collect::<String>())
-                        .unwrap(),
-                )
-                .unwrap(),
-                Some("quoted-printable") => decode_qp(body),
-                _ => body.to_string(),
-            };
-            Some((kind, text))
-        })
-        .collect()
-}
-
-fn decode_qp(text: &str) -> String {
-    let joined = text.replace("=\r\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
-}
-
 fn link_in(text: &str, path: &str) -> String {
     let start = text
         .find(path)
@@ -156,7 +97,10 @@ async fn reminders_arrive_at_their_times_as_time_moves_on(app: TestApp) {
     let (patient, treatment) =
         recorded_treatment(&m.app, &[("cheeks", "1.0"), ("forehead", "0.5")]).await;
     let schedule = rows(&m.app, treatment).await;
-    assert!(schedule.len() >= 8, "evening, dailies and milestones");
+    // Evening, dailies and milestones: a standard depth heals in 7 days.
+    assert_eq!(schedule[0].kind, "evening");
+    assert_eq!(schedule.iter().filter(|r| r.kind == "daily").count(), 7);
+    assert!(schedule.iter().any(|r| r.kind == "milestone"));
     assert!(schedule
         .iter()
         .all(|r| r.status == "pending" && r.patient_id == patient));
@@ -197,17 +141,8 @@ async fn reminders_arrive_at_their_times_as_time_moves_on(app: TestApp) {
             mail.header("List-Unsubscribe-Post").unwrap(),
             "List-Unsubscribe=One-Click"
         );
-        let parts = mime_parts(mail);
-        let text = &parts
-            .iter()
-            .find(|(k, _)| k.starts_with("text/plain"))
-            .expect("a plain text part")
-            .1;
-        let html = &parts
-            .iter()
-            .find(|(k, _)| k.starts_with("text/html"))
-            .expect("an HTML part")
-            .1;
+        let text = &mail.text_part("text/plain").expect("a plain text part");
+        let html = &mail.text_part("text/html").expect("an HTML part");
         assert!(text.contains("Hello Maya,") && html.contains("Hello Maya,"));
         assert!(text.contains("Do:") && text.contains("Avoid:"));
         assert!(text.contains("WHEN TO GET HELP"));
@@ -459,7 +394,7 @@ async fn an_edit_reschedules_pending_reminders(app: TestApp) {
             .count()
     };
     assert!(
-        dailies(&after) > dailies(&before) - 1,
+        dailies(&after) > dailies(&before),
         "{} vs {}",
         dailies(&after),
         dailies(&before)
@@ -500,8 +435,11 @@ async fn stale_daily_reminders_are_skipped_and_milestones_still_go(app: TestApp)
     let after = rows(&m.app, treatment).await;
     let skipped: Vec<_> = after.iter().filter(|r| r.status == "skipped").collect();
     assert_eq!(report.skipped, skipped.len());
-    assert!(
-        skipped.len() >= 4,
+    let mut late: Vec<&str> = skipped.iter().map(|r| r.reminder_key.as_str()).collect();
+    late.sort_unstable();
+    assert_eq!(
+        late,
+        ["day-1", "day-2", "day-3", "day-4", "evening"],
         "evening and days 1–4 were more than 12 hours late"
     );
     assert!(skipped
