@@ -67,3 +67,9 @@ pub fn check(conn: &mut DbConn, now: NaiveDateTime, worker_in_process: bool) -> 
         problems,
     })
 }
+
+/// A worker says it is alive; called inside its claim and record transactions.
+pub fn beat(conn: &mut DbConn, worker: &str, now: NaiveDateTime) -> AppResult<()> {
+    store::heartbeats::beat(conn, worker, now)?;
+    Ok(())
+}

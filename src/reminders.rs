@@ -12,8 +12,8 @@ use crate::care::{Plan, ReminderKind};
 use crate::error::{AppError, AppResult};
 use crate::links::Links;
 use crate::mail::reminder::ReminderEmail;
-pub use crate::store::reminders::Status;
 use crate::store::reminders::{self as outbox, NewReminder, OutboxFilter, ReminderRow, Scope};
+pub use crate::store::reminders::{Job, Status};
 use crate::store::{write_tx, DbConn};
 
 pub const NO_CONSENT: &str = "no consent to aftercare emails";
@@ -455,5 +455,68 @@ pub fn cancel(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> 
             &row.subject,
             now,
         )
+    })
+}
+
+// --- the worker's side ----------------------------------------------------------
+
+/// What one send came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Sent,
+    /// A temporary failure: try again at `next`.
+    Retry {
+        error: String,
+        next: NaiveDateTime,
+    },
+    Failed(String),
+    Skipped(String),
+    Cancelled(String),
+}
+
+/// Takes up to `limit` due reminders for `worker`, leased until
+/// `lease_until`, with what sending them needs; the worker's heartbeat rides
+/// in the same short transaction.
+pub fn claim_due(
+    conn: &mut DbConn,
+    worker: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> AppResult<(Vec<Job>, crate::clinic::Clinic)> {
+    let ids = write_tx(conn, |c| {
+        crate::health::beat(c, worker, now)?;
+        Ok::<_, AppError>(outbox::claim(c, now, lease_until, limit)?)
+    })?;
+    let jobs = if ids.is_empty() {
+        vec![]
+    } else {
+        outbox::load_jobs(conn, &ids)?
+    };
+    Ok((jobs, crate::clinic::get(conn)?))
+}
+
+/// Records finished sends in one transaction. Rows no longer `sending`
+/// (cancelled by staff meanwhile) are left as they are.
+pub fn record_outcomes(
+    conn: &mut DbConn,
+    worker: &str,
+    done: Vec<(i64, Outcome)>,
+    at: NaiveDateTime,
+) -> AppResult<()> {
+    let from = [Status::Sending];
+    write_tx(conn, |c| {
+        // A long round of slow sends still shows the worker alive.
+        crate::health::beat(c, worker, at)?;
+        for (id, outcome) in done {
+            match outcome {
+                Outcome::Sent => outbox::mark_sent(c, id, at)?,
+                Outcome::Retry { error, next } => outbox::mark_retry(c, id, &error, next, at)?,
+                Outcome::Failed(e) => outbox::finish(c, id, &from, Status::Failed, &e, at)?,
+                Outcome::Skipped(e) => outbox::finish(c, id, &from, Status::Skipped, &e, at)?,
+                Outcome::Cancelled(e) => outbox::finish(c, id, &from, Status::Cancelled, &e, at)?,
+            };
+        }
+        Ok::<_, AppError>(())
     })
 }

@@ -119,6 +119,12 @@ impl Application {
         let mut state = prepare_with_clock(settings, clock)?;
         state.worker_in_process = with_worker;
         let worker = with_worker.then(|| worker_for(&state)).transpose()?;
+        if let Some(worker) = &worker {
+            // Beat once before serving, so that `/healthz` is right from the
+            // first request, not only after the worker's first round.
+            let mut conn = state.pool.get().context("cannot reach the database")?;
+            crate::health::beat(&mut conn, &worker.config.name, state.now())?;
+        }
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,

@@ -17,12 +17,12 @@ use futures_util::{FutureExt, StreamExt};
 use crate::auth::tokens::random_token;
 use crate::clinic::Clinic;
 pub use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::error::AppError;
 use crate::housekeeping::{self, Pruned, Retention};
 use crate::links::Links;
 use crate::mail::{self, Envelope, Mailer};
-use crate::reminders::{is_stale, Status};
-use crate::store::reminders::{self as outbox, Job};
-use crate::store::{self, write_tx, DbConn, DbError, Pool};
+use crate::reminders::{self, is_stale, Job, Outcome};
+use crate::store::{DbConn, DbError, Pool};
 
 /// At most this many outcomes are recorded in one transaction.
 const RECORD_BATCH: usize = 64;
@@ -97,15 +97,6 @@ impl RunReport {
             Outcome::Cancelled(_) => self.cancelled += 1,
         }
     }
-}
-
-#[derive(Debug)]
-enum Outcome {
-    Sent,
-    Retry { error: String, next: DateTime<Utc> },
-    Failed(String),
-    Skipped(String),
-    Cancelled(String),
 }
 
 #[derive(Clone)]
@@ -257,22 +248,16 @@ impl Worker {
     }
 
     async fn claim(&self, now: DateTime<Utc>) -> anyhow::Result<(Vec<Job>, Clinic)> {
-        let (lease_until, limit) = (
-            (now + self.config.lease).naive_utc(),
-            self.config.batch_size,
-        );
+        let (lease_until, limit) = (now + self.config.lease, self.config.batch_size);
         let name = self.config.name.clone();
         self.blocking(move |conn| {
-            let ids = write_tx(conn, |c| {
-                store::heartbeats::beat(c, &name, now.naive_utc())?;
-                outbox::claim(c, now.naive_utc(), lease_until, limit)
-            })?;
-            let jobs = if ids.is_empty() {
-                vec![]
-            } else {
-                outbox::load_jobs(conn, &ids)?
-            };
-            Ok((jobs, store::clinic::get(conn)?))
+            Ok(reminders::claim_due(
+                conn,
+                &name,
+                now.naive_utc(),
+                lease_until.naive_utc(),
+                limit,
+            )?)
         })
         .await
     }
@@ -312,7 +297,7 @@ impl Worker {
             )),
             Err(e) => Outcome::Retry {
                 error: e.message,
-                next: now + self.config.backoff_after(r.attempts),
+                next: (now + self.config.backoff_after(r.attempts)).naive_utc(),
             },
         }
     }
@@ -336,34 +321,15 @@ impl Worker {
         mail::build_message(&envelope, email.text(), email.html())
     }
 
-    /// Records finished sends in one transaction. Rows no longer `sending`
-    /// (cancelled by staff meanwhile) are left as they are.
     async fn record(&self, done: Vec<(i64, Outcome)>, now: DateTime<Utc>) -> anyhow::Result<()> {
         let name = self.config.name.clone();
         self.blocking(move |conn| {
-            let at = now.naive_utc();
-            let from = [Status::Sending];
-            write_tx(conn, |c| {
-                // A long round of slow sends still shows the worker alive.
-                store::heartbeats::beat(c, &name, at)?;
-                for (id, outcome) in done {
-                    match outcome {
-                        Outcome::Sent => outbox::mark_sent(c, id, at)?,
-                        Outcome::Retry { error, next } => {
-                            outbox::mark_retry(c, id, &error, next.naive_utc(), at)?
-                        }
-                        Outcome::Failed(e) => outbox::finish(c, id, &from, Status::Failed, &e, at)?,
-                        Outcome::Skipped(e) => {
-                            outbox::finish(c, id, &from, Status::Skipped, &e, at)?
-                        }
-                        Outcome::Cancelled(e) => {
-                            outbox::finish(c, id, &from, Status::Cancelled, &e, at)?
-                        }
-                    };
-                }
-                Ok::<_, DbError>(())
-            })?;
-            Ok(())
+            Ok(reminders::record_outcomes(
+                conn,
+                &name,
+                done,
+                now.naive_utc(),
+            )?)
         })
         .await
     }
@@ -375,10 +341,18 @@ impl Worker {
 /// decode, the clinic row gone) fails the same way every round.
 fn is_transient(e: &anyhow::Error) -> bool {
     use diesel::result::DatabaseErrorKind as Kind;
-    if e.downcast_ref::<r2d2::Error>().is_some() {
+    let (pool_error, db_error) = match e.downcast_ref::<AppError>() {
+        Some(AppError::Pool(_)) => (true, None),
+        Some(AppError::Database(db)) => (false, Some(db)),
+        _ => (
+            e.downcast_ref::<r2d2::Error>().is_some(),
+            e.downcast_ref::<DbError>(),
+        ),
+    };
+    if pool_error {
         return true;
     }
-    match e.downcast_ref::<DbError>() {
+    match db_error {
         Some(DbError::DatabaseError(Kind::ClosedConnection | Kind::SerializationFailure, _)) => {
             true
         }
