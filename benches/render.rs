@@ -10,8 +10,8 @@
 use std::hint::black_box;
 
 use aftercare::care::{compute_plan, sample_input, Plan, Protocol};
-use aftercare::clinic::Clinic;
 use aftercare::mail::{self, reminder, Envelope};
+use aftercare::usecases::clinic::Clinic;
 use aftercare::web::treatments::PatientSheetPage;
 use askama::Template;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -24,7 +24,7 @@ fn clinic() -> Clinic {
         address: "1 Example Street, London".into(),
         opening_hours: "Mon–Fri 9:00–18:00".into(),
         out_of_hours: "If it cannot wait, call NHS 111 or go to urgent care.".into(),
-        time_zone: aftercare::clinic::Zone(chrono_tz::Europe::London),
+        time_zone: aftercare::usecases::clinic::Zone(chrono_tz::Europe::London),
         send_hour: 9,
         sender_email: "aftercare@demo.example".into(),
         configured: true,
@@ -37,7 +37,8 @@ const UNSUBSCRIBE_URL: &str =
     "http://127.0.0.1:8080/unsubscribe/cDEyMzQ1.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl";
 
 fn render_sheet(plan: &Plan, clinic: &Clinic) -> String {
-    let sheet = aftercare::sheet::build(plan, clinic, "Maya Patel", SHEET_URL.to_string());
+    let sheet =
+        aftercare::usecases::sheet::build(plan, clinic, "Maya Patel", SHEET_URL.to_string());
     PatientSheetPage { sheet }
         .render()
         .expect("the sheet renders")
@@ -105,7 +106,7 @@ fn bench_render(c: &mut Criterion) {
     });
     c.bench_function("sheet/build", |b| {
         b.iter(|| {
-            aftercare::sheet::build(
+            aftercare::usecases::sheet::build(
                 black_box(&plan),
                 &clinic,
                 "Maya Patel",

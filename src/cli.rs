@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::accounts::{self, NewUserInput};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::startup::Application;
 use crate::store;
+use crate::usecases::accounts::{self, NewUserInput};
 
 /// Personalised microneedling aftercare sheets and reminder emails.
 ///
@@ -305,7 +305,7 @@ fn mail_test(settings: Settings, to: &str) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let mailer = crate::mail::Mailer::from_settings(&settings)?;
         let state = crate::startup::prepare(settings)?;
-        let clinic = state.db(crate::clinic::get).await.map_err(to_anyhow)?;
+        let clinic = state.db(crate::usecases::clinic::get).await.map_err(to_anyhow)?;
         let id = crate::mail::message_id("test", &clinic.sender_email);
         let envelope = crate::mail::Envelope {
             from_name: &clinic.name,

@@ -3,13 +3,13 @@
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
-use crate::accounts::{self, NewUserInput, User};
 use crate::auth::Role;
 use crate::care::Protocol;
-use crate::clinic::ClinicInput;
 use crate::error::AppResult;
 use crate::store::{self, patients::PatientFields, write_tx, DbConn};
-use crate::treatments::{AreaRowInput, TreatmentForm};
+use crate::usecases::accounts::{self, NewUserInput, User};
+use crate::usecases::clinic::ClinicInput;
+use crate::usecases::treatments::{AreaRowInput, TreatmentForm};
 
 pub const DEMO_PASSWORD: &str = "demo password 2026";
 
@@ -65,7 +65,7 @@ fn demo_treatment(n: usize, now: DateTime<Utc>, tz: chrono_tz::Tz) -> TreatmentF
         .with_timezone(&tz)
         .naive_local();
     TreatmentForm {
-        treated_at: crate::treatments::form_datetime(when),
+        treated_at: crate::usecases::treatments::form_datetime(when),
         rows: areas
             .iter()
             .map(|(a, d)| AreaRowInput {
@@ -103,8 +103,8 @@ pub fn seed(
     patients: usize,
     now: DateTime<Utc>,
 ) -> AppResult<SeedReport> {
-    let actor = crate::audit::Actor::anonymous("demo seed", "-");
-    crate::clinic::save(
+    let actor = crate::usecases::audit::Actor::anonymous("demo seed", "-");
+    crate::usecases::clinic::save(
         conn,
         &actor,
         &ClinicInput {
@@ -133,7 +133,7 @@ pub fn seed(
     let practitioner = practitioner.expect("a practitioner was added");
     let tz: chrono_tz::Tz = "Europe/London".parse().expect("valid zone");
     let at = now.naive_utc();
-    let timing = crate::reminders::Timing {
+    let timing = crate::usecases::reminders::Timing {
         now: at,
         stale_after: crate::jobs::WorkerConfig::default().stale_after,
     };
@@ -149,7 +149,7 @@ pub fn seed(
                 let n = i - chunk_start;
                 if n % 10 == 0 {
                     let form = demo_treatment(n, now, tz);
-                    crate::treatments::record(
+                    crate::usecases::treatments::record(
                         conn,
                         protocol,
                         &practitioner,

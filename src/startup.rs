@@ -14,11 +14,11 @@ use crate::care::Protocol;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::housekeeping::Retention;
 use crate::jobs::{Worker, WorkerConfig};
-use crate::links::Links;
 use crate::mail::Mailer;
 use crate::store::{self, Pool};
+use crate::usecases::housekeeping::Retention;
+use crate::usecases::links::Links;
 use crate::web::{self as routes, AppState};
 
 const SECRET_KEY_SETTING: &str = "secret_key";
@@ -59,7 +59,7 @@ pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::
         keys: keys.clone(),
     };
     Ok(AppState {
-        audit: crate::audit_writer::AuditWriter::start(pool.clone())?,
+        audit: crate::usecases::audit_writer::AuditWriter::start(pool.clone())?,
         pool,
         settings: Arc::new(settings),
         keys,
@@ -123,7 +123,7 @@ impl Application {
             // Beat once before serving, so that `/healthz` is right from the
             // first request, not only after the worker's first round.
             let mut conn = state.pool.get().context("cannot reach the database")?;
-            crate::health::beat(&mut conn, &worker.config.name, state.now())?;
+            crate::usecases::health::beat(&mut conn, &worker.config.name, state.now())?;
         }
         let server = run(listener, state.clone())?;
         Ok(Application {

@@ -15,14 +15,14 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::{FutureExt, StreamExt};
 
 use crate::auth::tokens::random_token;
-use crate::clinic::Clinic;
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::error::AppError;
-use crate::housekeeping::{self, Pruned, Retention};
-use crate::links::Links;
 use crate::mail::{self, Envelope, Mailer};
-use crate::reminders::{self, is_stale, Job, Outcome};
-use crate::store::{DbConn, DbError, Pool};
+use crate::usecases::clinic::Clinic;
+use crate::usecases::housekeeping::{self, Pruned, Retention};
+use crate::usecases::links::Links;
+use crate::usecases::reminders::{self, is_stale, Job, Outcome};
+use crate::usecases::{DbConn, DbError, Pool};
 
 /// At most this many outcomes are recorded in one transaction.
 const RECORD_BATCH: usize = 64;
@@ -274,7 +274,7 @@ impl Worker {
             return Outcome::Cancelled(if job.patient.unsubscribed_at.is_some() {
                 "the patient unsubscribed".into()
             } else {
-                crate::reminders::NO_CONSENT.into()
+                crate::usecases::reminders::NO_CONSENT.into()
             });
         }
         let late = now - r.send_at.and_utc();
@@ -305,7 +305,13 @@ impl Worker {
     fn render(&self, job: &Job, clinic: &Clinic) -> anyhow::Result<lettre::Message> {
         let r = &job.reminder;
         let plan: crate::care::Plan = serde_json::from_str(&job.plan_json)?;
-        let email = crate::reminders::compose_for(r, &plan, clinic, &job.patient.name, &self.links);
+        let email = crate::usecases::reminders::compose_for(
+            r,
+            &plan,
+            clinic,
+            &job.patient.name,
+            &self.links,
+        );
         let unsubscribe = self.links.unsubscribe(job.patient.id);
         let to = job.patient.email.as_deref().unwrap_or_default();
         let envelope = Envelope {

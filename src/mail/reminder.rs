@@ -5,8 +5,8 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::care::{Plan, ReminderKind};
-use crate::clinic::Clinic;
-use crate::sheet::{flag_groups, long_date, FlagGroup};
+use crate::usecases::clinic::Clinic;
+use crate::usecases::sheet::{flag_groups, long_date, FlagGroup};
 
 pub struct Milestone {
     pub title: String,
@@ -165,7 +165,7 @@ pub fn compose(
 mod tests {
     use super::*;
     use crate::care::{compute_plan, sample_input, Protocol, TreatmentInput};
-    use crate::sheet::fixture;
+    use crate::usecases::sheet::fixture;
 
     fn compose_for(plan: &Plan, key: &str, send_at: DateTime<Utc>) -> ReminderEmail {
         compose(

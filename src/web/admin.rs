@@ -9,10 +9,10 @@ use super::flash::flash_cookie;
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
-use crate::accounts::{self, NewUserInput, User};
-use crate::audit::AuditPage;
 use crate::auth::Role;
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::usecases::accounts::{self, NewUserInput, User};
+use crate::usecases::audit::AuditPage;
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]
@@ -282,7 +282,7 @@ pub(super) async fn audit(
 ) -> AppResult<HttpResponse> {
     let page = query.page.unwrap_or(1);
     let log = state
-        .db(move |conn| crate::audit::audit_page(conn, page))
+        .db(move |conn| crate::usecases::audit::audit_page(conn, page))
         .await?;
     render(&AuditLogPage { ctx, log })
 }

@@ -8,8 +8,8 @@ use super::flash::flash_cookie;
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
-use crate::clinic::{self, ClinicInput};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::usecases::clinic::{self, ClinicInput};
 
 #[derive(Template)]
 #[template(path = "admin/clinic.html")]

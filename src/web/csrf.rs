@@ -21,9 +21,9 @@ use serde::de::DeserializeOwned;
 use super::cookies::{self, AppCookie};
 use super::session;
 use super::AppState;
-use crate::accounts::ActiveSession;
 use crate::auth::tokens::{random_token, Purpose};
 use crate::error::AppError;
+use crate::usecases::accounts::ActiveSession;
 
 /// This request's CSRF seed (from its cookie, or new).
 #[derive(Clone)]

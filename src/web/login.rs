@@ -10,8 +10,8 @@ use super::flash::flash_cookie;
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
 use super::{client_ip, redirect, render, render_invalid, safe_next, AppState};
-use crate::accounts::{self, LoginOutcome, NewUserInput};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::usecases::accounts::{self, LoginOutcome, NewUserInput};
 
 #[derive(Template)]
 #[template(path = "login.html")]

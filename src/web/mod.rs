@@ -27,8 +27,8 @@ use crate::care::Protocol;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
-use crate::links::Links;
-use crate::store::{DbConn, Pool};
+use crate::usecases::links::Links;
+use crate::usecases::{DbConn, Pool};
 
 /// PostgreSQL cannot store a NUL character in text, and no person types one:
 /// a form or address carrying one is refused with 400 before it reaches a
@@ -80,7 +80,7 @@ pub struct AppState {
     pub keys: Keys,
     pub protocol: Arc<Protocol>,
     pub links: Links,
-    pub audit: crate::audit_writer::AuditWriter,
+    pub audit: crate::usecases::audit_writer::AuditWriter,
     /// The one clock: handlers take "now" from here, never from the system.
     pub clock: Arc<dyn Clock>,
     /// Whether this process runs the reminder worker (`serve` without
@@ -109,7 +109,7 @@ impl AppState {
 impl AppState {
     /// Today's date in the clinic's time zone.
     pub async fn clinic_today(&self) -> AppResult<chrono::NaiveDate> {
-        let clinic = self.db(crate::clinic::get).await?;
+        let clinic = self.db(crate::usecases::clinic::get).await?;
         let tz = clinic.zone();
         Ok(self.clock.now().with_timezone(&tz).date_naive())
     }
@@ -120,8 +120,8 @@ impl AppState {
     }
 
     /// Now, with the stale rule's threshold, for use cases that schedule reminders.
-    pub fn timing(&self) -> crate::reminders::Timing {
-        crate::reminders::Timing {
+    pub fn timing(&self) -> crate::usecases::reminders::Timing {
+        crate::usecases::reminders::Timing {
             now: self.now(),
             stale_after: chrono::Duration::hours(self.settings.reminder_stale_hours),
         }
@@ -222,9 +222,9 @@ fn is_local_path(path: &str) -> bool {
     let mut chars = path.chars();
     chars.next() == Some('/')
         && !matches!(chars.next(), Some('/' | '\\'))
-        && !path
-            .chars()
-            .any(|c| c == '\\' || c.is_whitespace() || crate::fields::forbidden_in_line(c))
+        && !path.chars().any(|c| {
+            c == '\\' || c.is_whitespace() || crate::usecases::fields::forbidden_in_line(c)
+        })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::page::PageCtx;
 use super::session::{Auth, FrontDesk, SignedIn};
 use super::{client_ip, render, AppState};
 use crate::error::{AppError, AppResult};
-use crate::reminders::{self, OutboxPage, RetryAction, Status};
+use crate::usecases::reminders::{self, OutboxPage, RetryAction, Status};
 
 #[derive(Deserialize, Default)]
 pub(super) struct OutboxQuery {
@@ -184,7 +184,7 @@ pub(super) async fn preview(
     let (id, reminder) = path.into_inner();
     let links = state.links.clone();
     let email = state
-        .db(move |conn| crate::treatments::reminder_preview(conn, &links, id, reminder))
+        .db(move |conn| crate::usecases::treatments::reminder_preview(conn, &links, id, reminder))
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -215,8 +215,8 @@ pub(super) async fn unsubscribe_form(
     let (clinic, patient) = state
         .db(move |conn| {
             Ok((
-                crate::clinic::get(conn)?,
-                crate::patients::get(conn, patient_id)?,
+                crate::usecases::clinic::get(conn)?,
+                crate::usecases::patients::get(conn, patient_id)?,
             ))
         })
         .await?;
@@ -241,9 +241,9 @@ pub(super) async fn unsubscribe(
         .ok_or(AppError::NotFound)?;
     let (ip, now) = (client_ip(&req), state.now());
     state
-        .db(move |conn| crate::patients::unsubscribe(conn, patient_id, &ip, now))
+        .db(move |conn| crate::usecases::patients::unsubscribe(conn, patient_id, &ip, now))
         .await?;
-    let clinic = state.db(crate::clinic::get).await?;
+    let clinic = state.db(crate::usecases::clinic::get).await?;
     render(&UnsubscribePage {
         clinic: clinic.name,
         done: true,

@@ -6,9 +6,9 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use super::session::{self, Clinicians, FrontDesk, LocalFuture, Policy};
 use super::{cookies, csrf, flash};
-use crate::accounts::User;
 use crate::auth::Role;
 use crate::error::AppError;
+use crate::usecases::accounts::User;
 
 pub struct PageCtx {
     pub user: Option<User>,

@@ -12,7 +12,7 @@ use crate::error::AppResult;
 #[template(path = "home.html")]
 struct HomePage {
     ctx: PageCtx,
-    dashboard: crate::treatments::Dashboard,
+    dashboard: crate::usecases::treatments::Dashboard,
 }
 
 #[get("/")]
@@ -21,7 +21,7 @@ pub(super) async fn home(
     ctx: PageCtx,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let dashboard = state.db(crate::treatments::dashboard).await?;
+    let dashboard = state.db(crate::usecases::treatments::dashboard).await?;
     render(&HomePage { ctx, dashboard })
 }
 
@@ -37,7 +37,7 @@ pub(super) async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> Htt
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
     let health = match state
-        .db(move |conn| crate::health::check(conn, now, in_process))
+        .db(move |conn| crate::usecases::health::check(conn, now, in_process))
         .await
     {
         Ok(health) => health,

@@ -10,7 +10,7 @@ use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::patients::{self, PatientInput, PatientPage, SearchPage};
+use crate::usecases::patients::{self, PatientInput, PatientPage, SearchPage};
 
 #[derive(Template)]
 #[template(path = "patients/list.html")]

@@ -9,9 +9,9 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use super::cookies::{self, AppCookie};
-use crate::accounts::{self, ActiveSession, User};
 use crate::auth::Role;
 use crate::error::AppError;
+use crate::usecases::accounts::{self, ActiveSession, User};
 
 pub(super) type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 

@@ -9,12 +9,12 @@ use super::flash::flash_cookie;
 use super::page::PageCtx;
 use super::session::{Auth, Clinicians, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
-use crate::audit::Actor;
 use crate::care::Protocol;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::patients::{self, Patient};
-use crate::sheet::{self, Sheet};
-use crate::treatments::{self, TreatmentForm, TreatmentView};
+use crate::usecases::audit::Actor;
+use crate::usecases::patients::{self, Patient};
+use crate::usecases::sheet::{self, Sheet};
+use crate::usecases::treatments::{self, TreatmentForm, TreatmentView};
 
 /// The area choices for the form: (id, label).
 fn area_choices(protocol: &Protocol) -> Vec<(String, String)> {
@@ -62,7 +62,12 @@ pub(super) async fn new_form(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let (patient, clinic) = state
-        .db(move |conn| Ok((patients::get(conn, id)?, crate::clinic::get(conn)?)))
+        .db(move |conn| {
+            Ok((
+                patients::get(conn, id)?,
+                crate::usecases::clinic::get(conn)?,
+            ))
+        })
         .await?;
     let tz = clinic.zone();
     let local_now = state.clock.now().with_timezone(&tz).naive_local();
@@ -134,7 +139,12 @@ pub(super) async fn record(
         )),
         Err(AppError::Invalid(errors)) => {
             let (patient, clinic) = state
-                .db(move |conn| Ok((patients::get(conn, patient_id)?, crate::clinic::get(conn)?)))
+                .db(move |conn| {
+                    Ok((
+                        patients::get(conn, patient_id)?,
+                        crate::usecases::clinic::get(conn)?,
+                    ))
+                })
                 .await?;
             render_invalid(&FormPage {
                 ctx,
@@ -283,7 +293,7 @@ struct ShowPage {
     view: TreatmentView,
     link: String,
     may_change: bool,
-    reminders: Vec<crate::reminders::ReminderView>,
+    reminders: Vec<crate::usecases::reminders::ReminderView>,
 }
 
 impl ShowPage {

@@ -1,8 +1,8 @@
 //! First-run setup, log-in, lock-out, sessions and passwords.
 
 use crate::helpers::*;
-use aftercare::accounts;
 use aftercare::store;
+use aftercare::usecases::accounts;
 
 async fn setup_token(app: &TestApp) -> String {
     with_conn(app, |conn| accounts::issue_setup_token(conn).unwrap())

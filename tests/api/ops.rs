@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use aftercare::health::{self, DUE_MAX_AGE, HEARTBEAT_MAX_AGE};
-use aftercare::housekeeping::Pruned;
 use aftercare::jobs::{ManualClock, Worker};
 use aftercare::store::schema::{login_attempts, password_tokens, sessions};
+use aftercare::usecases::health::{self, DUE_MAX_AGE, HEARTBEAT_MAX_AGE};
+use aftercare::usecases::housekeeping::Pruned;
 use chrono::{Duration, Utc};
 use diesel::{QueryDsl, RunQueryDsl};
 

@@ -7,9 +7,9 @@
 //! review`), then commit the `.snap` files.
 
 use aftercare::care::{compute_plan, Protocol, TreatedArea, TreatmentInput};
-use aftercare::clinic::Clinic;
 use aftercare::mail::reminder::compose;
-use aftercare::sheet::{self, SheetBody};
+use aftercare::usecases::clinic::Clinic;
+use aftercare::usecases::sheet::{self, SheetBody};
 use askama::Template;
 
 use crate::helpers::{assert_redirect_to, id_in_location, TestApp};
@@ -69,7 +69,7 @@ fn clinic(time_zone: &str) -> Clinic {
         address: "1 High Street".into(),
         opening_hours: "Mon–Fri 9–6".into(),
         out_of_hours: "Call 111.".into(),
-        time_zone: aftercare::clinic::Zone::try_from(time_zone.to_string()).unwrap(),
+        time_zone: aftercare::usecases::clinic::Zone::try_from(time_zone.to_string()).unwrap(),
         send_hour: 9,
         sender_email: "aftercare@glow.example".into(),
         configured: true,

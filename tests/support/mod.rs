@@ -20,11 +20,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use aftercare::accounts::{self, NewUserInput};
 use aftercare::clock::ManualClock;
 use aftercare::config::Settings;
 use aftercare::startup::Application;
 use aftercare::store;
+use aftercare::usecases::accounts::{self, NewUserInput};
 use aftercare::web::AppState;
 use diesel::RunQueryDsl;
 use reqwest::{redirect, Client, Response};

@@ -8,10 +8,10 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::audit::{audit, Actor};
 use crate::auth::{self, lockout, password, tokens, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::store::{self, users::NewUser, users::UserRow, write_tx, DbConn, Pool};
+use crate::usecases::audit::{audit, Actor};
 
 /// Runs `f` on the blocking pool.
 async fn off_thread<T: Send + 'static>(
@@ -139,12 +139,12 @@ fn validate_new_user(
     password_hash: Option<String>,
 ) -> AppResult<ValidNewUser> {
     let mut errors = FieldErrors::default();
-    let name = crate::fields::single_line(&mut errors, "name", &input.name, 200);
+    let name = crate::usecases::fields::single_line(&mut errors, "name", &input.name, 200);
     if name.is_empty() {
         errors.add("name", "Enter the person's name.");
     }
     let email = auth::normalize_email(&input.email);
-    if !crate::fields::is_sendable_email(&email) {
+    if !crate::usecases::fields::is_sendable_email(&email) {
         errors.add("email", "Enter an email address like name@clinic.com.");
     } else if store::users::find_by_email(conn, &email)?.is_some() {
         errors.add("email", "Someone already has an account with this email.");
@@ -562,8 +562,8 @@ pub async fn log_in(
     // more than an address can be, and never a control character.
     let email: String = auth::normalize_email(attempt.email)
         .chars()
-        .filter(|c| !crate::fields::forbidden_in_line(*c))
-        .take(crate::fields::MAX_EMAIL_LEN)
+        .filter(|c| !crate::usecases::fields::forbidden_in_line(*c))
+        .take(crate::usecases::fields::MAX_EMAIL_LEN)
         .collect();
     let ip = attempt.ip.to_string();
     let (check_email, check_ip) = (email.clone(), ip.clone());

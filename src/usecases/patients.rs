@@ -2,14 +2,14 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use crate::accounts::User;
-use crate::audit::audit;
 use crate::auth;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::fields;
 use crate::store::{
     self, patients::PatientFields, patients::PatientRow, treatments::TreatmentRow, write_tx, DbConn,
 };
+use crate::usecases::accounts::User;
+use crate::usecases::audit::audit;
+use crate::usecases::fields;
 
 pub use crate::store::patients::PatientRow as Patient;
 
@@ -176,7 +176,7 @@ pub fn update(
         store::patients::update(conn, id, &fields)?;
         if existing.email_consent != fields.email_consent || existing.email != fields.email {
             let updated = get(conn, id)?;
-            crate::reminders::consent_changed(conn, recipient(&updated), now)?;
+            crate::usecases::reminders::consent_changed(conn, recipient(&updated), now)?;
         }
         let same_email = match &fields.email {
             Some(e) => store::patients::others_with_email(conn, e, Some(id))?,
@@ -200,8 +200,8 @@ pub fn update(
 }
 
 /// The patient as their reminders see them.
-pub fn recipient(patient: &Patient) -> crate::reminders::Recipient {
-    crate::reminders::Recipient {
+pub fn recipient(patient: &Patient) -> crate::usecases::reminders::Recipient {
+    crate::usecases::reminders::Recipient {
         patient_id: patient.id,
         can_be_emailed: patient.can_be_emailed(),
     }
@@ -221,13 +221,13 @@ pub fn unsubscribe(
             return Ok(false);
         }
         store::patients::set_unsubscribed(conn, patient_id, Some(now))?;
-        let cancelled = crate::reminders::cancel_for_patient(
+        let cancelled = crate::usecases::reminders::cancel_for_patient(
             conn,
             patient_id,
             "the patient unsubscribed",
             now,
         )?;
-        let actor = crate::audit::Actor::anonymous("patient (unsubscribe link)", ip);
+        let actor = crate::usecases::audit::Actor::anonymous("patient (unsubscribe link)", ip);
         audit(
             conn,
             &actor,

@@ -7,14 +7,14 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::audit::{audit, Actor};
 use crate::care::{Plan, ReminderKind};
 use crate::error::{AppError, AppResult};
-use crate::links::Links;
 use crate::mail::reminder::ReminderEmail;
 use crate::store::reminders::{self as outbox, NewReminder, OutboxFilter, ReminderRow, Scope};
 pub use crate::store::reminders::{Job, Status};
 use crate::store::{write_tx, DbConn};
+use crate::usecases::audit::{audit, Actor};
+use crate::usecases::links::Links;
 
 pub const NO_CONSENT: &str = "no consent to aftercare emails";
 const PASSED: &str = "its day of healing had passed when it was scheduled";
@@ -202,7 +202,7 @@ pub fn cancel_for_patient(
 pub fn compose_for(
     row: &ReminderRow,
     plan: &Plan,
-    clinic: &crate::clinic::Clinic,
+    clinic: &crate::usecases::clinic::Clinic,
     patient_name: &str,
     links: &Links,
 ) -> ReminderEmail {
@@ -300,7 +300,7 @@ pub struct OutboxPage {
 }
 
 pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppResult<OutboxPage> {
-    let tz = crate::clinic::get(conn)?.zone();
+    let tz = crate::usecases::clinic::get(conn)?.zone();
     // Day filters are the clinic's calendar days.
     let day_start =
         |d: chrono::NaiveDate| crate::care::schedule::at_local_hour(tz, d, 0).naive_utc();
@@ -483,9 +483,9 @@ pub fn claim_due(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
-) -> AppResult<(Vec<Job>, crate::clinic::Clinic)> {
+) -> AppResult<(Vec<Job>, crate::usecases::clinic::Clinic)> {
     let ids = write_tx(conn, |c| {
-        crate::health::beat(c, worker, now)?;
+        crate::usecases::health::beat(c, worker, now)?;
         Ok::<_, AppError>(outbox::claim(c, now, lease_until, limit)?)
     })?;
     let jobs = if ids.is_empty() {
@@ -493,7 +493,7 @@ pub fn claim_due(
     } else {
         outbox::load_jobs(conn, &ids)?
     };
-    Ok((jobs, crate::clinic::get(conn)?))
+    Ok((jobs, crate::usecases::clinic::get(conn)?))
 }
 
 /// Records finished sends in one transaction. Rows no longer `sending`
@@ -507,7 +507,7 @@ pub fn record_outcomes(
     let from = [Status::Sending];
     write_tx(conn, |c| {
         // A long round of slow sends still shows the worker alive.
-        crate::health::beat(c, worker, at)?;
+        crate::usecases::health::beat(c, worker, at)?;
         for (id, outcome) in done {
             match outcome {
                 Outcome::Sent => outbox::mark_sent(c, id, at)?,

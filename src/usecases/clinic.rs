@@ -2,11 +2,11 @@
 
 use chrono::NaiveDateTime;
 
-use crate::audit::{audit, Actor};
 use crate::auth;
 use crate::error::{AppResult, FieldErrors};
-use crate::fields;
 use crate::store::{self, clinic::ClinicRow, write_tx, DbConn};
+use crate::usecases::audit::{audit, Actor};
+use crate::usecases::fields;
 
 pub use crate::store::clinic::ClinicRow as Clinic;
 

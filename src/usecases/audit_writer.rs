@@ -15,9 +15,9 @@ use std::sync::mpsc;
 use chrono::NaiveDateTime;
 use tokio::sync::oneshot;
 
-use crate::audit::Actor;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, audit::NewAudit, write_tx, Pool};
+use crate::usecases::audit::Actor;
 
 /// At most this many rows in one transaction.
 const MAX_BATCH: usize = 256;

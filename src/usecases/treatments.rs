@@ -6,16 +6,16 @@
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
-use crate::accounts::User;
-use crate::audit::audit;
-use crate::audit_writer::AuditEntry;
 use crate::auth::Role;
 use crate::care::{self, schedule, Plan, Protocol, TreatedArea, TreatmentInput};
-use crate::clinic::Clinic;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::patients::Patient;
-use crate::reminders::Timing;
 use crate::store::{self, treatments::TreatmentFields, treatments::TreatmentRow, write_tx, DbConn};
+use crate::usecases::accounts::User;
+use crate::usecases::audit::audit;
+use crate::usecases::audit_writer::AuditEntry;
+use crate::usecases::clinic::Clinic;
+use crate::usecases::patients::Patient;
+use crate::usecases::reminders::Timing;
 
 /// Rows the form offers without JavaScript (a script may add more).
 pub const FORM_ROWS: usize = 6;
@@ -221,9 +221,9 @@ fn validate(
             "Add at least one treated area with its needle depth.",
         );
     }
-    crate::fields::single_line(&mut errors, "device", &form.device, 200);
-    crate::fields::multi_line(&mut errors, "products", &form.products, 1000);
-    crate::fields::multi_line(&mut errors, "internal_notes", &form.internal_notes, 5000);
+    crate::usecases::fields::single_line(&mut errors, "device", &form.device, 200);
+    crate::usecases::fields::multi_line(&mut errors, "products", &form.products, 1000);
+    crate::usecases::fields::multi_line(&mut errors, "internal_notes", &form.internal_notes, 5000);
     errors.into_result()?;
 
     let treated_at_local = treated_at_local.expect("validated");
@@ -286,15 +286,22 @@ pub fn record(
     // Validation and the plan need no lock: on SQLite every other writer
     // queues behind this transaction (BENCHMARKS.md, F3). The patient is read
     // inside it, so the reminders follow their consent as it is at commit.
-    let clinic = crate::clinic::get(conn)?;
+    let clinic = crate::usecases::clinic::get(conn)?;
     let valid = validate(protocol, &clinic, clinic.time_zone.name(), form, now)?;
     let now = now.naive_utc();
     write_tx(conn, |conn| {
-        let patient = crate::patients::get(conn, patient_id)?;
+        let patient = crate::usecases::patients::get(conn, patient_id)?;
         let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
-        let recipient = crate::patients::recipient(&patient);
-        crate::reminders::schedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
+        let recipient = crate::usecases::patients::recipient(&patient);
+        crate::usecases::reminders::schedule(
+            conn,
+            id,
+            recipient,
+            &valid.plan,
+            &clinic.sender_email,
+            at,
+        )?;
         let summary = summary(&valid.plan);
         audit(
             conn,
@@ -362,13 +369,20 @@ pub fn edit(
     write_tx(conn, |conn| {
         let t = get(conn, id)?;
         ensure_may_change(user, &t)?;
-        let clinic = crate::clinic::get(conn)?;
+        let clinic = crate::usecases::clinic::get(conn)?;
         let valid = validate(protocol, &clinic, &t.time_zone, form, now)?;
         store::treatments::update(conn, id, &valid.fields)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
-        let patient = crate::patients::get(conn, t.patient_id)?;
-        let recipient = crate::patients::recipient(&patient);
-        crate::reminders::reschedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
+        let patient = crate::usecases::patients::get(conn, t.patient_id)?;
+        let recipient = crate::usecases::patients::recipient(&patient);
+        crate::usecases::reminders::reschedule(
+            conn,
+            id,
+            recipient,
+            &valid.plan,
+            &clinic.sender_email,
+            at,
+        )?;
         audit(
             conn,
             &user.actor(ip),
@@ -394,7 +408,12 @@ pub fn delete(
         let t = get(conn, id)?;
         ensure_may_change(user, &t)?;
         store::treatments::soft_delete(conn, id, user.id, now)?;
-        crate::reminders::cancel_for_treatment(conn, id, "the treatment was deleted", now)?;
+        crate::usecases::reminders::cancel_for_treatment(
+            conn,
+            id,
+            "the treatment was deleted",
+            now,
+        )?;
         audit(
             conn,
             &user.actor(ip),
@@ -420,8 +439,8 @@ pub struct TreatmentView {
 pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     let (treatment, _, practitioner) =
         store::treatments::find_with_names(conn, id)?.ok_or(AppError::NotFound)?;
-    let patient = crate::patients::get(conn, treatment.patient_id)?;
-    let clinic = crate::clinic::get(conn)?;
+    let patient = crate::usecases::patients::get(conn, treatment.patient_id)?;
+    let clinic = crate::usecases::clinic::get(conn)?;
     let plan: Plan = serde_json::from_str(&treatment.plan_json).map_err(|e| {
         AppError::Internal(anyhow::anyhow!(
             "treatment {id} has an unreadable plan: {e}"
@@ -452,24 +471,25 @@ pub fn zone(t: &TreatmentRow) -> AppResult<chrono_tz::Tz> {
 pub fn page(
     conn: &mut DbConn,
     id: i64,
-    at: crate::reminders::Timing,
-) -> AppResult<(TreatmentView, Vec<crate::reminders::ReminderView>)> {
+    at: crate::usecases::reminders::Timing,
+) -> AppResult<(TreatmentView, Vec<crate::usecases::reminders::ReminderView>)> {
     let view = view(conn, id)?;
     let tz = zone(&view.treatment)?;
-    let reminders = crate::reminders::for_treatment(conn, id, &view.patient.name, tz, at)?;
+    let reminders =
+        crate::usecases::reminders::for_treatment(conn, id, &view.patient.name, tz, at)?;
     Ok((view, reminders))
 }
 
 /// One of the treatment's reminder emails, exactly as the patient gets it.
 pub fn reminder_preview(
     conn: &mut DbConn,
-    links: &crate::links::Links,
+    links: &crate::usecases::links::Links,
     treatment_id: i64,
     reminder_id: i64,
 ) -> AppResult<crate::mail::reminder::ReminderEmail> {
-    let row = crate::reminders::of_treatment(conn, treatment_id, reminder_id)?;
+    let row = crate::usecases::reminders::of_treatment(conn, treatment_id, reminder_id)?;
     let view = view(conn, treatment_id)?;
-    Ok(crate::reminders::compose_for(
+    Ok(crate::usecases::reminders::compose_for(
         &row,
         &view.plan,
         &view.clinic,
@@ -487,7 +507,7 @@ pub struct Dashboard {
 #[tracing::instrument(skip_all)]
 pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
     let recent = store::treatments::recent(conn, 10)?;
-    let failed_emails = crate::reminders::failed_count(conn)?;
+    let failed_emails = crate::usecases::reminders::failed_count(conn)?;
     Ok(Dashboard {
         recent,
         failed_emails,
@@ -497,7 +517,7 @@ pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
 /// The audit row for who opened a sheet (staff printing, or the patient by link).
 #[tracing::instrument(skip_all, fields(id = id))]
 pub fn sheet_opened(
-    actor: crate::audit::Actor,
+    actor: crate::usecases::audit::Actor,
     action: &'static str,
     id: i64,
     now: NaiveDateTime,
@@ -546,7 +566,7 @@ mod tests {
             address: String::new(),
             opening_hours: String::new(),
             out_of_hours: String::new(),
-            time_zone: crate::clinic::Zone(chrono_tz::Europe::London),
+            time_zone: crate::usecases::clinic::Zone(chrono_tz::Europe::London),
             send_hour: 9,
             sender_email: "a@c.example".into(),
             configured: true,

@@ -1,6 +1,6 @@
 //! The audit log: who did what, when and from where. Every use case that
 //! changes something writes its row in its own transaction with [`audit`];
-//! rows that stand alone (a sheet was opened) go through [`crate::audit_writer`].
+//! rows that stand alone (a sheet was opened) go through the audit writer (`audit_writer`).
 
 use chrono::NaiveDateTime;
 

@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 
 use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
 use crate::care::{Plan, RedFlagGroup};
-use crate::clinic::{self, Clinic};
+use crate::usecases::clinic::{self, Clinic};
 
 pub struct Sheet {
     pub clinic: Clinic,
@@ -199,7 +199,7 @@ pub(crate) mod fixture {
             address: "1 High Street, London".into(),
             opening_hours: "Mon–Fri 9–6".into(),
             out_of_hours: "Call 111.".into(),
-            time_zone: crate::clinic::Zone(chrono_tz::Europe::London),
+            time_zone: crate::usecases::clinic::Zone(chrono_tz::Europe::London),
             send_hour: 9,
             sender_email: "aftercare@glow.example".into(),
             configured: true,
@@ -316,7 +316,7 @@ mod tests {
         let html = render(&plan, &fixture::clinic());
         assert!(html.contains("Call 999 straight away if you have:"));
         let abroad = Clinic {
-            time_zone: crate::clinic::Zone(chrono_tz::Europe::Paris),
+            time_zone: crate::usecases::clinic::Zone(chrono_tz::Europe::Paris),
             ..fixture::clinic()
         };
         assert!(render(&plan, &abroad).contains("Call 112 straight away if you have:"));

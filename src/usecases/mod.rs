@@ -1,0 +1,31 @@
+//! The use cases: one function for each thing a person (or the worker) does
+//! — record a treatment, retry an email, sign in — each in one transaction.
+//!
+//! Who may call whom:
+//! - `web/` handlers, `jobs/` (the worker) and `cli` call use cases, never
+//!   `store/`. They pass a connection from the pool ([`DbConn`]) and "now"
+//!   from the app's one clock.
+//! - A use case reads and writes its own area's tables through `store/`, and
+//!   another area's only through that area's use cases. `care/` (pure) and
+//!   `mail/` (rendering) are below them all.
+//! - Areas call downwards only, with no cycles (`tests/architecture.rs`
+//!   checks): `treatments` → `patients` → `reminders` → `clinic`, `health`,
+//!   `links`; `accounts`, `audit`, `fields` sit below them. `reminders`
+//!   takes what it needs of a patient or a treatment as arguments.
+
+pub mod accounts;
+pub mod audit;
+pub mod audit_writer;
+pub mod clinic;
+pub mod fields;
+pub mod health;
+pub mod housekeeping;
+pub mod links;
+pub mod patients;
+pub mod reminders;
+pub mod sheet;
+pub mod treatments;
+
+/// The unit of work a handler hands to a use case, where it comes from, and
+/// how a database failure looks (the worker tells passing faults from lasting ones).
+pub use crate::store::{DbConn, DbError, Pool};

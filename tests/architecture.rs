@@ -1,0 +1,148 @@
+//! The layering rules of ARCHITECTURE.md, checked on the source tree so they
+//! hold after every change: the HTTP layer and the worker never reach the
+//! store, and neither the use cases nor the web modules import each other in
+//! a cycle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Each `.rs` file under `dir` (relative to the crate), with its text up to
+/// its unit tests (which may use anything).
+fn sources(dir: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files = Vec::new();
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.split("#[cfg(test)]").next().unwrap().to_string();
+                files.push((path.file_stem().unwrap().to_string_lossy().into(), code));
+            }
+        }
+    }
+    files
+}
+
+/// Lines that are code, not comments.
+fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter(|l| !l.trim_start().starts_with("//"))
+}
+
+#[test]
+fn handlers_and_the_worker_never_reach_the_store() {
+    for dir in ["src/web", "src/jobs"] {
+        for (name, text) in sources(dir) {
+            for line in code_lines(&text) {
+                assert!(
+                    !line.contains("store::") && !line.contains("crate::store"),
+                    "{dir}/{name}.rs reaches the store; call a use case instead:\n{line}"
+                );
+            }
+        }
+    }
+}
+
+/// Which of `names` each module refers to through `prefix` (`crate::usecases::`
+/// or `super::`), braces included (`super::{a, b}`).
+fn references(dir: &str, prefix: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let files = sources(dir);
+    let names: BTreeSet<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let mut graph = BTreeMap::new();
+    for (name, text) in &files {
+        let mut uses = BTreeSet::new();
+        for line in code_lines(text) {
+            for (at, _) in line.match_indices(prefix) {
+                let rest = &line[at + prefix.len()..];
+                let group = match rest.strip_prefix('{') {
+                    Some(inner) => inner.split('}').next().unwrap_or(""),
+                    None => rest,
+                };
+                for item in group.split(',') {
+                    let first: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if names.contains(&first) && &first != name {
+                        uses.insert(first);
+                    }
+                }
+            }
+        }
+        graph.insert(name.clone(), uses);
+    }
+    graph
+}
+
+/// A cycle in `graph`, if there is one, as the path around it.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn use_cases_import_each_other_without_cycles() {
+    let graph = references("src/usecases", "crate::usecases::");
+    assert!(
+        graph["treatments"].contains("reminders"),
+        "the check sees imports: {graph:?}"
+    );
+    assert_eq!(find_cycle(&graph), None, "{graph:?}");
+    assert!(
+        graph["reminders"].is_disjoint(&BTreeSet::from(["patients".into(), "treatments".into()])),
+        "reminders is a bottom use case: {graph:?}"
+    );
+}
+
+#[test]
+fn web_modules_import_each_other_without_cycles() {
+    let graph = references("src/web", "super::");
+    assert!(
+        graph["page"].contains("csrf"),
+        "the check sees imports: {graph:?}"
+    );
+    assert_eq!(find_cycle(&graph), None, "{graph:?}");
+}
+
+#[test]
+fn the_cycle_finder_finds_a_cycle() {
+    let graph = BTreeMap::from([
+        ("a".to_string(), BTreeSet::from(["b".to_string()])),
+        ("b".to_string(), BTreeSet::from(["c".to_string()])),
+        ("c".to_string(), BTreeSet::from(["a".to_string()])),
+    ]);
+    assert_eq!(
+        find_cycle(&graph),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+}
