@@ -44,41 +44,6 @@ pub struct AreaRowInput {
 }
 
 impl TreatmentForm {
-    /// Reads `treated_at`, `area_N`/`depth_N`, `device`, `products`,
-    /// `internal_notes` from form pairs (N from 0).
-    pub fn from_pairs(pairs: &[(String, String)]) -> TreatmentForm {
-        let mut form = TreatmentForm::default();
-        let mut rows: Vec<AreaRowInput> = Vec::new();
-        for (key, value) in pairs {
-            let indexed = |prefix: &str| {
-                key.strip_prefix(prefix)
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .filter(|&n| n < MAX_ROWS)
-            };
-            if let Some(n) = indexed("area_") {
-                if rows.len() <= n {
-                    rows.resize(n + 1, AreaRowInput::default());
-                }
-                rows[n].area = value.trim().to_string();
-            } else if let Some(n) = indexed("depth_") {
-                if rows.len() <= n {
-                    rows.resize(n + 1, AreaRowInput::default());
-                }
-                rows[n].depth = value.trim().to_string();
-            } else {
-                match key.as_str() {
-                    "treated_at" => form.treated_at = value.trim().to_string(),
-                    "device" => form.device = value.trim().to_string(),
-                    "products" => form.products = value.trim().to_string(),
-                    "internal_notes" => form.internal_notes = value.trim().to_string(),
-                    _ => {}
-                }
-            }
-        }
-        form.rows = rows;
-        form
-    }
-
     /// The form for a new treatment: now, in the clinic's zone, and empty rows.
     pub fn blank(local_now: NaiveDateTime) -> TreatmentForm {
         TreatmentForm {
@@ -534,28 +499,19 @@ pub fn sheet_opened(
 mod tests {
     use super::*;
 
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn the_form_reads_indexed_rows_in_order() {
-        let form = TreatmentForm::from_pairs(&pairs(&[
-            ("treated_at", "2026-11-24T14:30"),
-            ("area_1", "forehead"),
-            ("depth_1", "0.5"),
-            ("area_0", "cheeks"),
-            ("depth_0", "1.0"),
-            ("area_99", "ignored"),
-        ]));
-        assert_eq!(form.rows.len(), 2);
-        assert_eq!(
-            (form.rows[0].area.as_str(), form.rows[0].depth.as_str()),
-            ("cheeks", "1.0")
-        );
-        assert_eq!(form.rows[1].area, "forehead");
+    /// The form as typed: the time, then (area, depth) rows.
+    fn typed(treated_at: &str, rows: &[(&str, &str)]) -> TreatmentForm {
+        TreatmentForm {
+            treated_at: treated_at.into(),
+            rows: rows
+                .iter()
+                .map(|(area, depth)| AreaRowInput {
+                    area: area.to_string(),
+                    depth: depth.to_string(),
+                })
+                .collect(),
+            ..TreatmentForm::default()
+        }
     }
 
     fn clinic() -> Clinic {
@@ -578,8 +534,7 @@ mod tests {
         "2026-11-25T12:00:00Z".parse().unwrap()
     }
 
-    fn errors_of(form: &[(&str, &str)]) -> FieldErrors {
-        let form = TreatmentForm::from_pairs(&pairs(form));
+    fn errors_of(form: TreatmentForm) -> FieldErrors {
         match validate(
             &Protocol::default_protocol(),
             &clinic(),
@@ -595,33 +550,19 @@ mod tests {
 
     #[test]
     fn no_area_too_deep_and_far_future_are_field_errors() {
-        let e = errors_of(&[("treated_at", "2026-11-25T10:00")]);
+        let e = errors_of(typed("2026-11-25T10:00", &[]));
         assert!(e.get("areas").is_some());
-        let e = errors_of(&[
-            ("treated_at", "2027-06-01T10:00"),
-            ("area_0", "cheeks"),
-            ("depth_0", "7"),
-        ]);
+        let e = errors_of(typed("2027-06-01T10:00", &[("cheeks", "7")]));
         assert!(e.msg("depth_0").contains("0.1 to 3"));
         assert!(e.msg("treated_at").contains("future"));
-        let e = errors_of(&[
-            ("treated_at", "yesterday"),
-            ("area_0", "cheeks"),
-            ("depth_0", "1"),
-            ("area_1", "cheeks"),
-            ("depth_1", "1"),
-        ]);
+        let e = errors_of(typed("yesterday", &[("cheeks", "1"), ("cheeks", "1")]));
         assert!(e.get("treated_at").is_some());
         assert!(e.msg("area_1").contains("already listed"));
     }
 
     #[test]
     fn a_valid_form_gives_a_plan_in_the_clinics_zone() {
-        let form = TreatmentForm::from_pairs(&pairs(&[
-            ("treated_at", "2026-11-24T14:30"),
-            ("area_0", "cheeks"),
-            ("depth_0", "1,0"),
-        ]));
+        let form = typed("2026-11-24T14:30", &[("cheeks", "1,0")]);
         let valid = validate(
             &Protocol::default_protocol(),
             &clinic(),

@@ -15,6 +15,7 @@ pub mod pages;
 pub mod patients;
 pub mod session;
 pub mod telemetry;
+pub mod treatment_form;
 pub mod treatments;
 
 use std::sync::Arc;

@@ -119,7 +119,7 @@ pub(super) async fn record(
         .ok_or_else(|| {
             AppError::BadRequest("The form does not say which patient this is for.".into())
         })?;
-    let form = TreatmentForm::from_pairs(&pairs);
+    let form = super::treatment_form::read(&pairs);
     let (user, ip, protocol, submitted) = (
         auth.user().clone(),
         client_ip(&req),
@@ -196,7 +196,7 @@ pub(super) async fn edit(
     form: CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let form = TreatmentForm::from_pairs(&form.0);
+    let form = super::treatment_form::read(&form.0);
     let (user, ip, protocol, submitted) = (
         auth.user().clone(),
         client_ip(&req),
