@@ -89,9 +89,26 @@ pub fn schedule(
     sender: &str,
     at: Timing,
 ) -> AppResult<()> {
-    let rows: Vec<NewReminder> = plan
-        .reminders
-        .iter()
+    insert(
+        conn,
+        treatment_id,
+        recipient,
+        plan.reminders.iter(),
+        sender,
+        at,
+    )
+}
+
+/// Writes these reminders of a treatment into the outbox, in one statement.
+fn insert<'a>(
+    conn: &mut DbConn,
+    treatment_id: i64,
+    recipient: Recipient,
+    reminders: impl Iterator<Item = &'a crate::care::Reminder>,
+    sender: &str,
+    at: Timing,
+) -> AppResult<()> {
+    let rows: Vec<NewReminder> = reminders
         .map(|r| new_row(treatment_id, recipient, r, sender, at))
         .collect();
     outbox::insert_all(conn, &rows)?;
@@ -144,14 +161,11 @@ pub fn reschedule(
             .iter()
             .any(|row| row.reminder_key == key && row.status != Status::Cancelled)
     };
-    let added: Vec<NewReminder> = plan
+    let added = plan
         .reminders
         .iter()
-        .filter(|r| is_new(&r.key) && current(r))
-        .map(|r| new_row(treatment_id, recipient, r, sender, at))
-        .collect();
-    outbox::insert_all(conn, &added)?;
-    Ok(())
+        .filter(|r| is_new(&r.key) && current(r));
+    insert(conn, treatment_id, recipient, added, sender, at)
 }
 
 pub fn cancel_for_treatment(

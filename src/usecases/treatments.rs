@@ -4,6 +4,7 @@
 //! treatment, in one transaction, so what the patient was given can always
 //! be shown again exactly.
 
+use super::{clinic, patients, reminders};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::auth::Role;
@@ -14,8 +15,8 @@ use crate::usecases::accounts::User;
 use crate::usecases::audit::audit;
 use crate::usecases::audit_writer::AuditEntry;
 use crate::usecases::clinic::Clinic;
-use crate::usecases::patients::Patient;
-use crate::usecases::reminders::Timing;
+use patients::Patient;
+use reminders::Timing;
 
 /// Rows the form offers without JavaScript (a script may add more).
 pub const FORM_ROWS: usize = 6;
@@ -251,22 +252,15 @@ pub fn record(
     // Validation and the plan need no lock: on SQLite every other writer
     // queues behind this transaction (BENCHMARKS.md, F3). The patient is read
     // inside it, so the reminders follow their consent as it is at commit.
-    let clinic = crate::usecases::clinic::get(conn)?;
+    let clinic = clinic::get(conn)?;
     let valid = validate(protocol, &clinic, clinic.time_zone.name(), form, now)?;
     let now = now.naive_utc();
     write_tx(conn, |conn| {
-        let patient = crate::usecases::patients::get(conn, patient_id)?;
+        let patient = patients::get(conn, patient_id)?;
         let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
-        let recipient = crate::usecases::patients::recipient(&patient);
-        crate::usecases::reminders::schedule(
-            conn,
-            id,
-            recipient,
-            &valid.plan,
-            &clinic.sender_email,
-            at,
-        )?;
+        let recipient = patients::recipient(&patient);
+        reminders::schedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
         let summary = summary(&valid.plan);
         audit(
             conn,
@@ -334,20 +328,13 @@ pub fn edit(
     write_tx(conn, |conn| {
         let t = get(conn, id)?;
         ensure_may_change(user, &t)?;
-        let clinic = crate::usecases::clinic::get(conn)?;
+        let clinic = clinic::get(conn)?;
         let valid = validate(protocol, &clinic, &t.time_zone, form, now)?;
         store::treatments::update(conn, id, &valid.fields)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
-        let patient = crate::usecases::patients::get(conn, t.patient_id)?;
-        let recipient = crate::usecases::patients::recipient(&patient);
-        crate::usecases::reminders::reschedule(
-            conn,
-            id,
-            recipient,
-            &valid.plan,
-            &clinic.sender_email,
-            at,
-        )?;
+        let patient = patients::get(conn, t.patient_id)?;
+        let recipient = patients::recipient(&patient);
+        reminders::reschedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
         audit(
             conn,
             &user.actor(ip),
@@ -373,12 +360,7 @@ pub fn delete(
         let t = get(conn, id)?;
         ensure_may_change(user, &t)?;
         store::treatments::soft_delete(conn, id, user.id, now)?;
-        crate::usecases::reminders::cancel_for_treatment(
-            conn,
-            id,
-            "the treatment was deleted",
-            now,
-        )?;
+        reminders::cancel_for_treatment(conn, id, "the treatment was deleted", now)?;
         audit(
             conn,
             &user.actor(ip),
@@ -404,8 +386,8 @@ pub struct TreatmentView {
 pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     let (treatment, _, practitioner) =
         store::treatments::find_with_names(conn, id)?.ok_or(AppError::NotFound)?;
-    let patient = crate::usecases::patients::get(conn, treatment.patient_id)?;
-    let clinic = crate::usecases::clinic::get(conn)?;
+    let patient = patients::get(conn, treatment.patient_id)?;
+    let clinic = clinic::get(conn)?;
     let plan: Plan = serde_json::from_str(&treatment.plan_json).map_err(|e| {
         AppError::Internal(anyhow::anyhow!(
             "treatment {id} has an unreadable plan: {e}"
@@ -418,6 +400,11 @@ pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
         clinic,
         plan,
     })
+}
+
+/// What the treatment form shows around its fields: the patient and the clinic.
+pub fn form_context(conn: &mut DbConn, patient_id: i64) -> AppResult<(Patient, Clinic)> {
+    Ok((patients::get(conn, patient_id)?, clinic::get(conn)?))
 }
 
 /// The zone a treatment was recorded in (stored with it, so its dates never
@@ -436,12 +423,11 @@ pub fn zone(t: &TreatmentRow) -> AppResult<chrono_tz::Tz> {
 pub fn page(
     conn: &mut DbConn,
     id: i64,
-    at: crate::usecases::reminders::Timing,
-) -> AppResult<(TreatmentView, Vec<crate::usecases::reminders::ReminderView>)> {
+    at: reminders::Timing,
+) -> AppResult<(TreatmentView, Vec<reminders::ReminderView>)> {
     let view = view(conn, id)?;
     let tz = zone(&view.treatment)?;
-    let reminders =
-        crate::usecases::reminders::for_treatment(conn, id, &view.patient.name, tz, at)?;
+    let reminders = reminders::for_treatment(conn, id, &view.patient.name, tz, at)?;
     Ok((view, reminders))
 }
 
@@ -452,9 +438,9 @@ pub fn reminder_preview(
     treatment_id: i64,
     reminder_id: i64,
 ) -> AppResult<crate::mail::reminder::ReminderEmail> {
-    let row = crate::usecases::reminders::of_treatment(conn, treatment_id, reminder_id)?;
+    let row = reminders::of_treatment(conn, treatment_id, reminder_id)?;
     let view = view(conn, treatment_id)?;
-    Ok(crate::usecases::reminders::compose_for(
+    Ok(reminders::compose_for(
         &row,
         &view.plan,
         &view.clinic,
@@ -472,7 +458,7 @@ pub struct Dashboard {
 #[tracing::instrument(skip_all)]
 pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
     let recent = store::treatments::recent(conn, 10)?;
-    let failed_emails = crate::usecases::reminders::failed_count(conn)?;
+    let failed_emails = reminders::failed_count(conn)?;
     Ok(Dashboard {
         recent,
         failed_emails,

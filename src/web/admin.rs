@@ -182,7 +182,7 @@ pub(super) async fn user_role(
 #[derive(Deserialize)]
 struct EmptyForm {}
 
-pub(super) async fn set_active(
+async fn set_active(
     req: HttpRequest,
     auth: Auth<Admins>,
     ctx: PageCtx,
@@ -213,28 +213,18 @@ pub(super) async fn set_active(
     }
 }
 
-#[post("/admin/users/{id}/deactivate")]
-pub(super) async fn user_deactivate(
+/// Deactivate or reactivate a user.
+#[post("/admin/users/{id}/{change:(deactivate|reactivate)}")]
+pub(super) async fn user_active(
     req: HttpRequest,
     auth: Auth<Admins>,
     ctx: PageCtx,
     state: web::Data<AppState>,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
     _form: CsrfForm<EmptyForm>,
 ) -> AppResult<HttpResponse> {
-    set_active(req, auth, ctx, state, id.into_inner(), false).await
-}
-
-#[post("/admin/users/{id}/reactivate")]
-pub(super) async fn user_reactivate(
-    req: HttpRequest,
-    auth: Auth<Admins>,
-    ctx: PageCtx,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    _form: CsrfForm<EmptyForm>,
-) -> AppResult<HttpResponse> {
-    set_active(req, auth, ctx, state, id.into_inner(), true).await
+    let (id, change) = path.into_inner();
+    set_active(req, auth, ctx, state, id, change == "reactivate").await
 }
 
 #[post("/admin/users/{id}/password-link")]

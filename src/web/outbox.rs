@@ -151,26 +151,17 @@ async fn outbox_action(
         .finish())
 }
 
-#[post("/outbox/{id}/retry")]
-pub(super) async fn retry(
+/// The outbox's buttons: `retry` (which says Restore or Send now) and `cancel`.
+#[post("/outbox/{id}/{action:(retry|cancel)}")]
+pub(super) async fn button(
     req: HttpRequest,
     auth: Auth<FrontDesk>,
     state: web::Data<AppState>,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
     form: CsrfForm<ReturnTo>,
 ) -> AppResult<HttpResponse> {
-    outbox_action(req, auth, state, id.into_inner(), form.0.back, true).await
-}
-
-#[post("/outbox/{id}/cancel")]
-pub(super) async fn cancel(
-    req: HttpRequest,
-    auth: Auth<FrontDesk>,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    form: CsrfForm<ReturnTo>,
-) -> AppResult<HttpResponse> {
-    outbox_action(req, auth, state, id.into_inner(), form.0.back, false).await
+    let (id, action) = path.into_inner();
+    outbox_action(req, auth, state, id, form.0.back, action == "retry").await
 }
 
 /// The email exactly as the patient gets it. Mail HTML needs inline styles,

@@ -62,12 +62,7 @@ pub(super) async fn new_form(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let (patient, clinic) = state
-        .db(move |conn| {
-            Ok((
-                patients::get(conn, id)?,
-                crate::usecases::clinic::get(conn)?,
-            ))
-        })
+        .db(move |conn| treatments::form_context(conn, id))
         .await?;
     let tz = clinic.zone();
     let local_now = state.clock.now().with_timezone(&tz).naive_local();
@@ -139,12 +134,7 @@ pub(super) async fn record(
         )),
         Err(AppError::Invalid(errors)) => {
             let (patient, clinic) = state
-                .db(move |conn| {
-                    Ok((
-                        patients::get(conn, patient_id)?,
-                        crate::usecases::clinic::get(conn)?,
-                    ))
-                })
+                .db(move |conn| treatments::form_context(conn, patient_id))
                 .await?;
             render_invalid(&FormPage {
                 ctx,
