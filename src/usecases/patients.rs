@@ -1,5 +1,6 @@
 //! Use cases for patients.
 
+use super::reminders;
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::auth;
@@ -176,7 +177,7 @@ pub fn update(
         store::patients::update(conn, id, &fields)?;
         if existing.email_consent != fields.email_consent || existing.email != fields.email {
             let updated = get(conn, id)?;
-            crate::usecases::reminders::consent_changed(conn, recipient(&updated), now)?;
+            reminders::consent_changed(conn, recipient(&updated), now)?;
         }
         let same_email = match &fields.email {
             Some(e) => store::patients::others_with_email(conn, e, Some(id))?,
@@ -200,8 +201,8 @@ pub fn update(
 }
 
 /// The patient as their reminders see them.
-pub fn recipient(patient: &Patient) -> crate::usecases::reminders::Recipient {
-    crate::usecases::reminders::Recipient {
+pub fn recipient(patient: &Patient) -> reminders::Recipient {
+    reminders::Recipient {
         patient_id: patient.id,
         can_be_emailed: patient.can_be_emailed(),
     }
@@ -221,12 +222,8 @@ pub fn unsubscribe(
             return Ok(false);
         }
         store::patients::set_unsubscribed(conn, patient_id, Some(now))?;
-        let cancelled = crate::usecases::reminders::cancel_for_patient(
-            conn,
-            patient_id,
-            "the patient unsubscribed",
-            now,
-        )?;
+        let scope = reminders::Scope::Patient(patient_id);
+        let cancelled = reminders::cancel_pending(conn, scope, "the patient unsubscribed", now)?;
         let actor = crate::usecases::audit::Actor::anonymous("patient (unsubscribe link)", ip);
         audit(
             conn,

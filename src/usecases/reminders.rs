@@ -10,7 +10,8 @@ use chrono::{Duration, NaiveDateTime};
 use crate::care::{Plan, ReminderKind};
 use crate::error::{AppError, AppResult};
 use crate::mail::reminder::ReminderEmail;
-use crate::store::reminders::{self as outbox, NewReminder, OutboxFilter, ReminderRow, Scope};
+pub use crate::store::reminders::Scope;
+use crate::store::reminders::{self as outbox, NewReminder, OutboxFilter, ReminderRow};
 pub use crate::store::reminders::{Job, Status};
 use crate::store::{write_tx, DbConn};
 use crate::usecases::audit::{audit, Actor};
@@ -168,18 +169,15 @@ pub fn reschedule(
     insert(conn, treatment_id, recipient, added, sender, at)
 }
 
-pub fn cancel_for_treatment(
+/// Cancels every pending reminder of a treatment (deleted) or a patient
+/// (unsubscribed), with the reason.
+pub fn cancel_pending(
     conn: &mut DbConn,
-    treatment_id: i64,
+    scope: Scope,
     reason: &str,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
-    Ok(outbox::cancel_pending(
-        conn,
-        Scope::Treatment(treatment_id),
-        reason,
-        now,
-    )?)
+    Ok(outbox::cancel_pending(conn, scope, reason, now)?)
 }
 
 /// After a patient's consent changes: withdrawn → cancel; given → re-open
@@ -195,21 +193,6 @@ pub fn consent_changed(
         outbox::cancel_pending(conn, Scope::Patient(recipient.patient_id), NO_CONSENT, now)?;
     }
     Ok(())
-}
-
-/// Cancels every pending reminder of a patient who asked for no more.
-pub fn cancel_for_patient(
-    conn: &mut DbConn,
-    patient_id: i64,
-    reason: &str,
-    now: NaiveDateTime,
-) -> AppResult<usize> {
-    Ok(outbox::cancel_pending(
-        conn,
-        Scope::Patient(patient_id),
-        reason,
-        now,
-    )?)
 }
 
 /// The email a reminder row stands for (used by the worker and the preview).

@@ -360,7 +360,8 @@ pub fn delete(
         let t = get(conn, id)?;
         ensure_may_change(user, &t)?;
         store::treatments::soft_delete(conn, id, user.id, now)?;
-        reminders::cancel_for_treatment(conn, id, "the treatment was deleted", now)?;
+        let deleted = reminders::Scope::Treatment(id);
+        reminders::cancel_pending(conn, deleted, "the treatment was deleted", now)?;
         audit(
             conn,
             &user.actor(ip),

@@ -194,15 +194,20 @@ struct UnsubscribePage {
     already: bool,
 }
 
+/// The patient an unsubscribe link names; a tampered or made-up one is 404.
+fn unsubscribing(state: &AppState, token: &str) -> AppResult<i64> {
+    state
+        .links
+        .open_unsubscribe(token)
+        .ok_or(AppError::NotFound)
+}
+
 #[get("/unsubscribe/{token}")]
 pub(super) async fn unsubscribe_form(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let patient_id = state
-        .links
-        .open_unsubscribe(&token)
-        .ok_or(AppError::NotFound)?;
+    let patient_id = unsubscribing(&state, &token)?;
     let (clinic, patient) = state
         .db(move |conn| {
             Ok((
@@ -226,10 +231,7 @@ pub(super) async fn unsubscribe(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let patient_id = state
-        .links
-        .open_unsubscribe(&token)
-        .ok_or(AppError::NotFound)?;
+    let patient_id = unsubscribing(&state, &token)?;
     let (ip, now) = (client_ip(&req), state.now());
     state
         .db(move |conn| crate::usecases::patients::unsubscribe(conn, patient_id, &ip, now))

@@ -11,6 +11,7 @@ use super::session::{Auth, Clinicians, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::care::Protocol;
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::usecases::accounts::User;
 use crate::usecases::audit::Actor;
 use crate::usecases::patients::{self, Patient};
 use crate::usecases::sheet::{self, Sheet};
@@ -100,6 +101,48 @@ fn saved(state: &AppState, id: i64, warnings: &[String], done: &str) -> HttpResp
         .finish()
 }
 
+/// The form again, as typed, with each error beside its field (422).
+fn form_again(
+    ctx: PageCtx,
+    state: &AppState,
+    patient: Patient,
+    treatment_id: Option<i64>,
+    form: TreatmentForm,
+    errors: FieldErrors,
+    time_zone: String,
+) -> AppResult<HttpResponse> {
+    render_invalid(&FormPage {
+        ctx,
+        patient,
+        treatment_id,
+        form: form.with_spare_rows(),
+        errors,
+        areas: area_choices(&state.protocol),
+        time_zone,
+    })
+}
+
+/// What recording or editing hands its use case, owned for the blocking pool.
+struct Submission {
+    user: User,
+    ip: String,
+    protocol: std::sync::Arc<Protocol>,
+    form: TreatmentForm,
+    at: crate::usecases::reminders::Timing,
+}
+
+impl Submission {
+    fn new(req: &HttpRequest, user: &User, state: &AppState, form: &TreatmentForm) -> Submission {
+        Submission {
+            user: user.clone(),
+            ip: client_ip(req),
+            protocol: state.protocol.clone(),
+            form: form.clone(),
+            at: state.timing(),
+        }
+    }
+}
+
 #[post("/treatments")]
 pub(super) async fn record(
     req: HttpRequest,
@@ -115,15 +158,11 @@ pub(super) async fn record(
             AppError::BadRequest("The form does not say which patient this is for.".into())
         })?;
     let form = super::treatment_form::read(&pairs);
-    let (user, ip, protocol, submitted) = (
-        auth.user().clone(),
-        client_ip(&req),
-        state.protocol.clone(),
-        form.clone(),
-    );
-    let at = state.timing();
+    let s = Submission::new(&req, auth.user(), &state, &form);
     let result = state
-        .db(move |conn| treatments::record(conn, &protocol, &user, &ip, patient_id, &submitted, at))
+        .db(move |conn| {
+            treatments::record(conn, &s.protocol, &s.user, &s.ip, patient_id, &s.form, s.at)
+        })
         .await;
     match result {
         Ok((id, warnings)) => Ok(saved(
@@ -136,15 +175,8 @@ pub(super) async fn record(
             let (patient, clinic) = state
                 .db(move |conn| treatments::form_context(conn, patient_id))
                 .await?;
-            render_invalid(&FormPage {
-                ctx,
-                patient,
-                treatment_id: None,
-                form: form.with_spare_rows(),
-                errors,
-                areas: area_choices(&state.protocol),
-                time_zone: clinic.time_zone.name().to_string(),
-            })
+            let zone = clinic.time_zone.name().to_string();
+            form_again(ctx, &state, patient, None, form, errors, zone)
         }
         Err(e) => Err(e),
     }
@@ -187,15 +219,9 @@ pub(super) async fn edit(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let form = super::treatment_form::read(&form.0);
-    let (user, ip, protocol, submitted) = (
-        auth.user().clone(),
-        client_ip(&req),
-        state.protocol.clone(),
-        form.clone(),
-    );
-    let at = state.timing();
+    let s = Submission::new(&req, auth.user(), &state, &form);
     match state
-        .db(move |conn| treatments::edit(conn, &protocol, &user, &ip, id, &submitted, at))
+        .db(move |conn| treatments::edit(conn, &s.protocol, &s.user, &s.ip, id, &s.form, s.at))
         .await
     {
         Ok(warnings) => Ok(saved(
@@ -212,15 +238,15 @@ pub(super) async fn edit(
                     Ok((t, p))
                 })
                 .await?;
-            render_invalid(&FormPage {
+            form_again(
                 ctx,
+                &state,
                 patient,
-                treatment_id: Some(id),
-                form: form.with_spare_rows(),
+                Some(id),
+                form,
                 errors,
-                areas: area_choices(&state.protocol),
-                time_zone: treatment.time_zone,
-            })
+                treatment.time_zone,
+            )
         }
         Err(e) => Err(e),
     }
