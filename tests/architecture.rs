@@ -6,21 +6,29 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Each `.rs` file under `dir` (relative to the crate), with its text up to
+/// Each `.rs` file under `dir` (relative to the crate) with the area it
+/// belongs to (a top-level file's name, or its folder's), and its text up to
 /// its unit tests (which may use anything).
 fn sources(dir: &str) -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files = Vec::new();
-    let mut stack = vec![root];
+    let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
+                let first = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .components()
+                    .next()
+                    .unwrap();
+                let area = Path::new(first.as_os_str()).file_stem().unwrap();
                 let text = std::fs::read_to_string(&path).unwrap();
                 let code = text.split("#[cfg(test)]").next().unwrap().to_string();
-                files.push((path.file_stem().unwrap().to_string_lossy().into(), code));
+                files.push((area.to_string_lossy().into(), code));
             }
         }
     }
@@ -46,34 +54,35 @@ fn handlers_and_the_worker_never_reach_the_store() {
     }
 }
 
-/// Which of `names` each module refers to through `prefix` (`crate::usecases::`
-/// or `super::`), braces included (`super::{a, b}`).
-fn references(dir: &str, prefix: &str) -> BTreeMap<String, BTreeSet<String>> {
+/// Which other areas each area refers to through any of `prefixes`
+/// (`crate::usecases::`, `super::`), braces included (`super::{a, b}`).
+fn references(dir: &str, prefixes: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
     let files = sources(dir);
-    let names: BTreeSet<String> = files.iter().map(|(n, _)| n.clone()).collect();
-    let mut graph = BTreeMap::new();
-    for (name, text) in &files {
-        let mut uses = BTreeSet::new();
+    let areas: BTreeSet<String> = files.iter().map(|(a, _)| a.clone()).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (area, text) in &files {
+        let uses = graph.entry(area.clone()).or_default();
         for line in code_lines(text) {
-            for (at, _) in line.match_indices(prefix) {
-                let rest = &line[at + prefix.len()..];
-                let group = match rest.strip_prefix('{') {
-                    Some(inner) => inner.split('}').next().unwrap_or(""),
-                    None => rest,
-                };
-                for item in group.split(',') {
-                    let first: String = item
-                        .trim()
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect();
-                    if names.contains(&first) && &first != name {
-                        uses.insert(first);
+            for prefix in prefixes {
+                for (at, _) in line.match_indices(prefix) {
+                    let rest = &line[at + prefix.len()..];
+                    let group = match rest.strip_prefix('{') {
+                        Some(inner) => inner.split('}').next().unwrap_or(""),
+                        None => rest,
+                    };
+                    for item in group.split(',') {
+                        let first: String = item
+                            .trim()
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
+                        if areas.contains(&first) && &first != area {
+                            uses.insert(first);
+                        }
                     }
                 }
             }
         }
-        graph.insert(name.clone(), uses);
     }
     graph
 }
@@ -112,7 +121,7 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
 
 #[test]
 fn use_cases_import_each_other_without_cycles() {
-    let graph = references("src/usecases", "crate::usecases::");
+    let graph = references("src/usecases", &["crate::usecases::", "super::"]);
     assert!(
         graph["treatments"].contains("reminders"),
         "the check sees imports: {graph:?}"
@@ -126,7 +135,7 @@ fn use_cases_import_each_other_without_cycles() {
 
 #[test]
 fn web_modules_import_each_other_without_cycles() {
-    let graph = references("src/web", "super::");
+    let graph = references("src/web", &["super::"]);
     assert!(
         graph["page"].contains("csrf"),
         "the check sees imports: {graph:?}"

@@ -69,7 +69,11 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
 
 pub fn count_active_admins(conn: &mut DbConn) -> QueryResult<i64> {
     users::table
-        .filter(users::role.eq("admin").and(users::active.eq(true)))
+        .filter(
+            users::role
+                .eq(crate::auth::Role::Admin.as_str())
+                .and(users::active.eq(true)),
+        )
         .count()
         .get_result(conn)
 }
