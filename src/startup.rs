@@ -123,7 +123,7 @@ impl Application {
             // Beat once before serving, so that `/healthz` is right from the
             // first request, not only after the worker's first round.
             let mut conn = state.pool.get().context("cannot reach the database")?;
-            crate::usecases::health::beat(&mut conn, &worker.config.name, state.now())?;
+            crate::usecases::reminders::beat(&mut conn, &worker.config.name, state.now())?;
         }
         let server = run(listener, state.clone())?;
         Ok(Application {

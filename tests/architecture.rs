@@ -54,6 +54,28 @@ fn handlers_and_the_worker_never_reach_the_store() {
     }
 }
 
+/// The names a line uses right after `prefix`: `store::users` gives
+/// `users`, `super::{a, b::C}` gives `a` and `b`.
+fn named_after(line: &str, prefix: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (at, _) in line.match_indices(prefix) {
+        let rest = &line[at + prefix.len()..];
+        let group = match rest.strip_prefix('{') {
+            Some(inner) => inner.split('}').next().unwrap_or(""),
+            None => rest,
+        };
+        for item in group.split(',') {
+            names.push(
+                item.trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect(),
+            );
+        }
+    }
+    names
+}
+
 /// Which other areas each area refers to through any of `prefixes`
 /// (`crate::usecases::`, `super::`), braces included (`super::{a, b}`).
 fn references(dir: &str, prefixes: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
@@ -64,21 +86,9 @@ fn references(dir: &str, prefixes: &[&str]) -> BTreeMap<String, BTreeSet<String>
         let uses = graph.entry(area.clone()).or_default();
         for line in code_lines(text) {
             for prefix in prefixes {
-                for (at, _) in line.match_indices(prefix) {
-                    let rest = &line[at + prefix.len()..];
-                    let group = match rest.strip_prefix('{') {
-                        Some(inner) => inner.split('}').next().unwrap_or(""),
-                        None => rest,
-                    };
-                    for item in group.split(',') {
-                        let first: String = item
-                            .trim()
-                            .chars()
-                            .take_while(|c| c.is_alphanumeric() || *c == '_')
-                            .collect();
-                        if areas.contains(&first) && &first != area {
-                            uses.insert(first);
-                        }
+                for name in named_after(line, prefix) {
+                    if areas.contains(&name) && &name != area {
+                        uses.insert(name);
                     }
                 }
             }
@@ -154,4 +164,35 @@ fn the_cycle_finder_finds_a_cycle() {
         find_cycle(&graph),
         Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
     );
+}
+
+#[test]
+fn each_use_case_reads_only_its_own_tables() {
+    // The store modules an area may use; anything else it asks of the area
+    // that owns it, through that area's use cases.
+    let owns: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("accounts", &["users", "settings"][..]),
+        ("audit", &["audit"][..]),
+        ("audit_writer", &["audit"][..]),
+        ("clinic", &["clinic"][..]),
+        ("patients", &["patients"][..]),
+        ("reminders", &["reminders", "heartbeats"][..]),
+        ("treatments", &["treatments"][..]),
+    ]);
+    let store_modules: BTreeSet<String> = sources("src/store")
+        .into_iter()
+        .map(|(module, _)| module)
+        .filter(|m| m != "mod")
+        .collect();
+    for (area, text) in sources("src/usecases") {
+        let allowed = owns.get(area.as_str()).copied().unwrap_or(&[]);
+        for line in code_lines(&text) {
+            for module in named_after(line, "store::") {
+                assert!(
+                    !store_modules.contains(&module) || allowed.contains(&module.as_str()),
+                    "use case {area} reads the {module} tables; ask the {module} use cases:\n{line}"
+                );
+            }
+        }
+    }
 }

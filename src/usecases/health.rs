@@ -7,7 +7,7 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::error::AppResult;
-use crate::store::{self, DbConn};
+use crate::store::DbConn;
 
 /// A worker beats at every claim and every batch of recorded outcomes, so
 /// even a round of slow SMTP sends (15 s timeout each) beats well within this.
@@ -40,8 +40,7 @@ impl Health {
 /// balancer, so it reports the figures without failing on them.
 #[tracing::instrument(skip_all)]
 pub fn check(conn: &mut DbConn, now: NaiveDateTime, worker_in_process: bool) -> AppResult<Health> {
-    let heartbeat = store::heartbeats::newest(conn)?;
-    let oldest_due = store::reminders::oldest_due(conn, now)?;
+    let (heartbeat, oldest_due) = super::reminders::worker_figures(conn, now)?;
     let age = |t: NaiveDateTime| (now - t).max(Duration::zero());
     let mut problems = Vec::new();
     if worker_in_process {
@@ -66,10 +65,4 @@ pub fn check(conn: &mut DbConn, now: NaiveDateTime, worker_in_process: bool) -> 
         oldest_due_age_seconds: oldest_due.map(|t| age(t).num_seconds()),
         problems,
     })
-}
-
-/// A worker says it is alive; called inside its claim and record transactions.
-pub fn beat(conn: &mut DbConn, worker: &str, now: NaiveDateTime) -> AppResult<()> {
-    store::heartbeats::beat(conn, worker, now)?;
-    Ok(())
 }

@@ -6,7 +6,7 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::error::AppResult;
-use crate::store::{self, write_tx, DbConn};
+use crate::store::{write_tx, DbConn};
 
 /// What pruning keeps.
 #[derive(Debug, Clone, Copy)]
@@ -15,9 +15,9 @@ pub struct Retention {
     pub session_idle: Duration,
     /// A session this old has ended (`AFTERCARE_SESSION_MAX_MINUTES`).
     pub session_max_age: Duration,
-    /// The lock-out reads only the last half hour of log-in attempts
-    /// (`auth::lockout::lookback`); a week more lets an admin look into a
-    /// burst someone reports.
+    /// The lock-out reads only the last day of log-in attempts
+    /// (`auth::lockout::lookback`); a week lets an admin look into a burst
+    /// someone reports.
     pub login_attempts: Duration,
     /// A worker silent this long is gone (restarted under a new name).
     pub heartbeats: Duration,
@@ -45,15 +45,19 @@ pub struct Pruned {
 
 #[tracing::instrument(skip_all)]
 pub fn prune(conn: &mut DbConn, now: NaiveDateTime, keep: &Retention) -> AppResult<Pruned> {
-    use store::users;
     write_tx(conn, |c| {
+        let spent = super::accounts::prune_spent(
+            c,
+            now,
+            now - keep.session_idle,
+            now - keep.session_max_age,
+            now - keep.login_attempts,
+        )?;
         Ok(Pruned {
-            sessions: users::delete_sessions_seen_before(c, now - keep.session_idle)?
-                + users::delete_sessions_created_before(c, now - keep.session_max_age)?,
-            login_attempts: users::delete_attempts_before(c, now - keep.login_attempts)?,
-            // A used or expired link can never be used again.
-            password_tokens: users::delete_spent_password_tokens(c, now)?,
-            heartbeats: store::heartbeats::delete_before(c, now - keep.heartbeats)?,
+            sessions: spent.sessions,
+            login_attempts: spent.login_attempts,
+            password_tokens: spent.password_tokens,
+            heartbeats: super::reminders::prune_heartbeats(c, now - keep.heartbeats)?,
         })
     })
 }

@@ -5,9 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::auth;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::{
-    self, patients::PatientFields, patients::PatientRow, treatments::TreatmentRow, write_tx, DbConn,
-};
+use crate::store::{self, patients::PatientFields, patients::PatientRow, write_tx, DbConn};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::audit;
 use crate::usecases::fields;
@@ -265,27 +263,6 @@ pub fn search(conn: &mut DbConn, query: &str, page: i64) -> AppResult<SearchPage
         patients,
         page,
         has_more,
-    })
-}
-
-pub struct PatientPage {
-    pub patient: Patient,
-    pub treatments: Vec<(TreatmentRow, String)>,
-    pub consent_by: Option<String>,
-}
-
-#[tracing::instrument(skip_all, fields(id = id))]
-pub fn page(conn: &mut DbConn, id: i64) -> AppResult<PatientPage> {
-    let patient = get(conn, id)?;
-    let treatments = store::treatments::for_patient(conn, id)?;
-    let consent_by = match patient.consent_by {
-        Some(uid) => store::users::find(conn, uid)?.map(|u| u.name),
-        None => None,
-    };
-    Ok(PatientPage {
-        patient,
-        treatments,
-        consent_by,
     })
 }
 

@@ -13,7 +13,7 @@ use crate::mail::reminder::ReminderEmail;
 pub use crate::store::reminders::Scope;
 use crate::store::reminders::{self as outbox, NewReminder, OutboxFilter, ReminderRow};
 pub use crate::store::reminders::{Job, Status};
-use crate::store::{write_tx, DbConn};
+use crate::store::{self, write_tx, DbConn};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::links::Links;
 
@@ -482,7 +482,7 @@ pub fn claim_due(
     limit: i64,
 ) -> AppResult<(Vec<Job>, crate::usecases::clinic::Clinic)> {
     let ids = write_tx(conn, |c| {
-        crate::usecases::health::beat(c, worker, now)?;
+        store::heartbeats::beat(c, worker, now)?;
         Ok::<_, AppError>(outbox::claim(c, now, lease_until, limit)?)
     })?;
     let jobs = if ids.is_empty() {
@@ -504,7 +504,7 @@ pub fn record_outcomes(
     let from = [Status::Sending];
     write_tx(conn, |c| {
         // A long round of slow sends still shows the worker alive.
-        crate::usecases::health::beat(c, worker, at)?;
+        store::heartbeats::beat(c, worker, at)?;
         for (id, outcome) in done {
             match outcome {
                 Outcome::Sent => outbox::mark_sent(c, id, at)?,
@@ -516,4 +516,27 @@ pub fn record_outcomes(
         }
         Ok::<_, AppError>(())
     })
+}
+
+/// A worker says it is alive (claims and recorded outcomes beat too).
+pub fn beat(conn: &mut DbConn, worker: &str, now: NaiveDateTime) -> AppResult<()> {
+    store::heartbeats::beat(conn, worker, now)?;
+    Ok(())
+}
+
+/// How mail is moving: when any worker last beat, and since when the
+/// longest-waiting claimable reminder has been due.
+pub fn worker_figures(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+) -> AppResult<(Option<NaiveDateTime>, Option<NaiveDateTime>)> {
+    Ok((
+        store::heartbeats::newest(conn)?,
+        outbox::oldest_due(conn, now)?,
+    ))
+}
+
+/// Forgets the heartbeats of workers gone since before `before`.
+pub fn prune_heartbeats(conn: &mut DbConn, before: NaiveDateTime) -> AppResult<usize> {
+    Ok(store::heartbeats::delete_before(conn, before)?)
 }

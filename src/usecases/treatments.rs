@@ -403,6 +403,33 @@ pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     })
 }
 
+/// A patient's page: the patient, their treatments (with the practitioner's
+/// name), and who recorded their consent.
+pub struct PatientPage {
+    pub patient: Patient,
+    pub treatments: Vec<(TreatmentRow, String)>,
+    pub consent_by: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(id = id))]
+pub fn patient_page(conn: &mut DbConn, id: i64) -> AppResult<PatientPage> {
+    let patient = patients::get(conn, id)?;
+    let treatments = store::treatments::for_patient(conn, id)?;
+    let consent_by = match patient.consent_by {
+        Some(uid) => match crate::usecases::accounts::get_user(conn, uid) {
+            Ok(user) => Some(user.name),
+            Err(AppError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    Ok(PatientPage {
+        patient,
+        treatments,
+        consent_by,
+    })
+}
+
 /// What the treatment form shows around its fields: the patient and the clinic.
 pub fn form_context(conn: &mut DbConn, patient_id: i64) -> AppResult<(Patient, Clinic)> {
     Ok((patients::get(conn, patient_id)?, clinic::get(conn)?))

@@ -10,7 +10,8 @@ use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::usecases::patients::{self, PatientInput, PatientPage, SearchPage};
+use crate::usecases::patients::{self, PatientInput, SearchPage};
+use crate::usecases::treatments::{self, PatientPage};
 
 #[derive(Template)]
 #[template(path = "patients/list.html")]
@@ -141,7 +142,9 @@ pub(super) async fn show(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let page = state.db(move |conn| patients::page(conn, id)).await?;
+    let page = state
+        .db(move |conn| treatments::patient_page(conn, id))
+        .await?;
     render(&ShowPage { ctx, page })
 }
 

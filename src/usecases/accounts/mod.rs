@@ -395,3 +395,29 @@ pub fn add_user_from_cli(
         Ok(id)
     })
 }
+
+/// What [`prune_spent`] deleted.
+pub struct Spent {
+    pub sessions: usize,
+    pub login_attempts: usize,
+    pub password_tokens: usize,
+}
+
+/// Deletes sessions idle since `idle_before` or begun before
+/// `started_before`, log-in attempts before `attempts_before`, and password
+/// links used or expired by `now`: none can be used again.
+pub fn prune_spent(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    idle_before: NaiveDateTime,
+    started_before: NaiveDateTime,
+    attempts_before: NaiveDateTime,
+) -> AppResult<Spent> {
+    use store::users;
+    Ok(Spent {
+        sessions: users::delete_sessions_seen_before(conn, idle_before)?
+            + users::delete_sessions_created_before(conn, started_before)?,
+        login_attempts: users::delete_attempts_before(conn, attempts_before)?,
+        password_tokens: users::delete_spent_password_tokens(conn, now)?,
+    })
+}
