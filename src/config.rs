@@ -3,6 +3,7 @@
 //! Every mistake is reported on its own line so an operator can fix them all
 //! in one go instead of one restart per typo.
 
+use std::net::IpAddr;
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
@@ -109,6 +110,42 @@ fn sqlite_path(url: &str) -> &str {
         .unwrap_or(url)
 }
 
+/// An address or a range of them, like `10.0.0.0/8` or `::1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddrRange {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl AddrRange {
+    pub fn parse(text: &str) -> Option<AddrRange> {
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (text.trim().parse::<IpAddr>().ok()?, None),
+        };
+        let bits = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        (prefix <= bits).then_some(AddrRange { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let to_bits = |ip: IpAddr| match ip {
+            IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => (u128::from(u32::from(v4)), 32),
+                None => (u128::from(v6), 128),
+            },
+        };
+        let ((mine, width), (theirs, their_width)) = (to_bits(self.addr), to_bits(ip));
+        if width != their_width {
+            return false;
+        }
+        let shift = u32::from(width - self.prefix);
+        let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
+        mine & mask == theirs & mask
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: DatabaseSettings,
@@ -127,6 +164,8 @@ pub struct Settings {
     pub mail_max_attempts: i32,
     /// A daily reminder more than this many hours late is skipped.
     pub reminder_stale_hours: i64,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<AddrRange>,
 }
 
 impl Settings {
@@ -228,6 +267,23 @@ impl Settings {
             }
         }
 
+        let mut trusted_proxies = Vec::new();
+        for item in var("AFTERCARE_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+        {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
+            match AddrRange::parse(item) {
+                Some(range) => trusted_proxies.push(range),
+                None => errors.push(format!(
+                    "AFTERCARE_TRUSTED_PROXIES: {item:?} is not an address or range like 10.0.0.1 or 10.0.0.0/8"
+                )),
+            }
+        }
+
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -248,6 +304,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("outbox")),
             mail_max_attempts,
             reminder_stale_hours,
+            trusted_proxies,
         })
     }
 

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod client_addr;
 pub mod clinic;
 pub mod cookies;
 pub mod csrf;
@@ -197,12 +198,30 @@ pub fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
-/// The client's address as seen on the connection. Forwarded headers are
-/// ignored on purpose: they are trivially forged and feed the throttle.
+/// The client's address: the connection's, or, behind a reverse proxy named
+/// in `AFTERCARE_TRUSTED_PROXIES`, the one it forwarded for (see
+/// `client_addr`). It feeds the log-in throttle and the audit log.
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
+    };
+    let trusted = &cookies::state(req).settings.trusted_proxies;
+    if trusted.is_empty() {
+        return peer.to_string();
+    }
+    let headers = |name| -> Vec<&str> {
+        req.headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    };
+    client_addr::client_address(
+        peer,
+        trusted,
+        &headers("forwarded"),
+        &headers("x-forwarded-for"),
+    )
+    .to_string()
 }
 
 /// Where to go after sign-in: `next` when it is a path on this site, else

@@ -400,6 +400,69 @@ async fn head_works_wherever_get_does(app: TestApp) {
     }
 }
 
+/// A browser whose requests reach the app through a reverse proxy that says
+/// it forwarded them for `ip`.
+fn client_via_proxy(ip: &str) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", ip.parse().unwrap());
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_has_its_own_address() {
+    // The tests connect from 127.0.0.1: here that is the clinic's proxy.
+    let app = spawn_app_with(
+        Db::Sqlite,
+        &[("AFTERCARE_TRUSTED_PROXIES", "127.0.0.1, ::1")],
+    )
+    .await;
+    app.add_user("sam@clinic.example", "staff").await;
+    let stranger = client_via_proxy("203.0.113.9");
+    let page = lock_out(&app, &stranger, "sam@clinic.example").await;
+    assert!(page.contains("locked for 15 minutes on this computer"));
+    // Sam, behind the same proxy from another address, is not locked out.
+    let sam = client_via_proxy("198.51.100.7");
+    assert_redirect_to(
+        &app.log_in_with(&sam, "sam@clinic.example", PASSWORD).await,
+        "/",
+    );
+    let from_stranger = scalar(
+        &app,
+        "SELECT count(*) FROM login_attempts WHERE ip = '203.0.113.9' AND NOT succeeded",
+    )
+    .await;
+    assert_eq!(
+        from_stranger, 5,
+        "failures are recorded with the client's address"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_trusted_proxy_a_forwarded_address_is_ignored() {
+    let app = spawn_app_with(Db::Sqlite, &[]).await;
+    app.add_user("sam@clinic.example", "staff").await;
+    // A stranger cannot dodge the lock by claiming a new address each time.
+    let page = lock_out(&app, &client_via_proxy("203.0.113.9"), "sam@clinic.example").await;
+    assert!(page.contains("locked for 15 minutes on this computer"));
+    let r = app
+        .log_in_with(
+            &client_via_proxy("198.51.100.7"),
+            "sam@clinic.example",
+            PASSWORD,
+        )
+        .await;
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("locked for 15 minutes on this computer"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_https_the_cookies_carry_the_host_prefix() {
     let app = spawn_app_with(
