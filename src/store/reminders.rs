@@ -156,6 +156,14 @@ pub fn insert_all(conn: &mut DbConn, rows: &[NewReminder]) -> QueryResult<usize>
     crate::execute_per_backend!(conn, diesel::insert_into(reminders::table).values(rows))
 }
 
+/// Whether a row with this Message-ID is already in the outbox (a click sent twice).
+pub fn message_id_taken(conn: &mut DbConn, message_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        reminders::table.filter(reminders::message_id.eq(message_id)),
+    ))
+    .get_result(conn)
+}
+
 pub fn for_treatment(conn: &mut DbConn, treatment_id: i64) -> QueryResult<Vec<ReminderRow>> {
     reminders::table
         .filter(reminders::treatment_id.eq(treatment_id))
