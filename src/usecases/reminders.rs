@@ -140,10 +140,10 @@ pub fn queue_sheet_now(
     at: Timing,
 ) -> AppResult<bool> {
     let key = format!("{SHEET_NOW}-{click}");
-    let message_id = message_id(treatment_id, &key, sender);
-    if outbox::message_id_taken(conn, &message_id)? {
+    if outbox::key_taken(conn, treatment_id, &key)? {
         return Ok(false);
     }
+    let message_id = message_id(treatment_id, &key, sender);
     let row = NewReminder {
         treatment_id,
         patient_id: recipient.patient_id,

@@ -12,12 +12,12 @@ use chrono::{DateTime, Duration, Utc};
 use crate::helpers::*;
 use crate::smtp_sink::{Received, SmtpSink};
 
-struct Mailroom {
-    app: TestApp,
-    sink: SmtpSink,
-    clock: Arc<ManualClock>,
-    worker: Worker,
-    staff: reqwest::Client,
+pub(crate) struct Mailroom {
+    pub app: TestApp,
+    pub sink: SmtpSink,
+    pub clock: Arc<ManualClock>,
+    pub worker: Worker,
+    pub staff: reqwest::Client,
 }
 
 fn worker(app: &TestApp, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
@@ -33,7 +33,7 @@ fn worker(app: &TestApp, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
     }
 }
 
-async fn mailroom(app: TestApp) -> Mailroom {
+pub(crate) async fn mailroom(app: TestApp) -> Mailroom {
     let sink = SmtpSink::start().await;
     // The worker's own clock: moving it far ahead leaves the app's sessions alone.
     let clock = Arc::new(ManualClock::new(Utc::now()));
@@ -65,7 +65,7 @@ async fn recorded_treatment(app: &TestApp, areas: &[(&str, &str)]) -> (i64, i64)
         .await
 }
 
-async fn rows(app: &TestApp, treatment: i64) -> Vec<ReminderRow> {
+pub(crate) async fn rows(app: &TestApp, treatment: i64) -> Vec<ReminderRow> {
     with_conn(app, move |conn| {
         store::reminders::for_treatment(conn, treatment).unwrap()
     })
@@ -80,7 +80,7 @@ fn at(row: &ReminderRow) -> DateTime<Utc> {
     row.send_at.and_utc()
 }
 
-fn link_in(text: &str, path: &str) -> String {
+pub(crate) fn link_in(text: &str, path: &str) -> String {
     let start = text
         .find(path)
         .unwrap_or_else(|| panic!("no {path} link in the email"));
