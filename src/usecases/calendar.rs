@@ -210,15 +210,21 @@ fn vtimezone(tz: Tz, from: NaiveDate, to: NaiveDate) -> Vec<String> {
         let next = day + Duration::days(1);
         let after = offset_at(tz, next);
         if after.0 != current.0 || after.2 != current.2 {
-            let (mut lo, mut hi) = (day, next);
-            while hi - lo > Duration::minutes(1) {
-                let mid = lo + (hi - lo) / 2;
-                if offset_at(tz, mid).0 == current.0 && offset_at(tz, mid).2 == current.2 {
+            // Whole minutes: zones change on the minute.
+            let same = |m: i64| {
+                let o = offset_at(tz, day + Duration::minutes(m));
+                o.0 == current.0 && o.2 == current.2
+            };
+            let (mut lo, mut hi) = (0, 24 * 60);
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if same(mid) {
                     lo = mid;
                 } else {
                     hi = mid;
                 }
             }
+            let hi = day + Duration::minutes(hi);
             component(&mut lines, hi, current.0, &after);
             current = after;
         }
