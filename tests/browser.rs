@@ -179,7 +179,10 @@ async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
         inputs += 2;
     }
     // "Record and print": the sheet opens and asks for the print dialog.
-    button(c, "Record and print the sheet").await?.click().await?;
+    button(c, "Record and print the sheet")
+        .await?
+        .click()
+        .await?;
     inputs += 1;
     wait_for(c, Locator::Css("html[data-printed]"), "the print dialog").await?;
     let loads = history(c).await? - loads_before;
@@ -188,6 +191,11 @@ async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
         "from the patient's page to the print dialog: {loads} page loads and {inputs} inputs"
     );
     let handover = format!("{loads} page loads and {inputs} inputs to the print dialog");
+    // Headless Chromium holds the page "being printed" after window.print();
+    // WebDriver's Print needs the same sheet opened afresh, without ?print=1.
+    let mut plain = c.current_url().await?;
+    plain.set_query(None);
+    c.goto(plain.as_str()).await?;
     let first_when = wait_for(
         c,
         Locator::Css("article.sheet .phase .when"),
@@ -253,29 +261,48 @@ async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
         "the QR code points at {qr_target:?}, the printed link is {printed_link:?}"
     );
     let (_, _, w, h) = qr.rectangle().await?;
-    ensure!(w >= 60.0 && h >= 60.0, "the QR code is {w}x{h} px: too small to scan");
+    ensure!(
+        w >= 60.0 && h >= 60.0,
+        "the QR code is {w}x{h} px: too small to scan"
+    );
 
     let mut pages = Vec::new();
     for (size, name, label) in [
         (PrintSize::A4, "A4", "browser-sheet.pdf"),
         (PrintSize::US_LETTER, "Letter", "browser-sheet-letter.pdf"),
     ] {
-        pages.push(print_on(c, size, name, label, &[
-            ("the patient's name", PATIENT),
-            ("the first phase's date", phase_when.as_str()),
-            ("the first skincare date", active_from.as_str()),
-        ]).await?);
+        pages.push(
+            print_on(
+                c,
+                size,
+                name,
+                label,
+                &[
+                    ("the patient's name", PATIENT),
+                    ("the first phase's date", phase_when.as_str()),
+                    ("the first skincare date", active_from.as_str()),
+                ],
+            )
+            .await?,
+        );
     }
 
     // The code's target opens the patient's sheet (no sign-in needed).
     c.goto(&qr_target).await?;
     let name = squash(
-        &wait_for(c, Locator::Css("article.sheet .sheet-head .for strong"), "the patient's sheet")
-            .await?
-            .text()
-            .await?,
+        &wait_for(
+            c,
+            Locator::Css("article.sheet .sheet-head .for strong"),
+            "the patient's sheet",
+        )
+        .await?
+        .text()
+        .await?,
     );
-    ensure!(name == PATIENT, "the QR code's page is made out to {name:?}");
+    ensure!(
+        name == PATIENT,
+        "the QR code's page is made out to {name:?}"
+    );
 
     Ok(Printed {
         pages,
