@@ -209,12 +209,7 @@ async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
     );
     let phase_when = squash(&first_when.text().await?);
     ensure!(!phase_when.is_empty(), "the first phase shows no date");
-    let name_on_sheet = squash(
-        &c.find(Locator::Css("article.sheet .sheet-head .for strong"))
-            .await?
-            .text()
-            .await?,
-    );
+    let name_on_sheet = text_of(c, "article.sheet .sheet-head .for strong").await?;
     ensure!(
         name_on_sheet == PATIENT,
         "the sheet is made out to {name_on_sheet:?}"
@@ -230,13 +225,9 @@ async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
             "the sheet's areas line {areas:?} lacks {area}"
         );
     }
-    let active_from = squash(
-        &c.find(Locator::Css("article.sheet .actives tbody td.nowrap"))
-            .await
-            .context("the sheet has no \"When your skincare can come back\" dates")?
-            .text()
-            .await?,
-    );
+    let active_from = text_of(c, "article.sheet .actives tbody td.nowrap")
+        .await
+        .context("the sheet has no \"When your skincare can come back\" dates")?;
 
     // The QR code's target, read from the page: the link printed beside it,
     // which opens the patient's own copy of this sheet.
@@ -250,12 +241,7 @@ async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
         .attr("data-qr-target")
         .await?
         .unwrap_or_default();
-    let printed_link = squash(
-        &c.find(Locator::Css("article.sheet .sheet-foot .link"))
-            .await?
-            .text()
-            .await?,
-    );
+    let printed_link = text_of(c, "article.sheet .sheet-foot .link").await?;
     ensure!(
         !qr_target.is_empty() && qr_target == printed_link,
         "the QR code points at {qr_target:?}, the printed link is {printed_link:?}"
@@ -413,6 +399,15 @@ fn is_path_with_id(path: &str, prefix: &str, suffix: &str) -> bool {
     path.strip_prefix(prefix)
         .and_then(|rest| rest.strip_suffix(suffix))
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The text of the first element `css` finds, whitespace collapsed.
+async fn text_of(c: &Client, css: &str) -> Result<String> {
+    let element = c
+        .find(Locator::Css(css))
+        .await
+        .with_context(|| format!("nothing matches {css:?}"))?;
+    Ok(squash(&element.text().await?))
 }
 
 /// Collapses runs of whitespace, so line breaks in the PDF's text don't matter.

@@ -50,6 +50,18 @@ async fn patient_link(app: &TestApp, client: &reqwest::Client, treatment: i64) -
     value[start..].split('"').next().unwrap().to_string()
 }
 
+/// A practitioner records a treatment for Maya; returns their browser, the
+/// treatment and Maya's link.
+async fn maya_treated(app: &TestApp) -> (reqwest::Client, i64, String) {
+    let practitioner = app.signed_in("practitioner").await;
+    let patient = app
+        .add_patient(&practitioner, "Maya Patel", "maya@example.com")
+        .await;
+    let treatment = id_in_location(&record(app, &practitioner, patient, &[]).await);
+    let link = patient_link(app, &practitioner, treatment).await;
+    (practitioner, treatment, link)
+}
+
 async fn plan_of(app: &TestApp, treatment: i64) -> Plan {
     let row = with_conn(app, move |conn| {
         store::treatments::find(conn, treatment).unwrap().unwrap()
@@ -271,17 +283,12 @@ async fn the_sheet_has_a_strong_etag_that_edits_and_settings_change(app: TestApp
 
     // An edit (a deeper needle) changes the content and the tag.
     let when = clinic_time(-Duration::hours(1));
-    let r = app
-        .post_form_with(
-            &practitioner,
-            &format!("/treatments/{treatment}/edit"),
-            &[
-                ("treated_at", &when),
-                ("area_0", "cheeks"),
-                ("depth_0", "2.0"),
-            ],
-        )
-        .await;
+    let deeper = [
+        ("treated_at", when.as_str()),
+        ("area_0", "cheeks"),
+        ("depth_0", "2.0"),
+    ];
+    let r = app.edit_treatment(&practitioner, treatment, &deeper).await;
     assert_eq!(r.status().as_u16(), 303);
     let edited = get(Some(etag.clone())).await.unwrap();
     assert_eq!(edited.status().as_u16(), 200);
@@ -324,12 +331,7 @@ async fn the_sheet_has_a_strong_etag_that_edits_and_settings_change(app: TestApp
     let path = format!("/treatments/{treatment}/sheet");
     let staff = app.get_with(&practitioner, &path).await;
     let tag = staff.headers()["etag"].to_str().unwrap().to_string();
-    let again = practitioner
-        .get(app.url(&path))
-        .header("If-None-Match", &tag)
-        .send()
-        .await
-        .unwrap();
+    let again = app.get_if_none_match(&practitioner, &path, &tag).await;
     assert_eq!(again.status().as_u16(), 304);
     let opened = app.audit_actions().await;
     assert_eq!(
@@ -341,22 +343,12 @@ async fn the_sheet_has_a_strong_etag_that_edits_and_settings_change(app: TestApp
     );
     // Another user's page is another tag (their name is on it).
     let staff_user = app.signed_in("staff").await;
-    let theirs = staff_user
-        .get(app.url(&path))
-        .header("If-None-Match", &tag)
-        .send()
-        .await
-        .unwrap();
+    let theirs = app.get_if_none_match(&staff_user, &path, &tag).await;
     assert_eq!(theirs.status().as_u16(), 200);
 }
 
 async fn pages_are_compressed_and_assets_fingerprinted(app: TestApp) {
-    let practitioner = app.signed_in("practitioner").await;
-    let patient = app
-        .add_patient(&practitioner, "Maya Patel", "maya@example.com")
-        .await;
-    let treatment = id_in_location(&record(&app, &practitioner, patient, &[]).await);
-    let link = patient_link(&app, &practitioner, treatment).await;
+    let (_, _, link) = maya_treated(&app).await;
     let plain = new_client().get(&link).send().await.unwrap();
     let html = plain.text().await.unwrap();
     for encoding in ["gzip", "br"] {
@@ -394,21 +386,9 @@ async fn pages_are_compressed_and_assets_fingerprinted(app: TestApp) {
 }
 
 async fn calendar_files_parse_and_match_the_plan(app: TestApp) {
-    let practitioner = app.signed_in("practitioner").await;
-    let patient = app
-        .add_patient(&practitioner, "Maya Patel", "maya@example.com")
-        .await;
-    let treatment = id_in_location(&record(&app, &practitioner, patient, &[]).await);
-    let link = patient_link(&app, &practitioner, treatment).await;
+    let (_, treatment, link) = maya_treated(&app).await;
     let plan = plan_of(&app, treatment).await;
-    let sheet = new_client()
-        .get(&link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sheet = text_at(&new_client(), &link).await;
     let sheet_links_to = |url: &str| sheet.contains(&format!("href=\"{url}\""));
     let fetch = |file: &'static str| {
         let url = format!("{link}/{file}");
@@ -479,17 +459,9 @@ async fn calendar_files_parse_and_match_the_plan(app: TestApp) {
     assert!(!zone.components.is_empty());
     assert!(text.contains("\r\n"), "CRLF line ends");
 
-    // Unknown files and bad tokens are 404.
-    assert_eq!(
-        new_client()
-            .get(format!("{link}/other.ics"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        404
-    );
+    // An unknown file is 404.
+    let other = new_client().get(format!("{link}/other.ics")).send();
+    assert_eq!(other.await.unwrap().status().as_u16(), 404);
 }
 
 crate::on_both_databases!(

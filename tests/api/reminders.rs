@@ -155,14 +155,7 @@ async fn reminders_arrive_at_their_times_as_time_moves_on(app: TestApp) {
             assert!(page.text().await.unwrap().contains("Maya Patel"));
             let stop = link_in(text, "/unsubscribe/");
             assert_eq!(unsubscribe, format!("<{stop}>"));
-            let page = anonymous
-                .get(&stop)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let page = text_at(&anonymous, &stop).await;
             assert!(page.contains("Stop the emails"));
         }
     }
@@ -362,18 +355,12 @@ async fn an_edit_reschedules_pending_reminders(app: TestApp) {
     // The treatment really was two days earlier, and on the abdomen at 2 mm.
     let when = clinic_time(-Duration::hours(49));
     let admin = m.app.signed_in("admin").await;
-    let r = m
-        .app
-        .post_form_with(
-            &admin,
-            &format!("/treatments/{treatment}/edit"),
-            &[
-                ("treated_at", &when),
-                ("area_0", "abdomen"),
-                ("depth_0", "2.0"),
-            ],
-        )
-        .await;
+    let deeper = [
+        ("treated_at", when.as_str()),
+        ("area_0", "abdomen"),
+        ("depth_0", "2.0"),
+    ];
+    let r = m.app.edit_treatment(&admin, treatment, &deeper).await;
     assert_eq!(r.status().as_u16(), 303);
     let after = rows(&m.app, treatment).await;
     let moved = after.iter().find(|r| r.id == day3.id).unwrap();
