@@ -60,6 +60,9 @@ pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::
     };
     Ok(AppState {
         audit: crate::usecases::audit_writer::AuditWriter::start(pool.clone())?,
+        // About 20 KB a page: a thousand sheets (the busiest few days of a
+        // clinic) hold about 20 MB at most.
+        sheets: Arc::new(crate::web::sheet_cache::SheetCache::new(1000)),
         pool,
         settings: Arc::new(settings),
         keys,
@@ -275,6 +278,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .add(("X-Frame-Options", "DENY"))
                     .add(("Cache-Control", "no-store")),
             )
+            .wrap(actix_web::middleware::Compress::default())
             .wrap(routes::telemetry::request_spans())
             .wrap(from_fn(routes::head_as_get))
             .configure(routes::routes)

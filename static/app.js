@@ -2,9 +2,18 @@
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   // Print buttons (inline handlers are forbidden by the CSP).
+  // The attribute on <html> tells the browser test the dialog was asked for.
+  const print = () => {
+    document.documentElement.dataset.printed = String(Number(document.documentElement.dataset.printed || 0) + 1);
+    window.print();
+  };
   for (const button of document.querySelectorAll("[data-print]")) {
     button.hidden = false;
-    button.addEventListener("click", () => window.print());
+    button.addEventListener("click", print);
+  }
+  // "Record and print" lands here: open the print dialog once the page is laid out.
+  if (document.querySelector("[data-autoprint]")) {
+    window.addEventListener("load", () => setTimeout(print, 50), { once: true });
   }
   // Copy-to-clipboard buttons next to read-only fields.
   for (const button of document.querySelectorAll("[data-copy]")) {

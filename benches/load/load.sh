@@ -43,7 +43,7 @@ POST_FEW=${LOAD_POST_CONNECTIONS:-4}
 PG_URL=${LOAD_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 EMAIL=practitioner@demo.example
 PASSWORD="demo password 2026"
-BIN=$ROOT/target/release/aftercare
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/aftercare
 LUA=$ROOT/benches/load/post_treatment.lua
 
 if [ "$#" -gt 0 ]; then BACKENDS=("$@"); else BACKENDS=(sqlite postgres); fi
@@ -138,13 +138,15 @@ log "built in $(($(date +%s) - build_start)) s"
 
 # --- one backend -------------------------------------------------------------------------------
 declare -A RPS P50 P99 NOTE ERRS SEED_SECS SEED_LINE
-ENDPOINTS=(healthz search sheet link post post_few search_none)
+ENDPOINTS=(healthz search sheet link link_304 link_br post post_few search_none)
 declare -A LABEL=(
   [healthz]="GET /healthz"
   [search]="GET /patients?q=$SEARCH"
   [search_none]="GET /patients?q=zzz (no match)"
   [sheet]="GET /treatments/{id}/sheet"
   [link]="GET /s/{token}"
+  [link_304]="GET /s/{token}, If-None-Match (304)"
+  [link_br]="GET /s/{token}, Accept-Encoding: br, gzip"
   [post]="POST /treatments"
   [post_few]="POST /treatments ($POST_FEW connections)"
 )
@@ -279,6 +281,20 @@ run_backend() {
   settle "$base"
   run_wrk "$backend" link "$base$link_path" -H "Cookie: $csrf_cookie"
   settle "$base"
+  # The browser's second visit: its copy is current, so 304 and no body (the view is still audited).
+  local etag size_plain size_br size_gzip
+  etag=$(curl -fsS -D - -o /dev/null "$base$link_path" | awk 'tolower($1) == "etag:" { sub(/\r$/, "", $2); print $2 }')
+  [ -n "$etag" ] || die "$backend: no ETag on the patient link"
+  [ "$(status_of "$base$link_path" -H "If-None-Match: $etag")" = 304 ] || die "$backend: If-None-Match did not answer 304"
+  run_wrk "$backend" link_304 "$base$link_path" -H "Cookie: $csrf_cookie" -H "If-None-Match: $etag"
+  settle "$base"
+  # What a browser asks for: compressed.
+  run_wrk "$backend" link_br "$base$link_path" -H "Cookie: $csrf_cookie" -H "Accept-Encoding: br, gzip"
+  settle "$base"
+  size_plain=$(curl -fsS -o /dev/null -w '%{size_download}' "$base$link_path")
+  size_br=$(curl -fsS -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: br' "$base$link_path")
+  size_gzip=$(curl -fsS -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' "$base$link_path")
+  NOTE[$backend.link_br]="${NOTE[$backend.link_br]:+${NOTE[$backend.link_br]}; }transfer: $size_br B brotli, $size_gzip B gzip, $size_plain B plain"
   LOAD_COOKIE=$cookie LOAD_CSRF=$form_token LOAD_TREATED_AT=$treated_at LOAD_PATIENTS=$PATIENTS \
     run_wrk "$backend" post "$base/treatments" -s "$LUA"
   settle "$base"
@@ -318,9 +334,12 @@ target() { # target BACKEND KEY: the issue's target for this row, and whether th
     return
   fi
   case $k in
-    sheet | link)
-      if awk -v r="$r" 'BEGIN { exit !(r >= 0.5) }' && lt "$p" 20; then echo "met (≥ 0.5× req/s, p99 < 20 ms)"
-      else echo "**missed** (≥ 0.5× req/s, p99 < 20 ms)"; fi ;;
+    sheet | link | link_br)
+      if awk -v r="$r" 'BEGIN { exit !(r >= 0.5) }' && lt "$p" 10; then echo "met (≥ 0.5× req/s, p99 < 10 ms)"
+      else echo "**missed** (≥ 0.5× req/s, p99 < 10 ms)"; fi ;;
+    link_304)
+      if awk -v r="$r" 'BEGIN { exit !(r >= 0.8) }'; then echo "met (≥ 0.8× req/s)"
+      else echo "**missed** (≥ 0.8× req/s)"; fi ;;
     search | search_none)
       if lt "$p" 50; then echo "met (p99 < 50 ms)"; else echo "**missed** (p99 < 50 ms)"; fi ;;
     post | post_few)

@@ -47,6 +47,11 @@ pub struct ReminderEmail {
     pub disclaimer: String,
     pub sheet_url: String,
     pub unsubscribe_url: String,
+    /// The email staff send from the treatment page: the link, the red flags and
+    /// the contact line, without a day's advice.
+    pub sheet_only: bool,
+    /// (what, .ics address) for the dates this email announces.
+    pub calendars: Vec<(String, String)>,
 }
 
 impl ReminderEmail {
@@ -97,6 +102,31 @@ fn milestone(plan: &Plan, key: &str) -> Option<Milestone> {
     }
 }
 
+/// The protocol version of plans stored before calendars existed: their
+/// emails stay as they were sent (tests/fixtures/v1).
+const BEFORE_CALENDARS: &str = "2026.1";
+
+/// The calendar files an email announcing `milestones` links to.
+fn calendars(plan: &Plan, milestones: &[String], sheet_url: &str) -> Vec<(String, String)> {
+    if plan.protocol_version == BEFORE_CALENDARS {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    if milestones.iter().any(|m| m.starts_with("active-")) {
+        out.push((
+            "When your skincare can come back".to_string(),
+            crate::usecases::calendar::actives_url(sheet_url),
+        ));
+    }
+    if milestones.iter().any(|m| m == "next-session") {
+        out.push((
+            "Your next session window".to_string(),
+            crate::usecases::calendar::next_session_url(sheet_url),
+        ));
+    }
+    out
+}
+
 /// Composes the email for the reminder `key` of `plan`, sent at `send_at`.
 /// `fallback_subject` is used if the key is no longer in the plan.
 #[allow(clippy::too_many_arguments)]
@@ -118,7 +148,13 @@ pub fn compose(
         long_date(plan.treated_at.local.date()),
         plan.treated_at.local.format("%H:%M")
     );
+    let sheet_only = crate::usecases::reminders::is_sheet_now(key);
     let intro = match reminder.map(|r| (&r.kind, r.day)) {
+        _ if sheet_only => format!(
+            "As promised at the clinic, here is the link to your aftercare sheet for your \
+             treatment on {treated}. It is the same plan as the printed copy, with your own dates, \
+             and you can open it on your phone whenever you need it."
+        ),
         Some((ReminderKind::Evening, _)) => format!(
             "Thank you for coming in today ({treated}). Here is what to do tonight. Your full aftercare sheet is online at the link below."
         ),
@@ -137,6 +173,7 @@ pub fn compose(
         .split_whitespace()
         .next()
         .unwrap_or(patient_name);
+    let calendars = reminder.map_or_else(Vec::new, |r| calendars(plan, &r.milestones, &sheet_url));
     ReminderEmail {
         clinic: clinic.clone(),
         greeting: format!("Hello {first_name},"),
@@ -158,6 +195,8 @@ pub fn compose(
         disclaimer: plan.disclaimer.clone(),
         sheet_url,
         unsubscribe_url,
+        sheet_only,
+        calendars,
     }
 }
 

@@ -76,6 +76,15 @@ pub fn save(conn: &mut DbConn, row: &ClinicRow, now: NaiveDateTime) -> QueryResu
             clinic::configured.eq(true),
             clinic::emergency_number.eq(&row.emergency_number),
             clinic::updated_at.eq(now),
+            clinic::version.eq(clinic::version + 1),
         ))
         .execute(conn)
+}
+
+/// The settings' version, raised by every save (the sheet cache's key).
+pub fn version(conn: &mut DbConn) -> QueryResult<i64> {
+    clinic::table
+        .find(1)
+        .select(clinic::version)
+        .get_result(conn)
 }

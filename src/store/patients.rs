@@ -55,8 +55,17 @@ pub fn insert(conn: &mut DbConn, fields: &PatientFields, now: NaiveDateTime) -> 
 
 pub fn update(conn: &mut DbConn, id: i64, fields: &PatientFields) -> QueryResult<usize> {
     diesel::update(patients::table.find(id))
-        .set(fields)
+        .set((fields, patients::version.eq(patients::version + 1)))
         .execute(conn)
+}
+
+/// The patient's version: raised by every change to what a sheet shows of them.
+pub fn version(conn: &mut DbConn, id: i64) -> QueryResult<Option<i64>> {
+    patients::table
+        .find(id)
+        .select(patients::version)
+        .get_result(conn)
+        .optional()
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<PatientRow>> {

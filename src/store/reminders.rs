@@ -156,6 +156,16 @@ pub fn insert_all(conn: &mut DbConn, rows: &[NewReminder]) -> QueryResult<usize>
     crate::execute_per_backend!(conn, diesel::insert_into(reminders::table).values(rows))
 }
 
+/// Whether a treatment already has a reminder with this key (a click sent twice).
+pub fn key_taken(conn: &mut DbConn, treatment_id: i64, key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        reminders::table
+            .filter(reminders::treatment_id.eq(treatment_id))
+            .filter(reminders::reminder_key.eq(key)),
+    ))
+    .get_result(conn)
+}
+
 pub fn for_treatment(conn: &mut DbConn, treatment_id: i64) -> QueryResult<Vec<ReminderRow>> {
     reminders::table
         .filter(reminders::treatment_id.eq(treatment_id))

@@ -79,6 +79,7 @@ diesel::table! {
         configured -> Bool,
         updated_at -> Timestamp,
         emergency_number -> Text,
+        version -> BigInt,
     }
 }
 
@@ -96,6 +97,7 @@ diesel::table! {
         unsubscribed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 
@@ -115,6 +117,7 @@ diesel::table! {
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         deleted_by -> Nullable<BigInt>,
+        version -> BigInt,
     }
 }
 

@@ -70,8 +70,19 @@ pub fn update(conn: &mut DbConn, id: i64, fields: &TreatmentFields) -> QueryResu
             .find(id)
             .filter(treatments::deleted_at.is_null()),
     )
-    .set(fields)
+    .set((fields, treatments::version.eq(treatments::version + 1)))
     .execute(conn)
+}
+
+/// A live treatment's patient and version, without its plan: what the sheet
+/// cache needs to know whether what it holds is current.
+pub fn version(conn: &mut DbConn, id: i64) -> QueryResult<Option<(i64, i64)>> {
+    treatments::table
+        .find(id)
+        .filter(treatments::deleted_at.is_null())
+        .select((treatments::patient_id, treatments::version))
+        .get_result(conn)
+        .optional()
 }
 
 /// Replaces a treatment's areas with `areas` (in order).

@@ -240,6 +240,11 @@ pub fn get(conn: &mut DbConn, id: i64) -> AppResult<Patient> {
     store::patients::find(conn, id)?.ok_or(AppError::NotFound)
 }
 
+/// The patient's version (raised by every edit), for the sheet cache's key.
+pub fn version(conn: &mut DbConn, id: i64) -> AppResult<i64> {
+    store::patients::version(conn, id)?.ok_or(AppError::NotFound)
+}
+
 pub const PAGE_SIZE: i64 = 50;
 
 pub struct SearchPage {

@@ -116,6 +116,53 @@ fn insert<'a>(
     Ok(())
 }
 
+/// The key prefix of a "send the sheet now" email. Each click carries its own
+/// nonce after it, so a click's form sent twice (a double click, a browser
+/// resend) queues one email and each new click one more.
+pub const SHEET_NOW: &str = "sheet-now";
+
+/// Whether a reminder key is a "send the sheet now" email (not part of the plan).
+pub fn is_sheet_now(key: &str) -> bool {
+    key.starts_with(SHEET_NOW)
+}
+
+/// Queues the email with the sheet's link, due now. Call inside the caller's
+/// transaction, with a patient who may be emailed. `click` names the click
+/// (a nonce from the page, or "record" for the form's option). Returns false
+/// when that click was already queued.
+pub fn queue_sheet_now(
+    conn: &mut DbConn,
+    treatment_id: i64,
+    recipient: Recipient,
+    subject: &str,
+    sender: &str,
+    click: &str,
+    at: Timing,
+) -> AppResult<bool> {
+    let key = format!("{SHEET_NOW}-{click}");
+    if outbox::key_taken(conn, treatment_id, &key)? {
+        return Ok(false);
+    }
+    let message_id = message_id(treatment_id, &key, sender);
+    let row = NewReminder {
+        treatment_id,
+        patient_id: recipient.patient_id,
+        reminder_key: key,
+        // A milestone is never stale: the link is as good an hour late.
+        kind: ReminderKind::Milestone.as_str(),
+        day: 0,
+        subject: subject.to_string(),
+        send_at: at.now,
+        next_attempt_at: at.now,
+        status: Status::Pending.as_str(),
+        reason: None,
+        message_id,
+        updated_at: at.now,
+    };
+    outbox::insert(conn, &row)?;
+    Ok(true)
+}
+
 /// Brings an edited treatment's pending reminders in line with its new plan:
 /// same key → moved; no longer in the plan → cancelled; new key → added.
 /// Rows already sent (or failed, skipped, cancelled) are never touched.
@@ -133,7 +180,9 @@ pub fn reschedule(
     let current =
         |r: &crate::care::Reminder| !is_stale(r.kind, r.send_at.naive_utc(), now, at.stale_after);
     let existing = outbox::for_treatment(conn, treatment_id)?;
-    for row in existing.iter().filter(|r| r.status == Status::Pending) {
+    // A "send the sheet now" email is not part of the plan: an edit leaves it to go.
+    let planned = |r: &&ReminderRow| r.status == Status::Pending && !is_sheet_now(&r.reminder_key);
+    for row in existing.iter().filter(planned) {
         match plan.reminders.iter().find(|r| r.key == row.reminder_key) {
             Some(r) if current(r) => {
                 outbox::reschedule(

@@ -37,6 +37,42 @@ pub struct Sheet {
     /// The patient's own link to this sheet online.
     pub online_url: String,
     pub protocol: String,
+    /// The link as a QR code (inline SVG), beside it on paper; empty for the
+    /// sheet as version 1 printed it (see [`with_handover`]).
+    pub qr_svg: String,
+    /// The calendar files (.ics) for the next-session window and the actives.
+    pub next_session_ics: Option<String>,
+    pub actives_ics: Option<String>,
+}
+
+/// What the sheet adds to hand it over: the QR code of its link, and its
+/// calendar files.
+pub fn with_handover(mut sheet: Sheet) -> Sheet {
+    sheet.qr_svg = qr_svg(&sheet.online_url);
+    sheet.next_session_ics = Some(super::calendar::next_session_url(&sheet.online_url));
+    if !sheet.actives.is_empty() {
+        sheet.actives_ics = Some(super::calendar::actives_url(&sheet.online_url));
+    }
+    sheet
+}
+
+/// The link as a QR code, inline SVG without the XML declaration. Medium error
+/// correction survives a folded or smudged sheet; a link too long to encode
+/// (it never is: about 80 characters) gives no code rather than an error.
+pub fn qr_svg(url: &str) -> String {
+    use qrcode::render::svg;
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(url, qrcode::EcLevel::M) else {
+        return String::new();
+    };
+    let svg = code
+        .render::<svg::Color>()
+        .quiet_zone(true)
+        .min_dimensions(96, 96)
+        .build();
+    match svg.find("<svg") {
+        Some(at) => svg[at..].to_string(),
+        None => svg,
+    }
 }
 
 pub struct SheetPhase {
@@ -179,6 +215,9 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
         next_session_note: plan.next_session.note.clone(),
         online_url,
         protocol: format!("{} v{}", plan.protocol_name, plan.protocol_version),
+        qr_svg: String::new(),
+        next_session_ics: None,
+        actives_ics: None,
     }
 }
 

@@ -493,6 +493,86 @@ pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
     })
 }
 
+/// What a treatment's sheet was made from: the treatment, its patient and the
+/// clinic settings, each by its version. Equal versions give the same sheet,
+/// on any instance, so a rendered sheet is reused while they hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SheetVersion {
+    pub treatment: i64,
+    pub patient: i64,
+    pub clinic: i64,
+}
+
+/// The current versions behind a live treatment's sheet (three small reads, no plan).
+pub fn sheet_version(conn: &mut DbConn, id: i64) -> AppResult<SheetVersion> {
+    let (patient_id, treatment) =
+        store::treatments::version(conn, id)?.ok_or(AppError::NotFound)?;
+    Ok(SheetVersion {
+        treatment,
+        patient: patients::version(conn, patient_id)?,
+        clinic: clinic::version(conn)?,
+    })
+}
+
+/// Emails the patient the link to their sheet now, through the outbox.
+/// Refused (nothing queued) when the patient may not be emailed. `click` names
+/// the click, so the same click sent twice queues one email; returns the
+/// address it goes to, or `None` when that click was already queued.
+#[tracing::instrument(skip_all, fields(id = id))]
+pub fn send_sheet_now(
+    conn: &mut DbConn,
+    actor: &crate::usecases::audit::Actor,
+    id: i64,
+    click: &str,
+    at: Timing,
+) -> AppResult<Option<String>> {
+    let click_ok = !click.is_empty()
+        && click.len() <= 40
+        && click
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !click_ok {
+        return Err(AppError::BadRequest(
+            "The button's form is incomplete.".into(),
+        ));
+    }
+    write_tx(conn, |conn| {
+        let t = get(conn, id)?;
+        let patient = patients::get(conn, t.patient_id)?;
+        let recipient = patients::recipient(&patient);
+        if !recipient.can_be_emailed {
+            return Err(AppError::invalid(
+                "send_now",
+                "Not sent: this patient has not agreed to aftercare emails, has no email \
+                 address, or unsubscribed.",
+            ));
+        }
+        let clinic = clinic::get(conn)?;
+        let subject = format!("Your aftercare sheet from {}", clinic.name);
+        let queued = reminders::queue_sheet_now(
+            conn,
+            id,
+            recipient,
+            &subject,
+            &clinic.sender_email,
+            click,
+            at,
+        )?;
+        if !queued {
+            return Ok(None);
+        }
+        audit(
+            conn,
+            actor,
+            "sheet.sent_now",
+            &format!("treatment {id}"),
+            &format!("patient {}: the sheet's link, by email now", patient.id),
+            at.now,
+        )?;
+        Ok(patient.email)
+    })
+}
+
 /// The audit row for who opened a sheet (staff printing, or the patient by link).
 #[tracing::instrument(skip_all, fields(id = id))]
 pub fn sheet_opened(

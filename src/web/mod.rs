@@ -15,6 +15,7 @@ pub mod page;
 pub mod pages;
 pub mod patients;
 pub mod session;
+pub mod sheet_cache;
 pub mod telemetry;
 pub mod treatment_form;
 pub mod treatments;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub protocol: Arc<Protocol>,
     pub links: Links,
     pub audit: crate::usecases::audit_writer::AuditWriter,
+    /// Rendered sheets by treatment, while their versions hold.
+    pub sheets: Arc<sheet_cache::SheetCache>,
     /// The one clock: handlers take "now" from here, never from the system.
     pub clock: Arc<dyn Clock>,
     /// Whether this process runs the reminder worker (`serve` without
@@ -168,6 +171,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(treatments::delete)
         .service(treatments::staff_sheet)
         .service(treatments::patient_sheet)
+        .service(treatments::patient_calendar)
+        .service(treatments::send_sheet)
         .service(outbox::outbox)
         .service(outbox::button)
         .service(outbox::preview)

@@ -1,6 +1,8 @@
 //! Recording, viewing, editing and deleting treatments; the printable sheet
 //! and the patient's own link.
 
+use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
@@ -8,11 +10,13 @@ use super::csrf::CsrfForm;
 use super::flash::flash_cookie;
 use super::page::PageCtx;
 use super::session::{Auth, Clinicians, SignedIn};
+use super::sheet_cache::{self, Kind, Rendered};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::care::Protocol;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::Actor;
+use crate::usecases::calendar;
 use crate::usecases::patients::{self, Patient};
 use crate::usecases::sheet::{self, Sheet};
 use crate::usecases::treatments::{self, TreatmentForm, TreatmentView};
@@ -87,6 +91,11 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// After saving: the treatment page, with any depth warnings.
 fn saved(state: &AppState, id: i64, warnings: &[String], done: &str) -> HttpResponse {
+    saved_to(state, &format!("/treatments/{id}"), warnings, done)
+}
+
+/// After saving: to `location`, with any depth warnings.
+fn saved_to(state: &AppState, location: &str, warnings: &[String], done: &str) -> HttpResponse {
     let (kind, message) = if warnings.is_empty() {
         ("success", done.to_string())
     } else {
@@ -96,7 +105,7 @@ fn saved(state: &AppState, id: i64, warnings: &[String], done: &str) -> HttpResp
         )
     };
     HttpResponse::SeeOther()
-        .insert_header(("Location", format!("/treatments/{id}")))
+        .insert_header(("Location", location))
         .cookie(flash_cookie(state, kind, &message))
         .finish()
 }
@@ -165,12 +174,32 @@ pub(super) async fn record(
         })
         .await;
     match result {
-        Ok((id, warnings)) => Ok(saved(
-            &state,
-            id,
-            &warnings,
-            "Treatment recorded. The aftercare sheet is ready to print.",
-        )),
+        Ok((id, warnings)) => {
+            let mut done = "Treatment recorded.".to_string();
+            if field(&pairs, "send_now").is_some() {
+                // The form's option: one email per recorded treatment.
+                let (actor, at) = (auth.user().actor(&client_ip(&req)), state.timing());
+                let sent = state
+                    .db(move |conn| treatments::send_sheet_now(conn, &actor, id, "record", at))
+                    .await;
+                done = format!("{done} {}", sent_message(sent)?.1);
+            }
+            if field(&pairs, "then") == Some("print") {
+                // Record and print: straight to the sheet, which opens the print dialog.
+                return Ok(saved_to(
+                    &state,
+                    &format!("/treatments/{id}/sheet?print=1"),
+                    &warnings,
+                    &done,
+                ));
+            }
+            Ok(saved(
+                &state,
+                id,
+                &warnings,
+                &format!("{done} The aftercare sheet is ready to print."),
+            ))
+        }
         Err(AppError::Invalid(errors)) => {
             let (patient, clinic) = state
                 .db(move |conn| treatments::form_context(conn, patient_id))
@@ -310,6 +339,9 @@ struct ShowPage {
     link: String,
     may_change: bool,
     reminders: Vec<crate::usecases::reminders::ReminderView>,
+    /// Names this page's "Send the sheet now" click, so sending its form twice
+    /// queues one email.
+    click: String,
 }
 
 impl ShowPage {
@@ -336,6 +368,7 @@ pub(super) async fn show(
         view,
         reminders,
         may_change,
+        click: crate::auth::tokens::random_token()[..16].to_string(),
     })
 }
 
@@ -343,29 +376,80 @@ pub(super) async fn show(
 #[template(path = "sheet/staff.html")]
 struct StaffSheetPage {
     ctx: PageCtx,
-    sheet: Sheet,
+    /// The sheet's body as the cache keeps it.
+    body: String,
+    patient_name: String,
     treatment_id: i64,
+    /// Opened by "Record and print": the page asks for the print dialog.
+    print: bool,
 }
 
-/// Loads a treatment's sheet, and records who opened it before it is shown.
+/// A treatment's sheet for the web: its current versions first (three small
+/// reads), then the rendering kept for them, or a new one. The audit row is
+/// written either way, before anything is shown.
 async fn opened_sheet(
     state: &AppState,
     id: i64,
+    kind: Kind,
     actor: Actor,
     action: &'static str,
-) -> AppResult<Sheet> {
+) -> AppResult<std::sync::Arc<Rendered>> {
     let now = state.now();
-    let view = state.db(move |conn| treatments::view(conn, id)).await?;
+    let version = state
+        .db(move |conn| treatments::sheet_version(conn, id))
+        .await?;
     state
         .audit
         .record(treatments::sheet_opened(actor, action, id, now))
         .await?;
-    Ok(sheet::build(
+    if let Some(page) = state.sheets.get(id, kind, version) {
+        return Ok(page);
+    }
+    let view = state.db(move |conn| treatments::view(conn, id)).await?;
+    let sheet = sheet::with_handover(sheet::build(
         &view.plan,
         &view.clinic,
         &view.patient.name,
         state.links.sheet(id),
-    ))
+    ));
+    let name = sheet.patient_name.clone();
+    let html = match kind {
+        Kind::Patient => PatientSheetPage { sheet }.render(),
+        Kind::StaffBody => sheet::SheetBody { sheet: &sheet }.render(),
+    }
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("template error: {e}")))?;
+    Ok(state
+        .sheets
+        .put(id, kind, version, Rendered::new(html, name)))
+}
+
+/// 304 when the client's copy is this one; else the page with its ETag. Both
+/// say to ask again each time (`no-cache`): an edit must show at once, and
+/// each view is audited.
+fn conditional(req: &HttpRequest, etag: &str, body: Option<Bytes>) -> HttpResponse {
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| sheet_cache::matches(v, etag));
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"));
+    match body {
+        Some(body) if !fresh => response.content_type("text/html; charset=utf-8").body(body),
+        _ => response.finish(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SheetQuery {
+    #[serde(default)]
+    print: Option<String>,
 }
 
 #[get("/treatments/{id}/sheet")]
@@ -375,14 +459,47 @@ pub(super) async fn staff_sheet(
     ctx: PageCtx,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    query: web::Query<SheetQuery>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let actor = auth.user().actor(&client_ip(&req));
-    let sheet = opened_sheet(&state, id, actor, "sheet.opened_by_staff").await?;
-    render(&StaffSheetPage {
+    let kind = Kind::StaffBody;
+    let body = opened_sheet(&state, id, kind, actor, "sheet.opened_by_staff").await?;
+    let print = query.print.is_some();
+    // The layout differs by who is signed in (name, role, the form token), and
+    // a flash is shown once: the tag covers the first, and a flash goes uncached.
+    let user = auth.user();
+    let who = format!(
+        "{}|{}|{}|{}|{print}|{}",
+        body.etag,
+        user.id,
+        user.name,
+        user.role.label(),
+        ctx.csrf_token
+    );
+    let etag = (ctx.flash.is_none()).then(|| sheet_cache::etag_of(who.as_bytes()));
+    if let Some(etag) = &etag {
+        if req.headers().contains_key(header::IF_NONE_MATCH) {
+            let fresh = conditional(&req, etag, None);
+            if fresh.status() == actix_web::http::StatusCode::NOT_MODIFIED {
+                return Ok(fresh);
+            }
+        }
+    }
+    let html = StaffSheetPage {
         ctx,
-        sheet,
+        body: String::from_utf8_lossy(&body.html).into_owned(),
+        patient_name: body.patient_name.clone(),
         treatment_id: id,
+        print,
+    }
+    .render()
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("template error: {e}")))?;
+    Ok(match etag {
+        Some(etag) => conditional(&req, &etag, Some(Bytes::from(html))),
+        None => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(html),
     })
 }
 
@@ -400,11 +517,88 @@ pub(super) async fn patient_sheet(
 ) -> AppResult<HttpResponse> {
     let id = state.links.open_sheet(&token).ok_or(AppError::NotFound)?;
     let actor = Actor::anonymous("patient (sheet link)", &client_ip(&req));
-    let sheet = opened_sheet(&state, id, actor, "sheet.opened_by_patient").await?;
-    let mut response = render(&PatientSheetPage { sheet })?;
+    let kind = Kind::Patient;
+    let page = opened_sheet(&state, id, kind, actor, "sheet.opened_by_patient").await?;
+    let mut response = conditional(&req, &page.etag, Some(page.html.clone()));
     response.headers_mut().insert(
-        actix_web::http::header::HeaderName::from_static("x-robots-tag"),
-        actix_web::http::header::HeaderValue::from_static("noindex, nofollow"),
+        header::HeaderName::from_static("x-robots-tag"),
+        header::HeaderValue::from_static("noindex, nofollow"),
     );
     Ok(response)
+}
+
+/// The patient's calendar files, beside their sheet link (the same token).
+#[get("/s/{token}/{file}")]
+pub(super) async fn patient_calendar(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    let (token, file) = path.into_inner();
+    let id = state.links.open_sheet(&token).ok_or(AppError::NotFound)?;
+    let which = match file.as_str() {
+        calendar::NEXT_SESSION_FILE => calendar::next_session,
+        calendar::ACTIVES_FILE => calendar::actives,
+        _ => return Err(AppError::NotFound),
+    };
+    let view = state.db(move |conn| treatments::view(conn, id)).await?;
+    let origin = calendar::Origin {
+        treatment_id: id,
+        clinic_name: &view.clinic.name,
+        sender: &view.clinic.sender_email,
+    };
+    let ics = which(&view.plan, &origin);
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .insert_header((header::ETAG, sheet_cache::etag_of(ics.as_bytes())))
+        .body(ics))
+}
+
+#[derive(serde::Deserialize)]
+struct SendForm {
+    /// The click's nonce, from the treatment page.
+    click: String,
+}
+
+/// "Send the sheet now": emails the patient their link at once, through the
+/// outbox (the worker sends it within seconds).
+#[post("/treatments/{id}/send-sheet")]
+pub(super) async fn send_sheet(
+    req: HttpRequest,
+    auth: Auth<SignedIn>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<SendForm>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let (actor, click, at) = (
+        auth.user().actor(&client_ip(&req)),
+        form.0.click,
+        state.timing(),
+    );
+    let result = state
+        .db(move |conn| treatments::send_sheet_now(conn, &actor, id, &click, at))
+        .await;
+    let (kind, message) = sent_message(result)?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/treatments/{id}")))
+        .cookie(flash_cookie(&state, kind, &message))
+        .finish())
+}
+
+/// The flash after "send the sheet now": where it goes, or why it does not.
+fn sent_message(result: AppResult<Option<String>>) -> AppResult<(&'static str, String)> {
+    match result {
+        Ok(Some(to)) => Ok((
+            "success",
+            format!("The sheet's link is on its way to {to}. It shows in the outbox."),
+        )),
+        Ok(None) => Ok(("success", "That email was already queued.".to_string())),
+        Err(AppError::Invalid(errors)) => Ok(("error", errors.msg("send_now").to_string())),
+        Err(e) => Err(e),
+    }
 }

@@ -41,7 +41,9 @@ async fn unknown_pages_get_a_styled_404(app: TestApp) {
     let r = app.get("/no/such/page").await;
     assert_eq!(r.status().as_u16(), 404);
     let html = r.text().await.unwrap();
-    assert!(html.contains("Page not found") && html.contains("/static/app.css"));
+    assert!(
+        html.contains("Page not found") && html.contains(&aftercare::web::assets::url("app.css"))
+    );
     assert_eq!(app.get("/static/nope.css").await.status().as_u16(), 404);
     let admin = app.signed_in("admin").await;
     assert_eq!(

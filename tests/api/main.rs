@@ -9,6 +9,7 @@ mod access;
 mod auth;
 mod cli;
 mod fuzz;
+mod handover;
 mod hardening;
 mod http;
 mod ops;

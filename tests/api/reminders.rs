@@ -12,12 +12,12 @@ use chrono::{DateTime, Duration, Utc};
 use crate::helpers::*;
 use crate::smtp_sink::{Received, SmtpSink};
 
-struct Mailroom {
-    app: TestApp,
-    sink: SmtpSink,
-    clock: Arc<ManualClock>,
-    worker: Worker,
-    staff: reqwest::Client,
+pub(crate) struct Mailroom {
+    pub app: TestApp,
+    pub sink: SmtpSink,
+    pub clock: Arc<ManualClock>,
+    pub worker: Worker,
+    pub staff: reqwest::Client,
 }
 
 fn worker(app: &TestApp, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
@@ -33,7 +33,7 @@ fn worker(app: &TestApp, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
     }
 }
 
-async fn mailroom(app: TestApp) -> Mailroom {
+pub(crate) async fn mailroom(app: TestApp) -> Mailroom {
     let sink = SmtpSink::start().await;
     // The worker's own clock: moving it far ahead leaves the app's sessions alone.
     let clock = Arc::new(ManualClock::new(Utc::now()));
@@ -65,7 +65,7 @@ async fn recorded_treatment(app: &TestApp, areas: &[(&str, &str)]) -> (i64, i64)
         .await
 }
 
-async fn rows(app: &TestApp, treatment: i64) -> Vec<ReminderRow> {
+pub(crate) async fn rows(app: &TestApp, treatment: i64) -> Vec<ReminderRow> {
     with_conn(app, move |conn| {
         store::reminders::for_treatment(conn, treatment).unwrap()
     })
@@ -80,7 +80,7 @@ fn at(row: &ReminderRow) -> DateTime<Utc> {
     row.send_at.and_utc()
 }
 
-fn link_in(text: &str, path: &str) -> String {
+pub(crate) fn link_in(text: &str, path: &str) -> String {
     let start = text
         .find(path)
         .unwrap_or_else(|| panic!("no {path} link in the email"));
@@ -155,14 +155,7 @@ async fn reminders_arrive_at_their_times_as_time_moves_on(app: TestApp) {
             assert!(page.text().await.unwrap().contains("Maya Patel"));
             let stop = link_in(text, "/unsubscribe/");
             assert_eq!(unsubscribe, format!("<{stop}>"));
-            let page = anonymous
-                .get(&stop)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let page = text_at(&anonymous, &stop).await;
             assert!(page.contains("Stop the emails"));
         }
     }
@@ -362,18 +355,12 @@ async fn an_edit_reschedules_pending_reminders(app: TestApp) {
     // The treatment really was two days earlier, and on the abdomen at 2 mm.
     let when = clinic_time(-Duration::hours(49));
     let admin = m.app.signed_in("admin").await;
-    let r = m
-        .app
-        .post_form_with(
-            &admin,
-            &format!("/treatments/{treatment}/edit"),
-            &[
-                ("treated_at", &when),
-                ("area_0", "abdomen"),
-                ("depth_0", "2.0"),
-            ],
-        )
-        .await;
+    let deeper = [
+        ("treated_at", when.as_str()),
+        ("area_0", "abdomen"),
+        ("depth_0", "2.0"),
+    ];
+    let r = m.app.edit_treatment(&admin, treatment, &deeper).await;
     assert_eq!(r.status().as_u16(), 303);
     let after = rows(&m.app, treatment).await;
     let moved = after.iter().find(|r| r.id == day3.id).unwrap();

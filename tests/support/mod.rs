@@ -92,6 +92,11 @@ pub fn new_client() -> Client {
         .unwrap()
 }
 
+/// The page at an absolute `url`, as `client` sees it.
+pub async fn text_at(client: &Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// The value of `<input name="csrf_token" value="…">` in a page.
 pub fn csrf_in(html: &str) -> String {
     hidden_value(html, "csrf_token").expect("the page has a CSRF token")
@@ -196,6 +201,27 @@ impl TestApp {
         let mut body = vec![("patient_id", patient.as_str())];
         body.extend_from_slice(fields);
         self.post_form_with(client, "/treatments", &body).await
+    }
+
+    /// Edits treatment `id` through its form; returns the response.
+    pub async fn edit_treatment(
+        &self,
+        client: &Client,
+        id: i64,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        self.post_form_with(client, &format!("/treatments/{id}/edit"), fields)
+            .await
+    }
+
+    /// GET `path` as `client`, with `If-None-Match: tag`.
+    pub async fn get_if_none_match(&self, client: &Client, path: &str, tag: &str) -> Response {
+        client
+            .get(self.url(path))
+            .header("If-None-Match", tag)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,3 @@
+ALTER TABLE clinic DROP COLUMN version;
+ALTER TABLE patients DROP COLUMN version;
+ALTER TABLE treatments DROP COLUMN version;

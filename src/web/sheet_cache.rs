@@ -1,0 +1,193 @@
+//! Rendered sheets, kept in memory while what they were made from holds.
+//!
+//! A sheet is a pure function of its treatment, its patient and the clinic
+//! settings; each has a version counter raised by every change
+//! ([`SheetVersion`]). An entry is reused only while all three versions match
+//! the database's, so an edit on another instance is seen at the next view.
+//! The cache is bounded (least recently used goes first).
+//!
+//! Not `moka`: its tree (crossbeam's channel, epoch and utils, parking_lot,
+//! tagptr, …) is more code than this whole module needs, which is a map of at
+//! most a thousand pages looked up under a lock held for a hash look-up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use actix_web::web::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::usecases::treatments::SheetVersion;
+
+/// Which rendering of a treatment's sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// The patient's whole page (it has nothing per request).
+    Patient,
+    /// The sheet's body, which the staff page wraps in its layout.
+    StaffBody,
+}
+
+/// A rendering with its strong ETag (a digest of its bytes, so equal content
+/// has equal tags on every instance and any change of content changes it).
+pub struct Rendered {
+    pub etag: String,
+    pub html: Bytes,
+    /// Whom the sheet is for (the staff page's title).
+    pub patient_name: String,
+}
+
+impl Rendered {
+    pub fn new(html: String, patient_name: String) -> Rendered {
+        Rendered {
+            etag: etag_of(html.as_bytes()),
+            html: Bytes::from(html),
+            patient_name,
+        }
+    }
+}
+
+/// A strong ETag for these bytes: 128 bits of their SHA-256.
+pub fn etag_of(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+struct Entry {
+    version: SheetVersion,
+    page: Arc<Rendered>,
+    used: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<(i64, Kind), Entry>,
+    tick: u64,
+}
+
+pub struct SheetCache {
+    inner: Mutex<Inner>,
+    capacity: usize,
+}
+
+impl SheetCache {
+    pub fn new(capacity: usize) -> SheetCache {
+        SheetCache {
+            inner: Mutex::new(Inner::default()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The rendering of treatment `id` at `version`, if one is kept.
+    pub fn get(&self, id: i64, kind: Kind, version: SheetVersion) -> Option<Arc<Rendered>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.tick += 1;
+        let tick = inner.tick;
+        let entry = inner.entries.get_mut(&(id, kind))?;
+        if entry.version != version {
+            return None;
+        }
+        entry.used = tick;
+        Some(entry.page.clone())
+    }
+
+    /// Keeps a rendering, replacing any older one of the same treatment, and
+    /// drops the least recently used entry when full. Only misses scan.
+    pub fn put(&self, id: i64, kind: Kind, version: SheetVersion, page: Rendered) -> Arc<Rendered> {
+        let page = Arc::new(page);
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.tick += 1;
+        let used = inner.tick;
+        if inner.entries.len() >= self.capacity && !inner.entries.contains_key(&(id, kind)) {
+            let oldest = inner
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| *k);
+            if let Some(key) = oldest {
+                inner.entries.remove(&key);
+            }
+        }
+        let entry = Entry {
+            version,
+            page: page.clone(),
+            used,
+        };
+        inner.entries.insert((id, kind), entry);
+        page
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entries
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether an `If-None-Match` header names this ETag (or is `*`). Strong
+/// comparison; a weak tag (`W/"…"`) never matches a strong one.
+pub fn matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(t: i64) -> SheetVersion {
+        SheetVersion {
+            treatment: t,
+            patient: 1,
+            clinic: 1,
+        }
+    }
+
+    #[test]
+    fn a_changed_version_misses_and_the_least_recently_used_goes_first() {
+        let cache = SheetCache::new(2);
+        cache.put(
+            1,
+            Kind::Patient,
+            v(1),
+            Rendered::new("one".into(), String::new()),
+        );
+        assert!(cache.get(1, Kind::Patient, v(2)).is_none());
+        assert!(cache.get(1, Kind::StaffBody, v(1)).is_none());
+        cache.put(
+            2,
+            Kind::Patient,
+            v(1),
+            Rendered::new("two".into(), String::new()),
+        );
+        assert!(cache.get(1, Kind::Patient, v(1)).is_some()); // 1 is now the newer
+        cache.put(
+            3,
+            Kind::Patient,
+            v(1),
+            Rendered::new("three".into(), String::new()),
+        );
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(2, Kind::Patient, v(1)).is_none());
+        assert_eq!(&cache.get(1, Kind::Patient, v(1)).unwrap().html[..], b"one");
+    }
+
+    #[test]
+    fn if_none_match_compares_strongly() {
+        let tag = etag_of(b"x");
+        assert!(matches(&tag, &tag));
+        assert!(matches(&format!("\"a\", {tag}"), &tag));
+        assert!(matches("*", &tag));
+        assert!(!matches(&format!("W/{tag}"), &tag));
+        assert!(!matches("\"other\"", &tag));
+        assert_ne!(etag_of(b"x"), etag_of(b"y"));
+    }
+}
