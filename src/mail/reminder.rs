@@ -148,7 +148,7 @@ pub fn compose(
             .as_ref()
             .map(|p| p.do_items.clone())
             .unwrap_or_default(),
-        avoid_items: phase.map(|p| p.avoid_items).unwrap_or_default(),
+        avoid_items: content.avoid_items.clone(),
         milestones,
         tonight: content.tonight.to_vec(),
         normal: content.normal.to_vec(),

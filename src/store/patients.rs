@@ -20,9 +20,20 @@ pub struct PatientRow {
     pub consent_at: Option<NaiveDateTime>,
     pub unsubscribed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// Protocol consideration ids, comma-separated.
+    pub skin_considerations: String,
 }
 
 impl PatientRow {
+    /// The recorded skin considerations, as protocol ids.
+    pub fn considerations(&self) -> Vec<String> {
+        self.skin_considerations
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Whether aftercare emails may go to this patient at all: they agreed,
     /// gave an address, and have not unsubscribed.
     pub fn can_be_emailed(&self) -> bool {
@@ -56,6 +67,21 @@ pub fn insert(conn: &mut DbConn, fields: &PatientFields, now: NaiveDateTime) -> 
 pub fn update(conn: &mut DbConn, id: i64, fields: &PatientFields) -> QueryResult<usize> {
     diesel::update(patients::table.find(id))
         .set(fields)
+        .execute(conn)
+}
+
+/// Records the patient's skin considerations (ids), which later treatments start from.
+pub fn set_considerations(
+    conn: &mut DbConn,
+    id: i64,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(patients::table.find(id))
+        .set((
+            patients::skin_considerations.eq(ids.join(",")),
+            patients::updated_at.eq(now),
+        ))
         .execute(conn)
 }
 

@@ -96,6 +96,7 @@ diesel::table! {
         unsubscribed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        skin_considerations -> Text,
     }
 }
 
