@@ -7,9 +7,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::protocol::{
-    format_mm, Protocol, Tailor, Urgency, GAP, MAX_DEPTH_MM, MIN_DEPTH_MM,
-};
+use super::protocol::{format_mm, Protocol, Tailor, Urgency, GAP, MAX_DEPTH_MM, MIN_DEPTH_MM};
 use super::schedule::{at_local_hour, utc_to_local};
 
 /// Treatments outside these years are refused: far outside any real use, and the bound keeps
@@ -205,6 +203,10 @@ pub struct Adjusted {
     pub value: u32,
     /// "practitioner", "add-on <id>" or "consideration <id>": whatever set the final length.
     pub by: String,
+    /// A timed restriction's items, as in [`Plan::avoid_until`]; empty for an active, whose
+    /// label is its name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -441,7 +443,11 @@ pub fn adjustables(protocol: &Protocol, areas: &[TreatedArea]) -> Vec<Adjustable
         None => (0..protocol.bands().len()).map(|i| (i, i, 1.0)).collect(),
     };
     let mut out = Vec::new();
-    for t in protocol.timed_avoid().iter().filter(|t| !t.adjust.is_empty()) {
+    for t in protocol
+        .timed_avoid()
+        .iter()
+        .filter(|t| !t.adjust.is_empty())
+    {
         let ranges = band_indexes
             .iter()
             .map(|&(b, _, f)| {
@@ -612,6 +618,7 @@ struct Applied<'p> {
 fn restriction(
     key: &str,
     label: &str,
+    items: &[String],
     unit: &'static str,
     default: u32,
     range: Option<[u32; 2]>,
@@ -648,6 +655,7 @@ fn restriction(
             default,
             value,
             by,
+            items: items.to_vec(),
         });
     }
     Ok(value)
@@ -669,13 +677,17 @@ fn apply<'p>(
         }
     }
     let timed_keys = protocol.timed_avoid().iter().map(|t| t.id.clone());
-    let active_keys = protocol.actives().iter().map(|a| format!("active-{}", a.id));
+    let active_keys = protocol
+        .actives()
+        .iter()
+        .map(|a| format!("active-{}", a.id));
     let known: Vec<String> = timed_keys.chain(active_keys).collect();
     if let Some(key) = tailoring.adjustments.keys().find(|k| !known.contains(k)) {
         return Err(PlanError::NotAdjustable(key.clone()));
     }
     // A consideration about the lips means nothing for a treatment of the thighs.
-    let applies = |t: &Tailor| t.areas.is_empty() || r.areas.iter().any(|(a, _)| t.areas.contains(&a.id));
+    let applies =
+        |t: &Tailor| t.areas.is_empty() || r.areas.iter().any(|(a, _)| t.areas.contains(&a.id));
     let chosen = |list: &'p [Tailor], ids: &[String], kind: &'static str| {
         list.iter()
             .filter(move |t| ids.contains(&t.id))
@@ -695,11 +707,22 @@ fn apply<'p>(
     let stretch = |h: u32| stretch_hours(h, r.healing_factor) as u32;
     let mut timed_hours = Vec::new();
     for t in protocol.timed_avoid() {
-        let range = t.adjust.get(band).map(|[lo, hi]| [stretch(*lo), stretch(*hi)]);
+        let range = t
+            .adjust
+            .get(band)
+            .map(|[lo, hi]| [stretch(*lo), stretch(*hi)]);
         let label = if t.label.is_empty() { &t.id } else { &t.label };
         let default = stretch(t.until_hours[band]);
         let hours = restriction(
-            &t.id, label, "hours", default, range, tailoring, &tailors, &mut adjusted,
+            &t.id,
+            label,
+            &t.items,
+            "hours",
+            default,
+            range,
+            tailoring,
+            &tailors,
+            &mut adjusted,
         )?;
         timed_hours.push(i64::from(hours));
     }
@@ -711,6 +734,7 @@ fn apply<'p>(
         let day = restriction(
             &key,
             &a.name,
+            &[],
             "days",
             a.days[actives_band],
             range,
@@ -901,14 +925,12 @@ fn actives(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<ActiveRe
         .actives()
         .iter()
         .zip(&applied.active_days)
-        .map(|(a, &day)| {
-            ActiveReturn {
-                key: format!("active-{}", a.id),
-                name: a.name.clone(),
-                day,
-                from: add_days(r.treated_date, day),
-                how: a.how.clone(),
-            }
+        .map(|(a, &day)| ActiveReturn {
+            key: format!("active-{}", a.id),
+            name: a.name.clone(),
+            day,
+            from: add_days(r.treated_date, day),
+            how: a.how.clone(),
         })
         .collect()
 }
@@ -991,11 +1013,7 @@ fn reminders(
             .push((key, headline.to_string()));
     };
     for (active, &day) in protocol.actives().iter().zip(&applied.active_days) {
-        milestone(
-            day,
-            format!("active-{}", active.id),
-            &active.headline,
-        );
+        milestone(day, format!("active-{}", active.id), &active.headline);
     }
     if let Some(results) = phases.iter().find(|p| p.id == cadence.results_phase) {
         milestone(

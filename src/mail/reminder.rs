@@ -47,6 +47,11 @@ pub struct ReminderEmail {
     pub disclaimer: String,
     pub sheet_url: String,
     pub unsubscribe_url: String,
+    /// "From your practitioner"; empty when there is none.
+    pub patient_note: String,
+    /// "Adjusted for you": each changed restriction still in force, with its date, then the
+    /// add-on and consideration notes.
+    pub adjusted: Vec<String>,
 }
 
 impl ReminderEmail {
@@ -95,6 +100,35 @@ fn milestone(plan: &Plan, key: &str) -> Option<Milestone> {
             text: p.skin.clone(),
         }),
     }
+}
+
+/// What an email says under "Adjusted for you" at `send_at`: restrictions that changed and
+/// have not ended yet, with their dates, then the session's notes.
+fn adjusted_lines(plan: &Plan, send_at: DateTime<Utc>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for a in &plan.adjusted {
+        if let Some(active) = plan.actives.iter().find(|x| x.key == a.key) {
+            if send_at.date_naive() < active.from {
+                lines.push(format!(
+                    "{}: not before {}.",
+                    a.label,
+                    long_date(active.from)
+                ));
+            }
+        } else if let Some(until) = plan.avoid_until.iter().find(|u| u.items == a.items) {
+            if send_at < until.until.utc {
+                lines.push(format!(
+                    "Until {}: {}",
+                    until.until.local.format("%a %-d %b, %H:%M"),
+                    a.items.join(" ")
+                ));
+            }
+        }
+    }
+    for n in &plan.session_notes {
+        lines.push(format!("{}: {}", n.label, n.notes.join(" ")));
+    }
+    lines
 }
 
 /// Composes the email for the reminder `key` of `plan`, sent at `send_at`.
@@ -158,6 +192,8 @@ pub fn compose(
         disclaimer: plan.disclaimer.clone(),
         sheet_url,
         unsubscribe_url,
+        patient_note: plan.tailoring.patient_note.clone(),
+        adjusted: adjusted_lines(plan, send_at),
     }
 }
 

@@ -37,6 +37,37 @@ pub struct Sheet {
     /// The patient's own link to this sheet online.
     pub online_url: String,
     pub protocol: String,
+    /// "From your practitioner"; empty when there is none.
+    pub patient_note: String,
+    /// Add-on and consideration notes: (label, notes).
+    pub session_notes: Vec<(String, Vec<String>)>,
+    /// Texts marked "Adjusted for you": changed restrictions' items and active names, and the
+    /// items that add-ons and considerations added.
+    pub adjusted: Vec<String>,
+}
+
+impl Sheet {
+    /// Whether this text gets the "Adjusted for you" mark.
+    pub fn marked(&self, text: &str) -> bool {
+        self.adjusted.iter().any(|a| a == text)
+    }
+    /// Whether any text of a list gets the mark (a timed list is adjusted as a whole).
+    pub fn marked_list(&self, texts: &[String]) -> bool {
+        texts.iter().any(|t| self.marked(t))
+    }
+}
+
+/// The texts an adjusted plan marks "Adjusted for you", shared by the sheet and the emails.
+pub fn adjusted_texts(plan: &Plan) -> Vec<String> {
+    let mut texts = plan.added_items.clone();
+    for a in &plan.adjusted {
+        if a.items.is_empty() {
+            texts.push(a.label.clone());
+        } else {
+            texts.extend(a.items.iter().cloned());
+        }
+    }
+    texts
 }
 
 pub struct SheetPhase {
@@ -179,6 +210,13 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
         next_session_note: plan.next_session.note.clone(),
         online_url,
         protocol: format!("{} v{}", plan.protocol_name, plan.protocol_version),
+        patient_note: plan.tailoring.patient_note.clone(),
+        session_notes: plan
+            .session_notes
+            .iter()
+            .map(|n| (n.label.clone(), n.notes.clone()))
+            .collect(),
+        adjusted: adjusted_texts(plan),
     }
 }
 

@@ -316,7 +316,10 @@ pub(super) fn validate(f: &ProtocolFile) -> Check {
     let mut max_active_day = check_actives(&f.actives, bands)?;
     let last_phase_end = phase_ends.iter().copied().min().unwrap_or(0);
     check_adjustable(f, bands, last_phase_end)?;
-    for (list, tailors) in [("add_ons", &f.add_ons), ("considerations", &f.considerations)] {
+    for (list, tailors) in [
+        ("add_ons", &f.add_ons),
+        ("considerations", &f.considerations),
+    ] {
         max_active_day = max_active_day.max(check_tailors(f, list, tailors, last_phase_end)?);
     }
     // An adjusted active's milestone email must still fall inside the phases.
@@ -467,7 +470,12 @@ fn check_timed_avoid(timed: &[TimedAvoid], phases: &[PhaseSpec], bands: &[Band])
 fn check_adjustable(f: &ProtocolFile, bands: &[Band], last_phase_end: u32) -> Check {
     let timed = f.timed_avoid.iter().enumerate().map(|(i, t)| {
         let entry = entry_name("timed_avoid", i, &t.id);
-        (entry, &t.adjust, &t.until_hours, MAX_HOURS.min(last_phase_end))
+        (
+            entry,
+            &t.adjust,
+            &t.until_hours,
+            MAX_HOURS.min(last_phase_end),
+        )
     });
     let actives = f.actives.iter().enumerate().map(|(i, a)| {
         let entry = entry_name("actives", i, &a.id);
@@ -506,7 +514,12 @@ fn check_adjustable(f: &ProtocolFile, bands: &[Band], last_phase_end: u32) -> Ch
 
 /// Add-ons and considerations: their areas, phases and restrictions exist, and what they
 /// lengthen stays inside the plan. Returns the latest active day they can set.
-fn check_tailors(f: &ProtocolFile, list: &str, tailors: &[Tailor], last_phase_end: u32) -> Result<u32, Invalid> {
+fn check_tailors(
+    f: &ProtocolFile,
+    list: &str,
+    tailors: &[Tailor],
+    last_phase_end: u32,
+) -> Result<u32, Invalid> {
     if tailors.is_empty() {
         return Ok(0);
     }
@@ -516,10 +529,18 @@ fn check_tailors(f: &ProtocolFile, list: &str, tailors: &[Tailor], last_phase_en
         if t.do_items.is_empty() && t.avoid_items.is_empty() && t.notes.is_empty() {
             return fail(entry, "give it at least one text: do, avoid or notes");
         }
-        if let Some(area) = t.areas.iter().find(|a| !f.areas.iter().any(|x| &x.id == *a)) {
+        if let Some(area) = t
+            .areas
+            .iter()
+            .find(|a| !f.areas.iter().any(|x| &x.id == *a))
+        {
             return fail(entry, format!("areas names unknown area \"{area}\""));
         }
-        if let Some(phase) = t.phases.iter().find(|p| !f.phases.iter().any(|x| &x.id == *p)) {
+        if let Some(phase) = t
+            .phases
+            .iter()
+            .find(|p| !f.phases.iter().any(|x| &x.id == *p))
+        {
             return fail(entry, format!("phases names unknown phase \"{phase}\""));
         }
         if t.phases.is_empty() && !(t.do_items.is_empty() && t.avoid_items.is_empty()) {
