@@ -63,6 +63,7 @@ fn treatment() -> impl Strategy<Value = TreatmentInput> {
         0u32..24,
     )
         .prop_map(|(areas, treated_at, zone, send_hour)| TreatmentInput {
+            tailoring: Default::default(),
             areas,
             treated_at,
             time_zone: zone.to_string(),
@@ -336,6 +337,7 @@ fn treatment_near_dst() -> impl Strategy<Value = TreatmentInput> {
             let after = local_of(tz, change);
             let hours = [before.hour(), (before.hour() + 1) % 24, after.hour()];
             TreatmentInput {
+                tailoring: Default::default(),
                 areas,
                 treated_at: local_of(tz, change - Duration::minutes(minutes_before)),
                 time_zone: tz.name().to_string(),
@@ -404,6 +406,7 @@ proptest! {
         send_hour in any::<u32>(),
     ) {
         let input = TreatmentInput {
+            tailoring: Default::default(),
             areas: ids.into_iter().zip(depths).map(|(area_id, depth_mm)| TreatedArea { area_id, depth_mm }).collect(),
             treated_at,
             time_zone: zone,

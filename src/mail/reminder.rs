@@ -259,6 +259,7 @@ mod tests {
     #[test]
     fn a_morning_treatments_evening_email_has_the_tonight_list_and_the_phase_in_force() {
         let input = TreatmentInput {
+            tailoring: Default::default(),
             treated_at: "2026-06-01T10:00:00".parse().unwrap(),
             ..sample_input()
         };

@@ -280,6 +280,7 @@ mod tests {
 
     fn ten_am_plan() -> Plan {
         let input = TreatmentInput {
+            tailoring: Default::default(),
             areas: vec![TreatedArea {
                 area_id: "cheeks".into(),
                 depth_mm: 1.0,

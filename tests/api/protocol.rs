@@ -79,6 +79,7 @@ fn clinic(time_zone: &str) -> Clinic {
 
 fn plan(case: &Case) -> aftercare::care::Plan {
     let input = TreatmentInput {
+        tailoring: Default::default(),
         areas: case
             .areas
             .iter()

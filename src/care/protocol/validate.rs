@@ -314,13 +314,12 @@ pub(super) fn validate(f: &ProtocolFile) -> Check {
     let phase_ends = check_phases(&f.phases, bands)?;
     check_timed_avoid(&f.timed_avoid, &f.phases, bands)?;
     let mut max_active_day = check_actives(&f.actives, bands)?;
-    let last_phase_end = phase_ends.iter().copied().min().unwrap_or(0);
-    check_adjustable(f, bands, last_phase_end)?;
+    check_adjustable(f, bands)?;
     for (list, tailors) in [
         ("add_ons", &f.add_ons),
         ("considerations", &f.considerations),
     ] {
-        max_active_day = max_active_day.max(check_tailors(f, list, tailors, last_phase_end)?);
+        max_active_day = max_active_day.max(check_tailors(f, list, tailors)?);
     }
     // An adjusted active's milestone email must still fall inside the phases.
     for active in &f.actives {
@@ -467,15 +466,10 @@ fn check_timed_avoid(timed: &[TimedAvoid], phases: &[PhaseSpec], bands: &[Band])
 }
 
 /// An adjustable restriction names itself for the form, and its range holds its default.
-fn check_adjustable(f: &ProtocolFile, bands: &[Band], last_phase_end: u32) -> Check {
+fn check_adjustable(f: &ProtocolFile, bands: &[Band]) -> Check {
     let timed = f.timed_avoid.iter().enumerate().map(|(i, t)| {
         let entry = entry_name("timed_avoid", i, &t.id);
-        (
-            entry,
-            &t.adjust,
-            &t.until_hours,
-            MAX_HOURS.min(last_phase_end),
-        )
+        (entry, &t.adjust, &t.until_hours, MAX_HOURS)
     });
     let actives = f.actives.iter().enumerate().map(|(i, a)| {
         let entry = entry_name("actives", i, &a.id);
@@ -514,12 +508,7 @@ fn check_adjustable(f: &ProtocolFile, bands: &[Band], last_phase_end: u32) -> Ch
 
 /// Add-ons and considerations: their areas, phases and restrictions exist, and what they
 /// lengthen stays inside the plan. Returns the latest active day they can set.
-fn check_tailors(
-    f: &ProtocolFile,
-    list: &str,
-    tailors: &[Tailor],
-    last_phase_end: u32,
-) -> Result<u32, Invalid> {
+fn check_tailors(f: &ProtocolFile, list: &str, tailors: &[Tailor]) -> Result<u32, Invalid> {
     if tailors.is_empty() {
         return Ok(0);
     }
@@ -554,7 +543,7 @@ fn check_tailors(
                 at_most(entry, &format!("at_least.{key}"), value, MAX_DAYS)?;
                 latest = latest.max(value);
             } else if f.timed_avoid.iter().any(|a| &a.id == key) {
-                at_most(entry, &format!("at_least.{key}"), value, last_phase_end)?;
+                at_most(entry, &format!("at_least.{key}"), value, MAX_HOURS)?;
             } else {
                 return fail(
                     entry,
