@@ -19,6 +19,8 @@ pub mod text;
 mod plan_tests;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod tailoring_tests;
 
 pub use plan::{
     adjustables, compute_plan, ActiveReturn, Adjustable, Adjusted, AreaNotes, AvoidUntil,

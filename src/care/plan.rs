@@ -661,6 +661,33 @@ fn restriction(
     Ok(value)
 }
 
+/// Keeps actives a week apart after tailoring moved some (clinical review, item 2: one product
+/// at a time, so a reaction can be traced). Only ever moves an active later.
+fn stagger(protocol: &Protocol, days: &mut [u32], adjusted: &mut Vec<Adjusted>) {
+    let mut order: Vec<usize> = (0..days.len()).collect();
+    order.sort_by_key(|&i| (days[i], i));
+    for k in 1..order.len() {
+        let (before, i) = (days[order[k - 1]], order[k]);
+        let earliest = before + super::protocol::MIN_ACTIVE_GAP_DAYS;
+        if days[i] < earliest {
+            let key = format!("active-{}", protocol.actives()[i].id);
+            match adjusted.iter_mut().find(|a| a.key == key) {
+                Some(a) => a.value = earliest,
+                None => adjusted.push(Adjusted {
+                    key,
+                    label: protocol.actives()[i].name.clone(),
+                    unit: "days".into(),
+                    default: days[i],
+                    value: earliest,
+                    by: "one active a week".into(),
+                    items: Vec::new(),
+                }),
+            }
+            days[i] = earliest;
+        }
+    }
+}
+
 fn apply<'p>(
     protocol: &'p Protocol,
     r: &Resolved,
@@ -744,6 +771,7 @@ fn apply<'p>(
         )?;
         active_days.push(day);
     }
+    stagger(protocol, &mut active_days, &mut adjusted);
     Ok(Applied {
         tailors: tailors.into_iter().map(|(_, t)| t).collect(),
         timed_hours,

@@ -152,6 +152,19 @@ fn patient_lists(p: &Protocol) -> Vec<(String, Vec<String>)> {
     for a in p.areas().iter().filter(|a| !a.notes.is_empty()) {
         lists.push((format!("areas \"{}\" notes", a.id), own(&a.notes)));
     }
+    // Add-ons and considerations: every text a patient reads, as one list each.
+    for (kind, list) in [
+        ("add_ons", p.add_ons()),
+        ("considerations", p.considerations()),
+    ] {
+        for t in list {
+            let texts: Vec<String> = [&t.do_items, &t.avoid_items, &t.notes]
+                .into_iter()
+                .flat_map(|l| own(l))
+                .collect();
+            lists.push((format!("{kind} \"{}\"", t.id), texts));
+        }
+    }
     for g in p.red_flags() {
         let mut texts = vec![fill(&g.title)];
         texts.extend(own(&g.items));
