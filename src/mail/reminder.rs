@@ -52,6 +52,22 @@ pub struct ReminderEmail {
     /// "Adjusted for you": each changed restriction still in force, with its date, then the
     /// add-on and consideration notes.
     pub adjusted: Vec<String>,
+    /// The patient's other treatments whose emails fall at the same time: one email covers
+    /// them all (see [`compose_combined`]). Empty in an email for one treatment.
+    pub also: Vec<AlsoTreatment>,
+}
+
+/// Another treatment's part of a combined email: where its healing is and what to do for it.
+/// What to avoid is in the email's one Avoid list, which covers every treatment.
+pub struct AlsoTreatment {
+    pub heading: String,
+    pub intro: String,
+    pub phase_name: String,
+    pub phase_skin: String,
+    pub do_items: Vec<String>,
+    pub milestones: Vec<Milestone>,
+    pub patient_note: String,
+    pub sheet_url: String,
 }
 
 impl ReminderEmail {
@@ -194,7 +210,128 @@ pub fn compose(
         unsubscribe_url,
         patient_note: plan.tailoring.patient_note.clone(),
         adjusted: adjusted_lines(plan, send_at),
+        also: Vec::new(),
     }
+}
+
+/// One treatment's share of an email: its plan, its reminder's key and subject, its sheet.
+pub struct Part<'a> {
+    pub plan: &'a Plan,
+    pub key: &'a str,
+    pub fallback_subject: &'a str,
+    pub sheet_url: String,
+}
+
+/// The local date `send_at` falls on in a plan's zone.
+fn local_day(plan: &Plan, send_at: DateTime<Utc>) -> chrono::NaiveDate {
+    let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    send_at.with_timezone(&tz).date_naive()
+}
+
+/// A part's milestones in a combined email. The stricter rule wins: an active another
+/// treatment still keeps away is not announced as back; it says when it may come back.
+fn strict_milestones(parts: &[Part<'_>], i: usize, send_at: DateTime<Utc>) -> Vec<Milestone> {
+    let plan = parts[i].plan;
+    let Some(reminder) = plan.reminders.iter().find(|r| r.key == parts[i].key) else {
+        return Vec::new();
+    };
+    reminder
+        .milestones
+        .iter()
+        .filter_map(|key| {
+            let later = plan.actives.iter().find(|a| &a.key == key).and_then(|a| {
+                parts
+                    .iter()
+                    .filter_map(|p| p.plan.actives.iter().find(|b| b.name == a.name))
+                    .map(|b| b.from)
+                    .filter(|from| *from > local_day(plan, send_at))
+                    .max()
+                    .map(|from| (a, from))
+            });
+            match later {
+                Some((active, from)) => Some(Milestone {
+                    title: format!("Not yet: {}", active.name),
+                    text: format!(
+                        "Your other treatment needs more time. Wait until {} to use it.",
+                        long_date(from)
+                    ),
+                }),
+                None => milestone(plan, key),
+            }
+        })
+        .collect()
+}
+
+fn push_new(into: &mut Vec<String>, items: &[String]) {
+    for i in items {
+        if !into.contains(i) {
+            into.push(i.clone());
+        }
+    }
+}
+
+/// One email for a patient's reminders that fall at the same time, one part per treatment
+/// (the newest first). The first part's email leads; each other treatment adds its own
+/// section. The stricter rule wins: one Avoid list holds whatever any treatment still
+/// avoids, and an active comes back only when every treatment allows it. With one part
+/// this is exactly [`compose`].
+pub fn compose_combined(
+    parts: &[Part<'_>],
+    send_at: DateTime<Utc>,
+    clinic: &Clinic,
+    patient_name: &str,
+    unsubscribe_url: String,
+) -> Option<ReminderEmail> {
+    let one = |p: &Part<'_>| {
+        compose(
+            p.plan,
+            p.key,
+            p.fallback_subject,
+            send_at,
+            clinic,
+            patient_name,
+            p.sheet_url.clone(),
+            unsubscribe_url.clone(),
+        )
+    };
+    let (first, others) = parts.split_first()?;
+    let mut email = one(first);
+    if others.is_empty() {
+        return Some(email);
+    }
+    email.milestones = strict_milestones(parts, 0, send_at);
+    email.subject = "Your aftercare for today".into();
+    email.intro = format!(
+        "{} This email covers all your treatments that are still healing.",
+        email.intro
+    );
+    for (i, part) in others.iter().enumerate() {
+        let other = one(part);
+        push_new(&mut email.avoid_items, &other.avoid_items);
+        push_new(&mut email.adjusted, &other.adjusted);
+        push_new(&mut email.tonight, &other.tonight);
+        push_new(&mut email.normal, &other.normal);
+        let plan = part.plan;
+        email.also.push(AlsoTreatment {
+            heading: format!(
+                "Your treatment on {}: {}",
+                long_date(plan.treated_at.local.date()),
+                plan.areas
+                    .iter()
+                    .map(|a| a.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            intro: other.intro,
+            phase_name: other.phase_name,
+            phase_skin: other.phase_skin,
+            do_items: other.do_items,
+            milestones: strict_milestones(parts, i + 1, send_at),
+            patient_note: other.patient_note,
+            sheet_url: other.sheet_url,
+        });
+    }
+    Some(email)
 }
 
 #[cfg(test)]

@@ -215,6 +215,35 @@ pub fn compose_for(
     )
 }
 
+/// The one email for a patient's reminders due at the same time (one row per
+/// treatment), newest treatment first; `None` for no rows.
+pub fn compose_group(
+    rows: &[(&ReminderRow, &Plan)],
+    clinic: &crate::usecases::clinic::Clinic,
+    patient_name: &str,
+    links: &Links,
+) -> Option<ReminderEmail> {
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(|(row, plan)| std::cmp::Reverse((plan.treated_at.utc, row.treatment_id)));
+    let parts: Vec<crate::mail::reminder::Part<'_>> = rows
+        .iter()
+        .map(|(row, plan)| crate::mail::reminder::Part {
+            plan,
+            key: &row.reminder_key,
+            fallback_subject: &row.subject,
+            sheet_url: links.sheet(row.treatment_id),
+        })
+        .collect();
+    let (row, _) = rows.first()?;
+    crate::mail::reminder::compose_combined(
+        &parts,
+        row.send_at.and_utc(),
+        clinic,
+        patient_name,
+        links.unsubscribe(row.patient_id),
+    )
+}
+
 /// One of a treatment's reminders (the preview's), or 404.
 pub fn of_treatment(
     conn: &mut DbConn,
@@ -458,7 +487,7 @@ pub fn cancel(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> 
 // --- the worker's side ----------------------------------------------------------
 
 /// What one send came to.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
     Sent,
     /// A temporary failure: try again at `next`.
