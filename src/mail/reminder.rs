@@ -418,6 +418,105 @@ mod tests {
             .contains("TONIGHT"));
     }
 
+    fn part<'a>(plan: &'a Plan, key: &'a str, sheet: &str) -> Part<'a> {
+        Part {
+            plan,
+            key,
+            fallback_subject: "x",
+            sheet_url: sheet.into(),
+        }
+    }
+
+    #[test]
+    fn one_email_covers_two_treatments_and_the_stricter_rule_wins() {
+        let protocol = Protocol::default_protocol();
+        let older = compute_plan(&protocol, &sample_input()).unwrap();
+        let newer_input = TreatmentInput {
+            treated_at: sample_input().treated_at + chrono::Duration::days(3),
+            ..sample_input()
+        };
+        let newer = compute_plan(&protocol, &newer_input).unwrap();
+        // An email of the older plan that brings an active back, at a time the newer one
+        // also sends (both send at the same morning hour).
+        let (back, same_time) = older
+            .reminders
+            .iter()
+            .filter(|r| r.milestones.iter().any(|m| m.starts_with("active-")))
+            .find_map(|r| {
+                let other = newer.reminders.iter().find(|n| n.send_at == r.send_at)?;
+                Some((r, other))
+            })
+            .expect("an active comes back on a morning both treatments send");
+        let active = older
+            .actives
+            .iter()
+            .find(|a| back.milestones.contains(&a.key))
+            .unwrap();
+        let parts = [
+            part(&newer, &same_time.key, "https://x/s/newer"),
+            part(&older, &back.key, "https://x/s/older"),
+        ];
+        let email = compose_combined(
+            &parts,
+            back.send_at,
+            &fixture::clinic(),
+            fixture::PATIENT,
+            fixture::UNSUBSCRIBE_URL.into(),
+        )
+        .unwrap();
+        let alone = compose_for(&older, &back.key, back.send_at);
+        assert!(alone
+            .milestones
+            .iter()
+            .any(|m| m.title == format!("From today: {}", active.name)));
+        let text = email.text();
+        let html = email.html();
+        for part in [&text, &html] {
+            assert!(part.contains("https://x/s/newer") && part.contains("https://x/s/older"));
+            assert!(
+                part.contains(&format!("Not yet: {}", active.name)),
+                "{part}"
+            );
+            assert!(
+                !part.contains(&format!("From today: {}", active.name)),
+                "{part}"
+            );
+        }
+        let newer_alone = compose_for(&newer, &same_time.key, same_time.send_at);
+        for item in alone.avoid_items.iter().chain(&newer_alone.avoid_items) {
+            assert!(email.avoid_items.contains(item), "{item} is still avoided");
+        }
+        assert_eq!(email.subject, "Your aftercare for today");
+        assert_eq!(email.also.len(), 1);
+        assert!(text.contains(&format!("Today is day {}", back.day)));
+        assert!(text.contains(&format!("Today is day {}", same_time.day)));
+    }
+
+    #[test]
+    fn a_combined_email_of_one_treatment_is_that_treatments_email() {
+        let plan = compute_plan(&Protocol::default_protocol(), &sample_input()).unwrap();
+        for r in &plan.reminders {
+            let one = compose_combined(
+                &[part(&plan, &r.key, fixture::SHEET_URL)],
+                r.send_at,
+                &fixture::clinic(),
+                fixture::PATIENT,
+                fixture::UNSUBSCRIBE_URL.into(),
+            )
+            .unwrap();
+            let alone = compose_for(&plan, &r.key, r.send_at);
+            assert_eq!((one.text(), one.html()), (alone.text(), alone.html()));
+        }
+        assert!(compose_combined(
+            &[],
+            Utc::now(),
+            &fixture::clinic(),
+            fixture::PATIENT,
+            String::new()
+        )
+        .is_none());
+    }
+
     #[test]
     fn emails_of_a_version_1_plan_are_unchanged() {
         for name in ["standard", "abdomen"] {
