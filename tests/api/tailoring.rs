@@ -2,13 +2,6 @@
 
 use crate::helpers::*;
 
-/// Yesterday at 14:30 in the clinic's zone (Europe/London by default).
-fn yesterday_afternoon() -> String {
-    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
-    let day = chrono::Utc::now().with_timezone(&tz).date_naive() - chrono::Duration::days(1);
-    format!("{day}T14:30")
-}
-
 /// The day of the pending email announcing retinol's return.
 async fn retinol_day(app: &TestApp, id: i64) -> i64 {
     let sql = format!(
@@ -33,7 +26,7 @@ async fn a_practitioner_tailors_a_plan_and_the_sheet_and_emails_show_it(app: Tes
     assert!(form.contains("<details class=\"tailor\" id=\"tailor\">"));
     assert!(form.contains("name=\"adjust_heat-sweat-water\""));
 
-    let when = yesterday_afternoon();
+    let (when, _) = yesterday_afternoon();
     let base = [
         ("treated_at", when.as_str()),
         ("area_0", "cheeks"),
