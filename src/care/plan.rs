@@ -592,7 +592,7 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
             .iter()
             .filter(|t| !t.notes.is_empty())
             .map(|t| AreaNotes {
-                label: t.label.clone(),
+                label: t.patient_label.clone().unwrap_or_else(|| t.label.clone()),
                 notes: t.notes.clone(),
             })
             .collect(),

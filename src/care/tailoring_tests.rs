@@ -135,7 +135,7 @@ fn an_add_ons_texts_appear_once_however_many_areas() {
     let notes: Vec<_> = plan
         .session_notes
         .iter()
-        .filter(|n| n.label == prp.label)
+        .filter(|n| Some(&n.label) == prp.patient_label.as_ref())
         .collect();
     assert_eq!(notes.len(), 1);
     let doing: usize = plan
@@ -185,5 +185,19 @@ fn an_untailored_plan_serialises_as_before() {
     let json = serde_json::to_string(&plan(Tailoring::default())).unwrap();
     for field in ["tailoring", "adjusted", "added_items", "session_notes"] {
         assert!(!json.contains(field), "{field} in {json}");
+    }
+}
+
+#[test]
+fn patients_see_their_own_words_for_add_ons_and_considerations() {
+    let protocol = Protocol::default_protocol();
+    for t in protocol.add_ons().iter().chain(protocol.considerations()) {
+        let heading = t.patient_label.as_deref().unwrap_or_default();
+        assert!(!heading.is_empty(), "{} has no heading for patients", t.id);
+        assert_ne!(
+            heading, t.label,
+            "{}: the staff label is not for patients",
+            t.id
+        );
     }
 }

@@ -63,7 +63,10 @@ async fn a_practitioner_tailors_a_plan_and_the_sheet_and_emails_show_it(app: Tes
     assert!(sheet.contains("From your practitioner"));
     assert!(sheet.contains("Use the balm we gave you twice a day."));
     assert!(sheet.contains("Adjusted for you"));
-    assert!(sheet.contains("Platelet-rich plasma (PRP)"));
+    // The patient reads their own words, not the staff label of the form.
+    assert!(sheet.contains("Plasma from your own blood (PRP)"));
+    assert!(sheet.contains("Your skin and dark patches"));
+    assert!(!sheet.contains("Darker skin tone: dark patches more likely"));
     // 96 h after yesterday 14:30 is three days from today, 14:30.
     let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
     let ends = (chrono::Utc::now().with_timezone(&tz).date_naive() + chrono::Duration::days(3))

@@ -107,6 +107,15 @@ fn patient_lists(p: &Protocol) -> Vec<(String, Vec<String>)> {
             p.areas().iter().map(|a| a.label.clone()).collect(),
         ),
         (
+            // What heads an add-on's or a consideration's notes for the patient.
+            "add-on and consideration headings".into(),
+            p.add_ons()
+                .iter()
+                .chain(p.considerations())
+                .map(|t| t.patient_label.clone().unwrap_or_else(|| t.label.clone()))
+                .collect(),
+        ),
+        (
             "phase names and headlines".into(),
             p.phases()
                 .iter()

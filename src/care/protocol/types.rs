@@ -156,8 +156,12 @@ pub struct Active {
 #[serde(deny_unknown_fields)]
 pub struct Tailor {
     pub id: String,
-    /// Staff-facing name on the form, and the heading of its notes on the sheet.
+    /// Staff-facing name on the form (and in the audit log).
     pub label: String,
+    /// The heading of its notes on the sheet and in the emails, in the patient's words;
+    /// `label` when not given.
+    #[serde(default)]
+    pub patient_label: Option<String>,
     /// Applies only when one of these areas is treated; empty: whatever the areas.
     #[serde(default)]
     pub areas: Vec<String>,
