@@ -155,30 +155,35 @@ fn snapshots_of_every_sheet() {
     }
 }
 
+/// Every email of a plan, one after the other, as the patient reads them.
+fn every_email(plan: &aftercare::care::Plan, clinic: &Clinic) -> String {
+    let mut all = String::new();
+    for reminder in &plan.reminders {
+        let email = compose(
+            plan,
+            &reminder.key,
+            &reminder.subject,
+            reminder.send_at,
+            clinic,
+            "Maya Patel",
+            "https://clinic.example/s/TOKEN".into(),
+            "https://clinic.example/u/TOKEN".into(),
+        );
+        all.push_str(&format!(
+            "========== {} · {} UTC\nSubject: {}\n\n{}\n\n",
+            reminder.key,
+            reminder.send_at.format("%Y-%m-%d %H:%M"),
+            email.subject,
+            email.text()
+        ));
+    }
+    all
+}
+
 #[test]
 fn snapshots_of_every_email() {
     for case in CASES {
-        let plan = plan(case);
-        let mut all = String::new();
-        for reminder in &plan.reminders {
-            let email = compose(
-                &plan,
-                &reminder.key,
-                &reminder.subject,
-                reminder.send_at,
-                &clinic(case.time_zone),
-                "Maya Patel",
-                "https://clinic.example/s/TOKEN".into(),
-                "https://clinic.example/u/TOKEN".into(),
-            );
-            all.push_str(&format!(
-                "========== {} · {} UTC\nSubject: {}\n\n{}\n\n",
-                reminder.key,
-                reminder.send_at.format("%Y-%m-%d %H:%M"),
-                email.subject,
-                email.text()
-            ));
-        }
+        let all = every_email(&plan(case), &clinic(case.time_zone));
         insta::assert_snapshot!(format!("emails_{}", case.name), all);
     }
 }
@@ -215,27 +220,7 @@ fn snapshots_of_a_tailored_sheet_and_its_emails() {
     );
     let html = SheetBody { sheet: &sheet }.render().unwrap();
     insta::assert_snapshot!("sheet_tailored", visible_text(&html));
-    let mut all = String::new();
-    for reminder in &plan.reminders {
-        let email = compose(
-            &plan,
-            &reminder.key,
-            &reminder.subject,
-            reminder.send_at,
-            &clinic,
-            "Maya Patel",
-            "https://clinic.example/s/TOKEN".into(),
-            "https://clinic.example/u/TOKEN".into(),
-        );
-        all.push_str(&format!(
-            "========== {} · {} UTC\nSubject: {}\n\n{}\n\n",
-            reminder.key,
-            reminder.send_at.format("%Y-%m-%d %H:%M"),
-            email.subject,
-            email.text()
-        ));
-    }
-    insta::assert_snapshot!("emails_tailored", all);
+    insta::assert_snapshot!("emails_tailored", every_email(&plan, &clinic));
 }
 
 /// The one email of a morning two treatments share: a tailored face treatment four days
