@@ -12,6 +12,7 @@ fn body_treatment() -> TreatmentInput {
         depth_mm,
     };
     TreatmentInput {
+        tailoring: Default::default(),
         areas: vec![
             area("abdomen", 2.0),
             area("thighs", 2.5),

@@ -76,6 +76,7 @@ fn demo_treatment(n: usize, now: DateTime<Utc>, tz: chrono_tz::Tz) -> TreatmentF
         device: "Demo pen".into(),
         products: "Hyaluronic acid serum".into(),
         internal_notes: String::new(),
+        ..TreatmentForm::default()
     }
 }
 

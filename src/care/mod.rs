@@ -19,11 +19,13 @@ pub mod text;
 mod plan_tests;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod tailoring_tests;
 
 pub use plan::{
-    compute_plan, ActiveReturn, AreaNotes, AvoidUntil, EmailContent, Moment, NextSession, Phase,
-    Plan, PlanArea, PlanBand, PlanError, RedFlagGroup, RedFlagList, Reminder, ReminderKind,
-    TreatedArea, TreatmentInput,
+    adjustables, compute_plan, ActiveReturn, Adjustable, Adjusted, AreaNotes, AvoidUntil,
+    EmailContent, Moment, NextSession, Phase, Plan, PlanArea, PlanBand, PlanError, RedFlagGroup,
+    RedFlagList, Reminder, ReminderKind, Tailoring, TreatedArea, TreatmentInput,
 };
 pub use protocol::{
     depth_hint, format_mm, Protocol, ProtocolError, DEFAULT_PROTOCOL_TOML, MAX_DEPTH_MM,

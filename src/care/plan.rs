@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::protocol::{format_mm, Protocol, Urgency, GAP, MAX_DEPTH_MM, MIN_DEPTH_MM};
+use super::protocol::{format_mm, Protocol, Tailor, Urgency, GAP, MAX_DEPTH_MM, MIN_DEPTH_MM};
 use super::schedule::{at_local_hour, utc_to_local};
 
 /// Treatments outside these years are refused: far outside any real use, and the bound keeps
@@ -25,6 +25,32 @@ pub struct TreatmentInput {
     pub time_zone: String,
     /// Local hour (0..=23) at which the clinic's reminder emails go out.
     pub send_hour: u32,
+    /// What the practitioner tailored for this session; empty for an untailored plan.
+    #[serde(default, skip_serializing_if = "Tailoring::is_empty")]
+    pub tailoring: Tailoring,
+}
+
+/// How a practitioner tailored one plan, kept in the plan so a reprint shows exactly this.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tailoring {
+    /// Restriction key (a timed_avoid id, or `active-<id>`) → hours or days chosen.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub adjustments: BTreeMap<String, u32>,
+    /// Add-on ids, in protocol order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_ons: Vec<String>,
+    /// Consideration ids, in protocol order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub considerations: Vec<String>,
+    /// Plain text for the patient, shown under "From your practitioner".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub patient_note: String,
+}
+
+impl Tailoring {
+    pub fn is_empty(&self) -> bool {
+        *self == Tailoring::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +86,20 @@ pub enum PlanError {
     TreatedAtOutOfRange,
     #[error("send hour {0} must be between 0 and 23")]
     SendHour(u32),
+    #[error("\"{0}\" cannot be adjusted in this protocol")]
+    NotAdjustable(String),
+    #[error("choose from {min} to {max} {unit} (the default is {default})")]
+    AdjustmentOutOfRange {
+        key: String,
+        min: u32,
+        max: u32,
+        default: u32,
+        unit: &'static str,
+    },
+    #[error("\"{0}\" is not a session add-on in the protocol")]
+    UnknownAddOn(String),
+    #[error("\"{0}\" is not a skin consideration in the protocol")]
+    UnknownConsideration(String),
 }
 
 impl PlanError {
@@ -77,6 +117,11 @@ impl PlanError {
                 "treated_at".into()
             }
             PlanError::SendHour(_) => "send_hour".into(),
+            PlanError::NotAdjustable(key) | PlanError::AdjustmentOutOfRange { key, .. } => {
+                format!("adjust_{key}")
+            }
+            PlanError::UnknownAddOn(_) => "add_ons".into(),
+            PlanError::UnknownConsideration(_) => "considerations".into(),
         }
     }
 }
@@ -132,6 +177,36 @@ pub struct Plan {
     pub healed_by: Moment,
     /// Sorted by `send_at`; every `send_at` is unique and after the treatment.
     pub reminders: Vec<Reminder>,
+    /// The tailoring this plan was computed with (empty before tailoring existed).
+    #[serde(default, skip_serializing_if = "Tailoring::is_empty")]
+    pub tailoring: Tailoring,
+    /// Every restriction whose length differs from the protocol's default, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adjusted: Vec<Adjusted>,
+    /// Texts that add-ons and considerations put into phases: marked "Adjusted for you".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_items: Vec<String>,
+    /// Notes of the add-ons and considerations, once each, under their label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_notes: Vec<AreaNotes>,
+}
+
+/// A restriction this plan changed: from the default to `value`, by whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adjusted {
+    /// A timed_avoid id, or `active-<id>` as in [`ActiveReturn::key`].
+    pub key: String,
+    pub label: String,
+    /// "hours" or "days".
+    pub unit: String,
+    pub default: u32,
+    pub value: u32,
+    /// "practitioner", "add-on <id>" or "consideration <id>": whatever set the final length.
+    pub by: String,
+    /// A timed restriction's items, as in [`Plan::avoid_until`]; empty for an active, whose
+    /// label is its name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,6 +365,9 @@ pub struct EmailContent<'a> {
     pub phase: Option<&'a Phase>,
     /// "What is normal", in the plan's first `normal_emails` emails only.
     pub normal: &'a [String],
+    /// The phase's avoid list without the timed items that have ended by `send_at` (an
+    /// adjusted restriction may end inside a phase).
+    pub avoid_items: Vec<String>,
 }
 
 impl Plan {
@@ -305,11 +383,27 @@ impl Plan {
         let reminder = position.map(|i| &self.reminders[i]);
         let evening = reminder.is_some_and(|r| r.kind == ReminderKind::Evening);
         let early = position.is_some_and(|i| i < self.normal_emails as usize);
+        let phase = self.phase_at(send_at).or_else(|| self.phases.last());
+        let ended: Vec<&String> = self
+            .avoid_until
+            .iter()
+            .filter(|a| a.until.utc <= send_at)
+            .flat_map(|a| &a.items)
+            .collect();
         EmailContent {
             reminder,
             tonight: if evening { &self.tonight } else { &[] },
-            phase: self.phase_at(send_at).or_else(|| self.phases.last()),
+            phase,
             normal: if early { &self.normal } else { &[] },
+            avoid_items: phase
+                .map(|p| {
+                    p.avoid_items
+                        .iter()
+                        .filter(|i| !ended.contains(i))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -318,6 +412,75 @@ fn find_phase(phases: &[Phase], at: DateTime<Utc>) -> Option<&Phase> {
     phases
         .iter()
         .find(|p| p.starts_at.utc <= at && at < p.ends_at.utc)
+}
+
+/// A restriction the treatment form offers to adjust, with its default and range for a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjustable {
+    pub key: String,
+    pub label: String,
+    /// "hours" or "days".
+    pub unit: &'static str,
+    /// (band label, default, min, max): one entry when the areas are known, else one per band.
+    pub ranges: Vec<(String, u32, u32, u32)>,
+}
+
+/// What the form's "Adjust for this session" section lists. With the treated areas known, the
+/// defaults are this plan's own (band and healing factor applied); without, every band's.
+pub fn adjustables(protocol: &Protocol, areas: &[TreatedArea]) -> Vec<Adjustable> {
+    let input = TreatmentInput {
+        areas: areas.to_vec(),
+        treated_at: NaiveDate::from_ymd_opt(2000, 1, 1)
+            .and_then(|d| d.and_hms_opt(12, 0, 0))
+            .unwrap_or_default(),
+        time_zone: "UTC".into(),
+        send_hour: 9,
+        tailoring: Tailoring::default(),
+    };
+    let known = resolve(protocol, &input).ok();
+    let band_indexes: Vec<(usize, usize, f64)> = match &known {
+        Some(r) => vec![(r.band, r.actives_band, r.healing_factor)],
+        None => (0..protocol.bands().len()).map(|i| (i, i, 1.0)).collect(),
+    };
+    let mut out = Vec::new();
+    for t in protocol
+        .timed_avoid()
+        .iter()
+        .filter(|t| !t.adjust.is_empty())
+    {
+        let ranges = band_indexes
+            .iter()
+            .map(|&(b, _, f)| {
+                let band = &protocol.bands()[b];
+                let [lo, hi] = t.adjust[&band.id];
+                let s = |h: u32| stretch_hours(h, f) as u32;
+                (band.label.clone(), s(t.until_hours[&band.id]), s(lo), s(hi))
+            })
+            .collect();
+        out.push(Adjustable {
+            key: t.id.clone(),
+            label: t.label.clone(),
+            unit: "hours",
+            ranges,
+        });
+    }
+    for a in protocol.actives().iter().filter(|a| !a.adjust.is_empty()) {
+        let ranges = band_indexes
+            .iter()
+            .map(|&(_, b, _)| {
+                let band = &protocol.bands()[b];
+                let [lo, hi] = a.adjust[&band.id];
+                (band.label.clone(), a.days[&band.id], lo, hi)
+            })
+            .collect();
+        out.push(Adjustable {
+            key: format!("active-{}", a.id),
+            label: a.name.clone(),
+            unit: "days",
+            ranges,
+        });
+    }
+    out
 }
 
 /// The treatment's input after checking, with everything the plan is derived from.
@@ -350,9 +513,10 @@ struct Resolved<'p> {
 /// emails go out at the send hour local time (DST rule: see [`super::schedule`]).
 pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan, PlanError> {
     let r = resolve(protocol, input)?;
-    let phases = phases(protocol, &r);
+    let applied = apply(protocol, &r, &input.tailoring)?;
+    let phases = phases(protocol, &r, &applied);
     let healed_by = phases[phases.len() - 1].starts_at;
-    let reminders = reminders(protocol, &r, &phases);
+    let reminders = reminders(protocol, &r, &phases, &applied);
     let [from, to] = r.next_session_days;
     let band = &protocol.bands()[r.band];
     let normal = protocol.normal();
@@ -369,8 +533,9 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
         avoid_until: protocol
             .timed_avoid()
             .iter()
-            .map(|t| AvoidUntil {
-                until: at_hours(&r, t.until_hours[&band.id]),
+            .zip(&applied.timed_hours)
+            .map(|(t, &hours)| AvoidUntil {
+                until: after_hours(&r, hours),
                 items: t.items.clone(),
             })
             .collect(),
@@ -390,7 +555,7 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
                 depth_mm: *depth,
             })
             .collect(),
-        actives: actives(protocol, &r),
+        actives: actives(protocol, &r, &applied),
         area_notes: area_notes(protocol, &r),
         red_flags: RedFlagList {
             intro: String::new(),
@@ -416,6 +581,202 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
         healed_by,
         phases,
         reminders,
+        tailoring: input.tailoring.clone(),
+        added_items: applied
+            .tailors
+            .iter()
+            .flat_map(|t| t.do_items.iter().chain(&t.avoid_items).cloned())
+            .collect(),
+        session_notes: applied
+            .tailors
+            .iter()
+            .filter(|t| !t.notes.is_empty())
+            .map(|t| AreaNotes {
+                label: t.patient_label.clone().unwrap_or_else(|| t.label.clone()),
+                notes: t.notes.clone(),
+            })
+            .collect(),
+        adjusted: applied.adjusted,
+    })
+}
+
+/// The tailoring checked and applied: which add-ons and considerations apply, and every
+/// restriction's final length.
+struct Applied<'p> {
+    /// Add-ons, then considerations, in protocol order; only those that apply to these areas.
+    tailors: Vec<&'p Tailor>,
+    /// Per timed_avoid, in protocol order: its end in hours after the treatment, stretched.
+    timed_hours: Vec<i64>,
+    /// Per active, in protocol order: the day it may come back.
+    active_days: Vec<u32>,
+    adjusted: Vec<Adjusted>,
+}
+
+/// The length of one restriction: the practitioner's choice within range (or the default), then
+/// lengthened, never shortened, by any add-on or consideration that asks for more.
+#[allow(clippy::too_many_arguments)]
+fn restriction(
+    key: &str,
+    label: &str,
+    items: &[String],
+    unit: &'static str,
+    default: u32,
+    range: Option<[u32; 2]>,
+    tailoring: &Tailoring,
+    tailors: &[(&str, &Tailor)],
+    adjusted: &mut Vec<Adjusted>,
+) -> Result<u32, PlanError> {
+    let (mut value, mut by) = (default, String::new());
+    if let Some(&chosen) = tailoring.adjustments.get(key) {
+        let [min, max] = range.ok_or_else(|| PlanError::NotAdjustable(key.to_string()))?;
+        if !(min..=max).contains(&chosen) {
+            return Err(PlanError::AdjustmentOutOfRange {
+                key: key.to_string(),
+                min,
+                max,
+                default,
+                unit,
+            });
+        }
+        (value, by) = (chosen, "practitioner".to_string());
+    }
+    for (kind, t) in tailors {
+        if let Some(&least) = t.at_least.get(key) {
+            if least > value {
+                (value, by) = (least, format!("{kind} {}", t.id));
+            }
+        }
+    }
+    if value != default {
+        adjusted.push(Adjusted {
+            key: key.to_string(),
+            label: label.to_string(),
+            unit: unit.to_string(),
+            default,
+            value,
+            by,
+            items: items.to_vec(),
+        });
+    }
+    Ok(value)
+}
+
+/// Keeps actives a week apart after tailoring moved some (clinical review, item 2: one product
+/// at a time, so a reaction can be traced). Only ever moves an active later.
+fn stagger(protocol: &Protocol, days: &mut [u32], adjusted: &mut Vec<Adjusted>) {
+    let mut order: Vec<usize> = (0..days.len()).collect();
+    order.sort_by_key(|&i| (days[i], i));
+    for k in 1..order.len() {
+        let (before, i) = (days[order[k - 1]], order[k]);
+        let earliest = before + super::protocol::MIN_ACTIVE_GAP_DAYS;
+        if days[i] < earliest {
+            let key = format!("active-{}", protocol.actives()[i].id);
+            match adjusted.iter_mut().find(|a| a.key == key) {
+                Some(a) => a.value = earliest,
+                None => adjusted.push(Adjusted {
+                    key,
+                    label: protocol.actives()[i].name.clone(),
+                    unit: "days".into(),
+                    default: days[i],
+                    value: earliest,
+                    by: "one active a week".into(),
+                    items: Vec::new(),
+                }),
+            }
+            days[i] = earliest;
+        }
+    }
+}
+
+fn apply<'p>(
+    protocol: &'p Protocol,
+    r: &Resolved,
+    tailoring: &Tailoring,
+) -> Result<Applied<'p>, PlanError> {
+    for id in &tailoring.add_ons {
+        if !protocol.add_ons().iter().any(|t| &t.id == id) {
+            return Err(PlanError::UnknownAddOn(id.clone()));
+        }
+    }
+    for id in &tailoring.considerations {
+        if !protocol.considerations().iter().any(|t| &t.id == id) {
+            return Err(PlanError::UnknownConsideration(id.clone()));
+        }
+    }
+    let timed_keys = protocol.timed_avoid().iter().map(|t| t.id.clone());
+    let active_keys = protocol
+        .actives()
+        .iter()
+        .map(|a| format!("active-{}", a.id));
+    let known: Vec<String> = timed_keys.chain(active_keys).collect();
+    if let Some(key) = tailoring.adjustments.keys().find(|k| !known.contains(k)) {
+        return Err(PlanError::NotAdjustable(key.clone()));
+    }
+    // A consideration about the lips means nothing for a treatment of the thighs.
+    let applies =
+        |t: &Tailor| t.areas.is_empty() || r.areas.iter().any(|(a, _)| t.areas.contains(&a.id));
+    let chosen = |list: &'p [Tailor], ids: &[String], kind: &'static str| {
+        list.iter()
+            .filter(move |t| ids.contains(&t.id))
+            .filter(move |t| applies(t))
+            .map(move |t| (kind, t))
+            .collect::<Vec<_>>()
+    };
+    let mut tailors = chosen(protocol.add_ons(), &tailoring.add_ons, "add-on");
+    tailors.extend(chosen(
+        protocol.considerations(),
+        &tailoring.considerations,
+        "consideration",
+    ));
+
+    let band = &protocol.bands()[r.band].id;
+    let mut adjusted = Vec::new();
+    let stretch = |h: u32| stretch_hours(h, r.healing_factor) as u32;
+    let mut timed_hours = Vec::new();
+    for t in protocol.timed_avoid() {
+        let range = t
+            .adjust
+            .get(band)
+            .map(|[lo, hi]| [stretch(*lo), stretch(*hi)]);
+        let label = if t.label.is_empty() { &t.id } else { &t.label };
+        let default = stretch(t.until_hours[band]);
+        let hours = restriction(
+            &t.id,
+            label,
+            &t.items,
+            "hours",
+            default,
+            range,
+            tailoring,
+            &tailors,
+            &mut adjusted,
+        )?;
+        timed_hours.push(i64::from(hours));
+    }
+    let actives_band = &protocol.bands()[r.actives_band].id;
+    let mut active_days = Vec::new();
+    for a in protocol.actives() {
+        let key = format!("active-{}", a.id);
+        let range = a.adjust.get(actives_band).copied();
+        let day = restriction(
+            &key,
+            &a.name,
+            &[],
+            "days",
+            a.days[actives_band],
+            range,
+            tailoring,
+            &tailors,
+            &mut adjusted,
+        )?;
+        active_days.push(day);
+    }
+    stagger(protocol, &mut active_days, &mut adjusted);
+    Ok(Applied {
+        tailors: tailors.into_iter().map(|(_, t)| t).collect(),
+        timed_hours,
+        active_days,
+        adjusted,
     })
 }
 
@@ -513,10 +874,12 @@ fn stretch_hours(hours: u32, factor: f64) -> i64 {
 
 /// The moment `hours` (stretched by the healing factor) after the treatment.
 fn at_hours(r: &Resolved, hours: u32) -> Moment {
-    moment(
-        r.tz,
-        r.treated_utc + Duration::hours(stretch_hours(hours, r.healing_factor)),
-    )
+    after_hours(r, stretch_hours(hours, r.healing_factor))
+}
+
+/// The moment `hours` (already stretched) after the treatment.
+fn after_hours(r: &Resolved, hours: i64) -> Moment {
+    moment(r.tz, r.treated_utc + Duration::hours(hours))
 }
 
 fn stretch_days(days: u32, factor: f64) -> u32 {
@@ -537,7 +900,7 @@ fn add_days(date: NaiveDate, days: u32) -> NaiveDate {
     date + Days::new(u64::from(days))
 }
 
-fn phases(protocol: &Protocol, r: &Resolved) -> Vec<Phase> {
+fn phases(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<Phase> {
     let band = &protocol.bands()[r.band].id;
     let at = |hours: u32| at_hours(r, hours);
     protocol
@@ -546,41 +909,56 @@ fn phases(protocol: &Protocol, r: &Resolved) -> Vec<Phase> {
         .map(|spec| {
             // Every phase and timed list has hours for every band: checked when loading.
             let [start, end] = spec.hours[band];
-            // A timed list ends on a phase boundary, so it covers whole phases: those that start
-            // before it ends.
+            // A timed list joins every phase that starts before it ends. A default end is a phase
+            // boundary, so it covers whole phases; an adjusted one may end inside a phase, which
+            // then carries it whole (the stricter reading), while the sheet and emails give the
+            // exact end.
+            let start_hours = stretch_hours(start, r.healing_factor);
             let timed = protocol
                 .timed_avoid()
                 .iter()
-                .filter(|t| start < t.until_hours[band])
-                .flat_map(|t| t.items.iter().cloned());
+                .zip(&applied.timed_hours)
+                .filter(|(_, &until)| start_hours < until)
+                .flat_map(|(t, _)| t.items.iter().cloned());
+            let joins: Vec<&Tailor> = applied
+                .tailors
+                .iter()
+                .copied()
+                .filter(|t| t.phases.contains(&spec.id))
+                .collect();
+            let added_do = joins.iter().flat_map(|t| t.do_items.iter().cloned());
+            let added_avoid = joins.iter().flat_map(|t| t.avoid_items.iter().cloned());
             Phase {
                 id: spec.id.clone(),
                 name: spec.name.clone(),
                 starts_at: at(start),
                 ends_at: at(end),
                 skin: spec.skin.clone(),
-                do_items: spec.do_items.clone(),
-                avoid_items: spec.avoid_items.iter().cloned().chain(timed).collect(),
+                do_items: spec.do_items.iter().cloned().chain(added_do).collect(),
+                avoid_items: spec
+                    .avoid_items
+                    .iter()
+                    .cloned()
+                    .chain(timed)
+                    .chain(added_avoid)
+                    .collect(),
                 headline: spec.headline.clone(),
             }
         })
         .collect()
 }
 
-fn actives(protocol: &Protocol, r: &Resolved) -> Vec<ActiveReturn> {
-    let band = &protocol.bands()[r.actives_band].id;
+fn actives(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<ActiveReturn> {
     protocol
         .actives()
         .iter()
-        .map(|a| {
-            let day = a.days[band];
-            ActiveReturn {
-                key: format!("active-{}", a.id),
-                name: a.name.clone(),
-                day,
-                from: add_days(r.treated_date, day),
-                how: a.how.clone(),
-            }
+        .zip(&applied.active_days)
+        .map(|(a, &day)| ActiveReturn {
+            key: format!("active-{}", a.id),
+            name: a.name.clone(),
+            day,
+            from: add_days(r.treated_date, day),
+            how: a.how.clone(),
         })
         .collect()
 }
@@ -625,7 +1003,12 @@ struct DayEmail {
 /// later. A morning email that would go out at or before the evening email (a treatment late at
 /// night) is dropped: the patient has just had the evening one. Milestones cannot be dropped
 /// that way, since the protocol puts them on day 2 or later.
-fn reminders(protocol: &Protocol, r: &Resolved, phases: &[Phase]) -> Vec<Reminder> {
+fn reminders(
+    protocol: &Protocol,
+    r: &Resolved,
+    phases: &[Phase],
+    applied: &Applied,
+) -> Vec<Reminder> {
     let cadence = protocol.reminders();
     // The protocol makes the last phase outlast every email; the fallback only avoids a panic.
     let phase_at = |at: DateTime<Utc>| find_phase(phases, at).unwrap_or(&phases[phases.len() - 1]);
@@ -657,13 +1040,8 @@ fn reminders(protocol: &Protocol, r: &Resolved, phases: &[Phase]) -> Vec<Reminde
             .milestones
             .push((key, headline.to_string()));
     };
-    let actives_band = &protocol.bands()[r.actives_band].id;
-    for active in protocol.actives() {
-        milestone(
-            active.days[actives_band],
-            format!("active-{}", active.id),
-            &active.headline,
-        );
+    for (active, &day) in protocol.actives().iter().zip(&applied.active_days) {
+        milestone(day, format!("active-{}", active.id), &active.headline);
     }
     if let Some(results) = phases.iter().find(|p| p.id == cadence.results_phase) {
         milestone(

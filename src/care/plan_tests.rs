@@ -15,6 +15,7 @@ fn treatment(
     send_hour: u32,
 ) -> TreatmentInput {
     TreatmentInput {
+        tailoring: Default::default(),
         areas: areas
             .iter()
             .map(|(id, depth)| TreatedArea {
@@ -491,6 +492,7 @@ fn invalid_input_names_the_field() {
     let cases: Vec<(TreatmentInput, &str)> = vec![
         (
             TreatmentInput {
+                tailoring: Default::default(),
                 areas: vec![],
                 ..ok.clone()
             },
@@ -542,6 +544,7 @@ fn invalid_input_names_the_field() {
         ),
         (
             TreatmentInput {
+                tailoring: Default::default(),
                 time_zone: "Europe/Londres".into(),
                 ..ok.clone()
             },
@@ -549,6 +552,7 @@ fn invalid_input_names_the_field() {
         ),
         (
             TreatmentInput {
+                tailoring: Default::default(),
                 time_zone: "".into(),
                 ..ok.clone()
             },
@@ -556,6 +560,7 @@ fn invalid_input_names_the_field() {
         ),
         (
             TreatmentInput {
+                tailoring: Default::default(),
                 send_hour: 24,
                 ..ok.clone()
             },
@@ -564,6 +569,7 @@ fn invalid_input_names_the_field() {
         // 01:30 on 29 March 2026 never happened in London.
         (
             TreatmentInput {
+                tailoring: Default::default(),
                 treated_at: local("2026-03-29T01:30:00"),
                 ..ok.clone()
             },
@@ -571,6 +577,7 @@ fn invalid_input_names_the_field() {
         ),
         (
             TreatmentInput {
+                tailoring: Default::default(),
                 treated_at: local("9999-12-31T23:00:00"),
                 ..ok.clone()
             },
@@ -578,6 +585,7 @@ fn invalid_input_names_the_field() {
         ),
         (
             TreatmentInput {
+                tailoring: Default::default(),
                 treated_at: NaiveDateTime::MIN,
                 ..ok.clone()
             },

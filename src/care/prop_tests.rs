@@ -63,6 +63,7 @@ fn treatment() -> impl Strategy<Value = TreatmentInput> {
         0u32..24,
     )
         .prop_map(|(areas, treated_at, zone, send_hour)| TreatmentInput {
+            tailoring: Default::default(),
             areas,
             treated_at,
             time_zone: zone.to_string(),
@@ -233,7 +234,11 @@ fn check_version_2_rules(input: &TreatmentInput, plan: &Plan) -> Result<(), Test
     let treated = plan.treated_at.utc;
     prop_assert_eq!(plan.avoid_until.len(), protocol.timed_avoid().len());
     for (timed, shown) in protocol.timed_avoid().iter().zip(&plan.avoid_until) {
-        let hours = f64::from(timed.until_hours[&plan.band.id]) * factor;
+        // A tailored plan names each restriction it changed, with its final (stretched) hours.
+        let hours = match plan.adjusted.iter().find(|a| a.items == timed.items) {
+            Some(adjusted) => f64::from(adjusted.value),
+            None => f64::from(timed.until_hours[&plan.band.id]) * factor,
+        };
         let until = treated + Duration::hours(hours.round() as i64);
         prop_assert_eq!(shown.until.utc, until);
         prop_assert_eq!(&shown.items, &timed.items);
@@ -264,7 +269,11 @@ fn check_version_2_rules(input: &TreatmentInput, plan: &Plan) -> Result<(), Test
             .iter()
             .find(|s| s.id == in_force.id)
             .unwrap();
-        prop_assert_eq!(&in_force.do_items, &spec.do_items);
+        // Add-ons and considerations only append to a phase's list.
+        prop_assert!(in_force.do_items.starts_with(&spec.do_items));
+        prop_assert!(in_force.do_items[spec.do_items.len()..]
+            .iter()
+            .all(|i| plan.added_items.contains(i)));
         prop_assert!(in_force.avoid_items.starts_with(&spec.avoid_items));
         if reminder.kind == ReminderKind::Evening {
             prop_assert_eq!(content.tonight, protocol.tonight().items.as_slice());
@@ -336,6 +345,7 @@ fn treatment_near_dst() -> impl Strategy<Value = TreatmentInput> {
             let after = local_of(tz, change);
             let hours = [before.hour(), (before.hour() + 1) % 24, after.hour()];
             TreatmentInput {
+                tailoring: Default::default(),
                 areas,
                 treated_at: local_of(tz, change - Duration::minutes(minutes_before)),
                 time_zone: tz.name().to_string(),
@@ -404,6 +414,7 @@ proptest! {
         send_hour in any::<u32>(),
     ) {
         let input = TreatmentInput {
+            tailoring: Default::default(),
             areas: ids.into_iter().zip(depths).map(|(area_id, depth_mm)| TreatedArea { area_id, depth_mm }).collect(),
             treated_at,
             time_zone: zone,
@@ -411,6 +422,105 @@ proptest! {
         };
         if let Err(e) = compute_plan(&Protocol::default_protocol(), &input) {
             prop_assert!(!e.field().is_empty());
+        }
+    }
+}
+
+/// Random tailoring: any subset of add-ons and considerations, and adjustments anywhere in a
+/// wide span (out-of-range ones must be refused, never applied).
+fn tailoring() -> impl Strategy<Value = Tailoring> {
+    let p = Protocol::default_protocol();
+    let add_ons: Vec<String> = p.add_ons().iter().map(|t| t.id.clone()).collect();
+    let considerations: Vec<String> = p.considerations().iter().map(|t| t.id.clone()).collect();
+    let keys: Vec<String> = p
+        .timed_avoid()
+        .iter()
+        .map(|t| t.id.clone())
+        .chain(p.actives().iter().map(|a| format!("active-{}", a.id)))
+        .collect();
+    (
+        proptest::sample::subsequence(add_ons.clone(), 0..=add_ons.len()),
+        proptest::sample::subsequence(considerations.clone(), 0..=considerations.len()),
+        proptest::collection::btree_map(proptest::sample::select(keys), 0u32..400, 0..3),
+    )
+        .prop_map(|(add_ons, considerations, adjustments)| Tailoring {
+            adjustments,
+            add_ons,
+            considerations,
+            patient_note: String::new(),
+        })
+}
+
+/// Every restriction's length in a plan: timed ends in hours after the treatment, active days.
+fn lengths(plan: &Plan) -> (Vec<i64>, Vec<u32>) {
+    let hours = plan
+        .avoid_until
+        .iter()
+        .map(|a| (a.until.utc - plan.treated_at.utc).num_hours())
+        .collect();
+    (hours, plan.actives.iter().map(|a| a.day).collect())
+}
+
+proptest! {
+    #[test]
+    fn tailoring_never_shortens_below_the_protocols_minimum_and_keeps_dates_ordered(
+        base in treatment(),
+        tailoring in tailoring(),
+    ) {
+        let p = Protocol::default_protocol();
+        let untailored = compute_plan(&p, &base).unwrap();
+        let input = TreatmentInput { tailoring: tailoring.clone(), ..base.clone() };
+        let Ok(plan) = compute_plan(&p, &input) else {
+            // Refused only for an adjustment: add-ons and considerations are always valid.
+            prop_assert!(!tailoring.adjustments.is_empty());
+            return Ok(());
+        };
+        // Adjusted or not, the plan keeps every guarantee (ordered, contiguous phases; emails
+        // in order and inside the phases).
+        check_plan(&input)?;
+        let (hours, days) = lengths(&plan);
+        let (base_hours, base_days) = lengths(&untailored);
+        let band = &plan.band.id;
+        for ((t, h), b) in p.timed_avoid().iter().zip(&hours).zip(&base_hours) {
+            // Never below the range's minimum (stretched like the default, so at least min).
+            let [min, _] = t.adjust[band];
+            prop_assert!(*h >= i64::from(min), "{} ends at {h} h, under {min}", t.id);
+            if !tailoring.adjustments.contains_key(&t.id) {
+                // Add-ons and considerations alone never shorten anything.
+                prop_assert!(h >= b, "{} shortened from {b} to {h}", t.id);
+            }
+        }
+        for ((a, d), b) in p.actives().iter().zip(&days).zip(&base_days) {
+            let key = format!("active-{}", a.id);
+            if tailoring.adjustments.contains_key(&key) {
+                let lowest = a.adjust.values().map(|[min, _]| *min).min().unwrap_or(0);
+                prop_assert!(*d >= lowest, "{key} on day {d}, under {lowest}");
+            } else {
+                prop_assert!(d >= b, "{key} came back sooner: {b} → {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn considerations_never_shorten_anything(
+        base in treatment(),
+        considerations in proptest::sample::subsequence(
+            vec!["darker-skin".to_string(), "cold-sores".to_string()], 0..=2),
+    ) {
+        let p = Protocol::default_protocol();
+        let untailored = compute_plan(&p, &base).unwrap();
+        let input = TreatmentInput {
+            tailoring: Tailoring { considerations, ..Tailoring::default() },
+            ..base
+        };
+        let plan = compute_plan(&p, &input).unwrap();
+        let (hours, days) = lengths(&plan);
+        let (base_hours, base_days) = lengths(&untailored);
+        prop_assert!(hours.iter().zip(&base_hours).all(|(h, b)| h >= b));
+        prop_assert!(days.iter().zip(&base_days).all(|(d, b)| d >= b));
+        for (t, b) in plan.phases.iter().zip(&untailored.phases) {
+            prop_assert_eq!((t.starts_at, t.ends_at), (b.starts_at, b.ends_at));
+            prop_assert!(b.avoid_items.iter().all(|i| t.avoid_items.contains(i)));
         }
     }
 }

@@ -18,6 +18,7 @@ pub fn sample_input() -> TreatmentInput {
         depth_mm: 1.0,
     };
     TreatmentInput {
+        tailoring: Default::default(),
         areas: vec![area("cheeks"), area("forehead")],
         treated_at: NaiveDate::from_ymd_opt(2026, 3, 27)
             .and_then(|d| d.and_hms_opt(14, 30, 0))

@@ -121,25 +121,29 @@ impl Worker {
         // transaction per batch of whatever finished meanwhile: one commit per
         // email was the worker's next limit after the SMTP fix (BENCHMARKS.md, F6).
         let (finished, mut to_record) = tokio::sync::mpsc::unbounded_channel();
-        let send_all = futures_util::stream::iter(jobs)
-            .map(|job| {
+        let send_all = futures_util::stream::iter(by_email(jobs))
+            .map(|group| {
                 let clinic = &clinic;
                 async move {
-                    let id = job.reminder.id;
+                    let ids: Vec<i64> = group.iter().map(|j| j.reminder.id).collect();
                     // A bug in one email must not stop the others: it fails visibly instead.
-                    let outcome = AssertUnwindSafe(self.process(job, clinic, now))
+                    AssertUnwindSafe(self.process(group, clinic, now))
                         .catch_unwind()
                         .await
                         .unwrap_or_else(|_| {
-                            Outcome::Failed("internal error while sending (see the log)".into())
-                        });
-                    (id, outcome)
+                            let failed = "internal error while sending (see the log)";
+                            ids.into_iter()
+                                .map(|id| (id, Outcome::Failed(failed.into())))
+                                .collect()
+                        })
                 }
             })
             .buffer_unordered(self.config.concurrency.max(1))
             .for_each(move |done| {
-                // The receiver lives until every sender is gone, so this cannot fail.
-                let _ = finished.send(done);
+                for one in done {
+                    // The receiver lives until every sender is gone, so this cannot fail.
+                    let _ = finished.send(one);
+                }
                 std::future::ready(())
             });
         let record_all = async {
@@ -262,66 +266,100 @@ impl Worker {
         .await
     }
 
-    /// One send. Its span names the reminder and treatment, never the
-    /// patient or the address (logs leave the clinic).
-    #[tracing::instrument(name = "send", skip_all, fields(reminder = job.reminder.id, treatment = job.reminder.treatment_id))]
-    async fn process(&self, job: Job, clinic: &Clinic, now: DateTime<Utc>) -> Outcome {
-        let r = &job.reminder;
-        if job.treatment_deleted {
-            return Outcome::Cancelled("the treatment was deleted".into());
-        }
-        if !job.patient.can_be_emailed() {
-            return Outcome::Cancelled(if job.patient.unsubscribed_at.is_some() {
-                "the patient unsubscribed".into()
+    /// One email for a patient's reminders due at the same time. Its span names the
+    /// reminders, never the patient or the address (logs leave the clinic). Each reminder
+    /// gets an outcome; those that go out share the email's.
+    #[tracing::instrument(name = "send", skip_all, fields(reminders = ?group.iter().map(|j| j.reminder.id).collect::<Vec<_>>()))]
+    async fn process(
+        &self,
+        group: Vec<Job>,
+        clinic: &Clinic,
+        now: DateTime<Utc>,
+    ) -> Vec<(i64, Outcome)> {
+        let mut done = Vec::new();
+        let mut to_send = Vec::new();
+        for job in group {
+            let r = &job.reminder;
+            let late = now - r.send_at.and_utc();
+            let outcome = if job.treatment_deleted {
+                Outcome::Cancelled("the treatment was deleted".into())
+            } else if !job.patient.can_be_emailed() {
+                Outcome::Cancelled(if job.patient.unsubscribed_at.is_some() {
+                    "the patient unsubscribed".into()
+                } else {
+                    crate::usecases::reminders::NO_CONSENT.into()
+                })
+            } else if is_stale(r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
+                Outcome::Skipped(format!(
+                    "{} hours late (the app was not sending); skipped so the next reminder goes on time",
+                    late.num_hours()
+                ))
             } else {
-                crate::usecases::reminders::NO_CONSENT.into()
-            });
+                to_send.push(job);
+                continue;
+            };
+            done.push((r.id, outcome));
         }
-        let late = now - r.send_at.and_utc();
-        if is_stale(r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
-            return Outcome::Skipped(format!(
-                "{} hours late (the app was not sending); skipped so the next reminder goes on time",
-                late.num_hours()
-            ));
+        if to_send.is_empty() {
+            return done;
         }
-        let message = match self.render(&job, clinic) {
-            Ok(m) => m,
-            Err(e) => return Outcome::Failed(format!("could not build the email: {e}")),
+        let outcome = match self.render(&to_send, clinic) {
+            Ok(message) => self.send(message, &to_send, now).await,
+            Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
         };
+        for job in &to_send {
+            done.push((job.reminder.id, outcome.clone()));
+        }
+        done
+    }
+
+    async fn send(&self, message: lettre::Message, group: &[Job], now: DateTime<Utc>) -> Outcome {
+        // Rows that go together were claimed together, so they have made the same attempts.
+        let attempts = group.iter().map(|j| j.reminder.attempts).max().unwrap_or(0);
         match self.mailer.send(message).await {
             Ok(()) => Outcome::Sent,
             Err(e) if e.permanent => Outcome::Failed(e.message),
-            Err(e) if r.attempts >= self.config.max_attempts => Outcome::Failed(format!(
+            Err(e) if attempts >= self.config.max_attempts => Outcome::Failed(format!(
                 "gave up after {} attempts: {}",
-                r.attempts, e.message
+                attempts, e.message
             )),
             Err(e) => Outcome::Retry {
                 error: e.message,
-                next: (now + self.config.backoff_after(r.attempts)).naive_utc(),
+                next: (now + self.config.backoff_after(attempts)).naive_utc(),
             },
         }
     }
 
-    fn render(&self, job: &Job, clinic: &Clinic) -> anyhow::Result<lettre::Message> {
-        let r = &job.reminder;
-        let plan: crate::care::Plan = serde_json::from_str(&job.plan_json)?;
-        let email = crate::usecases::reminders::compose_for(
-            r,
-            &plan,
+    /// The email for reminders of one patient due at the same time. Its Message-ID is
+    /// the lowest reminder's, so a repeat of the same email is recognisable.
+    fn render(&self, group: &[Job], clinic: &Clinic) -> anyhow::Result<lettre::Message> {
+        let plans = group
+            .iter()
+            .map(|j| serde_json::from_str::<crate::care::Plan>(&j.plan_json))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows: Vec<_> = group.iter().map(|j| &j.reminder).zip(&plans).collect();
+        let email = crate::usecases::reminders::compose_group(
+            &rows,
             clinic,
-            &job.patient.name,
+            &group[0].patient.name,
             &self.links,
-        );
-        let unsubscribe = self.links.unsubscribe(job.patient.id);
-        let to = job.patient.email.as_deref().unwrap_or_default();
+        )
+        .ok_or_else(|| anyhow::anyhow!("no reminder to send"))?;
+        let lead = group
+            .iter()
+            .min_by_key(|j| j.reminder.id)
+            .ok_or_else(|| anyhow::anyhow!("no reminder to send"))?;
+        let patient = &lead.patient;
+        let unsubscribe = self.links.unsubscribe(patient.id);
+        let to = patient.email.as_deref().unwrap_or_default();
         let envelope = Envelope {
             from_name: &clinic.name,
             from_email: &clinic.sender_email,
             reply_to: (!clinic.email.is_empty()).then_some(clinic.email.as_str()),
-            to_name: &job.patient.name,
+            to_name: &patient.name,
             to_email: to,
             subject: &email.subject,
-            message_id: &r.message_id,
+            message_id: &lead.reminder.message_id,
             unsubscribe_url: Some(&unsubscribe),
         };
         mail::build_message(&envelope, email.text(), email.html())
@@ -339,6 +377,25 @@ impl Worker {
         })
         .await
     }
+}
+
+/// Claimed reminders, one group per email: a patient's reminders due at the
+/// same time. A "send the sheet now" email always goes on its own.
+fn by_email(jobs: Vec<Job>) -> Vec<Vec<Job>> {
+    let mergeable = |j: &Job| !reminders::is_sheet_now(&j.reminder.reminder_key);
+    let mut groups: Vec<Vec<Job>> = Vec::new();
+    for job in jobs {
+        let key = (job.reminder.patient_id, job.reminder.send_at);
+        match groups.iter_mut().find(|g| {
+            mergeable(&job)
+                && mergeable(&g[0])
+                && (g[0].reminder.patient_id, g[0].reminder.send_at) == key
+        }) {
+            Some(group) => group.push(job),
+            None => groups.push(vec![job]),
+        }
+    }
+    groups
 }
 
 /// Whether a failed round may succeed when simply tried again: no pooled

@@ -52,6 +52,27 @@ pub struct ReminderEmail {
     pub sheet_only: bool,
     /// (what, .ics address) for the dates this email announces.
     pub calendars: Vec<(String, String)>,
+    /// "From your practitioner"; empty when there is none.
+    pub patient_note: String,
+    /// "Adjusted for you": each changed restriction still in force, with its date, then the
+    /// add-on and consideration notes.
+    pub adjusted: Vec<String>,
+    /// The patient's other treatments whose emails fall at the same time: one email covers
+    /// them all (see [`compose_combined`]). Empty in an email for one treatment.
+    pub also: Vec<AlsoTreatment>,
+}
+
+/// Another treatment's part of a combined email: where its healing is and what to do for it.
+/// What to avoid is in the email's one Avoid list, which covers every treatment.
+pub struct AlsoTreatment {
+    pub heading: String,
+    pub intro: String,
+    pub phase_name: String,
+    pub phase_skin: String,
+    pub do_items: Vec<String>,
+    pub milestones: Vec<Milestone>,
+    pub patient_note: String,
+    pub sheet_url: String,
 }
 
 impl ReminderEmail {
@@ -127,6 +148,35 @@ fn calendars(plan: &Plan, milestones: &[String], sheet_url: &str) -> Vec<(String
     out
 }
 
+/// What an email says under "Adjusted for you" at `send_at`: restrictions that changed and
+/// have not ended yet, with their dates, then the session's notes.
+fn adjusted_lines(plan: &Plan, send_at: DateTime<Utc>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for a in &plan.adjusted {
+        if let Some(active) = plan.actives.iter().find(|x| x.key == a.key) {
+            if send_at.date_naive() < active.from {
+                lines.push(format!(
+                    "{}: not before {}.",
+                    a.label,
+                    long_date(active.from)
+                ));
+            }
+        } else if let Some(until) = plan.avoid_until.iter().find(|u| u.items == a.items) {
+            if send_at < until.until.utc {
+                lines.push(format!(
+                    "Until {}: {}",
+                    until.until.local.format("%a %-d %b, %H:%M"),
+                    a.items.join(" ")
+                ));
+            }
+        }
+    }
+    for n in &plan.session_notes {
+        lines.push(format!("{}: {}", n.label, n.notes.join(" ")));
+    }
+    lines
+}
+
 /// Composes the email for the reminder `key` of `plan`, sent at `send_at`.
 /// `fallback_subject` is used if the key is no longer in the plan.
 #[allow(clippy::too_many_arguments)]
@@ -185,7 +235,7 @@ pub fn compose(
             .as_ref()
             .map(|p| p.do_items.clone())
             .unwrap_or_default(),
-        avoid_items: phase.map(|p| p.avoid_items).unwrap_or_default(),
+        avoid_items: content.avoid_items.clone(),
         milestones,
         tonight: content.tonight.to_vec(),
         normal: content.normal.to_vec(),
@@ -197,7 +247,130 @@ pub fn compose(
         unsubscribe_url,
         sheet_only,
         calendars,
+        patient_note: plan.tailoring.patient_note.clone(),
+        adjusted: adjusted_lines(plan, send_at),
+        also: Vec::new(),
     }
+}
+
+/// One treatment's share of an email: its plan, its reminder's key and subject, its sheet.
+pub struct Part<'a> {
+    pub plan: &'a Plan,
+    pub key: &'a str,
+    pub fallback_subject: &'a str,
+    pub sheet_url: String,
+}
+
+/// The local date `send_at` falls on in a plan's zone.
+fn local_day(plan: &Plan, send_at: DateTime<Utc>) -> chrono::NaiveDate {
+    let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    send_at.with_timezone(&tz).date_naive()
+}
+
+/// A part's milestones in a combined email. The stricter rule wins: an active another
+/// treatment still keeps away is not announced as back; it says when it may come back.
+fn strict_milestones(parts: &[Part<'_>], i: usize, send_at: DateTime<Utc>) -> Vec<Milestone> {
+    let plan = parts[i].plan;
+    let Some(reminder) = plan.reminders.iter().find(|r| r.key == parts[i].key) else {
+        return Vec::new();
+    };
+    reminder
+        .milestones
+        .iter()
+        .filter_map(|key| {
+            let later = plan.actives.iter().find(|a| &a.key == key).and_then(|a| {
+                parts
+                    .iter()
+                    .filter_map(|p| p.plan.actives.iter().find(|b| b.name == a.name))
+                    .map(|b| b.from)
+                    .filter(|from| *from > local_day(plan, send_at))
+                    .max()
+                    .map(|from| (a, from))
+            });
+            match later {
+                Some((active, from)) => Some(Milestone {
+                    title: format!("Not yet: {}", active.name),
+                    text: format!(
+                        "Your other treatment needs more time. Wait until {} to use it.",
+                        long_date(from)
+                    ),
+                }),
+                None => milestone(plan, key),
+            }
+        })
+        .collect()
+}
+
+fn push_new(into: &mut Vec<String>, items: &[String]) {
+    for i in items {
+        if !into.contains(i) {
+            into.push(i.clone());
+        }
+    }
+}
+
+/// One email for a patient's reminders that fall at the same time, one part per treatment
+/// (the newest first). The first part's email leads; each other treatment adds its own
+/// section. The stricter rule wins: one Avoid list holds whatever any treatment still
+/// avoids, and an active comes back only when every treatment allows it. With one part
+/// this is exactly [`compose`].
+pub fn compose_combined(
+    parts: &[Part<'_>],
+    send_at: DateTime<Utc>,
+    clinic: &Clinic,
+    patient_name: &str,
+    unsubscribe_url: String,
+) -> Option<ReminderEmail> {
+    let one = |p: &Part<'_>| {
+        compose(
+            p.plan,
+            p.key,
+            p.fallback_subject,
+            send_at,
+            clinic,
+            patient_name,
+            p.sheet_url.clone(),
+            unsubscribe_url.clone(),
+        )
+    };
+    let (first, others) = parts.split_first()?;
+    let mut email = one(first);
+    if others.is_empty() {
+        return Some(email);
+    }
+    email.milestones = strict_milestones(parts, 0, send_at);
+    email.subject = "Your aftercare for today".into();
+    email.intro = format!(
+        "{} This email covers all your treatments that are still healing.",
+        email.intro
+    );
+    for (i, part) in others.iter().enumerate() {
+        let other = one(part);
+        push_new(&mut email.avoid_items, &other.avoid_items);
+        push_new(&mut email.adjusted, &other.adjusted);
+        push_new(&mut email.tonight, &other.tonight);
+        push_new(&mut email.normal, &other.normal);
+        let plan = part.plan;
+        email.also.push(AlsoTreatment {
+            heading: format!(
+                "Your treatment on {}: {}",
+                long_date(plan.treated_at.local.date()),
+                plan.areas
+                    .iter()
+                    .map(|a| a.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            intro: other.intro,
+            phase_name: other.phase_name,
+            phase_skin: other.phase_skin,
+            do_items: other.do_items,
+            milestones: strict_milestones(parts, i + 1, send_at),
+            patient_note: other.patient_note,
+            sheet_url: other.sheet_url,
+        });
+    }
+    Some(email)
 }
 
 #[cfg(test)]
@@ -262,6 +435,7 @@ mod tests {
     #[test]
     fn a_morning_treatments_evening_email_has_the_tonight_list_and_the_phase_in_force() {
         let input = TreatmentInput {
+            tailoring: Default::default(),
             treated_at: "2026-06-01T10:00:00".parse().unwrap(),
             ..sample_input()
         };
@@ -281,6 +455,105 @@ mod tests {
         assert!(!compose_for(&plan, &next.key, next.send_at)
             .text()
             .contains("TONIGHT"));
+    }
+
+    fn part<'a>(plan: &'a Plan, key: &'a str, sheet: &str) -> Part<'a> {
+        Part {
+            plan,
+            key,
+            fallback_subject: "x",
+            sheet_url: sheet.into(),
+        }
+    }
+
+    #[test]
+    fn one_email_covers_two_treatments_and_the_stricter_rule_wins() {
+        let protocol = Protocol::default_protocol();
+        let older = compute_plan(&protocol, &sample_input()).unwrap();
+        let newer_input = TreatmentInput {
+            treated_at: sample_input().treated_at + chrono::Duration::days(3),
+            ..sample_input()
+        };
+        let newer = compute_plan(&protocol, &newer_input).unwrap();
+        // An email of the older plan that brings an active back, at a time the newer one
+        // also sends (both send at the same morning hour).
+        let (back, same_time) = older
+            .reminders
+            .iter()
+            .filter(|r| r.milestones.iter().any(|m| m.starts_with("active-")))
+            .find_map(|r| {
+                let other = newer.reminders.iter().find(|n| n.send_at == r.send_at)?;
+                Some((r, other))
+            })
+            .expect("an active comes back on a morning both treatments send");
+        let active = older
+            .actives
+            .iter()
+            .find(|a| back.milestones.contains(&a.key))
+            .unwrap();
+        let parts = [
+            part(&newer, &same_time.key, "https://x/s/newer"),
+            part(&older, &back.key, "https://x/s/older"),
+        ];
+        let email = compose_combined(
+            &parts,
+            back.send_at,
+            &fixture::clinic(),
+            fixture::PATIENT,
+            fixture::UNSUBSCRIBE_URL.into(),
+        )
+        .unwrap();
+        let alone = compose_for(&older, &back.key, back.send_at);
+        assert!(alone
+            .milestones
+            .iter()
+            .any(|m| m.title == format!("From today: {}", active.name)));
+        let text = email.text();
+        let html = email.html();
+        for part in [&text, &html] {
+            assert!(part.contains("https://x/s/newer") && part.contains("https://x/s/older"));
+            assert!(
+                part.contains(&format!("Not yet: {}", active.name)),
+                "{part}"
+            );
+            assert!(
+                !part.contains(&format!("From today: {}", active.name)),
+                "{part}"
+            );
+        }
+        let newer_alone = compose_for(&newer, &same_time.key, same_time.send_at);
+        for item in alone.avoid_items.iter().chain(&newer_alone.avoid_items) {
+            assert!(email.avoid_items.contains(item), "{item} is still avoided");
+        }
+        assert_eq!(email.subject, "Your aftercare for today");
+        assert_eq!(email.also.len(), 1);
+        assert!(text.contains(&format!("Today is day {}", back.day)));
+        assert!(text.contains(&format!("Today is day {}", same_time.day)));
+    }
+
+    #[test]
+    fn a_combined_email_of_one_treatment_is_that_treatments_email() {
+        let plan = compute_plan(&Protocol::default_protocol(), &sample_input()).unwrap();
+        for r in &plan.reminders {
+            let one = compose_combined(
+                &[part(&plan, &r.key, fixture::SHEET_URL)],
+                r.send_at,
+                &fixture::clinic(),
+                fixture::PATIENT,
+                fixture::UNSUBSCRIBE_URL.into(),
+            )
+            .unwrap();
+            let alone = compose_for(&plan, &r.key, r.send_at);
+            assert_eq!((one.text(), one.html()), (alone.text(), alone.html()));
+        }
+        assert!(compose_combined(
+            &[],
+            Utc::now(),
+            &fixture::clinic(),
+            fixture::PATIENT,
+            String::new()
+        )
+        .is_none());
     }
 
     #[test]

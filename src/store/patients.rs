@@ -20,9 +20,20 @@ pub struct PatientRow {
     pub consent_at: Option<NaiveDateTime>,
     pub unsubscribed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// Protocol consideration ids, comma-separated.
+    pub skin_considerations: String,
 }
 
 impl PatientRow {
+    /// The recorded skin considerations, as protocol ids.
+    pub fn considerations(&self) -> Vec<String> {
+        self.skin_considerations
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Whether aftercare emails may go to this patient at all: they agreed,
     /// gave an address, and have not unsubscribed.
     pub fn can_be_emailed(&self) -> bool {
@@ -66,6 +77,21 @@ pub fn version(conn: &mut DbConn, id: i64) -> QueryResult<Option<i64>> {
         .select(patients::version)
         .get_result(conn)
         .optional()
+}
+
+/// Records the patient's skin considerations (ids), which later treatments start from.
+pub fn set_considerations(
+    conn: &mut DbConn,
+    id: i64,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(patients::table.find(id))
+        .set((
+            patients::skin_considerations.eq(ids.join(",")),
+            patients::updated_at.eq(now),
+        ))
+        .execute(conn)
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<PatientRow>> {

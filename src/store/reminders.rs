@@ -362,9 +362,16 @@ struct ClaimedId {
 }
 
 /// Atomically takes up to `limit` due reminders (pending and due, or
-/// `sending` with an expired lease) and leases them until `lease_until`.
-/// PostgreSQL skips rows another worker has locked; on SQLite the single
-/// statement runs inside the write lock, so two workers cannot take one row.
+/// `sending` with an expired lease) and leases them until `lease_until`,
+/// with every other claimable reminder of the same patient and send time
+/// (their time has come too): those go out as one email, so a patient gets
+/// one email per send time however many treatments are healing. A whole
+/// group is taken by one worker: on SQLite the single statement runs inside
+/// the write lock; on PostgreSQL claims take a transaction-level advisory
+/// lock first (call inside a transaction), so two workers never split a group.
+/// The key prefix of a "send the sheet now" email (see `usecases::reminders`).
+pub const SHEET_NOW: &str = "sheet-now";
+
 pub fn claim(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -373,22 +380,37 @@ pub fn claim(
 ) -> QueryResult<Vec<i64>> {
     // Parameters: 1 = now, 2 = lease end, 3 = limit. PostgreSQL numbers them
     // `$n`; SQLite would read `$n` as a *named* parameter, so it gets `?n`.
+    // A "send the sheet now" email goes on its own, never merged with another.
     let sql = |p: &str, lock: &str| {
+        let claimable = format!(
+            "(status = 'pending' AND next_attempt_at <= {p}1 AND send_at <= {p}1) \
+             OR (status = 'sending' AND lease_expires_at < {p}1)"
+        );
+        // A sibling waiting out a retry is taken with its group: its time has come.
+        let sibling = format!(
+            "(status = 'pending' AND send_at <= {p}1) OR (status = 'sending' AND lease_expires_at < {p}1)"
+        );
         format!(
             "UPDATE reminders SET status = 'sending', lease_expires_at = {p}2, attempts = attempts + 1, updated_at = {p}1 \
-             WHERE id IN (SELECT id FROM reminders \
-                          WHERE (status = 'pending' AND next_attempt_at <= {p}1 AND send_at <= {p}1) \
-                             OR (status = 'sending' AND lease_expires_at < {p}1) \
-                          ORDER BY next_attempt_at, id LIMIT {p}3{lock}) \
+             WHERE ({sibling}) AND EXISTS (SELECT 1 FROM (SELECT id, patient_id, send_at, reminder_key FROM reminders \
+                          WHERE {claimable} \
+                          ORDER BY next_attempt_at, id LIMIT {p}3{lock}) due \
+                        WHERE due.id = reminders.id \
+                           OR (due.patient_id = reminders.patient_id AND due.send_at = reminders.send_at \
+                               AND due.reminder_key NOT LIKE '{SHEET_NOW}%' \
+                               AND reminders.reminder_key NOT LIKE '{SHEET_NOW}%')) \
              RETURNING id"
         )
     };
     let ids: Vec<ClaimedId> = match conn {
-        DbConn::Pg(c) => diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
+        DbConn::Pg(c) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(1414)").execute(c)?;
+            diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<BigInt, _>(limit)
+                .load(c)?
+        }
         DbConn::Sqlite(c) => diesel::sql_query(sql("?", ""))
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(lease_until)

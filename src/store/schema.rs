@@ -98,6 +98,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        skin_considerations -> Text,
     }
 }
 

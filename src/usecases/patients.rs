@@ -236,6 +236,18 @@ pub fn unsubscribe(
 }
 
 #[tracing::instrument(skip_all, fields(id = id))]
+/// Records the skin considerations a treatment was planned with, so the next treatment of this
+/// patient starts from them.
+pub fn set_considerations(
+    conn: &mut DbConn,
+    id: i64,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    store::patients::set_considerations(conn, id, ids, now)?;
+    Ok(())
+}
+
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<Patient> {
     store::patients::find(conn, id)?.ok_or(AppError::NotFound)
 }

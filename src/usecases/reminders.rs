@@ -119,7 +119,7 @@ fn insert<'a>(
 /// The key prefix of a "send the sheet now" email. Each click carries its own
 /// nonce after it, so a click's form sent twice (a double click, a browser
 /// resend) queues one email and each new click one more.
-pub const SHEET_NOW: &str = "sheet-now";
+pub use crate::store::reminders::SHEET_NOW;
 
 /// Whether a reminder key is a "send the sheet now" email (not part of the plan).
 pub fn is_sheet_now(key: &str) -> bool {
@@ -260,6 +260,35 @@ pub fn compose_for(
         clinic,
         patient_name,
         links.sheet(row.treatment_id),
+        links.unsubscribe(row.patient_id),
+    )
+}
+
+/// The one email for a patient's reminders due at the same time (one row per
+/// treatment), newest treatment first; `None` for no rows.
+pub fn compose_group(
+    rows: &[(&ReminderRow, &Plan)],
+    clinic: &crate::usecases::clinic::Clinic,
+    patient_name: &str,
+    links: &Links,
+) -> Option<ReminderEmail> {
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(|(row, plan)| std::cmp::Reverse((plan.treated_at.utc, row.treatment_id)));
+    let parts: Vec<crate::mail::reminder::Part<'_>> = rows
+        .iter()
+        .map(|(row, plan)| crate::mail::reminder::Part {
+            plan,
+            key: &row.reminder_key,
+            fallback_subject: &row.subject,
+            sheet_url: links.sheet(row.treatment_id),
+        })
+        .collect();
+    let (row, _) = rows.first()?;
+    crate::mail::reminder::compose_combined(
+        &parts,
+        row.send_at.and_utc(),
+        clinic,
+        patient_name,
         links.unsubscribe(row.patient_id),
     )
 }
@@ -507,7 +536,7 @@ pub fn cancel(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> 
 // --- the worker's side ----------------------------------------------------------
 
 /// What one send came to.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
     Sent,
     /// A temporary failure: try again at `next`.

@@ -43,6 +43,13 @@ pub struct Sheet {
     /// The calendar files (.ics) for the next-session window and the actives.
     pub next_session_ics: Option<String>,
     pub actives_ics: Option<String>,
+    /// "From your practitioner"; empty when there is none.
+    pub patient_note: String,
+    /// Add-on and consideration notes: (label, notes).
+    pub session_notes: Vec<(String, Vec<String>)>,
+    /// Texts marked "Adjusted for you": changed restrictions' items and active names, and the
+    /// items that add-ons and considerations added.
+    pub adjusted: Vec<String>,
 }
 
 /// What the sheet adds to hand it over: the QR code of its link, and its
@@ -73,6 +80,30 @@ pub fn qr_svg(url: &str) -> String {
         Some(at) => svg[at..].to_string(),
         None => svg,
     }
+}
+
+impl Sheet {
+    /// Whether this text gets the "Adjusted for you" mark.
+    pub fn marked(&self, text: &str) -> bool {
+        self.adjusted.iter().any(|a| a == text)
+    }
+    /// Whether any text of a list gets the mark (a timed list is adjusted as a whole).
+    pub fn marked_list(&self, texts: &[String]) -> bool {
+        texts.iter().any(|t| self.marked(t))
+    }
+}
+
+/// The texts an adjusted plan marks "Adjusted for you", shared by the sheet and the emails.
+pub fn adjusted_texts(plan: &Plan) -> Vec<String> {
+    let mut texts = plan.added_items.clone();
+    for a in &plan.adjusted {
+        if a.items.is_empty() {
+            texts.push(a.label.clone());
+        } else {
+            texts.extend(a.items.iter().cloned());
+        }
+    }
+    texts
 }
 
 pub struct SheetPhase {
@@ -218,6 +249,13 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
         qr_svg: String::new(),
         next_session_ics: None,
         actives_ics: None,
+        patient_note: plan.tailoring.patient_note.clone(),
+        session_notes: plan
+            .session_notes
+            .iter()
+            .map(|n| (n.label.clone(), n.notes.clone()))
+            .collect(),
+        adjusted: adjusted_texts(plan),
     }
 }
 
@@ -281,6 +319,7 @@ mod tests {
 
     fn ten_am_plan() -> Plan {
         let input = TreatmentInput {
+            tailoring: Default::default(),
             areas: vec![TreatedArea {
                 area_id: "cheeks".into(),
                 depth_mm: 1.0,

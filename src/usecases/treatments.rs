@@ -6,6 +6,7 @@
 
 use super::{clinic, patients, reminders};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use std::collections::BTreeMap;
 
 use crate::auth::Role;
 use crate::care::{self, schedule, Plan, Protocol, TreatedArea, TreatmentInput};
@@ -36,7 +37,18 @@ pub struct TreatmentForm {
     pub device: String,
     pub products: String,
     pub internal_notes: String,
+    /// "Adjust for this session": restriction key → value as typed (empty: the default).
+    pub adjust: BTreeMap<String, String>,
+    /// Ticked add-on ids.
+    pub add_ons: Vec<String>,
+    /// Ticked skin consideration ids (a new treatment starts from the patient's).
+    pub considerations: Vec<String>,
+    /// Shown to the patient under "From your practitioner".
+    pub patient_note: String,
 }
+
+/// The longest note for the patient: a few sentences, so it fits on the printed sheet.
+pub const PATIENT_NOTE_MAX: usize = 600;
 
 #[derive(Debug, Clone, Default)]
 pub struct AreaRowInput {
@@ -45,11 +57,13 @@ pub struct AreaRowInput {
 }
 
 impl TreatmentForm {
-    /// The form for a new treatment: now, in the clinic's zone, and empty rows.
-    pub fn blank(local_now: NaiveDateTime) -> TreatmentForm {
+    /// The form for a new treatment: now, in the clinic's zone, empty rows, and the patient's
+    /// recorded skin considerations.
+    pub fn blank(local_now: NaiveDateTime, patient: &Patient) -> TreatmentForm {
         TreatmentForm {
             treated_at: form_datetime(local_now),
             rows: vec![AreaRowInput::default(); FORM_ROWS],
+            considerations: patient.considerations(),
             ..Default::default()
         }
     }
@@ -65,7 +79,19 @@ impl TreatmentForm {
             .collect();
         let blanks = FORM_ROWS.saturating_sub(rows.len()).max(2);
         rows.extend(std::iter::repeat_n(AreaRowInput::default(), blanks));
+        // A plan that cannot be read leaves the tailoring empty; the sheet reports that error.
+        let tailoring = serde_json::from_str::<Plan>(&t.plan_json)
+            .map(|p| p.tailoring)
+            .unwrap_or_default();
         TreatmentForm {
+            adjust: tailoring
+                .adjustments
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+            add_ons: tailoring.add_ons,
+            considerations: tailoring.considerations,
+            patient_note: tailoring.patient_note,
             treated_at: form_datetime(t.treated_at_local),
             rows,
             device: t.device.clone(),
@@ -190,7 +216,42 @@ fn validate(
     crate::usecases::fields::single_line(&mut errors, "device", &form.device, 200);
     crate::usecases::fields::multi_line(&mut errors, "products", &form.products, 1000);
     crate::usecases::fields::multi_line(&mut errors, "internal_notes", &form.internal_notes, 5000);
+    let patient_note = crate::usecases::fields::multi_line(
+        &mut errors,
+        "patient_note",
+        &form.patient_note,
+        PATIENT_NOTE_MAX,
+    );
+    let mut adjustments = BTreeMap::new();
+    for (key, text) in form.adjust.iter().filter(|(_, t)| !t.is_empty()) {
+        match text.parse::<u32>() {
+            Ok(value) => {
+                adjustments.insert(key.clone(), value);
+            }
+            Err(_) => errors.add(format!("adjust_{key}"), "Enter a whole number."),
+        }
+    }
     errors.into_result()?;
+    // Protocol order, whatever order the form sent them in, so equal choices give equal plans.
+    let ticked = |list: &[care::protocol::Tailor], ids: &[String]| -> Vec<String> {
+        let mut out: Vec<String> = list
+            .iter()
+            .filter(|t| ids.contains(&t.id))
+            .map(|t| t.id.clone())
+            .collect();
+        out.extend(
+            ids.iter()
+                .filter(|i| !list.iter().any(|t| &t.id == *i))
+                .cloned(),
+        );
+        out
+    };
+    let tailoring = care::Tailoring {
+        adjustments,
+        add_ons: ticked(protocol.add_ons(), &form.add_ons),
+        considerations: ticked(protocol.considerations(), &form.considerations),
+        patient_note,
+    };
 
     let treated_at_local = treated_at_local.expect("validated");
     let input = TreatmentInput {
@@ -204,10 +265,14 @@ fn validate(
         treated_at: treated_at_local,
         time_zone: time_zone.to_string(),
         send_hour: clinic.send_hour as u32,
+        tailoring,
     };
     let plan = care::compute_plan(protocol, &input).map_err(|e| {
-        let field = if e.field().starts_with("treated_at") {
+        let field = e.field();
+        let field = if field.starts_with("treated_at") {
             "treated_at"
+        } else if field.starts_with("adjust_") || field == "add_ons" || field == "considerations" {
+            field.as_str()
         } else {
             "areas"
         };
@@ -261,6 +326,10 @@ pub fn record(
         store::treatments::set_areas(conn, id, &valid.areas)?;
         let recipient = patients::recipient(&patient);
         reminders::schedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
+        let considerations = &valid.plan.tailoring.considerations;
+        if *considerations != patient.considerations() {
+            patients::set_considerations(conn, patient.id, considerations, now)?;
+        }
         let summary = summary(&valid.plan);
         audit(
             conn,
@@ -274,12 +343,35 @@ pub fn record(
     })
 }
 
+/// What the audit log keeps of a plan: the areas, then each tailoring and who made it (the
+/// audit row's actor is the practitioner; `by` says what set each length).
 fn summary(plan: &Plan) -> String {
-    plan.areas
+    let mut text = plan
+        .areas
         .iter()
         .map(|a| format!("{} {} mm", a.label, care::protocol::format_mm(a.depth_mm)))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    for a in &plan.adjusted {
+        text.push_str(&format!(
+            "; adjusted {}: {} {} (default {}, by {})",
+            a.key, a.value, a.unit, a.default, a.by
+        ));
+    }
+    let t = &plan.tailoring;
+    if !t.add_ons.is_empty() {
+        text.push_str(&format!("; add-ons: {}", t.add_ons.join(", ")));
+    }
+    if !t.considerations.is_empty() {
+        text.push_str(&format!(
+            "; considerations: {}",
+            t.considerations.join(", ")
+        ));
+    }
+    if !t.patient_note.is_empty() {
+        text.push_str("; with a note for the patient");
+    }
+    text
 }
 
 /// Only the practitioner who recorded a treatment, or an admin, may change it.

@@ -1,6 +1,7 @@
 //! The treatment form as HTML sends it: `treated_at`, then as many
 //! `area_N`/`depth_N` pairs as the page had rows (a script may add more),
-//! `device`, `products`, `internal_notes`. Read into the use case's
+//! `device`, `products`, `internal_notes`, `patient_note`, `adjust_<restriction>` values, and
+//! repeated `add_on` and `consideration` checkboxes. Read into the use case's
 //! `TreatmentForm`, every value kept as typed so the form can be shown again.
 
 use crate::usecases::treatments::{AreaRowInput, TreatmentForm, MAX_ROWS};
@@ -27,7 +28,15 @@ pub fn read(pairs: &[(String, String)]) -> TreatmentForm {
             }
             rows[n].depth = value.trim().to_string();
         } else {
+            if let Some(restriction) = key.strip_prefix("adjust_") {
+                form.adjust
+                    .insert(restriction.to_string(), value.trim().to_string());
+                continue;
+            }
             match key.as_str() {
+                "add_on" => form.add_ons.push(value.trim().to_string()),
+                "consideration" => form.considerations.push(value.trim().to_string()),
+                "patient_note" => form.patient_note = value.trim().to_string(),
                 "treated_at" => form.treated_at = value.trim().to_string(),
                 "device" => form.device = value.trim().to_string(),
                 "products" => form.products = value.trim().to_string(),

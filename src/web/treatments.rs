@@ -41,6 +41,76 @@ struct FormPage {
     errors: FieldErrors,
     areas: Vec<(String, String)>,
     time_zone: String,
+    tailor: TailorChoices,
+}
+
+/// What the "Adjust for this session" section offers, from the protocol.
+struct TailorChoices {
+    adjust: Vec<AdjustRow>,
+    add_ons: Vec<(String, String)>,
+    considerations: Vec<(String, String)>,
+}
+
+struct AdjustRow {
+    /// The form field, `adjust_<key>`.
+    field: String,
+    key: String,
+    label: String,
+    unit: &'static str,
+    /// "Default 72 hours; choose 48 to 168." (every band's when the areas are not known yet)
+    hint: String,
+}
+
+/// The choices, with defaults computed for the areas typed so far.
+fn tailor_choices(protocol: &Protocol, form: &TreatmentForm) -> TailorChoices {
+    let areas: Vec<crate::care::TreatedArea> = form
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let depth = r.depth.replace(',', ".").parse::<f64>().ok()?;
+            Some(crate::care::TreatedArea {
+                area_id: r.area.clone(),
+                depth_mm: depth,
+            })
+        })
+        .collect();
+    let adjust = crate::care::adjustables(protocol, &areas)
+        .into_iter()
+        .map(|a| {
+            let hint = match a.ranges.as_slice() {
+                [(_, default, min, max)] => {
+                    format!("Default {default} {}; choose {min} to {max}.", a.unit)
+                }
+                ranges => {
+                    ranges
+                        .iter()
+                        .map(|(band, default, min, max)| {
+                            format!("{band}: default {default}, {min} to {max}")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(". ")
+                        + &format!(" ({}).", a.unit)
+                }
+            };
+            AdjustRow {
+                field: format!("adjust_{}", a.key),
+                key: a.key,
+                label: a.label,
+                unit: a.unit,
+                hint,
+            }
+        })
+        .collect();
+    let pairs = |list: &[crate::care::protocol::Tailor]| {
+        list.iter()
+            .map(|t| (t.id.clone(), t.label.clone()))
+            .collect()
+    };
+    TailorChoices {
+        adjust,
+        add_ons: pairs(protocol.add_ons()),
+        considerations: pairs(protocol.considerations()),
+    }
 }
 
 impl FormPage {
@@ -49,6 +119,27 @@ impl FormPage {
     }
     fn zone_hint(&self) -> String {
         format!("Clinic time ({})", self.time_zone)
+    }
+    fn adjust_value(&self, key: &str) -> &str {
+        self.form.adjust.get(key).map_or("", String::as_str)
+    }
+    fn has_add_on(&self, id: &str) -> bool {
+        self.form.add_ons.iter().any(|a| a == id)
+    }
+    fn has_consideration(&self, id: &str) -> bool {
+        self.form.considerations.iter().any(|c| c == id)
+    }
+    /// The section opens by itself when something in it is set or wrong.
+    fn tailor_open(&self) -> bool {
+        self.form.adjust.values().any(|v| !v.is_empty())
+            || !self.form.add_ons.is_empty()
+            || !self.form.considerations.is_empty()
+            || !self.form.patient_note.is_empty()
+            || self
+                .tailor
+                .adjust
+                .iter()
+                .any(|a| !self.errors.msg(&a.field).is_empty())
     }
     fn action(&self) -> String {
         match self.treatment_id {
@@ -71,11 +162,13 @@ pub(super) async fn new_form(
         .await?;
     let tz = clinic.zone();
     let local_now = state.clock.now().with_timezone(&tz).naive_local();
+    let form = TreatmentForm::blank(local_now, &patient);
     render(&FormPage {
         ctx,
         patient,
         treatment_id: None,
-        form: TreatmentForm::blank(local_now),
+        tailor: tailor_choices(&state.protocol, &form),
+        form,
         errors: FieldErrors::default(),
         areas: area_choices(&state.protocol),
         time_zone: clinic.time_zone.name().to_string(),
@@ -124,6 +217,7 @@ fn form_again(
         ctx,
         patient,
         treatment_id,
+        tailor: tailor_choices(&state.protocol, &form),
         form: form.with_spare_rows(),
         errors,
         areas: area_choices(&state.protocol),
@@ -230,6 +324,7 @@ pub(super) async fn edit_form(
         ctx,
         patient,
         treatment_id: Some(id),
+        tailor: tailor_choices(&state.protocol, &form),
         form,
         errors: FieldErrors::default(),
         areas: area_choices(&state.protocol),

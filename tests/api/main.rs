@@ -18,4 +18,5 @@ mod protocol;
 mod reminders;
 mod routes;
 mod smtp_sink;
+mod tailoring;
 mod treatments;

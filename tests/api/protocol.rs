@@ -79,6 +79,7 @@ fn clinic(time_zone: &str) -> Clinic {
 
 fn plan(case: &Case) -> aftercare::care::Plan {
     let input = TreatmentInput {
+        tailoring: Default::default(),
         areas: case
             .areas
             .iter()
@@ -154,32 +155,128 @@ fn snapshots_of_every_sheet() {
     }
 }
 
+/// Every email of a plan, one after the other, as the patient reads them.
+fn every_email(plan: &aftercare::care::Plan, clinic: &Clinic) -> String {
+    let mut all = String::new();
+    for reminder in &plan.reminders {
+        let email = compose(
+            plan,
+            &reminder.key,
+            &reminder.subject,
+            reminder.send_at,
+            clinic,
+            "Maya Patel",
+            "https://clinic.example/s/TOKEN".into(),
+            "https://clinic.example/u/TOKEN".into(),
+        );
+        all.push_str(&format!(
+            "========== {} · {} UTC\nSubject: {}\n\n{}\n\n",
+            reminder.key,
+            reminder.send_at.format("%Y-%m-%d %H:%M"),
+            email.subject,
+            email.text()
+        ));
+    }
+    all
+}
+
 #[test]
 fn snapshots_of_every_email() {
     for case in CASES {
-        let plan = plan(case);
-        let mut all = String::new();
-        for reminder in &plan.reminders {
-            let email = compose(
-                &plan,
-                &reminder.key,
-                &reminder.subject,
-                reminder.send_at,
-                &clinic(case.time_zone),
-                "Maya Patel",
-                "https://clinic.example/s/TOKEN".into(),
-                "https://clinic.example/u/TOKEN".into(),
-            );
-            all.push_str(&format!(
-                "========== {} · {} UTC\nSubject: {}\n\n{}\n\n",
-                reminder.key,
-                reminder.send_at.format("%Y-%m-%d %H:%M"),
-                email.subject,
-                email.text()
-            ));
-        }
+        let all = every_email(&plan(case), &clinic(case.time_zone));
         insta::assert_snapshot!(format!("emails_{}", case.name), all);
     }
+}
+
+/// A tailored plan: heat and sweat to 96 h, a note for the patient, PRP and darker skin.
+fn tailored_plan(treated_at: &str) -> aftercare::care::Plan {
+    let input = TreatmentInput {
+        tailoring: aftercare::care::Tailoring {
+            adjustments: [("heat-sweat-water".to_string(), 96)].into(),
+            add_ons: vec!["prp".into()],
+            considerations: vec!["darker-skin".into()],
+            patient_note: "Use the balm we gave you twice a day.".into(),
+        },
+        areas: vec![TreatedArea {
+            area_id: "cheeks".into(),
+            depth_mm: 1.0,
+        }],
+        treated_at: treated_at.parse().unwrap(),
+        time_zone: "Europe/London".into(),
+        send_hour: 9,
+    };
+    compute_plan(&Protocol::default_protocol(), &input).unwrap()
+}
+
+#[test]
+fn snapshots_of_a_tailored_sheet_and_its_emails() {
+    let plan = tailored_plan("2026-06-01T14:30:00");
+    let clinic = clinic("Europe/London");
+    let sheet = sheet::build(
+        &plan,
+        &clinic,
+        "Maya Patel",
+        "https://clinic.example/s/TOKEN".into(),
+    );
+    let html = SheetBody { sheet: &sheet }.render().unwrap();
+    insta::assert_snapshot!("sheet_tailored", visible_text(&html));
+    insta::assert_snapshot!("emails_tailored", every_email(&plan, &clinic));
+}
+
+/// The one email of a morning two treatments share: a tailored face treatment four days
+/// ago and a plain one (abdomen) yesterday.
+#[test]
+fn snapshot_of_one_email_for_two_treatments() {
+    use aftercare::mail::reminder::{compose_combined, Part};
+    let face = tailored_plan("2026-06-01T14:30:00");
+    let body = plan(&Case {
+        name: "body",
+        areas: &[("abdomen", 1.5)],
+        treated_at: "2026-06-04T11:00:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    });
+    let mut all = String::new();
+    for b in &body.reminders {
+        let Some(f) = face.reminders.iter().find(|f| f.send_at == b.send_at) else {
+            continue;
+        };
+        let parts = [
+            Part {
+                plan: &body,
+                key: &b.key,
+                fallback_subject: &b.subject,
+                sheet_url: "https://clinic.example/s/BODY".into(),
+            },
+            Part {
+                plan: &face,
+                key: &f.key,
+                fallback_subject: &f.subject,
+                sheet_url: "https://clinic.example/s/FACE".into(),
+            },
+        ];
+        let email = compose_combined(
+            &parts,
+            b.send_at,
+            &clinic("Europe/London"),
+            "Maya Patel",
+            "https://clinic.example/u/TOKEN".into(),
+        )
+        .unwrap();
+        all.push_str(&format!(
+            "========== {} + {} · {} UTC\nSubject: {}\n\n{}\n\n",
+            b.key,
+            f.key,
+            b.send_at.format("%Y-%m-%d %H:%M"),
+            email.subject,
+            email.text()
+        ));
+        if all.matches("==========").count() == 2 {
+            break;
+        }
+    }
+    assert_eq!(all.matches("==========").count(), 2, "two shared mornings");
+    insta::assert_snapshot!("emails_two_treatments", all);
 }
 
 // --- the clinic's emergency number, end to end ----------------------------------------------

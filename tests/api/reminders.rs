@@ -503,13 +503,132 @@ async fn a_worker_that_vanished_mid_send_is_replaced_after_its_lease(app: TestAp
     assert_eq!(ids, vec![first.message_id.clone()], "sent exactly once");
 }
 
+/// A patient with two treatments healing at once gets one email per morning: it covers
+/// both, goes no earlier than its time, is retried as one, and marks both reminders sent.
+async fn two_treatments_healing_at_once_get_one_email_a_morning(app: TestApp) {
+    let m = mailroom(app).await;
+    let practitioner = m.app.signed_in("practitioner").await;
+    let (yesterday, _) = yesterday_afternoon();
+    let (patient, face) = m
+        .app
+        .patient_with_treatment(
+            &practitioner,
+            "Maya Patel",
+            "maya@example.com",
+            &[
+                ("treated_at", &yesterday),
+                ("area_0", "cheeks"),
+                ("depth_0", "1.0"),
+            ],
+        )
+        .await;
+    let today = clinic_time(-Duration::hours(1));
+    let r = m
+        .app
+        .record_treatment(
+            &practitioner,
+            patient,
+            &[
+                ("treated_at", &today),
+                ("area_0", "abdomen"),
+                ("depth_0", "1.5"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let body = id_in_location(&r);
+    let (face_rows, body_rows) = (rows(&m.app, face).await, rows(&m.app, body).await);
+    // Every morning both send at, one email.
+    let shared: Vec<(&ReminderRow, &ReminderRow)> = face_rows
+        .iter()
+        .filter(|f| f.status == "pending")
+        .filter_map(|f| {
+            body_rows
+                .iter()
+                .find(|b| b.send_at == f.send_at)
+                .map(|b| (f, b))
+        })
+        .collect();
+    assert!(shared.len() >= 3, "the two plans share mornings");
+    let (f, b) = shared[0];
+    m.clock.set(at(f) - Duration::minutes(1));
+    m.worker.drain().await.unwrap();
+    let before = m.sink.received().len();
+    assert_eq!(
+        m.worker.drain().await.unwrap().sent,
+        0,
+        "not before its time"
+    );
+
+    // The first try is refused for now: both reminders wait for the same retry.
+    m.sink.fail_next(1, 451, "4.3.0 mailbox busy, try later");
+    m.clock.set(at(f) + Duration::minutes(1));
+    let report = m.worker.drain().await.unwrap();
+    assert_eq!((report.claimed, report.retried), (2, 2));
+    m.clock.set(at(f) + Duration::minutes(5));
+    let report = m.worker.drain().await.unwrap();
+    assert_eq!((report.claimed, report.sent), (2, 2));
+    let got = m.sink.wait_for(before + 1, StdDuration::from_secs(5)).await;
+    assert_eq!(got.len(), before + 1, "one email for both treatments");
+    let mail = &got[before];
+    let lead = if f.id < b.id { f } else { b };
+    assert_eq!(mail.header("Message-ID").unwrap(), lead.message_id);
+    assert_eq!(mail.subject().unwrap(), "Your aftercare for today");
+    let text = mail.text_part("text/plain").unwrap();
+    let html = mail.text_part("text/html").unwrap();
+    for part in [&text, &html] {
+        assert_eq!(
+            part.matches("/s/").count(),
+            2,
+            "both sheets are linked: {part}"
+        );
+        assert!(part.contains(&format!("Today is day {}", f.day)), "{part}");
+        assert!(part.contains(&format!("Today is day {}", b.day)), "{part}");
+    }
+    // The other treatment has a section of its own.
+    assert!(text.contains("\nYOUR TREATMENT ON "), "{text}");
+    assert!(html.contains(">Your treatment on "), "{html}");
+    let sent = |rows: Vec<ReminderRow>, id: i64| {
+        let row = rows.into_iter().find(|r| r.id == id).unwrap();
+        (row.status, row.attempts, row.sent_at.is_some())
+    };
+    assert_eq!(
+        sent(rows(&m.app, face).await, f.id),
+        (store::reminders::Status::Sent, 2, true)
+    );
+    assert_eq!(
+        sent(rows(&m.app, body).await, b.id),
+        (store::reminders::Status::Sent, 2, true)
+    );
+
+    // The next shared morning: one email again, and nothing is sent twice.
+    let (next, _) = shared[1];
+    m.clock.set(at(next) + Duration::minutes(1));
+    m.worker.drain().await.unwrap();
+    let ids = m.sink.message_ids();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len(), "no email twice");
+    let on_that_morning = m
+        .sink
+        .received()
+        .iter()
+        .filter(|r| {
+            r.header("Message-ID").unwrap() == next.message_id
+                || r.header("Message-ID").unwrap() == shared[1].1.message_id
+        })
+        .count();
+    assert_eq!(on_that_morning, 1);
+}
+
 async fn four_workers_deliver_each_of_a_thousand_reminders_once(app: TestApp) {
     let m = mailroom(app).await;
     let (patient, treatment) = recorded_treatment(&m.app, &[("cheeks", "1.0")]).await;
-    let due = Utc::now() - Duration::minutes(5);
+    let start = Utc::now() - Duration::minutes(30);
     with_conn(&m.app, move |conn| {
         store::write_tx(conn, |c| {
             for i in 0..1000 {
+                // Each its own time: reminders of a patient due at one time go as one email.
+                let due = start + Duration::seconds(i);
                 store::reminders::insert(
                     c,
                     &store::reminders::NewReminder {
@@ -833,6 +952,7 @@ crate::on_both_databases!(
     a_withdrawn_consent_cancels_and_a_new_one_reopens,
     a_worker_that_vanished_mid_send_is_replaced_after_its_lease,
     four_workers_deliver_each_of_a_thousand_reminders_once,
+    two_treatments_healing_at_once_get_one_email_a_morning,
     without_smtp_the_default_setup_writes_eml_files,
     cancel_then_retry_of_a_future_reminder_waits_for_its_day,
     retry_sends_a_passed_milestone_now_and_refuses_a_passed_day,

@@ -3,13 +3,6 @@
 use crate::helpers::*;
 use aftercare::store;
 
-/// Yesterday at 14:30 in the clinic's zone (Europe/London by default).
-fn yesterday_afternoon() -> (String, chrono::NaiveDate) {
-    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
-    let day = chrono::Utc::now().with_timezone(&tz).date_naive() - chrono::Duration::days(1);
-    (format!("{day}T14:30"), day)
-}
-
 async fn a_practitioner_records_a_treatment_and_the_sheet_shows_its_dates(app: TestApp) {
     let practitioner = app.signed_in("practitioner").await;
     let patient = app

@@ -162,6 +162,14 @@ pub fn clinic_time(offset: chrono::Duration) -> String {
         .to_string()
 }
 
+/// Yesterday at 14:30 in the clinic's zone (Europe/London by default), as the
+/// treatment form takes it, with that day.
+pub fn yesterday_afternoon() -> (String, chrono::NaiveDate) {
+    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
+    let day = chrono::Utc::now().with_timezone(&tz).date_naive() - chrono::Duration::days(1);
+    (format!("{day}T14:30"), day)
+}
+
 impl TestApp {
     /// Adds a patient who consents to emails, through the form; returns its id.
     pub async fn add_patient(&self, client: &Client, name: &str, email: &str) -> i64 {

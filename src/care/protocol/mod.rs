@@ -19,7 +19,7 @@ mod tests;
 use types::ProtocolFile;
 pub use types::{
     Active, Area, AreaClass, Band, Cadence, NextSessionSpec, Normal, PhaseSpec, RedFlagGroupSpec,
-    Source, SourceKind, TimedAvoid, Tonight, Urgency, EMERGENCY_NUMBER, GAP,
+    Source, SourceKind, Tailor, TimedAvoid, Tonight, Urgency, EMERGENCY_NUMBER, GAP,
 };
 use validate::{cited, validate, Invalid};
 
@@ -132,6 +132,14 @@ impl Protocol {
     }
     pub fn reminders(&self) -> &Cadence {
         &self.file.reminders
+    }
+    /// Things done in the same session that change the aftercare (PRP, radiofrequency …).
+    pub fn add_ons(&self) -> &[Tailor] {
+        &self.file.add_ons
+    }
+    /// Facts about the patient that change the aftercare; recorded on the patient.
+    pub fn considerations(&self) -> &[Tailor] {
+        &self.file.considerations
     }
 
     /// Every declared source with the entries that cite it (`phases[3] "day-3"`), in the file's

@@ -107,6 +107,15 @@ fn patient_lists(p: &Protocol) -> Vec<(String, Vec<String>)> {
             p.areas().iter().map(|a| a.label.clone()).collect(),
         ),
         (
+            // What heads an add-on's or a consideration's notes for the patient.
+            "add-on and consideration headings".into(),
+            p.add_ons()
+                .iter()
+                .chain(p.considerations())
+                .map(|t| t.patient_label.clone().unwrap_or_else(|| t.label.clone()))
+                .collect(),
+        ),
+        (
             "phase names and headlines".into(),
             p.phases()
                 .iter()
@@ -151,6 +160,19 @@ fn patient_lists(p: &Protocol) -> Vec<(String, Vec<String>)> {
     }
     for a in p.areas().iter().filter(|a| !a.notes.is_empty()) {
         lists.push((format!("areas \"{}\" notes", a.id), own(&a.notes)));
+    }
+    // Add-ons and considerations: every text a patient reads, as one list each.
+    for (kind, list) in [
+        ("add_ons", p.add_ons()),
+        ("considerations", p.considerations()),
+    ] {
+        for t in list {
+            let texts: Vec<String> = [&t.do_items, &t.avoid_items, &t.notes]
+                .into_iter()
+                .flat_map(|l| own(l))
+                .collect();
+            lists.push((format!("{kind} \"{}\"", t.id), texts));
+        }
     }
     for g in p.red_flags() {
         let mut texts = vec![fill(&g.title)];

@@ -118,6 +118,13 @@ pub struct TimedAvoid {
     pub items: Vec<String>,
     /// Band id → hours after the treatment; always a phase boundary of that band.
     pub until_hours: BTreeMap<String, u32>,
+    /// Staff-facing name on the treatment form; required when `adjust` is given.
+    #[serde(default)]
+    pub label: String,
+    /// Band id → [min, max] hours a practitioner may choose for this session (stretched by the
+    /// healing factor like `until_hours`). Empty: the practitioner cannot change it.
+    #[serde(default)]
+    pub adjust: BTreeMap<String, [u32; 2]>,
     pub sources: Vec<String>,
 }
 
@@ -136,6 +143,42 @@ pub struct Active {
     pub how: String,
     /// Completes the email subject on its day, e.g. "retinol can come back".
     pub headline: String,
+    /// Band id → [min, max] days a practitioner may choose for this session. Empty: fixed.
+    #[serde(default)]
+    pub adjust: BTreeMap<String, [u32; 2]>,
+    pub sources: Vec<String>,
+}
+
+/// A session add-on (PRP, radiofrequency …) or a skin consideration (darker skin, cold sores …):
+/// texts it adds to the plan and the restrictions it lengthens. Both share one shape because
+/// they act on a plan the same way; only where they are recorded differs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tailor {
+    pub id: String,
+    /// Staff-facing name on the form (and in the audit log).
+    pub label: String,
+    /// The heading of its notes on the sheet and in the emails, in the patient's words;
+    /// `label` when not given.
+    #[serde(default)]
+    pub patient_label: Option<String>,
+    /// Applies only when one of these areas is treated; empty: whatever the areas.
+    #[serde(default)]
+    pub areas: Vec<String>,
+    /// Phase ids whose do and avoid lists get `do` and `avoid`.
+    #[serde(default)]
+    pub phases: Vec<String>,
+    #[serde(default, rename = "do")]
+    pub do_items: Vec<String>,
+    #[serde(default, rename = "avoid")]
+    pub avoid_items: Vec<String>,
+    /// Shown once per plan under its label.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Restriction → its least length: a timed_avoid id in hours, `active-<id>` in days. It can
+    /// only lengthen a restriction, never shorten one.
+    #[serde(default)]
+    pub at_least: BTreeMap<String, u32>,
     pub sources: Vec<String>,
 }
 
@@ -233,4 +276,8 @@ pub(super) struct ProtocolFile {
     pub red_flags: Vec<RedFlagGroupSpec>,
     pub next_session: NextSessionSpec,
     pub reminders: Cadence,
+    #[serde(default)]
+    pub add_ons: Vec<Tailor>,
+    #[serde(default)]
+    pub considerations: Vec<Tailor>,
 }

@@ -90,6 +90,13 @@ entry_impl!(Active, |a| vec![
     ("headline".into(), a.headline.as_str()),
 ]);
 entry_impl!(TimedAvoid, |t| list_texts("items", &t.items));
+entry_impl!(Tailor, |t| {
+    let mut all = vec![("label".into(), t.label.as_str())];
+    all.extend(list_texts("do", &t.do_items));
+    all.extend(list_texts("avoid", &t.avoid_items));
+    all.extend(list_texts("notes", &t.notes));
+    all
+});
 
 impl Entry for Source {
     fn id(&self) -> &str {
@@ -139,6 +146,8 @@ pub(super) fn cited(f: &ProtocolFile) -> Vec<(String, &[String])> {
     all.extend(list("red_flags", &f.red_flags));
     all.push(("next_session".into(), &f.next_session.sources));
     all.push(("reminders".into(), &f.reminders.sources));
+    all.extend(list("add_ons", &f.add_ons));
+    all.extend(list("considerations", &f.considerations));
     all
 }
 
@@ -304,7 +313,20 @@ pub(super) fn validate(f: &ProtocolFile) -> Check {
     check_normal(&f.normal, bands)?;
     let phase_ends = check_phases(&f.phases, bands)?;
     check_timed_avoid(&f.timed_avoid, &f.phases, bands)?;
-    let max_active_day = check_actives(&f.actives, bands)?;
+    let mut max_active_day = check_actives(&f.actives, bands)?;
+    check_adjustable(f, bands)?;
+    for (list, tailors) in [
+        ("add_ons", &f.add_ons),
+        ("considerations", &f.considerations),
+    ] {
+        max_active_day = max_active_day.max(check_tailors(f, list, tailors)?);
+    }
+    // An adjusted active's milestone email must still fall inside the phases.
+    for active in &f.actives {
+        for [_, max] in active.adjust.values() {
+            max_active_day = max_active_day.max(*max);
+        }
+    }
     check_red_flags(&f.red_flags)?;
     let next_from = check_next_session(&f.next_session, bands)?;
     let daily_days = check_cadence(&f.reminders, &f.phases, bands)?;
@@ -441,6 +463,96 @@ fn check_timed_avoid(timed: &[TimedAvoid], phases: &[PhaseSpec], bands: &[Band])
         never_sooner(entry, "until_hours", &until, bands)?;
     }
     Ok(())
+}
+
+/// An adjustable restriction names itself for the form, and its range holds its default.
+fn check_adjustable(f: &ProtocolFile, bands: &[Band]) -> Check {
+    let timed = f.timed_avoid.iter().enumerate().map(|(i, t)| {
+        let entry = entry_name("timed_avoid", i, &t.id);
+        (entry, &t.adjust, &t.until_hours, MAX_HOURS)
+    });
+    let actives = f.actives.iter().enumerate().map(|(i, a)| {
+        let entry = entry_name("actives", i, &a.id);
+        (entry, &a.adjust, &a.days, MAX_DAYS)
+    });
+    for (entry, adjust, defaults, max) in timed.chain(actives) {
+        if adjust.is_empty() {
+            continue;
+        }
+        let ranges = per_band(&entry, "adjust", adjust, bands)?;
+        for (band, [low, high]) in bands.iter().zip(ranges) {
+            // Defaults were checked first, so every band has one.
+            let default = &defaults[&band.id];
+            if !(low <= default && default <= high && *high <= max) {
+                return fail(
+                    &entry,
+                    format!(
+                        "adjust for band \"{}\" is [{low}, {high}]: it must hold the default \
+                         {default} and end by {max}",
+                        band.id
+                    ),
+                );
+            }
+        }
+    }
+    for (i, t) in f.timed_avoid.iter().enumerate() {
+        if !t.adjust.is_empty() && t.label.trim().is_empty() {
+            return fail(
+                &entry_name("timed_avoid", i, &t.id),
+                "an adjustable restriction needs a label for the form",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Add-ons and considerations: their areas, phases and restrictions exist, and what they
+/// lengthen stays inside the plan. Returns the latest active day they can set.
+fn check_tailors(f: &ProtocolFile, list: &str, tailors: &[Tailor]) -> Result<u32, Invalid> {
+    if tailors.is_empty() {
+        return Ok(0);
+    }
+    let names = check_list(list, tailors)?;
+    let mut latest = 0;
+    for (t, entry) in tailors.iter().zip(&names) {
+        if t.do_items.is_empty() && t.avoid_items.is_empty() && t.notes.is_empty() {
+            return fail(entry, "give it at least one text: do, avoid or notes");
+        }
+        if let Some(area) = t
+            .areas
+            .iter()
+            .find(|a| !f.areas.iter().any(|x| &x.id == *a))
+        {
+            return fail(entry, format!("areas names unknown area \"{area}\""));
+        }
+        if let Some(phase) = t
+            .phases
+            .iter()
+            .find(|p| !f.phases.iter().any(|x| &x.id == *p))
+        {
+            return fail(entry, format!("phases names unknown phase \"{phase}\""));
+        }
+        if t.phases.is_empty() && !(t.do_items.is_empty() && t.avoid_items.is_empty()) {
+            return fail(entry, "do and avoid need the phases they join");
+        }
+        for (key, &value) in &t.at_least {
+            if let Some(active) = key.strip_prefix("active-") {
+                if !f.actives.iter().any(|a| a.id == active) {
+                    return fail(entry, format!("at_least names unknown active \"{active}\""));
+                }
+                at_most(entry, &format!("at_least.{key}"), value, MAX_DAYS)?;
+                latest = latest.max(value);
+            } else if f.timed_avoid.iter().any(|a| &a.id == key) {
+                at_most(entry, &format!("at_least.{key}"), value, MAX_HOURS)?;
+            } else {
+                return fail(
+                    entry,
+                    format!("at_least names \"{key}\", neither a timed_avoid id nor active-<id>"),
+                );
+            }
+        }
+    }
+    Ok(latest)
 }
 
 /// Groups come most urgent first, and the emergency group names the clinic's number.

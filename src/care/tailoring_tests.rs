@@ -1,0 +1,203 @@
+//! Tailoring: practitioner adjustments, session add-ons and skin considerations, worked by hand
+//! from protocol/default.toml.
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+
+/// Cheeks at 1.0 mm (standard band, face) on Tue 24 Nov 2026 at 10:00 in London (UTC+0).
+fn cheeks(tailoring: Tailoring) -> TreatmentInput {
+    TreatmentInput {
+        areas: vec![TreatedArea {
+            area_id: "cheeks".into(),
+            depth_mm: 1.0,
+        }],
+        treated_at: "2026-11-24T10:00:00".parse().unwrap(),
+        time_zone: "Europe/London".into(),
+        send_hour: 9,
+        tailoring,
+    }
+}
+
+fn plan(tailoring: Tailoring) -> Plan {
+    compute_plan(&Protocol::default_protocol(), &cheeks(tailoring))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn adjust(key: &str, value: u32) -> Tailoring {
+    Tailoring {
+        adjustments: [(key.to_string(), value)].into(),
+        ..Tailoring::default()
+    }
+}
+
+fn utc(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+#[test]
+fn heat_to_96_hours_moves_its_end_and_nothing_else() {
+    let base = plan(Tailoring::default());
+    let tailored = plan(adjust("heat-sweat-water", 96));
+    // Default 72 h: Fri 27 Nov 10:00; 96 h: Sat 28 Nov 10:00.
+    assert_eq!(base.avoid_until[0].until.utc, utc("2026-11-27T10:00:00Z"));
+    assert_eq!(
+        tailored.avoid_until[0].until.utc,
+        utc("2026-11-28T10:00:00Z")
+    );
+    assert_eq!(tailored.avoid_until[1], base.avoid_until[1]);
+    assert_eq!(tailored.phases.len(), base.phases.len());
+    for (t, b) in tailored.phases.iter().zip(&base.phases) {
+        assert_eq!((t.starts_at, t.ends_at), (b.starts_at, b.ends_at));
+    }
+    assert_eq!(tailored.actives, base.actives);
+    assert_eq!(tailored.reminders, base.reminders);
+    // "Settling down" (72–168 h) now starts before the end, so it carries the heat rules.
+    let heat = &tailored.avoid_until[0].items[0];
+    assert!(!base.phases[4].avoid_items.contains(heat));
+    assert!(tailored.phases[4].avoid_items.contains(heat));
+    assert_eq!(tailored.adjusted.len(), 1);
+    assert_eq!(
+        (tailored.adjusted[0].default, tailored.adjusted[0].value),
+        (72, 96)
+    );
+    assert_eq!(tailored.adjusted[0].by, "practitioner");
+}
+
+#[test]
+fn an_email_after_an_adjusted_end_no_longer_lists_it() {
+    let tailored = plan(adjust("heat-sweat-water", 96));
+    let heat = tailored.avoid_until[0].items[0].clone();
+    // Day 4 at 09:00 is before Sat 10:00; day 5 at 09:00 is after it, in the same phase.
+    let day4 = tailored.email_content("day-4", utc("2026-11-28T09:00:00Z"));
+    let day5 = tailored.email_content("day-5", utc("2026-11-29T09:00:00Z"));
+    assert!(day4.avoid_items.contains(&heat));
+    assert!(!day5.avoid_items.contains(&heat));
+}
+
+#[test]
+fn an_active_adjustment_moves_its_date_and_its_email() {
+    let tailored = plan(adjust("active-retinol", 21));
+    let retinol = tailored
+        .actives
+        .iter()
+        .find(|a| a.key == "active-retinol")
+        .unwrap();
+    assert_eq!(retinol.from.to_string(), "2026-12-15");
+    let email = tailored
+        .reminders
+        .iter()
+        .find(|r| r.milestones.contains(&"active-retinol".to_string()))
+        .unwrap();
+    assert_eq!(email.day, 21);
+}
+
+#[test]
+fn outside_the_range_is_an_error_naming_the_field() {
+    let protocol = Protocol::default_protocol();
+    let err = compute_plan(&protocol, &cheeks(adjust("heat-sweat-water", 400))).unwrap_err();
+    assert_eq!(err.field(), "adjust_heat-sweat-water");
+    assert_eq!(
+        err.to_string(),
+        "choose from 48 to 168 hours (the default is 72)"
+    );
+    let err = compute_plan(&protocol, &cheeks(adjust("heat-sweat-water", 47))).unwrap_err();
+    assert_eq!(err.field(), "adjust_heat-sweat-water");
+    let err = compute_plan(&protocol, &cheeks(adjust("active-aha-bha", 30))).unwrap_err();
+    assert_eq!(err.field(), "adjust_active-aha-bha");
+    let unknown = Tailoring {
+        add_ons: vec!["botox".into()],
+        ..Tailoring::default()
+    };
+    assert_eq!(
+        compute_plan(&protocol, &cheeks(unknown))
+            .unwrap_err()
+            .field(),
+        "add_ons"
+    );
+}
+
+#[test]
+fn an_add_ons_texts_appear_once_however_many_areas() {
+    let mut input = cheeks(Tailoring {
+        add_ons: vec!["prp".into()],
+        ..Tailoring::default()
+    });
+    for id in ["forehead", "nose", "chin-jaw"] {
+        input.areas.push(TreatedArea {
+            area_id: id.into(),
+            depth_mm: 1.0,
+        });
+    }
+    let plan = compute_plan(&Protocol::default_protocol(), &input).unwrap();
+    let protocol = Protocol::default_protocol();
+    let prp = &protocol.add_ons()[0];
+    let notes: Vec<_> = plan
+        .session_notes
+        .iter()
+        .filter(|n| Some(&n.label) == prp.patient_label.as_ref())
+        .collect();
+    assert_eq!(notes.len(), 1);
+    let doing: usize = plan
+        .phases
+        .iter()
+        .map(|p| p.do_items.iter().filter(|i| **i == prp.do_items[0]).count())
+        .sum();
+    assert_eq!(doing, 1);
+    // PRP keeps heat and sweat to at least 72 h: already the standard default, so no change.
+    assert!(plan.adjusted.is_empty());
+}
+
+#[test]
+fn a_consideration_lengthens_and_the_practitioner_cannot_undercut_it() {
+    let tailoring = Tailoring {
+        considerations: vec!["darker-skin".into()],
+        adjustments: [("other-treatments".to_string(), 168)].into(),
+        ..Tailoring::default()
+    };
+    let plan = plan(tailoring);
+    // 336 h after Tue 24 Nov 10:00 is Tue 8 Dec 10:00.
+    assert_eq!(plan.avoid_until[1].until.utc, utc("2026-12-08T10:00:00Z"));
+    assert_eq!(plan.adjusted[0].by, "consideration darker-skin");
+}
+
+#[test]
+fn a_consideration_for_the_lips_does_nothing_for_the_thighs() {
+    let mut input = cheeks(Tailoring {
+        considerations: vec!["cold-sores".into()],
+        ..Tailoring::default()
+    });
+    input.areas = vec![TreatedArea {
+        area_id: "thighs".into(),
+        depth_mm: 2.0,
+    }];
+    let plan = compute_plan(&Protocol::default_protocol(), &input).unwrap();
+    assert!(plan.session_notes.is_empty());
+    // It is still recorded, so a reprint shows what was ticked.
+    assert_eq!(
+        plan.tailoring.considerations,
+        vec!["cold-sores".to_string()]
+    );
+}
+
+#[test]
+fn an_untailored_plan_serialises_as_before() {
+    let json = serde_json::to_string(&plan(Tailoring::default())).unwrap();
+    for field in ["tailoring", "adjusted", "added_items", "session_notes"] {
+        assert!(!json.contains(field), "{field} in {json}");
+    }
+}
+
+#[test]
+fn patients_see_their_own_words_for_add_ons_and_considerations() {
+    let protocol = Protocol::default_protocol();
+    for t in protocol.add_ons().iter().chain(protocol.considerations()) {
+        let heading = t.patient_label.as_deref().unwrap_or_default();
+        assert!(!heading.is_empty(), "{} has no heading for patients", t.id);
+        assert_ne!(
+            heading, t.label,
+            "{}: the staff label is not for patients",
+            t.id
+        );
+    }
+}
