@@ -11,6 +11,7 @@
 //! BENCHMARKS.md, F2).
 
 pub mod audit;
+pub mod checkins;
 pub mod clinic;
 pub mod heartbeats;
 pub mod patients;

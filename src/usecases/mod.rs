@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod audit_writer;
+pub mod checkins;
 pub mod clinic;
 pub mod fields;
 pub mod health;
