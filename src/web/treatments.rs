@@ -310,6 +310,7 @@ struct ShowPage {
     link: String,
     may_change: bool,
     reminders: Vec<crate::usecases::reminders::ReminderView>,
+    checkins: Vec<crate::usecases::checkins::CheckinView>,
 }
 
 impl ShowPage {
@@ -327,7 +328,14 @@ pub(super) async fn show(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let at = state.timing();
-    let (view, reminders) = state.db(move |conn| treatments::page(conn, id, at)).await?;
+    let (view, reminders, checkins) = state
+        .db(move |conn| {
+            let (view, reminders) = treatments::page(conn, id, at)?;
+            let tz = treatments::zone(&view.treatment)?;
+            let checkins = crate::usecases::checkins::timeline(conn, id, tz)?;
+            Ok((view, reminders, checkins))
+        })
+        .await?;
     let user = auth.user();
     let may_change = treatments::may_change(user, &view.treatment);
     render(&ShowPage {
@@ -335,6 +343,7 @@ pub(super) async fn show(
         link: state.links.sheet(id),
         view,
         reminders,
+        checkins,
         may_change,
     })
 }
