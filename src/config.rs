@@ -127,6 +127,8 @@ pub struct Settings {
     pub mail_max_attempts: i32,
     /// A daily reminder more than this many hours late is skipped.
     pub reminder_stale_hours: i64,
+    /// Check-in photos are deleted this many days after they were sent.
+    pub photo_retention_days: i64,
 }
 
 impl Settings {
@@ -218,6 +220,8 @@ impl Settings {
         let reminder_stale_hours =
             count("AFTERCARE_REMINDER_STALE_HOURS", 12, 24 * 14, &mut errors);
 
+        let photo_retention_days = count("AFTERCARE_PHOTO_RETENTION_DAYS", 90, 3650, &mut errors);
+
         let smtp_url = var("AFTERCARE_SMTP_URL").map(|url| SecretUrl::new(&url));
         if let Some(url) = &smtp_url {
             let text = url.expose_secret();
@@ -248,6 +252,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("outbox")),
             mail_max_attempts,
             reminder_stale_hours,
+            photo_retention_days,
         })
     }
 

@@ -47,9 +47,22 @@ pub struct ReminderEmail {
     pub disclaimer: String,
     pub sheet_url: String,
     pub unsubscribe_url: String,
+    /// "How is your skin today?": the patient's check-in page; empty leaves the question out.
+    pub checkin_url: String,
 }
 
 impl ReminderEmail {
+    /// The email with the check-in question, its answers linking to `url`.
+    pub fn with_checkin(mut self, url: String) -> ReminderEmail {
+        self.checkin_url = url;
+        self
+    }
+
+    /// The check-in page with one answer chosen (the patient still confirms there).
+    pub fn checkin_answer(&self, answer: &str) -> String {
+        format!("{}?answer={answer}", self.checkin_url)
+    }
+
     pub fn text(&self) -> String {
         ReminderText { email: self }.render().unwrap_or_default()
     }
@@ -158,6 +171,7 @@ pub fn compose(
         disclaimer: plan.disclaimer.clone(),
         sheet_url,
         unsubscribe_url,
+        checkin_url: String::new(),
     }
 }
 

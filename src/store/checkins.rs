@@ -78,7 +78,10 @@ pub fn for_treatment(conn: &mut DbConn, treatment_id: i64) -> QueryResult<Vec<(C
         .left_join(photos::table)
         .filter(checkins::treatment_id.eq(treatment_id))
         .order((checkins::created_at.asc(), checkins::id.asc()))
-        .select((CheckinRow::as_select(), photos::checkin_id.nullable().is_not_null()))
+        .select((
+            CheckinRow::as_select(),
+            photos::checkin_id.nullable().is_not_null(),
+        ))
         .load(conn)
 }
 
@@ -240,9 +243,7 @@ pub fn finish_alert(
     next_attempt_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let row = alerts::table
-        .find(id)
-        .filter(alerts::status.eq("sending"));
+    let row = alerts::table.find(id).filter(alerts::status.eq("sending"));
     diesel::update(row)
         .set((
             alerts::status.eq(status),

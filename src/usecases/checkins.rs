@@ -218,7 +218,8 @@ pub enum Submitted {
 /// Decodes an uploaded photo (JPEG, PNG or WebP) and encodes it again as
 /// JPEG: only the pixels survive, so EXIF and its location are gone.
 pub fn clean_photo(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
-    const NOT_A_PHOTO: &str = "This file is not a photo we can read. Use a JPEG, PNG or WebP picture.";
+    const NOT_A_PHOTO: &str =
+        "This file is not a photo we can read. Use a JPEG, PNG or WebP picture.";
     if bytes.len() > MAX_PHOTO_BYTES {
         return Err("The photo is larger than 10 MB. Choose a smaller one.");
     }
@@ -273,7 +274,10 @@ pub fn submit(
         {
             ticked.push((group.urgency, item.text.clone()));
         } else {
-            errors.add("items", "A box on the form is not one we know. Reload the page.");
+            errors.add(
+                "items",
+                "A box on the form is not one we know. Reload the page.",
+            );
         }
     }
     // Decoding is the slow part: done before the transaction, which stays short.
@@ -376,9 +380,12 @@ impl CheckinView {
             ticked: serde_json::from_str(&row.ticked_json).unwrap_or_default(),
             note: row.note,
             has_photo,
-            acknowledged: row
-                .acknowledged_at
-                .map(|at| (local_moment(at, tz), row.acknowledged_note.unwrap_or_default())),
+            acknowledged: row.acknowledged_at.map(|at| {
+                (
+                    local_moment(at, tz),
+                    row.acknowledged_note.unwrap_or_default(),
+                )
+            }),
         }
     }
 
@@ -495,7 +502,11 @@ pub fn claim_alerts(
 }
 
 /// Records what became of each alert email.
-pub fn record_alerts(conn: &mut DbConn, done: Vec<(i64, Outcome)>, at: NaiveDateTime) -> AppResult<()> {
+pub fn record_alerts(
+    conn: &mut DbConn,
+    done: Vec<(i64, Outcome)>,
+    at: NaiveDateTime,
+) -> AppResult<()> {
     write_tx(conn, |c| {
         for (id, outcome) in done {
             match outcome {
@@ -540,7 +551,10 @@ mod tests {
         let clean = clean_photo(&dirty).unwrap();
         assert!(!clean.windows(4).any(|w| w == b"Exif"));
         assert!(!clean.windows(3).any(|w| w == b"GPS"));
-        assert_eq!(image::guess_format(&clean).unwrap(), image::ImageFormat::Jpeg);
+        assert_eq!(
+            image::guess_format(&clean).unwrap(),
+            image::ImageFormat::Jpeg
+        );
     }
 
     #[test]
@@ -554,7 +568,10 @@ mod tests {
 
     #[test]
     fn the_most_urgent_group_decides() {
-        assert_eq!(Triage::from_urgency(Some(Urgency::Emergency)), Triage::Emergency);
+        assert_eq!(
+            Triage::from_urgency(Some(Urgency::Emergency)),
+            Triage::Emergency
+        );
         assert!(Triage::CallNow.alerts_clinic());
         assert!(!Triage::TellUs.alerts_clinic());
         assert!(!Triage::Normal.alerts_clinic());

@@ -25,7 +25,9 @@ impl Links {
 
     /// The patient's "How is your skin today?" page for a treatment.
     pub fn checkin(&self, treatment_id: i64) -> String {
-        let token = self.keys.seal(Purpose::Checkin, &format!("t{treatment_id}"));
+        let token = self
+            .keys
+            .seal(Purpose::Checkin, &format!("t{treatment_id}"));
         format!("{}/checkin/{token}", self.base_url)
     }
 

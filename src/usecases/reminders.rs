@@ -213,6 +213,7 @@ pub fn compose_for(
         links.sheet(row.treatment_id),
         links.unsubscribe(row.patient_id),
     )
+    .with_checkin(links.checkin(row.treatment_id))
 }
 
 /// One of a treatment's reminders (the preview's), or 404.

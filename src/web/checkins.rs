@@ -122,7 +122,9 @@ struct Upload {
 /// Reads the form with every part capped; a photo past the limit is
 /// drained and flagged rather than kept.
 async fn read_upload(mut parts: Multipart) -> AppResult<Upload> {
-    let malformed = || AppError::BadRequest("The form could not be read. Reload the page and try again.".into());
+    let malformed = || {
+        AppError::BadRequest("The form could not be read. Reload the page and try again.".into())
+    };
     let mut upload = Upload::default();
     let (mut count, mut total) = (0, 0usize);
     while let Some(part) = parts.next().await {
@@ -133,7 +135,11 @@ async fn read_upload(mut parts: Multipart) -> AppResult<Upload> {
         }
         let name = part.name().unwrap_or_default().to_string();
         let is_photo = name == "photo";
-        let limit = if is_photo { MAX_PHOTO_BYTES } else { MAX_TEXT_FIELD };
+        let limit = if is_photo {
+            MAX_PHOTO_BYTES
+        } else {
+            MAX_TEXT_FIELD
+        };
         let mut data = Vec::new();
         let mut over = false;
         while let Some(chunk) = part.next().await {
@@ -153,7 +159,9 @@ async fn read_upload(mut parts: Multipart) -> AppResult<Upload> {
             }
         }
         if over && !is_photo {
-            return Err(AppError::BadRequest("A field of the form is too long.".into()));
+            return Err(AppError::BadRequest(
+                "A field of the form is too long.".into(),
+            ));
         }
         let text = || {
             String::from_utf8(data.clone()).map_err(|_| {

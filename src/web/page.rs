@@ -48,11 +48,7 @@ impl FromRequest for PageCtx {
                 req.extensions_mut().insert(flash::FlashShown);
             }
             let attention = match session {
-                Some(_) => {
-                    state
-                        .db(crate::usecases::checkins::open_count)
-                        .await?
-                }
+                Some(_) => state.db(crate::usecases::checkins::open_count).await?,
                 None => 0,
             };
             Ok(PageCtx {

@@ -399,6 +399,8 @@ pub(super) async fn staff_sheet(
 #[template(path = "sheet/patient.html")]
 pub struct PatientSheetPage {
     pub sheet: Sheet,
+    /// The patient's "How is your skin today?" page.
+    pub checkin: String,
 }
 
 #[get("/s/{token}")]
@@ -410,7 +412,8 @@ pub(super) async fn patient_sheet(
     let id = state.links.open_sheet(&token).ok_or(AppError::NotFound)?;
     let actor = Actor::anonymous("patient (sheet link)", &client_ip(&req));
     let sheet = opened_sheet(&state, id, actor, "sheet.opened_by_patient").await?;
-    let mut response = render(&PatientSheetPage { sheet })?;
+    let checkin = state.links.checkin(id);
+    let mut response = render(&PatientSheetPage { sheet, checkin })?;
     response.headers_mut().insert(
         actix_web::http::header::HeaderName::from_static("x-robots-tag"),
         actix_web::http::header::HeaderValue::from_static("noindex, nofollow"),
