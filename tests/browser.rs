@@ -42,28 +42,11 @@ const WHOLE: Duration = Duration::from_secs(90);
 )]
 async fn a_recorded_treatment_prints_on_at_most_two_a4_pages() {
     let started = Instant::now();
-    let tools = Tools::find();
-
-    // Declared first so they are removed last, after the browser has gone.
-    let profile = tempfile::tempdir().expect("profile dir");
-
-    let driver = ChromeDriver::start(&tools.chromedriver).expect("chromedriver starts");
+    let browser = Browser::open().await;
     let app = spawn_app(Db::Sqlite).await;
     app.add_user(EMAIL, "practitioner").await;
-
-    let client = connect(&driver, &tools.chromium, profile.path())
-        .await
-        .expect("a WebDriver session with headless Chromium");
-    let outcome = tokio::time::timeout(WHOLE, walk_through(&client, &app)).await;
-    // Always end the session, so chromedriver quits Chromium, before judging.
-    let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
-    drop(driver);
-
-    let printed = match outcome {
-        Ok(Ok(printed)) => printed,
-        Ok(Err(e)) => panic!("browser test failed: {e:#}"),
-        Err(_) => panic!("browser test took longer than {WHOLE:?}"),
-    };
+    let outcome = tokio::time::timeout(WHOLE, walk_through(&browser.client, &app)).await;
+    let printed = browser.finish(outcome).await;
     println!(
         "printed the sheet on {} A4 page(s) ({}); found {PATIENT:?} and {:?}; {:.1}s",
         printed.pages,
@@ -80,51 +63,57 @@ async fn a_recorded_treatment_prints_on_at_most_two_a4_pages() {
               (Debian: apt-get install chromium chromium-driver poppler-utils; then touch build.rs)"
 )]
 async fn a_patient_checks_in_with_a_photo_and_staff_see_it() {
-    let tools = Tools::find();
-    let profile = tempfile::tempdir().expect("profile dir");
-    let driver = ChromeDriver::start(&tools.chromedriver).expect("chromedriver starts");
+    let browser = Browser::open().await;
     let app = spawn_app(Db::Sqlite).await;
     let treatment = checkin_fixture(&app).await;
-    let photo = profile.path().join("skin.png");
+    let photo = browser.profile.path().join("skin.png");
     let picture = image::RgbImage::from_pixel(40, 30, image::Rgb([220, 150, 130]));
     picture.save(&photo).expect("a photo to upload");
+    let walk = check_in_and_look(&browser.client, &app, treatment, &photo);
+    let outcome = tokio::time::timeout(WHOLE, walk).await;
+    browser.finish(outcome).await;
+}
 
-    let client = connect(&driver, &tools.chromium, profile.path())
-        .await
-        .expect("a WebDriver session with headless Chromium");
-    let outcome =
-        tokio::time::timeout(WHOLE, check_in_and_look(&client, &app, treatment, &photo)).await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
-    drop(driver);
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => panic!("browser test failed: {e:#}"),
-        Err(_) => panic!("browser test took longer than {WHOLE:?}"),
+/// Headless Chromium over a chromedriver of its own, with a fresh profile.
+struct Browser {
+    client: Client,
+    driver: ChromeDriver,
+    // Last, so it is removed after the browser has gone.
+    profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn open() -> Browser {
+        let tools = Tools::find();
+        let profile = tempfile::tempdir().expect("profile dir");
+        let driver = ChromeDriver::start(&tools.chromedriver).expect("chromedriver starts");
+        let client = connect(&driver, &tools.chromium, profile.path())
+            .await
+            .expect("a WebDriver session with headless Chromium");
+        Browser {
+            client,
+            driver,
+            profile,
+        }
+    }
+
+    /// Ends the session, so chromedriver quits Chromium, before judging the walk.
+    async fn finish<T>(self, outcome: Result<Result<T>, tokio::time::error::Elapsed>) -> T {
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.client.close()).await;
+        drop(self.driver);
+        match outcome {
+            Ok(Ok(value)) => value,
+            Ok(Err(e)) => panic!("browser test failed: {e:#}"),
+            Err(_) => panic!("browser test took longer than {WHOLE:?}"),
+        }
     }
 }
 
 /// A configured clinic, staff and a practitioner, and a treatment for Maya; its id.
 async fn checkin_fixture(app: &TestApp) -> i64 {
     app.add_user(EMAIL, "staff").await;
-    let admin = app.signed_in("admin").await;
-    let r = app
-        .post_form_with(
-            &admin,
-            "/admin/clinic",
-            &[
-                ("name", "Glow Skin Clinic"),
-                ("phone", "020 7946 0000"),
-                ("email", "desk@glow.example"),
-                ("address", "1 High Street, London"),
-                ("opening_hours", "Mon to Fri, 9:00 to 17:00"),
-                ("out_of_hours", "NHS 111"),
-                ("time_zone", "Europe/London"),
-                ("send_hour", "9"),
-                ("sender_email", "aftercare@glow.example"),
-            ],
-        )
+    app.configure_clinic("Glow Skin Clinic", "desk@glow.example")
         .await;
-    assert_eq!(r.status().as_u16(), 303, "clinic saved");
     let practitioner = app.signed_in("practitioner").await;
     let when = support::clinic_time(-chrono::Duration::hours(26));
     app.patient_with_treatment(

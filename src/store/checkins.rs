@@ -2,7 +2,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamp};
 
 use super::schema::{checkin_alerts as alerts, checkin_photos as photos, checkins, patients};
 use super::DbConn;
@@ -187,43 +186,15 @@ pub struct AlertRow {
     pub message_id: String,
 }
 
-#[derive(QueryableByName)]
-struct ClaimedId {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
-/// Takes up to `limit` due alerts (pending and due, or `sending` with an
-/// expired lease) and leases them: the same rules as the reminders' claim.
+/// Takes up to `limit` due alerts and leases them: the reminders' rules
+/// (see [`super::claim_leased`]).
 pub fn claim_alerts(
     conn: &mut DbConn,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<AlertRow>> {
-    let sql = |p: &str, lock: &str| {
-        format!(
-            "UPDATE checkin_alerts SET status = 'sending', lease_expires_at = {p}2, attempts = attempts + 1, updated_at = {p}1 \
-             WHERE id IN (SELECT id FROM checkin_alerts \
-                          WHERE (status = 'pending' AND next_attempt_at <= {p}1) \
-                             OR (status = 'sending' AND lease_expires_at < {p}1) \
-                          ORDER BY next_attempt_at, id LIMIT {p}3{lock}) \
-             RETURNING id"
-        )
-    };
-    let ids: Vec<ClaimedId> = match conn {
-        DbConn::Pg(c) => diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
-        DbConn::Sqlite(c) => diesel::sql_query(sql("?", ""))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
-    };
-    let ids: Vec<i64> = ids.into_iter().map(|c| c.id).collect();
+    let ids = super::claim_leased(conn, "checkin_alerts", "", now, lease_until, limit)?;
     if ids.is_empty() {
         return Ok(vec![]);
     }

@@ -2,7 +2,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamp};
 
 use super::schema::{patients, reminders, treatments};
 use super::DbConn;
@@ -345,47 +344,23 @@ pub fn oldest_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<N
         .get_result(conn)
 }
 
-#[derive(QueryableByName)]
-struct ClaimedId {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
-/// Atomically takes up to `limit` due reminders (pending and due, or
-/// `sending` with an expired lease) and leases them until `lease_until`.
-/// PostgreSQL skips rows another worker has locked; on SQLite the single
-/// statement runs inside the write lock, so two workers cannot take one row.
+/// Atomically takes up to `limit` due reminders (pending and due, never
+/// before their `send_at`, or `sending` with an expired lease) and leases
+/// them until `lease_until` (see [`super::claim_leased`]).
 pub fn claim(
     conn: &mut DbConn,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
-    // Parameters: 1 = now, 2 = lease end, 3 = limit. PostgreSQL numbers them
-    // `$n`; SQLite would read `$n` as a *named* parameter, so it gets `?n`.
-    let sql = |p: &str, lock: &str| {
-        format!(
-            "UPDATE reminders SET status = 'sending', lease_expires_at = {p}2, attempts = attempts + 1, updated_at = {p}1 \
-             WHERE id IN (SELECT id FROM reminders \
-                          WHERE (status = 'pending' AND next_attempt_at <= {p}1 AND send_at <= {p}1) \
-                             OR (status = 'sending' AND lease_expires_at < {p}1) \
-                          ORDER BY next_attempt_at, id LIMIT {p}3{lock}) \
-             RETURNING id"
-        )
-    };
-    let ids: Vec<ClaimedId> = match conn {
-        DbConn::Pg(c) => diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
-        DbConn::Sqlite(c) => diesel::sql_query(sql("?", ""))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
-    };
-    Ok(ids.into_iter().map(|c| c.id).collect())
+    super::claim_leased(
+        conn,
+        "reminders",
+        " AND send_at <= {now}",
+        now,
+        lease_until,
+        limit,
+    )
 }
 
 /// What the worker needs to render a claimed reminder.

@@ -527,36 +527,7 @@ pub fn record_alerts(
 mod tests {
     use super::*;
 
-    fn jpeg_with_exif() -> Vec<u8> {
-        let mut plain = Vec::new();
-        let img = image::RgbImage::from_pixel(8, 8, image::Rgb([200, 120, 100]));
-        image::codecs::jpeg::JpegEncoder::new(&mut plain)
-            .encode_image(&img)
-            .unwrap();
-        // An APP1 "Exif" segment right after SOI, as cameras write it.
-        let payload = b"Exif\0\0GPSLatitude 51.5N";
-        let len = (payload.len() + 2) as u16;
-        let mut out = plain[..2].to_vec();
-        out.extend_from_slice(&[0xFF, 0xE1]);
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(payload);
-        out.extend_from_slice(&plain[2..]);
-        out
-    }
-
-    #[test]
-    fn a_cleaned_photo_keeps_no_exif() {
-        let dirty = jpeg_with_exif();
-        assert!(dirty.windows(4).any(|w| w == b"Exif"));
-        let clean = clean_photo(&dirty).unwrap();
-        assert!(!clean.windows(4).any(|w| w == b"Exif"));
-        assert!(!clean.windows(3).any(|w| w == b"GPS"));
-        assert_eq!(
-            image::guess_format(&clean).unwrap(),
-            image::ImageFormat::Jpeg
-        );
-    }
-
+    // That EXIF is dropped is shown over HTTP (tests/api/checkins.rs).
     #[test]
     fn only_photos_are_accepted() {
         assert!(clean_photo(b"GIF89a not today").is_err());

@@ -26,25 +26,7 @@ struct Clinic {
 /// A configured clinic (phone, hours, address for alerts), a worker sending to a
 /// real SMTP sink on its own clock, and a face treatment done an hour ago.
 async fn clinic(app: TestApp) -> Clinic {
-    let admin = app.signed_in("admin").await;
-    let r = app
-        .post_form_with(
-            &admin,
-            "/admin/clinic",
-            &[
-                ("name", "Glow Clinic"),
-                ("phone", "020 7946 0000"),
-                ("email", CLINIC_EMAIL),
-                ("address", "1 High Street"),
-                ("opening_hours", "Mon to Fri, 9:00 to 17:00"),
-                ("out_of_hours", "NHS 111"),
-                ("time_zone", "Europe/London"),
-                ("send_hour", "9"),
-                ("sender_email", "aftercare@glow.example"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status().as_u16(), 303, "clinic saved");
+    app.configure_clinic("Glow Clinic", CLINIC_EMAIL).await;
     let sink = SmtpSink::start().await;
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let worker = Worker {
@@ -203,7 +185,7 @@ async fn a_checkin_link_from_a_reminder_email_opens_the_form_and_records_nothing
     assert_eq!(count_rows(&c.app, "checkins").await, 0);
 
     // The online sheet asks too.
-    let sheet = link_after(&text, "/s/");
+    let sheet = link_in(&text, "/s/");
     let sheet = patient
         .get(&sheet)
         .send()
@@ -214,16 +196,6 @@ async fn a_checkin_link_from_a_reminder_email_opens_the_form_and_records_nothing
         .unwrap();
     assert!(sheet.contains("How is your skin today?") && sheet.contains("/checkin/"));
     assert!(sheet.contains("?answer=unsure"));
-}
-
-fn link_after(text: &str, path: &str) -> String {
-    let start = text.find(path).unwrap();
-    let begin = text[..start].rfind("http").unwrap();
-    text[begin..]
-        .split(|ch: char| ch.is_whitespace())
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 async fn worried_with_an_emergency_item_shows_the_emergency_number_and_alerts_once(app: TestApp) {
