@@ -172,14 +172,7 @@ async fn check_in_and_look(c: &Client, app: &TestApp, treatment: i64, photo: &Pa
     );
 
     // Staff sign in and find it under Needs attention, photo and all.
-    c.goto(&app.url("/login")).await?;
-    wait_for(c, Locator::Css("form[action='/login']"), "the sign-in form").await?;
-    c.find(Locator::Id("email")).await?.send_keys(EMAIL).await?;
-    c.find(Locator::Id("password"))
-        .await?
-        .send_keys(PASSWORD)
-        .await?;
-    button(c, "Sign in").await?.click().await?;
+    sign_in(c, app).await?;
     let nav = wait_for(
         c,
         Locator::Css("header nav .count"),
@@ -223,14 +216,7 @@ struct Printed {
 
 async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
     // Sign in through the form.
-    c.goto(&app.url("/login")).await?;
-    wait_for(c, Locator::Css("form[action='/login']"), "the sign-in form").await?;
-    c.find(Locator::Id("email")).await?.send_keys(EMAIL).await?;
-    c.find(Locator::Id("password"))
-        .await?
-        .send_keys(PASSWORD)
-        .await?;
-    button(c, "Sign in").await?.click().await?;
+    sign_in(c, app).await?;
     wait_for(c, Locator::Css("form[action='/logout']"), "signed in").await?;
 
     // Add the patient through the form.
@@ -412,6 +398,19 @@ async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
         page_size,
         phase_when,
     })
+}
+
+/// Signs in through the form as the test's user.
+async fn sign_in(c: &Client, app: &TestApp) -> Result<()> {
+    c.goto(&app.url("/login")).await?;
+    wait_for(c, Locator::Css("form[action='/login']"), "the sign-in form").await?;
+    c.find(Locator::Id("email")).await?.send_keys(EMAIL).await?;
+    c.find(Locator::Id("password"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    button(c, "Sign in").await?.click().await?;
+    Ok(())
 }
 
 /// Waits until `locator` finds an element; on a timeout, says where the
