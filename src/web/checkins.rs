@@ -163,10 +163,12 @@ async fn read_upload(mut parts: Multipart) -> AppResult<Upload> {
                 "A field of the form is too long.".into(),
             ));
         }
-        let text = || {
-            String::from_utf8(data.clone()).map_err(|_| {
-                AppError::BadRequest("The form contains bytes that are not text.".into())
-            })
+        let text = || match String::from_utf8(data.clone()) {
+            Err(_) => Err(AppError::BadRequest(
+                "The form contains bytes that are not text.".into(),
+            )),
+            Ok(t) if super::has_nul(&t) => Err(AppError::BadRequest(super::NUL_MESSAGE.into())),
+            Ok(t) => Ok(t),
         };
         match name.as_str() {
             "form_key" => upload.form_key = text()?,
@@ -178,37 +180,23 @@ async fn read_upload(mut parts: Multipart) -> AppResult<Upload> {
             _ => {}
         }
     }
-    if [&upload.form_key, &upload.input.answer, &upload.input.note]
-        .iter()
-        .chain(upload.input.items.iter().collect::<Vec<_>>().iter())
-        .any(|v| super::has_nul(v))
-    {
-        return Err(AppError::BadRequest(super::NUL_MESSAGE.into()));
-    }
     Ok(upload)
 }
 
 /// A POST from another site is refused: browsers say where a request came
-/// from, and our own form is always same-origin.
-fn cross_site(req: &HttpRequest) -> bool {
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    if header("sec-fetch-site").is_some_and(|s| s == "cross-site") {
+/// from, and our own form is always same-origin (the app's public address,
+/// or the host asked for when a proxy keeps it).
+fn cross_site(req: &HttpRequest, base_url: &str) -> bool {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("cross-site") {
         return true;
     }
-    match (header("origin"), header("host")) {
-        (Some(origin), Some(host)) => {
-            origin != "null"
-                && origin
-                    .split_once("://")
-                    .is_none_or(|(_, rest)| rest.trim_end_matches('/') != host)
-        }
-        _ => false,
-    }
+    let Some(origin) = header("origin").filter(|o| *o != "null") else {
+        return false;
+    };
+    let ours = url::Url::parse(base_url).map(|u| u.origin().ascii_serialization());
+    let host = origin.split_once("://").map(|(_, rest)| rest);
+    ours.as_deref() != Ok(origin) && host != header("host")
 }
 
 /// Records the answer and shows what to do now.
@@ -221,7 +209,7 @@ pub(super) async fn submit(
 ) -> AppResult<HttpResponse> {
     let token = token.into_inner();
     let id = treatment_of(&state, &token)?;
-    if cross_site(&req) {
+    if cross_site(&req, &state.settings.base_url) {
         return Err(AppError::Csrf);
     }
     let parts = Multipart::new(req.headers(), payload);

@@ -382,6 +382,26 @@ async fn a_tampered_or_deleted_treatments_token_is_404(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+    // Nor is one with the right key sent from another site.
+    let html = c.app.get_text(&path).await;
+    let key = hidden_value(&html, "form_key").unwrap();
+    let (content_type, body) = multipart(&[("form_key", &key), ("answer", "worried")], None);
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = c
+            .app
+            .client
+            .post(c.app.url(&path))
+            .header("content-type", content_type.clone())
+            .header(header, value)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{header}: {value}");
+    }
     assert_eq!(count_rows(&c.app, "checkins").await, 0);
     // Once the treatment is deleted its link is gone too.
     let r = c
