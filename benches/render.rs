@@ -39,9 +39,12 @@ const UNSUBSCRIBE_URL: &str =
 fn render_sheet(plan: &Plan, clinic: &Clinic) -> String {
     let sheet =
         aftercare::usecases::sheet::build(plan, clinic, "Maya Patel", SHEET_URL.to_string());
-    PatientSheetPage { sheet }
-        .render()
-        .expect("the sheet renders")
+    PatientSheetPage {
+        sheet,
+        checkin: "https://clinic.example/checkin/TOKEN".into(),
+    }
+    .render()
+    .expect("the sheet renders")
 }
 
 fn compose(plan: &Plan, clinic: &Clinic, key: &str) -> reminder::ReminderEmail {

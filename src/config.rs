@@ -166,6 +166,8 @@ pub struct Settings {
     pub reminder_stale_hours: i64,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<AddrRange>,
+    /// Check-in photos are deleted this many days after they were sent.
+    pub photo_retention_days: i64,
 }
 
 impl Settings {
@@ -257,6 +259,8 @@ impl Settings {
         let reminder_stale_hours =
             count("AFTERCARE_REMINDER_STALE_HOURS", 12, 24 * 14, &mut errors);
 
+        let photo_retention_days = count("AFTERCARE_PHOTO_RETENTION_DAYS", 90, 3650, &mut errors);
+
         let smtp_url = var("AFTERCARE_SMTP_URL").map(|url| SecretUrl::new(&url));
         if let Some(url) = &smtp_url {
             let text = url.expose_secret();
@@ -305,6 +309,7 @@ impl Settings {
             mail_max_attempts,
             reminder_stale_hours,
             trusted_proxies,
+            photo_retention_days,
         })
     }
 

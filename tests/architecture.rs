@@ -174,6 +174,7 @@ fn each_use_case_reads_only_its_own_tables() {
         ("accounts", &["users", "settings"][..]),
         ("audit", &["audit"][..]),
         ("audit_writer", &["audit"][..]),
+        ("checkins", &["checkins"][..]),
         ("clinic", &["clinic"][..]),
         ("patients", &["patients"][..]),
         ("reminders", &["reminders", "heartbeats"][..]),

@@ -44,28 +44,11 @@ const WHOLE: Duration = Duration::from_secs(90);
 )]
 async fn a_recorded_treatment_prints_on_at_most_two_a4_and_letter_pages() {
     let started = Instant::now();
-    let tools = Tools::find();
-
-    // Declared first so they are removed last, after the browser has gone.
-    let profile = tempfile::tempdir().expect("profile dir");
-
-    let driver = ChromeDriver::start(&tools.chromedriver).expect("chromedriver starts");
+    let browser = Browser::open().await;
     let app = spawn_app(Db::Sqlite).await;
     app.add_user(EMAIL, "practitioner").await;
-
-    let client = connect(&driver, &tools.chromium, profile.path())
-        .await
-        .expect("a WebDriver session with headless Chromium");
-    let outcome = tokio::time::timeout(WHOLE, walk_through(&client, &app)).await;
-    // Always end the session, so chromedriver quits Chromium, before judging.
-    let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
-    drop(driver);
-
-    let printed = match outcome {
-        Ok(Ok(printed)) => printed,
-        Ok(Err(e)) => panic!("browser test failed: {e:#}"),
-        Err(_) => panic!("browser test took longer than {WHOLE:?}"),
-    };
+    let outcome = tokio::time::timeout(WHOLE, walk_through(&browser.client, &app)).await;
+    let printed = browser.finish(outcome).await;
     println!(
         "{}; printed the sheet on {:?}; found {PATIENT:?} and {:?}; {:.1}s",
         printed.handover,
@@ -73,6 +56,156 @@ async fn a_recorded_treatment_prints_on_at_most_two_a4_and_letter_pages() {
         printed.phase_when,
         started.elapsed().as_secs_f64()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(aftercare_browser),
+    ignore = "needs chromium, chromedriver, pdfinfo and pdftotext on PATH when built \
+              (Debian: apt-get install chromium chromium-driver poppler-utils; then touch build.rs)"
+)]
+async fn a_patient_checks_in_with_a_photo_and_staff_see_it() {
+    let browser = Browser::open().await;
+    let app = spawn_app(Db::Sqlite).await;
+    let treatment = checkin_fixture(&app).await;
+    let photo = browser.profile.path().join("skin.png");
+    let picture = image::RgbImage::from_pixel(40, 30, image::Rgb([220, 150, 130]));
+    picture.save(&photo).expect("a photo to upload");
+    let walk = check_in_and_look(&browser.client, &app, treatment, &photo);
+    let outcome = tokio::time::timeout(WHOLE, walk).await;
+    browser.finish(outcome).await;
+}
+
+/// Headless Chromium over a chromedriver of its own, with a fresh profile.
+struct Browser {
+    client: Client,
+    driver: ChromeDriver,
+    // Last, so it is removed after the browser has gone.
+    profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn open() -> Browser {
+        let tools = Tools::find();
+        let profile = tempfile::tempdir().expect("profile dir");
+        let driver = ChromeDriver::start(&tools.chromedriver).expect("chromedriver starts");
+        let client = connect(&driver, &tools.chromium, profile.path())
+            .await
+            .expect("a WebDriver session with headless Chromium");
+        Browser {
+            client,
+            driver,
+            profile,
+        }
+    }
+
+    /// Ends the session, so chromedriver quits Chromium, before judging the walk.
+    async fn finish<T>(self, outcome: Result<Result<T>, tokio::time::error::Elapsed>) -> T {
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.client.close()).await;
+        drop(self.driver);
+        match outcome {
+            Ok(Ok(value)) => value,
+            Ok(Err(e)) => panic!("browser test failed: {e:#}"),
+            Err(_) => panic!("browser test took longer than {WHOLE:?}"),
+        }
+    }
+}
+
+/// A configured clinic, staff and a practitioner, and a treatment for Maya; its id.
+async fn checkin_fixture(app: &TestApp) -> i64 {
+    app.add_user(EMAIL, "staff").await;
+    app.configure_clinic("Glow Skin Clinic", "desk@glow.example")
+        .await;
+    let practitioner = app.signed_in("practitioner").await;
+    let when = support::clinic_time(-chrono::Duration::hours(26));
+    app.patient_with_treatment(
+        &practitioner,
+        PATIENT,
+        "maya.patel@example.com",
+        &[
+            ("treated_at", when.as_str()),
+            ("area_0", "cheeks"),
+            ("depth_0", "1.0"),
+        ],
+    )
+    .await
+    .1
+}
+
+async fn check_in_and_look(c: &Client, app: &TestApp, treatment: i64, photo: &Path) -> Result<()> {
+    // The "Worried" link from an email: the answer is chosen, nothing is sent yet.
+    c.set_window_size(900, 1200).await?;
+    let link = format!("{}?answer=worried", app.state.links.checkin(treatment));
+    c.goto(&link).await?;
+    let worried = wait_for(c, Locator::Id("answer-worried"), "the check-in form").await?;
+    ensure!(
+        worried.prop("checked").await?.as_deref() == Some("true"),
+        "the Worried answer is not chosen"
+    );
+    // Kept where cargo keeps test output; README's screenshot is this page.
+    let shot = c.screenshot().await?;
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-checkin.png"),
+        shot,
+    )?;
+    c.find(Locator::Id("item-call-now-2"))
+        .await?
+        .click()
+        .await?;
+    c.find(Locator::Id("note"))
+        .await?
+        .send_keys("Small yellow spots on my left cheek since this morning.")
+        .await?;
+    c.find(Locator::Id("photo"))
+        .await?
+        .send_keys(&photo.display().to_string())
+        .await?;
+    button(c, "Send my answer").await?.click().await?;
+    let heading = wait_for(c, Locator::Css(".triage h1"), "the answer's page").await?;
+    let heading = heading.text().await?;
+    ensure!(
+        heading == "Please call the clinic now",
+        "the page after a call-now answer says {heading:?}"
+    );
+    let told = c.find(Locator::Css(".triage")).await?.text().await?;
+    ensure!(
+        told.contains("020 7946 0000") && told.contains("The clinic has been told"),
+        "the triage box says {told:?}"
+    );
+
+    // Staff sign in and find it under Needs attention, photo and all.
+    sign_in(c, app).await?;
+    let nav = wait_for(
+        c,
+        Locator::Css("header nav .count"),
+        "the Needs attention count",
+    )
+    .await?;
+    let count = nav.text().await?;
+    ensure!(count == "1", "the navigation counts {count:?} check-ins");
+    c.find(Locator::Css("header nav a[href='/attention']"))
+        .await?
+        .click()
+        .await?;
+    let item = wait_for(c, Locator::Css("li.checkin"), "the Needs attention list").await?;
+    let text = item.text().await?;
+    for wanted in [
+        PATIENT,
+        "Call now",
+        "Small yellow spots",
+        "Pus, or spots that spread",
+    ] {
+        ensure!(text.contains(wanted), "the list lacks {wanted:?}: {text}");
+    }
+    let width = c
+        .execute(
+            "const img = document.querySelector('img.checkin-photo');
+             return img && img.complete ? img.naturalWidth : 0;",
+            vec![],
+        )
+        .await?;
+    ensure!(width == json!(40), "the photo did not load (width {width})");
+    Ok(())
 }
 
 // --- the walk through the pages ------------------------------------------------------
@@ -86,14 +219,7 @@ struct Printed {
 
 async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
     // Sign in through the form.
-    c.goto(&app.url("/login")).await?;
-    wait_for(c, Locator::Css("form[action='/login']"), "the sign-in form").await?;
-    c.find(Locator::Id("email")).await?.send_keys(EMAIL).await?;
-    c.find(Locator::Id("password"))
-        .await?
-        .send_keys(PASSWORD)
-        .await?;
-    button(c, "Sign in").await?.click().await?;
+    sign_in(c, app).await?;
     wait_for(c, Locator::Css("form[action='/logout']"), "signed in").await?;
 
     // Add the patient through the form.
@@ -351,6 +477,19 @@ async fn print_on(
         );
     }
     Ok((pages, page_size))
+}
+
+/// Signs in through the form as the test's user.
+async fn sign_in(c: &Client, app: &TestApp) -> Result<()> {
+    c.goto(&app.url("/login")).await?;
+    wait_for(c, Locator::Css("form[action='/login']"), "the sign-in form").await?;
+    c.find(Locator::Id("email")).await?.send_keys(EMAIL).await?;
+    c.find(Locator::Id("password"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    button(c, "Sign in").await?.click().await?;
+    Ok(())
 }
 
 /// Waits until `locator` finds an element; on a timeout, says where the

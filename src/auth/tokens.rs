@@ -46,6 +46,9 @@ pub enum Purpose {
     Flash,
     PatientSheet,
     Unsubscribe,
+    Checkin,
+    /// The hidden field of a check-in form: proof the POST came from our page.
+    CheckinForm,
 }
 
 impl Purpose {
@@ -55,6 +58,8 @@ impl Purpose {
             Purpose::Flash => b"aftercare/flash/v1",
             Purpose::PatientSheet => b"aftercare/sheet/v1",
             Purpose::Unsubscribe => b"aftercare/unsubscribe/v1",
+            Purpose::Checkin => b"aftercare/checkin/v1",
+            Purpose::CheckinForm => b"aftercare/checkin-form/v1",
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::auth::tokens::random_token;
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::error::AppError;
 use crate::mail::{self, Envelope, Mailer};
+use crate::usecases::checkins;
 use crate::usecases::clinic::Clinic;
 use crate::usecases::housekeeping::{self, Pruned, Retention};
 use crate::usecases::links::Links;
@@ -112,11 +113,10 @@ impl Worker {
     /// Claims one batch of due reminders and processes it. Returns what happened.
     pub async fn run_once(&self) -> anyhow::Result<RunReport> {
         let now = self.clock.now();
+        // A patient waiting for a call comes before the day's advice.
+        let mut report = self.send_alerts(now).await?;
         let (jobs, clinic) = self.claim(now).await?;
-        let mut report = RunReport {
-            claimed: jobs.len(),
-            ..Default::default()
-        };
+        report.claimed += jobs.len();
         // Outcomes are recorded while later emails are still sending, in one
         // transaction per batch of whatever finished meanwhile: one commit per
         // email was the worker's next limit after the SMTP fix (BENCHMARKS.md, F6).
@@ -226,6 +226,69 @@ impl Worker {
         }
         tracing::info!("reminder worker stopped");
         Ok(())
+    }
+
+    /// Sends the clinic's alert emails for urgent check-ins, with the same
+    /// lease and retry rules as reminders. There are few, so one at a time.
+    async fn send_alerts(&self, now: DateTime<Utc>) -> anyhow::Result<RunReport> {
+        let (lease_until, limit) = (now + self.config.lease, self.config.batch_size);
+        let (alerts, clinic) = self
+            .blocking(move |conn| {
+                Ok(checkins::claim_alerts(
+                    conn,
+                    now.naive_utc(),
+                    lease_until.naive_utc(),
+                    limit,
+                )?)
+            })
+            .await?;
+        let mut report = RunReport {
+            claimed: alerts.len(),
+            ..Default::default()
+        };
+        if alerts.is_empty() {
+            return Ok(report);
+        }
+        let attention = format!("{}/attention", self.links.base_url);
+        let email = mail::alert::compose(&clinic.name, &attention);
+        let mut done = Vec::new();
+        for alert in alerts {
+            let outcome = if clinic.email.is_empty() {
+                Outcome::Failed(
+                    "the clinic has no email address: set one in Clinic settings".into(),
+                )
+            } else {
+                let envelope = Envelope {
+                    from_name: &clinic.name,
+                    from_email: &clinic.sender_email,
+                    reply_to: None,
+                    to_name: &clinic.name,
+                    to_email: &clinic.email,
+                    subject: &email.subject,
+                    message_id: &alert.message_id,
+                    unsubscribe_url: None,
+                };
+                match mail::build_message(&envelope, email.text.clone(), email.html.clone()) {
+                    Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
+                    Ok(message) => match self.mailer.send(message).await {
+                        Ok(()) => Outcome::Sent,
+                        Err(e) if e.permanent => Outcome::Failed(e.message),
+                        Err(e) if alert.attempts >= self.config.max_attempts => Outcome::Failed(
+                            format!("gave up after {} attempts: {}", alert.attempts, e.message),
+                        ),
+                        Err(e) => Outcome::Retry {
+                            error: e.message,
+                            next: (now + self.config.backoff_after(alert.attempts)).naive_utc(),
+                        },
+                    },
+                }
+            };
+            report.add(&outcome);
+            done.push((alert.id, outcome));
+        }
+        self.blocking(move |conn| Ok(checkins::record_alerts(conn, done, now.naive_utc())?))
+            .await?;
+        Ok(report)
     }
 
     /// Prunes expired sessions, old log-in attempts, spent password links and

@@ -60,6 +60,8 @@ pub struct ReminderEmail {
     /// The patient's other treatments whose emails fall at the same time: one email covers
     /// them all (see [`compose_combined`]). Empty in an email for one treatment.
     pub also: Vec<AlsoTreatment>,
+    /// "How is your skin today?": the patient's check-in page; empty leaves the question out.
+    pub checkin_url: String,
 }
 
 /// Another treatment's part of a combined email: where its healing is and what to do for it.
@@ -76,6 +78,17 @@ pub struct AlsoTreatment {
 }
 
 impl ReminderEmail {
+    /// The email with the check-in question, its answers linking to `url`.
+    pub fn with_checkin(mut self, url: String) -> ReminderEmail {
+        self.checkin_url = url;
+        self
+    }
+
+    /// The check-in page with one answer chosen (the patient still confirms there).
+    pub fn checkin_answer(&self, answer: &str) -> String {
+        format!("{}?answer={answer}", self.checkin_url)
+    }
+
     pub fn text(&self) -> String {
         ReminderText { email: self }.render().unwrap_or_default()
     }
@@ -250,6 +263,7 @@ pub fn compose(
         patient_note: plan.tailoring.patient_note.clone(),
         adjusted: adjusted_lines(plan, send_at),
         also: Vec::new(),
+        checkin_url: String::new(),
     }
 }
 

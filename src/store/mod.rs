@@ -11,6 +11,7 @@
 //! BENCHMARKS.md, F2).
 
 pub mod audit;
+pub mod checkins;
 pub mod clinic;
 pub mod heartbeats;
 pub mod patients;
@@ -280,6 +281,54 @@ macro_rules! execute_per_backend {
             $crate::store::DbConn::Pg(c) => $query.execute(c),
         }
     };
+}
+
+#[derive(diesel::QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// Atomically takes up to `limit` due rows of an outbox table (`pending` and
+/// due, or `sending` with an expired lease) and leases them until
+/// `lease_until`; `also_due` adds a condition on pending rows, with `{now}`
+/// for now. PostgreSQL skips rows another worker has locked; on SQLite the
+/// single statement runs inside the write lock, so two workers cannot take one row.
+pub(crate) fn claim_leased(
+    conn: &mut DbConn,
+    table: &str,
+    also_due: &str,
+    now: chrono::NaiveDateTime,
+    lease_until: chrono::NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    // Parameters: 1 = now, 2 = lease end, 3 = limit. PostgreSQL numbers them
+    // `$n`; SQLite would read `$n` as a *named* parameter, so it gets `?n`.
+    let sql = |p: &str, lock: &str| {
+        let also_due = also_due.replace("{now}", &format!("{p}1"));
+        format!(
+            "UPDATE {table} SET status = 'sending', lease_expires_at = {p}2, attempts = attempts + 1, updated_at = {p}1 \
+             WHERE id IN (SELECT id FROM {table} \
+                          WHERE (status = 'pending' AND next_attempt_at <= {p}1{also_due}) \
+                             OR (status = 'sending' AND lease_expires_at < {p}1) \
+                          ORDER BY next_attempt_at, id LIMIT {p}3{lock}) \
+             RETURNING id"
+        )
+    };
+    let ids: Vec<ClaimedId> = match conn {
+        DbConn::Pg(c) => diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(sql("?", ""))
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+    };
+    Ok(ids.into_iter().map(|c| c.id).collect())
 }
 
 /// "Now" as stored: UTC, microsecond precision (what both backends keep).

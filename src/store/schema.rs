@@ -161,7 +161,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    checkins (id) {
+        id -> BigInt,
+        treatment_id -> BigInt,
+        patient_id -> BigInt,
+        answer -> Text,
+        day -> Integer,
+        urgency -> Text,
+        ticked_json -> Text,
+        note -> Text,
+        ip -> Text,
+        created_at -> Timestamp,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledged_by -> Nullable<BigInt>,
+        acknowledged_note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    checkin_photos (checkin_id) {
+        checkin_id -> BigInt,
+        content_type -> Text,
+        data -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    checkin_alerts (id) {
+        id -> BigInt,
+        checkin_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_expires_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        message_id -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(checkins -> treatments (treatment_id));
+diesel::joinable!(checkins -> patients (patient_id));
+diesel::joinable!(checkin_photos -> checkins (checkin_id));
+diesel::joinable!(checkin_alerts -> checkins (checkin_id));
 diesel::joinable!(reminders -> treatments (treatment_id));
 diesel::joinable!(reminders -> patients (patient_id));
 diesel::joinable!(treatments -> patients (patient_id));
@@ -182,4 +228,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     treatment_areas,
     reminders,
     worker_heartbeats,
+    checkins,
+    checkin_photos,
+    checkin_alerts,
 );

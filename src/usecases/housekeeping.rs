@@ -1,5 +1,6 @@
 //! Use case: pruning rows the app no longer needs, so tables that grow with
-//! every request (sessions, log-in attempts) stay bounded. The reminder
+//! every request (sessions, log-in attempts) stay bounded, and check-in
+//! photos are not kept past their retention. The reminder
 //! worker runs it periodically (see `jobs`); every worker may, since each
 //! delete only removes what is already dead.
 
@@ -21,6 +22,9 @@ pub struct Retention {
     pub login_attempts: Duration,
     /// A worker silent this long is gone (restarted under a new name).
     pub heartbeats: Duration,
+    /// Check-in photos are health data: kept only this long
+    /// (`AFTERCARE_PHOTO_RETENTION_DAYS`).
+    pub photos: Duration,
 }
 
 impl Default for Retention {
@@ -30,6 +34,7 @@ impl Default for Retention {
             session_max_age: Duration::hours(24),
             login_attempts: Duration::days(7),
             heartbeats: Duration::days(7),
+            photos: Duration::days(90),
         }
     }
 }
@@ -41,6 +46,7 @@ pub struct Pruned {
     pub login_attempts: usize,
     pub password_tokens: usize,
     pub heartbeats: usize,
+    pub photos: usize,
 }
 
 #[tracing::instrument(skip_all)]
@@ -58,6 +64,7 @@ pub fn prune(conn: &mut DbConn, now: NaiveDateTime, keep: &Retention) -> AppResu
             login_attempts: spent.login_attempts,
             password_tokens: spent.password_tokens,
             heartbeats: super::reminders::prune_heartbeats(c, now - keep.heartbeats)?,
+            photos: super::checkins::prune_photos(c, now - keep.photos)?,
         })
     })
 }

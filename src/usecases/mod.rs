@@ -9,7 +9,7 @@
 //!   another area's only through that area's use cases. `care/` (pure) and
 //!   `mail/` (rendering) are below them all.
 //! - Areas call downwards only, with no cycles (`tests/architecture.rs`
-//!   checks): `treatments` → `patients` → `reminders` → `clinic`, `health`,
+//!   checks): `checkins` → `treatments` → `patients` → `reminders` → `clinic`, `health`,
 //!   `links`; `accounts`, `audit`, `fields` sit below them. `reminders`
 //!   takes what it needs of a patient or a treatment as arguments.
 
@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod audit;
 pub mod audit_writer;
 pub mod calendar;
+pub mod checkins;
 pub mod clinic;
 pub mod fields;
 pub mod health;

@@ -262,6 +262,7 @@ pub fn compose_for(
         links.sheet(row.treatment_id),
         links.unsubscribe(row.patient_id),
     )
+    .with_checkin(links.checkin(row.treatment_id))
 }
 
 /// The one email for a patient's reminders due at the same time (one row per
@@ -284,6 +285,7 @@ pub fn compose_group(
         })
         .collect();
     let (row, _) = rows.first()?;
+    // The check-in asks about the newest treatment, which leads the email.
     crate::mail::reminder::compose_combined(
         &parts,
         row.send_at.and_utc(),
@@ -291,6 +293,7 @@ pub fn compose_group(
         patient_name,
         links.unsubscribe(row.patient_id),
     )
+    .map(|email| email.with_checkin(links.checkin(row.treatment_id)))
 }
 
 /// One of a treatment's reminders (the preview's), or 404.

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod checkins;
 pub mod client_addr;
 pub mod clinic;
 pub mod cookies;
@@ -177,7 +178,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(outbox::button)
         .service(outbox::preview)
         .service(outbox::unsubscribe_form)
-        .service(outbox::unsubscribe);
+        .service(outbox::unsubscribe)
+        .service(checkins::checkin_form)
+        .service(checkins::submit)
+        .service(checkins::attention)
+        .service(checkins::acknowledge)
+        .service(checkins::photo);
 }
 
 pub fn render(template: &impl Template) -> AppResult<HttpResponse> {

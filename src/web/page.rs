@@ -14,6 +14,8 @@ pub struct PageCtx {
     pub user: Option<User>,
     pub csrf_token: String,
     pub flash: Option<flash::Flash>,
+    /// Check-ins waiting for someone at the clinic (the navigation's count).
+    pub attention: i64,
 }
 
 impl PageCtx {
@@ -45,7 +47,12 @@ impl FromRequest for PageCtx {
             if flash.is_some() {
                 req.extensions_mut().insert(flash::FlashShown);
             }
+            let attention = match session {
+                Some(_) => state.db(crate::usecases::checkins::open_count).await?,
+                None => 0,
+            };
             Ok(PageCtx {
+                attention,
                 user: session.map(|s| s.user),
                 csrf_token,
                 flash,

@@ -437,6 +437,7 @@ struct ShowPage {
     /// Names this page's "Send the sheet now" click, so sending its form twice
     /// queues one email.
     click: String,
+    checkins: Vec<crate::usecases::checkins::CheckinView>,
 }
 
 impl ShowPage {
@@ -454,7 +455,14 @@ pub(super) async fn show(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let at = state.timing();
-    let (view, reminders) = state.db(move |conn| treatments::page(conn, id, at)).await?;
+    let (view, reminders, checkins) = state
+        .db(move |conn| {
+            let (view, reminders) = treatments::page(conn, id, at)?;
+            let tz = treatments::zone(&view.treatment)?;
+            let checkins = crate::usecases::checkins::timeline(conn, id, tz)?;
+            Ok((view, reminders, checkins))
+        })
+        .await?;
     let user = auth.user();
     let may_change = treatments::may_change(user, &view.treatment);
     render(&ShowPage {
@@ -462,6 +470,7 @@ pub(super) async fn show(
         link: state.links.sheet(id),
         view,
         reminders,
+        checkins,
         may_change,
         click: crate::auth::tokens::random_token()[..16].to_string(),
     })
@@ -509,7 +518,11 @@ async fn opened_sheet(
     ));
     let name = sheet.patient_name.clone();
     let html = match kind {
-        Kind::Patient => PatientSheetPage { sheet }.render(),
+        Kind::Patient => PatientSheetPage {
+            sheet,
+            checkin: state.links.checkin(id),
+        }
+        .render(),
         Kind::StaffBody => sheet::SheetBody { sheet: &sheet }.render(),
     }
     .map_err(|e| AppError::Internal(anyhow::anyhow!("template error: {e}")))?;
@@ -602,6 +615,8 @@ pub(super) async fn staff_sheet(
 #[template(path = "sheet/patient.html")]
 pub struct PatientSheetPage {
     pub sheet: Sheet,
+    /// The patient's "How is your skin today?" page.
+    pub checkin: String,
 }
 
 #[get("/s/{token}")]

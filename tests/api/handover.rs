@@ -8,8 +8,9 @@ use aftercare::store;
 use chrono::Duration;
 use icalendar::{CalendarDateTime, Component, DatePerhapsTime};
 
+use crate::helpers::link_in;
 use crate::helpers::*;
-use crate::reminders::{link_in, mailroom, rows};
+use crate::reminders::{mailroom, rows};
 
 /// A two-area face treatment an hour ago, as the form sends it.
 fn two_areas(when: &str) -> Vec<(&'static str, String)> {

@@ -7,6 +7,7 @@ mod helpers;
 
 mod access;
 mod auth;
+mod checkins;
 mod cli;
 mod fuzz;
 mod handover;

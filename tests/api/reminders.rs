@@ -80,18 +80,6 @@ fn at(row: &ReminderRow) -> DateTime<Utc> {
     row.send_at.and_utc()
 }
 
-pub(crate) fn link_in(text: &str, path: &str) -> String {
-    let start = text
-        .find(path)
-        .unwrap_or_else(|| panic!("no {path} link in the email"));
-    let begin = text[..start].rfind("http").unwrap();
-    text[begin..]
-        .split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 async fn reminders_arrive_at_their_times_as_time_moves_on(app: TestApp) {
     let m = mailroom(app).await;
     let (patient, treatment) =

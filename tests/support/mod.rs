@@ -109,6 +109,19 @@ pub fn hidden_value(html: &str, name: &str) -> Option<String> {
     Some(html[start..end].to_string())
 }
 
+/// The whole link in an email's text whose path contains `path`.
+pub fn link_in(text: &str, path: &str) -> String {
+    let start = text
+        .find(path)
+        .unwrap_or_else(|| panic!("no {path} link in the email"));
+    let begin = text[..start].rfind("http").unwrap();
+    text[begin..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 pub fn assert_redirect_to(response: &Response, location: &str) {
     assert_eq!(
         response.status().as_u16(),
@@ -343,6 +356,30 @@ impl TestApp {
         let response = self.log_in_with(&client, &email, PASSWORD).await;
         assert_eq!(response.status().as_u16(), 303, "log-in as {role} failed");
         client
+    }
+
+    /// An admin fills in Clinic settings: London, a phone, opening hours, an
+    /// out-of-hours line and the clinic's own address `email`.
+    pub async fn configure_clinic(&self, name: &str, email: &str) {
+        let admin = self.signed_in("admin").await;
+        let r = self
+            .post_form_with(
+                &admin,
+                "/admin/clinic",
+                &[
+                    ("name", name),
+                    ("phone", "020 7946 0000"),
+                    ("email", email),
+                    ("address", "1 High Street, London"),
+                    ("opening_hours", "Mon to Fri, 9:00 to 17:00"),
+                    ("out_of_hours", "NHS 111"),
+                    ("time_zone", "Europe/London"),
+                    ("send_hour", "9"),
+                    ("sender_email", "aftercare@glow.example"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303, "clinic settings saved");
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {

@@ -1,0 +1,228 @@
+//! Patients' check-ins, their photos and the alert emails they raise.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{checkin_alerts as alerts, checkin_photos as photos, checkins, patients};
+use super::DbConn;
+use crate::insert_returning_id;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = checkins)]
+pub struct CheckinRow {
+    pub id: i64,
+    pub treatment_id: i64,
+    pub patient_id: i64,
+    pub answer: String,
+    pub day: i32,
+    pub urgency: String,
+    pub ticked_json: String,
+    pub note: String,
+    pub created_at: NaiveDateTime,
+    pub acknowledged_at: Option<NaiveDateTime>,
+    pub acknowledged_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = checkins)]
+pub struct NewCheckin<'a> {
+    pub treatment_id: i64,
+    pub patient_id: i64,
+    pub answer: &'a str,
+    pub day: i32,
+    pub urgency: &'a str,
+    pub ticked_json: &'a str,
+    pub note: &'a str,
+    pub ip: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConn, row: &NewCheckin) -> QueryResult<i64> {
+    insert_returning_id!(
+        conn,
+        diesel::insert_into(checkins::table).values(row),
+        checkins::id
+    )
+}
+
+pub fn insert_photo(
+    conn: &mut DbConn,
+    checkin_id: i64,
+    content_type: &str,
+    data: &[u8],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(photos::table)
+        .values((
+            photos::checkin_id.eq(checkin_id),
+            photos::content_type.eq(content_type),
+            photos::data.eq(data),
+            photos::created_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// How many check-ins a treatment has had since `since` (the hourly limit).
+pub fn count_since(conn: &mut DbConn, treatment_id: i64, since: NaiveDateTime) -> QueryResult<i64> {
+    checkins::table
+        .filter(checkins::treatment_id.eq(treatment_id))
+        .filter(checkins::created_at.ge(since))
+        .count()
+        .get_result(conn)
+}
+
+/// A treatment's check-ins, oldest first, with whether each has a photo.
+pub fn for_treatment(conn: &mut DbConn, treatment_id: i64) -> QueryResult<Vec<(CheckinRow, bool)>> {
+    checkins::table
+        .left_join(photos::table)
+        .filter(checkins::treatment_id.eq(treatment_id))
+        .order((checkins::created_at.asc(), checkins::id.asc()))
+        .select((
+            CheckinRow::as_select(),
+            photos::checkin_id.nullable().is_not_null(),
+        ))
+        .load(conn)
+}
+
+/// Check-ins that ask for attention, not yet acknowledged, newest first, with
+/// the patient's name, whether there is a photo and the alert's state.
+#[allow(clippy::type_complexity)]
+pub fn open(
+    conn: &mut DbConn,
+    limit: i64,
+) -> QueryResult<Vec<(CheckinRow, String, bool, Option<String>)>> {
+    checkins::table
+        .inner_join(patients::table)
+        .left_join(photos::table)
+        .left_join(alerts::table)
+        .filter(checkins::acknowledged_at.is_null())
+        .filter(checkins::answer.ne("fine").or(checkins::urgency.ne("none")))
+        .order((checkins::created_at.desc(), checkins::id.desc()))
+        .limit(limit)
+        .select((
+            CheckinRow::as_select(),
+            patients::name,
+            photos::checkin_id.nullable().is_not_null(),
+            alerts::status.nullable(),
+        ))
+        .load(conn)
+}
+
+pub fn open_count(conn: &mut DbConn) -> QueryResult<i64> {
+    checkins::table
+        .filter(checkins::acknowledged_at.is_null())
+        .filter(checkins::answer.ne("fine").or(checkins::urgency.ne("none")))
+        .count()
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CheckinRow>> {
+    checkins::table
+        .find(id)
+        .select(CheckinRow::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// Marks a check-in dealt with; 0 when it already was.
+pub fn acknowledge(
+    conn: &mut DbConn,
+    id: i64,
+    by: i64,
+    note: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        checkins::table
+            .find(id)
+            .filter(checkins::acknowledged_at.is_null()),
+    )
+    .set((
+        checkins::acknowledged_at.eq(now),
+        checkins::acknowledged_by.eq(by),
+        checkins::acknowledged_note.eq(note),
+    ))
+    .execute(conn)
+}
+
+/// A check-in's photo: (content type, bytes).
+pub fn photo(conn: &mut DbConn, checkin_id: i64) -> QueryResult<Option<(String, Vec<u8>)>> {
+    photos::table
+        .find(checkin_id)
+        .select((photos::content_type, photos::data))
+        .get_result(conn)
+        .optional()
+}
+
+pub fn delete_photos_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(photos::table.filter(photos::created_at.lt(cutoff))).execute(conn)
+}
+
+// --- the alert outbox -------------------------------------------------------------
+
+pub fn insert_alert(
+    conn: &mut DbConn,
+    checkin_id: i64,
+    message_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(alerts::table)
+        .values((
+            alerts::checkin_id.eq(checkin_id),
+            alerts::status.eq("pending"),
+            alerts::next_attempt_at.eq(now),
+            alerts::message_id.eq(message_id),
+            alerts::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = alerts)]
+pub struct AlertRow {
+    pub id: i64,
+    pub checkin_id: i64,
+    pub attempts: i32,
+    pub message_id: String,
+}
+
+/// Takes up to `limit` due alerts and leases them: the reminders' rules
+/// (see [`super::claim_leased`]).
+pub fn claim_alerts(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<AlertRow>> {
+    let ids = super::claim_leased(conn, "checkin_alerts", "", now, lease_until, limit)?;
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    alerts::table
+        .filter(alerts::id.eq_any(ids))
+        .select(AlertRow::as_select())
+        .load(conn)
+}
+
+/// Sets a leased alert's outcome: `sent`, `failed`, or back to `pending`
+/// with a later `next_attempt_at`. Only a row still `sending` changes.
+pub fn finish_alert(
+    conn: &mut DbConn,
+    id: i64,
+    status: &str,
+    error: Option<&str>,
+    next_attempt_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let row = alerts::table.find(id).filter(alerts::status.eq("sending"));
+    diesel::update(row)
+        .set((
+            alerts::status.eq(status),
+            alerts::last_error.eq(error),
+            alerts::lease_expires_at.eq(None::<NaiveDateTime>),
+            alerts::sent_at.eq((status == "sent").then_some(now)),
+            alerts::next_attempt_at.eq(next_attempt_at.unwrap_or(now)),
+            alerts::updated_at.eq(now),
+        ))
+        .execute(conn)
+}

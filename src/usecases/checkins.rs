@@ -1,0 +1,550 @@
+//! Patient check-ins: "How is your skin today?" from the link in every email
+//! and on the sheet, triaged at once against the patient's own plan; the
+//! clinic's "Needs attention" list; the alert email urgent answers raise; and
+//! the photos, cleaned of their metadata and kept for a set time.
+//!
+//! The patient's token names one treatment and is the only credential, so
+//! everything here is looked up by that treatment and nothing else.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+
+use super::{clinic, reminders, treatments};
+use crate::care::protocol::Urgency;
+use crate::care::Plan;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::store::checkins::{self as store, CheckinRow, NewCheckin};
+use crate::store::{write_tx, DbConn};
+use crate::usecases::accounts::User;
+use crate::usecases::audit::{audit, Actor};
+use crate::usecases::clinic::Clinic;
+use crate::usecases::fields;
+use crate::usecases::sheet::{flag_groups, local_moment, long_date, FlagGroup};
+pub use reminders::Outcome;
+
+/// At most this many check-ins per treatment in an hour: enough to correct
+/// an answer, too few to flood the clinic's list.
+pub const MAX_PER_HOUR: i64 = 3;
+/// The free-text box.
+pub const MAX_NOTE_CHARS: usize = 2000;
+/// What staff write when they acknowledge.
+pub const MAX_ACK_NOTE_CHARS: usize = 500;
+/// A photo as uploaded.
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
+/// Decoding refuses larger pictures, so a small file cannot expand into gigabytes.
+const MAX_PHOTO_SIDE: u32 = 12_000;
+const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+/// The most rows "Needs attention" shows at once.
+const ATTENTION_LIMIT: i64 = 200;
+
+/// The patient's answer to "How is your skin today?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Fine,
+    Unsure,
+    Worried,
+}
+
+impl Answer {
+    pub const ALL: [Answer; 3] = [Answer::Fine, Answer::Unsure, Answer::Worried];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answer::Fine => "fine",
+            Answer::Unsure => "unsure",
+            Answer::Worried => "worried",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Answer> {
+        Answer::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+
+    /// As the patient reads it on the buttons.
+    pub fn label(self) -> &'static str {
+        match self {
+            Answer::Fine => "As expected",
+            Answer::Unsure => "Not sure",
+            Answer::Worried => "Worried",
+        }
+    }
+}
+
+/// One box on the checklist. `id` is stable within a plan (`emergency-0`,
+/// `normal-2`), so the form never carries the text itself.
+pub struct CheckItem {
+    pub id: String,
+    pub text: String,
+}
+
+/// A red-flag group as a checklist.
+pub struct CheckGroup {
+    pub urgency: &'static str,
+    pub title: String,
+    pub items: Vec<CheckItem>,
+}
+
+/// What the check-in page shows for a treatment today.
+pub struct CheckinPage {
+    pub clinic: Clinic,
+    pub emergency_number: String,
+    pub first_name: String,
+    pub treated_on: String,
+    /// Local calendar days after the treatment day.
+    pub day: i64,
+    pub phase_name: String,
+    pub phase_skin: String,
+    /// "What is normal" as boxes to tick.
+    pub normal: Vec<CheckItem>,
+    /// The red flags as boxes to tick, most urgent first.
+    pub flags: Vec<CheckGroup>,
+    /// The red flags as the sheet shows them: "when to worry".
+    pub when_to_worry: Vec<FlagGroup>,
+}
+
+/// The check-in page for a treatment (404 when it was deleted).
+pub fn page(conn: &mut DbConn, treatment_id: i64, now: DateTime<Utc>) -> AppResult<CheckinPage> {
+    let view = treatments::view(conn, treatment_id)?;
+    Ok(build_page(&view, now))
+}
+
+fn build_page(view: &treatments::TreatmentView, now: DateTime<Utc>) -> CheckinPage {
+    let plan: &Plan = &view.plan;
+    let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let today = now.with_timezone(&tz).date_naive();
+    let day = (today - plan.treated_at.local.date()).num_days().max(0);
+    let phase = plan.phase_at(now).or_else(|| plan.phases.last());
+    let first_name = view
+        .patient
+        .name
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let when_to_worry = flag_groups(&plan.red_flags.groups, &view.clinic);
+    let flags = if plan.red_flags.groups.is_empty() {
+        // Version 1 plans have one ungrouped list: each item is a "call now".
+        vec![CheckGroup {
+            urgency: Urgency::CallNow.id(),
+            title: plan.red_flags.intro.clone(),
+            items: items(Urgency::CallNow.id(), &plan.red_flags.items),
+        }]
+    } else {
+        when_to_worry
+            .iter()
+            .map(|g| CheckGroup {
+                urgency: g.urgency,
+                title: g.title.clone(),
+                items: items(g.urgency, &g.items),
+            })
+            .collect()
+    };
+    CheckinPage {
+        emergency_number: clinic::emergency_number(&view.clinic),
+        clinic: view.clinic.clone(),
+        first_name,
+        treated_on: long_date(plan.treated_at.local.date()),
+        day,
+        phase_name: phase.map(|p| p.name.clone()).unwrap_or_default(),
+        phase_skin: phase.map(|p| p.skin.clone()).unwrap_or_default(),
+        normal: items("normal", &plan.normal),
+        flags,
+        when_to_worry,
+    }
+}
+
+fn items(prefix: &str, texts: &[String]) -> Vec<CheckItem> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| CheckItem {
+            id: format!("{prefix}-{i}"),
+            text: text.clone(),
+        })
+        .collect()
+}
+
+/// What the page says after an answer, most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Triage {
+    /// Call the emergency number now.
+    Emergency,
+    /// Call the clinic now (or out of hours); the clinic has been told.
+    CallNow,
+    /// Tell the clinic soon; it has been told.
+    TellUs,
+    /// Only normal signs, or nothing ticked: what is normal today, and when to worry.
+    Normal,
+}
+
+impl Triage {
+    fn from_urgency(urgency: Option<Urgency>) -> Triage {
+        match urgency {
+            Some(Urgency::Emergency) => Triage::Emergency,
+            Some(Urgency::CallNow) => Triage::CallNow,
+            Some(Urgency::TellUs) => Triage::TellUs,
+            None => Triage::Normal,
+        }
+    }
+
+    /// Whether the clinic gets an alert email.
+    pub fn alerts_clinic(self) -> bool {
+        matches!(self, Triage::Emergency | Triage::CallNow)
+    }
+}
+
+/// The check-in form as sent.
+#[derive(Debug, Default)]
+pub struct CheckinInput {
+    pub answer: String,
+    /// Checklist ids ticked.
+    pub items: Vec<String>,
+    pub note: String,
+    /// The photo's bytes as uploaded, if one was chosen.
+    pub photo: Option<Vec<u8>>,
+}
+
+pub enum Submitted {
+    Recorded {
+        triage: Triage,
+        answer: Answer,
+        page: Box<CheckinPage>,
+        /// The normal signs ticked.
+        normal_ticked: Vec<String>,
+    },
+    /// The hourly limit was reached; nothing was saved.
+    TooMany { page: Box<CheckinPage> },
+}
+
+/// Decodes an uploaded photo (JPEG, PNG or WebP) and encodes it again as
+/// JPEG: only the pixels survive, so EXIF and its location are gone.
+pub fn clean_photo(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
+    const NOT_A_PHOTO: &str =
+        "This file is not a photo we can read. Use a JPEG, PNG or WebP picture.";
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err("The photo is larger than 10 MB. Choose a smaller one.");
+    }
+    let format = image::guess_format(bytes).map_err(|_| NOT_A_PHOTO)?;
+    if !matches!(
+        format,
+        image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP
+    ) {
+        return Err(NOT_A_PHOTO);
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PHOTO_SIDE);
+    limits.max_image_height = Some(MAX_PHOTO_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let picture = reader.decode().map_err(|_| NOT_A_PHOTO)?;
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&picture.to_rgb8())
+        .map_err(|_| NOT_A_PHOTO)?;
+    Ok(out)
+}
+
+/// Records a patient's check-in and says what the page should tell them.
+/// Urgent answers queue one alert email to the clinic in the same transaction.
+pub fn submit(
+    conn: &mut DbConn,
+    treatment_id: i64,
+    input: CheckinInput,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Submitted> {
+    let view = treatments::view(conn, treatment_id)?;
+    let page = build_page(&view, now);
+    let mut errors = FieldErrors::default();
+    let answer = Answer::parse(&input.answer);
+    if answer.is_none() {
+        errors.add("answer", "Choose how your skin is today.");
+    }
+    let note = fields::multi_line(&mut errors, "note", &input.note, MAX_NOTE_CHARS);
+    let mut ticked: Vec<(&'static str, String)> = Vec::new();
+    let mut normal_ticked = Vec::new();
+    for id in &input.items {
+        if let Some(item) = page.normal.iter().find(|i| &i.id == id) {
+            normal_ticked.push(item.text.clone());
+            ticked.push(("normal", item.text.clone()));
+        } else if let Some((group, item)) = page
+            .flags
+            .iter()
+            .find_map(|g| g.items.iter().find(|i| &i.id == id).map(|i| (g, i)))
+        {
+            ticked.push((group.urgency, item.text.clone()));
+        } else {
+            errors.add(
+                "items",
+                "A box on the form is not one we know. Reload the page.",
+            );
+        }
+    }
+    // Decoding is the slow part: done before the transaction, which stays short.
+    let photo = match input.photo.as_deref().map(clean_photo) {
+        Some(Err(message)) => {
+            errors.add("photo", message);
+            None
+        }
+        Some(Ok(jpeg)) => Some(jpeg),
+        None => None,
+    };
+    errors.into_result()?;
+    let answer = answer.unwrap_or(Answer::Fine);
+    let urgency = [Urgency::Emergency, Urgency::CallNow, Urgency::TellUs]
+        .into_iter()
+        .find(|u| ticked.iter().any(|(g, _)| *g == u.id()));
+    let triage = Triage::from_urgency(urgency);
+    let ticked_json = serde_json::to_string(&ticked)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("check-in items: {e}")))?;
+    let at = now.naive_utc();
+    let sender = view.clinic.sender_email.clone();
+    let recorded = write_tx(conn, |c| {
+        if store::count_since(c, treatment_id, at - Duration::hours(1))? >= MAX_PER_HOUR {
+            return Ok::<_, AppError>(false);
+        }
+        let id = store::insert(
+            c,
+            &NewCheckin {
+                treatment_id,
+                patient_id: view.patient.id,
+                answer: answer.as_str(),
+                day: page.day as i32,
+                urgency: urgency.map_or("none", Urgency::id),
+                ticked_json: &ticked_json,
+                note: &note,
+                ip,
+                created_at: at,
+            },
+        )?;
+        if let Some(jpeg) = &photo {
+            store::insert_photo(c, id, "image/jpeg", jpeg, at)?;
+        }
+        if triage.alerts_clinic() {
+            let message_id = crate::mail::message_id(&format!("checkin.{id}"), &sender);
+            store::insert_alert(c, id, &message_id, at)?;
+        }
+        audit(
+            c,
+            &Actor::anonymous("patient (check-in link)", ip),
+            "checkin.recorded",
+            &format!("treatment {treatment_id}"),
+            &format!(
+                "check-in {id}: {}{}",
+                answer.label(),
+                urgency.map_or(String::new(), |u| format!(", {}", u.id()))
+            ),
+            at,
+        )?;
+        Ok(true)
+    })?;
+    let page = Box::new(page);
+    Ok(if recorded {
+        Submitted::Recorded {
+            triage,
+            answer,
+            page,
+            normal_ticked,
+        }
+    } else {
+        Submitted::TooMany { page }
+    })
+}
+
+/// One check-in as staff see it.
+pub struct CheckinView {
+    pub id: i64,
+    pub treatment_id: i64,
+    pub when: String,
+    pub day: i32,
+    pub answer: &'static str,
+    /// `emergency`, `call-now`, `tell-us` or `none`: a style hook.
+    pub urgency: String,
+    /// (group, text) as the patient ticked them.
+    pub ticked: Vec<(String, String)>,
+    pub note: String,
+    pub has_photo: bool,
+    /// (when, what staff did), once acknowledged.
+    pub acknowledged: Option<(String, String)>,
+}
+
+impl CheckinView {
+    fn new(row: CheckinRow, has_photo: bool, tz: chrono_tz::Tz) -> CheckinView {
+        CheckinView {
+            id: row.id,
+            treatment_id: row.treatment_id,
+            when: local_moment(row.created_at, tz),
+            day: row.day,
+            answer: Answer::parse(&row.answer).map_or("?", Answer::label),
+            urgency: row.urgency,
+            ticked: serde_json::from_str(&row.ticked_json).unwrap_or_default(),
+            note: row.note,
+            has_photo,
+            acknowledged: row.acknowledged_at.map(|at| {
+                (
+                    local_moment(at, tz),
+                    row.acknowledged_note.unwrap_or_default(),
+                )
+            }),
+        }
+    }
+
+    /// "Call now", "Emergency" …: what the most urgent tick was.
+    pub fn urgency_label(&self) -> &'static str {
+        match self.urgency.as_str() {
+            "emergency" => "Emergency",
+            "call-now" => "Call now",
+            "tell-us" => "Tell us soon",
+            _ => "No red flag",
+        }
+    }
+}
+
+/// A treatment's check-ins, oldest first, for its page's timeline.
+pub fn timeline(
+    conn: &mut DbConn,
+    treatment_id: i64,
+    tz: chrono_tz::Tz,
+) -> AppResult<Vec<CheckinView>> {
+    Ok(store::for_treatment(conn, treatment_id)?
+        .into_iter()
+        .map(|(row, photo)| CheckinView::new(row, photo, tz))
+        .collect())
+}
+
+/// One row of "Needs attention".
+pub struct AttentionItem {
+    pub checkin: CheckinView,
+    pub patient: String,
+    pub patient_id: i64,
+    /// The alert email's state, when one was raised.
+    pub alert: Option<String>,
+}
+
+/// Check-ins not yet acknowledged that are more than "as expected", newest first.
+pub fn needs_attention(conn: &mut DbConn) -> AppResult<Vec<AttentionItem>> {
+    let tz = clinic::get(conn)?.zone();
+    Ok(store::open(conn, ATTENTION_LIMIT)?
+        .into_iter()
+        .map(|(row, patient, photo, alert)| AttentionItem {
+            patient_id: row.patient_id,
+            checkin: CheckinView::new(row, photo, tz),
+            patient,
+            alert,
+        })
+        .collect())
+}
+
+/// The navigation's count.
+pub fn open_count(conn: &mut DbConn) -> AppResult<i64> {
+    Ok(store::open_count(conn)?)
+}
+
+/// Staff say what they did about a check-in (called the patient, booked a visit).
+pub fn acknowledge(
+    conn: &mut DbConn,
+    actor: &Actor,
+    user: &User,
+    id: i64,
+    note: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let mut errors = FieldErrors::default();
+    let note = fields::multi_line(&mut errors, "note", note, MAX_ACK_NOTE_CHARS);
+    if note.is_empty() {
+        errors.add("note", "Say what you did, e.g. called the patient.");
+    }
+    errors.into_result()?;
+    write_tx(conn, |c| {
+        let row = store::find(c, id)?.ok_or(AppError::NotFound)?;
+        if store::acknowledge(c, id, user.id, &note, now)? == 0 {
+            return Err(AppError::invalid(
+                "note",
+                "Someone has already acknowledged this check-in.",
+            ));
+        }
+        audit(
+            c,
+            actor,
+            "checkin.acknowledged",
+            &format!("treatment {}", row.treatment_id),
+            &format!("check-in {id}: {note}"),
+            now,
+        )
+    })
+}
+
+/// A check-in's photo for staff: (content type, bytes).
+pub fn photo(conn: &mut DbConn, checkin_id: i64) -> AppResult<(String, Vec<u8>)> {
+    store::photo(conn, checkin_id)?.ok_or(AppError::NotFound)
+}
+
+/// Deletes photos older than `before` (the retention setting).
+pub fn prune_photos(conn: &mut DbConn, before: NaiveDateTime) -> AppResult<usize> {
+    Ok(store::delete_photos_before(conn, before)?)
+}
+
+// --- the alert emails, for the worker ------------------------------------------
+
+pub use crate::store::checkins::AlertRow as Alert;
+
+/// Takes due alert emails with a lease, with the clinic they go to.
+pub fn claim_alerts(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> AppResult<(Vec<Alert>, Clinic)> {
+    let alerts = write_tx(conn, |c| {
+        Ok::<_, AppError>(store::claim_alerts(c, now, lease_until, limit)?)
+    })?;
+    Ok((alerts, clinic::get(conn)?))
+}
+
+/// Records what became of each alert email.
+pub fn record_alerts(
+    conn: &mut DbConn,
+    done: Vec<(i64, Outcome)>,
+    at: NaiveDateTime,
+) -> AppResult<()> {
+    write_tx(conn, |c| {
+        for (id, outcome) in done {
+            match outcome {
+                Outcome::Sent => store::finish_alert(c, id, "sent", None, None, at)?,
+                Outcome::Retry { error, next } => {
+                    store::finish_alert(c, id, "pending", Some(&error), Some(next), at)?
+                }
+                Outcome::Failed(e) | Outcome::Skipped(e) | Outcome::Cancelled(e) => {
+                    store::finish_alert(c, id, "failed", Some(&e), None, at)?
+                }
+            };
+        }
+        Ok::<_, AppError>(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // That EXIF is dropped is shown over HTTP (tests/api/checkins.rs).
+    #[test]
+    fn only_photos_are_accepted() {
+        assert!(clean_photo(b"GIF89a not today").is_err());
+        assert!(clean_photo(b"%PDF-1.7").is_err());
+        assert!(clean_photo(&vec![0; MAX_PHOTO_BYTES + 1])
+            .unwrap_err()
+            .contains("10 MB"));
+    }
+
+    #[test]
+    fn the_most_urgent_group_decides() {
+        assert_eq!(
+            Triage::from_urgency(Some(Urgency::Emergency)),
+            Triage::Emergency
+        );
+        assert!(Triage::CallNow.alerts_clinic());
+        assert!(!Triage::TellUs.alerts_clinic());
+        assert!(!Triage::Normal.alerts_clinic());
+    }
+}
