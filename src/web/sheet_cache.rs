@@ -11,7 +11,8 @@
 //! most a thousand pages looked up under a lock held for a hash look-up.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use actix_web::web::Bytes;
 use sha2::{Digest, Sha256};
@@ -34,6 +35,55 @@ pub struct Rendered {
     pub html: Bytes,
     /// Whom the sheet is for (the staff page's title).
     pub patient_name: String,
+    /// The page compressed, made at its first request in each encoding and
+    /// kept with it: compressing on every request cost the patient link ten
+    /// times its speed (BENCHMARKS.md).
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
+}
+
+/// How a response body is encoded, as the client accepts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Encoding {
+    /// The best encoding an `Accept-Encoding` header allows (brotli, then
+    /// gzip); one refused with `q=0` is never chosen.
+    pub fn chosen(accept_encoding: Option<&str>) -> Encoding {
+        let accepts = |name: &str| {
+            accept_encoding.unwrap_or("").split(',').any(|item| {
+                let mut parts = item.split(';');
+                let token = parts.next().unwrap_or("").trim();
+                let refused = parts.any(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                token.eq_ignore_ascii_case(name) && !refused
+            })
+        };
+        if accepts("br") {
+            Encoding::Brotli
+        } else if accepts("gzip") {
+            Encoding::Gzip
+        } else {
+            Encoding::Identity
+        }
+    }
+
+    /// The `Content-Encoding` value; `None` for identity.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some("gzip"),
+            Encoding::Brotli => Some("br"),
+        }
+    }
 }
 
 impl Rendered {
@@ -42,8 +92,43 @@ impl Rendered {
             etag: etag_of(html.as_bytes()),
             html: Bytes::from(html),
             patient_name,
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
         }
     }
+
+    /// The page's bytes in `encoding`, with the ETag of that representation
+    /// (each encoding is its own representation, so its own strong tag).
+    pub fn encoded(&self, encoding: Encoding) -> (Bytes, String) {
+        let tagged = |suffix: &str| format!("{}-{suffix}\"", self.etag.trim_end_matches('"'));
+        match encoding {
+            Encoding::Identity => (self.html.clone(), self.etag.clone()),
+            Encoding::Gzip => (
+                self.gzip.get_or_init(|| gzip(&self.html)).clone(),
+                tagged("gz"),
+            ),
+            Encoding::Brotli => (
+                self.brotli.get_or_init(|| brotli(&self.html)).clone(),
+                tagged("br"),
+            ),
+        }
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Bytes {
+    let mut out = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    out.write_all(bytes).expect("writing to memory");
+    Bytes::from(out.finish().expect("writing to memory"))
+}
+
+fn brotli(bytes: &[u8]) -> Bytes {
+    let mut out = Vec::new();
+    {
+        // Quality 9 of 11: nearly the smallest, at a fraction of 11's time.
+        let mut writer = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        writer.write_all(bytes).expect("writing to memory");
+    }
+    Bytes::from(out)
 }
 
 /// A strong ETag for these bytes: 128 bits of their SHA-256.
@@ -142,6 +227,41 @@ pub fn matches(if_none_match: &str, etag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_best_accepted_encoding_is_chosen() {
+        assert_eq!(
+            Encoding::chosen(Some("gzip, deflate, br")),
+            Encoding::Brotli
+        );
+        assert_eq!(Encoding::chosen(Some("gzip;q=1.0, br;q=0")), Encoding::Gzip);
+        assert_eq!(Encoding::chosen(Some("identity")), Encoding::Identity);
+        assert_eq!(Encoding::chosen(None), Encoding::Identity);
+    }
+
+    #[test]
+    fn each_encoding_is_its_own_representation_and_decodes_to_the_page() {
+        use std::io::Read;
+        let page = Rendered::new("<p>hello</p>".repeat(100), "Maya".into());
+        let (gz, gz_tag) = page.encoded(Encoding::Gzip);
+        let (br, br_tag) = page.encoded(Encoding::Brotli);
+        let (plain, plain_tag) = page.encoded(Encoding::Identity);
+        assert_eq!(plain_tag, page.etag);
+        assert!(gz_tag != plain_tag && br_tag != plain_tag && gz_tag != br_tag);
+        assert!(gz.len() < plain.len() && br.len() < plain.len());
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text.as_bytes(), &plain[..]);
+        let mut text = String::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text.as_bytes(), &plain[..]);
+        // Made once: the same bytes again.
+        assert_eq!(page.encoded(Encoding::Gzip).0.as_ptr(), gz.as_ptr());
+    }
 
     fn v(t: i64) -> SheetVersion {
         SheetVersion {

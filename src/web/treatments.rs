@@ -629,8 +629,26 @@ pub(super) async fn patient_sheet(
     let actor = Actor::anonymous("patient (sheet link)", &client_ip(&req));
     let kind = Kind::Patient;
     let page = opened_sheet(&state, id, kind, actor, "sheet.opened_by_patient").await?;
-    let mut response = conditional(&req, &page.etag, Some(page.html.clone()));
-    response.headers_mut().insert(
+    let accepted = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let encoding = sheet_cache::Encoding::chosen(accepted);
+    let (body, etag) = page.encoded(encoding);
+    let mut response = conditional(&req, &etag, Some(body));
+    let headers = response.headers_mut();
+    if let Some(name) = encoding.header() {
+        // Already compressed: the Compress middleware leaves such a response alone.
+        headers.insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static(name),
+        );
+    }
+    headers.insert(
+        header::VARY,
+        header::HeaderValue::from_static("accept-encoding"),
+    );
+    headers.insert(
         header::HeaderName::from_static("x-robots-tag"),
         header::HeaderValue::from_static("noindex, nofollow"),
     );

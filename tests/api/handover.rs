@@ -8,6 +8,8 @@ use aftercare::store;
 use chrono::Duration;
 use icalendar::{CalendarDateTime, Component, DatePerhapsTime};
 
+use std::io::Read;
+
 use crate::helpers::link_in;
 use crate::helpers::*;
 use crate::reminders::{mailroom, rows};
@@ -360,11 +362,21 @@ async fn pages_are_compressed_and_assets_fingerprinted(app: TestApp) {
             .await
             .unwrap();
         assert_eq!(r.headers()["content-encoding"], encoding);
-        let size = r.bytes().await.unwrap().len();
+        assert_eq!(r.headers()["vary"], "accept-encoding");
+        let body = r.bytes().await.unwrap();
+        let size = body.len();
         assert!(
             size < 20_000 && size < html.len() / 2,
             "{encoding}: {size} bytes"
         );
+        // Compressed once, not twice: it decodes to the very page.
+        let mut decoded = String::new();
+        match encoding {
+            "gzip" => flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut decoded),
+            _ => brotli::Decompressor::new(&body[..], 4096).read_to_string(&mut decoded),
+        }
+        .unwrap();
+        assert_eq!(decoded, html, "{encoding}");
     }
     // The stylesheet's name carries its fingerprint, cached for a year.
     let css = html
