@@ -36,67 +36,70 @@ const STEP: Duration = Duration::from_secs(15);
 /// A hang guard for the whole walk through the pages.
 const WHOLE: Duration = Duration::from_secs(90);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(aftercare_browser),
-    ignore = "needs chromium, chromedriver, pdfinfo and pdftotext on PATH when built \
-              (Debian: apt-get install chromium chromium-driver poppler-utils; then touch build.rs)"
-)]
-async fn a_recorded_treatment_prints_on_at_most_two_a4_and_letter_pages() {
-    let started = Instant::now();
-    let browser = Browser::open().await;
-    let app = spawn_app(Db::Sqlite).await;
-    app.add_user(EMAIL, "practitioner").await;
-    let outcome = tokio::time::timeout(WHOLE, walk_through(&browser.client, &app)).await;
-    let printed = browser.finish(outcome).await;
-    println!(
-        "{}; printed the sheet on {:?}; found {PATIENT:?} and {:?}; {:.1}s",
-        printed.handover,
-        printed.pages,
-        printed.phase_when,
-        started.elapsed().as_secs_f64()
-    );
+/// A test that needs the browser: run when the build found chromium, chromedriver and poppler
+/// (or with `CI=true`), otherwise reported as ignored with how to get them (build.rs).
+macro_rules! browser_test {
+    (async fn $name:ident() $body:block) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(
+            not(aftercare_browser),
+            ignore = "needs chromium, chromedriver, pdfinfo and pdftotext on PATH when built \
+                      (Debian: apt-get install chromium chromium-driver poppler-utils; then \
+                      touch build.rs)"
+        )]
+        async fn $name() $body
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(aftercare_browser),
-    ignore = "needs chromium, chromedriver, pdfinfo and pdftotext on PATH when built \
-              (Debian: apt-get install chromium chromium-driver poppler-utils; then touch build.rs)"
-)]
-async fn a_patient_checks_in_with_a_photo_and_staff_see_it() {
-    let browser = Browser::open().await;
-    let app = spawn_app(Db::Sqlite).await;
-    let treatment = checkin_fixture(&app).await;
-    let photo = browser.profile.path().join("skin.png");
-    let picture = image::RgbImage::from_pixel(40, 30, image::Rgb([220, 150, 130]));
-    picture.save(&photo).expect("a photo to upload");
-    let walk = check_in_and_look(&browser.client, &app, treatment, &photo);
-    let outcome = tokio::time::timeout(WHOLE, walk).await;
-    browser.finish(outcome).await;
+browser_test! {
+    async fn a_recorded_treatment_prints_on_at_most_two_a4_and_letter_pages() {
+        let started = Instant::now();
+        let browser = Browser::open().await;
+        let app = spawn_app(Db::Sqlite).await;
+        app.add_user(EMAIL, "practitioner").await;
+        let outcome = tokio::time::timeout(WHOLE, walk_through(&browser.client, &app)).await;
+        let printed = browser.finish(outcome).await;
+        println!(
+            "{}; printed the sheet on {:?}; found {PATIENT:?} and {:?}; {:.1}s",
+            printed.handover,
+            printed.pages,
+            printed.phase_when,
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+browser_test! {
+    async fn a_patient_checks_in_with_a_photo_and_staff_see_it() {
+        let browser = Browser::open().await;
+        let app = spawn_app(Db::Sqlite).await;
+        let treatment = checkin_fixture(&app).await;
+        let photo = browser.profile.path().join("skin.png");
+        let picture = image::RgbImage::from_pixel(40, 30, image::Rgb([220, 150, 130]));
+        picture.save(&photo).expect("a photo to upload");
+        let walk = check_in_and_look(&browser.client, &app, treatment, &photo);
+        let outcome = tokio::time::timeout(WHOLE, walk).await;
+        browser.finish(outcome).await;
+    }
 }
 
 /// The note for the patient, as the practitioner types it.
 const NOTE: &str = "Use the balm we gave you twice a day.";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(aftercare_browser),
-    ignore = "needs chromium, chromedriver, pdfinfo and pdftotext on PATH when built \
-              (Debian: apt-get install chromium chromium-driver poppler-utils; then touch build.rs)"
-)]
-async fn a_tailored_treatment_prints_its_note_and_later_dates() {
-    let browser = Browser::open().await;
-    let app = spawn_app(Db::Sqlite).await;
-    app.add_user(EMAIL, "practitioner").await;
-    // The patient form is walked by the test above; here it is only a fixture.
-    let staff = app.signed_in("staff").await;
-    let patient = app
-        .add_patient(&staff, PATIENT, "maya.patel@example.com")
-        .await;
-    let outcome =
-        tokio::time::timeout(WHOLE, tailor_and_print(&browser.client, &app, patient)).await;
-    browser.finish(outcome).await;
+browser_test! {
+    async fn a_tailored_treatment_prints_its_note_and_later_dates() {
+        let browser = Browser::open().await;
+        let app = spawn_app(Db::Sqlite).await;
+        app.add_user(EMAIL, "practitioner").await;
+        // The patient form is walked by the test above; here it is only a fixture.
+        let staff = app.signed_in("staff").await;
+        let patient = app
+            .add_patient(&staff, PATIENT, "maya.patel@example.com")
+            .await;
+        let outcome =
+            tokio::time::timeout(WHOLE, tailor_and_print(&browser.client, &app, patient)).await;
+        browser.finish(outcome).await;
+    }
 }
 
 /// Headless Chromium over a chromedriver of its own, with a fresh profile.
