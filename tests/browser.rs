@@ -36,44 +36,70 @@ const STEP: Duration = Duration::from_secs(15);
 /// A hang guard for the whole walk through the pages.
 const WHOLE: Duration = Duration::from_secs(90);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(aftercare_browser),
-    ignore = "needs chromium, chromedriver, pdfinfo and pdftotext on PATH when built \
-              (Debian: apt-get install chromium chromium-driver poppler-utils; then touch build.rs)"
-)]
-async fn a_recorded_treatment_prints_on_at_most_two_a4_and_letter_pages() {
-    let started = Instant::now();
-    let browser = Browser::open().await;
-    let app = spawn_app(Db::Sqlite).await;
-    app.add_user(EMAIL, "practitioner").await;
-    let outcome = tokio::time::timeout(WHOLE, walk_through(&browser.client, &app)).await;
-    let printed = browser.finish(outcome).await;
-    println!(
-        "{}; printed the sheet on {:?}; found {PATIENT:?} and {:?}; {:.1}s",
-        printed.handover,
-        printed.pages,
-        printed.phase_when,
-        started.elapsed().as_secs_f64()
-    );
+/// A test that needs the browser: run when the build found chromium, chromedriver and poppler
+/// (or with `CI=true`), otherwise reported as ignored with how to get them (build.rs).
+macro_rules! browser_test {
+    (async fn $name:ident() $body:block) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(
+            not(aftercare_browser),
+            ignore = "needs chromium, chromedriver, pdfinfo and pdftotext on PATH when built \
+                      (Debian: apt-get install chromium chromium-driver poppler-utils; then \
+                      touch build.rs)"
+        )]
+        async fn $name() $body
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(aftercare_browser),
-    ignore = "needs chromium, chromedriver, pdfinfo and pdftotext on PATH when built \
-              (Debian: apt-get install chromium chromium-driver poppler-utils; then touch build.rs)"
-)]
-async fn a_patient_checks_in_with_a_photo_and_staff_see_it() {
-    let browser = Browser::open().await;
-    let app = spawn_app(Db::Sqlite).await;
-    let treatment = checkin_fixture(&app).await;
-    let photo = browser.profile.path().join("skin.png");
-    let picture = image::RgbImage::from_pixel(40, 30, image::Rgb([220, 150, 130]));
-    picture.save(&photo).expect("a photo to upload");
-    let walk = check_in_and_look(&browser.client, &app, treatment, &photo);
-    let outcome = tokio::time::timeout(WHOLE, walk).await;
-    browser.finish(outcome).await;
+browser_test! {
+    async fn a_recorded_treatment_prints_on_at_most_two_a4_and_letter_pages() {
+        let started = Instant::now();
+        let browser = Browser::open().await;
+        let app = spawn_app(Db::Sqlite).await;
+        app.add_user(EMAIL, "practitioner").await;
+        let outcome = tokio::time::timeout(WHOLE, walk_through(&browser.client, &app)).await;
+        let printed = browser.finish(outcome).await;
+        println!(
+            "{}; printed the sheet on {:?}; found {PATIENT:?} and {:?}; {:.1}s",
+            printed.handover,
+            printed.pages,
+            printed.phase_when,
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+browser_test! {
+    async fn a_patient_checks_in_with_a_photo_and_staff_see_it() {
+        let browser = Browser::open().await;
+        let app = spawn_app(Db::Sqlite).await;
+        let treatment = checkin_fixture(&app).await;
+        let photo = browser.profile.path().join("skin.png");
+        let picture = image::RgbImage::from_pixel(40, 30, image::Rgb([220, 150, 130]));
+        picture.save(&photo).expect("a photo to upload");
+        let walk = check_in_and_look(&browser.client, &app, treatment, &photo);
+        let outcome = tokio::time::timeout(WHOLE, walk).await;
+        browser.finish(outcome).await;
+    }
+}
+
+/// The note for the patient, as the practitioner types it.
+const NOTE: &str = "Use the balm we gave you twice a day.";
+
+browser_test! {
+    async fn a_tailored_treatment_prints_its_note_and_later_dates() {
+        let browser = Browser::open().await;
+        let app = spawn_app(Db::Sqlite).await;
+        app.add_user(EMAIL, "practitioner").await;
+        // The patient form is walked by the test above; here it is only a fixture.
+        let staff = app.signed_in("staff").await;
+        let patient = app
+            .add_patient(&staff, PATIENT, "maya.patel@example.com")
+            .await;
+        let outcome =
+            tokio::time::timeout(WHOLE, tailor_and_print(&browser.client, &app, patient)).await;
+        browser.finish(outcome).await;
+    }
 }
 
 /// Headless Chromium over a chromedriver of its own, with a fresh profile.
@@ -293,41 +319,17 @@ async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
         !treated_at.is_empty(),
         "the treatment time is not pre-filled"
     );
-    for (row, (area, depth)) in [("cheeks", "1.0"), ("forehead", "0.5")].iter().enumerate() {
-        c.find(Locator::Id(&format!("area_{row}")))
-            .await
-            .with_context(|| format!("the form has no row {row}"))?
-            .select_by_value(area)
-            .await
-            .with_context(|| format!("area {area:?} cannot be chosen"))?;
-        let input = c.find(Locator::Id(&format!("depth_{row}"))).await?;
-        input.send_keys(depth).await?;
-        inputs += 2;
-    }
+    inputs += fill_areas(c, &[("cheeks", "1.0"), ("forehead", "0.5")]).await?;
     // "Record and print": the sheet opens and asks for the print dialog.
-    button(c, "Record and print the sheet")
-        .await?
-        .click()
-        .await?;
+    record_and_print(c).await?;
     inputs += 1;
-    wait_for(c, Locator::Css("html[data-printed]"), "the print dialog").await?;
     let loads = history(c).await? - loads_before;
     ensure!(
         loads <= 2 && inputs <= 8,
         "from the patient's page to the print dialog: {loads} page loads and {inputs} inputs"
     );
     let handover = format!("{loads} page loads and {inputs} inputs to the print dialog");
-    // Headless Chromium holds the page "being printed" after window.print();
-    // WebDriver's Print needs the same sheet opened afresh, without ?print=1.
-    let mut plain = c.current_url().await?;
-    plain.set_query(None);
-    c.goto(plain.as_str()).await?;
-    let first_when = wait_for(
-        c,
-        Locator::Css("article.sheet .phase .when"),
-        "the aftercare sheet",
-    )
-    .await?;
+    let first_when = reopen_to_print(c).await?;
     let path = c.current_url().await?.path().to_string();
     ensure!(
         is_path_with_id(&path, "/treatments/", "/sheet"),
@@ -421,6 +423,109 @@ async fn walk_through(c: &Client, app: &TestApp) -> Result<Printed> {
         phase_when,
         handover,
     })
+}
+
+/// Records a treatment through the form, tailored in its collapsed "Adjust for
+/// this session" section: heat, sweat and water to 96 h (72 h by default for
+/// this depth), a note for the patient and PRP; prints the sheet on A4 and
+/// Letter and looks for all three.
+async fn tailor_and_print(c: &Client, app: &TestApp, patient: i64) -> Result<()> {
+    sign_in(c, app).await?;
+    wait_for(c, Locator::Css("form[action='/logout']"), "signed in").await?;
+    c.goto(&app.url(&format!("/patients/{patient}/treatments/new")))
+        .await?;
+    wait_for(c, Locator::Id("treatment-form"), "the treatment form").await?;
+    // A fixed time, so the adjusted date is known: yesterday 14:30, plus 96 h.
+    let (treated_at, day) = support::yesterday_afternoon();
+    set_value(c, "treated_at", &treated_at).await?;
+    fill_areas(c, &[("cheeks", "1.0")]).await?;
+
+    let heat = c.find(Locator::Id("adjust_heat-sweat-water")).await?;
+    ensure!(
+        !heat.is_displayed().await?,
+        "\"Adjust for this session\" is open before it is asked for"
+    );
+    c.find(Locator::Css("details#tailor > summary"))
+        .await?
+        .click()
+        .await?;
+    heat.send_keys("96").await?;
+    c.find(Locator::Id("patient_note"))
+        .await?
+        .send_keys(NOTE)
+        .await?;
+    c.find(Locator::Css(
+        "details#tailor input[name='add_on'][value='prp']",
+    ))
+    .await
+    .context("no PRP add-on to tick")?
+    .click()
+    .await?;
+    record_and_print(c).await?;
+    reopen_to_print(c).await?;
+
+    let later = (day + chrono::Duration::days(4))
+        .format("Until %a %-d %b, 14:30")
+        .to_string();
+    let under_heading = format!("From your practitioner {NOTE}");
+    let wanted = [
+        ("the note under its heading", under_heading.as_str()),
+        ("the mark", "Adjusted for you"),
+        ("the 96-hour date", later.as_str()),
+        ("the add-on", "Plasma from your own blood (PRP)"),
+    ];
+    for (size, name, file_name) in [
+        (PrintSize::A4, "A4", "browser-sheet-tailored.pdf"),
+        (
+            PrintSize::US_LETTER,
+            "Letter",
+            "browser-sheet-tailored-letter.pdf",
+        ),
+    ] {
+        print_on(c, size, name, file_name, &wanted).await?;
+    }
+    Ok(())
+}
+
+/// Chooses each (area, depth) in the treatment form's rows, in order; returns the inputs used.
+async fn fill_areas(c: &Client, rows: &[(&str, &str)]) -> Result<u32> {
+    for (row, (area, depth)) in rows.iter().enumerate() {
+        c.find(Locator::Id(&format!("area_{row}")))
+            .await
+            .with_context(|| format!("the form has no row {row}"))?
+            .select_by_value(area)
+            .await
+            .with_context(|| format!("area {area:?} cannot be chosen"))?;
+        let input = c.find(Locator::Id(&format!("depth_{row}"))).await?;
+        input.send_keys(depth).await?;
+    }
+    Ok(2 * rows.len() as u32)
+}
+
+/// Submits the treatment form with "Record and print the sheet" and waits for
+/// the sheet to ask for the print dialog.
+async fn record_and_print(c: &Client) -> Result<()> {
+    button(c, "Record and print the sheet")
+        .await?
+        .click()
+        .await?;
+    wait_for(c, Locator::Css("html[data-printed]"), "the print dialog").await?;
+    Ok(())
+}
+
+/// Headless Chromium holds the page "being printed" after window.print();
+/// WebDriver's Print needs the same sheet opened afresh, without ?print=1.
+/// Returns the first phase's date element once the sheet shows.
+async fn reopen_to_print(c: &Client) -> Result<Element> {
+    let mut plain = c.current_url().await?;
+    plain.set_query(None);
+    c.goto(plain.as_str()).await?;
+    wait_for(
+        c,
+        Locator::Css("article.sheet .phase .when"),
+        "the aftercare sheet",
+    )
+    .await
 }
 
 /// Prints the open page on `size` with the default margins, as WebDriver's

@@ -96,6 +96,19 @@ pub enum PlanError {
         default: u32,
         unit: &'static str,
     },
+    /// Each choice is in range, but with a week between actives one would come back so late
+    /// that its email would go out after the plan ends. `field` is the practitioner's choice to
+    /// change (or `add_ons` when only add-ons and considerations moved the actives).
+    #[error(
+        "with a week between products, {name} would come back on day {day}, but this plan \
+         can bring products back until day {last} at the latest: choose an earlier day"
+    )]
+    ActivesPastPlanEnd {
+        field: String,
+        name: String,
+        day: u32,
+        last: u32,
+    },
     #[error("\"{0}\" is not a session add-on in the protocol")]
     UnknownAddOn(String),
     #[error("\"{0}\" is not a skin consideration in the protocol")]
@@ -120,6 +133,7 @@ impl PlanError {
             PlanError::NotAdjustable(key) | PlanError::AdjustmentOutOfRange { key, .. } => {
                 format!("adjust_{key}")
             }
+            PlanError::ActivesPastPlanEnd { field, .. } => field.clone(),
             PlanError::UnknownAddOn(_) => "add_ons".into(),
             PlanError::UnknownConsideration(_) => "considerations".into(),
         }
@@ -688,6 +702,51 @@ fn stagger(protocol: &Protocol, days: &mut [u32], adjusted: &mut Vec<Adjusted>) 
     }
 }
 
+/// Refuses a tailoring whose actives, a week apart, run past the plan: every active's email must
+/// go out before the last phase ends, with the loader's spare days (so the answer does not
+/// depend on the time of day of the treatment or the send hour). The loader guarantees this for
+/// any choice in range on its own; only the week between actives can push one past it.
+fn actives_fit(
+    protocol: &Protocol,
+    r: &Resolved,
+    tailoring: &Tailoring,
+    days: &[u32],
+) -> Result<(), PlanError> {
+    let band = &protocol.bands()[r.band].id;
+    let last_phase = &protocol.phases()[protocol.phases().len() - 1];
+    let end_hours = stretch_hours(last_phase.hours[band][1], r.healing_factor);
+    let last = u32::try_from(end_hours / 24)
+        .unwrap_or(0)
+        .saturating_sub(super::protocol::EMAIL_SPARE_DAYS);
+    let Some((late, &day)) = protocol
+        .actives()
+        .iter()
+        .zip(days)
+        .filter(|(_, &day)| day > last)
+        .max_by_key(|(_, &day)| day)
+    else {
+        return Ok(());
+    };
+    let key = |id: &str| format!("active-{id}");
+    // The practitioner's choice to change: the late active's own, else their latest one.
+    let field = if tailoring.adjustments.contains_key(&key(&late.id)) {
+        Some(key(&late.id))
+    } else {
+        protocol
+            .actives()
+            .iter()
+            .filter_map(|a| Some((tailoring.adjustments.get(&key(&a.id))?, key(&a.id))))
+            .max()
+            .map(|(_, k)| k)
+    };
+    Err(PlanError::ActivesPastPlanEnd {
+        field: field.map_or_else(|| "add_ons".to_string(), |k| format!("adjust_{k}")),
+        name: late.name.clone(),
+        day,
+        last,
+    })
+}
+
 fn apply<'p>(
     protocol: &'p Protocol,
     r: &Resolved,
@@ -772,6 +831,7 @@ fn apply<'p>(
         active_days.push(day);
     }
     stagger(protocol, &mut active_days, &mut adjusted);
+    actives_fit(protocol, r, tailoring, &active_days)?;
     Ok(Applied {
         tailors: tailors.into_iter().map(|(_, t)| t).collect(),
         timed_hours,

@@ -524,3 +524,39 @@ proptest! {
         }
     }
 }
+
+/// Tailoring that moves actives late: each active's day anywhere up to a little past the widest
+/// range, with any add-ons and considerations, so the week between actives is often at work.
+fn late_actives() -> impl Strategy<Value = Tailoring> {
+    let p = Protocol::default_protocol();
+    let keys: Vec<String> = p
+        .actives()
+        .iter()
+        .filter(|a| !a.adjust.is_empty())
+        .map(|a| format!("active-{}", a.id))
+        .collect();
+    (
+        tailoring(),
+        proptest::collection::btree_map(proptest::sample::select(keys), 0u32..40, 1..4),
+    )
+        .prop_map(|(mut t, actives)| {
+            t.adjustments = actives;
+            t
+        })
+}
+
+proptest! {
+    #[test]
+    fn spacing_actives_never_sends_an_email_after_the_plan_ends(
+        base in treatment(),
+        tailoring in late_actives(),
+    ) {
+        let input = TreatmentInput { tailoring, ..base };
+        match compute_plan(&Protocol::default_protocol(), &input) {
+            // Every email inside the phases, actives a week apart, and the rest of the guarantees.
+            Ok(_) => check_plan(&input)?,
+            Err(PlanError::AdjustmentOutOfRange { .. } | PlanError::ActivesPastPlanEnd { .. }) => {}
+            Err(e) => prop_assert!(false, "unexpected refusal: {e}"),
+        }
+    }
+}

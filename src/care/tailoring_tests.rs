@@ -201,3 +201,44 @@ fn patients_see_their_own_words_for_add_ons_and_considerations() {
         );
     }
 }
+
+/// Vitamin C on day 28 and retinol on day 35 are each in range for cheeks (standard), but
+/// actives come back a week apart: prescription retinoids move to day 35 and retinol to day 42,
+/// the day the plan's last phase ends. Retinol's email would then go out after the plan ends
+/// (here: day 42 at 09:00, the plan ending at 08:00), so the engine refuses, naming retinol.
+#[test]
+fn spacing_actives_never_pushes_an_email_past_the_end_of_the_plan() {
+    let protocol = Protocol::default_protocol();
+    let tailoring = Tailoring {
+        adjustments: [
+            ("active-vitamin-c".to_string(), 28),
+            ("active-retinol".to_string(), 35),
+        ]
+        .into(),
+        ..Tailoring::default()
+    };
+    let input = TreatmentInput {
+        treated_at: "2026-11-24T08:00:00".parse().unwrap(),
+        ..cheeks(tailoring)
+    };
+    let err = compute_plan(&protocol, &input).unwrap_err();
+    assert_eq!(err.field(), "adjust_active-retinol");
+    assert!(err.to_string().contains("day 42"), "{err}");
+    // Vitamin C on day 14 leaves room: acids 21, prescription retinoids 28, retinol 35.
+    let fits = TreatmentInput {
+        tailoring: Tailoring {
+            adjustments: [
+                ("active-vitamin-c".to_string(), 14),
+                ("active-retinol".to_string(), 35),
+            ]
+            .into(),
+            ..Tailoring::default()
+        },
+        ..input
+    };
+    let plan = compute_plan(&protocol, &fits).unwrap_or_else(|e| panic!("{e}"));
+    let days: Vec<u32> = plan.actives.iter().map(|a| a.day).collect();
+    assert_eq!(days, [14, 35, 21, 28]);
+    let end = plan.phases.last().unwrap().ends_at.utc;
+    assert!(plan.reminders.iter().all(|r| r.send_at < end));
+}

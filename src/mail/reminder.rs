@@ -74,6 +74,9 @@ pub struct AlsoTreatment {
     pub do_items: Vec<String>,
     pub milestones: Vec<Milestone>,
     pub patient_note: String,
+    /// This treatment's own "Adjusted for you" lines: kept in its section, so the patient
+    /// can tell which treatment a changed date or a session note belongs to.
+    pub adjusted: Vec<String>,
     pub sheet_url: String,
 }
 
@@ -325,7 +328,8 @@ fn push_new(into: &mut Vec<String>, items: &[String]) {
 
 /// One email for a patient's reminders that fall at the same time, one part per treatment
 /// (the newest first). The first part's email leads; each other treatment adds its own
-/// section. The stricter rule wins: one Avoid list holds whatever any treatment still
+/// section, with its own note and "Adjusted for you" lines, so the patient can tell which
+/// treatment they belong to. The stricter rule wins: one Avoid list holds whatever any treatment still
 /// avoids, and an active comes back only when every treatment allows it. With one part
 /// this is exactly [`compose`].
 pub fn compose_combined(
@@ -361,7 +365,6 @@ pub fn compose_combined(
     for (i, part) in others.iter().enumerate() {
         let other = one(part);
         push_new(&mut email.avoid_items, &other.avoid_items);
-        push_new(&mut email.adjusted, &other.adjusted);
         push_new(&mut email.tonight, &other.tonight);
         push_new(&mut email.normal, &other.normal);
         let plan = part.plan;
@@ -381,6 +384,7 @@ pub fn compose_combined(
             do_items: other.do_items,
             milestones: strict_milestones(parts, i + 1, send_at),
             patient_note: other.patient_note,
+            adjusted: other.adjusted,
             sheet_url: other.sheet_url,
         });
     }

@@ -263,6 +263,9 @@ fn snapshot_of_one_email_for_two_treatments() {
             "https://clinic.example/u/TOKEN".into(),
         )
         .unwrap();
+        // The face's adjustments and note are in the face's own section, not the body's.
+        assert!(email.adjusted.is_empty() && email.patient_note.is_empty());
+        assert!(!email.also[0].adjusted.is_empty() && !email.also[0].patient_note.is_empty());
         all.push_str(&format!(
             "========== {} + {} · {} UTC\nSubject: {}\n\n{}\n\n",
             b.key,

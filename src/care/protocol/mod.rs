@@ -32,6 +32,11 @@ pub const MAX_DEPTH_MM: f64 = 3.0;
 /// traced to one product (clinical review, item 2).
 pub const MIN_ACTIVE_GAP_DAYS: u32 = 7;
 
+/// The last phase must end at least this many days after the last email's day, to spare the
+/// send hour and a daylight-saving shift: checked when loading a protocol, and for every
+/// tailored plan (the week between actives can move one later than any range allows).
+pub const EMAIL_SPARE_DAYS: u32 = 2;
+
 /// The default protocol, compiled into the binary.
 pub const DEFAULT_PROTOCOL_TOML: &str = include_str!("../../../protocol/default.toml");
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::types::*;
-use super::{MAX_DEPTH_MM, MIN_ACTIVE_GAP_DAYS, MIN_DEPTH_MM};
+use super::{EMAIL_SPARE_DAYS, MAX_DEPTH_MM, MIN_ACTIVE_GAP_DAYS, MIN_DEPTH_MM};
 
 /// Days and hours above this are surely a typo; the bound also keeps all date arithmetic far
 /// from chrono's limits.
@@ -344,7 +344,7 @@ pub(super) fn validate(f: &ProtocolFile) -> Check {
         let last_day = max_active_day
             .max(next_from[i])
             .max(daily_days[i] + max_extra);
-        let needed = (last_day + 2) * 24;
+        let needed = (last_day + EMAIL_SPARE_DAYS) * 24;
         if phase_ends[i] < needed {
             return fail(
                 &entry_name("phases", last, &f.phases[last].id),
