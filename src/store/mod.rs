@@ -302,9 +302,6 @@ pub(crate) fn claim_leased(
     lease_until: chrono::NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
-    use diesel::sql_types::{BigInt, Timestamp};
-    // Parameters: 1 = now, 2 = lease end, 3 = limit. PostgreSQL numbers them
-    // `$n`; SQLite would read `$n` as a *named* parameter, so it gets `?n`.
     let sql = |p: &str, lock: &str| {
         let also_due = also_due.replace("{now}", &format!("{p}1"));
         format!(
@@ -316,12 +313,33 @@ pub(crate) fn claim_leased(
              RETURNING id"
         )
     };
+    run_claim(conn, sql, None, now, lease_until, limit)
+}
+
+/// Runs a claim statement, given as `sql(placeholder, lock clause)` with the
+/// parameters 1 = now, 2 = lease end, 3 = limit (PostgreSQL numbers them
+/// `$n`; SQLite would read `$n` as a *named* parameter, so it gets `?n`).
+/// `pg_first` runs before it on PostgreSQL (a lock, say). Returns the ids taken.
+pub(crate) fn run_claim(
+    conn: &mut DbConn,
+    sql: impl Fn(&str, &str) -> String,
+    pg_first: Option<&str>,
+    now: chrono::NaiveDateTime,
+    lease_until: chrono::NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    use diesel::sql_types::{BigInt, Timestamp};
     let ids: Vec<ClaimedId> = match conn {
-        DbConn::Pg(c) => diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
+        DbConn::Pg(c) => {
+            if let Some(first) = pg_first {
+                diesel::sql_query(first).execute(c)?;
+            }
+            diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<BigInt, _>(limit)
+                .load(c)?
+        }
         DbConn::Sqlite(c) => diesel::sql_query(sql("?", ""))
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(lease_until)

@@ -2,7 +2,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamp};
 
 use super::schema::{patients, reminders, treatments};
 use super::DbConn;
@@ -355,12 +354,6 @@ pub fn oldest_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<N
         .get_result(conn)
 }
 
-#[derive(QueryableByName)]
-struct ClaimedId {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
 /// Atomically takes up to `limit` due reminders (pending and due, or
 /// `sending` with an expired lease) and leases them until `lease_until`,
 /// with every other claimable reminder of the same patient and send time
@@ -369,18 +362,14 @@ struct ClaimedId {
 /// group is taken by one worker: on SQLite the single statement runs inside
 /// the write lock; on PostgreSQL claims take a transaction-level advisory
 /// lock first (call inside a transaction), so two workers never split a group.
-/// The key prefix of a "send the sheet now" email (see `usecases::reminders`).
-pub const SHEET_NOW: &str = "sheet-now";
-
+/// A "send the sheet now" email goes on its own, never merged with another.
 pub fn claim(
     conn: &mut DbConn,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
-    // Parameters: 1 = now, 2 = lease end, 3 = limit. PostgreSQL numbers them
-    // `$n`; SQLite would read `$n` as a *named* parameter, so it gets `?n`.
-    // A "send the sheet now" email goes on its own, never merged with another.
+    // Parameters as `super::run_claim` gives them: 1 = now, 2 = lease end, 3 = limit.
     let sql = |p: &str, lock: &str| {
         let claimable = format!(
             "(status = 'pending' AND next_attempt_at <= {p}1 AND send_at <= {p}1) \
@@ -402,23 +391,13 @@ pub fn claim(
              RETURNING id"
         )
     };
-    let ids: Vec<ClaimedId> = match conn {
-        DbConn::Pg(c) => {
-            diesel::sql_query("SELECT pg_advisory_xact_lock(1414)").execute(c)?;
-            diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
-                .bind::<Timestamp, _>(now)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<BigInt, _>(limit)
-                .load(c)?
-        }
-        DbConn::Sqlite(c) => diesel::sql_query(sql("?", ""))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
-    };
-    Ok(ids.into_iter().map(|c| c.id).collect())
+    // Two workers never split a patient's group on PostgreSQL: claims queue on this lock.
+    let lock = "SELECT pg_advisory_xact_lock(1414)";
+    super::run_claim(conn, sql, Some(lock), now, lease_until, limit)
 }
+
+/// The key prefix of a "send the sheet now" email (see `usecases::reminders`).
+pub const SHEET_NOW: &str = "sheet-now";
 
 /// What the worker needs to render a claimed reminder.
 #[derive(Debug, Clone)]
