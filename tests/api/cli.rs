@@ -82,11 +82,7 @@ fn protocol_show_round_trips_through_protocol_check() {
         toml.replacen("healing_factor = 1.5", "healing_factor = -1", 1),
     )
     .unwrap();
-    let (ok, _, err) = aftercare(
-        &["protocol", "check", file.to_str().unwrap()],
-        "sqlite://unused.db",
-        "",
-    );
+    let (ok, err) = protocol_check(&file);
     assert!(!ok);
     assert!(
         err.contains("clinic.toml") && err.contains("healing_factor"),
@@ -124,11 +120,7 @@ fn protocol_check_refuses_an_unknown_source_id_naming_the_file_entry_and_id() {
     assert_ne!(typo, toml, "the edit must change the protocol");
     let file = dir.path().join("clinic.toml");
     std::fs::write(&file, typo).unwrap();
-    let (ok, _, err) = aftercare(
-        &["protocol", "check", file.to_str().unwrap()],
-        "sqlite://unused.db",
-        "",
-    );
+    let (ok, err) = protocol_check(&file);
     assert!(!ok);
     assert!(
         err.contains(&format!("{}: red_flags[0] \"emergency\"", file.display()))
@@ -278,4 +270,14 @@ fn json_logs_carry_each_requests_id_and_route_and_a_signal_stops_serve_cleanly()
     // SIGTERM: the server drains, the worker finishes its round, exit 0.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(exit_status_within_a_minute(&mut child).code(), Some(0));
+}
+
+/// `aftercare protocol check FILE`: whether it passed, and what it said on stderr.
+fn protocol_check(file: &std::path::Path) -> (bool, String) {
+    let (ok, _, err) = aftercare(
+        &["protocol", "check", file.to_str().unwrap()],
+        "sqlite://unused.db",
+        "",
+    );
+    (ok, err)
 }

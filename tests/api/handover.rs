@@ -78,12 +78,7 @@ async fn record_and_print_lands_on_the_sheet_ready_to_print(app: TestApp) {
     let patient = app
         .add_patient(&practitioner, "Maya Patel", "maya@example.com")
         .await;
-    let form = app
-        .get_text_with(
-            &practitioner,
-            &format!("/patients/{patient}/treatments/new"),
-        )
-        .await;
+    let form = app.treatment_form(&practitioner, patient).await;
     assert!(form.contains("name=\"then\" value=\"print\""));
     assert!(form.contains("name=\"then\" value=\"page\""));
 

@@ -329,12 +329,7 @@ async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(ap
         .await,
     );
     let sheet_path = format!("/treatments/{id}/sheet");
-    let sheet = app
-        .get_with(&admin, &sheet_path)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let sheet = app.get_text_with(&admin, &sheet_path).await;
     assert!(sheet.contains("Call 911 straight away if you have:"));
     assert!(sheet.contains("Tonight") && sheet.contains("protocol v2."));
 
@@ -343,12 +338,7 @@ async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(ap
         .post_form_with(&admin, "/admin/clinic", &settings("112"))
         .await;
     assert_redirect_to(&ok, "/admin/clinic");
-    let sheet = app
-        .get_with(&admin, &sheet_path)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let sheet = app.get_text_with(&admin, &sheet_path).await;
     assert!(sheet.contains("Call 112 straight away if you have:"));
 }
 

@@ -16,12 +16,7 @@ async fn a_practitioner_tailors_a_plan_and_the_sheet_and_emails_show_it(app: Tes
     let patient = app
         .add_patient(&practitioner, "Maya Patel", "maya@example.com")
         .await;
-    let form = app
-        .get_text_with(
-            &practitioner,
-            &format!("/patients/{patient}/treatments/new"),
-        )
-        .await;
+    let form = app.treatment_form(&practitioner, patient).await;
     // Collapsed by default, and a plain form field: no script needed.
     assert!(form.contains("<details class=\"tailor\" id=\"tailor\">"));
     assert!(form.contains("name=\"adjust_heat-sweat-water\""));
@@ -94,12 +89,7 @@ async fn a_practitioner_tailors_a_plan_and_the_sheet_and_emails_show_it(app: Tes
     assert!(email.contains("Adjusted for you"));
 
     // The consideration stays on the patient: the next treatment's form starts with it ticked.
-    let form = app
-        .get_text_with(
-            &practitioner,
-            &format!("/patients/{patient}/treatments/new"),
-        )
-        .await;
+    let form = app.treatment_form(&practitioner, patient).await;
     assert!(form.contains("value=\"darker-skin\" checked"));
     assert!(!form.contains("value=\"prp\" checked"));
 

@@ -257,6 +257,12 @@ impl TestApp {
         self.get_with(&self.client, path).await
     }
 
+    /// The new-treatment form for `patient`, as `client` sees it.
+    pub async fn treatment_form(&self, client: &Client, patient: i64) -> String {
+        self.get_text_with(client, &format!("/patients/{patient}/treatments/new"))
+            .await
+    }
+
     pub async fn get_text_with(&self, client: &Client, path: &str) -> String {
         self.get_with(client, path).await.text().await.unwrap()
     }
