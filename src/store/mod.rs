@@ -123,6 +123,10 @@ pub enum SetupError {
 }
 
 /// Applies pending migrations with a dedicated connection of the right type.
+/// The PostgreSQL advisory lock that one instance at a time migrates under
+/// (an arbitrary number, the same in every instance: "aftercare" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6166_7465_7263_6172;
+
 pub fn migrate(settings: &DatabaseSettings) -> Result<Vec<String>, SetupError> {
     let connect_error = |source| SetupError::Connect {
         url: settings.url.redacted(),
@@ -143,11 +147,28 @@ pub fn migrate(settings: &DatabaseSettings) -> Result<Vec<String>, SetupError> {
         Backend::Postgres => {
             let mut c = diesel::pg::PgConnection::establish(settings.url.expose_secret())
                 .map_err(connect_error)?;
-            c.run_pending_migrations(POSTGRES_MIGRATIONS)
+            // Instances that start together (an upgrade of several, a deploy) would
+            // otherwise each see a migration pending and run it twice, and all but
+            // one fail. The lock is the session's: it goes with the connection.
+            let lock = |c: &mut diesel::pg::PgConnection, sql: &str| {
+                c.batch_execute(sql)
+                    .map_err(|e| SetupError::Migrate(format!("migration lock: {e}")))
+            };
+            lock(
+                &mut c,
+                &format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"),
+            )?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map_err(|e| SetupError::Migrate(e.to_string()))?
                 .iter()
                 .map(|v| v.to_string())
-                .collect()
+                .collect();
+            lock(
+                &mut c,
+                &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"),
+            )?;
+            applied
         }
     };
     Ok(applied)

@@ -54,16 +54,37 @@ impl AuditWriter {
 
     /// Returns once the row is committed, or with the database's error.
     pub async fn record(&self, entry: AuditEntry) -> AppResult<()> {
+        self.enqueue(entry)?.committed().await
+    }
+
+    /// Hands the row to the writer and returns at once, so a request can do
+    /// its own work while the row is being committed; it awaits
+    /// [`QueuedAudit::committed`] before it shows anything.
+    pub fn enqueue(&self, entry: AuditEntry) -> AppResult<QueuedAudit> {
         let (committed, on_commit) = oneshot::channel();
-        let stopped = || AppError::Internal(anyhow::anyhow!("the audit writer has stopped"));
         self.queue
             .send(Pending { entry, committed })
             .map_err(|_| stopped())?;
-        on_commit
+        Ok(QueuedAudit(on_commit))
+    }
+}
+
+/// An audit row on its way to the database.
+#[must_use = "a page is shown only once its audit row is committed"]
+pub struct QueuedAudit(oneshot::Receiver<Result<(), String>>);
+
+impl QueuedAudit {
+    /// Returns once the row is committed, or with the database's error.
+    pub async fn committed(self) -> AppResult<()> {
+        self.0
             .await
             .map_err(|_| stopped())?
             .map_err(|e| AppError::Internal(anyhow::anyhow!("could not write the audit log: {e}")))
     }
+}
+
+fn stopped() -> AppError {
+    AppError::Internal(anyhow::anyhow!("the audit writer has stopped"))
 }
 
 fn write_batches(pool: &Pool, incoming: &mpsc::Receiver<Pending>) {

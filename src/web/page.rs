@@ -41,16 +41,12 @@ impl FromRequest for PageCtx {
         let req = req.clone();
         Box::pin(async move {
             let state = cookies::state(&req);
-            let session = session::current_session(&req).await?;
+            let (session, attention) = session::session_and_attention(&req).await?;
             let csrf_token = csrf::token(&req, &state, session.as_ref());
             let flash = flash::read(&req, &state);
             if flash.is_some() {
                 req.extensions_mut().insert(flash::FlashShown);
             }
-            let attention = match session {
-                Some(_) => state.db(crate::usecases::checkins::open_count).await?,
-                None => 0,
-            };
             Ok(PageCtx {
                 attention,
                 user: session.map(|s| s.user),

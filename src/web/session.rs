@@ -12,14 +12,31 @@ use super::cookies::{self, AppCookie};
 use crate::auth::Role;
 use crate::error::AppError;
 use crate::usecases::accounts::{self, ActiveSession, User};
+use crate::usecases::checkins;
 
 pub(super) type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
-/// The request's session, looked up once and cached in the request.
+/// The request's session, looked up once and cached in the request, with
+/// the navigation's count of check-ins waiting (read in the same trip to the
+/// database: a staff page then makes one trip for both, not two).
 #[derive(Clone)]
-struct SessionCache(Option<ActiveSession>);
+struct SessionCache(Option<(ActiveSession, i64)>);
 
 pub async fn current_session(req: &HttpRequest) -> Result<Option<ActiveSession>, AppError> {
+    Ok(signed_in(req).await?.map(|(session, _)| session))
+}
+
+/// The session and the number of check-ins needing attention (0 without a session).
+pub async fn session_and_attention(
+    req: &HttpRequest,
+) -> Result<(Option<ActiveSession>, i64), AppError> {
+    Ok(match signed_in(req).await? {
+        Some((session, attention)) => (Some(session), attention),
+        None => (None, 0),
+    })
+}
+
+async fn signed_in(req: &HttpRequest) -> Result<Option<(ActiveSession, i64)>, AppError> {
     if let Some(cached) = req.extensions().get::<SessionCache>() {
         return Ok(cached.0.clone());
     }
@@ -32,7 +49,12 @@ pub async fn current_session(req: &HttpRequest) -> Result<Option<ActiveSession>,
             let max_age =
                 chrono::Duration::from_std(state.settings.session_max_age).unwrap_or_default();
             state
-                .db(move |conn| accounts::resume_session(conn, &token, idle, max_age, now))
+                .db(
+                    move |conn| match accounts::resume_session(conn, &token, idle, max_age, now)? {
+                        Some(session) => Ok(Some((session, checkins::open_count(conn)?))),
+                        None => Ok(None),
+                    },
+                )
                 .await?
         }
     };

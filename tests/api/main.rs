@@ -13,6 +13,7 @@ mod fuzz;
 mod handover;
 mod hardening;
 mod http;
+mod instances;
 mod ops;
 mod patients;
 mod protocol;

@@ -29,8 +29,7 @@ use aftercare::web::AppState;
 use diesel::RunQueryDsl;
 use reqwest::{redirect, Client, Response};
 
-pub use db::Db;
-use db::TestDb;
+pub use db::{Db, TestDb};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -62,8 +61,14 @@ pub fn settings(database_url: &str, mail_dir: &Path, extra: &[(&str, &str)]) -> 
 /// Starts the app on a fresh database of its own, with `extra` settings.
 pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
     let (test_db, url) = TestDb::fresh(db);
+    spawn_app_on(test_db, &url, extra).await
+}
+
+/// Starts the app on a database made for the test (`url` is `test_db`'s), which other
+/// processes of the test may share.
+pub async fn spawn_app_on(test_db: TestDb, url: &str, extra: &[(&str, &str)]) -> TestApp {
     let mail_dir = tempfile::tempdir().unwrap();
-    let settings = settings(&url, mail_dir.path(), extra);
+    let settings = settings(url, mail_dir.path(), extra);
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = Application::build_with_clock(settings, false, clock.clone()).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
