@@ -13,6 +13,7 @@ mod fuzz;
 mod handover;
 mod hardening;
 mod http;
+mod metrics;
 mod ops;
 mod patients;
 mod protocol;
