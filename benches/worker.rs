@@ -437,6 +437,7 @@ fn run_scenario() -> anyhow::Result<()> {
                 links: state.links.clone(),
                 clock: Arc::new(SystemClock),
                 config,
+                metrics: state.metrics.clone(),
             })
         })
         .collect::<anyhow::Result<_>>()?;

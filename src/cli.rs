@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::startup::Application;
+use crate::startup::{Application, MetricsServer};
 use crate::store;
 use crate::usecases::accounts::{self, NewUserInput};
 
@@ -256,7 +256,8 @@ fn worker(settings: Settings) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let state = crate::startup::prepare(settings)?;
         let worker = crate::startup::worker_for(&state)?;
-        worker.run_until(shutdown_signal()).await
+        let metrics = MetricsServer::bind(&state)?;
+        MetricsServer::alongside(metrics, worker.run_until(shutdown_signal())).await
     })
 }
 

@@ -168,6 +168,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<AddrRange>,
     /// Check-in photos are deleted this many days after they were sent.
     pub photo_retention_days: i64,
+    /// Where `/metrics` (Prometheus) is served, apart from the app; `None` (the
+    /// default) serves none.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -288,6 +291,21 @@ impl Settings {
             }
         }
 
+        let metrics_bind = var("AFTERCARE_METRICS_BIND").and_then(|text| {
+            match text.trim().parse::<SocketAddr>() {
+                Err(_) => errors.push(format!(
+                    "AFTERCARE_METRICS_BIND: {text:?} is not an address like 127.0.0.1:9187"
+                )),
+                // Port 0 (any free port) twice is fine: tests use it.
+                Ok(addr) if Some(addr) == bind && addr.port() != 0 => errors.push(format!(
+                    "AFTERCARE_METRICS_BIND: {text:?} is the app's own address (AFTERCARE_BIND); \
+                     the metrics need a port of their own, like 127.0.0.1:9187"
+                )),
+                Ok(addr) => return Some(addr),
+            }
+            None
+        });
+
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -310,6 +328,7 @@ impl Settings {
             reminder_stale_hours,
             trusted_proxies,
             photo_retention_days,
+            metrics_bind,
         })
     }
 
@@ -406,6 +425,24 @@ mod tests {
         .unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(!format!("{errors:?}").contains("pass-"), "{errors:?}");
+    }
+
+    #[test]
+    fn metrics_are_off_unless_given_an_address_of_their_own() {
+        assert_eq!(settings(&[]).unwrap().metrics_bind, None);
+        let on = settings(&[("AFTERCARE_METRICS_BIND", "127.0.0.1:9187")]).unwrap();
+        assert_eq!(on.metrics_bind, Some("127.0.0.1:9187".parse().unwrap()));
+        assert_eq!(
+            settings(&[("AFTERCARE_METRICS_BIND", "9187")]).unwrap_err(),
+            ["AFTERCARE_METRICS_BIND: \"9187\" is not an address like 127.0.0.1:9187"]
+        );
+        let same = settings(&[
+            ("AFTERCARE_BIND", "127.0.0.1:8080"),
+            ("AFTERCARE_METRICS_BIND", "127.0.0.1:8080"),
+        ])
+        .unwrap_err();
+        assert_eq!(same.len(), 1, "{same:?}");
+        assert!(same[0].contains("is the app's own address"), "{same:?}");
     }
 
     #[test]

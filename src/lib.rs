@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod startup;
 pub mod store;
 pub mod usecases;

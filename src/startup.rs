@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -70,6 +70,7 @@ pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::
         links,
         clock,
         worker_in_process: false,
+        metrics: crate::metrics::Metrics::new(),
     })
 }
 
@@ -90,6 +91,51 @@ pub struct Application {
     server: Server,
     pub state: AppState,
     worker: Option<Worker>,
+    metrics: Option<MetricsServer>,
+}
+
+/// `/metrics` on `AFTERCARE_METRICS_BIND`, bound but not yet serving.
+pub struct MetricsServer {
+    port: u16,
+    server: Server,
+}
+
+impl MetricsServer {
+    /// Binds when `AFTERCARE_METRICS_BIND` is set (so a taken port fails
+    /// start-up, not the first scrape); `None` when it is not.
+    pub fn bind(state: &AppState) -> anyhow::Result<Option<MetricsServer>> {
+        let Some(address) = state.settings.metrics_bind else {
+            return Ok(None);
+        };
+        let listener = TcpListener::bind(address).with_context(|| {
+            format!("cannot listen on {address} for metrics (AFTERCARE_METRICS_BIND)")
+        })?;
+        let bound = listener.local_addr()?;
+        tracing::info!(address = %format!("http://{bound}/metrics"), "serving metrics");
+        Ok(Some(MetricsServer {
+            port: bound.port(),
+            server: routes::metrics::server(listener, state.clone())?,
+        }))
+    }
+
+    /// Serves `/metrics` while `work` runs, then stops.
+    pub async fn alongside<T>(
+        metrics: Option<MetricsServer>,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let Some(metrics) = metrics else {
+            return work.await;
+        };
+        let handle = metrics.server.handle();
+        tokio::spawn(async move {
+            if let Err(e) = metrics.server.await {
+                tracing::error!(error = %e, "the metrics server failed");
+            }
+        });
+        let result = work.await;
+        handle.stop(true).await;
+        result
+    }
 }
 
 impl Application {
@@ -128,12 +174,14 @@ impl Application {
             let mut conn = state.pool.get().context("cannot reach the database")?;
             crate::usecases::reminders::beat(&mut conn, &worker.config.name, state.now())?;
         }
+        let metrics = MetricsServer::bind(&state)?;
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
             server,
             state,
             worker,
+            metrics,
         })
     }
 
@@ -146,9 +194,14 @@ impl Application {
         self.port
     }
 
+    /// The port `/metrics` is served on, when `AFTERCARE_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|m| m.port)
+    }
+
     /// Serves until SIGTERM or Ctrl-C, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        MetricsServer::alongside(self.metrics, self.server).await
     }
 
     /// Serves and runs the worker (when built with one) until SIGTERM or
@@ -156,20 +209,32 @@ impl Application {
     /// worker's failure returned: the process exits non-zero for its service
     /// manager to restart, instead of serving on without sending.
     pub async fn run_supervised(self) -> anyhow::Result<()> {
-        let Some(worker) = self.worker else {
-            return Ok(self.server.await?);
-        };
-        let handle = self.server.handle();
-        let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = tokio::spawn(async move {
-            worker
-                .run_until(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        supervise(self.server, move || handle.stop(true), worker, stop_worker).await
+        let Application {
+            server,
+            worker,
+            metrics,
+            ..
+        } = self;
+        MetricsServer::alongside(metrics, supervise_app(server, worker)).await
     }
+}
+
+/// The app's server and, when there is one, its worker, as
+/// [`Application::run_supervised`] describes.
+async fn supervise_app(server: Server, worker: Option<Worker>) -> anyhow::Result<()> {
+    let Some(worker) = worker else {
+        return Ok(server.await?);
+    };
+    let handle = server.handle();
+    let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(async move {
+        worker
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    supervise(server, move || handle.stop(true), worker, stop_worker).await
 }
 
 /// Waits for whichever of the server and the worker ends first; see
@@ -227,6 +292,7 @@ pub fn worker_for(state: &AppState) -> anyhow::Result<Worker> {
         mailer: Arc::new(Mailer::from_settings(settings)?),
         links: state.links.clone(),
         clock: state.clock.clone(),
+        metrics: state.metrics.clone(),
         config: WorkerConfig {
             max_attempts: settings.mail_max_attempts,
             stale_after: chrono::Duration::hours(settings.reminder_stale_hours),
@@ -247,6 +313,8 @@ fn to_chrono(d: std::time::Duration) -> chrono::Duration {
 }
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    // Requests are counted only when someone can read the counts.
+    let count_requests = state.settings.metrics_bind.is_some();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -282,6 +350,11 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(actix_web::middleware::Compress::default())
             .wrap(routes::telemetry::request_spans())
             .wrap(from_fn(routes::head_as_get))
+            // Outermost: the time includes every middleware; the method is the client's.
+            .wrap(Condition::new(
+                count_requests,
+                from_fn(routes::metrics::count_requests),
+            ))
             .configure(routes::routes)
             .default_service(actix_web::web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)

@@ -18,6 +18,7 @@ use crate::auth::tokens::random_token;
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::error::AppError;
 use crate::mail::{self, Envelope, Mailer};
+use crate::metrics::{MailKind, Metrics};
 use crate::usecases::checkins;
 use crate::usecases::clinic::Clinic;
 use crate::usecases::housekeeping::{self, Pruned, Retention};
@@ -107,6 +108,8 @@ pub struct Worker {
     pub links: Links,
     pub clock: Arc<dyn Clock>,
     pub config: WorkerConfig,
+    /// The app's counters: each reminder's and alert's outcome.
+    pub metrics: Metrics,
 }
 
 impl Worker {
@@ -150,7 +153,7 @@ impl Worker {
             let mut batch = Vec::new();
             while to_record.recv_many(&mut batch, RECORD_BATCH).await > 0 {
                 for (_, outcome) in &batch {
-                    report.add(outcome);
+                    self.tally(&mut report, MailKind::Reminder, outcome);
                 }
                 let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
                 if let Err(e) = self.record(std::mem::take(&mut batch), now).await {
@@ -283,12 +286,19 @@ impl Worker {
                     },
                 }
             };
-            report.add(&outcome);
+            self.tally(&mut report, MailKind::CheckinAlert, &outcome);
             done.push((alert.id, outcome));
         }
         self.blocking(move |conn| Ok(checkins::record_alerts(conn, done, now.naive_utc())?))
             .await?;
         Ok(report)
+    }
+
+    /// Notes what became of one reminder or alert, in this round's report
+    /// and in the app's metrics.
+    fn tally(&self, report: &mut RunReport, kind: MailKind, outcome: &Outcome) {
+        report.add(outcome);
+        self.metrics.count_mail(kind, outcome);
     }
 
     /// Prunes expired sessions, old log-in attempts, spent password links and

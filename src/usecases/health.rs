@@ -6,6 +6,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 
+use super::reminders::Status;
 use crate::error::AppResult;
 use crate::store::DbConn;
 
@@ -40,11 +41,10 @@ impl Health {
 /// balancer, so it reports the figures without failing on them.
 #[tracing::instrument(skip_all)]
 pub fn check(conn: &mut DbConn, now: NaiveDateTime, worker_in_process: bool) -> AppResult<Health> {
-    let (heartbeat, oldest_due) = super::reminders::worker_figures(conn, now)?;
-    let age = |t: NaiveDateTime| (now - t).max(Duration::zero());
+    let (heartbeat, oldest_due) = worker_ages(conn, now)?;
     let mut problems = Vec::new();
     if worker_in_process {
-        match heartbeat.map(age) {
+        match heartbeat {
             None => problems.push("the reminder worker has not beaten yet".to_string()),
             Some(a) if a > HEARTBEAT_MAX_AGE => problems.push(format!(
                 "the reminder worker last beat {} s ago",
@@ -52,7 +52,7 @@ pub fn check(conn: &mut DbConn, now: NaiveDateTime, worker_in_process: bool) -> 
             )),
             Some(_) => {}
         }
-        if let Some(a) = oldest_due.map(age).filter(|a| *a > DUE_MAX_AGE) {
+        if let Some(a) = oldest_due.filter(|a| *a > DUE_MAX_AGE) {
             problems.push(format!(
                 "a reminder has been due for {} s without being sent",
                 a.num_seconds()
@@ -61,8 +61,40 @@ pub fn check(conn: &mut DbConn, now: NaiveDateTime, worker_in_process: bool) -> 
     }
     Ok(Health {
         worker_in_process,
-        heartbeat_age_seconds: heartbeat.map(|t| age(t).num_seconds()),
-        oldest_due_age_seconds: oldest_due.map(|t| age(t).num_seconds()),
+        heartbeat_age_seconds: heartbeat.map(|a| a.num_seconds()),
+        oldest_due_age_seconds: oldest_due.map(|a| a.num_seconds()),
         problems,
+    })
+}
+
+/// How long since any worker beat, and how long the oldest due reminder has
+/// waited (`None`: never beaten, nothing due).
+fn worker_ages(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+) -> AppResult<(Option<Duration>, Option<Duration>)> {
+    let (heartbeat, oldest_due) = super::reminders::worker_figures(conn, now)?;
+    let age = |t: NaiveDateTime| (now - t).max(Duration::zero());
+    Ok((heartbeat.map(age), oldest_due.map(age)))
+}
+
+/// What a monitoring system samples (`/metrics`): the outbox by state and
+/// the worker's ages. A handful of aggregate queries (the outbox count walks
+/// the status index), so a scrape holds its connection for milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFigures {
+    /// Reminders in each state, every state named.
+    pub outbox: Vec<(Status, i64)>,
+    pub heartbeat_age: Option<Duration>,
+    pub oldest_due_age: Option<Duration>,
+}
+
+#[tracing::instrument(skip_all)]
+pub fn mail_figures(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<MailFigures> {
+    let (heartbeat_age, oldest_due_age) = worker_ages(conn, now)?;
+    Ok(MailFigures {
+        outbox: super::reminders::count_by_status(conn)?,
+        heartbeat_age,
+        oldest_due_age,
     })
 }

@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod errors;
 pub mod flash;
 pub mod login;
+pub mod metrics;
 pub mod outbox;
 pub mod page;
 pub mod pages;
@@ -92,6 +93,8 @@ pub struct AppState {
     /// Whether this process runs the reminder worker (`serve` without
     /// `--no-worker`); decides whether `/healthz` fails on stale mail.
     pub worker_in_process: bool,
+    /// What `/metrics` reports (served apart, see `metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {

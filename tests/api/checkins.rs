@@ -35,6 +35,7 @@ async fn clinic(app: TestApp) -> Clinic {
         links: app.state.links.clone(),
         clock: clock.clone(),
         config: WorkerConfig::default(),
+        metrics: app.state.metrics.clone(),
     };
     let practitioner = app.signed_in("practitioner").await;
     let when = clinic_time(-Duration::hours(1));

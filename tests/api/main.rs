@@ -14,6 +14,7 @@ mod handover;
 mod hardening;
 mod http;
 mod instances;
+mod metrics;
 mod ops;
 mod patients;
 mod protocol;

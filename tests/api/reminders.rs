@@ -30,6 +30,7 @@ fn worker(app: &TestApp, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
             max_attempts: 3,
             ..WorkerConfig::default()
         },
+        metrics: app.state.metrics.clone(),
     }
 }
 

@@ -35,6 +35,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of `/metrics`, when started with `AFTERCARE_METRICS_BIND`.
+    pub metrics_address: Option<String>,
     pub client: Client,
     pub state: AppState,
     /// The app's clock: it stands still until a test moves it.
@@ -72,10 +74,14 @@ pub async fn spawn_app_on(test_db: TestDb, url: &str, extra: &[(&str, &str)]) ->
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = Application::build_with_clock(settings, false, clock.clone()).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         client: new_client(),
         state,
         clock,
@@ -405,19 +411,20 @@ impl TestApp {
     }
 }
 
-/// Declares async tests `fn(TestApp)` and runs each on SQLite and on PostgreSQL.
+/// Declares async tests `fn(TestApp)` and runs each on SQLite and on PostgreSQL; with
+/// `settings EXTRA;` first, each app starts with those settings too (as [`spawn_app_with`]).
 ///
 /// The PostgreSQL variants are ignored, with the reason in the summary, unless the tests were
 /// built with `AFTERCARE_TEST_DATABASE_URL` set or with `CI=true` (the `aftercare_pg` cfg, set
 /// by build.rs); then a missing or unreachable server fails them.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
+    (settings $extra:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::support::spawn_app($crate::support::Db::Sqlite).await).await;
+                    super::$name($crate::support::spawn_app_with($crate::support::Db::Sqlite, $extra).await).await;
                 }
             )*
         }
@@ -429,9 +436,12 @@ macro_rules! on_both_databases {
                     ignore = "needs PostgreSQL: build and run with AFTERCARE_TEST_DATABASE_URL set"
                 )]
                 async fn $name() {
-                    super::$name($crate::support::spawn_app($crate::support::Db::Postgres).await).await;
+                    super::$name($crate::support::spawn_app_with($crate::support::Db::Postgres, $extra).await).await;
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_databases!(settings &[]; $($name),*);
     };
 }
