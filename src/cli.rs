@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::mail::Failure;
 use crate::startup::{Application, MetricsServer};
 use crate::store;
 use crate::usecases::accounts::{self, NewUserInput};
@@ -157,10 +158,27 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("aftercare: {e:#}");
-            ExitCode::FAILURE
+            // As for a bad setting: the operator, not a retry, can mend it.
+            if e.downcast_ref::<ConfigurationError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
+
+/// A failure that only a change to the settings can mend (the exit status is 2).
+#[derive(Debug)]
+struct ConfigurationError(String);
+
+impl std::fmt::Display for ConfigurationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigurationError {}
 
 fn protocol_command(command: &ProtocolCommand) -> anyhow::Result<()> {
     use crate::care;
@@ -321,7 +339,16 @@ fn mail_test(settings: Settings, to: &str) -> anyhow::Result<()> {
         let text = format!("This is a test email from Aftercare for {}. If you can read it, email works.", clinic.name);
         let html = format!("<p>This is a test email from Aftercare for <strong>{}</strong>. If you can read it, email works.</p>", askama::filters::escape(&clinic.name, askama::filters::Html)?);
         let message = crate::mail::build_message(&envelope, text, html)?;
-        mailer.send(message).await.map_err(|e| anyhow::anyhow!("sending failed{}: {e}", if e.permanent { " (permanent)" } else { " (temporary)" }))?;
+        if let Err(e) = mailer.send(message).await {
+            return Err(match e.kind {
+                Failure::Configuration => ConfigurationError(format!(
+                    "{e}\nThe mail settings need fixing (AFTERCARE_SMTP_URL, AFTERCARE_SMTP_CA_FILE: see the README's \"Mail server and TLS\"); nothing was sent."
+                ))
+                .into(),
+                Failure::Permanent => anyhow::anyhow!("sending failed (permanent): {e}"),
+                Failure::Temporary => anyhow::anyhow!("sending failed (temporary): {e}"),
+            });
+        }
         println!("Sent a test email to {to} via {}.", mailer.describe());
         Ok(())
     })

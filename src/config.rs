@@ -4,8 +4,11 @@
 //! in one go instead of one restart per typo.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 /// A URL that may carry a password (database, SMTP). `Debug` shows it with
@@ -146,6 +149,40 @@ impl AddrRange {
     }
 }
 
+/// The CA certificates in `AFTERCARE_SMTP_CA_FILE`, read and checked at start-up.
+#[derive(Debug, Clone)]
+pub struct SmtpCaFile {
+    pub path: PathBuf,
+    pub certs: Vec<CertificateDer<'static>>,
+}
+
+impl SmtpCaFile {
+    /// Reads a PEM file of one or more CA certificates. The message names the
+    /// setting and the file: a missing, unreadable or non-PEM file, or a
+    /// certificate that cannot act as a CA, stops start-up rather than turning
+    /// into "the certificate is not trusted" at the first email.
+    pub fn load(path: &Path) -> Result<SmtpCaFile, String> {
+        let bad = |why: String| format!("AFTERCARE_SMTP_CA_FILE: {} {why}", path.display());
+        let pem = std::fs::read(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("is not a PEM file of certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad(
+                "holds no PEM certificate (a block starting -----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        for (n, cert) in certs.iter().enumerate() {
+            crate::mail::trust::usable_as_root(cert)
+                .map_err(|e| bad(format!("certificate {} is not usable as a CA: {e}", n + 1)))?;
+        }
+        Ok(SmtpCaFile {
+            path: path.to_path_buf(),
+            certs,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: DatabaseSettings,
@@ -159,6 +196,8 @@ pub struct Settings {
     pub session_max_age: Duration,
     pub protocol_file: Option<PathBuf>,
     pub smtp_url: Option<SecretUrl>,
+    /// CA certificates trusted for the SMTP server besides the system's and the bundled ones.
+    pub smtp_ca_file: Option<SmtpCaFile>,
     pub mail_dir: PathBuf,
     /// Temporary SMTP failures are retried up to this many attempts in all.
     pub mail_max_attempts: i32,
@@ -274,6 +313,12 @@ impl Settings {
             }
         }
 
+        let smtp_ca_file = var("AFTERCARE_SMTP_CA_FILE").and_then(|path| {
+            SmtpCaFile::load(Path::new(path.trim()))
+                .map_err(|e| errors.push(e))
+                .ok()
+        });
+
         let mut trusted_proxies = Vec::new();
         for item in var("AFTERCARE_TRUSTED_PROXIES")
             .unwrap_or_default()
@@ -321,6 +366,7 @@ impl Settings {
             session_max_age,
             protocol_file: var("AFTERCARE_PROTOCOL").map(PathBuf::from),
             smtp_url,
+            smtp_ca_file,
             mail_dir: var("AFTERCARE_MAIL_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("outbox")),
@@ -443,6 +489,41 @@ mod tests {
         .unwrap_err();
         assert_eq!(same.len(), 1, "{same:?}");
         assert!(same[0].contains("is the app's own address"), "{same:?}");
+    }
+
+    #[test]
+    fn the_smtp_ca_file_is_read_and_checked_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).unwrap().pem();
+        let with_file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            settings(&[("AFTERCARE_SMTP_CA_FILE", path.to_str().unwrap())])
+        };
+
+        // Two CAs in one file, with text around them, as bundles often have.
+        let bundle = format!("clinic CA\n{ca}\nIT firm CA\n{ca}");
+        let loaded = with_file("bundle.pem", &bundle)
+            .unwrap()
+            .smtp_ca_file
+            .unwrap();
+        assert_eq!(loaded.certs.len(), 2);
+        assert!(settings(&[]).unwrap().smtp_ca_file.is_none());
+
+        let damaged = ca.replacen("MI", "AA", 1);
+        let errors = with_file("damaged.pem", &damaged).unwrap_err();
+        let path = dir.path().join("damaged.pem");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with(&format!(
+                "AFTERCARE_SMTP_CA_FILE: {} certificate 1 is not usable as a CA: ",
+                path.display()
+            )),
+            "{errors:?}"
+        );
     }
 
     #[test]

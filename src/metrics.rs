@@ -57,15 +57,17 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
         Outcome::Failed(_) => "failed_permanently",
         Outcome::Skipped(_) => "skipped",
         Outcome::Cancelled(_) => "cancelled",
+        Outcome::Held(_) => "held_configuration_error",
     }
 }
 
-const OUTCOMES: [&str; 5] = [
+const OUTCOMES: [&str; 6] = [
     "sent",
     "failed_temporarily",
     "failed_permanently",
     "skipped",
     "cancelled",
+    "held_configuration_error",
 ];
 
 /// Methods a route can have; any other (`FOO`) is counted as `other`, so a

@@ -6,9 +6,21 @@
 //! the server accepted a message but before marking it leaves the row to be
 //! sent again once its lease expires. The lease is longer than the SMTP
 //! timeout and the Message-ID is stable, so a repeat is rare and recognisable.
+//!
+//! Wrong mail settings (the server's certificate not trusted, the password
+//! refused) are no fault of any email, and retrying each email six times
+//! would only fail them all, lose patients' reminders to an IT mistake, and
+//! may lock the clinic's mail account after repeated bad passwords. So such a
+//! failure *holds* the email: it goes back to pending with the plain reason
+//! and the attempt not counted (the outbox shows it, with a banner, and
+//! `reminders::smtp_config_error` tells the System page), and the worker stops
+//! sending for `WorkerConfig::config_pause`. Then, or at once after a restart
+//! (the usual way to apply fixed settings), one email goes first as a probe,
+//! and the rest follow only if it went. Held emails keep their time, so the
+//! stale rule treats a long pause like any other time the app was not sending.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -17,7 +29,7 @@ use futures_util::{FutureExt, StreamExt};
 use crate::auth::tokens::random_token;
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::error::AppError;
-use crate::mail::{self, Envelope, Mailer};
+use crate::mail::{self, Envelope, Failure, Mailer, SendError};
 use crate::metrics::{MailKind, Metrics};
 use crate::usecases::checkins;
 use crate::usecases::clinic::Clinic;
@@ -41,6 +53,9 @@ pub struct WorkerConfig {
     pub max_attempts: i32,
     /// First retry delay; doubles with each attempt, up to an hour.
     pub backoff: Duration,
+    /// After a configuration error (see the top), how long the worker sends
+    /// nothing before it tries again.
+    pub config_pause: Duration,
     /// A daily reminder later than this is skipped (the next one will come).
     pub stale_after: Duration,
     /// How long to wait when nothing is due.
@@ -61,6 +76,7 @@ impl Default for WorkerConfig {
             concurrency: 8,
             max_attempts: 6,
             backoff: Duration::seconds(60),
+            config_pause: Duration::minutes(5),
             stale_after: Duration::hours(12),
             idle_poll: StdDuration::from_secs(5),
             // Unique per process; readable enough to match a log line.
@@ -87,6 +103,10 @@ pub struct RunReport {
     pub failed: usize,
     pub skipped: usize,
     pub cancelled: usize,
+    /// Held for a configuration error, not counted as an attempt.
+    pub held: usize,
+    /// The round sent nothing: the worker is pausing after a configuration error.
+    pub paused: bool,
 }
 
 impl RunReport {
@@ -97,9 +117,34 @@ impl RunReport {
             Outcome::Failed(_) => self.failed += 1,
             Outcome::Skipped(_) => self.skipped += 1,
             Outcome::Cancelled(_) => self.cancelled += 1,
+            Outcome::Held(_) => self.held += 1,
         }
     }
+
+    fn add_up(&mut self, r: &RunReport) {
+        self.claimed += r.claimed;
+        self.sent += r.sent;
+        self.retried += r.retried;
+        self.failed += r.failed;
+        self.skipped += r.skipped;
+        self.cancelled += r.cancelled;
+        self.held += r.held;
+    }
 }
+
+/// What a worker knows of the mail settings from one round to the next.
+#[derive(Debug, Default, Clone)]
+pub struct MailState {
+    /// An email went through since start-up or the last configuration error,
+    /// so a round need not send one alone first.
+    proven: bool,
+    /// After a configuration error, nothing is sent before this.
+    paused_until: Option<DateTime<Utc>>,
+}
+
+/// Set by the round's first configuration error: the emails after it are
+/// held without trying the server again.
+type SettingsWrong = OnceLock<String>;
 
 #[derive(Clone)]
 pub struct Worker {
@@ -113,42 +158,95 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Claims one batch of due reminders and processes it. Returns what happened.
+    /// Claims one batch of due reminders and processes it, knowing nothing of
+    /// earlier rounds. Returns what happened.
     pub async fn run_once(&self) -> anyhow::Result<RunReport> {
+        self.run_round(&mut MailState::default()).await
+    }
+
+    /// One round, as `run_until` runs them: while pausing after a
+    /// configuration error it only beats; otherwise it sends, one email alone
+    /// first unless the settings are proven, and pauses if the round held any.
+    pub async fn run_round(&self, mail: &mut MailState) -> anyhow::Result<RunReport> {
         let now = self.clock.now();
+        if mail.paused_until.is_some_and(|until| now < until) {
+            let name = self.config.name.clone();
+            self.blocking(move |conn| Ok(reminders::beat(conn, &name, now.naive_utc())?))
+                .await?;
+            return Ok(RunReport {
+                paused: true,
+                ..RunReport::default()
+            });
+        }
+        let wrong = SettingsWrong::new();
+        let report = self.send_due(now, mail.proven, &wrong).await?;
+        if report.held > 0 {
+            *mail = MailState {
+                proven: false,
+                paused_until: Some(now + self.config.config_pause),
+            };
+        } else if report.sent > 0 {
+            mail.proven = true;
+        }
+        Ok(report)
+    }
+
+    async fn send_due(
+        &self,
+        now: DateTime<Utc>,
+        proven: bool,
+        wrong: &SettingsWrong,
+    ) -> anyhow::Result<RunReport> {
         // A patient waiting for a call comes before the day's advice.
-        let mut report = self.send_alerts(now).await?;
+        let mut report = self.send_alerts(now, wrong).await?;
         let (jobs, clinic) = self.claim(now).await?;
         report.claimed += jobs.len();
+        let mut groups = by_email(jobs).into_iter();
+        // Unproven settings are tried with one email, not `concurrency` at once:
+        // a wrong password tried eight times together can lock the account.
+        let probe = if proven || report.sent > 0 {
+            None
+        } else {
+            groups.next()
+        };
+        let send_one = |group: Vec<Job>| {
+            let clinic = &clinic;
+            async move {
+                let ids: Vec<i64> = group.iter().map(|j| j.reminder.id).collect();
+                // A bug in one email must not stop the others: it fails visibly instead.
+                AssertUnwindSafe(self.process(group, clinic, now, wrong))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        let failed = "internal error while sending (see the log)";
+                        ids.into_iter()
+                            .map(|id| (id, Outcome::Failed(failed.into())))
+                            .collect()
+                    })
+            }
+        };
         // Outcomes are recorded while later emails are still sending, in one
         // transaction per batch of whatever finished meanwhile: one commit per
         // email was the worker's next limit after the SMTP fix (BENCHMARKS.md, F6).
         let (finished, mut to_record) = tokio::sync::mpsc::unbounded_channel();
-        let send_all = futures_util::stream::iter(by_email(jobs))
-            .map(|group| {
-                let clinic = &clinic;
-                async move {
-                    let ids: Vec<i64> = group.iter().map(|j| j.reminder.id).collect();
-                    // A bug in one email must not stop the others: it fails visibly instead.
-                    AssertUnwindSafe(self.process(group, clinic, now))
-                        .catch_unwind()
-                        .await
-                        .unwrap_or_else(|_| {
-                            let failed = "internal error while sending (see the log)";
-                            ids.into_iter()
-                                .map(|id| (id, Outcome::Failed(failed.into())))
-                                .collect()
-                        })
-                }
-            })
-            .buffer_unordered(self.config.concurrency.max(1))
-            .for_each(move |done| {
-                for one in done {
-                    // The receiver lives until every sender is gone, so this cannot fail.
+        let send_all = async move {
+            // The receiver lives until every sender is gone, so sending cannot fail.
+            if let Some(group) = probe {
+                for one in send_one(group).await {
                     let _ = finished.send(one);
                 }
-                std::future::ready(())
-            });
+            }
+            futures_util::stream::iter(groups)
+                .map(send_one)
+                .buffer_unordered(self.config.concurrency.max(1))
+                .for_each(|done| {
+                    for one in done {
+                        let _ = finished.send(one);
+                    }
+                    std::future::ready(())
+                })
+                .await
+        };
         let record_all = async {
             let mut batch = Vec::new();
             while to_record.recv_many(&mut batch, RECORD_BATCH).await > 0 {
@@ -166,20 +264,18 @@ impl Worker {
         Ok(report)
     }
 
-    /// Runs rounds until nothing is due (tests and benchmarks).
+    /// Runs rounds until nothing is due, or the worker pauses after a
+    /// configuration error (tests and benchmarks).
     pub async fn drain(&self) -> anyhow::Result<RunReport> {
         let mut total = RunReport::default();
+        let mut mail = MailState::default();
         loop {
-            let r = self.run_once().await?;
+            let r = self.run_round(&mut mail).await?;
             if r.claimed == 0 {
+                total.paused = r.paused;
                 return Ok(total);
             }
-            total.claimed += r.claimed;
-            total.sent += r.sent;
-            total.retried += r.retried;
-            total.failed += r.failed;
-            total.skipped += r.skipped;
-            total.cancelled += r.cancelled;
+            total.add_up(&r);
         }
     }
 
@@ -196,6 +292,7 @@ impl Worker {
         tokio::pin!(stop);
         tracing::info!(transport = %self.mailer.describe(), worker = %self.config.name, "reminder worker started");
         let mut housekept: Option<std::time::Instant> = None;
+        let mut mail = MailState::default();
         loop {
             if housekept.is_none_or(|at| at.elapsed() >= self.config.housekeeping_every) {
                 housekept = Some(std::time::Instant::now());
@@ -205,7 +302,16 @@ impl Worker {
                     Err(e) => tracing::error!(error = %e, "housekeeping failed"),
                 }
             }
-            let pause = match self.run_once().await {
+            let pause = match self.run_round(&mut mail).await {
+                Ok(r) if r.held > 0 => {
+                    tracing::error!(
+                        held = r.held,
+                        pause_minutes = self.config.config_pause.num_minutes(),
+                        "the mail settings need fixing (see the outbox or `aftercare mail test`): \
+                         emails are held, not failed; sending resumes after the pause or a restart"
+                    );
+                    self.config.idle_poll
+                }
                 Ok(r) if r.claimed as i64 >= self.config.batch_size => StdDuration::ZERO,
                 Ok(r) => {
                     if r.claimed > 0 {
@@ -233,7 +339,11 @@ impl Worker {
 
     /// Sends the clinic's alert emails for urgent check-ins, with the same
     /// lease and retry rules as reminders. There are few, so one at a time.
-    async fn send_alerts(&self, now: DateTime<Utc>) -> anyhow::Result<RunReport> {
+    async fn send_alerts(
+        &self,
+        now: DateTime<Utc>,
+        wrong: &SettingsWrong,
+    ) -> anyhow::Result<RunReport> {
         let (lease_until, limit) = (now + self.config.lease, self.config.batch_size);
         let (alerts, clinic) = self
             .blocking(move |conn| {
@@ -273,17 +383,7 @@ impl Worker {
                 };
                 match mail::build_message(&envelope, email.text.clone(), email.html.clone()) {
                     Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
-                    Ok(message) => match self.mailer.send(message).await {
-                        Ok(()) => Outcome::Sent,
-                        Err(e) if e.permanent => Outcome::Failed(e.message),
-                        Err(e) if alert.attempts >= self.config.max_attempts => Outcome::Failed(
-                            format!("gave up after {} attempts: {}", alert.attempts, e.message),
-                        ),
-                        Err(e) => Outcome::Retry {
-                            error: e.message,
-                            next: (now + self.config.backoff_after(alert.attempts)).naive_utc(),
-                        },
-                    },
+                    Ok(message) => self.deliver(message, alert.attempts, now, wrong).await,
                 }
             };
             self.tally(&mut report, MailKind::CheckinAlert, &outcome);
@@ -348,6 +448,7 @@ impl Worker {
         group: Vec<Job>,
         clinic: &Clinic,
         now: DateTime<Utc>,
+        wrong: &SettingsWrong,
     ) -> Vec<(i64, Outcome)> {
         let mut done = Vec::new();
         let mut to_send = Vec::new();
@@ -377,7 +478,12 @@ impl Worker {
             return done;
         }
         let outcome = match self.render(&to_send, clinic) {
-            Ok(message) => self.send(message, &to_send, now).await,
+            Ok(message) => {
+                // Rows that go together were claimed together, so they have made the same attempts.
+                let attempts = to_send.iter().map(|j| j.reminder.attempts).max();
+                self.deliver(message, attempts.unwrap_or(0), now, wrong)
+                    .await
+            }
             Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
         };
         for job in &to_send {
@@ -386,18 +492,33 @@ impl Worker {
         done
     }
 
-    async fn send(&self, message: lettre::Message, group: &[Job], now: DateTime<Utc>) -> Outcome {
-        // Rows that go together were claimed together, so they have made the same attempts.
-        let attempts = group.iter().map(|j| j.reminder.attempts).max().unwrap_or(0);
-        match self.mailer.send(message).await {
-            Ok(()) => Outcome::Sent,
-            Err(e) if e.permanent => Outcome::Failed(e.message),
-            Err(e) if attempts >= self.config.max_attempts => Outcome::Failed(format!(
-                "gave up after {} attempts: {}",
-                attempts, e.message
-            )),
-            Err(e) => Outcome::Retry {
-                error: e.message,
+    /// Sends one email (a reminder or an alert) on its `attempts`th attempt and
+    /// says what became of it. After a configuration error in this round the
+    /// server is not tried again: the email is held with the same reason.
+    async fn deliver(
+        &self,
+        message: lettre::Message,
+        attempts: i32,
+        now: DateTime<Utc>,
+        wrong: &SettingsWrong,
+    ) -> Outcome {
+        if let Some(reason) = wrong.get() {
+            return Outcome::Held(reason.clone());
+        }
+        let Err(SendError { kind, message }) = self.mailer.send(message).await else {
+            return Outcome::Sent;
+        };
+        match kind {
+            Failure::Configuration => {
+                tracing::warn!(error = %message, "held: the mail settings need fixing");
+                Outcome::Held(wrong.get_or_init(|| message).clone())
+            }
+            Failure::Permanent => Outcome::Failed(message),
+            Failure::Temporary if attempts >= self.config.max_attempts => {
+                Outcome::Failed(format!("gave up after {attempts} attempts: {message}"))
+            }
+            Failure::Temporary => Outcome::Retry {
+                error: message,
                 next: (now + self.config.backoff_after(attempts)).naive_utc(),
             },
         }

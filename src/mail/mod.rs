@@ -9,6 +9,7 @@
 pub mod alert;
 pub mod reminder;
 pub mod smtp;
+pub mod trust;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use rustls::pki_types::CertificateDer;
 
 use crate::config::Settings;
 
@@ -39,8 +41,34 @@ pub enum Mailer {
 /// Why a message was not accepted, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendError {
-    pub permanent: bool,
+    pub kind: Failure,
     pub message: String,
+}
+
+/// What kind of failure a send met: it decides what becomes of the email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Worth trying again later: a refused connection, a time-out, a 4xx answer.
+    Temporary,
+    /// This email will never go: a 5xx answer to it.
+    Permanent,
+    /// The mail settings are wrong (the server's certificate is not trusted,
+    /// the user name or password refused): every email would fail the same
+    /// way until someone fixes them, and none is at fault.
+    Configuration,
+}
+
+impl SendError {
+    pub fn temporary(message: String) -> SendError {
+        SendError {
+            kind: Failure::Temporary,
+            message,
+        }
+    }
+
+    pub fn is_configuration(&self) -> bool {
+        self.kind == Failure::Configuration
+    }
 }
 
 impl std::fmt::Display for SendError {
@@ -64,7 +92,11 @@ pub fn message_id(what: &str, sender: &str) -> String {
 impl Mailer {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Mailer> {
         match &settings.smtp_url {
-            Some(url) => Mailer::smtp(url.expose_secret()),
+            Some(url) => {
+                let ca = settings.smtp_ca_file.as_ref();
+                let extra_roots = ca.map_or(&[][..], |ca| &ca.certs[..]);
+                Mailer::smtp_trusting(url.expose_secret(), extra_roots, SMTP_POOL_SIZE)
+            }
             None => Mailer::files(settings.mail_dir.clone()),
         }
     }
@@ -79,7 +111,18 @@ impl Mailer {
 
     /// As `smtp`, with at most `connections` SMTP connections open at once.
     pub fn smtp_with_pool_size(url: &str, connections: usize) -> anyhow::Result<Mailer> {
-        let url = smtp::SmtpUrl::parse(url).map_err(anyhow::Error::msg)?;
+        Mailer::smtp_trusting(url, &[], connections)
+    }
+
+    /// As `smtp_with_pool_size`, trusting these CA certificates (from
+    /// `AFTERCARE_SMTP_CA_FILE`) besides the system's store and the bundled
+    /// public roots (`trust.rs`).
+    pub fn smtp_trusting(
+        url: &str,
+        extra_roots: &[CertificateDer<'static>],
+        connections: usize,
+    ) -> anyhow::Result<Mailer> {
+        let url = smtp::SmtpUrl::parse_trusting(url, extra_roots).map_err(anyhow::Error::msg)?;
         Ok(Mailer::Smtp(smtp::SmtpPool::new(url, connections)))
     }
 
@@ -100,26 +143,27 @@ impl Mailer {
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
             Mailer::Smtp(pool) => pool.send(&message).await,
-            Mailer::Files { transport, .. } => {
-                transport
-                    .send(message)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendError {
-                        permanent: false,
-                        message: error_chain(&e),
-                    })
-            }
+            Mailer::Files { transport, .. } => transport
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| SendError::temporary(error_chain(&e))),
         }
     }
 }
 
+/// An error with its causes, each said once: lettre's errors already end
+/// with their cause's text, which the cause then repeats ("tls error: invalid
+/// peer certificate: UnknownIssuer: invalid peer certificate: UnknownIssuer").
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        let cause = s.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
         source = s.source();
     }
     text

@@ -36,11 +36,12 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Tls
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::{SMTP_PORT, SUBMISSIONS_PORT, SUBMISSION_PORT};
 use lettre::Message;
+use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use super::{error_chain, SendError, SMTP_TIMEOUT};
+use super::{error_chain, Failure, SendError, SMTP_TIMEOUT};
 
 /// Idle connections older than this are closed (lettre's pool default).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -65,7 +66,16 @@ impl SmtpUrl {
     /// The rules of lettre's `from_connection_url`: `smtp://` on port 25 without
     /// `tls`, 587 with `tls=required|opportunistic`; `smtps://` on 465; the path
     /// is the EHLO name; credentials only with a password, percent-decoded.
+    /// TLS trusts the bundled and the system's roots.
     pub fn parse(url: &str) -> Result<SmtpUrl, String> {
+        SmtpUrl::parse_trusting(url, &[])
+    }
+
+    /// As `parse`, trusting these CA certificates too (see `trust.rs`).
+    pub fn parse_trusting(
+        url: &str,
+        extra_roots: &[CertificateDer<'static>],
+    ) -> Result<SmtpUrl, String> {
         let bad = |why: String| format!("AFTERCARE_SMTP_URL is not usable: {why}");
         let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
         let tls_param = parsed
@@ -79,7 +89,7 @@ impl SmtpUrl {
             Some(host) => host.to_string(),
             None => return Err(bad("no host".into())),
         };
-        let tls_parameters = || TlsParameters::new(host.clone()).map_err(|e| bad(e.to_string()));
+        let tls_parameters = || super::trust::tls_parameters(&host, extra_roots).map_err(bad);
         let (default_port, tls) = match (parsed.scheme(), tls_param.as_deref()) {
             ("smtp", None) => (SMTP_PORT, Tls::None),
             ("smtp", Some("required")) => (SUBMISSION_PORT, Tls::Required(tls_parameters()?)),
@@ -187,7 +197,7 @@ impl SmtpPool {
             // lettre has already sent QUIT and closed it for an error reply; any
             // other failure leaves the connection in an unknown state. Either
             // way it is dropped (closing the socket), never pooled again.
-            Ok(Err(e)) => Err(smtp_error(&e)),
+            Ok(Err(e)) => Err(smtp_error(&e, Step::Send)),
             Err(_) => Err(self.inner.timed_out("sending")),
         }
     }
@@ -224,12 +234,11 @@ impl Inner {
     /// credentials.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let url = &self.url;
-        let tcp = open_tcp(&url.host, url.port).await.map_err(|e| SendError {
-            permanent: false,
-            message: format!(
+        let tcp = open_tcp(&url.host, url.port).await.map_err(|e| {
+            SendError::temporary(format!(
                 "cannot connect to the SMTP server {}:{}: {e}",
                 url.host, url.port
-            ),
+            ))
         })?;
         let stream: Box<dyn AsyncTokioStream> = match &url.tls {
             Tls::Wrapper(params) => Box::new(ImplicitTls::handshake(tcp, params.clone()).await?),
@@ -237,7 +246,7 @@ impl Inner {
         };
         let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &url.hello_name)
             .await
-            .map_err(|e| smtp_error(&e))?;
+            .map_err(|e| smtp_error(&e, Step::Greeting))?;
         match &url.tls {
             Tls::Opportunistic(params) if conn.can_starttls() => {
                 conn.starttls(params.clone(), &url.hello_name).await
@@ -245,25 +254,22 @@ impl Inner {
             Tls::Required(params) => conn.starttls(params.clone(), &url.hello_name).await,
             _ => Ok(()),
         }
-        .map_err(|e| smtp_error(&e))?;
+        .map_err(|e| smtp_error(&e, Step::StartTls))?;
         if let Some(credentials) = &url.credentials {
             conn.auth(DEFAULT_MECHANISMS, credentials)
                 .await
-                .map_err(|e| smtp_error(&e))?;
+                .map_err(|e| smtp_error(&e, Step::Auth))?;
         }
         Ok(conn)
     }
 
     fn timed_out(&self, what: &str) -> SendError {
-        SendError {
-            permanent: false,
-            message: format!(
-                "the SMTP server {}:{} did not answer within {} s ({what})",
-                self.url.host,
-                self.url.port,
-                SMTP_TIMEOUT.as_secs()
-            ),
-        }
+        SendError::temporary(format!(
+            "the SMTP server {}:{} did not answer within {} s ({what})",
+            self.url.host,
+            self.url.port,
+            SMTP_TIMEOUT.as_secs()
+        ))
     }
 }
 
@@ -301,11 +307,77 @@ async fn quit_all(conns: Vec<(AsyncSmtpConnection, Instant)>) {
     }
 }
 
-fn smtp_error(e: &lettre::transport::smtp::Error) -> SendError {
+/// Where in the SMTP dialogue an error came, which says what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The TLS handshake of `smtps://`, before the greeting.
+    ImplicitTls,
+    Greeting,
+    StartTls,
+    Auth,
+    Send,
+}
+
+/// What a failure from lettre means for the email. A refused certificate or
+/// sign-in is the settings' fault, said once and plainly: every email would
+/// meet it until someone fixes them (`Failure::Configuration`). Otherwise 5xx
+/// answers are final, and time-outs, refused connections and 4xx are worth
+/// retrying.
+fn smtp_error(e: &lettre::transport::smtp::Error, step: Step) -> SendError {
+    let configuration = |message: String| SendError {
+        kind: Failure::Configuration,
+        message,
+    };
+    if let Some(refused) = super::trust::certificate_error(e) {
+        return configuration(format!(
+            "the SMTP server's certificate is not trusted: {refused}"
+        ));
+    }
+    let code = e.status().map(u16::from);
+    match step {
+        Step::Auth if e.is_permanent() => {
+            return configuration(format!(
+                "the SMTP server refused the user name or password: {}",
+                server_reply(e)
+            ))
+        }
+        // lettre checks the server's AUTH offer before sending anything.
+        Step::Auth if e.is_client() => {
+            return configuration(
+                "the SMTP server offers no way to sign in that Aftercare knows (AUTH PLAIN or \
+                 LOGIN); many offer it only over TLS: use ?tls=required or smtps://"
+                    .into(),
+            )
+        }
+        Step::StartTls if e.is_client() => {
+            return configuration(
+                "the SMTP server does not offer STARTTLS, which tls=required asks for".into(),
+            )
+        }
+        // 530: "authentication required" (or "must issue STARTTLS first").
+        Step::Send if code == Some(530) => {
+            return configuration(format!(
+                "the SMTP server wants a user name and password first: {}",
+                server_reply(e)
+            ))
+        }
+        _ => {}
+    }
     SendError {
-        // 5xx answers are final; timeouts, refused connections and 4xx are worth retrying.
-        permanent: e.is_permanent(),
+        kind: if e.is_permanent() {
+            Failure::Permanent
+        } else {
+            Failure::Temporary
+        },
         message: error_chain(e),
+    }
+}
+
+/// The server's answer to a refused command: its code and text, once.
+fn server_reply(e: &lettre::transport::smtp::Error) -> String {
+    match (e.status(), std::error::Error::source(e)) {
+        (Some(code), Some(text)) => format!("{code} {text}"),
+        _ => error_chain(e),
     }
 }
 
@@ -337,7 +409,7 @@ impl ImplicitTls {
         stream
             .upgrade_tls(params)
             .await
-            .map_err(|e| smtp_error(&e))?;
+            .map_err(|e| smtp_error(&e, Step::ImplicitTls))?;
         Ok(ImplicitTls(stream))
     }
 }
@@ -486,7 +558,7 @@ mod tests {
         drop(listener);
         let pool = SmtpPool::new(parse(&format!("smtp://127.0.0.1:{port}")), 8);
         let err = pool.inner.checkout().await.map(|_| ()).unwrap_err();
-        assert!(!err.permanent, "{err}");
+        assert_eq!(err.kind, Failure::Temporary, "{err}");
         assert!(err.message.contains("cannot connect"), "{err}");
     }
 
@@ -505,6 +577,6 @@ mod tests {
         let err = pool.inner.checkout().await.map(|_| ()).unwrap_err();
         // A TLS record of type handshake (22), protocol version 3.x.
         assert_eq!(&server.await.unwrap()[..2], &[0x16, 0x03]);
-        assert!(!err.permanent, "{err}");
+        assert_eq!(err.kind, Failure::Temporary, "{err}");
     }
 }

@@ -226,3 +226,23 @@ pub fn finish_alert(
         ))
         .execute(conn)
 }
+
+/// A leased alert back to pending as it was, due at once, with the mail
+/// settings' error and the attempt not counted (a configuration error).
+pub fn hold_alert(
+    conn: &mut DbConn,
+    id: i64,
+    error: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let row = alerts::table.find(id).filter(alerts::status.eq("sending"));
+    diesel::update(row)
+        .set((
+            alerts::status.eq("pending"),
+            alerts::attempts.eq(alerts::attempts - 1),
+            alerts::last_error.eq(error),
+            alerts::lease_expires_at.eq(None::<NaiveDateTime>),
+            alerts::updated_at.eq(now),
+        ))
+        .execute(conn)
+}

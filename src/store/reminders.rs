@@ -225,7 +225,11 @@ pub fn finish(
     );
     if to == Status::Failed {
         diesel::update(rows)
-            .set((common, reminders::last_error.eq(reason)))
+            .set((
+                common,
+                reminders::last_error.eq(reason),
+                reminders::reason.eq(None::<String>),
+            ))
             .execute(conn)
     } else {
         diesel::update(rows)
@@ -436,20 +440,30 @@ pub fn load_jobs(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Job>> {
         .collect())
 }
 
+/// Reminder `id` while a worker's lease on it holds (it is `sending`): only
+/// then does it take that worker's outcome.
+fn while_sending(
+    id: i64,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Find<reminders::table, i64>,
+    diesel::dsl::Eq<reminders::status, &'static str>,
+> {
+    reminders::table
+        .find(id)
+        .filter(reminders::status.eq(Status::Sending.as_str()))
+}
+
 pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(
-        reminders::table
-            .find(id)
-            .filter(reminders::status.eq(Status::Sending.as_str())),
-    )
-    .set((
-        reminders::status.eq(Status::Sent.as_str()),
-        reminders::sent_at.eq(now),
-        reminders::last_error.eq(None::<String>),
-        reminders::lease_expires_at.eq(None::<NaiveDateTime>),
-        reminders::updated_at.eq(now),
-    ))
-    .execute(conn)
+    diesel::update(while_sending(id))
+        .set((
+            reminders::status.eq(Status::Sent.as_str()),
+            reminders::sent_at.eq(now),
+            reminders::last_error.eq(None::<String>),
+            reminders::reason.eq(None::<String>),
+            reminders::lease_expires_at.eq(None::<NaiveDateTime>),
+            reminders::updated_at.eq(now),
+        ))
+        .execute(conn)
 }
 
 /// A temporary failure: back to pending, to be tried again at `next_attempt_at`.
@@ -460,19 +474,62 @@ pub fn mark_retry(
     next_attempt_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
+    diesel::update(while_sending(id))
+        .set((
+            reminders::status.eq(Status::Pending.as_str()),
+            reminders::next_attempt_at.eq(next_attempt_at),
+            reminders::last_error.eq(error),
+            reminders::reason.eq(None::<String>),
+            reminders::lease_expires_at.eq(None::<NaiveDateTime>),
+            reminders::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Why a pending reminder was held for a configuration error (its `reason`;
+/// the error itself is in `last_error`). Sending, failing or cancelling it
+/// replaces it.
+pub const HELD_FOR_SETTINGS: &str = "held until the mail settings are fixed";
+
+/// A configuration error: back to pending as it was (still due), with the
+/// error, the marker above, and the claim's attempt taken back.
+pub fn hold(conn: &mut DbConn, id: i64, error: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(while_sending(id))
+        .set((
+            reminders::status.eq(Status::Pending.as_str()),
+            reminders::attempts.eq(reminders::attempts - 1),
+            reminders::last_error.eq(error),
+            reminders::reason.eq(HELD_FOR_SETTINGS),
+            reminders::lease_expires_at.eq(None::<NaiveDateTime>),
+            reminders::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// The newest held reminder's error and when it was held, with how many are held.
+pub fn held_for_settings(conn: &mut DbConn) -> QueryResult<Option<(String, NaiveDateTime, i64)>> {
+    let held = || {
         reminders::table
-            .find(id)
-            .filter(reminders::status.eq(Status::Sending.as_str())),
-    )
-    .set((
-        reminders::status.eq(Status::Pending.as_str()),
-        reminders::next_attempt_at.eq(next_attempt_at),
-        reminders::last_error.eq(error),
-        reminders::lease_expires_at.eq(None::<NaiveDateTime>),
-        reminders::updated_at.eq(now),
-    ))
-    .execute(conn)
+            .filter(reminders::status.eq(Status::Pending.as_str()))
+            .filter(reminders::reason.eq(HELD_FOR_SETTINGS))
+    };
+    let newest: Option<(Option<String>, NaiveDateTime)> = held()
+        .order((reminders::updated_at.desc(), reminders::id.desc()))
+        .select((reminders::last_error, reminders::updated_at))
+        .first(conn)
+        .optional()?;
+    let Some((error, at)) = newest else {
+        return Ok(None);
+    };
+    let count: i64 = held().count().get_result(conn)?;
+    Ok(Some((error.unwrap_or_default(), at, count)))
+}
+
+/// When a reminder last went out.
+pub fn last_sent_at(conn: &mut DbConn) -> QueryResult<Option<NaiveDateTime>> {
+    reminders::table
+        .select(diesel::dsl::max(reminders::sent_at))
+        .get_result(conn)
 }
 
 /// Staff put a failed, skipped or cancelled reminder back in the queue, to be

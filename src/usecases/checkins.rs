@@ -517,6 +517,7 @@ pub fn record_alerts(
                 Outcome::Failed(e) | Outcome::Skipped(e) | Outcome::Cancelled(e) => {
                     store::finish_alert(c, id, "failed", Some(&e), None, at)?
                 }
+                Outcome::Held(e) => store::hold_alert(c, id, &e, at)?,
             };
         }
         Ok::<_, AppError>(())

@@ -307,6 +307,33 @@ pub fn of_treatment(
         .ok_or(AppError::NotFound)
 }
 
+/// Why emails are not going out, when the mail settings are wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfigError {
+    /// What the worker met, plainly: "the SMTP server's certificate is not
+    /// trusted: …" or "the SMTP server refused the user name or password: …".
+    pub message: String,
+    /// When a worker last met it.
+    pub seen_at: NaiveDateTime,
+    /// How many emails are held until it is fixed.
+    pub held: i64,
+}
+
+/// The current SMTP configuration error, if any (the outbox's banner and the
+/// System page): the newest one a worker held an email for, unless an email
+/// has gone out since (the settings were fixed).
+pub fn smtp_config_error(conn: &mut DbConn) -> AppResult<Option<SmtpConfigError>> {
+    let Some((message, seen_at, held)) = outbox::held_for_settings(conn)? else {
+        return Ok(None);
+    };
+    let fixed_since = outbox::last_sent_at(conn)?.is_some_and(|sent| sent > seen_at);
+    Ok((!fixed_since).then_some(SmtpConfigError {
+        message,
+        seen_at,
+        held,
+    }))
+}
+
 /// How many emails could not be sent (the start page's warning).
 pub fn failed_count(conn: &mut DbConn) -> AppResult<i64> {
     Ok(outbox::counts(conn)?
@@ -383,6 +410,8 @@ impl ReminderView {
 }
 
 pub struct OutboxPage {
+    /// Why nothing is going out, shown above the list.
+    pub config_error: Option<SmtpConfigError>,
     pub rows: Vec<ReminderView>,
     pub counts: Vec<(Status, i64)>,
     pub page: i64,
@@ -414,6 +443,7 @@ pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppRes
         .map(|(row, patient, deleted)| ReminderView::new(row, patient, deleted, tz, at))
         .collect();
     Ok(OutboxPage {
+        config_error: smtp_config_error(conn)?,
         rows,
         counts,
         page,
@@ -562,6 +592,9 @@ pub enum Outcome {
     Failed(String),
     Skipped(String),
     Cancelled(String),
+    /// The mail settings are wrong (a configuration error, see `jobs`): back
+    /// to pending as it was, with the reason, the attempt not counted.
+    Held(String),
 }
 
 /// Takes up to `limit` due reminders for `worker`, leased until
@@ -605,6 +638,7 @@ pub fn record_outcomes(
                 Outcome::Failed(e) => outbox::finish(c, id, &from, Status::Failed, &e, at)?,
                 Outcome::Skipped(e) => outbox::finish(c, id, &from, Status::Skipped, &e, at)?,
                 Outcome::Cancelled(e) => outbox::finish(c, id, &from, Status::Cancelled, &e, at)?,
+                Outcome::Held(e) => outbox::hold(c, id, &e, at)?,
             };
         }
         Ok::<_, AppError>(())

@@ -9,7 +9,7 @@ use aftercare::mail::Mailer;
 use chrono::{Duration, Utc};
 
 use crate::helpers::*;
-use crate::smtp_sink::SmtpSink;
+use crate::smtp_sink::{SmtpSink, TestCa, TlsMode};
 
 const CLINIC_EMAIL: &str = "desk@glow.example";
 
@@ -516,7 +516,29 @@ async fn a_few_checkins_an_hour_at_most(app: TestApp) {
     assert_eq!(count_rows(&c.app, "checkins").await, 4);
 }
 
+/// An alert email meets a mail server whose certificate is not trusted: it waits,
+/// not failed and its attempt not counted, and goes once the settings are fixed.
+async fn an_alert_waits_out_wrong_mail_settings(app: TestApp) {
+    let c = clinic(app).await;
+    let untrusted = SmtpSink::start_tls(TlsMode::StartTls, &TestCa::new()).await;
+    let wrong = Worker {
+        mailer: Arc::new(Mailer::smtp(&untrusted.url()).unwrap()),
+        ..c.worker.clone()
+    };
+    c.send(&[("answer", "worried"), ("item", "call-now-3")], None)
+        .await;
+    let report = wrong.drain().await.unwrap();
+    assert!(report.held == 1 && report.paused, "{report:?}");
+    let waiting = "SELECT count(*) FROM checkin_alerts WHERE status = 'pending' AND attempts = 0 \
+                   AND last_error LIKE '%certificate is not trusted: invalid peer certificate: UnknownIssuer'";
+    assert_eq!(scalar(&c.app, waiting).await, 1);
+    // Fixed settings (here: the plain sink), a fresh worker: it goes at once.
+    assert_eq!(c.worker.drain().await.unwrap().sent, 1);
+    assert_eq!(c.alerts_to_the_clinic().await, 1);
+}
+
 crate::on_both_databases!(
+    an_alert_waits_out_wrong_mail_settings,
     a_checkin_link_from_a_reminder_email_opens_the_form_and_records_nothing,
     worried_with_an_emergency_item_shows_the_emergency_number_and_alerts_once,
     not_sure_with_only_normal_signs_shows_the_days_normal_signs_and_no_alert,

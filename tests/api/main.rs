@@ -21,5 +21,6 @@ mod protocol;
 mod reminders;
 mod routes;
 mod smtp_sink;
+mod smtp_tls;
 mod tailoring;
 mod treatments;

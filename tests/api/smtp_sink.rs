@@ -8,7 +8,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
-pub use crate::support::smtp_sink::{read_line, Received, SmtpSink};
+pub use crate::support::smtp_sink::{read_line, Received, SmtpSink, TestCa, TlsMode};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -270,6 +270,7 @@ fn received(data: &str) -> Received {
         mail_from: String::new(),
         rcpt_to: Vec::new(),
         data: data.into(),
+        tls: false,
     }
 }
 

@@ -1,17 +1,23 @@
 //! An in-process SMTP server for the tests: it records the mail the app sends and
 //! can refuse it on demand, to test retries.
 //!
-//! Plain SMTP on 127.0.0.1, no TLS; it speaks the subset of ESMTP (RFC 5321) that
-//! lettre's client uses: EHLO/HELO, AUTH (any credentials pass), MAIL, RCPT, DATA,
-//! RSET, NOOP, QUIT, several messages per connection, many connections at once.
+//! SMTP on 127.0.0.1, plain or over TLS ([`TlsMode`]: STARTTLS or TLS from the
+//! start, with a certificate from a [`TestCa`] made for the test); it speaks the
+//! subset of ESMTP (RFC 5321) that lettre's client uses: EHLO/HELO, STARTTLS, AUTH
+//! (any credentials pass unless refused), MAIL, RCPT, DATA, RSET, NOOP, QUIT, several
+//! messages per connection, many connections at once.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mail_parser::{Message, MessageParser, MimeHeaders};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
 
 /// One message the sink accepted; read with [mail_parser].
 #[derive(Clone, Debug)]
@@ -22,6 +28,8 @@ pub struct Received {
     pub rcpt_to: Vec<String>,
     /// The RFC 5322 message as sent, line endings kept, dot-stuffing undone.
     pub data: String,
+    /// Whether it came over TLS.
+    pub tls: bool,
 }
 
 impl Received {
@@ -76,6 +84,72 @@ struct State {
     fail_reply: String,
     /// Wait this long before answering the end of DATA.
     delay: Duration,
+    /// Answer every AUTH with 535.
+    refuse_logins: bool,
+}
+
+/// How the sink speaks TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain at first; EHLO offers STARTTLS (`smtp://…?tls=required`).
+    StartTls,
+    /// TLS before the greeting (`smtps://`).
+    Implicit,
+}
+
+/// A certificate authority made for one test, and a server certificate it
+/// signed for `localhost` and 127.0.0.1.
+pub struct TestCa {
+    /// The CA's certificate, PEM: what `AFTERCARE_SMTP_CA_FILE` names.
+    pub cert_pem: String,
+    server: Arc<ServerConfig>,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+            KeyPair, KeyUsagePurpose,
+        };
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "Aftercare test clinic CA");
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca, ca_key);
+
+        let key = KeyPair::generate().unwrap();
+        let mut leaf =
+            CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        leaf.distinguished_name
+            .push(DnType::CommonName, "localhost");
+        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = leaf.signed_by(&key, &issuer).unwrap();
+
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let server = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        TestCa {
+            cert_pem,
+            server: Arc::new(server),
+        }
+    }
+
+    /// Writes the CA's certificate to `dir/ca.pem` and returns that path.
+    pub fn write_pem(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.cert_pem).expect("smtp sink: write the CA file");
+        path
+    }
 }
 
 /// The server; it stops (listener and open connections) when dropped.
@@ -83,10 +157,21 @@ pub struct SmtpSink {
     port: u16,
     state: Arc<Mutex<State>>,
     accept: JoinHandle<()>,
+    tls: Option<TlsMode>,
 }
 
 impl SmtpSink {
+    /// Plain SMTP, no TLS.
     pub async fn start() -> SmtpSink {
+        SmtpSink::listen(None).await
+    }
+
+    /// SMTP over TLS, with the server certificate `ca` signed.
+    pub async fn start_tls(mode: TlsMode, ca: &TestCa) -> SmtpSink {
+        SmtpSink::listen(Some((mode, TlsAcceptor::from(Arc::clone(&ca.server))))).await
+    }
+
+    async fn listen(tls: Option<(TlsMode, TlsAcceptor)>) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("smtp sink: bind");
@@ -96,6 +181,7 @@ impl SmtpSink {
             .port();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = Arc::clone(&state);
+        let mode = tls.as_ref().map(|(mode, _)| *mode);
         let accept = tokio::spawn(async move {
             // The set owns the connection tasks, so aborting this task ends them too.
             let mut connections = JoinSet::new();
@@ -103,7 +189,7 @@ impl SmtpSink {
                 tokio::select! {
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => {
-                            connections.spawn(serve(stream, Arc::clone(&shared)));
+                            connections.spawn(serve(stream, Arc::clone(&shared), tls.clone()));
                         }
                         // E.g. out of file descriptors: don't spin on it.
                         Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -117,12 +203,30 @@ impl SmtpSink {
             port,
             state,
             accept,
+            tls: mode,
         }
     }
 
-    /// `smtp://127.0.0.1:PORT`, for `Mailer::smtp` or lettre's `AsyncSmtpTransport::from_url`.
+    /// `smtp://127.0.0.1:PORT`, for `Mailer::smtp` or lettre's `AsyncSmtpTransport::from_url`;
+    /// with TLS, `smtp://localhost:PORT?tls=required` or `smtps://localhost:PORT`, the name
+    /// the certificate is for.
     pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
+        match self.tls {
+            None => format!("smtp://127.0.0.1:{}", self.port),
+            Some(TlsMode::StartTls) => format!("smtp://localhost:{}?tls=required", self.port),
+            Some(TlsMode::Implicit) => format!("smtps://localhost:{}", self.port),
+        }
+    }
+
+    /// The URL with a user name and password in it (`user:password@`).
+    pub fn url_with_login(&self, user: &str, password: &str) -> String {
+        self.url()
+            .replacen("://", &format!("://{user}:{password}@"), 1)
+    }
+
+    /// Answer every AUTH with `535 5.7.8`, as for a wrong password.
+    pub fn refuse_logins(&self) {
+        lock(&self.state).refuse_logins = true;
     }
 
     pub fn port(&self) -> u16 {
@@ -219,29 +323,91 @@ pub async fn read_line(r: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<O
     Ok((r.read_until(b'\n', &mut line).await? > 0).then_some(line))
 }
 
-/// One SMTP session. I/O errors (the client going away) just end it.
-async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+/// A connection, plain or TLS.
+trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
+
+/// One connection: TLS first for `Implicit`, TLS after STARTTLS for `StartTls`.
+/// I/O and handshake errors (the client going away, or refusing the certificate)
+/// just end it.
+async fn serve(
+    stream: TcpStream,
+    state: Arc<Mutex<State>>,
+    tls: Option<(TlsMode, TlsAcceptor)>,
+) -> std::io::Result<()> {
     lock(&state).connections += 1;
-    let (r, mut w) = stream.into_split();
-    let mut r = BufReader::new(r);
+    match tls {
+        None => session(Box::new(stream), &state, Greeting::Plain)
+            .await
+            .map(drop),
+        Some((TlsMode::Implicit, acceptor)) => {
+            let stream = acceptor.accept(stream).await?;
+            session(Box::new(stream), &state, Greeting::Tls)
+                .await
+                .map(drop)
+        }
+        Some((TlsMode::StartTls, acceptor)) => {
+            let Some(plain) = session(Box::new(stream), &state, Greeting::OffersStartTls).await?
+            else {
+                return Ok(());
+            };
+            let stream = acceptor.accept(plain).await?;
+            session(Box::new(stream), &state, Greeting::AfterStartTls)
+                .await
+                .map(drop)
+        }
+    }
+}
+
+/// Where a session stands with TLS.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Greeting {
+    Plain,
+    /// Plain, with STARTTLS in the EHLO reply.
+    OffersStartTls,
+    /// TLS from the start.
+    Tls,
+    /// TLS after STARTTLS: no second greeting (RFC 3207).
+    AfterStartTls,
+}
+
+/// The SMTP dialogue on one stream. Returns the stream when the client asked for
+/// STARTTLS, for the handshake.
+async fn session(
+    stream: Box<dyn Conn>,
+    state: &Arc<Mutex<State>>,
+    greeting: Greeting,
+) -> std::io::Result<Option<Box<dyn Conn>>> {
+    let tls = matches!(greeting, Greeting::Tls | Greeting::AfterStartTls);
+    let mut conn = BufReader::new(stream);
     // The transaction in progress: the sender, then the recipients.
     let mut txn: Option<(String, Vec<String>)> = None;
-    let mut reply = String::from("220 localhost ESMTP smtp_sink");
+    if greeting != Greeting::AfterStartTls {
+        conn.write_all(b"220 localhost ESMTP smtp_sink\r\n").await?;
+    }
     loop {
-        reply.push_str("\r\n");
-        w.write_all(reply.as_bytes()).await?;
-        let Some(line) = read_line(&mut r).await? else {
-            return Ok(());
+        let Some(line) = read_line(&mut conn).await? else {
+            return Ok(None);
         };
         let line = String::from_utf8_lossy(&line);
         let line = line.trim_end_matches(['\r', '\n']);
         let (verb, arg) = line.split_once(' ').unwrap_or((line, ""));
-        reply = match verb.to_ascii_uppercase().as_str() {
+        let mut reply: String = match verb.to_ascii_uppercase().as_str() {
             // Each reply line but the last has a `-` after the code (RFC 5321 4.2.1).
             // lettre sends BODY=8BITMIME / SMTPUTF8 only when these are advertised.
             "EHLO" => {
                 txn = None;
-                "250-localhost\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN".into()
+                let starttls = if greeting == Greeting::OffersStartTls {
+                    "250-STARTTLS\r\n"
+                } else {
+                    ""
+                };
+                format!("250-localhost\r\n250-8BITMIME\r\n{starttls}250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN")
+            }
+            "STARTTLS" if greeting == Greeting::OffersStartTls => {
+                conn.write_all(b"220 2.0.0 ready to start TLS\r\n").await?;
+                // The client waits for that reply, so nothing is left in the buffer.
+                return Ok(Some(conn.into_inner()));
             }
             "HELO" => {
                 txn = None;
@@ -261,12 +427,17 @@ async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<(
                 };
                 if let Some(prompts) = prompts {
                     for prompt in prompts {
-                        w.write_all(format!("334 {prompt}\r\n").as_bytes()).await?;
-                        if read_line(&mut r).await?.is_none() {
-                            return Ok(());
+                        conn.write_all(format!("334 {prompt}\r\n").as_bytes())
+                            .await?;
+                        if read_line(&mut conn).await?.is_none() {
+                            return Ok(None);
                         }
                     }
-                    "235 2.7.0 authentication successful".into()
+                    if lock(state).refuse_logins {
+                        "535 5.7.8 authentication credentials invalid".into()
+                    } else {
+                        "235 2.7.0 authentication successful".into()
+                    }
                 } else {
                     "504 5.5.4 unrecognized authentication type".into()
                 }
@@ -289,14 +460,14 @@ async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<(
             },
             "DATA" => match txn.take() {
                 Some((mail_from, rcpt_to)) if !rcpt_to.is_empty() => {
-                    w.write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
+                    conn.write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
                         .await?;
-                    let Some(data) = read_data(&mut r).await? else {
-                        return Ok(());
+                    let Some(data) = read_data(&mut conn).await? else {
+                        return Ok(None);
                     };
-                    let delay = lock(&state).delay;
+                    let delay = lock(state).delay;
                     tokio::time::sleep(delay).await;
-                    let mut state = lock(&state);
+                    let mut state = lock(state);
                     if state.fail_remaining > 0 {
                         if state.fail_remaining != usize::MAX {
                             state.fail_remaining -= 1;
@@ -308,6 +479,7 @@ async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<(
                             mail_from,
                             rcpt_to,
                             data,
+                            tls,
                         });
                         format!("250 2.0.0 ok: queued as {}", state.received.len())
                     }
@@ -323,11 +495,13 @@ async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<(
             }
             "NOOP" => "250 2.0.0 ok".into(),
             "QUIT" => {
-                w.write_all(b"221 2.0.0 bye\r\n").await?;
-                return Ok(());
+                conn.write_all(b"221 2.0.0 bye\r\n").await?;
+                return Ok(None);
             }
             _ => "502 5.5.2 command not recognized".into(),
         };
+        reply.push_str("\r\n");
+        conn.write_all(reply.as_bytes()).await?;
     }
 }
 
