@@ -14,9 +14,11 @@ use crate::care::Protocol;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::jobs::backups::DailyBackups;
 use crate::jobs::{Worker, WorkerConfig};
 use crate::mail::Mailer;
 use crate::store::{self, Pool};
+use crate::usecases::backup::DatabaseLock;
 use crate::usecases::housekeeping::Retention;
 use crate::usecases::links::Links;
 use crate::web::{self as routes, AppState};
@@ -50,6 +52,8 @@ pub fn prepare(settings: Settings) -> anyhow::Result<AppState> {
 
 /// [`prepare`] with the clock the whole process reads "now" from.
 pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    // Before anything touches the file: refused while a restore replaces it.
+    let database_lock = DatabaseLock::shared(&settings.database)?.map(Arc::new);
     store::migrate(&settings.database)?;
     let pool = store::pool(&settings.database)?;
     let keys = resolve_keys(&settings, &pool)?;
@@ -70,6 +74,7 @@ pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::
         links,
         clock,
         worker_in_process: false,
+        database_lock,
     })
 }
 
@@ -90,6 +95,7 @@ pub struct Application {
     server: Server,
     pub state: AppState,
     worker: Option<Worker>,
+    backups: Option<DailyBackups>,
 }
 
 impl Application {
@@ -128,12 +134,14 @@ impl Application {
             let mut conn = state.pool.get().context("cannot reach the database")?;
             crate::usecases::reminders::beat(&mut conn, &worker.config.name, state.now())?;
         }
+        let backups = daily_backups(&state);
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
             server,
             state,
             worker,
+            backups,
         })
     }
 
@@ -151,15 +159,38 @@ impl Application {
         self.server.await
     }
 
-    /// Serves and runs the worker (when built with one) until SIGTERM or
-    /// Ctrl-C. If the worker dies first, the server is stopped too and the
-    /// worker's failure returned: the process exits non-zero for its service
-    /// manager to restart, instead of serving on without sending.
+    /// Serves, runs the worker (when built with one) and takes the daily
+    /// backups (when configured) until SIGTERM or Ctrl-C. If the worker dies
+    /// first, the server is stopped too and the worker's failure returned:
+    /// the process exits non-zero for its service manager to restart,
+    /// instead of serving on without sending. A backup in progress finishes
+    /// before the process ends.
     pub async fn run_supervised(self) -> anyhow::Result<()> {
-        let Some(worker) = self.worker else {
-            return Ok(self.server.await?);
+        let (stop_backups, backups_stopped) = tokio::sync::oneshot::channel::<()>();
+        let backups = self.backups.map(|backups| {
+            tokio::spawn(async move {
+                backups
+                    .run_until(async {
+                        let _ = backups_stopped.await;
+                    })
+                    .await
+            })
+        });
+        let served = Self::serve_and_send(self.server, self.worker).await;
+        let _ = stop_backups.send(());
+        if let Some(task) = backups {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "the daily backups ended abnormally");
+            }
+        }
+        served
+    }
+
+    async fn serve_and_send(server: Server, worker: Option<Worker>) -> anyhow::Result<()> {
+        let Some(worker) = worker else {
+            return Ok(server.await?);
         };
-        let handle = self.server.handle();
+        let handle = server.handle();
         let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
         let worker = tokio::spawn(async move {
             worker
@@ -168,8 +199,31 @@ impl Application {
                 })
                 .await
         });
-        supervise(self.server, move || handle.stop(true), worker, stop_worker).await
+        supervise(server, move || handle.stop(true), worker, stop_worker).await
     }
+}
+
+/// The daily backups `serve` takes, when `AFTERCARE_BACKUP_DIR` is set and
+/// the database is SQLite. On PostgreSQL the setting is only warned about:
+/// `pg_dump` is the tool there.
+fn daily_backups(state: &AppState) -> Option<DailyBackups> {
+    let settings = &state.settings;
+    let dir = settings.backup_dir.clone()?;
+    if settings.database.backend == crate::config::Backend::Postgres {
+        tracing::warn!(
+            dir = %dir.display(),
+            "AFTERCARE_BACKUP_DIR is set, but the database is PostgreSQL: the app takes no backups of it; \
+             use pg_dump (see the README's Backups section)"
+        );
+        return None;
+    }
+    Some(DailyBackups {
+        pool: state.pool.clone(),
+        clock: state.clock.clone(),
+        dir,
+        keep: settings.backup_keep,
+        hour: settings.backup_hour,
+    })
 }
 
 /// Waits for whichever of the server and the worker ends first; see

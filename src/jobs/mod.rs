@@ -7,6 +7,8 @@
 //! sent again once its lease expires. The lease is longer than the SMTP
 //! timeout and the Message-ID is stable, so a repeat is rare and recognisable.
 
+pub mod backups;
+
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;

@@ -315,6 +315,21 @@ pub fn failed_count(conn: &mut DbConn) -> AppResult<i64> {
         .map_or(0, |(_, n)| n))
 }
 
+/// How many emails are in each state, every state listed (0 when none).
+pub fn status_counts(conn: &mut DbConn) -> AppResult<Vec<(Status, i64)>> {
+    let counts = outbox::counts(conn)?;
+    Ok(Status::ALL
+        .into_iter()
+        .map(|status| {
+            let n = counts
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n);
+            (status, n)
+        })
+        .collect())
+}
+
 pub const OUTBOX_PAGE_SIZE: i64 = 50;
 
 /// What the outbox page asks for: a status and the clinic's calendar days.

@@ -17,6 +17,7 @@ pub mod pages;
 pub mod patients;
 pub mod session;
 pub mod sheet_cache;
+pub mod system;
 pub mod telemetry;
 pub mod treatment_form;
 pub mod treatments;
@@ -92,6 +93,9 @@ pub struct AppState {
     /// Whether this process runs the reminder worker (`serve` without
     /// `--no-worker`); decides whether `/healthz` fails on stale mail.
     pub worker_in_process: bool,
+    /// Held while the process runs, so `aftercare restore` refuses to replace
+    /// the SQLite file under it (`None` on PostgreSQL).
+    pub database_lock: Option<Arc<crate::usecases::backup::DatabaseLock>>,
 }
 
 impl AppState {
@@ -155,6 +159,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::user_active)
         .service(admin::user_password_link)
         .service(admin::audit)
+        .service(system::page)
         .service(clinic::clinic_form)
         .service(clinic::clinic_submit)
         .service(patients::list)
