@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `worker`, `migrate`, `user add`,
-//! `protocol check|show`, `demo seed` and `mail test`.
+//! `protocol check|show`, `demo seed`, `mail test`, `backup` and `restore`.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -12,6 +12,7 @@ use crate::mail::Failure;
 use crate::startup::{Application, MetricsServer};
 use crate::store;
 use crate::usecases::accounts::{self, NewUserInput};
+use crate::usecases::backup;
 
 /// Personalised microneedling aftercare sheets and reminder emails.
 ///
@@ -48,6 +49,21 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy the SQLite database to a new file while the app runs, check the
+    /// copy, and print its size and what it holds. On PostgreSQL, prints the
+    /// pg_dump command to use instead.
+    Backup {
+        /// The new file (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
+    /// Replace the SQLite database with a backup, with the app stopped. The
+    /// backup is checked first; the current database is kept beside it as
+    /// NAME.before-restore-TIME.
+    Restore {
+        /// A file made by `aftercare backup` or a daily backup.
+        file: std::path::PathBuf,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -149,6 +165,8 @@ pub fn main() -> ExitCode {
             command: DemoCommand::Seed { patients },
         } => demo_seed(settings, patients),
         Command::Migrate => migrate(&settings),
+        Command::Backup { to } => backup_to(&settings, &to),
+        Command::Restore { file } => restore(&settings, &file),
         Command::User {
             command: UserCommand::Add { email, name, role },
         } => add_user(&settings, email, name, role),
@@ -237,6 +255,7 @@ fn init_tracing() -> Result<(), String> {
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let _lock = backup::DatabaseLock::shared(&settings.database)?;
     let applied = store::migrate(&settings.database)?;
     if applied.is_empty() {
         println!("The database is up to date.");
@@ -245,6 +264,48 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
             println!("applied {m}");
         }
     }
+    Ok(())
+}
+
+fn backup_to(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
+    let taken = backup::take_from(&settings.database, to)?;
+    let c = taken.counts;
+    println!(
+        "Backed up the database to {} in {:.1} s: {} ({} bytes), integrity check ok.\n\
+         It holds {} patients, {} treatments and {} reminders.",
+        taken.path.display(),
+        taken.took.as_secs_f64(),
+        backup::human_size(taken.bytes),
+        taken.bytes,
+        c.patients,
+        c.treatments,
+        c.reminders
+    );
+    Ok(())
+}
+
+fn restore(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    use crate::clock::Clock;
+    let restored = backup::restore(&settings.database, file, crate::clock::SystemClock.now())?;
+    for old in &restored.kept_aside {
+        println!("Kept the previous file as {}", old.display());
+    }
+    let c = restored.counts;
+    println!(
+        "Restored {} to {}: integrity check ok; {} patients, {} treatments and {} reminders.",
+        file.display(),
+        restored.database.display(),
+        c.patients,
+        c.treatments,
+        c.reminders
+    );
+    if restored.pending_migrations > 0 {
+        println!(
+            "The backup is from an earlier version: {} migration(s) will be applied when the app starts.",
+            restored.pending_migrations
+        );
+    }
+    println!("Start the app again (aftercare serve).");
     Ok(())
 }
 
@@ -373,6 +434,7 @@ fn add_user(settings: &Settings, email: String, name: String, role: String) -> a
     let mut password = String::new();
     std::io::stdin().read_to_string(&mut password)?;
     let password = password.lines().next().unwrap_or("").to_string();
+    let _lock = backup::DatabaseLock::shared(&settings.database)?;
     store::migrate(&settings.database)?;
     let pool = store::pool(&settings.database)?;
     let mut conn = pool.get()?;

@@ -183,6 +183,17 @@ impl SmtpCaFile {
     }
 }
 
+impl fmt::Display for AddrRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bits = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.prefix == bits {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: DatabaseSettings,
@@ -210,6 +221,13 @@ pub struct Settings {
     /// Where `/metrics` (Prometheus) is served, apart from the app; `None` (the
     /// default) serves none.
     pub metrics_bind: Option<SocketAddr>,
+    /// Daily backups of the SQLite database go here (`serve` makes them);
+    /// `None`: no daily backups.
+    pub backup_dir: Option<PathBuf>,
+    /// How many daily backups are kept; older ones are deleted.
+    pub backup_keep: usize,
+    /// The hour of the day (clinic time) the daily backup is taken.
+    pub backup_hour: u32,
 }
 
 impl Settings {
@@ -303,6 +321,29 @@ impl Settings {
 
         let photo_retention_days = count("AFTERCARE_PHOTO_RETENTION_DAYS", 90, 3650, &mut errors);
 
+        let backup_keep = count("AFTERCARE_BACKUP_KEEP", 14, 3650, &mut errors) as usize;
+        let backup_hour = match var("AFTERCARE_BACKUP_HOUR") {
+            None => 3,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(h) if h < 24 => h,
+                _ => {
+                    errors.push(format!(
+                        "AFTERCARE_BACKUP_HOUR: {v:?} is not an hour from 0 to 23"
+                    ));
+                    3
+                }
+            },
+        };
+        let backup_dir = var("AFTERCARE_BACKUP_DIR").map(PathBuf::from);
+        // Only SQLite is backed up by the app; on PostgreSQL start-up warns instead.
+        if let (Some(dir), Some(Backend::Sqlite)) =
+            (&backup_dir, database.as_ref().map(|d| d.backend))
+        {
+            if let Err(e) = check_writable_dir(dir) {
+                errors.push(format!("AFTERCARE_BACKUP_DIR: {e}"));
+            }
+        }
+
         let smtp_url = var("AFTERCARE_SMTP_URL").map(|url| SecretUrl::new(&url));
         if let Some(url) = &smtp_url {
             let text = url.expose_secret();
@@ -375,12 +416,117 @@ impl Settings {
             trusted_proxies,
             photo_retention_days,
             metrics_bind,
+            backup_dir,
+            backup_keep,
+            backup_hour,
         })
+    }
+
+    /// Every setting as the app uses it, by its variable's name, for the
+    /// admin's System page: passwords in URLs masked, the secret key never shown.
+    pub fn in_force(&self) -> Vec<(&'static str, String)> {
+        let minutes = |d: Duration| (d.as_secs() / 60).to_string();
+        let or_unset = |v: Option<String>, unset: &str| v.unwrap_or_else(|| unset.to_string());
+        let proxies = self
+            .trusted_proxies
+            .iter()
+            .map(AddrRange::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        vec![
+            ("AFTERCARE_DATABASE_URL", self.database.url.redacted()),
+            (
+                "AFTERCARE_DATABASE_POOL_SIZE",
+                self.database.pool_size.to_string(),
+            ),
+            ("AFTERCARE_BIND", self.bind.to_string()),
+            ("AFTERCARE_BASE_URL", self.base_url.clone()),
+            (
+                "AFTERCARE_SECRET_KEY",
+                if self.secret_key.is_some() {
+                    "set (not shown)".into()
+                } else {
+                    "unset: generated once, stored in the database (not shown)".into()
+                },
+            ),
+            ("AFTERCARE_SESSION_IDLE_MINUTES", minutes(self.session_idle)),
+            (
+                "AFTERCARE_SESSION_MAX_MINUTES",
+                minutes(self.session_max_age),
+            ),
+            (
+                "AFTERCARE_PROTOCOL",
+                or_unset(
+                    self.protocol_file.as_ref().map(|p| p.display().to_string()),
+                    "unset: the built-in protocol",
+                ),
+            ),
+            (
+                "AFTERCARE_SMTP_URL",
+                or_unset(
+                    self.smtp_url.as_ref().map(SecretUrl::redacted),
+                    "unset: emails are written as files to AFTERCARE_MAIL_DIR",
+                ),
+            ),
+            ("AFTERCARE_MAIL_DIR", self.mail_dir.display().to_string()),
+            (
+                "AFTERCARE_MAIL_MAX_ATTEMPTS",
+                self.mail_max_attempts.to_string(),
+            ),
+            (
+                "AFTERCARE_REMINDER_STALE_HOURS",
+                self.reminder_stale_hours.to_string(),
+            ),
+            (
+                "AFTERCARE_TRUSTED_PROXIES",
+                if proxies.is_empty() {
+                    "none".into()
+                } else {
+                    proxies
+                },
+            ),
+            (
+                "AFTERCARE_PHOTO_RETENTION_DAYS",
+                self.photo_retention_days.to_string(),
+            ),
+            (
+                "AFTERCARE_BACKUP_DIR",
+                or_unset(
+                    self.backup_dir.as_ref().map(|p| p.display().to_string()),
+                    "unset: no daily backups",
+                ),
+            ),
+            ("AFTERCARE_BACKUP_KEEP", self.backup_keep.to_string()),
+            (
+                "AFTERCARE_BACKUP_HOUR",
+                format!("{:02}:00", self.backup_hour),
+            ),
+        ]
     }
 
     pub fn from_env() -> Result<Self, Vec<String>> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
+}
+
+/// A folder that exists and takes new files. A missing one is not created:
+/// a typo, or a backup disk that is not mounted, would otherwise put the
+/// backups somewhere nobody looks (or on the disk they are meant to survive).
+fn check_writable_dir(dir: &std::path::Path) -> Result<(), String> {
+    if !dir.is_dir() {
+        return Err(format!(
+            "{} is not a folder (create it, or mount the backup disk, first)",
+            dir.display()
+        ));
+    }
+    let probe = dir.join(format!(".aftercare-write-test-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -459,6 +605,23 @@ mod tests {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("postgres://app:***@db/x"), "{shown}");
+        // The System page's list of settings masks them too.
+        let in_force = s.in_force();
+        let listed = format!("{in_force:?}");
+        for secret in ["db-pass-1", "smtp-pass-2", "key-3"] {
+            assert!(!listed.contains(secret), "{secret} in {listed}");
+        }
+        let value = |name: &str| {
+            in_force
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1
+                .as_str()
+        };
+        assert_eq!(value("AFTERCARE_SMTP_URL"), "smtps://mail:***@mail.example");
+        assert_eq!(value("AFTERCARE_SECRET_KEY"), "set (not shown)");
+        assert_eq!(value("AFTERCARE_BACKUP_HOUR"), "03:00");
         assert_eq!(
             s.database.url.expose_secret(),
             "postgres://app:db-pass-1@db/x"
@@ -531,5 +694,47 @@ mod tests {
         let s = settings(&[("AFTERCARE_BASE_URL", "https://clinic.example/")]).unwrap();
         assert!(s.secure_cookies());
         assert_eq!(s.base_url, "https://clinic.example");
+    }
+
+    #[test]
+    fn the_backup_folder_must_exist_and_take_files_on_sqlite_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(&[
+            ("AFTERCARE_BACKUP_DIR", dir.path().to_str().unwrap()),
+            ("AFTERCARE_BACKUP_KEEP", "3"),
+            ("AFTERCARE_BACKUP_HOUR", "22"),
+        ])
+        .unwrap();
+        assert_eq!(s.backup_dir.as_deref(), Some(dir.path()));
+        assert_eq!((s.backup_keep, s.backup_hour), (3, 22));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the probe is removed"
+        );
+
+        let missing = dir.path().join("not-mounted");
+        let errors = settings(&[
+            ("AFTERCARE_BACKUP_DIR", missing.to_str().unwrap()),
+            ("AFTERCARE_BACKUP_HOUR", "24"),
+        ])
+        .unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("AFTERCARE_BACKUP_HOUR: \"24\""),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("AFTERCARE_BACKUP_DIR: ")
+                && errors[1].contains("is not a folder"),
+            "{errors:?}"
+        );
+        assert!(!missing.exists(), "never created");
+        // PostgreSQL is backed up with pg_dump: the folder is not looked at.
+        let pg = settings(&[
+            ("AFTERCARE_DATABASE_URL", "postgres://u@h/db"),
+            ("AFTERCARE_BACKUP_DIR", missing.to_str().unwrap()),
+        ]);
+        assert!(pg.is_ok());
     }
 }

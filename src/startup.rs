@@ -14,9 +14,11 @@ use crate::care::Protocol;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::jobs::backups::DailyBackups;
 use crate::jobs::{Worker, WorkerConfig};
 use crate::mail::Mailer;
 use crate::store::{self, Pool};
+use crate::usecases::backup::DatabaseLock;
 use crate::usecases::housekeeping::Retention;
 use crate::usecases::links::Links;
 use crate::web::{self as routes, AppState};
@@ -50,6 +52,8 @@ pub fn prepare(settings: Settings) -> anyhow::Result<AppState> {
 
 /// [`prepare`] with the clock the whole process reads "now" from.
 pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    // Before anything touches the file: refused while a restore replaces it.
+    let database_lock = DatabaseLock::shared(&settings.database)?.map(Arc::new);
     store::migrate(&settings.database)?;
     let pool = store::pool(&settings.database)?;
     let keys = resolve_keys(&settings, &pool)?;
@@ -71,6 +75,7 @@ pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::
         clock,
         worker_in_process: false,
         metrics: crate::metrics::Metrics::new(),
+        database_lock,
     })
 }
 
@@ -92,6 +97,7 @@ pub struct Application {
     pub state: AppState,
     worker: Option<Worker>,
     metrics: Option<MetricsServer>,
+    backups: Option<DailyBackups>,
 }
 
 /// `/metrics` on `AFTERCARE_METRICS_BIND`, bound but not yet serving.
@@ -175,6 +181,7 @@ impl Application {
             crate::usecases::reminders::beat(&mut conn, &worker.config.name, state.now())?;
         }
         let metrics = MetricsServer::bind(&state)?;
+        let backups = daily_backups(&state);
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
@@ -182,6 +189,7 @@ impl Application {
             state,
             worker,
             metrics,
+            backups,
         })
     }
 
@@ -204,18 +212,38 @@ impl Application {
         MetricsServer::alongside(self.metrics, self.server).await
     }
 
-    /// Serves and runs the worker (when built with one) until SIGTERM or
-    /// Ctrl-C. If the worker dies first, the server is stopped too and the
-    /// worker's failure returned: the process exits non-zero for its service
-    /// manager to restart, instead of serving on without sending.
+    /// Serves, runs the worker (when built with one) and takes the daily
+    /// backups (when configured) until SIGTERM or Ctrl-C. If the worker dies
+    /// first, the server is stopped too and the worker's failure returned:
+    /// the process exits non-zero for its service manager to restart,
+    /// instead of serving on without sending. A backup in progress finishes
+    /// before the process ends.
     pub async fn run_supervised(self) -> anyhow::Result<()> {
         let Application {
             server,
             worker,
             metrics,
+            backups,
             ..
         } = self;
-        MetricsServer::alongside(metrics, supervise_app(server, worker)).await
+        let (stop_backups, backups_stopped) = tokio::sync::oneshot::channel::<()>();
+        let backups = backups.map(|backups| {
+            tokio::spawn(async move {
+                backups
+                    .run_until(async {
+                        let _ = backups_stopped.await;
+                    })
+                    .await
+            })
+        });
+        let served = MetricsServer::alongside(metrics, supervise_app(server, worker)).await;
+        let _ = stop_backups.send(());
+        if let Some(task) = backups {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "the daily backups ended abnormally");
+            }
+        }
+        served
     }
 }
 
@@ -235,6 +263,29 @@ async fn supervise_app(server: Server, worker: Option<Worker>) -> anyhow::Result
             .await
     });
     supervise(server, move || handle.stop(true), worker, stop_worker).await
+}
+
+/// The daily backups `serve` takes, when `AFTERCARE_BACKUP_DIR` is set and
+/// the database is SQLite. On PostgreSQL the setting is only warned about:
+/// `pg_dump` is the tool there.
+fn daily_backups(state: &AppState) -> Option<DailyBackups> {
+    let settings = &state.settings;
+    let dir = settings.backup_dir.clone()?;
+    if settings.database.backend == crate::config::Backend::Postgres {
+        tracing::warn!(
+            dir = %dir.display(),
+            "AFTERCARE_BACKUP_DIR is set, but the database is PostgreSQL: the app takes no backups of it; \
+             use pg_dump (see the README's Backups section)"
+        );
+        return None;
+    }
+    Some(DailyBackups {
+        pool: state.pool.clone(),
+        clock: state.clock.clone(),
+        dir,
+        keep: settings.backup_keep,
+        hour: settings.backup_hour,
+    })
 }
 
 /// Waits for whichever of the server and the worker ends first; see

@@ -948,7 +948,7 @@ fn stretch_days(days: u32, factor: f64) -> u32 {
 
 /// "4 to 6 weeks" when the window is in whole weeks, otherwise "30 to 45 days".
 fn gap_text(from: u32, to: u32) -> String {
-    if from % 7 == 0 && to % 7 == 0 {
+    if from.is_multiple_of(7) && to.is_multiple_of(7) {
         format!("{} to {} weeks", from / 7, to / 7)
     } else {
         format!("{from} to {to} days")

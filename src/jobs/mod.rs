@@ -19,6 +19,8 @@
 //! and the rest follow only if it went. Held emails keep their time, so the
 //! stale rule treats a long pause like any other time the app was not sending.
 
+pub mod backups;
+
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration as StdDuration;

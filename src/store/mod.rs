@@ -11,6 +11,7 @@
 //! BENCHMARKS.md, F2).
 
 pub mod audit;
+pub mod backup;
 pub mod checkins;
 pub mod clinic;
 pub mod heartbeats;

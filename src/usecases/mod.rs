@@ -11,11 +11,13 @@
 //! - Areas call downwards only, with no cycles (`tests/architecture.rs`
 //!   checks): `checkins` → `treatments` → `patients` → `reminders` → `clinic`, `health`,
 //!   `links`; `accounts`, `audit`, `fields` sit below them. `reminders`
-//!   takes what it needs of a patient or a treatment as arguments.
+//!   takes what it needs of a patient or a treatment as arguments. `system`
+//!   (the admins' overview) reads `backup`, `health` and `reminders`.
 
 pub mod accounts;
 pub mod audit;
 pub mod audit_writer;
+pub mod backup;
 pub mod calendar;
 pub mod checkins;
 pub mod clinic;
@@ -26,6 +28,7 @@ pub mod links;
 pub mod patients;
 pub mod reminders;
 pub mod sheet;
+pub mod system;
 pub mod treatments;
 
 /// The unit of work a handler hands to a use case, where it comes from, and

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod patients;
 pub mod session;
 pub mod sheet_cache;
+pub mod system;
 pub mod telemetry;
 pub mod treatment_form;
 pub mod treatments;
@@ -95,6 +96,9 @@ pub struct AppState {
     pub worker_in_process: bool,
     /// What `/metrics` reports (served apart, see `metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// Held while the process runs, so `aftercare restore` refuses to replace
+    /// the SQLite file under it (`None` on PostgreSQL).
+    pub database_lock: Option<Arc<crate::usecases::backup::DatabaseLock>>,
 }
 
 impl AppState {
@@ -158,6 +162,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::user_active)
         .service(admin::user_password_link)
         .service(admin::audit)
+        .service(system::page)
         .service(clinic::clinic_form)
         .service(clinic::clinic_submit)
         .service(patients::list)

@@ -8,6 +8,7 @@ const ADMIN_GETS: &[&str] = &[
     "/admin/users/new",
     "/admin/users/1",
     "/admin/audit",
+    "/admin/system",
 ];
 const ADMIN_POSTS: &[&str] = &[
     "/admin/users/new",

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-fn aftercare(args: &[&str], db: &str, stdin: &str) -> (bool, String, String) {
+/// Runs `aftercare ARGS` on the database `db`: whether it succeeded, its stdout and its stderr.
+pub(crate) fn aftercare(args: &[&str], db: &str, stdin: &str) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
         .args(args)
         .env("AFTERCARE_DATABASE_URL", db)
@@ -32,26 +33,29 @@ fn help_lists_every_command() {
     let (ok, out, _) = aftercare(&["--help"], "sqlite://unused.db", "");
     assert!(ok);
     for command in [
-        "serve", "worker", "migrate", "user", "protocol", "demo", "mail",
+        "serve", "worker", "migrate", "user", "protocol", "demo", "mail", "backup", "restore",
     ] {
         assert!(out.contains(command), "--help mentions {command}");
     }
 }
 
+/// `aftercare user add` for Ana, an admin (the password comes on stdin).
+pub(crate) const ADD_ANA_AS_ADMIN: [&str; 8] = [
+    "user",
+    "add",
+    "--email",
+    "ana@clinic.example",
+    "--name",
+    "Ana",
+    "--role",
+    "admin",
+];
+
 #[test]
 fn user_add_reads_the_password_from_stdin_and_refuses_a_short_one() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("cli.db").display());
-    let add = [
-        "user",
-        "add",
-        "--email",
-        "ana@clinic.example",
-        "--name",
-        "Ana",
-        "--role",
-        "admin",
-    ];
+    let add = ADD_ANA_AS_ADMIN;
     let (ok, _, err) = aftercare(&add, &db, "short\n");
     assert!(!ok);
     assert!(err.contains("Use at least 12 characters."), "{err}");
@@ -147,7 +151,9 @@ fn protocol_show_sources_lists_each_source_with_the_entries_resting_on_it() {
 }
 
 /// Waits up to a minute for `child` to exit; kills it and fails otherwise.
-fn exit_status_within_a_minute(child: &mut std::process::Child) -> std::process::ExitStatus {
+pub(crate) fn exit_status_within_a_minute(
+    child: &mut std::process::Child,
+) -> std::process::ExitStatus {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -161,14 +167,20 @@ fn exit_status_within_a_minute(child: &mut std::process::Child) -> std::process:
     }
 }
 
+/// A SQLite database `name` in `dir`, migrated by `aftercare migrate`: its path and URL.
+pub(crate) fn migrated_sqlite(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, String) {
+    let path = dir.join(name);
+    let db = format!("sqlite://{}", path.display());
+    let (ok, _, err) = aftercare(&["migrate"], &db, "");
+    assert!(ok, "{err}");
+    (path, db)
+}
+
 #[test]
 fn a_worker_that_cannot_claim_ends_serve_and_worker_with_an_error() {
     use diesel::{Connection, RunQueryDsl};
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("broken.db");
-    let db = format!("sqlite://{}", path.display());
-    let (ok, _, err) = aftercare(&["migrate"], &db, "");
-    assert!(ok, "{err}");
+    let (path, db) = migrated_sqlite(dir.path(), "broken.db");
     // A real fault outside any single send: the claim's table is gone, and
     // migrations (already applied) do not bring it back.
     let mut conn = diesel::sqlite::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
@@ -198,7 +210,7 @@ fn a_worker_that_cannot_claim_ends_serve_and_worker_with_an_error() {
 }
 
 /// `GET path` over a plain connection; returns the status line.
-fn http_get(address: &str, path: &str) -> String {
+pub(crate) fn http_get(address: &str, path: &str) -> String {
     use std::io::{BufRead, Write};
     let host = address.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).unwrap();
@@ -210,49 +222,89 @@ fn http_get(address: &str, path: &str) -> String {
     status
 }
 
-#[test]
-fn json_logs_carry_each_requests_id_and_route_and_a_signal_stops_serve_cleanly() {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
-        .arg("serve")
-        .env(
-            "AFTERCARE_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("logs.db").display()),
-        )
-        .env("AFTERCARE_BIND", "127.0.0.1:0")
-        .env("AFTERCARE_MAIL_DIR", dir.path().join("outbox"))
-        .env("AFTERCARE_LOG", "info")
-        .env("AFTERCARE_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines) = std::sync::mpsc::channel::<serde_json::Value>();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            // The first-run setup link is printed for people, not as JSON.
-            if let Ok(json) = serde_json::from_str(&line.unwrap()) {
-                let _ = lines_tx.send(json);
+/// `aftercare serve` on its own port, logging JSON at `info`, its log lines read as they come.
+/// Killed when dropped, so a failing test leaves no server behind.
+pub(crate) struct Serving {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    /// Where it serves, once it says so.
+    pub(crate) address: String,
+}
+
+impl Serving {
+    /// Starts it on the SQLite database `db`, mail in `dir`, with `extra` settings, and waits
+    /// until it serves.
+    pub(crate) fn start(db: &str, dir: &std::path::Path, extra: &[(&str, &str)]) -> Serving {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
+            .arg("serve")
+            .env("AFTERCARE_DATABASE_URL", db)
+            .env("AFTERCARE_BIND", "127.0.0.1:0")
+            .env("AFTERCARE_MAIL_DIR", dir.join("outbox"))
+            .env("AFTERCARE_LOG", "info")
+            .env("AFTERCARE_LOG_FORMAT", "json")
+            .envs(extra.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (lines_tx, lines) = std::sync::mpsc::channel::<serde_json::Value>();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                // The first-run setup link is printed for people, not as JSON.
+                if let Ok(json) = serde_json::from_str(&line.unwrap()) {
+                    let _ = lines_tx.send(json);
+                }
+            }
+        });
+        let mut serving = Serving {
+            child,
+            lines,
+            address: String::new(),
+        };
+        serving.address = serving.next_line("serving")["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        serving
+    }
+
+    /// The next log line saying `message` (waiting 30 s at most).
+    pub(crate) fn next_line(&self, message: &str) -> serde_json::Value {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no {message:?} line"));
+            if line["message"] == message {
+                return line;
             }
         }
-    });
-    let next_line = |message: &str| loop {
-        let line = lines
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no {message:?} line"));
-        if line["message"] == message {
-            return line;
-        }
-    };
-    let address = next_line("serving")["address"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    }
 
+    /// SIGTERM, then how it exited.
+    pub(crate) fn stop(&mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        exit_status_within_a_minute(&mut self.child)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn json_logs_carry_each_requests_id_and_route_and_a_signal_stops_serve_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("logs.db").display());
+    let mut serving = Serving::start(&db, dir.path(), &[]);
+    let address = serving.address.clone();
     assert!(http_get(&address, "/healthz").contains(" 200 "));
-    let done = next_line("request done");
+    let done = serving.next_line("request done");
     assert_eq!(done["status"], 200, "{done}");
     let span = &done["span"];
     assert_eq!(span["route"], "/healthz", "{done}");
@@ -261,15 +313,14 @@ fn json_logs_carry_each_requests_id_and_route_and_a_signal_stops_serve_cleanly()
 
     // The route is the pattern: a patient's token in the path stays out of the log.
     assert!(http_get(&address, "/s/secret-token-123").contains(" 404 "));
-    let done = next_line("request done");
+    let done = serving.next_line("request done");
     assert_eq!(done["status"], 404, "{done}");
     assert_eq!(done["span"]["route"], "/s/{token}", "{done}");
     assert_ne!(done["span"]["request_id"], first_id.as_str(), "{done}");
     assert!(!done.to_string().contains("secret-token-123"), "{done}");
 
     // SIGTERM: the server drains, the worker finishes its round, exit 0.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert_eq!(exit_status_within_a_minute(&mut child).code(), Some(0));
+    assert_eq!(serving.stop().code(), Some(0));
 }
 
 /// `aftercare protocol check FILE`: whether it passed, and what it said on stderr.

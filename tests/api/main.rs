@@ -7,6 +7,7 @@ mod helpers;
 
 mod access;
 mod auth;
+mod backup;
 mod checkins;
 mod cli;
 mod fuzz;

@@ -43,6 +43,7 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("POST", "/admin/users/1/role", ADMINS),
     ("POST", "/admin/users/1/password-link", ADMINS),
     ("GET", "/admin/audit", ADMINS),
+    ("GET", "/admin/system", ADMINS),
 ];
 
 async fn each_role_gets_403_exactly_on_the_routes_it_may_not_use(app: TestApp) {
