@@ -166,8 +166,6 @@ pub struct Settings {
     pub reminder_stale_hours: i64,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<AddrRange>,
-    /// Check-in photos are deleted this many days after they were sent.
-    pub photo_retention_days: i64,
 }
 
 impl Settings {
@@ -259,7 +257,15 @@ impl Settings {
         let reminder_stale_hours =
             count("AFTERCARE_REMINDER_STALE_HOURS", 12, 24 * 14, &mut errors);
 
-        let photo_retention_days = count("AFTERCARE_PHOTO_RETENTION_DAYS", 90, 3650, &mut errors);
+        // Moved to the clinic's retention settings: refused rather than ignored, so a photo
+        // retention an operator chose never changes without them knowing.
+        if let Some(days) = var("AFTERCARE_PHOTO_RETENTION_DAYS") {
+            errors.push(format!(
+                "AFTERCARE_PHOTO_RETENTION_DAYS ({days:?}) is no longer read: photo retention is \
+                 set by an admin under Clinic settings → Data retention. Set it there, then \
+                 remove this variable"
+            ));
+        }
 
         let smtp_url = var("AFTERCARE_SMTP_URL").map(|url| SecretUrl::new(&url));
         if let Some(url) = &smtp_url {
@@ -309,7 +315,6 @@ impl Settings {
             mail_max_attempts,
             reminder_stale_hours,
             trusted_proxies,
-            photo_retention_days,
         })
     }
 
@@ -406,6 +411,13 @@ mod tests {
         .unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(!format!("{errors:?}").contains("pass-"), "{errors:?}");
+    }
+
+    #[test]
+    fn the_photo_retention_variable_points_to_its_new_home() {
+        let errors = settings(&[("AFTERCARE_PHOTO_RETENTION_DAYS", "30")]).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("Data retention"), "{errors:?}");
     }
 
     #[test]

@@ -9,9 +9,9 @@
 //!   another area's only through that area's use cases. `care/` (pure) and
 //!   `mail/` (rendering) are below them all.
 //! - Areas call downwards only, with no cycles (`tests/architecture.rs`
-//!   checks): `checkins` → `treatments` → `patients` → `reminders` → `clinic`, `health`,
-//!   `links`; `accounts`, `audit`, `fields` sit below them. `reminders`
-//!   takes what it needs of a patient or a treatment as arguments.
+//!   checks): `data_rights`, `housekeeping` → `checkins` → `treatments` → `patients` →
+//!   `reminders` → `clinic`, `health`, `links`; `accounts`, `audit`, `fields` sit below
+//!   them. `reminders` takes what it needs of a patient or a treatment as arguments.
 
 pub mod accounts;
 pub mod audit;
@@ -19,6 +19,7 @@ pub mod audit_writer;
 pub mod calendar;
 pub mod checkins;
 pub mod clinic;
+pub mod data_rights;
 pub mod fields;
 pub mod health;
 pub mod housekeeping;

@@ -63,7 +63,7 @@ async fn clinic(app: TestApp) -> Clinic {
 }
 
 /// A multipart/form-data body, as a browser sends the check-in form.
-fn multipart(fields: &[(&str, &str)], photo: Option<&[u8]>) -> (String, Vec<u8>) {
+pub(crate) fn multipart(fields: &[(&str, &str)], photo: Option<&[u8]>) -> (String, Vec<u8>) {
     let boundary = "----aftercare-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -121,7 +121,7 @@ impl Clinic {
 }
 
 /// A small JPEG carrying an EXIF segment with a GPS position, as phones write it.
-fn photo_with_location() -> Vec<u8> {
+pub(crate) fn photo_with_location() -> Vec<u8> {
     let mut plain = Vec::new();
     let img = image::RgbImage::from_pixel(16, 16, image::Rgb([210, 140, 120]));
     image::codecs::jpeg::JpegEncoder::new(&mut plain)
@@ -137,7 +137,7 @@ fn photo_with_location() -> Vec<u8> {
     out
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 

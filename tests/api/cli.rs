@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-fn aftercare(args: &[&str], db: &str, stdin: &str) -> (bool, String, String) {
+pub(crate) fn aftercare(args: &[&str], db: &str, stdin: &str) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
         .args(args)
         .env("AFTERCARE_DATABASE_URL", db)
@@ -32,7 +32,7 @@ fn help_lists_every_command() {
     let (ok, out, _) = aftercare(&["--help"], "sqlite://unused.db", "");
     assert!(ok);
     for command in [
-        "serve", "worker", "migrate", "user", "protocol", "demo", "mail",
+        "serve", "worker", "migrate", "user", "patient", "protocol", "demo", "mail",
     ] {
         assert!(out.contains(command), "--help mentions {command}");
     }

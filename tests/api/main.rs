@@ -9,6 +9,7 @@ mod access;
 mod auth;
 mod checkins;
 mod cli;
+mod data_rights;
 mod fuzz;
 mod handover;
 mod hardening;
