@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `worker`, `migrate`, `user add`,
-//! `protocol check|show`, `demo seed`, `mail test`, `backup` and `restore`.
+//! `patient export`, `protocol check|show`, `demo seed`, `mail test`, `backup` and `restore`.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -69,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// A patient's data requests.
+    Patient {
+        #[command(subcommand)]
+        command: PatientCommand,
+    },
     /// Check or print an aftercare protocol (the clinical content of sheets and emails).
     Protocol {
         #[command(subcommand)]
@@ -104,6 +109,18 @@ enum ProtocolCommand {
         /// for a clinic's reviewer.
         #[arg(long)]
         sources: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PatientCommand {
+    /// Print everything held about one patient as JSON (what the patient's page offers admins
+    /// as "Export their data"). The export is recorded in the audit log.
+    ///
+    /// Example: aftercare patient export --id 42 > patient-42.json
+    Export {
+        #[arg(long)]
+        id: i64,
     },
 }
 
@@ -170,6 +187,9 @@ pub fn main() -> ExitCode {
         Command::User {
             command: UserCommand::Add { email, name, role },
         } => add_user(&settings, email, name, role),
+        Command::Patient {
+            command: PatientCommand::Export { id },
+        } => export_patient(&settings, id),
         Command::Protocol { .. } => unreachable!("handled above"),
     };
     match result {
@@ -448,5 +468,21 @@ fn add_user(settings: &Settings, email: String, name: String, role: String) -> a
     };
     let id = accounts::add_user_from_cli(&mut conn, &input, store::now()).map_err(to_anyhow)?;
     println!("Added user {id} ({}).", input.email.trim());
+    Ok(())
+}
+
+fn export_patient(settings: &Settings, id: i64) -> anyhow::Result<()> {
+    store::migrate(&settings.database)?;
+    let pool = store::pool(&settings.database)?;
+    let mut conn = pool.get()?;
+    let actor = crate::usecases::audit::Actor::anonymous("command line", "-");
+    let json =
+        crate::usecases::data_rights::export(&mut conn, &actor, id, store::now()).map_err(|e| {
+            match e {
+                AppError::NotFound => anyhow::anyhow!("there is no patient {id}"),
+                other => to_anyhow(other),
+            }
+        })?;
+    println!("{json}");
     Ok(())
 }

@@ -216,8 +216,6 @@ pub struct Settings {
     pub reminder_stale_hours: i64,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<AddrRange>,
-    /// Check-in photos are deleted this many days after they were sent.
-    pub photo_retention_days: i64,
     /// Where `/metrics` (Prometheus) is served, apart from the app; `None` (the
     /// default) serves none.
     pub metrics_bind: Option<SocketAddr>,
@@ -319,7 +317,15 @@ impl Settings {
         let reminder_stale_hours =
             count("AFTERCARE_REMINDER_STALE_HOURS", 12, 24 * 14, &mut errors);
 
-        let photo_retention_days = count("AFTERCARE_PHOTO_RETENTION_DAYS", 90, 3650, &mut errors);
+        // Moved to the clinic's retention settings: refused rather than ignored, so a photo
+        // retention an operator chose never changes without them knowing.
+        if let Some(days) = var("AFTERCARE_PHOTO_RETENTION_DAYS") {
+            errors.push(format!(
+                "AFTERCARE_PHOTO_RETENTION_DAYS ({days:?}) is no longer read: photo retention is \
+                 set by an admin under Clinic settings → Data retention. Set it there, then \
+                 remove this variable"
+            ));
+        }
 
         let backup_keep = count("AFTERCARE_BACKUP_KEEP", 14, 3650, &mut errors) as usize;
         let backup_hour = match var("AFTERCARE_BACKUP_HOUR") {
@@ -414,7 +420,6 @@ impl Settings {
             mail_max_attempts,
             reminder_stale_hours,
             trusted_proxies,
-            photo_retention_days,
             metrics_bind,
             backup_dir,
             backup_keep,
@@ -486,8 +491,20 @@ impl Settings {
                 },
             ),
             (
-                "AFTERCARE_PHOTO_RETENTION_DAYS",
-                self.photo_retention_days.to_string(),
+                "AFTERCARE_METRICS_BIND",
+                or_unset(
+                    self.metrics_bind.map(|a| a.to_string()),
+                    "unset: no /metrics",
+                ),
+            ),
+            (
+                "AFTERCARE_SMTP_CA_FILE",
+                or_unset(
+                    self.smtp_ca_file
+                        .as_ref()
+                        .map(|f| format!("{} ({} certificates)", f.path.display(), f.certs.len())),
+                    "unset: the system's and the bundled public CAs",
+                ),
             ),
             (
                 "AFTERCARE_BACKUP_DIR",
@@ -687,6 +704,13 @@ mod tests {
             )),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn the_photo_retention_variable_points_to_its_new_home() {
+        let errors = settings(&[("AFTERCARE_PHOTO_RETENTION_DAYS", "30")]).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("Data retention"), "{errors:?}");
     }
 
     #[test]

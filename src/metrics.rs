@@ -271,15 +271,22 @@ fn seconds(d: chrono::Duration) -> f64 {
     d.num_milliseconds() as f64 / 1000.0
 }
 
-/// The age of the newest backup, for `aftercare_backup_age_seconds`; `None`
-/// leaves the metric out.
-///
-/// TO WIRE (lead): return the age of the latest backup from the backups
-/// module once it exists (issue #17, backups), e.g. from
-/// `settings.backup_dir` and `now`. This is the one place that needs it.
+/// The age of the newest daily backup, for `aftercare_backup_age_seconds`;
+/// `None` (the metric left out) when the app takes none (PostgreSQL, or no
+/// `AFTERCARE_BACKUP_DIR`), none is there yet, or the folder cannot be read.
+/// One listing of the folder: cheap enough for every scrape.
 pub fn backup_age_seconds(settings: &Settings, now: chrono::DateTime<chrono::Utc>) -> Option<f64> {
-    let _ = (settings, now);
-    None
+    if settings.database.backend != crate::config::Backend::Sqlite {
+        return None;
+    }
+    let dir = settings.backup_dir.as_ref()?;
+    match crate::usecases::backup::latest(dir) {
+        Ok(latest) => latest.map(|b| seconds(now - b.taken_at)),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot read the backup folder");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -350,7 +350,6 @@ pub fn worker_for(state: &AppState) -> anyhow::Result<Worker> {
             retention: Retention {
                 session_idle: to_chrono(settings.session_idle),
                 session_max_age: to_chrono(settings.session_max_age),
-                photos: chrono::Duration::days(settings.photo_retention_days),
                 ..Retention::default()
             },
             ..WorkerConfig::default()

@@ -58,3 +58,30 @@ pub fn page(conn: &mut DbConn, offset: i64, limit: i64) -> QueryResult<Vec<Audit
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     audit_log::table.count().get_result(conn)
 }
+
+/// The entries about any of `subjects` ("patient 7", "treatment 12" …), oldest first.
+pub fn about(conn: &mut DbConn, subjects: &[String]) -> QueryResult<Vec<AuditRow>> {
+    audit_log::table
+        .filter(audit_log::subject.eq_any(subjects))
+        .order(audit_log::id.asc())
+        .select(AuditRow::as_select())
+        .load(conn)
+}
+
+/// Replaces an entry's detail and address (an erasure's scrubbing).
+pub fn rewrite(conn: &mut DbConn, id: i64, detail: &str, ip: &str) -> QueryResult<usize> {
+    diesel::update(audit_log::table.find(id))
+        .set((audit_log::detail.eq(detail), audit_log::ip.eq(ip)))
+        .execute(conn)
+}
+
+/// Deletes up to `limit` of the oldest entries written before `cutoff`.
+pub fn delete_before(conn: &mut DbConn, cutoff: NaiveDateTime, limit: i64) -> QueryResult<usize> {
+    let ids: Vec<i64> = audit_log::table
+        .filter(audit_log::at.lt(cutoff))
+        .order(audit_log::id.asc())
+        .limit(limit)
+        .select(audit_log::id)
+        .load(conn)?;
+    diesel::delete(audit_log::table.filter(audit_log::id.eq_any(ids))).execute(conn)
+}

@@ -154,8 +154,92 @@ pub fn photo(conn: &mut DbConn, checkin_id: i64) -> QueryResult<Option<(String, 
         .optional()
 }
 
-pub fn delete_photos_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(photos::table.filter(photos::created_at.lt(cutoff))).execute(conn)
+/// Deletes up to `limit` of the oldest photos sent before `cutoff`.
+pub fn delete_photos_before(
+    conn: &mut DbConn,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<i64> = photos::table
+        .filter(photos::created_at.lt(cutoff))
+        .order(photos::created_at.asc())
+        .limit(limit)
+        .select(photos::checkin_id)
+        .load(conn)?;
+    diesel::delete(photos::table.filter(photos::checkin_id.eq_any(ids))).execute(conn)
+}
+
+/// A check-in with everything stored about it (an export's).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = checkins)]
+pub struct CheckinRecord {
+    pub id: i64,
+    pub treatment_id: i64,
+    pub answer: String,
+    pub day: i32,
+    pub urgency: String,
+    pub ticked_json: String,
+    pub note: String,
+    pub ip: String,
+    pub created_at: NaiveDateTime,
+    pub acknowledged_at: Option<NaiveDateTime>,
+    pub acknowledged_by: Option<i64>,
+    pub acknowledged_note: Option<String>,
+}
+
+/// A patient's check-ins, oldest first, each with its photo (content type, bytes) if it has one.
+#[allow(clippy::type_complexity)]
+pub fn for_patient_with_photos(
+    conn: &mut DbConn,
+    patient_id: i64,
+) -> QueryResult<Vec<(CheckinRecord, Option<String>, Option<Vec<u8>>)>> {
+    checkins::table
+        .left_join(photos::table)
+        .filter(checkins::patient_id.eq(patient_id))
+        .order((checkins::created_at.asc(), checkins::id.asc()))
+        .select((
+            CheckinRecord::as_select(),
+            photos::content_type.nullable(),
+            photos::data.nullable(),
+        ))
+        .load(conn)
+}
+
+/// How many check-ins a patient sent, and how many photos of theirs are kept.
+pub fn counts_for_patient(conn: &mut DbConn, patient_id: i64) -> QueryResult<(i64, i64)> {
+    let of_patient = checkins::table
+        .filter(checkins::patient_id.eq(patient_id))
+        .select(checkins::id);
+    let answers = checkins::table
+        .filter(checkins::patient_id.eq(patient_id))
+        .count()
+        .get_result(conn)?;
+    let pictures = photos::table
+        .filter(photos::checkin_id.eq_any(of_patient))
+        .count()
+        .get_result(conn)?;
+    Ok((answers, pictures))
+}
+
+/// Removes what a patient wrote and sent (notes, photos, their address) and what staff wrote
+/// back; the answers and what was ticked stay. Returns (check-ins emptied, photos deleted).
+pub fn erase_for_patient(conn: &mut DbConn, patient_id: i64) -> QueryResult<(usize, usize)> {
+    let of_patient = checkins::table
+        .filter(checkins::patient_id.eq(patient_id))
+        .select(checkins::id);
+    let pictures = diesel::delete(photos::table.filter(photos::checkin_id.eq_any(of_patient)))
+        .execute(conn)?;
+    diesel::update(
+        checkins::table
+            .filter(checkins::patient_id.eq(patient_id))
+            .filter(checkins::acknowledged_note.is_not_null()),
+    )
+    .set(checkins::acknowledged_note.eq(""))
+    .execute(conn)?;
+    let answers = diesel::update(checkins::table.filter(checkins::patient_id.eq(patient_id)))
+        .set((checkins::note.eq(""), checkins::ip.eq("")))
+        .execute(conn)?;
+    Ok((answers, pictures))
 }
 
 // --- the alert outbox -------------------------------------------------------------

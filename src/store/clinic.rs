@@ -88,3 +88,32 @@ pub fn version(conn: &mut DbConn) -> QueryResult<i64> {
         .select(clinic::version)
         .get_result(conn)
 }
+
+/// How long records are kept, in days; `None` keeps them for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable, AsChangeset)]
+#[diesel(table_name = clinic, treat_none_as_null = true)]
+pub struct RetentionRow {
+    /// The audit log, by the age of each entry.
+    pub audit_retention_days: Option<i32>,
+    /// Finished reminder emails, counted from their plan's last one.
+    pub email_retention_days: Option<i32>,
+    /// Check-in photos, by when the patient sent them.
+    pub photo_retention_days: i32,
+}
+
+pub fn retention(conn: &mut DbConn) -> QueryResult<RetentionRow> {
+    clinic::table
+        .find(1)
+        .select(RetentionRow::as_select())
+        .get_result(conn)
+}
+
+pub fn save_retention(
+    conn: &mut DbConn,
+    row: &RetentionRow,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(clinic::table.find(1))
+        .set((row, clinic::updated_at.eq(now)))
+        .execute(conn)
+}

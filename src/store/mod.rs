@@ -389,6 +389,69 @@ pub fn refresh_planner_statistics(conn: &mut DbConn) -> QueryResult<()> {
     }
 }
 
+/// Makes the transaction open on `conn` read from one snapshot throughout: PostgreSQL's
+/// default (read committed) gives each statement its own, so a document read in several
+/// statements could mix two moments. SQLite's transactions always read one snapshot. Call
+/// first thing inside the transaction.
+pub fn one_snapshot(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Pg(c) => c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
+/// Runs `f` with SQLite's `secure_delete` on for this connection, so that what `f` deletes
+/// or overwrites is zeroed where it lay instead of left in free space; off again afterwards
+/// (it costs writes, and the pool's connections are shared). PostgreSQL has no such switch.
+pub fn with_secure_delete<T, E: From<DbError>>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E> {
+    let sqlite = matches!(conn, DbConn::Sqlite(_));
+    if sqlite {
+        conn.batch_execute("PRAGMA secure_delete = ON")?;
+    }
+    let outcome = f(conn);
+    if sqlite {
+        conn.batch_execute("PRAGMA secure_delete = OFF")?;
+    }
+    outcome
+}
+
+#[derive(diesel::QueryableByName)]
+struct Checkpoint {
+    /// 1 when a reader or writer kept the checkpoint from finishing.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
+}
+
+/// After an erasure, makes the deleted bytes leave the database's files, not only its tables
+/// (SQLite keeps freed pages, and old page images in the WAL, until they are reused). SQLite:
+/// `VACUUM` rewrites the file from live rows alone, its copy built in a temporary file rather
+/// than in memory (where this connection keeps other temporary data), and a `TRUNCATE`
+/// checkpoint writes it back and empties the WAL. Holds the writer lock meanwhile. Returns
+/// false when a reader kept the WAL from being emptied within the busy timeout.
+///
+/// PostgreSQL keeps a row's old versions until (auto)vacuum reclaims their space, and its WAL
+/// until it is recycled; neither can be hurried from here, and no dump or query sees them.
+pub fn purge_freed_space(conn: &mut DbConn) -> QueryResult<bool> {
+    match conn {
+        DbConn::Pg(_) => Ok(true),
+        DbConn::Sqlite(_) => write(conn, |conn| {
+            let DbConn::Sqlite(c) = conn else {
+                unreachable!("matched above")
+            };
+            c.batch_execute("PRAGMA temp_store = FILE")?;
+            let vacuumed = c.batch_execute("VACUUM");
+            c.batch_execute("PRAGMA temp_store = MEMORY")?;
+            vacuumed?;
+            let done: Checkpoint =
+                diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(c)?;
+            Ok(done.busy == 0)
+        }),
+    }
+}
+
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
     conn.ping()
 }

@@ -22,6 +22,8 @@ pub struct PatientRow {
     pub created_at: NaiveDateTime,
     /// Protocol consideration ids, comma-separated.
     pub skin_considerations: String,
+    /// When the patient's data was erased at their request (the row stays, without identity).
+    pub erased_at: Option<NaiveDateTime>,
 }
 
 impl PatientRow {
@@ -37,7 +39,14 @@ impl PatientRow {
     /// Whether aftercare emails may go to this patient at all: they agreed,
     /// gave an address, and have not unsubscribed.
     pub fn can_be_emailed(&self) -> bool {
-        self.email_consent && self.email.is_some() && self.unsubscribed_at.is_none()
+        self.email_consent
+            && self.email.is_some()
+            && self.unsubscribed_at.is_none()
+            && !self.is_erased()
+    }
+
+    pub fn is_erased(&self) -> bool {
+        self.erased_at.is_some()
     }
 }
 
@@ -70,11 +79,12 @@ pub fn update(conn: &mut DbConn, id: i64, fields: &PatientFields) -> QueryResult
         .execute(conn)
 }
 
-/// The patient's version: raised by every change to what a sheet shows of them.
-pub fn version(conn: &mut DbConn, id: i64) -> QueryResult<Option<i64>> {
+/// The patient's version (raised by every change to what a sheet shows of them), and whether
+/// they were erased.
+pub fn version(conn: &mut DbConn, id: i64) -> QueryResult<Option<(i64, bool)>> {
     patients::table
         .find(id)
-        .select(patients::version)
+        .select((patients::version, patients::erased_at.is_not_null()))
         .get_result(conn)
         .optional()
 }
@@ -221,4 +231,37 @@ pub fn set_unsubscribed(
     diesel::update(patients::table.find(id))
         .set(patients::unsubscribed_at.eq(at))
         .execute(conn)
+}
+
+/// What an erased patient is called wherever a name is shown or searched.
+pub fn erased_name(id: i64) -> String {
+    format!("Erased patient #{id}")
+}
+
+/// Overwrites the patient's identity (name, contact details, date of birth, consent and skin
+/// considerations) and marks the row erased. On SQLite the search index is merged afterwards,
+/// so the old name's entries leave its pages rather than wait behind a delete marker.
+pub fn erase(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    let name = erased_name(id);
+    let changed = diesel::update(patients::table.find(id))
+        .set((
+            patients::name_search.eq(name.to_lowercase()),
+            patients::name.eq(name),
+            patients::email.eq(None::<String>),
+            patients::phone.eq(None::<String>),
+            patients::date_of_birth.eq(None::<NaiveDate>),
+            patients::email_consent.eq(false),
+            patients::consent_by.eq(None::<i64>),
+            patients::consent_at.eq(None::<NaiveDateTime>),
+            patients::skin_considerations.eq(""),
+            patients::erased_at.eq(now),
+            patients::updated_at.eq(now),
+            patients::version.eq(patients::version + 1),
+        ))
+        .execute(conn)?;
+    if let DbConn::Sqlite(c) = conn {
+        diesel::sql_query("INSERT INTO patients_fts(patients_fts) VALUES ('optimize')")
+            .execute(c)?;
+    }
+    Ok(changed)
 }

@@ -80,6 +80,9 @@ diesel::table! {
         updated_at -> Timestamp,
         emergency_number -> Text,
         version -> BigInt,
+        audit_retention_days -> Nullable<Integer>,
+        email_retention_days -> Nullable<Integer>,
+        photo_retention_days -> Integer,
     }
 }
 
@@ -99,6 +102,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         skin_considerations -> Text,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 

@@ -178,3 +178,34 @@ pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(TreatmentRow, S
         .select((TreatmentRow::as_select(), patients::name, users::name))
         .load(conn)
 }
+
+/// Every treatment of a patient, deleted ones too (with when they were deleted), oldest first,
+/// with the practitioner's name.
+#[allow(clippy::type_complexity)]
+pub fn all_for_patient(
+    conn: &mut DbConn,
+    patient_id: i64,
+) -> QueryResult<Vec<(TreatmentRow, String, Option<NaiveDateTime>)>> {
+    treatments::table
+        .inner_join(users::table)
+        .filter(treatments::patient_id.eq(patient_id))
+        .order((treatments::treated_at.asc(), treatments::id.asc()))
+        .select((
+            TreatmentRow::as_select(),
+            users::name,
+            treatments::deleted_at,
+        ))
+        .load(conn)
+}
+
+/// Empties a treatment's internal notes and stores its plan as given (without the patient's
+/// note): an erasure, which any sheet cached for the old version must not outlive.
+pub fn erase_free_text(conn: &mut DbConn, id: i64, plan_json: &str) -> QueryResult<usize> {
+    diesel::update(treatments::table.find(id))
+        .set((
+            treatments::internal_notes.eq(""),
+            treatments::plan_json.eq(plan_json),
+            treatments::version.eq(treatments::version + 1),
+        ))
+        .execute(conn)
+}

@@ -73,3 +73,32 @@ pub fn audit_page(conn: &mut DbConn, page: i64) -> AppResult<AuditPage> {
     let rows = store::audit::page(conn, (page - 1) * AUDIT_PAGE_SIZE, AUDIT_PAGE_SIZE)?;
     Ok(AuditPage { rows, page, pages })
 }
+
+pub use crate::store::audit::AuditRow as Entry;
+
+/// The entries about any of `subjects` ("patient 7", "treatment 12" …), oldest first.
+pub fn about(conn: &mut DbConn, subjects: &[String]) -> AppResult<Vec<Entry>> {
+    Ok(store::audit::about(conn, subjects)?)
+}
+
+/// Rewrites the entries about `subjects`: `scrub` gets each entry and answers its (detail,
+/// address) as they should be. Returns how many changed.
+pub fn scrub_about(
+    conn: &mut DbConn,
+    subjects: &[String],
+    scrub: impl Fn(&Entry) -> (String, String),
+) -> AppResult<usize> {
+    let mut changed = 0;
+    for entry in store::audit::about(conn, subjects)? {
+        let (detail, ip) = scrub(&entry);
+        if detail != entry.detail || ip != entry.ip {
+            changed += store::audit::rewrite(conn, entry.id, &detail, &ip)?;
+        }
+    }
+    Ok(changed)
+}
+
+/// Deletes up to `limit` of the oldest entries written before `before` (the retention setting).
+pub fn prune(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> AppResult<usize> {
+    Ok(store::audit::delete_before(conn, before, limit)?)
+}

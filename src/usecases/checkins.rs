@@ -101,9 +101,9 @@ pub struct CheckinPage {
     pub when_to_worry: Vec<FlagGroup>,
 }
 
-/// The check-in page for a treatment (404 when it was deleted).
+/// The check-in page for a treatment (404 when it was deleted, or its patient erased).
 pub fn page(conn: &mut DbConn, treatment_id: i64, now: DateTime<Utc>) -> AppResult<CheckinPage> {
-    let view = treatments::view(conn, treatment_id)?;
+    let view = treatments::view_for_patient(conn, treatment_id)?;
     Ok(build_page(&view, now))
 }
 
@@ -253,7 +253,7 @@ pub fn submit(
     ip: &str,
     now: DateTime<Utc>,
 ) -> AppResult<Submitted> {
-    let view = treatments::view(conn, treatment_id)?;
+    let view = treatments::view_for_patient(conn, treatment_id)?;
     let page = build_page(&view, now);
     let mut errors = FieldErrors::default();
     let answer = Answer::parse(&input.answer);
@@ -474,14 +474,43 @@ pub fn acknowledge(
     })
 }
 
-/// A check-in's photo for staff: (content type, bytes).
-pub fn photo(conn: &mut DbConn, checkin_id: i64) -> AppResult<(String, Vec<u8>)> {
+/// A photo as kept: (content type, bytes).
+pub type Photo = (String, Vec<u8>);
+
+/// A check-in's photo for staff.
+pub fn photo(conn: &mut DbConn, checkin_id: i64) -> AppResult<Photo> {
     store::photo(conn, checkin_id)?.ok_or(AppError::NotFound)
 }
 
-/// Deletes photos older than `before` (the retention setting).
-pub fn prune_photos(conn: &mut DbConn, before: NaiveDateTime) -> AppResult<usize> {
-    Ok(store::delete_photos_before(conn, before)?)
+/// Deletes up to `limit` of the photos sent before `before` (the retention setting).
+pub fn prune_photos(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> AppResult<usize> {
+    Ok(store::delete_photos_before(conn, before, limit)?)
+}
+
+pub use crate::store::checkins::CheckinRecord;
+
+/// A patient's check-ins with everything stored (an export's), oldest first, each with its
+/// photo while it is kept.
+pub fn records_of_patient(
+    conn: &mut DbConn,
+    patient_id: i64,
+) -> AppResult<Vec<(CheckinRecord, Option<Photo>)>> {
+    Ok(store::for_patient_with_photos(conn, patient_id)?
+        .into_iter()
+        .map(|(record, kind, data)| (record, kind.zip(data)))
+        .collect())
+}
+
+/// How many check-ins a patient sent, and how many of their photos are kept.
+pub fn counts_for_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<(i64, i64)> {
+    Ok(store::counts_for_patient(conn, patient_id)?)
+}
+
+/// Removes the patient's notes, photos and address from their check-ins, and what staff
+/// wrote back; the answers and ticked signs stay. Call inside the erasure's transaction.
+/// Returns (check-ins emptied, photos deleted).
+pub fn erase_for_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<(usize, usize)> {
+    Ok(store::erase_for_patient(conn, patient_id)?)
 }
 
 // --- the alert emails, for the worker ------------------------------------------

@@ -9,10 +9,10 @@
 //!   another area's only through that area's use cases. `care/` (pure) and
 //!   `mail/` (rendering) are below them all.
 //! - Areas call downwards only, with no cycles (`tests/architecture.rs`
-//!   checks): `checkins` → `treatments` → `patients` → `reminders` → `clinic`, `health`,
-//!   `links`; `accounts`, `audit`, `fields` sit below them. `reminders`
-//!   takes what it needs of a patient or a treatment as arguments. `system`
-//!   (the admins' overview) reads `backup`, `health` and `reminders`.
+//!   checks): `data_rights`, `housekeeping` → `checkins` → `treatments` → `patients` →
+//!   `reminders` → `clinic`, `health`, `links`; `accounts`, `audit`, `fields` sit below
+//!   them. `reminders` takes what it needs of a patient or a treatment as arguments.
+//!   `system` (the admins' overview) reads `backup`, `health` and `reminders`.
 
 pub mod accounts;
 pub mod audit;
@@ -21,6 +21,7 @@ pub mod backup;
 pub mod calendar;
 pub mod checkins;
 pub mod clinic;
+pub mod data_rights;
 pub mod fields;
 pub mod health;
 pub mod housekeeping;

@@ -125,6 +125,10 @@ fn validate(
     })
 }
 
+/// How a patient's audit entry ends when their consent changed (after their name).
+pub const CONSENT_GIVEN: &str = "; email consent given";
+pub const CONSENT_WITHDRAWN: &str = "; email consent withdrawn";
+
 pub struct Saved {
     pub id: i64,
     /// Other patients with the same email, to warn about likely duplicates.
@@ -170,7 +174,7 @@ pub fn update(
     now: NaiveDateTime,
 ) -> AppResult<Saved> {
     write_tx(conn, |conn| {
-        let existing = get(conn, id)?;
+        let existing = get_unless_erased(conn, id)?;
         let fields = validate(input, user, Some(&existing), today, now)?;
         store::patients::update(conn, id, &fields)?;
         if existing.email_consent != fields.email_consent || existing.email != fields.email {
@@ -182,8 +186,8 @@ pub fn update(
             None => vec![],
         };
         let consent = match (existing.email_consent, fields.email_consent) {
-            (false, true) => "; email consent given",
-            (true, false) => "; email consent withdrawn",
+            (false, true) => CONSENT_GIVEN,
+            (true, false) => CONSENT_WITHDRAWN,
             _ => "",
         };
         audit(
@@ -215,7 +219,7 @@ pub fn unsubscribe(
     now: NaiveDateTime,
 ) -> AppResult<bool> {
     write_tx(conn, |conn| {
-        let patient = get(conn, patient_id)?;
+        let patient = get_unless_erased(conn, patient_id)?;
         if patient.unsubscribed_at.is_some() {
             return Ok(false);
         }
@@ -252,9 +256,26 @@ pub fn get(conn: &mut DbConn, id: i64) -> AppResult<Patient> {
     store::patients::find(conn, id)?.ok_or(AppError::NotFound)
 }
 
-/// The patient's version (raised by every edit), for the sheet cache's key.
-pub fn version(conn: &mut DbConn, id: i64) -> AppResult<i64> {
+/// The patient, unless they were erased at their request: 404 then, as if gone. What may
+/// still be edited, recorded for or emailed, and what their links name.
+pub fn get_unless_erased(conn: &mut DbConn, id: i64) -> AppResult<Patient> {
+    Some(get(conn, id)?)
+        .filter(|p| !p.is_erased())
+        .ok_or(AppError::NotFound)
+}
+
+/// The patient's version (raised by every edit), for the sheet cache's key, and whether they
+/// were erased.
+pub fn version(conn: &mut DbConn, id: i64) -> AppResult<(i64, bool)> {
     store::patients::version(conn, id)?.ok_or(AppError::NotFound)
+}
+
+/// Overwrites the patient's identity (see `store::patients::erase`); their name becomes
+/// "Erased patient #N". Call inside the erasure's transaction. Returns the patient as they were.
+pub fn erase(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> AppResult<Patient> {
+    let before = get_unless_erased(conn, id)?;
+    store::patients::erase(conn, id, now)?;
+    Ok(before)
 }
 
 pub const PAGE_SIZE: i64 = 50;

@@ -667,3 +667,41 @@ pub fn worker_figures(
 pub fn prune_heartbeats(conn: &mut DbConn, before: NaiveDateTime) -> AppResult<usize> {
     Ok(store::heartbeats::delete_before(conn, before)?)
 }
+
+// --- a patient's records, and how long they are kept ------------------------------
+
+pub use crate::store::reminders::ReminderRow as Reminder;
+
+/// Every reminder of a patient (an export's), in the order they were due.
+pub fn of_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<Vec<Reminder>> {
+    Ok(outbox::for_patient(conn, patient_id)?)
+}
+
+/// How many of a patient's reminders are still to go.
+pub fn pending_count(conn: &mut DbConn, patient_id: i64) -> AppResult<i64> {
+    Ok(outbox::pending_count(conn, patient_id)?)
+}
+
+/// Rewrites what mail servers said about a patient's reminders (their replies may quote the
+/// address): `scrub` gets each message and answers it as it should be.
+pub fn scrub_errors(
+    conn: &mut DbConn,
+    patient_id: i64,
+    scrub: impl Fn(&str) -> String,
+) -> AppResult<()> {
+    for row in outbox::for_patient(conn, patient_id)? {
+        if let Some(error) = &row.last_error {
+            let scrubbed = scrub(error);
+            if scrubbed != *error {
+                outbox::set_last_error(conn, row.id, &scrubbed)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes up to `limit` records of emails sent, failed, skipped or cancelled, of plans whose
+/// last email was due before `before` (the retention setting). Pending ones stay.
+pub fn prune_finished(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> AppResult<usize> {
+    Ok(outbox::delete_finished_before(conn, before, limit)?)
+}

@@ -321,7 +321,7 @@ pub fn record(
     let valid = validate(protocol, &clinic, clinic.time_zone.name(), form, now)?;
     let now = now.naive_utc();
     write_tx(conn, |conn| {
-        let patient = patients::get(conn, patient_id)?;
+        let patient = patients::get_unless_erased(conn, patient_id)?;
         let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
         let recipient = patients::recipient(&patient);
@@ -379,12 +379,14 @@ pub fn may_change(user: &User, t: &TreatmentRow) -> bool {
     user.role == Role::Admin || (user.role == Role::Practitioner && t.practitioner_id == user.id)
 }
 
-fn ensure_may_change(user: &User, t: &TreatmentRow) -> AppResult<()> {
-    if may_change(user, t) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
+/// The user may change the treatment, and its record is still open: the treatments of a
+/// patient erased at their request are kept as they stood (404 to any change).
+fn ensure_may_change(conn: &mut DbConn, user: &User, t: &TreatmentRow) -> AppResult<()> {
+    if !may_change(user, t) {
+        return Err(AppError::Forbidden);
     }
+    patients::get_unless_erased(conn, t.patient_id)?;
+    Ok(())
 }
 
 #[tracing::instrument(skip_all, fields(id = id))]
@@ -400,7 +402,7 @@ pub fn for_editing(
     id: i64,
 ) -> AppResult<(TreatmentRow, TreatmentForm)> {
     let t = get(conn, id)?;
-    ensure_may_change(user, &t)?;
+    ensure_may_change(conn, user, &t)?;
     let areas = store::treatments::areas(conn, id)?;
     let form = TreatmentForm::from_stored(&t, &areas);
     Ok((t, form))
@@ -419,12 +421,12 @@ pub fn edit(
     let now = at.now.and_utc();
     write_tx(conn, |conn| {
         let t = get(conn, id)?;
-        ensure_may_change(user, &t)?;
+        ensure_may_change(conn, user, &t)?;
         let clinic = clinic::get(conn)?;
         let valid = validate(protocol, &clinic, &t.time_zone, form, now)?;
         store::treatments::update(conn, id, &valid.fields)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
-        let patient = patients::get(conn, t.patient_id)?;
+        let patient = patients::get_unless_erased(conn, t.patient_id)?;
         let recipient = patients::recipient(&patient);
         reminders::reschedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
         audit(
@@ -450,7 +452,7 @@ pub fn delete(
 ) -> AppResult<i64> {
     write_tx(conn, |conn| {
         let t = get(conn, id)?;
-        ensure_may_change(user, &t)?;
+        ensure_may_change(conn, user, &t)?;
         store::treatments::soft_delete(conn, id, user.id, now)?;
         let deleted = reminders::Scope::Treatment(id);
         reminders::cancel_pending(conn, deleted, "the treatment was deleted", now)?;
@@ -495,6 +497,14 @@ pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     })
 }
 
+/// A treatment as the patient's own links show it (the online sheet, its calendar files, the
+/// check-in page): 404 once the patient was erased, though staff still see the treatment.
+pub fn view_for_patient(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
+    Some(view(conn, id)?)
+        .filter(|v| !v.patient.is_erased())
+        .ok_or(AppError::NotFound)
+}
+
 /// A patient's page: the patient, their treatments (with the practitioner's
 /// name), and who recorded their consent.
 pub struct PatientPage {
@@ -522,9 +532,13 @@ pub fn patient_page(conn: &mut DbConn, id: i64) -> AppResult<PatientPage> {
     })
 }
 
-/// What the treatment form shows around its fields: the patient and the clinic.
+/// What the treatment form shows around its fields: the patient and the clinic (404 for a
+/// patient who was erased: nothing more is recorded for them).
 pub fn form_context(conn: &mut DbConn, patient_id: i64) -> AppResult<(Patient, Clinic)> {
-    Ok((patients::get(conn, patient_id)?, clinic::get(conn)?))
+    Ok((
+        patients::get_unless_erased(conn, patient_id)?,
+        clinic::get(conn)?,
+    ))
 }
 
 /// The zone a treatment was recorded in (stored with it, so its dates never
@@ -595,13 +609,25 @@ pub struct SheetVersion {
     pub clinic: i64,
 }
 
+/// Who opens a sheet: staff still print an erased patient's sheet (the clinic keeps the
+/// treatment); the patient's link stops working when they are erased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Staff,
+    Patient,
+}
+
 /// The current versions behind a live treatment's sheet (three small reads, no plan).
-pub fn sheet_version(conn: &mut DbConn, id: i64) -> AppResult<SheetVersion> {
+pub fn sheet_version(conn: &mut DbConn, id: i64, reader: Reader) -> AppResult<SheetVersion> {
     let (patient_id, treatment) =
         store::treatments::version(conn, id)?.ok_or(AppError::NotFound)?;
+    let (patient, erased) = patients::version(conn, patient_id)?;
+    if erased && reader == Reader::Patient {
+        return Err(AppError::NotFound);
+    }
     Ok(SheetVersion {
         treatment,
-        patient: patients::version(conn, patient_id)?,
+        patient,
         clinic: clinic::version(conn)?,
     })
 }
@@ -663,6 +689,58 @@ pub fn send_sheet_now(
         )?;
         Ok(patient.email)
     })
+}
+
+/// A treatment with everything stored about it (an export's).
+pub struct TreatmentRecord {
+    pub treatment: TreatmentRow,
+    pub practitioner: String,
+    pub deleted_at: Option<NaiveDateTime>,
+    pub areas: Vec<store::treatments::AreaRow>,
+}
+
+/// Every treatment of a patient, deleted ones too, oldest first.
+pub fn records_of_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<Vec<TreatmentRecord>> {
+    let rows = store::treatments::all_for_patient(conn, patient_id)?;
+    let mut records = Vec::with_capacity(rows.len());
+    for (treatment, practitioner, deleted_at) in rows {
+        let areas = store::treatments::areas(conn, treatment.id)?;
+        records.push(TreatmentRecord {
+            treatment,
+            practitioner,
+            deleted_at,
+            areas,
+        });
+    }
+    Ok(records)
+}
+
+/// Removes the free text of a patient's treatments (internal notes, the note for the patient
+/// inside the stored plan); date, areas, depths, practitioner, device, products and the rest
+/// of the plan stay. Call inside the erasure's transaction. Returns the treatments' ids.
+pub fn erase_free_text(conn: &mut DbConn, patient_id: i64) -> AppResult<Vec<i64>> {
+    let mut ids = Vec::new();
+    for (t, _, _) in store::treatments::all_for_patient(conn, patient_id)? {
+        let plan_json = without_patient_note(&t.plan_json).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!(
+                "treatment {} has an unreadable plan: {e}",
+                t.id
+            ))
+        })?;
+        store::treatments::erase_free_text(conn, t.id, &plan_json)?;
+        ids.push(t.id);
+    }
+    Ok(ids)
+}
+
+/// The stored plan without the practitioner's note to the patient. Read as plain JSON, not as
+/// a `Plan`, so plans of every protocol version keep all else they hold, as stored.
+fn without_patient_note(plan_json: &str) -> serde_json::Result<String> {
+    let mut plan: serde_json::Value = serde_json::from_str(plan_json)?;
+    if let Some(note) = plan.pointer_mut("/tailoring/patient_note") {
+        *note = serde_json::Value::String(String::new());
+    }
+    serde_json::to_string(&plan)
 }
 
 /// The audit row for who opened a sheet (staff printing, or the patient by link).
@@ -744,6 +822,21 @@ mod tests {
         let e = errors_of(typed("yesterday", &[("cheeks", "1"), ("cheeks", "1")]));
         assert!(e.get("treated_at").is_some());
         assert!(e.msg("area_1").contains("already listed"));
+    }
+
+    #[test]
+    fn erasing_empties_only_the_note_for_the_patient() {
+        let stored = r#"{"band":"x","tailoring":{"add_ons":["prp"],"patient_note":"Hi Jo"}}"#;
+        let erased: serde_json::Value =
+            serde_json::from_str(&without_patient_note(stored).unwrap()).unwrap();
+        assert_eq!(erased["tailoring"]["patient_note"], "");
+        assert_eq!(erased["tailoring"]["add_ons"][0], "prp");
+        assert_eq!(erased["band"], "x");
+        // A plan from before tailoring has no note to empty.
+        assert_eq!(
+            without_patient_note(r#"{"band":"x"}"#).unwrap(),
+            r#"{"band":"x"}"#
+        );
     }
 
     #[test]

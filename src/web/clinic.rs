@@ -9,7 +9,7 @@ use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::usecases::clinic::{self, ClinicInput};
+use crate::usecases::clinic::{self, ClinicInput, RetentionInput};
 
 #[derive(Template)]
 #[template(path = "admin/clinic.html")]
@@ -77,6 +77,60 @@ pub(super) async fn clinic_submit(
             form: input,
             errors,
             zones: clinic::time_zones().collect(),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/retention.html")]
+struct RetentionPage {
+    ctx: PageCtx,
+    form: RetentionInput,
+    errors: FieldErrors,
+}
+
+#[get("/admin/retention")]
+pub(super) async fn retention_form(
+    _auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let current = state.db(clinic::retention).await?;
+    render(&RetentionPage {
+        ctx,
+        form: RetentionInput::from(&current),
+        errors: FieldErrors::default(),
+    })
+}
+
+#[post("/admin/retention")]
+pub(super) async fn retention_submit(
+    req: HttpRequest,
+    auth: Auth<Admins>,
+    ctx: PageCtx,
+    state: web::Data<AppState>,
+    form: CsrfForm<RetentionInput>,
+) -> AppResult<HttpResponse> {
+    let now = state.now();
+    let (actor, input) = (auth.user().actor(&client_ip(&req)), form.0);
+    let submitted = input.clone();
+    match state
+        .db(move |conn| clinic::save_retention(conn, &actor, &submitted, now))
+        .await
+    {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", "/admin/retention"))
+            .cookie(flash_cookie(
+                &state,
+                "success",
+                "Retention settings saved. Housekeeping applies them within the hour.",
+            ))
+            .finish()),
+        Err(AppError::Invalid(errors)) => render_invalid(&RetentionPage {
+            ctx,
+            form: input,
+            errors,
         }),
         Err(e) => Err(e),
     }

@@ -8,6 +8,7 @@ pub mod client_addr;
 pub mod clinic;
 pub mod cookies;
 pub mod csrf;
+pub mod data_rights;
 pub mod errors;
 pub mod flash;
 pub mod login;
@@ -165,12 +166,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(system::page)
         .service(clinic::clinic_form)
         .service(clinic::clinic_submit)
+        .service(clinic::retention_form)
+        .service(clinic::retention_submit)
         .service(patients::list)
         .service(patients::new_form)
         .service(patients::create)
         .service(patients::show)
         .service(patients::edit_form)
         .service(patients::update)
+        .service(data_rights::export)
+        .service(data_rights::erase_form)
+        .service(data_rights::erase)
         .service(treatments::new_form)
         .service(treatments::record)
         .service(treatments::show)

@@ -212,7 +212,7 @@ pub(super) async fn unsubscribe_form(
         .db(move |conn| {
             Ok((
                 crate::usecases::clinic::get(conn)?,
-                crate::usecases::patients::get(conn, patient_id)?,
+                crate::usecases::patients::get_unless_erased(conn, patient_id)?,
             ))
         })
         .await?;

@@ -156,7 +156,9 @@ pub(super) async fn edit_form(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let patient = state.db(move |conn| patients::get(conn, id)).await?;
+    let patient = state
+        .db(move |conn| patients::get_unless_erased(conn, id))
+        .await?;
     render(&FormPage {
         ctx,
         id: Some(id),

@@ -316,7 +316,7 @@ pub(super) async fn edit_form(
     let (treatment, form, patient) = state
         .db(move |conn| {
             let (t, form) = treatments::for_editing(conn, &user, id)?;
-            let patient = patients::get(conn, t.patient_id)?;
+            let patient = patients::get_unless_erased(conn, t.patient_id)?;
             Ok((t, form, patient))
         })
         .await?;
@@ -464,7 +464,8 @@ pub(super) async fn show(
         })
         .await?;
     let user = auth.user();
-    let may_change = treatments::may_change(user, &view.treatment);
+    // An erased patient's treatments are kept as they stood.
+    let may_change = treatments::may_change(user, &view.treatment) && !view.patient.is_erased();
     render(&ShowPage {
         ctx,
         link: state.links.sheet(id),
@@ -500,8 +501,12 @@ async fn opened_sheet(
     action: &'static str,
 ) -> AppResult<std::sync::Arc<Rendered>> {
     let now = state.now();
+    let reader = match kind {
+        Kind::Patient => treatments::Reader::Patient,
+        Kind::StaffBody => treatments::Reader::Staff,
+    };
     let version = state
-        .db(move |conn| treatments::sheet_version(conn, id))
+        .db(move |conn| treatments::sheet_version(conn, id, reader))
         .await?;
     let audited = state
         .audit
@@ -680,7 +685,9 @@ pub(super) async fn patient_calendar(
         calendar::ACTIVES_FILE => calendar::actives,
         _ => return Err(AppError::NotFound),
     };
-    let view = state.db(move |conn| treatments::view(conn, id)).await?;
+    let view = state
+        .db(move |conn| treatments::view_for_patient(conn, id))
+        .await?;
     let origin = calendar::Origin {
         treatment_id: id,
         clinic_name: &view.clinic.name,

@@ -9,6 +9,9 @@ const ADMIN_GETS: &[&str] = &[
     "/admin/users/1",
     "/admin/audit",
     "/admin/system",
+    "/admin/retention",
+    "/patients/1/export",
+    "/patients/1/erase",
 ];
 const ADMIN_POSTS: &[&str] = &[
     "/admin/users/new",
@@ -16,6 +19,8 @@ const ADMIN_POSTS: &[&str] = &[
     "/admin/users/1/deactivate",
     "/admin/users/1/reactivate",
     "/admin/users/1/password-link",
+    "/admin/retention",
+    "/patients/1/erase",
 ];
 
 async fn every_admin_route_refuses_practitioners_and_staff(app: TestApp) {

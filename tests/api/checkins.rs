@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use aftercare::jobs::{ManualClock, Worker, WorkerConfig};
+use aftercare::jobs::{ManualClock, Worker};
 use aftercare::mail::Mailer;
 use chrono::{Duration, Utc};
 
@@ -29,14 +29,7 @@ async fn clinic(app: TestApp) -> Clinic {
     app.configure_clinic("Glow Clinic", CLINIC_EMAIL).await;
     let sink = SmtpSink::start().await;
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let worker = Worker {
-        pool: app.state.pool.clone(),
-        mailer: Arc::new(Mailer::smtp(&sink.url()).unwrap()),
-        links: app.state.links.clone(),
-        clock: clock.clone(),
-        config: WorkerConfig::default(),
-        metrics: app.state.metrics.clone(),
-    };
+    let worker = app.worker_with(Mailer::smtp(&sink.url()).unwrap(), clock.clone());
     let practitioner = app.signed_in("practitioner").await;
     let when = clinic_time(-Duration::hours(1));
     let (_, treatment) = app
@@ -64,7 +57,7 @@ async fn clinic(app: TestApp) -> Clinic {
 }
 
 /// A multipart/form-data body, as a browser sends the check-in form.
-fn multipart(fields: &[(&str, &str)], photo: Option<&[u8]>) -> (String, Vec<u8>) {
+pub(crate) fn multipart(fields: &[(&str, &str)], photo: Option<&[u8]>) -> (String, Vec<u8>) {
     let boundary = "----aftercare-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -122,7 +115,7 @@ impl Clinic {
 }
 
 /// A small JPEG carrying an EXIF segment with a GPS position, as phones write it.
-fn photo_with_location() -> Vec<u8> {
+pub(crate) fn photo_with_location() -> Vec<u8> {
     let mut plain = Vec::new();
     let img = image::RgbImage::from_pixel(16, 16, image::Rgb([210, 140, 120]));
     image::codecs::jpeg::JpegEncoder::new(&mut plain)
@@ -138,7 +131,7 @@ fn photo_with_location() -> Vec<u8> {
     out
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 

@@ -33,7 +33,8 @@ fn help_lists_every_command() {
     let (ok, out, _) = aftercare(&["--help"], "sqlite://unused.db", "");
     assert!(ok);
     for command in [
-        "serve", "worker", "migrate", "user", "protocol", "demo", "mail", "backup", "restore",
+        "serve", "worker", "migrate", "user", "patient", "protocol", "demo", "mail", "backup",
+        "restore",
     ] {
         assert!(out.contains(command), "--help mentions {command}");
     }

@@ -10,6 +10,7 @@ mod auth;
 mod backup;
 mod checkins;
 mod cli;
+mod data_rights;
 mod fuzz;
 mod handover;
 mod hardening;

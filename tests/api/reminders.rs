@@ -21,16 +21,13 @@ pub(crate) struct Mailroom {
 }
 
 fn worker(app: &TestApp, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
+    let worker = app.worker_with(mailer, clock);
     Worker {
-        pool: app.state.pool.clone(),
-        mailer: Arc::new(mailer),
-        links: app.state.links.clone(),
-        clock,
         config: WorkerConfig {
             max_attempts: 3,
-            ..WorkerConfig::default()
+            ..worker.config.clone()
         },
-        metrics: app.state.metrics.clone(),
+        ..worker
     }
 }
 

@@ -167,14 +167,8 @@ fn worker(
     clock: &Arc<ManualClock>,
 ) -> Worker {
     let extra_roots = ca_file.map_or_else(Vec::new, |path| SmtpCaFile::load(path).unwrap().certs);
-    Worker {
-        pool: app.state.pool.clone(),
-        mailer: Arc::new(Mailer::smtp_trusting(&sink.url(), &extra_roots, 8).unwrap()),
-        links: app.state.links.clone(),
-        clock: clock.clone(),
-        config: WorkerConfig::default(),
-        metrics: app.state.metrics.clone(),
-    }
+    let mailer = Mailer::smtp_trusting(&sink.url(), &extra_roots, 8).unwrap();
+    app.worker_with(mailer, clock.clone())
 }
 
 /// Records a face treatment done an hour ago for each patient, at the same time;
@@ -286,6 +280,12 @@ async fn an_untrusted_certificate_holds_the_reminders_until_the_settings_are_fix
     assert!(outbox.contains("Emails are not going out"), "{outbox}");
     assert!(outbox.contains("2 emails are held, not failed"), "{outbox}");
     assert_eq!(outbox.matches(UNTRUSTED_ON_A_PAGE).count(), 3, "{outbox}");
+    // And the admins' System page says so too, with what to fix.
+    let admin = app.signed_in("admin").await;
+    let system = app.get_text_with(&admin, "/admin/system").await;
+    assert!(system.contains("Emails are not going out"), "{system}");
+    assert!(system.contains(UNTRUSTED_ON_A_PAGE), "{system}");
+    assert!(system.contains("AFTERCARE_SMTP_CA_FILE"), "{system}");
     let problem = with_conn(&app, |conn| smtp_config_error(conn).unwrap()).await;
     assert_eq!(
         problem.map(|p| (p.message, p.held)),

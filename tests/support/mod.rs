@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 use aftercare::clock::ManualClock;
 use aftercare::config::Settings;
+use aftercare::jobs::Worker;
+use aftercare::mail::Mailer;
 use aftercare::startup::Application;
 use aftercare::store;
 use aftercare::usecases::accounts::{self, NewUserInput};
@@ -397,6 +399,15 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status().as_u16(), 303, "clinic settings saved");
+    }
+
+    /// The app's worker as `serve` builds it, but sending with `mailer` on `clock`.
+    pub fn worker_with(&self, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
+        Worker {
+            mailer: Arc::new(mailer),
+            clock,
+            ..aftercare::startup::worker_for(&self.state).expect("the app's worker")
+        }
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {
