@@ -479,11 +479,11 @@ pub(super) async fn show(
 
 #[derive(Template)]
 #[template(path = "sheet/staff.html")]
-struct StaffSheetPage {
+struct StaffSheetPage<'a> {
     ctx: PageCtx,
-    /// The sheet's body as the cache keeps it.
-    body: String,
-    patient_name: String,
+    /// The sheet's body as the cache keeps it (not copied).
+    body: &'a str,
+    patient_name: &'a str,
     treatment_id: i64,
     /// Opened by "Record and print": the page asks for the print dialog.
     print: bool,
@@ -613,8 +613,9 @@ pub(super) async fn staff_sheet(
     }
     let html = StaffSheetPage {
         ctx,
-        body: String::from_utf8_lossy(&body.html).into_owned(),
-        patient_name: body.patient_name.clone(),
+        body: std::str::from_utf8(&body.html)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("a cached sheet is not UTF-8: {e}")))?,
+        patient_name: &body.patient_name,
         treatment_id: id,
         print,
     }
