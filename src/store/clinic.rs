@@ -81,14 +81,6 @@ pub fn save(conn: &mut DbConn, row: &ClinicRow, now: NaiveDateTime) -> QueryResu
         .execute(conn)
 }
 
-/// The settings' version, raised by every save (the sheet cache's key).
-pub fn version(conn: &mut DbConn) -> QueryResult<i64> {
-    clinic::table
-        .find(1)
-        .select(clinic::version)
-        .get_result(conn)
-}
-
 /// How long records are kept, in days; `None` keeps them for ever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable, AsChangeset)]
 #[diesel(table_name = clinic, treat_none_as_null = true)]

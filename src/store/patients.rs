@@ -79,16 +79,6 @@ pub fn update(conn: &mut DbConn, id: i64, fields: &PatientFields) -> QueryResult
         .execute(conn)
 }
 
-/// The patient's version (raised by every change to what a sheet shows of them), and whether
-/// they were erased.
-pub fn version(conn: &mut DbConn, id: i64) -> QueryResult<Option<(i64, bool)>> {
-    patients::table
-        .find(id)
-        .select((patients::version, patients::erased_at.is_not_null()))
-        .get_result(conn)
-        .optional()
-}
-
 /// Records the patient's skin considerations (ids), which later treatments start from.
 pub fn set_considerations(
     conn: &mut DbConn,

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{patients, treatment_areas, treatments, users};
+use super::schema::{clinic, patients, treatment_areas, treatments, users};
 use super::DbConn;
 use crate::insert_returning_id;
 
@@ -74,16 +74,31 @@ pub fn update(conn: &mut DbConn, id: i64, fields: &TreatmentFields) -> QueryResu
     .execute(conn)
 }
 
-/// A live treatment's patient and version, without its plan: what the sheet
-/// cache needs to know whether what it holds is current.
-pub fn version(conn: &mut DbConn, id: i64) -> QueryResult<Option<(i64, i64)>> {
+/// The version counters a live treatment's sheet is made from, in one read
+/// (every sheet view asks): the treatment's, its patient's (and whether the
+/// patient was erased), and the clinic settings'.
+pub fn sheet_versions(conn: &mut DbConn, id: i64) -> QueryResult<Option<SheetVersions>> {
+    let clinic_version = clinic::table
+        .find(1)
+        .select(clinic::version)
+        .single_value()
+        .assume_not_null();
     treatments::table
-        .find(id)
+        .inner_join(patients::table)
+        .filter(treatments::id.eq(id))
         .filter(treatments::deleted_at.is_null())
-        .select((treatments::patient_id, treatments::version))
-        .get_result(conn)
+        .select((
+            treatments::version,
+            patients::version,
+            patients::erased_at.is_not_null(),
+            clinic_version,
+        ))
+        .get_result::<SheetVersions>(conn)
         .optional()
 }
+
+/// (treatment, patient, patient erased, clinic settings): see [`sheet_versions`].
+pub type SheetVersions = (i64, i64, bool, i64);
 
 /// Replaces a treatment's areas with `areas` (in order).
 pub fn set_areas(conn: &mut DbConn, treatment_id: i64, areas: &[(String, f64)]) -> QueryResult<()> {

@@ -192,11 +192,6 @@ pub fn get(conn: &mut DbConn) -> AppResult<Clinic> {
     Ok(store::clinic::get(conn)?)
 }
 
-/// The settings' version (raised by every save), for the sheet cache's key.
-pub fn version(conn: &mut DbConn) -> AppResult<i64> {
-    Ok(store::clinic::version(conn)?)
-}
-
 #[tracing::instrument(skip_all)]
 pub fn save(
     conn: &mut DbConn,

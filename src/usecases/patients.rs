@@ -264,12 +264,6 @@ pub fn get_unless_erased(conn: &mut DbConn, id: i64) -> AppResult<Patient> {
         .ok_or(AppError::NotFound)
 }
 
-/// The patient's version (raised by every edit), for the sheet cache's key, and whether they
-/// were erased.
-pub fn version(conn: &mut DbConn, id: i64) -> AppResult<(i64, bool)> {
-    store::patients::version(conn, id)?.ok_or(AppError::NotFound)
-}
-
 /// Overwrites the patient's identity (see `store::patients::erase`); their name becomes
 /// "Erased patient #N". Call inside the erasure's transaction. Returns the patient as they were.
 pub fn erase(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> AppResult<Patient> {

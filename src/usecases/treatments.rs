@@ -617,18 +617,17 @@ pub enum Reader {
     Patient,
 }
 
-/// The current versions behind a live treatment's sheet (three small reads, no plan).
+/// The current versions behind a live treatment's sheet (one small read, no plan).
 pub fn sheet_version(conn: &mut DbConn, id: i64, reader: Reader) -> AppResult<SheetVersion> {
-    let (patient_id, treatment) =
-        store::treatments::version(conn, id)?.ok_or(AppError::NotFound)?;
-    let (patient, erased) = patients::version(conn, patient_id)?;
+    let (treatment, patient, erased, clinic) =
+        store::treatments::sheet_versions(conn, id)?.ok_or(AppError::NotFound)?;
     if erased && reader == Reader::Patient {
         return Err(AppError::NotFound);
     }
     Ok(SheetVersion {
         treatment,
         patient,
-        clinic: clinic::version(conn)?,
+        clinic,
     })
 }
 
