@@ -399,6 +399,8 @@ async fn erasing_a_patient_removes_their_identity_and_keeps_the_treatment(app: T
         "Kept, without their identity",
         NAME,
         "needle depths",
+        "their treatment.",
+        "pending emails are cancelled, and their sheet",
     ] {
         assert!(page.contains(text), "{text}");
     }
