@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
+use actix_web::http::Method;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use super::cookies::{self, AppCookie};
@@ -17,46 +18,65 @@ use crate::usecases::checkins;
 pub(super) type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
 /// The request's session, looked up once and cached in the request, with
-/// the navigation's count of check-ins waiting (read in the same trip to the
-/// database: a staff page then makes one trip for both, not two).
+/// the navigation's count of check-ins waiting when a page needs it.
 #[derive(Clone)]
-struct SessionCache(Option<(ActiveSession, i64)>);
+struct SessionCache(Option<(ActiveSession, Option<i64>)>);
 
+/// The request's session. A page (GET) also reads the navigation's count in
+/// the same trip to the database, so it makes one trip for both, not two; a
+/// form's POST, which mostly redirects, reads no count.
 pub async fn current_session(req: &HttpRequest) -> Result<Option<ActiveSession>, AppError> {
-    Ok(signed_in(req).await?.map(|(session, _)| session))
+    let page = matches!(*req.method(), Method::GET | Method::HEAD);
+    Ok(signed_in(req, page).await?.map(|(session, _)| session))
 }
 
 /// The session and the number of check-ins needing attention (0 without a session).
 pub async fn session_and_attention(
     req: &HttpRequest,
 ) -> Result<(Option<ActiveSession>, i64), AppError> {
-    Ok(match signed_in(req).await? {
-        Some((session, attention)) => (Some(session), attention),
+    Ok(match signed_in(req, true).await? {
+        Some((session, attention)) => (Some(session), attention.unwrap_or(0)),
         None => (None, 0),
     })
 }
 
-async fn signed_in(req: &HttpRequest) -> Result<Option<(ActiveSession, i64)>, AppError> {
-    if let Some(cached) = req.extensions().get::<SessionCache>() {
-        return Ok(cached.0.clone());
-    }
+async fn signed_in(
+    req: &HttpRequest,
+    with_attention: bool,
+) -> Result<Option<(ActiveSession, Option<i64>)>, AppError> {
+    let cached = req.extensions().get::<SessionCache>().cloned();
     let state = cookies::state(req);
-    let session = match cookies::get(req, &state, AppCookie::Session) {
-        None => None,
-        Some(token) => {
-            let now = state.now();
-            let idle = chrono::Duration::from_std(state.settings.session_idle).unwrap_or_default();
-            let max_age =
-                chrono::Duration::from_std(state.settings.session_max_age).unwrap_or_default();
-            state
-                .db(
-                    move |conn| match accounts::resume_session(conn, &token, idle, max_age, now)? {
-                        Some(session) => Ok(Some((session, checkins::open_count(conn)?))),
-                        None => Ok(None),
-                    },
-                )
-                .await?
+    let session = match cached {
+        // A form shown again (422) needs the count its POST did not read.
+        Some(SessionCache(Some((session, None)))) if with_attention => {
+            let attention = state.db(checkins::open_count).await?;
+            Some((session, Some(attention)))
         }
+        Some(SessionCache(cached)) => return Ok(cached),
+        None => match cookies::get(req, &state, AppCookie::Session) {
+            None => None,
+            Some(token) => {
+                let now = state.now();
+                let idle =
+                    chrono::Duration::from_std(state.settings.session_idle).unwrap_or_default();
+                let max_age =
+                    chrono::Duration::from_std(state.settings.session_max_age).unwrap_or_default();
+                state
+                    .db(move |conn| {
+                        let Some(session) =
+                            accounts::resume_session(conn, &token, idle, max_age, now)?
+                        else {
+                            return Ok(None);
+                        };
+                        let attention = match with_attention {
+                            true => Some(checkins::open_count(conn)?),
+                            false => None,
+                        };
+                        Ok(Some((session, attention)))
+                    })
+                    .await?
+            }
+        },
     };
     req.extensions_mut().insert(SessionCache(session.clone()));
     Ok(session)

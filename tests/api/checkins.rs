@@ -290,7 +290,15 @@ async fn staff_see_it_under_needs_attention_and_acknowledge_it(app: TestApp) {
     // An "as expected" answer is recorded but needs no one.
     c.send(&[("answer", "fine")], None).await;
     let home = c.app.get_text_with(&c.staff, "/").await;
-    assert!(home.contains("<span class=\"count\" aria-label=\"1 waiting\">1</span>"));
+    let count = "<span class=\"count\" aria-label=\"1 waiting\">1</span>";
+    assert!(home.contains(count));
+    // A form shown again with its errors (a POST's page) has the count too.
+    let again = c
+        .app
+        .post_form_with(&c.staff, "/patients/new", &[("name", "")])
+        .await;
+    assert_eq!(again.status().as_u16(), 422);
+    assert!(again.text().await.unwrap().contains(count));
     let list = c.app.get_text_with(&c.staff, "/attention").await;
     assert!(list.contains("Maya Patel") && list.contains("Yellow spots since this morning"));
     assert!(list.contains("Pus, or spots that spread"));
