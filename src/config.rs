@@ -226,6 +226,11 @@ pub struct Settings {
     pub backup_keep: usize,
     /// The hour of the day (clinic time) the daily backup is taken.
     pub backup_hour: u32,
+    /// How long each step of the SMTP dialogue may take (RFC 5321 §4.5.3.2).
+    pub smtp_timeouts: crate::mail::SmtpTimeouts,
+    /// Emails a worker claims at once, and sends at once (also its SMTP connections).
+    pub worker_batch: i64,
+    pub worker_concurrency: usize,
 }
 
 impl Settings {
@@ -360,6 +365,22 @@ impl Settings {
             }
         }
 
+        let smtp_timeouts = smtp_timeouts(&var, &mut errors);
+        let worker_batch = count("AFTERCARE_WORKER_BATCH", 100, 10_000, &mut errors);
+        let worker_concurrency = count("AFTERCARE_WORKER_CONCURRENCY", 8, 64, &mut errors) as usize;
+        // A worker that dies leaves its claim for one lease; a daily email
+        // waiting longer than the stale rule's hours would be skipped.
+        let lease = crate::jobs::lease::lease_for(smtp_timeouts.longest_send(1));
+        if lease.as_secs() >= reminder_stale_hours as u64 * 3600 {
+            errors.push(format!(
+                "AFTERCARE_SMTP_TIMEOUT_*: one email may take up to {} s, so a worker's lease is \
+                 {} s, as long as AFTERCARE_REMINDER_STALE_HOURS ({reminder_stale_hours}) or \
+                 longer: shorten the timeouts or allow more hours",
+                smtp_timeouts.longest_send(1).as_secs(),
+                lease.as_secs()
+            ));
+        }
+
         let smtp_ca_file = var("AFTERCARE_SMTP_CA_FILE").and_then(|path| {
             SmtpCaFile::load(Path::new(path.trim()))
                 .map_err(|e| errors.push(e))
@@ -424,6 +445,9 @@ impl Settings {
             backup_dir,
             backup_keep,
             backup_hour,
+            smtp_timeouts,
+            worker_batch,
+            worker_concurrency,
         })
     }
 
@@ -518,12 +542,56 @@ impl Settings {
                 "AFTERCARE_BACKUP_HOUR",
                 format!("{:02}:00", self.backup_hour),
             ),
+            (
+                "AFTERCARE_SMTP_TIMEOUT_*",
+                format!(
+                    "greeting {} s, command {} s, data start {} s, data block {} s, data end {} s",
+                    self.smtp_timeouts.greeting.as_secs(),
+                    self.smtp_timeouts.command.as_secs(),
+                    self.smtp_timeouts.data_start.as_secs(),
+                    self.smtp_timeouts.data_block.as_secs(),
+                    self.smtp_timeouts.data_end.as_secs()
+                ),
+            ),
+            ("AFTERCARE_WORKER_BATCH", self.worker_batch.to_string()),
+            (
+                "AFTERCARE_WORKER_CONCURRENCY",
+                self.worker_concurrency.to_string(),
+            ),
         ]
     }
 
     pub fn from_env() -> Result<Self, Vec<String>> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
+}
+
+/// `AFTERCARE_SMTP_TIMEOUT_{GREETING,COMMAND,DATA_START,DATA_BLOCK,DATA_END}`,
+/// whole seconds from 1 to 3600 each; RFC 5321's minimums by default.
+fn smtp_timeouts(
+    var: &impl Fn(&str) -> Option<String>,
+    errors: &mut Vec<String>,
+) -> crate::mail::SmtpTimeouts {
+    let mut timeouts = crate::mail::SmtpTimeouts::default();
+    let t = &mut timeouts;
+    for (step, field) in [
+        ("GREETING", &mut t.greeting),
+        ("COMMAND", &mut t.command),
+        ("DATA_START", &mut t.data_start),
+        ("DATA_BLOCK", &mut t.data_block),
+        ("DATA_END", &mut t.data_end),
+    ] {
+        let name = format!("AFTERCARE_SMTP_TIMEOUT_{step}");
+        if let Some(v) = var(&name) {
+            match v.trim().parse::<u64>() {
+                Ok(secs) if (1..=3600).contains(&secs) => *field = Duration::from_secs(secs),
+                _ => errors.push(format!(
+                    "{name}: {v:?} is not a whole number of seconds from 1 to 3600"
+                )),
+            }
+        }
+    }
+    timeouts
 }
 
 /// A folder that exists and takes new files. A missing one is not created:

@@ -338,13 +338,17 @@ fn worker_failure(
 
 pub fn worker_for(state: &AppState) -> anyhow::Result<Worker> {
     let settings = &state.settings;
+    let mailer = Mailer::from_settings(settings)?;
     Ok(Worker {
         pool: state.pool.clone(),
-        mailer: Arc::new(Mailer::from_settings(settings)?),
         links: state.links.clone(),
         clock: state.clock.clone(),
         metrics: state.metrics.clone(),
         config: WorkerConfig {
+            // Long enough for the longest send the settings allow (checked at start-up).
+            lease: crate::jobs::lease::lease_for(mailer.longest_send()),
+            batch_size: settings.worker_batch,
+            concurrency: settings.worker_concurrency,
             max_attempts: settings.mail_max_attempts,
             stale_after: chrono::Duration::hours(settings.reminder_stale_hours),
             retention: Retention {
@@ -354,6 +358,7 @@ pub fn worker_for(state: &AppState) -> anyhow::Result<Worker> {
             },
             ..WorkerConfig::default()
         },
+        mailer: Arc::new(mailer),
     })
 }
 

@@ -4,8 +4,19 @@
 //!
 //! Delivery is at-least-once at the SMTP boundary: a worker that dies after
 //! the server accepted a message but before marking it leaves the row to be
-//! sent again once its lease expires. The lease is longer than the SMTP
-//! timeout and the Message-ID is stable, so a repeat is rare and recognisable.
+//! sent again once its lease expires. Everything else keeps a row to one send
+//! (see `lease.rs`): each claim writes a random token into its rows and an
+//! outcome is recorded only while that token holds the row; the lease is
+//! derived from the SMTP timeouts (half as long again as the longest send) and
+//! renewed while the claim is worked through; no send starts unless what is
+//! left of the lease, counted on the monotonic clock, covers the longest send;
+//! a row whose lease was taken over is neither sent nor recorded (it is
+//! logged), and one that will not be sent this round is given back, its
+//! attempt not counted. The Message-ID is stable, so a repeat is recognisable.
+//!
+//! The clock: "now" is read again before each send, so an email is never sent
+//! before its time even when the wall clock went back after the claim (it is
+//! given back); durations (the lease, the pause below) are monotonic.
 //!
 //! Wrong mail settings (the server's certificate not trusted, the password
 //! refused) are no fault of any email, and retrying each email six times
@@ -20,6 +31,7 @@
 //! stale rule treats a long pause like any other time the app was not sending.
 
 pub mod backups;
+pub mod lease;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
@@ -37,7 +49,8 @@ use crate::usecases::checkins;
 use crate::usecases::clinic::Clinic;
 use crate::usecases::housekeeping::{self, Pruned, Retention};
 use crate::usecases::links::Links;
-use crate::usecases::reminders::{self, is_stale, Job, Outcome};
+use crate::usecases::reminders::{self, is_stale, Claim, Job, Outcome};
+use lease::Lease;
 use crate::usecases::{DbConn, DbError, Pool};
 
 /// At most this many outcomes are recorded in one transaction.
@@ -47,8 +60,13 @@ const RECORD_BATCH: usize = 64;
 pub struct WorkerConfig {
     /// Reminders claimed per round.
     pub batch_size: i64,
-    /// How long a claimed reminder is ours before another worker may take it.
-    pub lease: Duration,
+    /// How long a claimed reminder is ours before another worker may take it,
+    /// unless renewed: [`lease::lease_for`] the mailer's longest send
+    /// (`startup::worker_for`). A round refuses to start with a shorter one.
+    pub lease: StdDuration,
+    /// Whether the lease is renewed while a claim is worked through (off only
+    /// to show what a worker does when its renewals do not get through).
+    pub renew_leases: bool,
     /// Sends in flight at once within one worker.
     pub concurrency: usize,
     /// Temporary failures are retried until this many attempts, then fail.
@@ -74,7 +92,8 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             batch_size: 100,
-            lease: Duration::seconds(120),
+            lease: lease::lease_for(mail::SmtpTimeouts::default().longest_send(1)),
+            renew_leases: true,
             concurrency: 8,
             max_attempts: 6,
             backoff: Duration::seconds(60),
@@ -107,6 +126,12 @@ pub struct RunReport {
     pub cancelled: usize,
     /// Held for a configuration error, not counted as an attempt.
     pub held: usize,
+    /// Given back unsent, not counted as an attempt: the lease had too little
+    /// left for a send, or the clock went back before the email's time.
+    pub released: usize,
+    /// Taken over by another claim after this one's lease ran out: neither
+    /// sent nor recorded by this worker.
+    pub lost: usize,
     /// The round sent nothing: the worker is pausing after a configuration error.
     pub paused: bool,
 }
@@ -131,6 +156,8 @@ impl RunReport {
         self.skipped += r.skipped;
         self.cancelled += r.cancelled;
         self.held += r.held;
+        self.released += r.released;
+        self.lost += r.lost;
     }
 }
 
@@ -140,8 +167,9 @@ pub struct MailState {
     /// An email went through since start-up or the last configuration error,
     /// so a round need not send one alone first.
     proven: bool,
-    /// After a configuration error, nothing is sent before this.
-    paused_until: Option<DateTime<Utc>>,
+    /// After a configuration error, nothing is sent before this (monotonic:
+    /// a step of the wall clock neither ends the pause nor stretches it).
+    paused_until: Option<std::time::Instant>,
 }
 
 /// Set by the round's first configuration error: the emails after it are
@@ -171,7 +199,8 @@ impl Worker {
     /// first unless the settings are proven, and pauses if the round held any.
     pub async fn run_round(&self, mail: &mut MailState) -> anyhow::Result<RunReport> {
         let now = self.clock.now();
-        if mail.paused_until.is_some_and(|until| now < until) {
+        let since_start = self.clock.monotonic();
+        if mail.paused_until.is_some_and(|until| since_start < until) {
             let name = self.config.name.clone();
             self.blocking(move |conn| Ok(reminders::beat(conn, &name, now.naive_utc())?))
                 .await?;
@@ -185,7 +214,9 @@ impl Worker {
         if report.held > 0 {
             *mail = MailState {
                 proven: false,
-                paused_until: Some(now + self.config.config_pause),
+                paused_until: Some(
+                    since_start + self.config.config_pause.to_std().unwrap_or_default(),
+                ),
             };
         } else if report.sent > 0 {
             mail.proven = true;
@@ -199,9 +230,36 @@ impl Worker {
         proven: bool,
         wrong: &SettingsWrong,
     ) -> anyhow::Result<RunReport> {
+        let longest = self.mailer.longest_send();
+        anyhow::ensure!(
+            self.config.lease >= longest,
+            "the worker's lease ({} s) is shorter than the longest send ({} s)",
+            self.config.lease.as_secs(),
+            longest.as_secs()
+        );
+        // One claim, one token, for the alerts and the reminders of this round;
+        // the lease is counted from before either was stored.
+        let token = random_token();
+        let lease = Lease::new(self.config.lease, self.clock.monotonic(), now);
+        let work = self.work_through(now, proven, wrong, &token, &lease);
+        tokio::pin!(work);
+        tokio::select! {
+            report = &mut work => report,
+            never = self.keep_lease(&token, &lease) => match never {},
+        }
+    }
+
+    async fn work_through(
+        &self,
+        now: DateTime<Utc>,
+        proven: bool,
+        wrong: &SettingsWrong,
+        token: &str,
+        lease: &Lease,
+    ) -> anyhow::Result<RunReport> {
         // A patient waiting for a call comes before the day's advice.
-        let mut report = self.send_alerts(now, wrong).await?;
-        let (jobs, clinic) = self.claim(now).await?;
+        let mut report = self.send_alerts(now, wrong, token, lease).await?;
+        let (jobs, clinic) = self.claim(now, token).await?;
         report.claimed += jobs.len();
         let mut groups = by_email(jobs).into_iter();
         // Unproven settings are tried with one email, not `concurrency` at once:
@@ -216,13 +274,13 @@ impl Worker {
             async move {
                 let ids: Vec<i64> = group.iter().map(|j| j.reminder.id).collect();
                 // A bug in one email must not stop the others: it fails visibly instead.
-                AssertUnwindSafe(self.process(group, clinic, now, wrong))
+                AssertUnwindSafe(self.process(group, clinic, lease, wrong))
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| {
                         let failed = "internal error while sending (see the log)";
                         ids.into_iter()
-                            .map(|id| (id, Outcome::Failed(failed.into())))
+                            .map(|id| (id, Done::Outcome(Outcome::Failed(failed.into()))))
                             .collect()
                     })
             }
@@ -252,17 +310,11 @@ impl Worker {
         let record_all = async {
             let mut batch = Vec::new();
             while to_record.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-                for (_, outcome) in &batch {
-                    self.tally(&mut report, MailKind::Reminder, outcome);
-                }
-                let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
-                if let Err(e) = self.record(std::mem::take(&mut batch), now).await {
-                    // The leases run out and the rows are tried again; say so loudly.
-                    tracing::error!(reminders = ?ids, error = %e, "could not record reminders' outcomes");
-                }
+                let lost = self.record(std::mem::take(&mut batch), token).await;
+                report.add_up(&lost);
             }
         };
-        tokio::join!(send_all, record_all);
+        let ((), ()) = tokio::join!(send_all, record_all);
         Ok(report)
     }
 
@@ -273,11 +325,12 @@ impl Worker {
         let mut mail = MailState::default();
         loop {
             let r = self.run_round(&mut mail).await?;
-            if r.claimed == 0 {
+            total.add_up(&r);
+            // A round that only gave back or lost what it claimed would claim it again.
+            if r.claimed == 0 || r.claimed == r.released + r.lost {
                 total.paused = r.paused;
                 return Ok(total);
             }
-            total.add_up(&r);
         }
     }
 
@@ -314,7 +367,9 @@ impl Worker {
                     );
                     self.config.idle_poll
                 }
-                Ok(r) if r.claimed as i64 >= self.config.batch_size => StdDuration::ZERO,
+                Ok(r) if r.claimed as i64 >= self.config.batch_size && r.released == 0 => {
+                    StdDuration::ZERO
+                }
                 Ok(r) => {
                     if r.claimed > 0 {
                         tracing::info!(?r, "reminders processed");
@@ -340,20 +395,24 @@ impl Worker {
     }
 
     /// Sends the clinic's alert emails for urgent check-ins, with the same
-    /// lease and retry rules as reminders. There are few, so one at a time.
+    /// fenced lease and retry rules as reminders. There are few, so one at a time.
     async fn send_alerts(
         &self,
         now: DateTime<Utc>,
         wrong: &SettingsWrong,
+        token: &str,
+        lease: &Lease,
     ) -> anyhow::Result<RunReport> {
-        let (lease_until, limit) = (now + self.config.lease, self.config.batch_size);
+        let claim = self.claim_for(now, token);
+        let owned = claim.token.to_string();
         let (alerts, clinic) = self
             .blocking(move |conn| {
                 Ok(checkins::claim_alerts(
                     conn,
-                    now.naive_utc(),
-                    lease_until.naive_utc(),
-                    limit,
+                    Claim {
+                        token: &owned,
+                        ..claim
+                    },
                 )?)
             })
             .await?;
@@ -368,6 +427,11 @@ impl Worker {
         let email = mail::alert::compose(&clinic.name, &attention);
         let mut done = Vec::new();
         for alert in alerts {
+            if !lease.may_start(self.clock.monotonic(), self.mailer.longest_send()) {
+                report.released += 1;
+                done.push((alert.id, None));
+                continue;
+            }
             let outcome = if clinic.email.is_empty() {
                 Outcome::Failed(
                     "the clinic has no email address: set one in Clinic settings".into(),
@@ -385,14 +449,20 @@ impl Worker {
                 };
                 match mail::build_message(&envelope, email.text.clone(), email.html.clone()) {
                     Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
-                    Ok(message) => self.deliver(message, alert.attempts, now, wrong).await,
+                    Ok(message) => self.deliver(message, alert.attempts, wrong).await,
                 }
             };
             self.tally(&mut report, MailKind::CheckinAlert, &outcome);
-            done.push((alert.id, outcome));
+            done.push((alert.id, Some(outcome)));
         }
-        self.blocking(move |conn| Ok(checkins::record_alerts(conn, done, now.naive_utc())?))
+        let (token, at) = (token.to_string(), self.clock.now().naive_utc());
+        let lost = self
+            .blocking(move |conn| Ok(checkins::record_alerts(conn, &token, done, at)?))
             .await?;
+        if !lost.is_empty() {
+            report.lost += lost.len();
+            tracing::warn!(alerts = ?lost, "lost the lease on these alert emails: another worker took them over; their outcomes are not recorded here");
+        }
         Ok(report)
     }
 
@@ -426,16 +496,28 @@ impl Worker {
         }
     }
 
-    async fn claim(&self, now: DateTime<Utc>) -> anyhow::Result<(Vec<Job>, Clinic)> {
-        let (lease_until, limit) = (now + self.config.lease, self.config.batch_size);
-        let name = self.config.name.clone();
+    /// A claim of this round: from `now`, for one lease, up to a batch.
+    fn claim_for<'a>(&self, now: DateTime<Utc>, token: &'a str) -> Claim<'a> {
+        let lease = Duration::from_std(self.config.lease).unwrap_or(Duration::MAX);
+        Claim {
+            now: now.naive_utc(),
+            lease_until: (now + lease).naive_utc(),
+            limit: self.config.batch_size,
+            token,
+        }
+    }
+
+    async fn claim(&self, now: DateTime<Utc>, token: &str) -> anyhow::Result<(Vec<Job>, Clinic)> {
+        let claim = self.claim_for(now, token);
+        let (name, owned) = (self.config.name.clone(), token.to_string());
         self.blocking(move |conn| {
             Ok(reminders::claim_due(
                 conn,
                 &name,
-                now.naive_utc(),
-                lease_until.naive_utc(),
-                limit,
+                Claim {
+                    token: &owned,
+                    ..claim
+                },
             )?)
         })
         .await
@@ -449,9 +531,18 @@ impl Worker {
         &self,
         group: Vec<Job>,
         clinic: &Clinic,
-        now: DateTime<Utc>,
+        lease: &Lease,
         wrong: &SettingsWrong,
-    ) -> Vec<(i64, Outcome)> {
+    ) -> Vec<(i64, Done)> {
+        // Now, not when the round began: a long round's later emails are
+        // judged by the time they would go.
+        let now = self.clock.now();
+        if let Some(not_now) = self.not_now(&group, lease, now) {
+            return group
+                .iter()
+                .map(|j| (j.reminder.id, not_now.clone()))
+                .collect();
+        }
         let mut done = Vec::new();
         let mut to_send = Vec::new();
         for job in group {
@@ -474,7 +565,7 @@ impl Worker {
                 to_send.push(job);
                 continue;
             };
-            done.push((r.id, outcome));
+            done.push((r.id, Done::Outcome(outcome)));
         }
         if to_send.is_empty() {
             return done;
@@ -483,15 +574,29 @@ impl Worker {
             Ok(message) => {
                 // Rows that go together were claimed together, so they have made the same attempts.
                 let attempts = to_send.iter().map(|j| j.reminder.attempts).max();
-                self.deliver(message, attempts.unwrap_or(0), now, wrong)
-                    .await
+                self.deliver(message, attempts.unwrap_or(0), wrong).await
             }
             Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
         };
         for job in &to_send {
-            done.push((job.reminder.id, outcome.clone()));
+            done.push((job.reminder.id, Done::Outcome(outcome.clone())));
         }
         done
+    }
+
+    /// Why a group of claimed reminders is not to be sent now, if it is not:
+    /// another claim took it over (seen at a renewal); the lease has too
+    /// little left for the longest send; or the clock went back since the
+    /// claim and its time has not come.
+    fn not_now(&self, group: &[Job], lease: &Lease, now: DateTime<Utc>) -> Option<Done> {
+        if group.iter().any(|j| !lease.holds(j.reminder.id)) {
+            return Some(Done::Lost);
+        }
+        if !lease.may_start(self.clock.monotonic(), self.mailer.longest_send()) {
+            return Some(Done::GiveBack);
+        }
+        let due = |j: &Job| j.reminder.send_at <= now.naive_utc();
+        (!group.iter().all(due)).then_some(Done::GiveBack)
     }
 
     /// Sends one email (a reminder or an alert) on its `attempts`th attempt and
@@ -501,7 +606,6 @@ impl Worker {
         &self,
         message: lettre::Message,
         attempts: i32,
-        now: DateTime<Utc>,
         wrong: &SettingsWrong,
     ) -> Outcome {
         if let Some(reason) = wrong.get() {
@@ -521,7 +625,7 @@ impl Worker {
             }
             Failure::Temporary => Outcome::Retry {
                 error: message,
-                next: (now + self.config.backoff_after(attempts)).naive_utc(),
+                next: (self.clock.now() + self.config.backoff_after(attempts)).naive_utc(),
             },
         }
     }
@@ -561,18 +665,61 @@ impl Worker {
         mail::build_message(&envelope, email.text(), email.html())
     }
 
-    async fn record(&self, done: Vec<(i64, Outcome)>, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let name = self.config.name.clone();
-        self.blocking(move |conn| {
-            Ok(reminders::record_outcomes(
-                conn,
-                &name,
-                done,
-                now.naive_utc(),
-            )?)
-        })
-        .await
+    /// Records what became of finished reminders of the claim `token`: the
+    /// outcomes (counted in the report and the metrics), and the rows given
+    /// back. Rows another claim took over are logged and counted as lost. A
+    /// failure to record is logged: the leases run out and the rows are tried
+    /// again.
+    async fn record(&self, done: Vec<(i64, Done)>, token: &str) -> RunReport {
+        let mut report = RunReport::default();
+        let (mut outcomes, mut give_back, mut lost) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, what) in done {
+            match what {
+                Done::Outcome(outcome) => {
+                    self.tally(&mut report, MailKind::Reminder, &outcome);
+                    outcomes.push((id, outcome));
+                }
+                Done::GiveBack => give_back.push(id),
+                Done::Lost => lost.push(id),
+            }
+        }
+        report.released = give_back.len();
+        let (name, owned, at) = (
+            self.config.name.clone(),
+            token.to_string(),
+            self.clock.now().naive_utc(),
+        );
+        let ids: Vec<i64> = outcomes.iter().map(|(id, _)| *id).collect();
+        let recorded = self
+            .blocking(move |conn| {
+                reminders::release(conn, &owned, &give_back, at)?;
+                Ok(reminders::record_outcomes(
+                    conn, &name, &owned, outcomes, at,
+                )?)
+            })
+            .await;
+        match recorded {
+            Ok(taken_over) => lost.extend(taken_over),
+            Err(e) => {
+                tracing::error!(reminders = ?ids, error = %e, "could not record reminders' outcomes")
+            }
+        }
+        if !lost.is_empty() {
+            tracing::warn!(reminders = ?lost, "lost the lease on these reminders: another worker took them over, so this one neither sent nor recorded them (or sent them before the lease ran out)");
+        }
+        report.lost = lost.len();
+        report
     }
+}
+
+/// What a worker did with a claimed reminder.
+#[derive(Debug, Clone)]
+enum Done {
+    Outcome(Outcome),
+    /// Not sent this round: given back, the attempt not counted.
+    GiveBack,
+    /// Taken over by another claim: left to it.
+    Lost,
 }
 
 /// Claimed reminders, one group per email: a patient's reminders due at the

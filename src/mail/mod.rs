@@ -21,13 +21,14 @@ use rustls::pki_types::CertificateDer;
 
 use crate::config::Settings;
 
-/// SMTP commands time out after this long; the worker's lease is longer, so
-/// a row is never re-claimed while its send may still succeed. Connecting
-/// (through TLS and AUTH) and sending each get this long.
-pub const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+pub use smtp::SmtpTimeouts;
 
-/// SMTP connections open at once per `Mailer`, as many as the worker's sends
-/// in flight (`WorkerConfig::concurrency`).
+/// Writing an `.eml` file takes no longer than this, or fails (a hung disk).
+const FILE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// SMTP connections open at once per `Mailer` made without settings, as many
+/// as the worker's sends in flight by default (`WorkerConfig::concurrency`);
+/// with settings, `AFTERCARE_WORKER_CONCURRENCY`.
 pub const SMTP_POOL_SIZE: usize = 8;
 
 pub enum Mailer {
@@ -95,7 +96,11 @@ impl Mailer {
             Some(url) => {
                 let ca = settings.smtp_ca_file.as_ref();
                 let extra_roots = ca.map_or(&[][..], |ca| &ca.certs[..]);
-                Mailer::smtp_trusting(url.expose_secret(), extra_roots, SMTP_POOL_SIZE)
+                let url = smtp::SmtpUrl::parse_trusting(url.expose_secret(), extra_roots)
+                    .map_err(anyhow::Error::msg)?;
+                let connections = settings.worker_concurrency;
+                let pool = smtp::SmtpPool::with_timeouts(url, connections, settings.smtp_timeouts);
+                Ok(Mailer::Smtp(pool))
             }
             None => Mailer::files(settings.mail_dir.clone()),
         }
@@ -140,14 +145,30 @@ impl Mailer {
         }
     }
 
+    /// The longest [`Mailer::send`] can take before it succeeds or fails: the
+    /// worker's lease is derived from it.
+    pub fn longest_send(&self) -> Duration {
+        match self {
+            Mailer::Smtp(pool) => pool.longest_send(),
+            Mailer::Files { .. } => FILE_TIMEOUT,
+        }
+    }
+
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
             Mailer::Smtp(pool) => pool.send(&message).await,
-            Mailer::Files { transport, .. } => transport
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| SendError::temporary(error_chain(&e))),
+            Mailer::Files { transport, dir } => {
+                match tokio::time::timeout(FILE_TIMEOUT, transport.send(message)).await {
+                    Ok(sent) => sent
+                        .map(|_| ())
+                        .map_err(|e| SendError::temporary(error_chain(&e))),
+                    Err(_) => Err(SendError::temporary(format!(
+                        "writing the email to {} took longer than {} s",
+                        dir.display(),
+                        FILE_TIMEOUT.as_secs()
+                    ))),
+                }
+            }
         }
     }
 }

@@ -18,6 +18,14 @@
 //! `Tokio1Executor::connect` and `AsyncSmtpClient::connection`; the pool mirrors
 //! lettre's (idle connections reused, broken ones dropped, idle ones closed
 //! after 60 s), plus a cap on open connections and a timeout on every step.
+//!
+//! The timeouts are RFC 5321 §4.5.3.2's, one per step ([`SmtpTimeouts`]): a
+//! relay may take minutes to answer the end of the data (it is delivering
+//! the message meanwhile), and a client that gives up sooner leaves a message
+//! the relay then delivers anyway, so each retry is a repeat. MAIL, RCPT and
+//! DATA go one command at a time, each with its own timeout; lettre writes the
+//! message and reads the answer to its end in one call (`message`), so that
+//! call gets the data block's and the end's timeouts together.
 
 use std::borrow::Cow;
 use std::io;
@@ -28,12 +36,14 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::io::{AsyncRead as _, AsyncWrite as _};
+use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 #[allow(deprecated)]
 // public, and the only way to reach lettre's TLS handshake; see `ImplicitTls`
 use lettre::transport::smtp::client::AsyncNetworkStream;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::{SMTP_PORT, SUBMISSIONS_PORT, SUBMISSION_PORT};
 use lettre::Message;
 use rustls::pki_types::CertificateDer;
@@ -41,7 +51,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use super::{error_chain, Failure, SendError, SMTP_TIMEOUT};
+use super::{error_chain, Failure, SendError};
 
 /// Idle connections older than this are closed (lettre's pool default).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,6 +60,53 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const CHECK_AFTER: Duration = Duration::from_secs(5);
 /// How often idle connections are looked at for closing.
 const REAP_EVERY: Duration = Duration::from_secs(15);
+
+/// How long each step of the SMTP dialogue may take, after RFC 5321 §4.5.3.2
+/// (the defaults are its minimums). Set with `AFTERCARE_SMTP_TIMEOUT_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmtpTimeouts {
+    /// A new connection, whole: TCP, TLS, the server's 220 greeting, EHLO,
+    /// STARTTLS and AUTH (the RFC's "initial 220 message": 5 minutes).
+    pub greeting: Duration,
+    /// MAIL FROM, each RCPT TO, and the NOOP that checks an idle connection (5 minutes).
+    pub command: Duration,
+    /// DATA, up to the server's 354 (2 minutes).
+    pub data_start: Duration,
+    /// Writing the message (3 minutes per block).
+    pub data_block: Duration,
+    /// The answer to the end of the data, "." (10 minutes): the relay may be
+    /// delivering the message before it answers.
+    pub data_end: Duration,
+}
+
+impl Default for SmtpTimeouts {
+    fn default() -> Self {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        SmtpTimeouts {
+            greeting: minutes(5),
+            command: minutes(5),
+            data_start: minutes(2),
+            data_block: minutes(3),
+            data_end: minutes(10),
+        }
+    }
+}
+
+impl SmtpTimeouts {
+    /// The longest one email to `recipients` addresses can take before it
+    /// succeeds or fails: an idle connection checked (NOOP), found dead and
+    /// replaced by a new one, then MAIL, each RCPT, DATA, the message and the
+    /// answer to its end, each step to its timeout. `SmtpPool::send` is also
+    /// cut off at this bound as a whole.
+    pub fn longest_send(&self, recipients: u32) -> Duration {
+        self.command
+            + self.greeting
+            + self.command * (1 + recipients)
+            + self.data_start
+            + self.data_block
+            + self.data_end
+    }
+}
 
 /// Where to send and how, from `AFTERCARE_SMTP_URL`.
 #[derive(Debug)]
@@ -166,20 +223,35 @@ struct Inner {
     /// Connections not in use, the most recently used last.
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     reaper: Once,
+    timeouts: SmtpTimeouts,
 }
 
 impl SmtpPool {
+    /// A pool with RFC 5321's timeouts.
     pub fn new(url: SmtpUrl, max: usize) -> SmtpPool {
+        SmtpPool::with_timeouts(url, max, SmtpTimeouts::default())
+    }
+
+    pub fn with_timeouts(url: SmtpUrl, max: usize, timeouts: SmtpTimeouts) -> SmtpPool {
         SmtpPool {
             inner: Arc::new(Inner {
                 url,
                 permits: Semaphore::new(max.max(1)),
                 idle: Mutex::new(Vec::new()),
                 reaper: Once::new(),
+                timeouts,
             }),
         }
     }
 
+    /// The longest one email can take (one recipient, as every email of the app has).
+    pub fn longest_send(&self) -> Duration {
+        self.inner.timeouts.longest_send(1)
+    }
+
+    /// Sends one message, each step within its timeout and the whole within
+    /// [`SmtpTimeouts::longest_send`] (a pool permit may be awaited first:
+    /// callers send no more at once than the pool has connections).
     pub async fn send(&self, message: &Message) -> Result<(), SendError> {
         // Started on first use rather than in `new`, which may run outside a runtime.
         self.inner
@@ -187,25 +259,29 @@ impl SmtpPool {
             .call_once(|| drop(tokio::spawn(reap(Arc::downgrade(&self.inner)))));
         let raw = message.formatted();
         let _permit = self.inner.permits.acquire().await.expect("never closed");
-        let mut conn = self.inner.checkout().await?;
-        match tokio::time::timeout(SMTP_TIMEOUT, conn.send(message.envelope(), &raw)).await {
-            Ok(Ok(_)) => {
-                // Back before the permit goes, so the next sender finds it.
-                lock(&self.inner.idle).push((conn, Instant::now()));
-                Ok(())
-            }
-            // lettre has already sent QUIT and closed it for an error reply; any
-            // other failure leaves the connection in an unknown state. Either
-            // way it is dropped (closing the socket), never pooled again.
-            Ok(Err(e)) => Err(smtp_error(&e, Step::Send)),
-            Err(_) => Err(self.inner.timed_out("sending")),
-        }
+        let envelope = message.envelope();
+        let bound = self.inner.timeouts.longest_send(envelope.to().len() as u32);
+        let send = async {
+            let mut conn = self.inner.checkout().await?;
+            self.inner.transaction(&mut conn, envelope, &raw).await?;
+            // Back before the permit goes, so the next sender finds it. After an
+            // error it is dropped instead (closing the socket), never pooled again:
+            // its state is unknown.
+            lock(&self.inner.idle).push((conn, Instant::now()));
+            Ok(())
+        };
+        tokio::time::timeout(bound, send)
+            .await
+            .unwrap_or_else(|_| Err(self.inner.timed_out("sending, in all", bound)))
     }
 }
 
 impl Inner {
-    /// An idle connection that still works, or a new one.
+    /// An idle connection that still works, or a new one. An idle one is
+    /// checked with NOOP at most once: if it is dead, the others probably are
+    /// too, and they are left for the reaper.
     async fn checkout(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let t = &self.timeouts;
         loop {
             let Some((mut conn, since)) = lock(&self.idle).pop() else {
                 break;
@@ -215,17 +291,77 @@ impl Inner {
                 continue; // dropped; the server has likely given up on it anyway
             }
             if idle_for > CHECK_AFTER
-                && !tokio::time::timeout(SMTP_TIMEOUT, conn.test_connected())
+                && !tokio::time::timeout(t.command, conn.test_connected())
                     .await
                     .unwrap_or(false)
             {
-                continue;
+                break;
             }
             return Ok(conn);
         }
-        match tokio::time::timeout(SMTP_TIMEOUT, self.connect()).await {
+        match tokio::time::timeout(t.greeting, self.connect()).await {
             Ok(result) => result,
-            Err(_) => Err(self.timed_out("connecting")),
+            Err(_) => Err(self.timed_out("connecting", t.greeting)),
+        }
+    }
+
+    /// One mail transaction, as lettre's `AsyncSmtpConnection::send` does it
+    /// (the same SMTPUTF8 and 8BITMIME rules) but one step at a time, each
+    /// within its timeout.
+    async fn transaction(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<(), SendError> {
+        let t = &self.timeouts;
+        let mut options = vec![];
+        let addresses = envelope.from().into_iter().chain(envelope.to());
+        if addresses.clone().any(|a| !AsRef::<str>::as_ref(a).is_ascii()) {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                return Err(SendError {
+                    kind: Failure::Permanent,
+                    message: "an address is not ASCII and the SMTP server does not take SMTPUTF8"
+                        .into(),
+                });
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !raw.is_ascii() {
+            if !conn.server_info().supports_feature(Extension::EightBitMime) {
+                return Err(SendError {
+                    kind: Failure::Permanent,
+                    message: "the message is not ASCII and the SMTP server does not take 8BITMIME"
+                        .into(),
+                });
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let mail = Mail::new(envelope.from().cloned(), options);
+        self.step(t.command, "MAIL FROM", conn.command(mail)).await?;
+        for to in envelope.to() {
+            let rcpt = Rcpt::new(to.clone(), vec![]);
+            self.step(t.command, "RCPT TO", conn.command(rcpt)).await?;
+        }
+        self.step(t.data_start, "DATA", conn.command(Data)).await?;
+        let end = t.data_block + t.data_end;
+        self.step(end, "the end of the data", conn.message(raw))
+            .await
+    }
+
+    /// One step of a transaction within `limit`.
+    async fn step(
+        &self,
+        limit: Duration,
+        what: &str,
+        step: impl std::future::Future<
+            Output = Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>,
+        >,
+    ) -> Result<(), SendError> {
+        match tokio::time::timeout(limit, step).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(smtp_error(&e, Step::Send)),
+            Err(_) => Err(self.timed_out(what, limit)),
         }
     }
 
@@ -263,12 +399,12 @@ impl Inner {
         Ok(conn)
     }
 
-    fn timed_out(&self, what: &str) -> SendError {
+    fn timed_out(&self, what: &str, limit: Duration) -> SendError {
         SendError::temporary(format!(
             "the SMTP server {}:{} did not answer within {} s ({what})",
             self.url.host,
             self.url.port,
-            SMTP_TIMEOUT.as_secs()
+            limit.as_secs()
         ))
     }
 }
@@ -278,7 +414,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
         if let (false, Ok(runtime)) = (idle.is_empty(), tokio::runtime::Handle::try_current()) {
-            runtime.spawn(quit_all(idle));
+            runtime.spawn(quit_all(idle, self.timeouts.command));
         }
     }
 }
@@ -296,14 +432,15 @@ async fn reap(pool: Weak<Inner>) {
             *idle = kept;
             expired
         };
+        let limit = pool.timeouts.command;
         drop(pool);
-        quit_all(expired).await;
+        quit_all(expired, limit).await;
     }
 }
 
-async fn quit_all(conns: Vec<(AsyncSmtpConnection, Instant)>) {
+async fn quit_all(conns: Vec<(AsyncSmtpConnection, Instant)>, limit: Duration) {
     for (mut conn, _) in conns {
-        let _ = tokio::time::timeout(SMTP_TIMEOUT, conn.quit()).await;
+        let _ = tokio::time::timeout(limit, conn.quit()).await;
     }
 }
 

@@ -270,15 +270,10 @@ pub struct AlertRow {
     pub message_id: String,
 }
 
-/// Takes up to `limit` due alerts and leases them: the reminders' rules
-/// (see [`super::claim_leased`]).
-pub fn claim_alerts(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: i64,
-) -> QueryResult<Vec<AlertRow>> {
-    let ids = super::claim_leased(conn, "checkin_alerts", "", now, lease_until, limit)?;
+/// Takes up to `limit` due alerts and leases them with the claim's token: the
+/// reminders' rules (see [`super::claim_leased`]).
+pub fn claim_alerts(conn: &mut DbConn, claim: super::Claim) -> QueryResult<Vec<AlertRow>> {
+    let ids = super::claim_leased(conn, "checkin_alerts", "", claim)?;
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -288,22 +283,40 @@ pub fn claim_alerts(
         .load(conn)
 }
 
+/// Alert `id` while the claim with this token holds it.
+fn held_alert<'a>(
+    id: i64,
+    token: &'a str,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<alerts::table, i64>,
+        diesel::dsl::Eq<alerts::status, &'static str>,
+    >,
+    diesel::dsl::Eq<alerts::lease_token, &'a str>,
+> {
+    alerts::table
+        .find(id)
+        .filter(alerts::status.eq("sending"))
+        .filter(alerts::lease_token.eq(token))
+}
+
 /// Sets a leased alert's outcome: `sent`, `failed`, or back to `pending`
-/// with a later `next_attempt_at`. Only a row still `sending` changes.
+/// with a later `next_attempt_at`. Only a row the claim `token` still holds changes.
 pub fn finish_alert(
     conn: &mut DbConn,
     id: i64,
+    token: &str,
     status: &str,
     error: Option<&str>,
     next_attempt_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let row = alerts::table.find(id).filter(alerts::status.eq("sending"));
-    diesel::update(row)
+    diesel::update(held_alert(id, token))
         .set((
             alerts::status.eq(status),
             alerts::last_error.eq(error),
             alerts::lease_expires_at.eq(None::<NaiveDateTime>),
+            alerts::lease_token.eq(None::<String>),
             alerts::sent_at.eq((status == "sent").then_some(now)),
             alerts::next_attempt_at.eq(next_attempt_at.unwrap_or(now)),
             alerts::updated_at.eq(now),
@@ -312,21 +325,42 @@ pub fn finish_alert(
 }
 
 /// A leased alert back to pending as it was, due at once, with the mail
-/// settings' error and the attempt not counted (a configuration error).
+/// settings' error (a configuration error) or none (given back unsent), the
+/// attempt not counted.
 pub fn hold_alert(
     conn: &mut DbConn,
     id: i64,
-    error: &str,
+    token: &str,
+    error: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let row = alerts::table.find(id).filter(alerts::status.eq("sending"));
-    diesel::update(row)
-        .set((
-            alerts::status.eq("pending"),
-            alerts::attempts.eq(alerts::attempts - 1),
-            alerts::last_error.eq(error),
-            alerts::lease_expires_at.eq(None::<NaiveDateTime>),
-            alerts::updated_at.eq(now),
-        ))
-        .execute(conn)
+    let row = held_alert(id, token);
+    let back = (
+        alerts::status.eq("pending"),
+        alerts::attempts.eq(alerts::attempts - 1),
+        alerts::lease_expires_at.eq(None::<NaiveDateTime>),
+        alerts::lease_token.eq(None::<String>),
+        alerts::updated_at.eq(now),
+    );
+    match error {
+        Some(error) => diesel::update(row)
+            .set((back, alerts::last_error.eq(error)))
+            .execute(conn),
+        None => diesel::update(row).set(back).execute(conn),
+    }
+}
+
+/// Extends the lease of every alert the claim `token` still holds.
+pub fn renew_alerts(
+    conn: &mut DbConn,
+    token: &str,
+    lease_until: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        alerts::table
+            .filter(alerts::status.eq("sending"))
+            .filter(alerts::lease_token.eq(token)),
+    )
+    .set(alerts::lease_expires_at.eq(lease_until))
+    .execute(conn)
 }

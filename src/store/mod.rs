@@ -311,23 +311,34 @@ struct ClaimedId {
     id: i64,
 }
 
+/// A claim: when it is made, until when it holds, how many rows at most, and the random
+/// token it writes into each row it takes. An outcome is recorded only while that token still
+/// holds the row: a worker whose lease ran out and was taken over changes nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub now: chrono::NaiveDateTime,
+    pub lease_until: chrono::NaiveDateTime,
+    pub limit: i64,
+    pub token: &'a str,
+}
+
 /// Atomically takes up to `limit` due rows of an outbox table (`pending` and
-/// due, or `sending` with an expired lease) and leases them until
-/// `lease_until`; `also_due` adds a condition on pending rows, with `{now}`
-/// for now. PostgreSQL skips rows another worker has locked; on SQLite the
-/// single statement runs inside the write lock, so two workers cannot take one row.
+/// due, or `sending` with an expired lease), leases them until `lease_until`
+/// and writes the claim's token into them; `also_due` adds a condition on
+/// pending rows, with `{now}` for now. PostgreSQL skips rows another worker has
+/// locked; on SQLite the single statement runs inside the write lock, so two
+/// workers cannot take one row.
 pub(crate) fn claim_leased(
     conn: &mut DbConn,
     table: &str,
     also_due: &str,
-    now: chrono::NaiveDateTime,
-    lease_until: chrono::NaiveDateTime,
-    limit: i64,
+    claim: Claim,
 ) -> QueryResult<Vec<i64>> {
     let sql = |p: &str, lock: &str| {
         let also_due = also_due.replace("{now}", &format!("{p}1"));
         format!(
-            "UPDATE {table} SET status = 'sending', lease_expires_at = {p}2, attempts = attempts + 1, updated_at = {p}1 \
+            "UPDATE {table} SET status = 'sending', lease_expires_at = {p}2, lease_token = {p}4, \
+                    attempts = attempts + 1, updated_at = {p}1 \
              WHERE id IN (SELECT id FROM {table} \
                           WHERE (status = 'pending' AND next_attempt_at <= {p}1{also_due}) \
                              OR (status = 'sending' AND lease_expires_at < {p}1) \
@@ -335,37 +346,38 @@ pub(crate) fn claim_leased(
              RETURNING id"
         )
     };
-    run_claim(conn, sql, None, now, lease_until, limit)
+    run_claim(conn, sql, None, claim)
 }
 
 /// Runs a claim statement, given as `sql(placeholder, lock clause)` with the
-/// parameters 1 = now, 2 = lease end, 3 = limit (PostgreSQL numbers them
-/// `$n`; SQLite would read `$n` as a *named* parameter, so it gets `?n`).
-/// `pg_first` runs before it on PostgreSQL (a lock, say). Returns the ids taken.
+/// parameters 1 = now, 2 = lease end, 3 = limit, 4 = the claim's token
+/// (PostgreSQL numbers them `$n`; SQLite would read `$n` as a *named*
+/// parameter, so it gets `?n`). `pg_first` runs before it on PostgreSQL (a
+/// lock, say). Returns the ids taken.
 pub(crate) fn run_claim(
     conn: &mut DbConn,
     sql: impl Fn(&str, &str) -> String,
     pg_first: Option<&str>,
-    now: chrono::NaiveDateTime,
-    lease_until: chrono::NaiveDateTime,
-    limit: i64,
+    claim: Claim,
 ) -> QueryResult<Vec<i64>> {
-    use diesel::sql_types::{BigInt, Timestamp};
+    use diesel::sql_types::{BigInt, Text, Timestamp};
     let ids: Vec<ClaimedId> = match conn {
         DbConn::Pg(c) => {
             if let Some(first) = pg_first {
                 diesel::sql_query(first).execute(c)?;
             }
             diesel::sql_query(sql("$", " FOR UPDATE SKIP LOCKED"))
-                .bind::<Timestamp, _>(now)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<BigInt, _>(limit)
+                .bind::<Timestamp, _>(claim.now)
+                .bind::<Timestamp, _>(claim.lease_until)
+                .bind::<BigInt, _>(claim.limit)
+                .bind::<Text, _>(claim.token)
                 .load(c)?
         }
         DbConn::Sqlite(c) => diesel::sql_query(sql("?", ""))
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<BigInt, _>(limit)
+            .bind::<Timestamp, _>(claim.now)
+            .bind::<Timestamp, _>(claim.lease_until)
+            .bind::<BigInt, _>(claim.limit)
+            .bind::<Text, _>(claim.token)
             .load(c)?,
     };
     Ok(ids.into_iter().map(|c| c.id).collect())

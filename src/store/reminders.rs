@@ -367,13 +367,8 @@ pub fn oldest_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<N
 /// the write lock; on PostgreSQL claims take a transaction-level advisory
 /// lock first (call inside a transaction), so two workers never split a group.
 /// A "send the sheet now" email goes on its own, never merged with another.
-pub fn claim(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: i64,
-) -> QueryResult<Vec<i64>> {
-    // Parameters as `super::run_claim` gives them: 1 = now, 2 = lease end, 3 = limit.
+pub fn claim(conn: &mut DbConn, claim: super::Claim) -> QueryResult<Vec<i64>> {
+    // Parameters as `super::run_claim` gives them: 1 = now, 2 = lease end, 3 = limit, 4 = token.
     let sql = |p: &str, lock: &str| {
         let claimable = format!(
             "(status = 'pending' AND next_attempt_at <= {p}1 AND send_at <= {p}1) \
@@ -384,7 +379,8 @@ pub fn claim(
             "(status = 'pending' AND send_at <= {p}1) OR (status = 'sending' AND lease_expires_at < {p}1)"
         );
         format!(
-            "UPDATE reminders SET status = 'sending', lease_expires_at = {p}2, attempts = attempts + 1, updated_at = {p}1 \
+            "UPDATE reminders SET status = 'sending', lease_expires_at = {p}2, lease_token = {p}4, \
+                    attempts = attempts + 1, updated_at = {p}1 \
              WHERE ({sibling}) AND EXISTS (SELECT 1 FROM (SELECT id, patient_id, send_at, reminder_key FROM reminders \
                           WHERE {claimable} \
                           ORDER BY next_attempt_at, id LIMIT {p}3{lock}) due \
@@ -397,7 +393,7 @@ pub fn claim(
     };
     // Two workers never split a patient's group on PostgreSQL: claims queue on this lock.
     let lock = "SELECT pg_advisory_xact_lock(1414)";
-    super::run_claim(conn, sql, Some(lock), now, lease_until, limit)
+    super::run_claim(conn, sql, Some(lock), claim)
 }
 
 /// The key prefix of a "send the sheet now" email (see `usecases::reminders`).
@@ -440,27 +436,47 @@ pub fn load_jobs(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Job>> {
         .collect())
 }
 
-/// Reminder `id` while a worker's lease on it holds (it is `sending`): only
-/// then does it take that worker's outcome.
-fn while_sending(
+/// Reminder `id` while the claim with this token holds it (it is `sending`
+/// and no other claim has taken it since): only then does it take that
+/// claim's outcome.
+fn held<'a>(
     id: i64,
+    token: &'a str,
 ) -> diesel::dsl::Filter<
-    diesel::dsl::Find<reminders::table, i64>,
-    diesel::dsl::Eq<reminders::status, &'static str>,
+    diesel::dsl::Filter<
+        diesel::dsl::Find<reminders::table, i64>,
+        diesel::dsl::Eq<reminders::status, &'static str>,
+    >,
+    diesel::dsl::Eq<reminders::lease_token, &'a str>,
 > {
     reminders::table
         .find(id)
         .filter(reminders::status.eq(Status::Sending.as_str()))
+        .filter(reminders::lease_token.eq(token))
 }
 
-pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(while_sending(id))
+/// The lease's columns once a claim lets go of a row.
+type NoLease = (
+    diesel::dsl::Eq<reminders::lease_expires_at, Option<NaiveDateTime>>,
+    diesel::dsl::Eq<reminders::lease_token, Option<String>>,
+);
+
+fn no_lease() -> NoLease {
+    (
+        reminders::lease_expires_at.eq(None::<NaiveDateTime>),
+        reminders::lease_token.eq(None::<String>),
+    )
+}
+
+/// Sent, if the claim `token` still holds the row; returns the rows changed (0 or 1).
+pub fn mark_sent(conn: &mut DbConn, id: i64, token: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(held(id, token))
         .set((
             reminders::status.eq(Status::Sent.as_str()),
             reminders::sent_at.eq(now),
             reminders::last_error.eq(None::<String>),
             reminders::reason.eq(None::<String>),
-            reminders::lease_expires_at.eq(None::<NaiveDateTime>),
+            no_lease(),
             reminders::updated_at.eq(now),
         ))
         .execute(conn)
@@ -470,20 +486,94 @@ pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<
 pub fn mark_retry(
     conn: &mut DbConn,
     id: i64,
+    token: &str,
     error: &str,
     next_attempt_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(while_sending(id))
+    diesel::update(held(id, token))
         .set((
             reminders::status.eq(Status::Pending.as_str()),
             reminders::next_attempt_at.eq(next_attempt_at),
             reminders::last_error.eq(error),
             reminders::reason.eq(None::<String>),
-            reminders::lease_expires_at.eq(None::<NaiveDateTime>),
+            no_lease(),
             reminders::updated_at.eq(now),
         ))
         .execute(conn)
+}
+
+/// Failed, skipped or cancelled by the worker, with the reason, if the claim
+/// `token` still holds the row. A failure's reason goes in `last_error`.
+pub fn finish_claimed(
+    conn: &mut DbConn,
+    id: i64,
+    token: &str,
+    to: Status,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let common = (
+        reminders::status.eq(to.as_str()),
+        no_lease(),
+        reminders::updated_at.eq(now),
+    );
+    if to == Status::Failed {
+        diesel::update(held(id, token))
+            .set((
+                common,
+                reminders::last_error.eq(reason),
+                reminders::reason.eq(None::<String>),
+            ))
+            .execute(conn)
+    } else {
+        diesel::update(held(id, token))
+            .set((common, reminders::reason.eq(reason)))
+            .execute(conn)
+    }
+}
+
+/// Gives back rows the claim `token` holds but will not send (its lease is
+/// too short for another send, or the clock went back before their time):
+/// pending again as they were, the claim's attempt not counted.
+pub fn release(
+    conn: &mut DbConn,
+    ids: &[i64],
+    token: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        reminders::table
+            .filter(reminders::id.eq_any(ids))
+            .filter(reminders::status.eq(Status::Sending.as_str()))
+            .filter(reminders::lease_token.eq(token)),
+    )
+    .set((
+        reminders::status.eq(Status::Pending.as_str()),
+        reminders::attempts.eq(reminders::attempts - 1),
+        no_lease(),
+        reminders::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// Extends the lease of every row the claim `token` still holds to
+/// `lease_until`; returns those rows' ids (any other row of the claim was
+/// taken over, or finished).
+pub fn renew(
+    conn: &mut DbConn,
+    token: &str,
+    lease_until: NaiveDateTime,
+) -> QueryResult<Vec<i64>> {
+    let mine = || {
+        reminders::table
+            .filter(reminders::status.eq(Status::Sending.as_str()))
+            .filter(reminders::lease_token.eq(token))
+    };
+    diesel::update(mine())
+        .set(reminders::lease_expires_at.eq(lease_until))
+        .execute(conn)?;
+    mine().select(reminders::id).load(conn)
 }
 
 /// Why a pending reminder was held for a configuration error (its `reason`;
@@ -493,14 +583,20 @@ pub const HELD_FOR_SETTINGS: &str = "held until the mail settings are fixed";
 
 /// A configuration error: back to pending as it was (still due), with the
 /// error, the marker above, and the claim's attempt taken back.
-pub fn hold(conn: &mut DbConn, id: i64, error: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(while_sending(id))
+pub fn hold(
+    conn: &mut DbConn,
+    id: i64,
+    token: &str,
+    error: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(held(id, token))
         .set((
             reminders::status.eq(Status::Pending.as_str()),
             reminders::attempts.eq(reminders::attempts - 1),
             reminders::last_error.eq(error),
             reminders::reason.eq(HELD_FOR_SETTINGS),
-            reminders::lease_expires_at.eq(None::<NaiveDateTime>),
+            no_lease(),
             reminders::updated_at.eq(now),
         ))
         .execute(conn)

@@ -155,6 +155,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         message_id -> Text,
         updated_at -> Timestamp,
+        lease_token -> Nullable<Text>,
     }
 }
 
@@ -204,6 +205,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         message_id -> Text,
         updated_at -> Timestamp,
+        lease_token -> Nullable<Text>,
     }
 }
 

@@ -517,40 +517,53 @@ pub fn erase_for_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<(usize
 
 pub use crate::store::checkins::AlertRow as Alert;
 
-/// Takes due alert emails with a lease, with the clinic they go to.
+/// Takes due alert emails with a fenced lease (the reminders' rules), with the clinic they go to.
 pub fn claim_alerts(
     conn: &mut DbConn,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: i64,
+    claim: crate::usecases::reminders::Claim,
 ) -> AppResult<(Vec<Alert>, Clinic)> {
-    let alerts = write_tx(conn, |c| {
-        Ok::<_, AppError>(store::claim_alerts(c, now, lease_until, limit)?)
-    })?;
+    let alerts = write_tx(conn, |c| Ok::<_, AppError>(store::claim_alerts(c, claim)?))?;
     Ok((alerts, clinic::get(conn)?))
 }
 
-/// Records what became of each alert email.
+/// Records what became of each alert email of the claim `token`; an alert the
+/// claim no longer holds is left as it is, and its id returned. `None` for an
+/// alert given back unsent (pending again, the attempt not counted).
 pub fn record_alerts(
     conn: &mut DbConn,
-    done: Vec<(i64, Outcome)>,
+    token: &str,
+    done: Vec<(i64, Option<Outcome>)>,
     at: NaiveDateTime,
-) -> AppResult<()> {
+) -> AppResult<Vec<i64>> {
     write_tx(conn, |c| {
+        let mut lost = Vec::new();
         for (id, outcome) in done {
-            match outcome {
-                Outcome::Sent => store::finish_alert(c, id, "sent", None, None, at)?,
-                Outcome::Retry { error, next } => {
-                    store::finish_alert(c, id, "pending", Some(&error), Some(next), at)?
+            let changed = match outcome {
+                None => store::hold_alert(c, id, token, None, at)?,
+                Some(Outcome::Sent) => store::finish_alert(c, id, token, "sent", None, None, at)?,
+                Some(Outcome::Retry { error, next }) => {
+                    store::finish_alert(c, id, token, "pending", Some(&error), Some(next), at)?
                 }
-                Outcome::Failed(e) | Outcome::Skipped(e) | Outcome::Cancelled(e) => {
-                    store::finish_alert(c, id, "failed", Some(&e), None, at)?
+                Some(Outcome::Failed(e) | Outcome::Skipped(e) | Outcome::Cancelled(e)) => {
+                    store::finish_alert(c, id, token, "failed", Some(&e), None, at)?
                 }
-                Outcome::Held(e) => store::hold_alert(c, id, &e, at)?,
+                Some(Outcome::Held(e)) => store::hold_alert(c, id, token, Some(&e), at)?,
             };
+            if changed == 0 {
+                lost.push(id);
+            }
         }
-        Ok::<_, AppError>(())
+        Ok::<_, AppError>(lost)
     })
+}
+
+/// Extends the lease of the alerts the claim `token` still holds.
+pub fn renew_alerts(
+    conn: &mut DbConn,
+    token: &str,
+    lease_until: NaiveDateTime,
+) -> AppResult<usize> {
+    Ok(store::renew_alerts(conn, token, lease_until)?)
 }
 
 #[cfg(test)]

@@ -467,9 +467,12 @@ async fn a_worker_that_vanished_mid_send_is_replaced_after_its_lease(app: TestAp
         store::write_tx(conn, |c| {
             store::reminders::claim(
                 c,
-                now.naive_utc(),
-                (now + Duration::minutes(2)).naive_utc(),
-                10,
+                store::Claim {
+                    now: now.naive_utc(),
+                    lease_until: (now + Duration::minutes(2)).naive_utc(),
+                    limit: 10,
+                    token: "the vanished worker's",
+                },
             )
         })
         .unwrap()

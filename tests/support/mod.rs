@@ -403,10 +403,16 @@ impl TestApp {
 
     /// The app's worker as `serve` builds it, but sending with `mailer` on `clock`.
     pub fn worker_with(&self, mailer: Mailer, clock: Arc<ManualClock>) -> Worker {
+        let worker = aftercare::startup::worker_for(&self.state).expect("the app's worker");
         Worker {
+            config: aftercare::jobs::WorkerConfig {
+                // As `worker_for` derives it, for this mailer.
+                lease: aftercare::jobs::lease::lease_for(mailer.longest_send()),
+                ..worker.config
+            },
             mailer: Arc::new(mailer),
             clock,
-            ..aftercare::startup::worker_for(&self.state).expect("the app's worker")
+            ..worker
         }
     }
 

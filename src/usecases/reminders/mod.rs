@@ -13,7 +13,7 @@ use crate::mail::reminder::ReminderEmail;
 pub use crate::store::reminders::Scope;
 use crate::store::reminders::{self as outbox, NewReminder, OutboxFilter, ReminderRow};
 pub use crate::store::reminders::{Job, Status};
-use crate::store::{self, write_tx, DbConn};
+use crate::store::{write_tx, DbConn};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::links::Links;
 
@@ -578,95 +578,8 @@ pub fn cancel(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> 
     })
 }
 
-// --- the worker's side ----------------------------------------------------------
-
-/// What one send came to.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    Sent,
-    /// A temporary failure: try again at `next`.
-    Retry {
-        error: String,
-        next: NaiveDateTime,
-    },
-    Failed(String),
-    Skipped(String),
-    Cancelled(String),
-    /// The mail settings are wrong (a configuration error, see `jobs`): back
-    /// to pending as it was, with the reason, the attempt not counted.
-    Held(String),
-}
-
-/// Takes up to `limit` due reminders for `worker`, leased until
-/// `lease_until`, with what sending them needs; the worker's heartbeat rides
-/// in the same short transaction.
-pub fn claim_due(
-    conn: &mut DbConn,
-    worker: &str,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: i64,
-) -> AppResult<(Vec<Job>, crate::usecases::clinic::Clinic)> {
-    let ids = write_tx(conn, |c| {
-        store::heartbeats::beat(c, worker, now)?;
-        Ok::<_, AppError>(outbox::claim(c, now, lease_until, limit)?)
-    })?;
-    let jobs = if ids.is_empty() {
-        vec![]
-    } else {
-        outbox::load_jobs(conn, &ids)?
-    };
-    Ok((jobs, crate::usecases::clinic::get(conn)?))
-}
-
-/// Records finished sends in one transaction. Rows no longer `sending`
-/// (cancelled by staff meanwhile) are left as they are.
-pub fn record_outcomes(
-    conn: &mut DbConn,
-    worker: &str,
-    done: Vec<(i64, Outcome)>,
-    at: NaiveDateTime,
-) -> AppResult<()> {
-    let from = [Status::Sending];
-    write_tx(conn, |c| {
-        // A long round of slow sends still shows the worker alive.
-        store::heartbeats::beat(c, worker, at)?;
-        for (id, outcome) in done {
-            match outcome {
-                Outcome::Sent => outbox::mark_sent(c, id, at)?,
-                Outcome::Retry { error, next } => outbox::mark_retry(c, id, &error, next, at)?,
-                Outcome::Failed(e) => outbox::finish(c, id, &from, Status::Failed, &e, at)?,
-                Outcome::Skipped(e) => outbox::finish(c, id, &from, Status::Skipped, &e, at)?,
-                Outcome::Cancelled(e) => outbox::finish(c, id, &from, Status::Cancelled, &e, at)?,
-                Outcome::Held(e) => outbox::hold(c, id, &e, at)?,
-            };
-        }
-        Ok::<_, AppError>(())
-    })
-}
-
-/// A worker says it is alive (claims and recorded outcomes beat too).
-pub fn beat(conn: &mut DbConn, worker: &str, now: NaiveDateTime) -> AppResult<()> {
-    store::heartbeats::beat(conn, worker, now)?;
-    Ok(())
-}
-
-/// How mail is moving: when any worker last beat, and since when the
-/// longest-waiting claimable reminder has been due.
-pub fn worker_figures(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-) -> AppResult<(Option<NaiveDateTime>, Option<NaiveDateTime>)> {
-    Ok((
-        store::heartbeats::newest(conn)?,
-        outbox::oldest_due(conn, now)?,
-    ))
-}
-
-/// Forgets the heartbeats of workers gone since before `before`.
-pub fn prune_heartbeats(conn: &mut DbConn, before: NaiveDateTime) -> AppResult<usize> {
-    Ok(store::heartbeats::delete_before(conn, before)?)
-}
+mod worker;
+pub use worker::*;
 
 // --- a patient's records, and how long they are kept ------------------------------
 

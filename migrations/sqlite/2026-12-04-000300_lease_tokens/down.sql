@@ -1,0 +1,2 @@
+ALTER TABLE checkin_alerts DROP COLUMN lease_token;
+ALTER TABLE reminders DROP COLUMN lease_token;

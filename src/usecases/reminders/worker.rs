@@ -1,0 +1,136 @@
+//! The worker's side of the outbox: claiming due reminders with a fenced
+//! lease, keeping the lease while the claim is being sent, giving back what
+//! will not be sent, and recording outcomes only while the claim still holds
+//! the row.
+
+use chrono::NaiveDateTime;
+
+use crate::error::{AppError, AppResult};
+pub use crate::store::reminders::Job;
+use crate::store::reminders::{self as outbox, Status};
+pub use crate::store::Claim;
+use crate::store::{self, write_tx, DbConn};
+
+/// What one send came to.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent,
+    /// A temporary failure: try again at `next`.
+    Retry {
+        error: String,
+        next: NaiveDateTime,
+    },
+    Failed(String),
+    Skipped(String),
+    Cancelled(String),
+    /// The mail settings are wrong (a configuration error, see `jobs`): back
+    /// to pending as it was, with the reason, the attempt not counted.
+    Held(String),
+}
+
+/// Takes up to `claim.limit` due reminders for `worker`, leased until
+/// `claim.lease_until` with the claim's token, with what sending them needs;
+/// the worker's heartbeat rides in the same short transaction.
+pub fn claim_due(
+    conn: &mut DbConn,
+    worker: &str,
+    claim: Claim,
+) -> AppResult<(Vec<Job>, crate::usecases::clinic::Clinic)> {
+    let ids = write_tx(conn, |c| {
+        store::heartbeats::beat(c, worker, claim.now)?;
+        Ok::<_, AppError>(outbox::claim(c, claim)?)
+    })?;
+    let jobs = if ids.is_empty() {
+        vec![]
+    } else {
+        outbox::load_jobs(conn, &ids)?
+    };
+    Ok((jobs, crate::usecases::clinic::get(conn)?))
+}
+
+/// Records finished sends of the claim `token` in one transaction. A row the
+/// claim no longer holds (its lease ran out and another worker took it, or
+/// staff cancelled it meanwhile) is left as it is; their ids are returned.
+pub fn record_outcomes(
+    conn: &mut DbConn,
+    worker: &str,
+    token: &str,
+    done: Vec<(i64, Outcome)>,
+    at: NaiveDateTime,
+) -> AppResult<Vec<i64>> {
+    write_tx(conn, |c| {
+        // A long round of slow sends still shows the worker alive.
+        store::heartbeats::beat(c, worker, at)?;
+        let mut lost = Vec::new();
+        for (id, outcome) in done {
+            let changed = match outcome {
+                Outcome::Sent => outbox::mark_sent(c, id, token, at)?,
+                Outcome::Retry { error, next } => {
+                    outbox::mark_retry(c, id, token, &error, next, at)?
+                }
+                Outcome::Failed(e) => {
+                    outbox::finish_claimed(c, id, token, Status::Failed, &e, at)?
+                }
+                Outcome::Skipped(e) => {
+                    outbox::finish_claimed(c, id, token, Status::Skipped, &e, at)?
+                }
+                Outcome::Cancelled(e) => {
+                    outbox::finish_claimed(c, id, token, Status::Cancelled, &e, at)?
+                }
+                Outcome::Held(e) => outbox::hold(c, id, token, &e, at)?,
+            };
+            if changed == 0 {
+                lost.push(id);
+            }
+        }
+        Ok::<_, AppError>(lost)
+    })
+}
+
+/// Gives back reminders of the claim `token` that it will not send (see
+/// `jobs`): pending again as they were, the attempt not counted.
+pub fn release(conn: &mut DbConn, token: &str, ids: &[i64], at: NaiveDateTime) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    write_tx(conn, |c| Ok::<_, AppError>(outbox::release(c, ids, token, at)?))?;
+    Ok(())
+}
+
+/// Extends the lease of the reminders the claim `token` still holds to
+/// `lease_until`, with the worker's heartbeat; returns their ids.
+pub fn renew(
+    conn: &mut DbConn,
+    worker: &str,
+    token: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> AppResult<Vec<i64>> {
+    write_tx(conn, |c| {
+        store::heartbeats::beat(c, worker, now)?;
+        Ok::<_, AppError>(outbox::renew(c, token, lease_until)?)
+    })
+}
+
+/// A worker says it is alive (claims and recorded outcomes beat too).
+pub fn beat(conn: &mut DbConn, worker: &str, now: NaiveDateTime) -> AppResult<()> {
+    store::heartbeats::beat(conn, worker, now)?;
+    Ok(())
+}
+
+/// How mail is moving: when any worker last beat, and since when the
+/// longest-waiting claimable reminder has been due.
+pub fn worker_figures(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+) -> AppResult<(Option<NaiveDateTime>, Option<NaiveDateTime>)> {
+    Ok((
+        store::heartbeats::newest(conn)?,
+        outbox::oldest_due(conn, now)?,
+    ))
+}
+
+/// Forgets the heartbeats of workers gone since before `before`.
+pub fn prune_heartbeats(conn: &mut DbConn, before: NaiveDateTime) -> AppResult<usize> {
+    Ok(store::heartbeats::delete_before(conn, before)?)
+}
