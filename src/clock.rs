@@ -59,7 +59,9 @@ impl ManualClock {
     }
 
     fn times(&self) -> std::sync::MutexGuard<'_, Times> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn set(&self, at: DateTime<Utc>) {
@@ -107,7 +109,11 @@ mod tests {
         let m0 = clock.monotonic();
         clock.jump(Duration::hours(1));
         clock.jump(-Duration::hours(2));
-        assert_eq!(clock.monotonic(), m0, "steps of the wall clock are not time");
+        assert_eq!(
+            clock.monotonic(),
+            m0,
+            "steps of the wall clock are not time"
+        );
         assert_eq!(clock.now(), start - Duration::hours(1));
         clock.advance(Duration::minutes(5));
         assert_eq!(clock.monotonic() - m0, std::time::Duration::from_secs(300));

@@ -98,7 +98,10 @@ impl Lease {
 
     /// Whether the claim still held the row at the last renewal.
     pub fn holds(&self, id: i64) -> bool {
-        self.state().held.as_ref().is_none_or(|held| held.contains(&id))
+        self.state()
+            .held
+            .as_ref()
+            .is_none_or(|held| held.contains(&id))
     }
 
     /// Whether to renew at `(now, wall)`: a sixth of the lease has gone, or
@@ -153,7 +156,9 @@ impl super::Worker {
                 .await;
             match renewed {
                 Ok(held) => lease.renewed(now, wall, held.into_iter().collect()),
-                Err(e) => tracing::warn!(error = %e, "could not renew the lease on claimed emails; sends stop when too little of it is left"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not renew the lease on claimed emails; sends stop when too little of it is left")
+                }
             }
         }
     }
@@ -171,7 +176,10 @@ mod tests {
         let lease = Lease::new(lease_for(20 * MINUTE), t0, Utc::now());
         assert_eq!(lease.length(), 30 * MINUTE);
         assert!(lease.may_start(t0, 20 * MINUTE));
-        assert!(lease.may_start(t0 + 10 * MINUTE, 20 * MINUTE), "exactly enough left");
+        assert!(
+            lease.may_start(t0 + 10 * MINUTE, 20 * MINUTE),
+            "exactly enough left"
+        );
         assert!(!lease.may_start(t0 + 10 * MINUTE + Duration::from_secs(1), 20 * MINUTE));
         assert_eq!(lease.remaining(t0 + 40 * MINUTE), Duration::ZERO);
     }

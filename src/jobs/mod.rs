@@ -50,8 +50,8 @@ use crate::usecases::clinic::Clinic;
 use crate::usecases::housekeeping::{self, Pruned, Retention};
 use crate::usecases::links::Links;
 use crate::usecases::reminders::{self, is_stale, Claim, Job, Outcome};
-use lease::Lease;
 use crate::usecases::{DbConn, DbError, Pool};
+use lease::Lease;
 
 /// At most this many outcomes are recorded in one transaction.
 const RECORD_BATCH: usize = 64;
@@ -280,7 +280,10 @@ impl Worker {
                     .unwrap_or_else(|_| {
                         let failed = "internal error while sending (see the log)";
                         ids.into_iter()
-                            .map(|id| (id, Done::Outcome(Outcome::Failed(failed.into()))))
+                            .map(|id| {
+                                let outcome = Outcome::Failed(failed.into());
+                                (id, Done::Outcome(outcome, self.clock.now()))
+                            })
                             .collect()
                     })
             }
@@ -565,7 +568,7 @@ impl Worker {
                 to_send.push(job);
                 continue;
             };
-            done.push((r.id, Done::Outcome(outcome)));
+            done.push((r.id, Done::Outcome(outcome, now)));
         }
         if to_send.is_empty() {
             return done;
@@ -579,7 +582,7 @@ impl Worker {
             Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
         };
         for job in &to_send {
-            done.push((job.reminder.id, Done::Outcome(outcome.clone())));
+            done.push((job.reminder.id, Done::Outcome(outcome.clone(), now)));
         }
         done
     }
@@ -675,9 +678,9 @@ impl Worker {
         let (mut outcomes, mut give_back, mut lost) = (Vec::new(), Vec::new(), Vec::new());
         for (id, what) in done {
             match what {
-                Done::Outcome(outcome) => {
+                Done::Outcome(outcome, at) => {
                     self.tally(&mut report, MailKind::Reminder, &outcome);
-                    outcomes.push((id, outcome));
+                    outcomes.push((id, outcome, at.naive_utc()));
                 }
                 Done::GiveBack => give_back.push(id),
                 Done::Lost => lost.push(id),
@@ -689,7 +692,7 @@ impl Worker {
             token.to_string(),
             self.clock.now().naive_utc(),
         );
-        let ids: Vec<i64> = outcomes.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<i64> = outcomes.iter().map(|(id, ..)| *id).collect();
         let recorded = self
             .blocking(move |conn| {
                 reminders::release(conn, &owned, &give_back, at)?;
@@ -715,7 +718,8 @@ impl Worker {
 /// What a worker did with a claimed reminder.
 #[derive(Debug, Clone)]
 enum Done {
-    Outcome(Outcome),
+    /// What became of it, and when: the time its send started, which is when it went.
+    Outcome(Outcome, DateTime<Utc>),
     /// Not sent this round: given back, the attempt not counted.
     GiveBack,
     /// Taken over by another claim: left to it.

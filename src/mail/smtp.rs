@@ -317,7 +317,10 @@ impl Inner {
         let t = &self.timeouts;
         let mut options = vec![];
         let addresses = envelope.from().into_iter().chain(envelope.to());
-        if addresses.clone().any(|a| !AsRef::<str>::as_ref(a).is_ascii()) {
+        if addresses
+            .clone()
+            .any(|a| !AsRef::<str>::as_ref(a).is_ascii())
+        {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
                 return Err(SendError {
                     kind: Failure::Permanent,
@@ -338,7 +341,8 @@ impl Inner {
             options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
         let mail = Mail::new(envelope.from().cloned(), options);
-        self.step(t.command, "MAIL FROM", conn.command(mail)).await?;
+        self.step(t.command, "MAIL FROM", conn.command(mail))
+            .await?;
         for to in envelope.to() {
             let rcpt = Rcpt::new(to.clone(), vec![]);
             self.step(t.command, "RCPT TO", conn.command(rcpt)).await?;
@@ -355,7 +359,10 @@ impl Inner {
         limit: Duration,
         what: &str,
         step: impl std::future::Future<
-            Output = Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>,
+            Output = Result<
+                lettre::transport::smtp::response::Response,
+                lettre::transport::smtp::Error,
+            >,
         >,
     ) -> Result<(), SendError> {
         match tokio::time::timeout(limit, step).await {

@@ -469,7 +469,12 @@ fn no_lease() -> NoLease {
 }
 
 /// Sent, if the claim `token` still holds the row; returns the rows changed (0 or 1).
-pub fn mark_sent(conn: &mut DbConn, id: i64, token: &str, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn mark_sent(
+    conn: &mut DbConn,
+    id: i64,
+    token: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(held(id, token))
         .set((
             reminders::status.eq(Status::Sent.as_str()),
@@ -560,11 +565,7 @@ pub fn release(
 /// Extends the lease of every row the claim `token` still holds to
 /// `lease_until`; returns those rows' ids (any other row of the claim was
 /// taken over, or finished).
-pub fn renew(
-    conn: &mut DbConn,
-    token: &str,
-    lease_until: NaiveDateTime,
-) -> QueryResult<Vec<i64>> {
+pub fn renew(conn: &mut DbConn, token: &str, lease_until: NaiveDateTime) -> QueryResult<Vec<i64>> {
     let mine = || {
         reminders::table
             .filter(reminders::status.eq(Status::Sending.as_str()))

@@ -14,7 +14,7 @@ use crate::helpers::*;
 use crate::smtp_sink::SmtpSink;
 
 /// An `aftercare` process of the test, killed when dropped.
-struct Process {
+pub(crate) struct Process {
     child: Child,
     /// The JSON log lines it writes.
     lines: mpsc::Receiver<serde_json::Value>,
@@ -22,6 +22,16 @@ struct Process {
 
 impl Process {
     fn start(args: &[&str], database_url: &str, smtp_url: &str) -> Process {
+        Process::start_with(args, database_url, smtp_url, &[])
+    }
+
+    /// As `start`, with these settings too.
+    pub(crate) fn start_with(
+        args: &[&str],
+        database_url: &str,
+        smtp_url: &str,
+        settings: &[(&str, &str)],
+    ) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
             .args(args)
             .env("AFTERCARE_DATABASE_URL", database_url)
@@ -29,6 +39,7 @@ impl Process {
             .env("AFTERCARE_SMTP_URL", smtp_url)
             .env("AFTERCARE_LOG", "info")
             .env("AFTERCARE_LOG_FORMAT", "json")
+            .envs(settings.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

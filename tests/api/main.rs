@@ -16,6 +16,7 @@ mod handover;
 mod hardening;
 mod http;
 mod instances;
+mod leases;
 mod metrics;
 mod ops;
 mod patients;

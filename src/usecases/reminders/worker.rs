@@ -48,29 +48,30 @@ pub fn claim_due(
     Ok((jobs, crate::usecases::clinic::get(conn)?))
 }
 
-/// Records finished sends of the claim `token` in one transaction. A row the
-/// claim no longer holds (its lease ran out and another worker took it, or
-/// staff cancelled it meanwhile) is left as it is; their ids are returned.
+/// Records finished sends of the claim `token` in one transaction, each with
+/// the time it was sent (or tried), which `sent_at` keeps: a wall clock that
+/// stepped back since then does not make an email look sent before its time.
+/// A row the claim no longer holds (its lease ran out and another worker took
+/// it, or staff cancelled it meanwhile) is left as it is; their ids are
+/// returned. `now` is the worker's heartbeat.
 pub fn record_outcomes(
     conn: &mut DbConn,
     worker: &str,
     token: &str,
-    done: Vec<(i64, Outcome)>,
-    at: NaiveDateTime,
+    done: Vec<(i64, Outcome, NaiveDateTime)>,
+    now: NaiveDateTime,
 ) -> AppResult<Vec<i64>> {
     write_tx(conn, |c| {
         // A long round of slow sends still shows the worker alive.
-        store::heartbeats::beat(c, worker, at)?;
+        store::heartbeats::beat(c, worker, now)?;
         let mut lost = Vec::new();
-        for (id, outcome) in done {
+        for (id, outcome, at) in done {
             let changed = match outcome {
                 Outcome::Sent => outbox::mark_sent(c, id, token, at)?,
                 Outcome::Retry { error, next } => {
                     outbox::mark_retry(c, id, token, &error, next, at)?
                 }
-                Outcome::Failed(e) => {
-                    outbox::finish_claimed(c, id, token, Status::Failed, &e, at)?
-                }
+                Outcome::Failed(e) => outbox::finish_claimed(c, id, token, Status::Failed, &e, at)?,
                 Outcome::Skipped(e) => {
                     outbox::finish_claimed(c, id, token, Status::Skipped, &e, at)?
                 }
@@ -93,7 +94,9 @@ pub fn release(conn: &mut DbConn, token: &str, ids: &[i64], at: NaiveDateTime) -
     if ids.is_empty() {
         return Ok(());
     }
-    write_tx(conn, |c| Ok::<_, AppError>(outbox::release(c, ids, token, at)?))?;
+    write_tx(conn, |c| {
+        Ok::<_, AppError>(outbox::release(c, ids, token, at)?)
+    })?;
     Ok(())
 }
 
