@@ -283,17 +283,17 @@ pub fn claim_alerts(conn: &mut DbConn, claim: super::Claim) -> QueryResult<Vec<A
         .load(conn)
 }
 
-/// Alert `id` while the claim with this token holds it.
-fn held_alert<'a>(
-    id: i64,
-    token: &'a str,
-) -> diesel::dsl::Filter<
+/// The rows of one id still held by one claim.
+type Held<'a> = diesel::dsl::Filter<
     diesel::dsl::Filter<
         diesel::dsl::Find<alerts::table, i64>,
         diesel::dsl::Eq<alerts::status, &'static str>,
     >,
     diesel::dsl::Eq<alerts::lease_token, &'a str>,
-> {
+>;
+
+/// Alert `id` while the claim with this token holds it.
+fn held_alert(id: i64, token: &str) -> Held<'_> {
     alerts::table
         .find(id)
         .filter(alerts::status.eq("sending"))

@@ -436,19 +436,19 @@ pub fn load_jobs(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Job>> {
         .collect())
 }
 
-/// Reminder `id` while the claim with this token holds it (it is `sending`
-/// and no other claim has taken it since): only then does it take that
-/// claim's outcome.
-fn held<'a>(
-    id: i64,
-    token: &'a str,
-) -> diesel::dsl::Filter<
+/// The rows of one id still held by one claim.
+type Held<'a> = diesel::dsl::Filter<
     diesel::dsl::Filter<
         diesel::dsl::Find<reminders::table, i64>,
         diesel::dsl::Eq<reminders::status, &'static str>,
     >,
     diesel::dsl::Eq<reminders::lease_token, &'a str>,
-> {
+>;
+
+/// Reminder `id` while the claim with this token holds it (it is `sending`
+/// and no other claim has taken it since): only then does it take that
+/// claim's outcome.
+fn held(id: i64, token: &str) -> Held<'_> {
     reminders::table
         .find(id)
         .filter(reminders::status.eq(Status::Sending.as_str()))
