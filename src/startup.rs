@@ -76,6 +76,8 @@ pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::
         worker_in_process: false,
         metrics: crate::metrics::Metrics::new(),
         database_lock,
+        hashing: crate::usecases::gate::Gate::for_password_hashing(),
+        photos: crate::usecases::gate::Gate::for_photos(),
     })
 }
 
