@@ -14,14 +14,14 @@ use crate::helpers::*;
 use crate::smtp_sink::SmtpSink;
 
 /// An `aftercare` process of the test, killed when dropped.
-struct Process {
-    child: Child,
+pub(crate) struct Process {
+    pub(crate) child: Child,
     /// The JSON log lines it writes.
     lines: mpsc::Receiver<serde_json::Value>,
 }
 
 impl Process {
-    fn start(args: &[&str], database_url: &str, smtp_url: &str) -> Process {
+    pub(crate) fn start(args: &[&str], database_url: &str, smtp_url: &str) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
             .args(args)
             .env("AFTERCARE_DATABASE_URL", database_url)
@@ -49,7 +49,7 @@ impl Process {
     }
 
     /// Where it serves, once it says so.
-    fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         loop {
             let line = self
                 .lines
