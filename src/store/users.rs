@@ -305,7 +305,10 @@ pub fn open_password_token(
         .filter(users::active.eq(true))
         .filter(password_tokens::nonce.is_not_null())
         .order(password_tokens::id.desc())
-        .select((password_tokens::nonce.assume_not_null(), password_tokens::expires_at))
+        .select((
+            password_tokens::nonce.assume_not_null(),
+            password_tokens::expires_at,
+        ))
         .first(conn)
         .optional()
 }

@@ -76,8 +76,7 @@ pub fn check_header(bytes: &[u8]) -> Result<Declared, &'static str> {
 /// heavy: call [`clean_gated`] from a request.
 pub fn clean(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
     let declared = check_header(bytes)?;
-    let mut reader =
-        image::ImageReader::with_format(std::io::Cursor::new(bytes), declared.format);
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), declared.format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(declared.width);
     limits.max_image_height = Some(declared.height);

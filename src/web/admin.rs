@@ -65,7 +65,16 @@ pub(super) async fn new_user_submit(
     let now = state.now();
     let actor = auth.user().actor(&client_ip(&req));
     let input = form.0;
-    match accounts::add_user(&state.pool, &state.hashing, &state.keys, &actor, &input, now).await {
+    match accounts::add_user(
+        &state.pool,
+        &state.hashing,
+        &state.keys,
+        &actor,
+        &input,
+        now,
+    )
+    .await
+    {
         Ok(added) => {
             let message = if added.with_link {
                 format!(
@@ -73,7 +82,10 @@ pub(super) async fn new_user_submit(
                     input.name.trim()
                 )
             } else {
-                format!("{} was added with the password you chose.", input.name.trim())
+                format!(
+                    "{} was added with the password you chose.",
+                    input.name.trim()
+                )
             };
             Ok(see_other_with_flash(
                 &state,

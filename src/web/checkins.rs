@@ -280,7 +280,10 @@ pub(super) async fn submit(
         return patient_response(StatusCode::PAYLOAD_TOO_LARGE, &form);
     }
     // The hourly limit first: a treatment at its limit costs no decoding.
-    let result = match state.db(move |conn| checkins::too_many(conn, id, now)).await? {
+    let result = match state
+        .db(move |conn| checkins::too_many(conn, id, now))
+        .await?
+    {
         Some(too_many) => Ok(too_many),
         None => {
             // The photo is checked and cleaned with no connection held.

@@ -117,21 +117,36 @@ mod tests {
     fn behind_a_trusted_proxy_the_right_most_untrusted_hop_counts() {
         // The client forged the first entry; the proxy appended the real one.
         let xff = ["198.51.100.1, 203.0.113.9"];
-        assert_eq!(client_address(ip("10.1.2.3"), &proxies(), &xff), known("203.0.113.9"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &proxies(), &xff),
+            known("203.0.113.9")
+        );
         // Two proxies of ours in a row.
         let xff = ["203.0.113.9, 10.9.9.9"];
-        assert_eq!(client_address(ip("10.1.2.3"), &proxies(), &xff), known("203.0.113.9"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &proxies(), &xff),
+            known("203.0.113.9")
+        );
         // A forged header line before the proxy's own.
         let xff = ["198.51.100.1", "203.0.113.9"];
-        assert_eq!(client_address(ip("10.1.2.3"), &proxies(), &xff), known("203.0.113.9"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &proxies(), &xff),
+            known("203.0.113.9")
+        );
         let xff = ["[2001:db8:cafe::17]:4711"];
-        assert_eq!(client_address(ip("::1"), &proxies(), &xff), known("2001:db8:cafe::17"));
+        assert_eq!(
+            client_address(ip("::1"), &proxies(), &xff),
+            known("2001:db8:cafe::17")
+        );
     }
 
     #[test]
     fn garbage_left_of_the_proxys_hop_is_never_read() {
         let xff = ["garbage, for=x, 203.0.113.9"];
-        assert_eq!(client_address(ip("10.1.2.3"), &proxies(), &xff), known("203.0.113.9"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &proxies(), &xff),
+            known("203.0.113.9")
+        );
     }
 
     #[test]
@@ -145,9 +160,15 @@ mod tests {
 
     #[test]
     fn without_the_header_the_trusted_host_itself_is_the_client() {
-        assert_eq!(client_address(ip("10.1.2.3"), &proxies(), &[]), known("10.1.2.3"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &proxies(), &[]),
+            known("10.1.2.3")
+        );
         // Every hop one of ours: the farthest is the client.
         let xff = ["10.0.0.7, 10.9.9.9"];
-        assert_eq!(client_address(ip("10.1.2.3"), &proxies(), &xff), known("10.0.0.7"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &proxies(), &xff),
+            known("10.0.0.7")
+        );
     }
 }

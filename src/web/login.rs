@@ -318,7 +318,9 @@ pub(super) async fn account_password_submit(
         new: form.password,
         confirm: form.password_confirm,
     };
-    let result = accounts::change_own_password(&state.pool, &state.hashing, &session, &change, &ip, now).await;
+    let result =
+        accounts::change_own_password(&state.pool, &state.hashing, &session, &change, &ip, now)
+            .await;
     match result {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/"))

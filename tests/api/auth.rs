@@ -299,7 +299,10 @@ async fn a_password_reset_ends_sessions_and_its_link_works_once(app: TestApp) {
     let page = app
         .get_text_with(&admin, &format!("/admin/users/{user_id}"))
         .await;
-    assert!(!page.contains("/set-password/"), "a used link is no longer shown");
+    assert!(
+        !page.contains("/set-password/"),
+        "a used link is no longer shown"
+    );
     assert_eq!(
         app.log_in_with(&pat, "pat@clinic.example", PASSWORD)
             .await
@@ -392,7 +395,10 @@ async fn wrong_current_passwords_lock_like_sign_in_failures_and_are_audited(app:
     // The sixth meets the lock, even with the right password.
     let (status, page) = change(PASSWORD).await;
     assert_eq!(status, 422);
-    assert!(page.contains("your account is locked for 15 minutes"), "{page}");
+    assert!(
+        page.contains("your account is locked for 15 minutes"),
+        "{page}"
+    );
     let audited = "SELECT count(*) FROM audit_log \
                    WHERE action = 'user.password_change_failed' AND subject = 'sam@clinic.example'";
     assert_eq!(scalar(&app, audited).await, 5);

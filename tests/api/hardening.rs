@@ -196,7 +196,9 @@ async fn an_admin_reset_lifts_a_lock(app: TestApp) {
     let r = app.log_in_with(&sam, "sam@clinic.example", PASSWORD).await;
     assert_eq!(r.status().as_u16(), 401);
     assert!(!r.text().await.unwrap().contains("locked"));
-    let page = app.get_text_with(&admin, &format!("/admin/users/{id}")).await;
+    let page = app
+        .get_text_with(&admin, &format!("/admin/users/{id}"))
+        .await;
     let start = page.find("/set-password/").expect("the link is shown");
     let link: String = page[start..]
         .chars()

@@ -43,7 +43,11 @@ async fn forward(mut client: TcpStream, peer: SocketAddr, upstream: SocketAddr) 
     let mut sent_xff = Vec::new();
     let mut headers = Vec::new();
     for line in lines {
-        let name = line.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         match name.as_str() {
             "x-forwarded-for" => sent_xff.push(line.split_once(':').unwrap().1.trim().to_string()),
             "connection" => {}
@@ -124,7 +128,10 @@ async fn a_clients_own_forwarding_headers_change_nothing(app: TestApp) {
             ("Forwarded", format!("for=203.0.113.{i}")),
             ("X-Forwarded-For", format!("198.51.100.{i}, 127.0.0.8")),
         ];
-        assert_eq!(sign_in_via(&proxy, &stranger, "wrong password!", &forged).await, 401);
+        assert_eq!(
+            sign_in_via(&proxy, &stranger, "wrong password!", &forged).await,
+            401
+        );
     }
     // Locked at the sixth, right password or not: the address did not change.
     let forged = [("Forwarded", "for=203.0.113.99".to_string())];
@@ -137,12 +144,17 @@ async fn a_clients_own_forwarding_headers_change_nothing(app: TestApp) {
     .await;
     assert_eq!(failures, 5);
     let seen = addresses_in_the_audit_log(&app).await;
-    assert!(!seen.is_empty() && seen.iter().all(|ip| ip == "127.0.0.7"), "{seen:?}");
+    assert!(
+        !seen.is_empty() && seen.iter().all(|ip| ip == "127.0.0.7"),
+        "{seen:?}"
+    );
 
     // Sam, at 127.0.0.8 (the address the stranger named), is not locked out.
     let sam = client_from([127, 0, 0, 8]);
     assert_eq!(sign_in_via(&proxy, &sam, PASSWORD, &[]).await, 303);
-    assert!(addresses_in_the_audit_log(&app).await.contains(&"127.0.0.8".to_string()));
+    assert!(addresses_in_the_audit_log(&app)
+        .await
+        .contains(&"127.0.0.8".to_string()));
 }
 
 async fn an_unreadable_chain_is_unknown_not_the_proxy(app: TestApp) {
@@ -154,7 +166,10 @@ async fn an_unreadable_chain_is_unknown_not_the_proxy(app: TestApp) {
         sign_in_via(&app.address, &client, "wrong password!", &forged).await,
         401
     );
-    assert_eq!(addresses_in_the_audit_log(&app).await, vec!["unknown".to_string()]);
+    assert_eq!(
+        addresses_in_the_audit_log(&app).await,
+        vec!["unknown".to_string()]
+    );
     let bucket = "SELECT count(*) FROM login_attempts WHERE ip = 'unknown'";
     assert_eq!(scalar(&app, bucket).await, 1);
 }

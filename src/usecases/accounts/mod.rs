@@ -312,12 +312,14 @@ pub fn open_password_link(
     user_id: i64,
     now: NaiveDateTime,
 ) -> AppResult<Option<OpenLink>> {
-    Ok(store::users::open_password_token(conn, user_id, now)?.map(|(nonce, expires_at)| {
-        OpenLink {
-            token: keys.sign(Purpose::PasswordLink, &nonce),
-            expires_at,
-        }
-    }))
+    Ok(
+        store::users::open_password_token(conn, user_id, now)?.map(|(nonce, expires_at)| {
+            OpenLink {
+                token: keys.sign(Purpose::PasswordLink, &nonce),
+                expires_at,
+            }
+        }),
+    )
 }
 
 #[tracing::instrument(skip_all)]

@@ -4,7 +4,9 @@
 use chrono::NaiveDateTime;
 
 use super::signin::{check_password, release, PasswordCheck};
-use super::{get_user, hash_gated, new_password_link, with_conn, ActiveSession, LoginOutcome, User};
+use super::{
+    get_user, hash_gated, new_password_link, with_conn, ActiveSession, LoginOutcome, User,
+};
 use crate::auth::tokens::Keys;
 use crate::auth::{self, tokens};
 use crate::error::{AppError, AppResult, FieldErrors};
