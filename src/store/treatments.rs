@@ -224,18 +224,3 @@ pub fn erase_free_text(conn: &mut DbConn, id: i64, plan_json: &str) -> QueryResu
         ))
         .execute(conn)
 }
-
-/// Locks a treatment's row until the transaction ends, so writes that count
-/// its rows first (the check-in hourly limit) run one after another. SQLite's
-/// `BEGIN IMMEDIATE` already serialises every writer.
-pub fn lock_for_update(conn: &mut DbConn, id: i64) -> QueryResult<()> {
-    match conn {
-        DbConn::Sqlite(_) => Ok(()),
-        DbConn::Pg(c) => treatments::table
-            .find(id)
-            .select(treatments::id)
-            .for_update()
-            .load::<i64>(c)
-            .map(|_| ()),
-    }
-}

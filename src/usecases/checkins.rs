@@ -291,7 +291,7 @@ pub fn submit(
     let sender = view.clinic.sender_email.clone();
     let recorded = write_tx(conn, |c| {
         // Parallel check-ins of one treatment count one after another.
-        crate::store::treatments::lock_for_update(c, treatment_id)?;
+        store::lock_treatment(c, treatment_id)?;
         if store::count_since(c, treatment_id, at - Duration::hours(1))? >= MAX_PER_HOUR {
             return Ok::<_, AppError>(false);
         }
