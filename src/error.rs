@@ -49,6 +49,9 @@ pub enum AppError {
     RequestTimeout,
     #[error("too many attempts")]
     TooManyRequests(String),
+    /// Too much heavy work at once (see `usecases::gate`): try again shortly.
+    #[error("busy")]
+    Busy(String),
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
     #[error("database unavailable: {0}")]

@@ -52,6 +52,7 @@ pub fn prepare(settings: Settings) -> anyhow::Result<AppState> {
 
 /// [`prepare`] with the clock the whole process reads "now" from.
 pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    crate::usecases::gate::return_large_allocations();
     // Before anything touches the file: refused while a restore replaces it.
     let database_lock = DatabaseLock::shared(&settings.database)?.map(Arc::new);
     store::migrate(&settings.database)?;
@@ -76,6 +77,8 @@ pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::
         worker_in_process: false,
         metrics: crate::metrics::Metrics::new(),
         database_lock,
+        hashing: crate::usecases::gate::Gate::for_password_hashing(),
+        photos: crate::usecases::gate::Gate::for_photos(),
     })
 }
 

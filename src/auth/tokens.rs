@@ -49,6 +49,8 @@ pub enum Purpose {
     Checkin,
     /// The hidden field of a check-in form: proof the POST came from our page.
     CheckinForm,
+    /// A set-password link's token, made from the nonce the database keeps.
+    PasswordLink,
 }
 
 impl Purpose {
@@ -60,6 +62,7 @@ impl Purpose {
             Purpose::Unsubscribe => b"aftercare/unsubscribe/v1",
             Purpose::Checkin => b"aftercare/checkin/v1",
             Purpose::CheckinForm => b"aftercare/checkin-form/v1",
+            Purpose::PasswordLink => b"aftercare/password-link/v1",
         }
     }
 }

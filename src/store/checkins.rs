@@ -364,3 +364,18 @@ pub fn renew_alerts(
     .set(alerts::lease_expires_at.eq(lease_until))
     .execute(conn)
 }
+
+/// Locks a treatment's row until the transaction ends, so writes that count
+/// its rows first (the check-in hourly limit) run one after another. SQLite's
+/// `BEGIN IMMEDIATE` already serialises every writer.
+pub fn lock_treatment(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(_) => Ok(()),
+        DbConn::Pg(c) => crate::store::schema::treatments::table
+            .find(id)
+            .select(crate::store::schema::treatments::id)
+            .for_update()
+            .load::<i64>(c)
+            .map(|_| ()),
+    }
+}

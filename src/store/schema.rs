@@ -48,6 +48,7 @@ diesel::table! {
         user_id -> BigInt,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        nonce -> Nullable<Text>,
     }
 }
 

@@ -106,6 +106,16 @@ pub fn set_password_hash(
         .execute(conn)
 }
 
+/// Ends a user's password: nothing signs in as them until they set a new one.
+pub fn clear_password_hash(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(None::<String>),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
 // --- sessions -------------------------------------------------------------
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -181,21 +191,45 @@ pub fn delete_sessions_seen_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> 
 
 // --- log-in attempts --------------------------------------------------------
 
+/// Records an attempt; its id.
 pub fn record_attempt(
     conn: &mut DbConn,
     email: &str,
     ip: &str,
     succeeded: bool,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::insert_into(login_attempts::table)
-        .values((
+) -> QueryResult<i64> {
+    insert_returning_id!(
+        conn,
+        diesel::insert_into(login_attempts::table).values((
             login_attempts::email.eq(email),
             login_attempts::ip.eq(ip),
             login_attempts::succeeded.eq(succeeded),
             login_attempts::at.eq(now),
-        ))
-        .execute(conn)
+        )),
+        login_attempts::id
+    )
+}
+
+/// Forgets one attempt (a failure reserved for a password that was right).
+pub fn delete_attempt(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    diesel::delete(login_attempts::table.find(id)).execute(conn)
+}
+
+/// Serialises the throttle's read-then-record for the rest of the write
+/// transaction, so parallel attempts each see the others' failures. SQLite's
+/// `BEGIN IMMEDIATE` (behind the process's writer lock) already does; on
+/// PostgreSQL a transaction-scoped advisory lock does it.
+pub fn lock_attempts(conn: &mut DbConn) -> QueryResult<()> {
+    /// "loginatt" in ASCII: any number, the same in every instance.
+    const ATTEMPTS_LOCK: i64 = 0x6c6f_6769_6e61_7474;
+    match conn {
+        DbConn::Sqlite(_) => Ok(()),
+        DbConn::Pg(c) => diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(ATTEMPTS_LOCK)
+            .execute(c)
+            .map(|_| ()),
+    }
 }
 
 /// Failed attempts for an email since `since`, newest first (their times).
@@ -243,16 +277,40 @@ pub fn clear_failures(conn: &mut DbConn, email: &str, ip: Option<&str>) -> Query
 pub fn insert_password_token(
     conn: &mut DbConn,
     token_hash: &str,
+    nonce: &str,
     user_id: i64,
     expires_at: NaiveDateTime,
 ) -> QueryResult<usize> {
     diesel::insert_into(password_tokens::table)
         .values((
             password_tokens::token_hash.eq(token_hash),
+            password_tokens::nonce.eq(nonce),
             password_tokens::user_id.eq(user_id),
             password_tokens::expires_at.eq(expires_at),
         ))
         .execute(conn)
+}
+
+/// The nonce and expiry of a user's newest link still good at `now`.
+pub fn open_password_token(
+    conn: &mut DbConn,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(String, NaiveDateTime)>> {
+    password_tokens::table
+        .inner_join(users::table)
+        .filter(password_tokens::user_id.eq(user_id))
+        .filter(password_tokens::used_at.is_null())
+        .filter(password_tokens::expires_at.gt(now))
+        .filter(users::active.eq(true))
+        .filter(password_tokens::nonce.is_not_null())
+        .order(password_tokens::id.desc())
+        .select((
+            password_tokens::nonce.assume_not_null(),
+            password_tokens::expires_at,
+        ))
+        .first(conn)
+        .optional()
 }
 
 /// The user a still-valid, unused link belongs to.

@@ -28,11 +28,8 @@ pub const MAX_PER_HOUR: i64 = 3;
 pub const MAX_NOTE_CHARS: usize = 2000;
 /// What staff write when they acknowledge.
 pub const MAX_ACK_NOTE_CHARS: usize = 500;
-/// A photo as uploaded.
-pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
-/// Decoding refuses larger pictures, so a small file cannot expand into gigabytes.
-const MAX_PHOTO_SIDE: u32 = 12_000;
-const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+/// A photo as uploaded; checked and cleaned by `photos`.
+pub use super::photos::MAX_PHOTO_BYTES;
 /// The most rows "Needs attention" shows at once.
 const ATTENTION_LIMIT: i64 = 200;
 
@@ -217,39 +214,33 @@ pub enum Submitted {
 
 /// Decodes an uploaded photo (JPEG, PNG or WebP) and encodes it again as
 /// JPEG: only the pixels survive, so EXIF and its location are gone.
-pub fn clean_photo(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
-    const NOT_A_PHOTO: &str =
-        "This file is not a photo we can read. Use a JPEG, PNG or WebP picture.";
-    if bytes.len() > MAX_PHOTO_BYTES {
-        return Err("The photo is larger than 10 MB. Choose a smaller one.");
+pub use super::photos::clean as clean_photo;
+
+/// The hourly limit, checked before the upload costs anything (decoding a
+/// photo): `Some(TooMany)` when it is already reached. `submit` checks it
+/// again, under a lock, when it records.
+pub fn too_many(
+    conn: &mut DbConn,
+    treatment_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Submitted>> {
+    let since = now.naive_utc() - Duration::hours(1);
+    if store::count_since(conn, treatment_id, since)? < MAX_PER_HOUR {
+        return Ok(None);
     }
-    let format = image::guess_format(bytes).map_err(|_| NOT_A_PHOTO)?;
-    if !matches!(
-        format,
-        image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP
-    ) {
-        return Err(NOT_A_PHOTO);
-    }
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_PHOTO_SIDE);
-    limits.max_image_height = Some(MAX_PHOTO_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    reader.limits(limits);
-    let picture = reader.decode().map_err(|_| NOT_A_PHOTO)?;
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
-        .encode_image(&picture.to_rgb8())
-        .map_err(|_| NOT_A_PHOTO)?;
-    Ok(out)
+    let page = Box::new(page(conn, treatment_id, now)?);
+    Ok(Some(Submitted::TooMany { page }))
 }
 
 /// Records a patient's check-in and says what the page should tell them.
 /// Urgent answers queue one alert email to the clinic in the same transaction.
+/// `photo` is the upload already cleaned (`photos::clean_gated`), or why it
+/// was refused; `input.photo` is not read.
 pub fn submit(
     conn: &mut DbConn,
     treatment_id: i64,
     input: CheckinInput,
+    photo: Option<Result<Vec<u8>, &'static str>>,
     ip: &str,
     now: DateTime<Utc>,
 ) -> AppResult<Submitted> {
@@ -280,8 +271,7 @@ pub fn submit(
             );
         }
     }
-    // Decoding is the slow part: done before the transaction, which stays short.
-    let photo = match input.photo.as_deref().map(clean_photo) {
+    let photo = match photo {
         Some(Err(message)) => {
             errors.add("photo", message);
             None
@@ -300,6 +290,8 @@ pub fn submit(
     let at = now.naive_utc();
     let sender = view.clinic.sender_email.clone();
     let recorded = write_tx(conn, |c| {
+        // Parallel check-ins of one treatment count one after another.
+        store::lock_treatment(c, treatment_id)?;
         if store::count_since(c, treatment_id, at - Duration::hours(1))? >= MAX_PER_HOUR {
             return Ok::<_, AppError>(false);
         }

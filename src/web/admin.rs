@@ -65,15 +65,27 @@ pub(super) async fn new_user_submit(
     let now = state.now();
     let actor = auth.user().actor(&client_ip(&req));
     let input = form.0;
-    match accounts::add_user(&state.pool, &actor, &input, now).await {
+    match accounts::add_user(
+        &state.pool,
+        &state.hashing,
+        &state.keys,
+        &actor,
+        &input,
+        now,
+    )
+    .await
+    {
         Ok(added) => {
-            let message = match added.password_link_token {
-                Some(token) => format!(
-                    "{} was added. Give them this one-time link to choose a password (valid 72 hours): {}/set-password/{token}",
-                    input.name.trim(),
-                    state.settings.base_url
-                ),
-                None => format!("{} was added with the password you chose.", input.name.trim()),
+            let message = if added.with_link {
+                format!(
+                    "{} was added. Give them the one-time link below to choose a password.",
+                    input.name.trim()
+                )
+            } else {
+                format!(
+                    "{} was added with the password you chose.",
+                    input.name.trim()
+                )
             };
             Ok(see_other_with_flash(
                 &state,
@@ -106,6 +118,31 @@ struct UserPage {
     roles: [Role; 3],
     is_self: bool,
     errors: FieldErrors,
+    /// Their set-password link while it is good: shown here, from the
+    /// server, never carried in a cookie.
+    link: Option<PasswordLink>,
+}
+
+struct PasswordLink {
+    url: String,
+    expires: String,
+}
+
+/// The person, with their open set-password link if any.
+async fn person_and_link(state: &AppState, id: i64) -> AppResult<(User, Option<PasswordLink>)> {
+    let (now, keys) = (state.now(), state.keys.clone());
+    let (person, link) = state
+        .db(move |conn| {
+            let person = accounts::get_user(conn, id)?;
+            let link = accounts::open_password_link(conn, &keys, id, now)?;
+            Ok((person, link))
+        })
+        .await?;
+    let link = link.map(|l| PasswordLink {
+        url: format!("{}/set-password/{}", state.settings.base_url, l.token),
+        expires: format!("{} UTC", l.expires_at.format("%-d %B %Y, %H:%M")),
+    });
+    Ok((person, link))
 }
 
 #[get("/admin/users/{id}")]
@@ -115,14 +152,14 @@ pub(super) async fn user_detail(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let person = state.db(move |conn| accounts::get_user(conn, id)).await?;
+    let (person, link) = person_and_link(&state, id.into_inner()).await?;
     render(&UserPage {
         is_self: person.id == auth.user().id,
         ctx,
         person,
         roles: Role::ALL,
         errors: FieldErrors::default(),
+        link,
     })
 }
 
@@ -134,13 +171,14 @@ pub(super) async fn refused(
     id: i64,
     errors: FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let person = state.db(move |conn| accounts::get_user(conn, id)).await?;
+    let (person, link) = person_and_link(state, id).await?;
     render_invalid(&UserPage {
         is_self: person.id == auth.user().id,
         ctx,
         person,
         roles: Role::ALL,
         errors,
+        link,
     })
 }
 
@@ -237,17 +275,14 @@ pub(super) async fn user_password_link(
 ) -> AppResult<HttpResponse> {
     let now = state.now();
     let (id, actor) = (id.into_inner(), auth.user().actor(&client_ip(&req)));
-    let token = state
-        .db(move |conn| accounts::reset_password_link(conn, &actor, id, now))
+    let keys = state.keys.clone();
+    state
+        .db(move |conn| accounts::reset_password_link(conn, &keys, &actor, id, now))
         .await?;
-    let message = format!(
-        "Password reset: their sessions have ended. Give them this one-time link (valid 72 hours): {}/set-password/{token}",
-        state.settings.base_url
-    );
     Ok(see_other_with_flash(
         &state,
         &format!("/admin/users/{id}"),
-        &message,
+        "Password reset: the old password no longer works and their sessions have ended. Give them the one-time link below.",
     ))
 }
 

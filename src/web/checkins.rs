@@ -6,6 +6,10 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+
 use futures_util::StreamExt;
 use serde::Deserialize;
 
@@ -18,6 +22,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::checkins::{
     self, Answer, AttentionItem, CheckinInput, CheckinPage, Submitted, Triage, MAX_PHOTO_BYTES,
 };
+use crate::usecases::photos;
 
 /// A whole upload must arrive within this long (a 10 MB photo on a slow phone line).
 const UPLOAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
@@ -119,15 +124,45 @@ struct Upload {
     photo_too_large: bool,
 }
 
+/// The body as a stream that notes when it has ended.
+fn noting_the_end(
+    payload: web::Payload,
+    ended: Arc<AtomicBool>,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> {
+    payload.chain(futures_util::stream::poll_fn(move |_| {
+        ended.store(true, Ordering::Release);
+        Poll::Ready(None)
+    }))
+}
+
+/// `next` of the multipart reader, or `None` when it stalls after the body
+/// has ended: with no more bytes to come, a reader still waiting (a body cut
+/// short of its closing boundary) would wait for ever, so the form is
+/// malformed now rather than 408 at the deadline.
+async fn next_unless_stalled<S: futures_util::Stream + Unpin>(
+    stream: &mut S,
+    ended: &AtomicBool,
+) -> Option<Option<S::Item>> {
+    std::future::poll_fn(|cx| match stream.poll_next_unpin(cx) {
+        Poll::Ready(item) => Poll::Ready(Some(item)),
+        Poll::Pending if ended.load(Ordering::Acquire) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await
+}
+
 /// Reads the form with every part capped; a photo past the limit is
 /// drained and flagged rather than kept.
-async fn read_upload(mut parts: Multipart) -> AppResult<Upload> {
+async fn read_upload(mut parts: Multipart, ended: &AtomicBool) -> AppResult<Upload> {
     let malformed = || {
         AppError::BadRequest("The form could not be read. Reload the page and try again.".into())
     };
     let mut upload = Upload::default();
     let (mut count, mut total) = (0, 0usize);
-    while let Some(part) = parts.next().await {
+    while let Some(part) = next_unless_stalled(&mut parts, ended)
+        .await
+        .ok_or_else(malformed)?
+    {
         let mut part = part.map_err(|_| malformed())?;
         count += 1;
         if count > MAX_PARTS {
@@ -142,7 +177,10 @@ async fn read_upload(mut parts: Multipart) -> AppResult<Upload> {
         };
         let mut data = Vec::new();
         let mut over = false;
-        while let Some(chunk) = part.next().await {
+        while let Some(chunk) = next_unless_stalled(&mut part, ended)
+            .await
+            .ok_or_else(malformed)?
+        {
             let chunk = chunk.map_err(|_| malformed())?;
             total += chunk.len();
             if total > DRAIN_LIMIT {
@@ -212,8 +250,9 @@ pub(super) async fn submit(
     if cross_site(&req, &state.settings.base_url) {
         return Err(AppError::Csrf);
     }
-    let parts = Multipart::new(req.headers(), payload);
-    let upload = tokio::time::timeout(UPLOAD_DEADLINE, read_upload(parts))
+    let ended = Arc::new(AtomicBool::new(false));
+    let parts = Multipart::new(req.headers(), noting_the_end(payload, ended.clone()));
+    let mut upload = tokio::time::timeout(UPLOAD_DEADLINE, read_upload(parts, &ended))
         .await
         .map_err(|_| AppError::RequestTimeout)??;
     if !state.links.checkin_form_key_ok(&token, &upload.form_key) {
@@ -240,15 +279,31 @@ pub(super) async fn submit(
         let form = again(page, errors, upload.input, None);
         return patient_response(StatusCode::PAYLOAD_TOO_LARGE, &form);
     }
-    let ip = client_ip(&req);
-    let (answer, items, note) = (
-        upload.input.answer.clone(),
-        upload.input.items.clone(),
-        upload.input.note.clone(),
-    );
-    let result = state
-        .db(move |conn| checkins::submit(conn, id, upload.input, &ip, now))
-        .await;
+    // The hourly limit first: a treatment at its limit costs no decoding.
+    let result = match state
+        .db(move |conn| checkins::too_many(conn, id, now))
+        .await?
+    {
+        Some(too_many) => Ok(too_many),
+        None => {
+            // The photo is checked and cleaned with no connection held.
+            let cleaned = match upload.input.photo.take() {
+                Some(raw) => Some(photos::clean_gated(&state.photos, raw).await?),
+                None => None,
+            };
+            let ip = client_ip(&req);
+            let input = CheckinInput {
+                answer: upload.input.answer.clone(),
+                items: upload.input.items.clone(),
+                note: upload.input.note.clone(),
+                photo: None,
+            };
+            state
+                .db(move |conn| checkins::submit(conn, id, input, cleaned, &ip, now))
+                .await
+        }
+    };
+    let (answer, items, note) = (upload.input.answer, upload.input.items, upload.input.note);
     let kept = CheckinInput {
         answer,
         items,

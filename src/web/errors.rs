@@ -29,6 +29,9 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
         .body(body)
 }
 
+/// When a client refused as busy may try again.
+const BUSY_RETRY_AFTER_SECONDS: &str = "5";
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -38,7 +41,7 @@ impl ResponseError for AppError {
             AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Pool(_) | AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +74,14 @@ impl ResponseError for AppError {
                 "For your security the form could not be accepted. Go back, reload the page and try again.",
             ),
             AppError::TooManyRequests(message) => error_page(status, "Too many attempts", message),
+            AppError::Busy(message) => {
+                let mut response = error_page(status, "Busy for a moment", message);
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(BUSY_RETRY_AFTER_SECONDS),
+                );
+                response
+            }
             AppError::RequestTimeout => {
                 // Close the connection: the rest of the body is not worth waiting for.
                 let mut response = error_page(

@@ -71,7 +71,7 @@ pub(super) async fn login_submit(
         ip: &ip,
         replaces_session: current.as_deref(),
     };
-    let outcome = accounts::log_in(&state.pool, &attempt, now).await?;
+    let outcome = accounts::log_in(&state.pool, &state.hashing, &attempt, now).await?;
     let locked_message;
     let message = match outcome {
         LoginOutcome::SignedIn { token, .. } => {
@@ -177,7 +177,7 @@ pub(super) async fn setup_submit(
 ) -> AppResult<HttpResponse> {
     let now = state.now();
     let (token, input, ip) = (token.into_inner(), form.0, client_ip(&req));
-    match accounts::complete_setup(&state.pool, &token, &input, &ip, now).await {
+    match accounts::complete_setup(&state.pool, &state.hashing, &token, &input, &ip, now).await {
         Ok(_) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/login"))
             .cookie(flash_cookie(
@@ -244,6 +244,7 @@ pub(super) async fn set_password_submit(
     let lookup_token = token.clone();
     let result = accounts::use_password_link(
         &state.pool,
+        &state.hashing,
         &token,
         &form.password,
         &form.password_confirm,
@@ -317,7 +318,9 @@ pub(super) async fn account_password_submit(
         new: form.password,
         confirm: form.password_confirm,
     };
-    let result = accounts::change_own_password(&state.pool, &session, &change, &ip, now).await;
+    let result =
+        accounts::change_own_password(&state.pool, &state.hashing, &session, &change, &ip, now)
+            .await;
     match result {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header(("Location", "/"))

@@ -100,6 +100,10 @@ pub struct AppState {
     /// Held while the process runs, so `aftercare restore` refuses to replace
     /// the SQLite file under it (`None` on PostgreSQL).
     pub database_lock: Option<Arc<crate::usecases::backup::DatabaseLock>>,
+    /// Password hashing, a few at a time (`usecases::gate`).
+    pub hashing: crate::usecases::gate::Gate,
+    /// Photo decoding, a few at a time.
+    pub photos: crate::usecases::gate::Gate,
 }
 
 impl AppState {
@@ -224,29 +228,23 @@ pub fn redirect(to: &str) -> HttpResponse {
 }
 
 /// The client's address: the connection's, or, behind a reverse proxy named
-/// in `AFTERCARE_TRUSTED_PROXIES`, the one it forwarded for (see
-/// `client_addr`). It feeds the log-in throttle and the audit log.
+/// in `AFTERCARE_TRUSTED_PROXIES`, the one it wrote in `X-Forwarded-For` (see
+/// `client_addr`); "unknown" when that header cannot be read. It feeds the
+/// log-in throttle and the audit log.
 pub fn client_ip(req: &HttpRequest) -> String {
     let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
-        return "unknown".into();
+        return client_addr::ClientAddr::Unknown.to_string();
     };
     let trusted = &cookies::state(req).settings.trusted_proxies;
     if trusted.is_empty() {
         return peer.to_string();
     }
-    let headers = |name| -> Vec<&str> {
-        req.headers()
-            .get_all(name)
-            .filter_map(|v| v.to_str().ok())
-            .collect()
-    };
-    client_addr::client_address(
-        peer,
-        trusted,
-        &headers("forwarded"),
-        &headers("x-forwarded-for"),
-    )
-    .to_string()
+    let x_forwarded_for: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    client_addr::client_address(peer, trusted, &x_forwarded_for).to_string()
 }
 
 /// Where to go after sign-in: `next` when it is a path on this site, else

@@ -1,5 +1,8 @@
 //! First-run setup, log-in, lock-out, sessions and passwords.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
 use crate::helpers::*;
 use aftercare::store;
 use aftercare::usecases::accounts;
@@ -247,6 +250,25 @@ async fn a_password_reset_ends_sessions_and_its_link_works_once(app: TestApp) {
         )
         .await;
     assert_eq!(r.status().as_u16(), 303);
+    // The link does not travel in the flash cookie (nor in any cookie).
+    for cookie in r.headers().get_all("set-cookie") {
+        let value = cookie.to_str().unwrap();
+        let payload = value.split(['=', '.', ';']).nth(1).unwrap_or_default();
+        let decoded = URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&decoded).contains("set-password"),
+            "{value}"
+        );
+    }
+    // The old password has ended at once: it was reset because it may have leaked.
+    assert_eq!(
+        app.log_in_with(&new_client(), "pat@clinic.example", PASSWORD)
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+    // The admin's page shows the link, from the server, until it is used.
     let page = app
         .get_with(&admin, &format!("/admin/users/{user_id}"))
         .await
@@ -274,6 +296,13 @@ async fn a_password_reset_ends_sessions_and_its_link_works_once(app: TestApp) {
         .await;
     assert_redirect_to(&r, "/login");
     assert_eq!(app.get_with(&pat, &link).await.status().as_u16(), 404);
+    let page = app
+        .get_text_with(&admin, &format!("/admin/users/{user_id}"))
+        .await;
+    assert!(
+        !page.contains("/set-password/"),
+        "a used link is no longer shown"
+    );
     assert_eq!(
         app.log_in_with(&pat, "pat@clinic.example", PASSWORD)
             .await
@@ -335,6 +364,56 @@ async fn users_change_their_own_password(app: TestApp) {
     );
 }
 
+async fn wrong_current_passwords_lock_like_sign_in_failures_and_are_audited(app: TestApp) {
+    app.add_user("sam@clinic.example", "staff").await;
+    let sam = new_client();
+    app.log_in_with(&sam, "sam@clinic.example", PASSWORD).await;
+    let newpass = "another long passphrase";
+    let change = |current: &'static str| {
+        let sam = sam.clone();
+        let app = &app;
+        async move {
+            let r = app
+                .post_form_with(
+                    &sam,
+                    "/account/password",
+                    &[
+                        ("current_password", current),
+                        ("password", newpass),
+                        ("password_confirm", newpass),
+                    ],
+                )
+                .await;
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    for _ in 0..5 {
+        let (status, page) = change("a guess at it").await;
+        assert_eq!(status, 422);
+        assert!(page.contains("This is not your current password."));
+    }
+    // The sixth meets the lock, even with the right password.
+    let (status, page) = change(PASSWORD).await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("your account is locked for 15 minutes"),
+        "{page}"
+    );
+    let audited = "SELECT count(*) FROM audit_log \
+                   WHERE action = 'user.password_change_failed' AND subject = 'sam@clinic.example'";
+    assert_eq!(scalar(&app, audited).await, 5);
+    // The same lock as sign-in's: this address cannot sign in as Sam either.
+    let r = app
+        .log_in_with(&new_client(), "sam@clinic.example", PASSWORD)
+        .await;
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(r.text().await.unwrap().contains("locked for 15 minutes"));
+    // Once it has passed, the right password changes it.
+    app.clock.advance(chrono::Duration::minutes(16));
+    let (status, _) = change(PASSWORD).await;
+    assert_eq!(status, 303);
+}
+
 async fn signing_out_ends_the_session(app: TestApp) {
     let client = app.signed_in("staff").await;
     let r = app.post_form_with(&client, "/logout", &[]).await;
@@ -359,5 +438,6 @@ crate::on_both_databases!(
     a_session_ends_after_the_idle_timeout,
     a_password_reset_ends_sessions_and_its_link_works_once,
     users_change_their_own_password,
+    wrong_current_passwords_lock_like_sign_in_failures_and_are_audited,
     signing_out_ends_the_session,
 );

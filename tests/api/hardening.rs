@@ -191,7 +191,29 @@ async fn an_admin_reset_lifts_a_lock(app: TestApp) {
         .post_form_with(&admin, &format!("/admin/users/{id}/password-link"), &[])
         .await;
     assert_eq!(r.status().as_u16(), 303);
+    // The old password has ended; the link gives Sam a new one, and no lock
+    // is left in the way.
     let r = app.log_in_with(&sam, "sam@clinic.example", PASSWORD).await;
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(!r.text().await.unwrap().contains("locked"));
+    let page = app
+        .get_text_with(&admin, &format!("/admin/users/{id}"))
+        .await;
+    let start = page.find("/set-password/").expect("the link is shown");
+    let link: String = page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
+        .collect();
+    let newpass = "sam's brand new passphrase";
+    let r = app
+        .post_form_with(
+            &sam,
+            &link,
+            &[("password", newpass), ("password_confirm", newpass)],
+        )
+        .await;
+    assert_redirect_to(&r, "/login");
+    let r = app.log_in_with(&sam, "sam@clinic.example", newpass).await;
     assert_redirect_to(&r, "/");
 }
 

@@ -15,13 +15,13 @@ use crate::smtp_sink::SmtpSink;
 
 /// An `aftercare` process of the test, killed when dropped.
 pub(crate) struct Process {
-    child: Child,
+    pub(crate) child: Child,
     /// The JSON log lines it writes.
     lines: mpsc::Receiver<serde_json::Value>,
 }
 
 impl Process {
-    fn start(args: &[&str], database_url: &str, smtp_url: &str) -> Process {
+    pub(crate) fn start(args: &[&str], database_url: &str, smtp_url: &str) -> Process {
         Process::start_with(args, database_url, smtp_url, &[])
     }
 
@@ -60,7 +60,7 @@ impl Process {
     }
 
     /// Where it serves, once it says so.
-    fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         loop {
             let line = self
                 .lines

@@ -1,17 +1,20 @@
 //! Use cases for people and access: first-run setup, log-in, sessions,
 //! managing users, passwords. Each runs in one transaction on a blocking
 //! thread (the web layer calls them through `web::block`). Those that hash
-//! or verify a password are async and take the pool instead: argon2 takes
-//! tens of milliseconds, so it runs on the blocking pool with no connection
-//! checked out (and no write lock held), and a burst of log-ins cannot
-//! drain the pool.
+//! or verify a password are async and take the pool and the hashing gate
+//! instead: argon2 takes tens of milliseconds and 19 MiB, so it runs on the
+//! blocking pool with no connection checked out (and no write lock held),
+//! a few at a time (`usecases::gate`), and a burst of log-ins can neither
+//! drain the pool nor grow the process without bound.
 
 use chrono::{Duration, NaiveDateTime};
 
+use crate::auth::tokens::{Keys, Purpose};
 use crate::auth::{self, password, tokens, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::store::{self, users::NewUser, users::UserRow, write_tx, DbConn, Pool};
 use crate::usecases::audit::{audit, Actor};
+use crate::usecases::gate::Gate;
 
 mod passwords;
 mod signin;
@@ -19,28 +22,21 @@ mod signin;
 pub use passwords::*;
 pub use signin::*;
 
-/// Runs `f` on the blocking pool.
-async fn off_thread<T: Send + 'static>(
-    f: impl FnOnce() -> AppResult<T> + Send + 'static,
-) -> AppResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
-}
-
 /// Runs `f` on the blocking pool with a connection checked out only for it.
 async fn with_conn<T: Send + 'static>(
     pool: &Pool,
     f: impl FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
 ) -> AppResult<T> {
     let pool = pool.clone();
-    off_thread(move || f(&mut *pool.get()?)).await
+    tokio::task::spawn_blocking(move || f(&mut *pool.get()?))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
 }
 
-/// Hashes `password` on the blocking pool.
-async fn hash_off_thread(password: &str) -> AppResult<String> {
+/// Hashes `password` on the blocking pool, under the gate.
+async fn hash_gated(gate: &Gate, password: &str) -> AppResult<String> {
     let password = password.to_string();
-    off_thread(move || Ok(password::hash(&password))).await
+    gate.run(move || password::hash(&password)).await
 }
 
 /// A signed-in user as the rest of the app sees them.
@@ -131,9 +127,13 @@ fn wants_password(input: &NewUserInput, require_password: bool) -> bool {
 }
 
 /// The new user's password hashed, when they get one now.
-async fn new_user_hash(input: &NewUserInput, require_password: bool) -> AppResult<Option<String>> {
+async fn new_user_hash(
+    gate: &Gate,
+    input: &NewUserInput,
+    require_password: bool,
+) -> AppResult<Option<String>> {
     match wants_password(input, require_password) {
-        true => Ok(Some(hash_off_thread(&input.password).await?)),
+        true => Ok(Some(hash_gated(gate, &input.password).await?)),
         false => Ok(None),
     }
 }
@@ -192,12 +192,13 @@ fn insert_user(conn: &mut DbConn, user: &ValidNewUser, now: NaiveDateTime) -> Ap
 #[tracing::instrument(skip_all)]
 pub async fn complete_setup(
     pool: &Pool,
+    gate: &Gate,
     token: &str,
     input: &NewUserInput,
     ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<i64> {
-    let hash = new_user_hash(input, true).await?;
+    let hash = new_user_hash(gate, input, true).await?;
     let (token, input, ip) = (token.to_string(), input.clone(), ip.to_string());
     with_conn(pool, move |conn| {
         write_tx(conn, |conn| {
@@ -226,10 +227,12 @@ pub async fn complete_setup(
     .await
 }
 
-/// What an admin gets back after adding a user: the one-time link, if asked for.
+/// What an admin gets back after adding a user.
 pub struct AddedUser {
     pub id: i64,
-    pub password_link_token: Option<String>,
+    /// Whether they got a set-password link (shown on their page, see
+    /// [`open_password_link`]) rather than a password.
+    pub with_link: bool,
 }
 
 /// Set-password links stay valid this long.
@@ -238,22 +241,23 @@ pub const PASSWORD_LINK_HOURS: i64 = 72;
 #[tracing::instrument(skip_all)]
 pub async fn add_user(
     pool: &Pool,
+    gate: &Gate,
+    keys: &Keys,
     actor: &Actor,
     input: &NewUserInput,
     now: NaiveDateTime,
 ) -> AppResult<AddedUser> {
-    let hash = new_user_hash(input, false).await?;
-    let (actor, input) = (actor.clone(), input.clone());
+    let hash = new_user_hash(gate, input, false).await?;
+    let (actor, input, keys) = (actor.clone(), input.clone(), keys.clone());
     with_conn(pool, move |conn| {
         write_tx(conn, |conn| {
             let user = validate_new_user(conn, &input, hash)?;
             let id = insert_user(conn, &user, now)?;
-            let password_link_token = if user.password_hash.is_none() {
-                Some(new_password_link(conn, id, now)?)
-            } else {
-                None
-            };
-            let how = if password_link_token.is_some() {
+            let with_link = user.password_hash.is_none();
+            if with_link {
+                new_password_link(conn, &keys, id, now)?;
+            }
+            let how = if with_link {
                 "with a set-password link"
             } else {
                 "with an initial password"
@@ -266,24 +270,56 @@ pub async fn add_user(
                 &format!("role {}, {how}", user.role),
                 now,
             )?;
-            Ok(AddedUser {
-                id,
-                password_link_token,
-            })
+            Ok(AddedUser { id, with_link })
         })
     })
     .await
 }
 
-fn new_password_link(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResult<String> {
-    let token = tokens::random_token();
+/// Issues a set-password link. The database keeps a random nonce and the
+/// hash of the link's token, which is the nonce signed with the app's key:
+/// the admin's page can show the link again until it is used (it never
+/// travels in a cookie), and a copy of the database alone cannot make it.
+fn new_password_link(
+    conn: &mut DbConn,
+    keys: &Keys,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let nonce = tokens::random_token();
+    let token = keys.sign(Purpose::PasswordLink, &nonce);
     store::users::insert_password_token(
         conn,
         &tokens::hash_token(&token),
+        &nonce,
         user_id,
         now + Duration::hours(PASSWORD_LINK_HOURS),
     )?;
-    Ok(token)
+    Ok(())
+}
+
+/// A set-password link not yet used, as the admin's page shows it.
+pub struct OpenLink {
+    pub token: String,
+    pub expires_at: NaiveDateTime,
+}
+
+/// The user's newest set-password link that is still good, if any.
+#[tracing::instrument(skip_all, fields(id = user_id))]
+pub fn open_password_link(
+    conn: &mut DbConn,
+    keys: &Keys,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> AppResult<Option<OpenLink>> {
+    Ok(
+        store::users::open_password_token(conn, user_id, now)?.map(|(nonce, expires_at)| {
+            OpenLink {
+                token: keys.sign(Purpose::PasswordLink, &nonce),
+                expires_at,
+            }
+        }),
+    )
 }
 
 #[tracing::instrument(skip_all)]

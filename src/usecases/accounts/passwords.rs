@@ -3,39 +3,45 @@
 
 use chrono::NaiveDateTime;
 
+use super::signin::{check_password, release, PasswordCheck};
 use super::{
-    get_user, hash_off_thread, new_password_link, off_thread, with_conn, ActiveSession, User,
+    get_user, hash_gated, new_password_link, with_conn, ActiveSession, LoginOutcome, User,
 };
-use crate::auth::{self, password, tokens};
+use crate::auth::tokens::Keys;
+use crate::auth::{self, tokens};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::store::{self, write_tx, DbConn, Pool};
 use crate::usecases::audit::{audit, Actor};
+use crate::usecases::gate::Gate;
 
-/// An admin resets someone's password: their sessions end, and a one-time
-/// link lets them choose a new one.
+/// An admin resets someone's password: the old password stops working and
+/// their sessions end at once (a reset is often made because a password
+/// leaked), and a one-time link, shown on their page, lets them choose a
+/// new one.
 #[tracing::instrument(skip_all, fields(id = id))]
 pub fn reset_password_link(
     conn: &mut DbConn,
+    keys: &Keys,
     actor: &Actor,
     id: i64,
     now: NaiveDateTime,
-) -> AppResult<String> {
+) -> AppResult<()> {
     write_tx(conn, |conn| {
         let target = get_user(conn, id)?;
         store::users::use_password_tokens(conn, id, now)?;
+        store::users::clear_password_hash(conn, id, now)?;
         store::users::delete_sessions_of(conn, id)?;
         // The reset is how a locked-out user gets back in.
         store::users::clear_failures(conn, &target.email, None)?;
-        let token = new_password_link(conn, id, now)?;
+        new_password_link(conn, keys, id, now)?;
         audit(
             conn,
             actor,
             "user.password_reset",
             &target.email,
-            "set-password link issued; sessions ended",
+            "old password ended; set-password link issued; sessions ended",
             now,
-        )?;
-        Ok(token)
+        )
     })
 }
 
@@ -49,6 +55,7 @@ pub fn password_link_user(conn: &mut DbConn, token: &str, now: NaiveDateTime) ->
 #[tracing::instrument(skip_all)]
 pub async fn use_password_link(
     pool: &Pool,
+    gate: &Gate,
     token: &str,
     new_password: &str,
     confirm: &str,
@@ -57,7 +64,7 @@ pub async fn use_password_link(
 ) -> AppResult<()> {
     auth::check_new_password(new_password, confirm)
         .map_err(|m| AppError::invalid("password", m))?;
-    let hash = hash_off_thread(new_password).await?;
+    let hash = hash_gated(gate, new_password).await?;
     let (token, ip) = (token.to_string(), ip.to_string());
     with_conn(pool, move |conn| {
         write_tx(conn, |conn| {
@@ -86,36 +93,79 @@ pub struct PasswordChange {
 }
 
 /// A signed-in user changes their own password; their other sessions end.
+/// The current password is checked as sign-in checks it (`check_password`):
+/// wrong ones count as failed sign-ins for the account from this address,
+/// lock it the same way, and are audited.
 #[tracing::instrument(skip_all)]
 pub async fn change_own_password(
     pool: &Pool,
+    gate: &Gate,
     session: &ActiveSession,
     change: &PasswordChange,
     ip: &str,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    let user_id = session.user.id;
-    let stored = with_conn(pool, move |conn| {
-        let row = store::users::find(conn, user_id)?.ok_or(AppError::NotFound)?;
-        Ok(row.password_hash)
-    })
+    let checked = check_password(
+        pool,
+        gate,
+        &session.user.email,
+        ip,
+        &change.current,
+        "user.password_change_failed",
+        now,
+    )
     .await?;
-    let current = change.current.clone();
-    let current_ok =
-        off_thread(move || Ok(stored.is_some_and(|h| password::verify(&h, &current)))).await?;
     let mut errors = FieldErrors::default();
-    if !current_ok {
-        errors.add("current_password", "This is not your current password.");
-    }
+    let attempt_id = match checked {
+        PasswordCheck::Right { attempt_id, .. } => Some(attempt_id),
+        PasswordCheck::Wrong => {
+            errors.add("current_password", "This is not your current password.");
+            None
+        }
+        PasswordCheck::Refused(LoginOutcome::Locked { minutes, .. }) => {
+            errors.add(
+                "current_password",
+                format!(
+                    "Too many wrong passwords: your account is locked for {minutes} minutes. \
+                     Try again then, or ask a clinic admin to reset your password."
+                ),
+            );
+            None
+        }
+        PasswordCheck::Refused(_) => {
+            errors.add(
+                "current_password",
+                "There have been too many failed attempts from this computer. Wait 15 minutes and try again.",
+            );
+            None
+        }
+    };
     if let Err(message) = auth::check_new_password(&change.new, &change.confirm) {
         errors.add("password", message);
     }
-    errors.into_result()?;
-    let hash = hash_off_thread(&change.new).await?;
+    let attempt_id = match (attempt_id, errors.into_result()) {
+        (Some(attempt_id), Ok(())) => attempt_id,
+        (reserved, refused) => {
+            if let Some(attempt_id) = reserved {
+                release(pool, attempt_id).await?;
+            }
+            return Err(refused.err().unwrap_or_else(|| {
+                AppError::invalid("current_password", "This is not your current password.")
+            }));
+        }
+    };
+    let hash = match hash_gated(gate, &change.new).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            release(pool, attempt_id).await?;
+            return Err(e);
+        }
+    };
     let (session, ip) = (session.clone(), ip.to_string());
     with_conn(pool, move |conn| {
         write_tx(conn, |conn| {
             let user = &session.user;
+            store::users::delete_attempt(conn, attempt_id)?;
             store::users::set_password_hash(conn, user.id, &hash, now)?;
             store::users::delete_other_sessions(conn, user.id, &session.token_hash)?;
             audit(

@@ -3,11 +3,12 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use super::{off_thread, with_conn, User};
+use super::{with_conn, User};
 use crate::auth::{self, lockout, password, tokens};
 use crate::error::{AppError, AppResult};
-use crate::store::{self, write_tx, DbConn, Pool};
+use crate::store::{self, users::UserRow, write_tx, DbConn, Pool};
 use crate::usecases::audit::{audit, Actor};
+use crate::usecases::gate::Gate;
 
 pub enum LoginOutcome {
     /// Signed in: the new session's token for the cookie.
@@ -52,7 +53,7 @@ impl Failures {
         }
     }
 
-    /// With one more failure, now.
+    /// With one more failure, now: this attempt's, reserved before its check.
     fn and_one_at(mut self, now: NaiveDateTime) -> Failures {
         self.all.push(now);
         self.from_here.push(now);
@@ -76,9 +77,115 @@ impl Failures {
     }
 }
 
+/// What checking a password against the throttle gave.
+pub(super) enum PasswordCheck {
+    /// Not checked: locked or throttled.
+    Refused(LoginOutcome),
+    /// Wrong (or no such account): counted as a failure and audited.
+    Wrong,
+    /// Right. The failure reserved for it (`attempt_id`) is still recorded:
+    /// the caller forgets it in its own transaction ([`release`]).
+    Right { row: UserRow, attempt_id: i64 },
+}
+
+/// Checks `password` for the account `email` from `ip` the way sign-in does,
+/// so every place that asks for a password is throttled alike: the limits are
+/// checked and a failure recorded for this attempt in one write transaction
+/// *before* argon2 runs (under the gate, with no connection held), so
+/// parallel guesses each count, and no more are checked than the limits
+/// allow. A wrong password keeps its failure and is audited as `failed_action`.
+pub(super) async fn check_password(
+    pool: &Pool,
+    gate: &Gate,
+    email: &str,
+    ip: &str,
+    password: &str,
+    failed_action: &'static str,
+    now: NaiveDateTime,
+) -> AppResult<PasswordCheck> {
+    let (email, ip) = (email.to_string(), ip.to_string());
+    let (check_email, check_ip) = (email.clone(), ip.clone());
+    let reserved = with_conn(pool, move |conn| {
+        let (email, ip) = (&check_email, &check_ip);
+        write_tx(conn, |conn| {
+            store::users::lock_attempts(conn)?;
+            let window_start = now - Duration::minutes(lockout::IP_WINDOW_MINUTES);
+            if store::users::failures_for_ip(conn, ip, window_start)? >= lockout::IP_THRESHOLD {
+                return Ok(Err(LoginOutcome::Throttled));
+            }
+            let failures =
+                store::users::failures_for_email(conn, email, now - lockout::lookback())?;
+            let failures = Failures::new(&failures, ip);
+            if let Some(outcome) = failures.locked(now) {
+                let actor = Actor::anonymous(email, ip);
+                audit(conn, &actor, "login.refused_locked", email, "", now)?;
+                return Ok(Err(outcome));
+            }
+            let attempt_id = store::users::record_attempt(conn, email, ip, false, now)?;
+            let row = store::users::find_by_email(conn, email)?;
+            Ok::<_, AppError>(Ok((attempt_id, failures.and_one_at(now), row)))
+        })
+    })
+    .await?;
+    let (attempt_id, failures, row) = match reserved {
+        Ok(reserved) => reserved,
+        Err(outcome) => return Ok(PasswordCheck::Refused(outcome)),
+    };
+
+    let password_given = password.to_string();
+    let verified = gate
+        .run(move || {
+            let verified = match &row {
+                Some(UserRow {
+                    password_hash: Some(hash),
+                    ..
+                }) => password::verify(hash, &password_given),
+                _ => {
+                    password::verify_against_dummy(&password_given);
+                    false
+                }
+            };
+            (row, verified)
+        })
+        .await;
+    match verified {
+        Ok((Some(row), true)) => return Ok(PasswordCheck::Right { row, attempt_id }),
+        Ok(_) => {}
+        Err(busy) => {
+            // Not checked, so not a failure.
+            release(pool, attempt_id).await?;
+            return Err(busy);
+        }
+    }
+    with_conn(pool, move |conn| {
+        let actor = Actor::anonymous(&email, &ip);
+        write_tx(conn, |conn| {
+            audit(conn, &actor, failed_action, &email, "", now)?;
+            if failures.locked(now).is_some() {
+                let why = "too many failed attempts";
+                audit(conn, &actor, "login.locked", &email, why, now)?;
+            }
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    Ok(PasswordCheck::Wrong)
+}
+
+/// Forgets the failure reserved for a password that turned out right (or
+/// was never checked).
+pub(super) async fn release(pool: &Pool, attempt_id: i64) -> AppResult<()> {
+    with_conn(pool, move |conn| {
+        store::write(conn, |conn| store::users::delete_attempt(conn, attempt_id))?;
+        Ok(())
+    })
+    .await
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn log_in(
     pool: &Pool,
+    gate: &Gate,
     attempt: &LoginAttempt<'_>,
     now: NaiveDateTime,
 ) -> AppResult<LoginOutcome> {
@@ -90,82 +197,48 @@ pub async fn log_in(
         .take(crate::usecases::fields::MAX_EMAIL_LEN)
         .collect();
     let ip = attempt.ip.to_string();
-    let (check_email, check_ip) = (email.clone(), ip.clone());
-    let checked = with_conn(pool, move |conn| {
-        let (email, ip) = (&check_email, &check_ip);
-        let window_start = now - Duration::minutes(lockout::IP_WINDOW_MINUTES);
-        if store::users::failures_for_ip(conn, ip, window_start)? >= lockout::IP_THRESHOLD {
-            return Ok(Err(LoginOutcome::Throttled));
-        }
-        let failures = store::users::failures_for_email(conn, email, now - lockout::lookback())?;
-        let failures = Failures::new(&failures, ip);
-        if let Some(outcome) = failures.locked(now) {
-            let actor = Actor::anonymous(email, ip);
-            audit(conn, &actor, "login.refused_locked", email, "", now)?;
-            return Ok(Err(outcome));
-        }
-        Ok(Ok((failures, store::users::find_by_email(conn, email)?)))
-    })
+    let checked = check_password(
+        pool,
+        gate,
+        &email,
+        &ip,
+        attempt.password,
+        "login.failed",
+        now,
+    )
     .await?;
-    let (failures, row) = match checked {
-        Ok(found) => found,
-        Err(outcome) => return Ok(outcome),
+    let (row, attempt_id) = match checked {
+        PasswordCheck::Refused(outcome) => return Ok(outcome),
+        PasswordCheck::Wrong => return Ok(LoginOutcome::Invalid),
+        PasswordCheck::Right { row, attempt_id } => (row, attempt_id),
     };
-
-    // Verify outside any transaction and with no connection held.
-    let password_given = attempt.password.to_string();
-    let (row, verified) = off_thread(move || {
-        let verified = match &row {
-            Some(row) if row.password_hash.is_some() => password::verify(
-                row.password_hash.as_deref().unwrap_or_default(),
-                &password_given,
-            ),
-            _ => {
-                password::verify_against_dummy(&password_given);
-                false
-            }
-        };
-        Ok((row, verified))
-    })
-    .await?;
-
+    if !row.active {
+        // The right password is not a guess: it counts towards no lock.
+        let actor = Actor::anonymous(&email, &ip);
+        with_conn(pool, move |conn| {
+            write_tx(conn, |conn| {
+                store::users::delete_attempt(conn, attempt_id)?;
+                audit(conn, &actor, "login.refused_deactivated", &email, "", now)
+            })
+        })
+        .await?;
+        return Ok(LoginOutcome::Deactivated);
+    }
     let replaces_session = attempt.replaces_session.map(tokens::hash_token);
     with_conn(pool, move |conn| {
-        let ip = &ip;
-        let actor = Actor::anonymous(&email, ip);
-        match row {
-            Some(row) if verified && row.active => {
-                let user = User::from_row(row)?;
-                let token = tokens::random_token();
-                write_tx(conn, |conn| {
-                    if let Some(old) = &replaces_session {
-                        store::users::delete_session(conn, old)?;
-                    }
-                    store::users::record_attempt(conn, &email, ip, true, now)?;
-                    store::users::clear_failures(conn, &email, Some(ip))?;
-                    store::users::insert_session(conn, &tokens::hash_token(&token), user.id, now)?;
-                    audit(conn, &user.actor(ip), "login.succeeded", &email, "", now)
-                })?;
-                Ok(LoginOutcome::SignedIn { token, user })
+        let user = User::from_row(row)?;
+        let token = tokens::random_token();
+        write_tx(conn, |conn| {
+            if let Some(old) = &replaces_session {
+                store::users::delete_session(conn, old)?;
             }
-            // The right password is not a guess: it counts towards no lock.
-            Some(_) if verified => {
-                audit(conn, &actor, "login.refused_deactivated", &email, "", now)?;
-                Ok(LoginOutcome::Deactivated)
-            }
-            _ => {
-                write_tx(conn, |conn| {
-                    store::users::record_attempt(conn, &email, ip, false, now)?;
-                    audit(conn, &actor, "login.failed", &email, "", now)?;
-                    if failures.clone().and_one_at(now).locked(now).is_some() {
-                        let why = "too many failed attempts";
-                        audit(conn, &actor, "login.locked", &email, why, now)?;
-                    }
-                    Ok::<_, AppError>(())
-                })?;
-                Ok(LoginOutcome::Invalid)
-            }
-        }
+            store::users::delete_attempt(conn, attempt_id)?;
+            store::users::record_attempt(conn, &email, &ip, true, now)?;
+            store::users::clear_failures(conn, &email, Some(&ip))?;
+            store::users::insert_session(conn, &tokens::hash_token(&token), user.id, now)?;
+            audit(conn, &user.actor(&ip), "login.succeeded", &email, "", now)
+        })?;
+        Ok(LoginOutcome::SignedIn { token, user })
     })
     .await
 }
