@@ -44,7 +44,10 @@ pub(super) async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> Htt
         Err(e) => {
             // Why, for the operator: "database unavailable: timed out waiting
             // for connection: … Connection refused", "… disk is full".
-            let reason = crate::config::redact(&e.to_string());
+            let reason = crate::config::redact(&match &e {
+                crate::error::AppError::Database(db) => format!("database unavailable: {db}"),
+                other => other.to_string(),
+            });
             tracing::warn!(error = %reason, "health check failed");
             let mut response = HttpResponse::ServiceUnavailable();
             return if wants_json {
