@@ -558,7 +558,15 @@ mod tests {
 
     #[test]
     fn session_times_are_bounded_and_the_message_names_the_setting() {
-        for bad in ["1000000000000", "100000000000", "525601", "4", "0", "-3", "ten"] {
+        for bad in [
+            "1000000000000",
+            "100000000000",
+            "525601",
+            "4",
+            "0",
+            "-3",
+            "ten",
+        ] {
             for name in [
                 "AFTERCARE_SESSION_IDLE_MINUTES",
                 "AFTERCARE_SESSION_MAX_MINUTES",

@@ -113,8 +113,7 @@ pub fn outage(e: &DbError) -> Option<Outage> {
     let message = info.message().to_ascii_lowercase();
     let found = if matches!(kind, Kind::ClosedConnection | Kind::UnableToSendCommand) {
         Some(Outage::Unreachable)
-    } else if message.contains("database or disk is full") || message.contains("disk i/o error")
-    {
+    } else if message.contains("database or disk is full") || message.contains("disk i/o error") {
         Some(Outage::DiskFull)
     } else if message.contains("database is locked") {
         Some(Outage::Busy)

@@ -51,7 +51,8 @@ pub fn take(conn: &mut DbConn, to: &Path) -> anyhow::Result<Taken> {
         // Nothing half-written is left behind (a full disk, say).
         let _ = std::fs::remove_file(&partial);
         remove_companions(&partial);
-        return Err(e).with_context(|| format!("cannot copy the database to {}", partial.display()));
+        return Err(e)
+            .with_context(|| format!("cannot copy the database to {}", partial.display()));
     }
     let checked = sync_file(&partial).and_then(|()| inspect(&partial, to));
     remove_companions(&partial);

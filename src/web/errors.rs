@@ -50,7 +50,12 @@ impl FormField {
 #[derive(Clone)]
 pub struct SubmittedForm(pub Vec<(String, String)>);
 
-fn render_page(status: StatusCode, title: &str, message: &str, retry: Option<&RetryForm>) -> String {
+fn render_page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    retry: Option<&RetryForm>,
+) -> String {
     let page = ErrorPage {
         status: status.as_u16(),
         title,

@@ -158,9 +158,11 @@ pub fn init_tracing() -> Result<(), String> {
     use tracing_subscriber::Layer;
     let filter = log_filter(std::env::var("AFTERCARE_LOG").ok().as_deref());
     let malformed = MalformedRequests::default();
-    let counter = malformed.clone().with_filter(tracing_subscriber::filter::filter_fn(|m| {
-        m.target() == DISPATCHER_TARGET && *m.level() <= tracing::Level::WARN
-    }));
+    let counter = malformed
+        .clone()
+        .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+            m.target() == DISPATCHER_TARGET && *m.level() <= tracing::Level::WARN
+        }));
     let format = std::env::var("AFTERCARE_LOG_FORMAT").unwrap_or_default();
     let registry = tracing_subscriber::registry().with(counter);
     // Already set (a test harness calling in) is fine: the first one stays.
@@ -222,9 +224,13 @@ mod tests {
         let writer = buffer.clone();
         let malformed = MalformedRequests::default();
         let subscriber = tracing_subscriber::registry()
-            .with(malformed.clone().with_filter(
-                tracing_subscriber::filter::filter_fn(|m| m.target() == DISPATCHER_TARGET),
-            ))
+            .with(
+                malformed
+                    .clone()
+                    .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                        m.target() == DISPATCHER_TARGET
+                    })),
+            )
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
@@ -242,7 +248,10 @@ mod tests {
         let printed = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = printed.lines().collect();
         assert_eq!(lines.len(), 2, "{printed}");
-        assert!(lines[0].contains("ERROR") && lines[0].contains("a real error"), "{printed}");
+        assert!(
+            lines[0].contains("ERROR") && lines[0].contains("a real error"),
+            "{printed}"
+        );
         assert!(lines[1].contains("WARN"), "{printed}");
         assert!(lines[1].contains("count=500"), "{printed}");
         assert!(lines[1].contains("Invalid Header provided"), "{printed}");
@@ -251,6 +260,11 @@ mod tests {
     #[test]
     fn the_operators_filter_cannot_bring_the_flood_back() {
         let filter = log_filter(Some("debug"));
-        assert!(filter.to_string().contains("actix_http::h1::dispatcher=off"), "{filter}");
+        assert!(
+            filter
+                .to_string()
+                .contains("actix_http::h1::dispatcher=off"),
+            "{filter}"
+        );
     }
 }

@@ -160,7 +160,11 @@ async fn postgresql_unreachable_for_a_while_then_every_reminder_goes_once() {
         "SELECT CAST(extract(epoch FROM max(send_at)) AS BIGINT) FROM reminders WHERE reminder_key = 'evening'",
     )
     .await;
-    let due: i64 = scalar(&app, "SELECT count(*) FROM reminders WHERE reminder_key = 'evening'").await;
+    let due: i64 = scalar(
+        &app,
+        "SELECT count(*) FROM reminders WHERE reminder_key = 'evening'",
+    )
+    .await;
     assert_eq!(due, 3);
 
     let sink = SmtpSink::start().await;
@@ -181,7 +185,11 @@ async fn postgresql_unreachable_for_a_while_then_every_reminder_goes_once() {
     worker_clock.set(chrono::DateTime::from_timestamp(due_at, 0).unwrap() + Duration::minutes(1));
 
     let page = app.get_with(&staff, "/patients").await;
-    assert_eq!(page.status().as_u16(), 503, "a page is a plain 503, never a 500");
+    assert_eq!(
+        page.status().as_u16(),
+        503,
+        "a page is a plain 503, never a 500"
+    );
     assert!(page.headers().contains_key("retry-after"));
     let html = page.text().await.unwrap();
     assert!(html.contains("Temporarily unavailable"), "{html}");
@@ -191,7 +199,10 @@ async fn postgresql_unreachable_for_a_while_then_every_reminder_goes_once() {
     assert_eq!(health.status().as_u16(), 503);
     let why = health.text().await.unwrap();
     assert!(why.starts_with("database unavailable: "), "{why}");
-    assert!(why.len() > "database unavailable: ".len() + 10, "says why: {why}");
+    assert!(
+        why.len() > "database unavailable: ".len() + 10,
+        "says why: {why}"
+    );
 
     // The worker keeps failing, backing off, and sends nothing meanwhile.
     tokio::time::sleep(StdDuration::from_secs(3)).await;
@@ -217,16 +228,29 @@ async fn postgresql_unreachable_for_a_while_then_every_reminder_goes_once() {
     let ids: Vec<String> = sink.message_ids();
     assert_eq!(ids.len(), 3, "none twice: {ids:?}");
     assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 3, "{ids:?}");
-    let mut to: Vec<String> = sink.received().iter().map(|m| m.rcpt_to.join(",")).collect();
+    let mut to: Vec<String> = sink
+        .received()
+        .iter()
+        .map(|m| m.rcpt_to.join(","))
+        .collect();
     to.sort();
     assert_eq!(
         to,
-        ["patient0@example.com", "patient1@example.com", "patient2@example.com"]
+        [
+            "patient0@example.com",
+            "patient1@example.com",
+            "patient2@example.com"
+        ]
     );
 
     // Pages and the health check recover by themselves (dead pooled connections are dropped).
     let pages_back = eventually(StdDuration::from_secs(30), || async move {
-        app_ref.get_with(staff_ref, "/patients").await.status().as_u16() == 200
+        app_ref
+            .get_with(staff_ref, "/patients")
+            .await
+            .status()
+            .as_u16()
+            == 200
             && app_ref.get("/healthz").await.status().as_u16() == 200
     })
     .await;
@@ -251,7 +275,13 @@ impl SmallDisk {
         let path = dir.path().join("disk");
         std::fs::create_dir(&path).unwrap();
         let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(&path)
             .output();
         match mounted {
@@ -264,7 +294,9 @@ impl SmallDisk {
                 if crate::support::db::in_ci() {
                     panic!("CI=true, but a tmpfs cannot be mounted for the disk-full test: {why}");
                 }
-                eprintln!("SKIPPED: the disk-full test needs to mount a tmpfs (run as root): {why}");
+                eprintln!(
+                    "SKIPPED: the disk-full test needs to mount a tmpfs (run as root): {why}"
+                );
                 None
             }
         }
@@ -310,9 +342,12 @@ fn mode_of(path: &std::path::Path) -> u32 {
 
 /// The fields of the retry form on an outage page: (action, fields).
 fn retry_form(html: &str) -> (String, Vec<(String, String)>) {
-    let form = &html[html.find("<form method=\"post\" action=\"").expect("a retry form")..];
+    let form = &html[html
+        .find("<form method=\"post\" action=\"")
+        .expect("a retry form")..];
     let action_start = form.find("action=\"").unwrap() + "action=\"".len();
-    let action = form[action_start..action_start + form[action_start..].find('"').unwrap()].to_string();
+    let action =
+        form[action_start..action_start + form[action_start..].find('"').unwrap()].to_string();
     let mut fields = Vec::new();
     let mut rest = &form[..form.find("</form>").unwrap()];
     while let Some(at) = rest.find("<input type=\"hidden\" name=\"") {
@@ -340,11 +375,17 @@ async fn the_disk_full_under_sqlite_refuses_writes_plainly_and_recovers_by_itsel
     let (placeholder, _) = TestDb::sqlite();
     let app = spawn_app_on(placeholder, &url, &[]).await;
     let database = disk.path.join("aftercare.db");
-    assert_eq!(mode_of(&database), 0o600, "the database is its owner's only");
+    assert_eq!(
+        mode_of(&database),
+        0o600,
+        "the database is its owner's only"
+    );
     assert_eq!(mode_of(&disk.path.join("aftercare.db-wal")), 0o600);
 
     let staff = app.signed_in("staff").await;
-    let before = app.add_patient(&staff, "Before Full", "before@example.com").await;
+    let before = app
+        .add_patient(&staff, "Before Full", "before@example.com")
+        .await;
     let filler = disk.fill();
 
     // Writes are refused plainly, each rolled back whole; the form comes back as typed.
@@ -360,7 +401,10 @@ async fn the_disk_full_under_sqlite_refuses_writes_plainly_and_recovers_by_itsel
             )
             .await;
         let status = r.status().as_u16();
-        assert!(status == 303 || status == 503, "a write answers 303 or 503, got {status}");
+        assert!(
+            status == 303 || status == 503,
+            "a write answers 303 or 503, got {status}"
+        );
         if status == 503 {
             assert!(r.headers().contains_key("retry-after"));
             refused = Some((name, email, r.text().await.unwrap()));
@@ -368,10 +412,23 @@ async fn the_disk_full_under_sqlite_refuses_writes_plainly_and_recovers_by_itsel
         }
     }
     let (name, email, html) = refused.expect("a write on a full disk is refused");
-    assert!(html.contains("the server&#x27;s disk is full") || html.contains("disk is full"), "{html}");
-    assert!(html.contains(&format!("value=\"{name}\"")), "the name is kept: {html}");
-    assert!(html.contains(&format!("<dd>{email}</dd>")), "and shown: {html}");
-    let saved = scalar(&app, &format!("SELECT count(*) FROM patients WHERE name = '{name}'")).await;
+    assert!(
+        html.contains("the server&#x27;s disk is full") || html.contains("disk is full"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("value=\"{name}\"")),
+        "the name is kept: {html}"
+    );
+    assert!(
+        html.contains(&format!("<dd>{email}</dd>")),
+        "and shown: {html}"
+    );
+    let saved = scalar(
+        &app,
+        &format!("SELECT count(*) FROM patients WHERE name = '{name}'"),
+    )
+    .await;
     assert_eq!(saved, 0, "nothing half-written");
 
     // A backup refuses to start without room, saying so, and leaves nothing.
@@ -383,7 +440,10 @@ async fn the_disk_full_under_sqlite_refuses_writes_plainly_and_recovers_by_itsel
     .await
     .unwrap_err();
     let message = format!("{refused_backup:#}");
-    assert!(message.contains("not enough room for a backup"), "{message}");
+    assert!(
+        message.contains("not enough room for a backup"),
+        "{message}"
+    );
     assert!(!target.exists());
     assert!(!disk.path.join("backup.db.partial").exists());
 
@@ -397,12 +457,30 @@ async fn the_disk_full_under_sqlite_refuses_writes_plainly_and_recovers_by_itsel
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 303, "saved once space returned, no restart");
-    let saved = scalar(&app, &format!("SELECT count(*) FROM patients WHERE name = '{name}'")).await;
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "saved once space returned, no restart"
+    );
+    let saved = scalar(
+        &app,
+        &format!("SELECT count(*) FROM patients WHERE name = '{name}'"),
+    )
+    .await;
     assert_eq!(saved, 1);
-    let acknowledged_before = scalar(&app, &format!("SELECT count(*) FROM patients WHERE id = {before}")).await;
-    assert_eq!(acknowledged_before, 1, "what was saved before the disk filled is still there");
-    let problems = with_conn(&app, |conn| store::backup::integrity_problems(conn).unwrap()).await;
+    let acknowledged_before = scalar(
+        &app,
+        &format!("SELECT count(*) FROM patients WHERE id = {before}"),
+    )
+    .await;
+    assert_eq!(
+        acknowledged_before, 1,
+        "what was saved before the disk filled is still there"
+    );
+    let problems = with_conn(&app, |conn| {
+        store::backup::integrity_problems(conn).unwrap()
+    })
+    .await;
     assert!(problems.is_empty(), "{problems:?}");
 
     // And a backup now goes, owner-only.
@@ -425,13 +503,21 @@ async fn a_backup_taken_under_continuous_writes_restores_with_every_committed_ro
     let writing = Arc::new(AtomicBool::new(true));
     let mut writers = Vec::new();
     for w in 0..3 {
-        let (app, staff, committed, writing) =
-            (app.clone(), staff.clone(), committed.clone(), writing.clone());
+        let (app, staff, committed, writing) = (
+            app.clone(),
+            staff.clone(),
+            committed.clone(),
+            writing.clone(),
+        );
         writers.push(tokio::spawn(async move {
             let mut n = 0;
             while writing.load(Ordering::SeqCst) {
                 let id = app
-                    .add_patient(&staff, &format!("Load {w}-{n}"), &format!("load{w}-{n}@example.com"))
+                    .add_patient(
+                        &staff,
+                        &format!("Load {w}-{n}"),
+                        &format!("load{w}-{n}@example.com"),
+                    )
                     .await;
                 committed.lock().unwrap().push(id);
                 n += 1;
@@ -442,7 +528,11 @@ async fn a_backup_taken_under_continuous_writes_restores_with_every_committed_ro
 
     // Every row acknowledged before the backup begins must be in it.
     let before: Vec<i64> = committed.lock().unwrap().clone();
-    assert!(before.len() > 10, "the writes are running: {}", before.len());
+    assert!(
+        before.len() > 10,
+        "the writes are running: {}",
+        before.len()
+    );
     let folder = tempfile::tempdir().unwrap();
     let copy = folder.path().join("under-load.db");
     let taken = with_conn(&app, {
@@ -467,7 +557,9 @@ async fn a_backup_taken_under_continuous_writes_restores_with_every_committed_ro
     assert_eq!(restored.counts, taken.counts);
     assert_eq!(mode_of(&fresh), 0o600);
     let mut conn = store::backup::open_file(&fresh).unwrap();
-    assert!(store::backup::integrity_problems(&mut conn).unwrap().is_empty());
+    assert!(store::backup::integrity_problems(&mut conn)
+        .unwrap()
+        .is_empty());
     let ids: BTreeSet<i64> = {
         use diesel::prelude::*;
         use store::schema::patients;
@@ -479,9 +571,15 @@ async fn a_backup_taken_under_continuous_writes_restores_with_every_committed_ro
             .collect()
     };
     let missing: Vec<&i64> = before.iter().filter(|id| !ids.contains(id)).collect();
-    assert!(missing.is_empty(), "committed before the backup but not in it: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "committed before the backup but not in it: {missing:?}"
+    );
     let live = count_rows(&app, "patients").await;
-    assert!((ids.len() as i64) < live, "later writes are not in the copy, as expected");
+    assert!(
+        (ids.len() as i64) < live,
+        "later writes are not in the copy, as expected"
+    );
 }
 
 // ---- Bad input (probe 2) ----
@@ -497,7 +595,11 @@ async fn addresses_that_can_never_be_sent_to_are_refused(app: TestApp) {
             .post_form_with(
                 &staff,
                 "/patients/new",
-                &[("name", "Quoted Address"), ("email", bad), ("email_consent", "yes")],
+                &[
+                    ("name", "Quoted Address"),
+                    ("email", bad),
+                    ("email_consent", "yes"),
+                ],
             )
             .await;
         assert_eq!(r.status().as_u16(), 422, "{bad}");
@@ -522,7 +624,10 @@ async fn addresses_that_can_never_be_sent_to_are_refused(app: TestApp) {
             .await;
         assert_eq!(r.status().as_u16(), 422, "sender {bad}");
         let html = r.text().await.unwrap();
-        assert!(html.contains("Glow Clinic"), "the form keeps what was typed");
+        assert!(
+            html.contains("Glow Clinic"),
+            "the form keeps what was typed"
+        );
         let sender = with_conn(&app, |conn| {
             aftercare::usecases::clinic::get(conn).unwrap().sender_email
         })
@@ -540,7 +645,11 @@ async fn check_in_with_photo(app: &TestApp, treatment: i64) -> reqwest::Response
     let key = hidden_value(&html, "form_key").expect("the form has its key");
     let photo = crate::checkins::photo_with_location();
     let (content_type, body) = crate::checkins::multipart(
-        &[("form_key", &key), ("answer", "unsure"), ("item", "normal-0")],
+        &[
+            ("form_key", &key),
+            ("answer", "unsure"),
+            ("item", "normal-0"),
+        ],
         Some(&photo),
     );
     patient
@@ -557,7 +666,10 @@ async fn a_deleted_treatments_photos_are_gone_at_once(app: TestApp) {
     let kept = treatment_for(&app, &practitioner, 1).await;
     let deleted = treatment_for(&app, &practitioner, 2).await;
     assert_eq!(check_in_with_photo(&app, kept).await.status().as_u16(), 200);
-    assert_eq!(check_in_with_photo(&app, deleted).await.status().as_u16(), 200);
+    assert_eq!(
+        check_in_with_photo(&app, deleted).await.status().as_u16(),
+        200
+    );
     let photo = scalar(
         &app,
         &format!(
@@ -566,19 +678,34 @@ async fn a_deleted_treatments_photos_are_gone_at_once(app: TestApp) {
     )
     .await;
     let path = format!("/checkins/{photo}/photo");
-    assert_eq!(app.get_with(&practitioner, &path).await.status().as_u16(), 200);
+    assert_eq!(
+        app.get_with(&practitioner, &path).await.status().as_u16(),
+        200
+    );
 
     let r = app
         .post_form_with(&practitioner, &format!("/treatments/{deleted}/delete"), &[])
         .await;
     assert_eq!(r.status().as_u16(), 303);
-    assert_eq!(app.get_with(&practitioner, &path).await.status().as_u16(), 404);
-    assert_eq!(count_rows(&app, "checkin_photos").await, 1, "the other treatment's stays");
-    assert_eq!(count_rows(&app, "checkins").await, 2, "the answers stay for the record");
+    assert_eq!(
+        app.get_with(&practitioner, &path).await.status().as_u16(),
+        404
+    );
+    assert_eq!(
+        count_rows(&app, "checkin_photos").await,
+        1,
+        "the other treatment's stays"
+    );
+    assert_eq!(
+        count_rows(&app, "checkins").await,
+        2,
+        "the answers stay for the record"
+    );
 }
 
 async fn a_checkin_link_stops_taking_answers_after_the_care_window(app: TestApp) {
-    app.configure_clinic("Glow Clinic", "desk@glow.example").await;
+    app.configure_clinic("Glow Clinic", "desk@glow.example")
+        .await;
     let practitioner = app.signed_in("practitioner").await;
     let treatment = treatment_for(&app, &practitioner, 1).await;
     let url = app.state.links.checkin(treatment);
@@ -601,7 +728,11 @@ async fn a_checkin_link_stops_taking_answers_after_the_care_window(app: TestApp)
     assert!(html.contains("no longer takes answers"), "{html}");
     // The form opened while the link was open is refused too.
     let (content_type, body) = crate::checkins::multipart(
-        &[("form_key", &key), ("answer", "worried"), ("item", "call-now-0")],
+        &[
+            ("form_key", &key),
+            ("answer", "worried"),
+            ("item", "call-now-0"),
+        ],
         None,
     );
     let r = patient
@@ -656,6 +787,10 @@ async fn a_database_password_in_the_query_is_masked_on_the_system_page() {
     let html = app.get_text_with(&admin, "/admin/system").await;
     assert!(!html.contains("QuerySecret123"), "{html}");
     assert!(html.contains("password=***"), "{html}");
-    let advice = backup::postgres_advice(&app.state.settings.database, std::path::Path::new("x.dump"));
-    assert!(!advice.contains("QuerySecret123") && advice.contains("password=***"), "{advice}");
+    let advice =
+        backup::postgres_advice(&app.state.settings.database, std::path::Path::new("x.dump"));
+    assert!(
+        !advice.contains("QuerySecret123") && advice.contains("password=***"),
+        "{advice}"
+    );
 }
