@@ -248,30 +248,9 @@ fn protocol_command(command: &ProtocolCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Logs to standard output: readable text, or with `AFTERCARE_LOG_FORMAT=json`
-/// one JSON object a line for log collectors, each with the spans it
-/// happened in (the request's id and route, the use case's ids).
+/// Logs to standard output (see `web::telemetry::init_tracing`).
 fn init_tracing() -> Result<(), String> {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("AFTERCARE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    let format = std::env::var("AFTERCARE_LOG_FORMAT").unwrap_or_default();
-    // Already set (a test harness calling in) is fine: the first one stays.
-    let _ = match format.trim() {
-        "" | "text" => logs.try_init(),
-        "json" => logs
-            .json()
-            .flatten_event(true)
-            .with_span_list(true)
-            .try_init(),
-        other => {
-            return Err(format!(
-                "AFTERCARE_LOG_FORMAT: {other:?} is neither text nor json"
-            ))
-        }
-    };
-    Ok(())
+    crate::web::telemetry::init_tracing()
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {

@@ -9,51 +9,10 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use secrecy::SecretSlice;
 
-/// A URL that may carry a password (database, SMTP). `Debug` shows it with
-/// the password masked, so settings can be logged or printed whole; only
-/// code that connects calls [`SecretUrl::expose_secret`].
-#[derive(Clone)]
-pub struct SecretUrl(SecretString);
-
-impl SecretUrl {
-    pub fn new(url: &str) -> SecretUrl {
-        SecretUrl(url.into())
-    }
-    pub fn expose_secret(&self) -> &str {
-        self.0.expose_secret()
-    }
-    /// The URL with its password masked, for messages and logs.
-    pub fn redacted(&self) -> String {
-        redact(self.expose_secret())
-    }
-}
-
-impl fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.redacted(), f)
-    }
-}
-
-/// Hides the password in a URL before it reaches a log or an error.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
+mod secrets;
+pub use secrets::{redact, SecretUrl};
 
 /// Which database the URL selects. Chosen from the scheme alone: a URL we do
 /// not recognise is an error, never a silent fallback to SQLite.
@@ -194,6 +153,11 @@ impl fmt::Display for AddrRange {
     }
 }
 
+/// What the session-time settings accept, in minutes: shorter than 5 signs
+/// people out while they type; longer than a year is a typo, and a huge value
+/// would overflow the date arithmetic of the worker's pruning.
+pub const SESSION_MINUTES: std::ops::RangeInclusive<u64> = 5..=525_600;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: DatabaseSettings,
@@ -284,11 +248,14 @@ impl Settings {
         let minutes = |name: &str, default: u64, errors: &mut Vec<String>| -> Duration {
             match var(name) {
                 None => Duration::from_secs(default * 60),
-                Some(v) => match v.parse::<u64>() {
-                    Ok(m) if m > 0 => Duration::from_secs(m * 60),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(m) if SESSION_MINUTES.contains(&m) => Duration::from_secs(m * 60),
                     _ => {
                         errors.push(format!(
-                            "{name}: {v:?} is not a whole number of minutes above 0"
+                            "{name}: {v:?} is not a whole number of minutes from {} (5 minutes) \
+                             to {} (a year)",
+                            SESSION_MINUTES.start(),
+                            SESSION_MINUTES.end()
                         ));
                         Duration::from_secs(default * 60)
                     }
@@ -655,6 +622,38 @@ mod tests {
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(errors[0].starts_with("AFTERCARE_DATABASE_URL"));
         assert!(errors[1].starts_with("AFTERCARE_BIND"));
+    }
+
+    #[test]
+    fn session_times_are_bounded_and_the_message_names_the_setting() {
+        for bad in [
+            "1000000000000",
+            "100000000000",
+            "525601",
+            "4",
+            "0",
+            "-3",
+            "ten",
+        ] {
+            for name in [
+                "AFTERCARE_SESSION_IDLE_MINUTES",
+                "AFTERCARE_SESSION_MAX_MINUTES",
+            ] {
+                let errors = settings(&[(name, bad)]).unwrap_err();
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert!(
+                    errors[0].starts_with(&format!("{name}: {bad:?} is not a whole number")),
+                    "{errors:?}"
+                );
+            }
+        }
+        let s = settings(&[
+            ("AFTERCARE_SESSION_IDLE_MINUTES", "5"),
+            ("AFTERCARE_SESSION_MAX_MINUTES", "525600"),
+        ])
+        .unwrap();
+        assert_eq!(s.session_idle, Duration::from_secs(300));
+        assert_eq!(s.session_max_age, Duration::from_secs(525_600 * 60));
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub enum AppError {
     LoginRequired { next: String },
     #[error("the request body did not arrive in time")]
     RequestTimeout,
+    /// The link or page has ended for good (410): the message says why and what to do instead.
+    #[error("gone: {0}")]
+    Gone(String),
     #[error("too many attempts")]
     TooManyRequests(String),
     /// Too much heavy work at once (see `usecases::gate`): try again shortly.

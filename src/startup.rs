@@ -394,6 +394,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 actix_web::web::PathConfig::default()
                     .error_handler(|_, _| AppError::NotFound.into()),
             )
+            .wrap(from_fn(routes::errors::keep_typed_form))
             .wrap(from_fn(routes::refuse_bad_query))
             .wrap(from_fn(routes::csrf::seed_middleware))
             .wrap(from_fn(routes::flash::clear_shown))

@@ -351,6 +351,7 @@ impl Worker {
         tracing::info!(transport = %self.mailer.describe(), worker = %self.config.name, "reminder worker started");
         let mut housekept: Option<std::time::Instant> = None;
         let mut mail = MailState::default();
+        let mut failures: u32 = 0;
         loop {
             if housekept.is_none_or(|at| at.elapsed() >= self.config.housekeeping_every) {
                 housekept = Some(std::time::Instant::now());
@@ -360,7 +361,15 @@ impl Worker {
                     Err(e) => tracing::error!(error = %e, "housekeeping failed"),
                 }
             }
-            let pause = match self.run_round(&mut mail).await {
+            let round = self.run_round(&mut mail).await;
+            let failed_before = std::mem::replace(&mut failures, 0);
+            if failed_before > 0 && round.is_ok() {
+                tracing::info!(
+                    failed_rounds = failed_before,
+                    "reminder worker round succeeded again; the database is back"
+                );
+            }
+            let pause = match round {
                 Ok(r) if r.held > 0 => {
                     tracing::error!(
                         held = r.held,
@@ -380,8 +389,15 @@ impl Worker {
                     self.config.idle_poll
                 }
                 Err(e) if is_transient(&e) => {
-                    tracing::error!(error = %e, "reminder worker round failed; will retry");
-                    self.config.idle_poll
+                    failures = failed_before + 1;
+                    let pause = retry_pause(self.config.idle_poll, failures);
+                    tracing::error!(
+                        error = %crate::config::redact(&e.to_string()),
+                        failures_in_a_row = failures,
+                        retry_in_ms = pause.as_millis() as u64,
+                        "reminder worker round failed; will retry"
+                    );
+                    pause
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "reminder worker round failed; stopping the worker");
@@ -751,41 +767,40 @@ fn by_email(jobs: Vec<Job>) -> Vec<Vec<Job>> {
 /// decode, the clinic row gone) fails the same way every round.
 fn is_transient(e: &anyhow::Error) -> bool {
     use diesel::result::DatabaseErrorKind as Kind;
-    let (pool_error, db_error) = match e.downcast_ref::<AppError>() {
-        Some(AppError::Pool(_)) => (true, None),
-        Some(AppError::Database(db)) => (false, Some(db)),
-        _ => (
-            e.downcast_ref::<r2d2::Error>().is_some(),
-            e.downcast_ref::<DbError>(),
-        ),
-    };
-    if pool_error {
+    // PostgreSQL down or restarting, the disk full, SQLite busy: the database's
+    // situation, which passes (crate::usecases::health::outage).
+    if crate::usecases::health::outage_in(e).is_some() {
         return true;
     }
-    match db_error {
-        Some(DbError::DatabaseError(Kind::ClosedConnection | Kind::SerializationFailure, _)) => {
-            true
-        }
-        Some(DbError::DatabaseError(_, info)) => {
-            // Neither backend gives these a kind of their own in diesel.
-            let message = info.message().to_ascii_lowercase();
-            [
-                "database is locked",
-                "connection",
-                "terminating",
-                "shutting down",
-                "starting up",
-            ]
-            .iter()
-            .any(|m| message.contains(m))
-        }
-        _ => false,
-    }
+    let db_error = match e.downcast_ref::<AppError>() {
+        Some(AppError::Database(db)) => Some(db),
+        _ => e.downcast_ref::<DbError>(),
+    };
+    matches!(
+        db_error,
+        Some(DbError::DatabaseError(Kind::SerializationFailure, _))
+    )
+}
+
+/// The pause after `failures` rounds in a row failed for a reason that
+/// passes: `idle_poll`, doubled with each failure, at most 12 times it (a
+/// minute by default), so a long outage costs a few log lines a minute and
+/// the worker resumes within a minute of the database's return.
+fn retry_pause(idle_poll: StdDuration, failures: u32) -> StdDuration {
+    let doubled = idle_poll.saturating_mul(1 << failures.saturating_sub(1).min(4));
+    doubled.min(idle_poll.saturating_mul(12))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_database_is_retried_less_and_less_often_up_to_a_minute() {
+        let poll = StdDuration::from_secs(5);
+        let pauses: Vec<u64> = (1..=7).map(|n| retry_pause(poll, n).as_secs()).collect();
+        assert_eq!(pauses, [5, 10, 20, 40, 60, 60, 60]);
+    }
 
     #[test]
     fn backoff_doubles_up_to_an_hour() {

@@ -28,6 +28,23 @@ pub fn vacuum_into(conn: &mut DbConn, to: &str) -> QueryResult<()> {
     }
 }
 
+#[derive(QueryableByName)]
+struct Pages {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pages: i64,
+}
+
+/// About how many bytes a copy of the database takes: its pages in use
+/// (free pages are left out of a `VACUUM INTO` copy).
+pub fn live_bytes(conn: &mut DbConn) -> QueryResult<u64> {
+    let row: Pages = diesel::sql_query(
+        "SELECT (page_count - freelist_count) * page_size AS pages \
+         FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+    )
+    .get_result(conn)?;
+    Ok(row.pages.max(0) as u64)
+}
+
 /// A connection to a SQLite file that exists (SQLite would create a missing
 /// one), with the app's busy timeout so a copy taken while the app writes
 /// waits for a lock instead of failing.

@@ -81,7 +81,113 @@ impl ManageConnection for ConnManager {
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        conn.is_broken()
+        // diesel counts a PostgreSQL connection whose server went away as
+        // sound (no transaction is open), so the pool would hand it out again
+        // and again, long after the server is back. While an outage is
+        // suspected, a connection coming back is pinged and dropped if dead.
+        conn.is_broken() || (outage_suspected() && conn.ping().is_err())
+    }
+}
+
+/// Why the database cannot do what was asked, when the cause is the
+/// database's situation rather than the request: answered with a 503 and a
+/// plain page, retried by the worker, and never a reason to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// PostgreSQL is down or unreachable, or the connection to it broke.
+    Unreachable,
+    /// The disk holding the SQLite database (or its log) is full.
+    DiskFull,
+    /// Another process held SQLite's write lock past the busy timeout.
+    Busy,
+}
+
+/// Whether `e` is an [`Outage`], and which. Notes an unreachable database,
+/// so connections returned to the pool for a while are checked (see
+/// `has_broken`).
+pub fn outage(e: &DbError) -> Option<Outage> {
+    use diesel::result::DatabaseErrorKind as Kind;
+    let DbError::DatabaseError(kind, info) = e else {
+        return None;
+    };
+    let message = info.message().to_ascii_lowercase();
+    let found = if matches!(kind, Kind::ClosedConnection | Kind::UnableToSendCommand) {
+        Some(Outage::Unreachable)
+    } else if message.contains("database or disk is full") || message.contains("disk i/o error") {
+        Some(Outage::DiskFull)
+    } else if message.contains("database is locked") {
+        Some(Outage::Busy)
+    } else if [
+        // Neither backend gives these a kind of their own in diesel.
+        "connection",
+        "terminating",
+        "shutting down",
+        "starting up",
+        "unable to open database file",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+    {
+        Some(Outage::Unreachable)
+    } else {
+        None
+    };
+    if found == Some(Outage::Unreachable) {
+        suspect_outage();
+    }
+    found
+}
+
+/// How long after the last sign of an unreachable database the pool checks
+/// the connections returned to it.
+const OUTAGE_WATCH: Duration = Duration::from_secs(120);
+
+/// Milliseconds since [`watch_epoch`] until which an outage is suspected (0: none).
+static OUTAGE_SUSPECTED_UNTIL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn watch_epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
+/// Notes that the database could not be reached (the pool found no
+/// connection), so connections returned to the pool are checked for a while.
+pub fn note_unreachable() {
+    suspect_outage();
+}
+
+fn suspect_outage() {
+    let until = (watch_epoch().elapsed() + OUTAGE_WATCH).as_millis() as u64;
+    OUTAGE_SUSPECTED_UNTIL.fetch_max(until, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn outage_suspected() -> bool {
+    let until = OUTAGE_SUSPECTED_UNTIL.load(std::sync::atomic::Ordering::Relaxed);
+    until != 0 && (watch_epoch().elapsed().as_millis() as u64) < until
+}
+
+/// Creates the SQLite file at `path`, empty, readable and writable by its
+/// owner only (0600, whatever the umask), before SQLite would create it with
+/// the umask's permissions (0644 under the usual 022): it holds patients'
+/// records and the app's secret key. SQLite gives the `-wal` and `-shm` files
+/// it makes beside it the database file's permissions. An existing file is
+/// left as it is; special names (`:memory:`, `file:` URIs) are SQLite's.
+pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let text = path.to_string_lossy();
+    if text.is_empty() || text.starts_with(':') || text.starts_with("file:") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // The mode asked for is narrowed by the umask, never widened: set it whole.
+        Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -112,10 +218,16 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("cannot open the database at {url}: {source}")]
+    #[error("cannot open the database at {url}: {reason}")]
     Connect {
         url: String,
-        source: diesel::ConnectionError,
+        /// The driver's message, passwords masked too (libpq may echo a connection string).
+        reason: String,
+    },
+    #[error("cannot create the database file {path}: {source}")]
+    Create {
+        path: String,
+        source: std::io::Error,
     },
     #[error("cannot apply database migrations: {0}")]
     Migrate(String),
@@ -129,14 +241,20 @@ pub enum SetupError {
 const MIGRATION_LOCK: i64 = 0x6166_7465_7263_6172;
 
 pub fn migrate(settings: &DatabaseSettings) -> Result<Vec<String>, SetupError> {
-    let connect_error = |source| SetupError::Connect {
+    let connect_error = |source: diesel::ConnectionError| SetupError::Connect {
         url: settings.url.redacted(),
-        source,
+        reason: redact(&source.to_string()),
     };
     let applied = match settings.backend {
         Backend::Sqlite => {
-            let mut c = diesel::sqlite::SqliteConnection::establish(settings.sqlite_path())
-                .map_err(connect_error)?;
+            let path = settings.sqlite_path();
+            create_private_file(std::path::Path::new(path)).map_err(|source| {
+                SetupError::Create {
+                    path: path.to_string(),
+                    source,
+                }
+            })?;
+            let mut c = diesel::sqlite::SqliteConnection::establish(path).map_err(connect_error)?;
             c.batch_execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")
                 .map_err(|e| SetupError::Migrate(e.to_string()))?;
             c.run_pending_migrations(SQLITE_MIGRATIONS)

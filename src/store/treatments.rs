@@ -182,6 +182,17 @@ pub fn soft_delete(conn: &mut DbConn, id: i64, by: i64, now: NaiveDateTime) -> Q
     .execute(conn)
 }
 
+/// Deletes the photos sent with a treatment's check-ins (when the treatment
+/// is deleted: nothing of it is shown again, so its photos are not kept).
+pub fn delete_checkin_photos(conn: &mut DbConn, treatment_id: i64) -> QueryResult<usize> {
+    use super::schema::{checkin_photos, checkins};
+    let of_treatment = checkins::table
+        .filter(checkins::treatment_id.eq(treatment_id))
+        .select(checkins::id);
+    diesel::delete(checkin_photos::table.filter(checkin_photos::checkin_id.eq_any(of_treatment)))
+        .execute(conn)
+}
+
 /// The most recent treatments in the clinic, with patient and practitioner names.
 pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(TreatmentRow, String, String)>> {
     treatments::table

@@ -42,8 +42,18 @@ pub fn take(conn: &mut DbConn, to: &Path) -> anyhow::Result<Taken> {
         .ok_or_else(|| anyhow!("{} is not a UTF-8 path", to.display()))?;
     // Our own leftover from an interrupted copy to the same name.
     let _ = std::fs::remove_file(&partial);
-    copies::vacuum_into(conn, partial_text)
-        .with_context(|| format!("cannot copy the database to {}", partial.display()))?;
+    ensure_room(conn, to)?;
+    // Created empty, owner-only, before SQLite writes into it: a backup holds
+    // what the database holds (VACUUM INTO writes into an empty file).
+    crate::store::create_private_file(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    if let Err(e) = copies::vacuum_into(conn, partial_text) {
+        // Nothing half-written is left behind (a full disk, say).
+        let _ = std::fs::remove_file(&partial);
+        remove_companions(&partial);
+        return Err(e)
+            .with_context(|| format!("cannot copy the database to {}", partial.display()));
+    }
     let checked = sync_file(&partial).and_then(|()| inspect(&partial, to));
     remove_companions(&partial);
     let inspection = match checked {
@@ -66,6 +76,42 @@ pub fn take(conn: &mut DbConn, to: &Path) -> anyhow::Result<Taken> {
         counts: inspection.counts,
         took: started.elapsed(),
     })
+}
+
+/// Room a copy needs beyond its expected size, for SQLite's own working
+/// space while it writes: a tenth more, and at least 1 MiB.
+fn headroom(bytes: u64) -> u64 {
+    (bytes / 10).max(1 << 20)
+}
+
+/// Refuses to start a copy the folder of `to` has no room for, saying so,
+/// rather than filling the disk (which may be the database's own) and
+/// failing half-way.
+fn ensure_room(conn: &mut DbConn, to: &Path) -> anyhow::Result<()> {
+    let folder = match to.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let needed = copies::live_bytes(conn).context("cannot measure the database")?;
+    let free = free_bytes(folder)
+        .with_context(|| format!("cannot tell how much room is left in {}", folder.display()))?;
+    let wanted = needed + headroom(needed);
+    if free < wanted {
+        bail!(
+            "not enough room for a backup in {}: it needs about {} and {} is free; \
+             nothing was written. Free some space there (or delete old backups), then try again",
+            folder.display(),
+            human_size(wanted),
+            human_size(free)
+        );
+    }
+    Ok(())
+}
+
+/// Bytes an unprivileged process may still write on the filesystem of `folder`.
+pub fn free_bytes(folder: &Path) -> std::io::Result<u64> {
+    let stats = rustix::fs::statvfs(folder)?;
+    Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 /// `aftercare backup --to FILE`: [`take`] on the configured SQLite database,
@@ -298,6 +344,12 @@ pub fn restore(
     let incoming = with_suffix(&database, ".restoring");
     std::fs::copy(from, &incoming)
         .with_context(|| format!("cannot copy {} to {}", from.display(), incoming.display()))?;
+    // It becomes the database: owner-only, whatever the backup's own mode.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&incoming, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {}", incoming.display()))?;
+    }
     let checked = sync_file(&incoming).and_then(|()| inspect(&incoming, from));
     // Opening it may have left empty companion files; they must not follow it.
     remove_companions(&incoming);

@@ -100,8 +100,44 @@ pub struct CheckinPage {
 
 /// The check-in page for a treatment (404 when it was deleted, or its patient erased).
 pub fn page(conn: &mut DbConn, treatment_id: i64, now: DateTime<Utc>) -> AppResult<CheckinPage> {
-    let view = treatments::view_for_patient(conn, treatment_id)?;
+    let view = open_view(conn, treatment_id, now)?;
     Ok(build_page(&view, now))
+}
+
+/// How long after the plan's last phase ends a check-in link still takes
+/// answers: healing is over by then, and a worry about the skin is one for a
+/// phone call, not for a form read in the morning.
+pub const CARE_WINDOW_MARGIN: Duration = Duration::days(30);
+
+/// The treatment behind a check-in link, while its care window is open: a
+/// 410 page with the clinic's phone once the plan's last phase has been over
+/// for [`CARE_WINDOW_MARGIN`] (probe 2, finding 9: a year-old link still
+/// recorded answers and alerted the clinic).
+fn open_view(
+    conn: &mut DbConn,
+    treatment_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<treatments::TreatmentView> {
+    let view = treatments::view_for_patient(conn, treatment_id)?;
+    let ends = view
+        .plan
+        .phases
+        .last()
+        .map_or(view.plan.treated_at.utc, |p| p.ends_at.utc);
+    if now > ends + CARE_WINDOW_MARGIN {
+        let call = match view.clinic.phone.trim() {
+            "" => "call your clinic".to_string(),
+            phone => format!("call {} on {phone}", view.clinic.name),
+        };
+        return Err(AppError::Gone(format!(
+            "This link was for the weeks after your treatment on {}, and that time is over, so it \
+             no longer takes answers. If you are worried about your skin, {call}. In an \
+             emergency, call {}.",
+            long_date(view.plan.treated_at.local.date()),
+            clinic::emergency_number(&view.clinic),
+        )));
+    }
+    Ok(view)
 }
 
 fn build_page(view: &treatments::TreatmentView, now: DateTime<Utc>) -> CheckinPage {
@@ -244,7 +280,7 @@ pub fn submit(
     ip: &str,
     now: DateTime<Utc>,
 ) -> AppResult<Submitted> {
-    let view = treatments::view_for_patient(conn, treatment_id)?;
+    let view = open_view(conn, treatment_id, now)?;
     let page = build_page(&view, now);
     let mut errors = FieldErrors::default();
     let answer = Answer::parse(&input.answer);

@@ -73,8 +73,11 @@ pub fn multi_line(errors: &mut FieldErrors, field: &str, value: &str, max: usize
 /// The longest address SMTP carries (RFC 5321's path limit, less the brackets).
 pub const MAX_EMAIL_LEN: usize = 254;
 
-/// An address the mailer accepts (lettre's own parser), with a dotted
-/// domain: what a form accepts can always be sent to.
+/// An address the mailer accepts, with a dotted domain: what a form accepts
+/// can always be sent to. lettre's parser alone lets through forms its own
+/// envelope then refuses (a quoted local part such as `"a\"b"@x.example`, a
+/// domain literal such as `a@[127.0.0.1]`), so the check is the one sending
+/// makes: a message from and to the address, with its envelope, is built.
 pub fn is_sendable_email(email: &str) -> bool {
     let Some((_, domain)) = email.rsplit_once('@') else {
         return false;
@@ -86,7 +89,21 @@ pub fn is_sendable_email(email: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && email.parse::<lettre::Address>().is_ok()
+        && builds_an_envelope(email)
+}
+
+/// Whether lettre builds a message, envelope included, from and to `email`.
+fn builds_an_envelope(email: &str) -> bool {
+    let Ok(address) = email.parse::<lettre::Address>() else {
+        return false;
+    };
+    let mailbox = lettre::message::Mailbox::new(Some("Name".into()), address);
+    lettre::Message::builder()
+        .from(mailbox.clone())
+        .to(mailbox)
+        .subject("check")
+        .body(String::new())
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -149,6 +166,9 @@ mod tests {
             "@example.com",
             "maya@.example.com",
             "a@b@c.example",
+            // Accepted by lettre's parser, refused by its envelope (probe 2, finding 6).
+            "\"a\\\"b\"@demo.example",
+            "a@[127.0.0.1]",
         ] {
             assert!(!is_sendable_email(bad), "{bad:?}");
         }

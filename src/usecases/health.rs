@@ -7,8 +7,37 @@
 use chrono::{Duration, NaiveDateTime};
 
 use super::reminders::Status;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::store::DbConn;
+
+pub use crate::store::Outage;
+
+/// Whether `e` comes from the database's situation (unreachable, disk full,
+/// busy) rather than from the request: pages answer 503 for these, `/healthz`
+/// gives the reason, and the worker backs off and tries again.
+pub fn outage(e: &AppError) -> Option<Outage> {
+    match e {
+        AppError::Pool(_) => {
+            crate::store::note_unreachable();
+            Some(Outage::Unreachable)
+        }
+        AppError::Database(db) => crate::store::outage(db),
+        _ => None,
+    }
+}
+
+/// As [`outage`], for errors the worker and the commands carry as `anyhow`.
+pub fn outage_in(e: &anyhow::Error) -> Option<Outage> {
+    if let Some(app) = e.downcast_ref::<AppError>() {
+        return outage(app);
+    }
+    if e.downcast_ref::<r2d2::Error>().is_some() {
+        crate::store::note_unreachable();
+        return Some(Outage::Unreachable);
+    }
+    e.downcast_ref::<crate::store::DbError>()
+        .and_then(crate::store::outage)
+}
 
 /// A worker beats at every claim and every batch of recorded outcomes, so
 /// even a round of slow SMTP sends (15 s timeout each) beats well within this.

@@ -442,6 +442,8 @@ pub fn edit(
 }
 
 /// Soft delete: the row stays for the record; it disappears from every page.
+/// The photos of its check-ins are deleted in the same transaction (zeroed
+/// where they lay, on SQLite), not left until the retention period ends.
 #[tracing::instrument(skip_all, fields(id = id))]
 pub fn delete(
     conn: &mut DbConn,
@@ -454,6 +456,9 @@ pub fn delete(
         let t = get(conn, id)?;
         ensure_may_change(conn, user, &t)?;
         store::treatments::soft_delete(conn, id, user.id, now)?;
+        store::with_secure_delete(conn, |conn| {
+            store::treatments::delete_checkin_photos(conn, id)
+        })?;
         let deleted = reminders::Scope::Treatment(id);
         reminders::cancel_pending(conn, deleted, "the treatment was deleted", now)?;
         audit(

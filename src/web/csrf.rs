@@ -138,6 +138,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             if !state.keys.verify(Purpose::Csrf, &message, given) {
                 return Err(AppError::Csrf);
             }
+            // Kept for the page of an outage, to send again (web::errors::keep_typed_form).
+            req.extensions_mut()
+                .insert(super::errors::SubmittedForm(pairs.clone()));
             let value = serde_urlencoded::from_bytes(&body).map_err(|_| {
                 AppError::BadRequest(
                     "The form could not be read: a field is missing, repeated or not what this \

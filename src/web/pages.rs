@@ -42,10 +42,19 @@ pub(super) async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> Htt
     {
         Ok(health) => health,
         Err(e) => {
-            tracing::warn!(error = %e, "health check failed");
-            return HttpResponse::ServiceUnavailable()
-                .content_type("text/plain")
-                .body("database unavailable");
+            // Why, for the operator: "database unavailable: timed out waiting
+            // for connection: … Connection refused", "… disk is full".
+            let reason = crate::config::redact(&match &e {
+                crate::error::AppError::Database(db) => format!("database unavailable: {db}"),
+                other => other.to_string(),
+            });
+            tracing::warn!(error = %reason, "health check failed");
+            let mut response = HttpResponse::ServiceUnavailable();
+            return if wants_json {
+                response.json(serde_json::json!({ "problems": [reason] }))
+            } else {
+                response.content_type("text/plain").body(reason)
+            };
         }
     };
     let mut response = if health.is_ok() {

@@ -11,6 +11,7 @@ mod backup;
 mod checkins;
 mod cli;
 mod data_rights;
+mod faults;
 mod fuzz;
 mod handover;
 mod hardening;

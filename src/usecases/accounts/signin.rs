@@ -250,9 +250,16 @@ pub struct ActiveSession {
     pub token_hash: String,
 }
 
-/// How often `last_seen_at` is refreshed; refreshing on every request would
-/// turn every page view into a write.
+/// How often `last_seen_at` is refreshed at most; refreshing on every request
+/// would turn every page view into a write.
 const TOUCH_AFTER_SECONDS: i64 = 60;
+
+/// How stale `last_seen_at` may grow before a request refreshes it: a minute,
+/// or half the idle limit when that is shorter, so someone active is never
+/// taken for idle.
+fn touch_after(idle: Duration) -> Duration {
+    Duration::seconds(TOUCH_AFTER_SECONDS).min(idle / 2)
+}
 
 #[tracing::instrument(skip_all)]
 pub fn resume_session(
@@ -271,7 +278,7 @@ pub fn resume_session(
         store::users::delete_session(conn, &token_hash)?;
         return Ok(None);
     }
-    if now - session.last_seen_at > Duration::seconds(TOUCH_AFTER_SECONDS) {
+    if now - session.last_seen_at > touch_after(idle) {
         store::write(conn, |conn| {
             store::users::touch_session(conn, session.id, now)
         })?;
@@ -300,4 +307,16 @@ pub fn log_out(
             now,
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_seen_is_refreshed_well_within_the_idle_limit() {
+        assert_eq!(touch_after(Duration::hours(8)), Duration::seconds(60));
+        assert_eq!(touch_after(Duration::seconds(90)), Duration::seconds(45));
+        assert_eq!(touch_after(Duration::minutes(5)), Duration::seconds(60));
+    }
 }
