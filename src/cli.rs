@@ -105,8 +105,9 @@ enum ProtocolCommand {
     Check { file: std::path::PathBuf },
     /// Print the built-in protocol, to start a clinic's own from.
     Show {
-        /// Instead, list each source (guide or public reference) with the entries resting on it,
-        /// for a clinic's reviewer.
+        /// Instead, list each source (guide or public reference) with its kind of publisher and
+        /// the entries resting on it, then the entries resting on commercial sources only, for a
+        /// clinic's reviewer.
         #[arg(long)]
         sources: bool,
     },

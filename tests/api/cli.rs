@@ -118,8 +118,8 @@ fn protocol_check_refuses_an_unknown_source_id_naming_the_file_entry_and_id() {
     let dir = tempfile::tempdir().unwrap();
     let (_, toml, _) = aftercare(&["protocol", "show"], "sqlite://unused.db", "");
     let typo = toml.replacen(
-        "sources = [\"nidirect-anaphylaxis\"]",
-        "sources = [\"nidirect-anafylaxis\"]",
+        "sources = [\"nidirect-anaphylaxis\"",
+        "sources = [\"nidirect-anafylaxis\"",
         1,
     );
     assert_ne!(typo, toml, "the edit must change the protocol");
@@ -135,7 +135,7 @@ fn protocol_check_refuses_an_unknown_source_id_naming_the_file_entry_and_id() {
 }
 
 #[test]
-fn protocol_show_sources_lists_each_source_with_the_entries_resting_on_it() {
+fn protocol_show_sources_lists_each_source_with_its_publisher_and_the_entries_resting_on_it() {
     let (ok, out, err) = aftercare(&["protocol", "show", "--sources"], "sqlite://unused.db", "");
     assert!(ok, "{err}");
     assert!(
@@ -144,8 +144,14 @@ fn protocol_show_sources_lists_each_source_with_the_entries_resting_on_it() {
     );
     for part in [
         "nidirect-anaphylaxis  [reference]  Anaphylaxis",
-        "    https://www.nidirect.gov.uk/conditions/anaphylaxis\n    cited by: red_flags[0] \"emergency\"\n",
-        "003  [guide]",
+        "    https://www.nidirect.gov.uk/conditions/anaphylaxis\n    \
+         publisher: public-health-body (independent)\n    \
+         cited by: red_flags[0] \"emergency\"",
+        "003  [guide]  Microneedling Aftercare: What to Do After Your Treatment (Glownetics, ",
+        "    publisher: skincare-vendor (commercial: check it before relying on it)\n",
+        "\nEntries resting only on commercial sources (no public health body, professional body \
+         or peer-reviewed source): ",
+        "\n    actives[1] \"retinol\"\n",
     ] {
         assert!(out.contains(part), "missing {part:?} in\n{out}");
     }

@@ -11,6 +11,8 @@ use thiserror::Error;
 mod types;
 mod validate;
 
+pub use types::Publisher;
+
 #[cfg(test)]
 mod readability;
 #[cfg(test)]
@@ -165,6 +167,22 @@ impl Protocol {
             .collect()
     }
 
+    /// The entries (named as in error messages) none of whose sources is independent of a
+    /// product or a treatment for sale: what a clinician should check first.
+    pub fn entries_on_commercial_sources_only(&self) -> Vec<String> {
+        let independent = |id: &String| {
+            self.file
+                .sources
+                .iter()
+                .any(|s| &s.id == id && s.publisher.is_independent())
+        };
+        cited(&self.file)
+            .into_iter()
+            .filter(|(_, ids)| !ids.iter().any(independent))
+            .map(|(entry, _)| entry)
+            .collect()
+    }
+
     pub fn area(&self, id: &str) -> Option<&Area> {
         self.file.areas.iter().find(|a| a.id == id)
     }
@@ -212,18 +230,26 @@ pub fn depth_hint(protocol: &Protocol, area_id: &str, depth_mm: f64) -> Option<S
     ))
 }
 
-/// Each source with what rests on it, for `aftercare protocol show --sources`:
+/// Each source with its kind of publisher and what rests on it, for
+/// `aftercare protocol show --sources`, then the entries that rest on commercial sources only:
 ///
 /// ```text
-/// 001  guide  Published microneedling aftercare guide 001 (…)
-///      phases[0] "first-hours", phases[1] "first-day", …
+/// 001  [guide]  Face of Jules, a Los Angeles clinic: …
+///     publisher: clinic (commercial: check it before relying on it)
+///     cited by: phases[0] "first-hours", phases[1] "first-day", …
 /// ```
 pub fn sources_as_text(protocol: &Protocol) -> String {
+    let sources = protocol.sources();
+    let independent = sources
+        .iter()
+        .filter(|s| s.publisher.is_independent())
+        .count();
     let mut out = format!(
-        "{} version {}: {} sources\n",
+        "{} version {}: {} sources ({independent} independent, {} commercial)\n",
         protocol.name(),
         protocol.version(),
-        protocol.sources().len()
+        sources.len(),
+        sources.len() - independent
     );
     for (source, entries) in protocol.source_uses() {
         let kind = match source.kind {
@@ -234,12 +260,30 @@ pub fn sources_as_text(protocol: &Protocol) -> String {
         if let Some(url) = &source.url {
             out.push_str(&format!("    {url}\n"));
         }
+        let weight = if source.publisher.is_independent() {
+            "independent"
+        } else {
+            "commercial: check it before relying on it"
+        };
+        out.push_str(&format!(
+            "    publisher: {} ({weight})\n",
+            source.publisher.as_str()
+        ));
         let used_by = if entries.is_empty() {
             "(not cited by any entry)".to_string()
         } else {
             entries.join(", ")
         };
         out.push_str(&format!("    cited by: {used_by}\n"));
+    }
+    let commercial_only = protocol.entries_on_commercial_sources_only();
+    out.push_str(&format!(
+        "\nEntries resting only on commercial sources (no public health body, professional body or \
+         peer-reviewed source): {}\n",
+        commercial_only.len()
+    ));
+    for entry in commercial_only {
+        out.push_str(&format!("    {entry}\n"));
     }
     out
 }

@@ -493,6 +493,69 @@ fn every_declared_source_is_cited_and_every_citation_is_declared() {
 }
 
 #[test]
+fn every_source_says_what_kind_of_publisher_it_is_and_show_prints_it() {
+    let p = Protocol::default_protocol();
+    let kind = |id: &str| {
+        p.sources()
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("{id} is declared"))
+            .publisher
+    };
+    // The five guides are all commercial pages (clinical review 2026-12-04, C1).
+    assert_eq!(kind("000"), Publisher::ContentSite);
+    assert_eq!(kind("001"), Publisher::Clinic);
+    assert_eq!(kind("002"), Publisher::Spa);
+    assert_eq!(kind("003"), Publisher::SkincareVendor);
+    assert_eq!(kind("004"), Publisher::DeviceMaker);
+    assert!(["000", "001", "002", "003", "004"]
+        .iter()
+        .all(|id| !kind(id).is_independent()));
+    assert_eq!(kind("nidirect-anaphylaxis"), Publisher::PublicHealthBody);
+    assert_eq!(kind("dermnet-pih"), Publisher::ProfessionalBody);
+    assert!(kind("cmac-hsv").is_independent());
+
+    let text = sources_as_text(&p);
+    assert!(
+        text.contains("    publisher: device-maker (commercial: check it before relying on it)\n")
+    );
+    assert!(text.contains("    publisher: public-health-body (independent)\n"));
+    // The emergency line rests on public health bodies, so it is not listed as commercial-only;
+    // the actives schedule rests on vendor and clinic guides only, so it is.
+    let commercial_only = p.entries_on_commercial_sources_only();
+    assert!(!commercial_only.contains(&"red_flags[0] \"emergency\"".to_string()));
+    assert!(commercial_only.contains(&"actives[1] \"retinol\"".to_string()));
+    assert!(text.contains(&format!(
+        "Entries resting only on commercial sources (no public health body, professional body or \
+         peer-reviewed source): {}\n",
+        commercial_only.len()
+    )));
+    assert!(text.contains("\n    actives[1] \"retinol\"\n"));
+}
+
+#[test]
+fn an_unknown_or_missing_kind_of_publisher_is_refused_with_the_kinds_to_choose_from() {
+    let unknown = error_after(replace_once(
+        "publisher = \"skincare-vendor\"\ntitle = \"Microneedling Aftercare: What to Do",
+        "publisher = \"shop\"\ntitle = \"Microneedling Aftercare: What to Do",
+    ));
+    assert_message(
+        &unknown,
+        &[
+            "publisher = \"shop\"",
+            "publisher \"shop\" is not a kind of publisher; use one of: device-maker, clinic, \
+             spa, skincare-vendor, content-site, public-health-body, professional-body, \
+             peer-reviewed",
+        ],
+    );
+    let missing = error_after(replace_once(
+        "id = \"004\"\nkind = \"guide\"\npublisher = \"device-maker\"\n",
+        "id = \"004\"\nkind = \"guide\"\n",
+    ));
+    assert_message(&missing, &["missing field `publisher`"]);
+}
+
+#[test]
 fn a_timed_avoid_list_must_end_on_a_phase_boundary() {
     let message = error_after(replace_once(
         "until_hours = { superficial = 48, standard = 72, deep = 72 }",

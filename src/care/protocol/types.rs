@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub struct Source {
     pub id: String,
     pub kind: SourceKind,
+    /// Who published it, so a clinician can weigh it (a vendor's page is not a guideline).
+    pub publisher: Publisher,
     pub title: String,
     /// Required for a public reference, so a reviewer can open it.
     #[serde(default)]
@@ -23,6 +25,89 @@ pub enum SourceKind {
     Guide,
     /// A public page cited for a fact the guides do not state.
     Reference,
+}
+
+/// What kind of publisher a source has. Written in the protocol file as `publisher = "clinic"`;
+/// protocol/README.md says how a clinician should weigh each kind. An unknown kind is refused when
+/// the file is read, with the accepted kinds listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Publisher {
+    /// Makes or sells microneedling devices or beauty machines.
+    DeviceMaker,
+    /// A clinic writing about its own treatments (often marketing).
+    Clinic,
+    /// A spa or med spa writing about its own treatments (often marketing).
+    Spa,
+    /// Sells skincare products or at-home kits.
+    SkincareVendor,
+    /// A website of articles with no clinical publisher behind it (anonymous, or a consumer site).
+    ContentSite,
+    /// A government or national health service (NHS, nidirect).
+    PublicHealthBody,
+    /// A dermatology society or a reference written by dermatologists (AAD, BAD, DermNet).
+    ProfessionalBody,
+    /// A peer-reviewed journal article: a review, a guideline or a study.
+    PeerReviewed,
+}
+
+impl Publisher {
+    pub const ALL: [Publisher; 8] = [
+        Publisher::DeviceMaker,
+        Publisher::Clinic,
+        Publisher::Spa,
+        Publisher::SkincareVendor,
+        Publisher::ContentSite,
+        Publisher::PublicHealthBody,
+        Publisher::ProfessionalBody,
+        Publisher::PeerReviewed,
+    ];
+
+    /// As written in the protocol file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Publisher::DeviceMaker => "device-maker",
+            Publisher::Clinic => "clinic",
+            Publisher::Spa => "spa",
+            Publisher::SkincareVendor => "skincare-vendor",
+            Publisher::ContentSite => "content-site",
+            Publisher::PublicHealthBody => "public-health-body",
+            Publisher::ProfessionalBody => "professional-body",
+            Publisher::PeerReviewed => "peer-reviewed",
+        }
+    }
+
+    /// Whether the publisher has no product or treatment to sell: a public health body, a
+    /// professional body or a peer-reviewed journal. Everything else is a commercial source that
+    /// a clinician should check before relying on it.
+    pub fn is_independent(self) -> bool {
+        matches!(
+            self,
+            Publisher::PublicHealthBody | Publisher::ProfessionalBody | Publisher::PeerReviewed
+        )
+    }
+}
+
+impl TryFrom<String> for Publisher {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Publisher::ALL
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Publisher::ALL.iter().map(|p| p.as_str()).collect();
+                format!(
+                    "publisher \"{text}\" is not a kind of publisher; use one of: {}",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
+impl From<Publisher> for String {
+    fn from(publisher: Publisher) -> String {
+        publisher.as_str().to_string()
+    }
 }
 
 /// A depth band, e.g. "standard" for [0.5, 1.5) mm.
