@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use super::protocol::{
     format_mm, sign_day_refs, NormalSignSpec, Protocol, Tailor, Urgency, DAY, GAP, MAX_DEPTH_MM,
-    MIN_DEPTH_MM,
+    MIN_DEPTH_MM, TONIGHT,
 };
 use super::schedule::{at_local_hour, utc_to_local};
 
@@ -299,6 +299,10 @@ pub struct AreaNotes {
     /// The class label ("Body") for class notes, the area label ("Around the eyes") otherwise.
     pub label: String,
     pub notes: Vec<String>,
+    /// Emails carry these notes on days 0 to this day; none: every email (and every note of a
+    /// plan stored before emails carried them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_day: Option<u32>,
 }
 
 /// Red flags. Version 1 plans have one list (`intro`, `items`); later ones have `groups`, most
@@ -405,6 +409,8 @@ pub struct EmailContent<'a> {
     /// The phase's avoid list without the timed items that have ended by `send_at` (an
     /// adjusted restriction may end inside a phase).
     pub avoid_items: Vec<String>,
+    /// The area notes that apply on the email's day (hands, scalp, body …).
+    pub area_notes: Vec<&'a AreaNotes>,
 }
 
 impl Plan {
@@ -471,6 +477,11 @@ impl Plan {
             tonight: if evening { &self.tonight } else { &[] },
             phase,
             normal,
+            area_notes: self
+                .area_notes
+                .iter()
+                .filter(|n| n.last_day.is_none_or(|last| day <= last))
+                .collect(),
             avoid_items: phase
                 .map(|p| {
                     p.avoid_items
@@ -609,7 +620,7 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
         protocol_name: protocol.name().to_string(),
         protocol_version: protocol.version().to_string(),
         disclaimer: protocol.disclaimer().to_string(),
-        tonight: protocol.tonight().items.clone(),
+        tonight: replaced(protocol, &r, TONIGHT, &protocol.tonight().items),
         normal: Vec::new(),
         normal_emails: 0,
         avoid_until: protocol
@@ -676,6 +687,7 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
             .map(|t| AreaNotes {
                 label: t.patient_label.clone().unwrap_or_else(|| t.label.clone()),
                 notes: t.notes.clone(),
+                last_day: None,
             })
             .collect(),
         adjusted: applied.adjusted,
@@ -1101,11 +1113,12 @@ fn phases(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<Phase> {
                 starts_at: at(start),
                 ends_at: at(end),
                 skin: spec.skin.clone(),
-                do_items: spec.do_items.iter().cloned().chain(added_do).collect(),
-                avoid_items: spec
-                    .avoid_items
-                    .iter()
-                    .cloned()
+                do_items: replaced(protocol, r, &spec.id, &spec.do_items)
+                    .into_iter()
+                    .chain(added_do)
+                    .collect(),
+                avoid_items: replaced(protocol, r, &spec.id, &spec.avoid_items)
+                    .into_iter()
                     .chain(timed)
                     .chain(added_avoid)
                     .collect(),
@@ -1130,6 +1143,50 @@ fn actives(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<ActiveRe
         .collect()
 }
 
+/// One list (a phase's do or avoid list, or Tonight: `scope`) after the treated areas' own rules
+/// (clinical review M2, M3): a line every treated area replaces becomes the area's line, or goes
+/// when it has none; a line only some areas replace stays, followed by each area's own line under
+/// its label ("Backs of the hands: …").
+fn replaced(protocol: &Protocol, r: &Resolved, scope: &str, items: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in items {
+        let per_area: Vec<Option<(&str, &str)>> = r
+            .areas
+            .iter()
+            .map(|(area, _)| {
+                let own = area.replaces.iter().map(|x| (area.label.as_str(), x));
+                let class = protocol.class(&area.class);
+                let of_class = class
+                    .into_iter()
+                    .flat_map(|c| c.replaces.iter().map(move |x| (c.label.as_str(), x)));
+                own.chain(of_class)
+                    .find(|(_, x)| x.phase == scope && &x.line == line)
+                    .map(|(label, x)| (label, x.with.as_str()))
+            })
+            .collect();
+        if per_area.iter().all(Option::is_none) {
+            out.push(line.clone());
+            continue;
+        }
+        let every = per_area.iter().all(Option::is_some);
+        let mut withs: Vec<(&str, &str)> = Vec::new();
+        for (label, with) in per_area.into_iter().flatten() {
+            if !with.is_empty() && !withs.iter().any(|(_, w)| *w == with) {
+                withs.push((label, with));
+            }
+        }
+        if every && withs.len() <= 1 {
+            out.extend(withs.iter().map(|(_, w)| w.to_string()));
+        } else {
+            if !every {
+                out.push(line.clone());
+            }
+            out.extend(withs.iter().map(|(label, w)| format!("{label}: {w}")));
+        }
+    }
+    out
+}
+
 fn area_notes(protocol: &Protocol, r: &Resolved) -> Vec<AreaNotes> {
     let mut notes = Vec::new();
     let mut classes_seen = Vec::new();
@@ -1141,6 +1198,7 @@ fn area_notes(protocol: &Protocol, r: &Resolved) -> Vec<AreaNotes> {
                     notes.push(AreaNotes {
                         label: class.label.clone(),
                         notes: class.notes.clone(),
+                        last_day: class.notes_last_day,
                     });
                 }
             }
@@ -1149,6 +1207,7 @@ fn area_notes(protocol: &Protocol, r: &Resolved) -> Vec<AreaNotes> {
             notes.push(AreaNotes {
                 label: area.label.clone(),
                 notes: area.notes.clone(),
+                last_day: area.notes_last_day,
             });
         }
     }

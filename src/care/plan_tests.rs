@@ -141,6 +141,7 @@ fn worked_example_superficial_periorbital_in_new_york() {
                 "The skin around your eyes is thin. Swelling can show more here for a day or two."
                     .into()
             ],
+            last_day: None,
         }]
     );
     // Evening: 16:00 + 2 h = 18:00 EDT, the same as the 18:00 floor. Mornings on days 1–3 at

@@ -19,8 +19,8 @@ mod tests;
 use types::ProtocolFile;
 pub use types::{
     Active, Area, AreaClass, Band, ByBand, Cadence, NextSessionSpec, NormalSignSpec, PhaseSpec,
-    RedFlagGroupSpec, Source, SourceKind, Tailor, TimedAvoid, Tonight, Urgency, DAY,
-    EMERGENCY_NUMBER, GAP,
+    RedFlagGroupSpec, Replace, Source, SourceKind, Tailor, TimedAvoid, Tonight, Urgency, DAY,
+    EMERGENCY_NUMBER, GAP, TONIGHT,
 };
 use validate::{cited, validate, Invalid};
 

@@ -52,8 +52,30 @@ pub struct AreaClass {
     #[serde(default)]
     pub actives_band: Option<String>,
     pub notes: Vec<String>,
+    /// Emails carry the notes on days 0 to this day (none: every email).
+    #[serde(default)]
+    pub notes_last_day: Option<u32>,
+    /// Phase or Tonight lines this class's own rule replaces on its patients' sheets and emails.
+    #[serde(default)]
+    pub replaces: Vec<Replace>,
     pub sources: Vec<String>,
 }
+
+/// Where an area's rule and a general line disagree, the area's rule wins: `line` (a do or avoid
+/// line of `phase`, or a Tonight line when `phase` is "tonight") becomes `with` (empty: dropped).
+/// When only some of the treated areas replace a line, the line stays and `with` follows it
+/// under the area's label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replace {
+    pub phase: String,
+    pub line: String,
+    #[serde(default)]
+    pub with: String,
+}
+
+/// The `phase` of a [`Replace`] that names the Tonight list.
+pub const TONIGHT: &str = "tonight";
 
 /// A treatable area, e.g. "periorbital".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +91,12 @@ pub struct Area {
     pub typical_mm: Option<[f64; 2]>,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Emails carry the notes on days 0 to this day (none: every email).
+    #[serde(default)]
+    pub notes_last_day: Option<u32>,
+    /// Lines this area's own rule replaces (see [`Replace`]); on top of its class's.
+    #[serde(default)]
+    pub replaces: Vec<Replace>,
     pub sources: Vec<String>,
 }
 

@@ -74,6 +74,39 @@ entry_impl!(Area, |a| {
     t.extend(list_texts("notes", &a.notes));
     t
 });
+
+/// Each replaced line exists where it is said to be, so a reworded phase cannot leave an area's
+/// rule silently beside the line it was meant to replace.
+fn check_replaces(entry: &str, replaces: &[Replace], f: &ProtocolFile) -> Check {
+    for (i, r) in replaces.iter().enumerate() {
+        let lines: Vec<&String> = if r.phase == TONIGHT {
+            f.tonight.items.iter().collect()
+        } else {
+            match f.phases.iter().find(|p| p.id == r.phase) {
+                Some(p) => p.do_items.iter().chain(&p.avoid_items).collect(),
+                None => {
+                    return fail(
+                        entry,
+                        format!("replaces[{i}] names unknown phase \"{}\"", r.phase),
+                    )
+                }
+            }
+        };
+        if !lines.contains(&&r.line) {
+            return fail(
+                entry,
+                format!(
+                    "replaces[{i}]: \"{}\" is not a line of \"{}\"",
+                    r.line, r.phase
+                ),
+            );
+        }
+        if !r.with.is_empty() && r.with.trim().is_empty() {
+            return fail(entry, format!("replaces[{i}].with is blank"));
+        }
+    }
+    Ok(())
+}
 entry_impl!(PhaseSpec, |p| {
     let mut t = vec![
         ("name".into(), p.name.as_str()),
@@ -303,9 +336,11 @@ pub(super) fn validate(f: &ProtocolFile) -> Check {
         if let Some(band) = &class.actives_band {
             known_band(entry, "actives_band", band, bands)?;
         }
+        check_replaces(entry, &class.replaces, f)?;
     }
     let area_names = check_list("areas", &f.areas)?;
     for (area, entry) in f.areas.iter().zip(&area_names) {
+        check_replaces(entry, &area.replaces, f)?;
         if !f.classes.iter().any(|c| c.id == area.class) {
             return fail(
                 entry,
