@@ -331,7 +331,7 @@ async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(ap
     let sheet_path = format!("/treatments/{id}/sheet");
     let sheet = app.get_text_with(&admin, &sheet_path).await;
     assert!(sheet.contains("Call 911 straight away if you have:"));
-    assert!(sheet.contains("Tonight") && sheet.contains("protocol v2."));
+    assert!(sheet.contains("Tonight") && sheet.contains("protocol v3."));
 
     // Set: every sheet shows the clinic's own number from then on.
     let ok = app
