@@ -222,11 +222,13 @@ fn every_email(plan: &aftercare::care::Plan, clinic: &Clinic) -> String {
     all
 }
 
+type Areas = &'static [(&'static str, f64)];
+
 /// M1, M2, M3 over the real renderers: a hands patient's sheet and emails carry the hands rules
 /// and never say "avoid washing"; a back patient is never told to sleep on the back.
 #[test]
 fn area_rules_reach_the_sheet_and_every_email() {
-    let cases: [(&str, &'static [(&'static str, f64)], &str, &str); 2] = [
+    let cases: [(&str, Areas, &str, &str); 2] = [
         (
             "hands",
             &[("hands", 0.5)],
