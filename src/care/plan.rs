@@ -7,7 +7,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::protocol::{format_mm, Protocol, Tailor, Urgency, GAP, MAX_DEPTH_MM, MIN_DEPTH_MM};
+use super::protocol::{
+    format_mm, sign_day_refs, NormalSignSpec, Protocol, Tailor, Urgency, DAY, GAP, MAX_DEPTH_MM,
+    MIN_DEPTH_MM, TONIGHT,
+};
 use super::schedule::{at_local_hour, utc_to_local};
 
 /// Treatments outside these years are refused: far outside any real use, and the bound keeps
@@ -165,11 +168,16 @@ pub struct Plan {
     /// What to do tonight: in the evening email and on the sheet, whatever the treatment time.
     #[serde(default)]
     pub tonight: Vec<String>,
-    /// The "What is normal" box: on the sheet and in the first `normal_emails` emails.
+    /// Plans stored before normal signs had windows: the "What is normal" box, on the sheet
+    /// and in the first `normal_emails` emails. Empty in later plans (see `normal_signs`).
     #[serde(default)]
     pub normal: Vec<String>,
     #[serde(default)]
     pub normal_emails: u32,
+    /// "What is normal", each sign with its last normal day: an email shows the signs still in
+    /// their window on its day. Empty in plans stored before windows existed.
+    #[serde(default)]
+    pub normal_signs: Vec<NormalSign>,
     /// What to avoid for a set time whatever the phase (heat and sweat, waxing …), with its end.
     /// The same items are also in the avoid list of every phase they cover.
     #[serde(default)]
@@ -203,6 +211,20 @@ pub struct Plan {
     /// Notes of the add-ons and considerations, once each, under their label.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_notes: Vec<AreaNotes>,
+}
+
+/// A sign that is normal up to a day of healing (redness, a tight feeling …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalSign {
+    pub id: String,
+    /// As the "What is normal" box shows it.
+    pub text: String,
+    /// Local calendar days after the treatment day: normal up to and including this day.
+    pub last_day: u32,
+    /// The check-in's label past the window, its day filled in.
+    pub past_text: String,
+    /// How a tick past the window triages: tell-us or call-now.
+    pub past_urgency: Urgency,
 }
 
 /// A restriction this plan changed: from the default to `value`, by whom.
@@ -277,6 +299,10 @@ pub struct AreaNotes {
     /// The class label ("Body") for class notes, the area label ("Around the eyes") otherwise.
     pub label: String,
     pub notes: Vec<String>,
+    /// Emails carry these notes on days 0 to this day; none: every email (and every note of a
+    /// plan stored before emails carried them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_day: Option<u32>,
 }
 
 /// Red flags. Version 1 plans have one list (`intro`, `items`); later ones have `groups`, most
@@ -377,14 +403,42 @@ pub struct EmailContent<'a> {
     pub tonight: &'a [String],
     /// The phase in force when the email goes out (the last phase once all are over).
     pub phase: Option<&'a Phase>,
-    /// "What is normal", in the plan's first `normal_emails` emails only.
-    pub normal: &'a [String],
+    /// "What is normal": the signs still in their window on the email's day (older plans: the
+    /// box, in the plan's first `normal_emails` emails only).
+    pub normal: Vec<String>,
     /// The phase's avoid list without the timed items that have ended by `send_at` (an
     /// adjusted restriction may end inside a phase).
     pub avoid_items: Vec<String>,
+    /// The area notes that apply on the email's day (hands, scalp, body …).
+    pub area_notes: Vec<&'a AreaNotes>,
 }
 
 impl Plan {
+    pub fn normal_signs(&self) -> &[NormalSign] {
+        &self.normal_signs
+    }
+
+    /// The whole "What is normal" box, as the sheet shows it: every sign with its window (the
+    /// old box for plans stored before windows).
+    pub fn normal_texts(&self) -> Vec<String> {
+        if self.normal_signs.is_empty() {
+            return self.normal.clone();
+        }
+        self.normal_signs.iter().map(|s| s.text.clone()).collect()
+    }
+
+    /// Signs normal on `day` (day <= last_day), and signs past their window (day > last_day).
+    pub fn normal_on(&self, day: u32) -> (Vec<&NormalSign>, Vec<&NormalSign>) {
+        self.normal_signs.iter().partition(|s| day <= s.last_day)
+    }
+
+    /// The local calendar day after the treatment day on which `at` falls (0 before).
+    pub fn day_at(&self, at: DateTime<Utc>) -> u32 {
+        let tz: Tz = self.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let days = (utc_to_local(tz, at).date() - self.treated_at.local.date()).num_days();
+        u32::try_from(days).unwrap_or(0)
+    }
+
     /// The phase in progress at an instant; `None` before the treatment or after the last phase.
     pub fn phase_at(&self, at: DateTime<Utc>) -> Option<&Phase> {
         find_phase(&self.phases, at)
@@ -397,6 +451,20 @@ impl Plan {
         let reminder = position.map(|i| &self.reminders[i]);
         let evening = reminder.is_some_and(|r| r.kind == ReminderKind::Evening);
         let early = position.is_some_and(|i| i < self.normal_emails as usize);
+        let day = reminder.map_or_else(|| self.day_at(send_at), |r| r.day);
+        let normal = if self.normal_signs.is_empty() {
+            if early {
+                self.normal.clone()
+            } else {
+                Vec::new()
+            }
+        } else {
+            self.normal_on(day)
+                .0
+                .into_iter()
+                .map(|s| s.text.clone())
+                .collect()
+        };
         let phase = self.phase_at(send_at).or_else(|| self.phases.last());
         let ended: Vec<&String> = self
             .avoid_until
@@ -408,7 +476,12 @@ impl Plan {
             reminder,
             tonight: if evening { &self.tonight } else { &[] },
             phase,
-            normal: if early { &self.normal } else { &[] },
+            normal,
+            area_notes: self
+                .area_notes
+                .iter()
+                .filter(|n| n.last_day.is_none_or(|last| day <= last))
+                .collect(),
             avoid_items: phase
                 .map(|p| {
                     p.avoid_items
@@ -533,17 +606,23 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
     let reminders = reminders(protocol, &r, &phases, &applied);
     let [from, to] = r.next_session_days;
     let band = &protocol.bands()[r.band];
-    let normal = protocol.normal();
+    let normal_signs = normal_signs(protocol, &r, &applied);
+    let fill_days = |text: &str| {
+        let mut out = text.to_string();
+        for id in sign_day_refs(text) {
+            if let Some(sign) = normal_signs.iter().find(|s| s.id == id) {
+                out = out.replace(&format!("{{day:{id}}}"), &sign.last_day.to_string());
+            }
+        }
+        out
+    };
     Ok(Plan {
         protocol_name: protocol.name().to_string(),
         protocol_version: protocol.version().to_string(),
         disclaimer: protocol.disclaimer().to_string(),
-        tonight: protocol.tonight().items.clone(),
-        // Every band has a redness line: checked when the protocol was loaded.
-        normal: std::iter::once(normal.redness[&band.id].clone())
-            .chain(normal.items.iter().cloned())
-            .collect(),
-        normal_emails: protocol.reminders().normal_emails,
+        tonight: replaced(protocol, &r, TONIGHT, &protocol.tonight().items),
+        normal: Vec::new(),
+        normal_emails: 0,
         avoid_until: protocol
             .timed_avoid()
             .iter()
@@ -580,7 +659,7 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
                 .map(|g| RedFlagGroup {
                     urgency: g.id,
                     title: g.title.clone(),
-                    items: g.items.clone(),
+                    items: g.items.iter().map(|i| fill_days(i)).collect(),
                 })
                 .collect(),
         },
@@ -608,10 +687,50 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
             .map(|t| AreaNotes {
                 label: t.patient_label.clone().unwrap_or_else(|| t.label.clone()),
                 notes: t.notes.clone(),
+                last_day: None,
             })
             .collect(),
         adjusted: applied.adjusted,
+        normal_signs,
     })
+}
+
+/// The plan's normal signs: the protocol's (those for its areas), then those of its add-ons and
+/// considerations, each window stretched by the healing factor and lengthened, never shortened,
+/// by an add-on or consideration.
+fn normal_signs(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<NormalSign> {
+    let band = &protocol.bands()[r.band].id;
+    let treated = |spec: &NormalSignSpec| {
+        spec.areas.is_empty() || r.areas.iter().any(|(a, _)| spec.areas.contains(&a.id))
+    };
+    protocol
+        .normal_signs()
+        .iter()
+        .chain(applied.tailors.iter().flat_map(|t| &t.normal_signs))
+        .filter(|spec| treated(spec))
+        .map(|spec| {
+            // Every band has a text and a day: checked when the protocol was loaded.
+            let own = spec.last_day.get(band).copied().unwrap_or(1);
+            let last_day = applied
+                .tailors
+                .iter()
+                .filter_map(|t| t.normal_last_day.get(&spec.id).copied())
+                .fold(stretch_days(own, r.healing_factor), u32::max);
+            let day = last_day.to_string();
+            NormalSign {
+                id: spec.id.clone(),
+                text: spec
+                    .text
+                    .get(band)
+                    .cloned()
+                    .unwrap_or_default()
+                    .replace(DAY, &day),
+                last_day,
+                past_text: spec.past_text.replace(DAY, &day),
+                past_urgency: spec.past_urgency,
+            }
+        })
+        .collect()
 }
 
 /// The tailoring checked and applied: which add-ons and considerations apply, and every
@@ -994,11 +1113,12 @@ fn phases(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<Phase> {
                 starts_at: at(start),
                 ends_at: at(end),
                 skin: spec.skin.clone(),
-                do_items: spec.do_items.iter().cloned().chain(added_do).collect(),
-                avoid_items: spec
-                    .avoid_items
-                    .iter()
-                    .cloned()
+                do_items: replaced(protocol, r, &spec.id, &spec.do_items)
+                    .into_iter()
+                    .chain(added_do)
+                    .collect(),
+                avoid_items: replaced(protocol, r, &spec.id, &spec.avoid_items)
+                    .into_iter()
                     .chain(timed)
                     .chain(added_avoid)
                     .collect(),
@@ -1023,6 +1143,50 @@ fn actives(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<ActiveRe
         .collect()
 }
 
+/// One list (a phase's do or avoid list, or Tonight: `scope`) after the treated areas' own rules
+/// (clinical review M2, M3): a line every treated area replaces becomes the area's line, or goes
+/// when it has none; a line only some areas replace stays, followed by each area's own line under
+/// its label ("Backs of the hands: …").
+fn replaced(protocol: &Protocol, r: &Resolved, scope: &str, items: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in items {
+        let per_area: Vec<Option<(&str, &str)>> = r
+            .areas
+            .iter()
+            .map(|(area, _)| {
+                let own = area.replaces.iter().map(|x| (area.label.as_str(), x));
+                let class = protocol.class(&area.class);
+                let of_class = class
+                    .into_iter()
+                    .flat_map(|c| c.replaces.iter().map(move |x| (c.label.as_str(), x)));
+                own.chain(of_class)
+                    .find(|(_, x)| x.phase == scope && &x.line == line)
+                    .map(|(label, x)| (label, x.with.as_str()))
+            })
+            .collect();
+        if per_area.iter().all(Option::is_none) {
+            out.push(line.clone());
+            continue;
+        }
+        let every = per_area.iter().all(Option::is_some);
+        let mut withs: Vec<(&str, &str)> = Vec::new();
+        for (label, with) in per_area.into_iter().flatten() {
+            if !with.is_empty() && !withs.iter().any(|(_, w)| *w == with) {
+                withs.push((label, with));
+            }
+        }
+        if every && withs.len() <= 1 {
+            out.extend(withs.iter().map(|(_, w)| w.to_string()));
+        } else {
+            if !every {
+                out.push(line.clone());
+            }
+            out.extend(withs.iter().map(|(label, w)| format!("{label}: {w}")));
+        }
+    }
+    out
+}
+
 fn area_notes(protocol: &Protocol, r: &Resolved) -> Vec<AreaNotes> {
     let mut notes = Vec::new();
     let mut classes_seen = Vec::new();
@@ -1034,6 +1198,7 @@ fn area_notes(protocol: &Protocol, r: &Resolved) -> Vec<AreaNotes> {
                     notes.push(AreaNotes {
                         label: class.label.clone(),
                         notes: class.notes.clone(),
+                        last_day: class.notes_last_day,
                     });
                 }
             }
@@ -1042,6 +1207,7 @@ fn area_notes(protocol: &Protocol, r: &Resolved) -> Vec<AreaNotes> {
             notes.push(AreaNotes {
                 label: area.label.clone(),
                 notes: area.notes.clone(),
+                last_day: area.notes_last_day,
             });
         }
     }

@@ -99,9 +99,9 @@ fn outside_the_range_is_an_error_naming_the_field() {
     assert_eq!(err.field(), "adjust_heat-sweat-water");
     assert_eq!(
         err.to_string(),
-        "choose from 48 to 168 hours (the default is 72)"
+        "choose from 72 to 168 hours (the default is 72)"
     );
-    let err = compute_plan(&protocol, &cheeks(adjust("heat-sweat-water", 47))).unwrap_err();
+    let err = compute_plan(&protocol, &cheeks(adjust("heat-sweat-water", 71))).unwrap_err();
     assert_eq!(err.field(), "adjust_heat-sweat-water");
     let err = compute_plan(&protocol, &cheeks(adjust("active-aha-bha", 30))).unwrap_err();
     assert_eq!(err.field(), "adjust_active-aha-bha");
@@ -152,12 +152,12 @@ fn an_add_ons_texts_appear_once_however_many_areas() {
 fn a_consideration_lengthens_and_the_practitioner_cannot_undercut_it() {
     let tailoring = Tailoring {
         considerations: vec!["darker-skin".into()],
-        adjustments: [("other-treatments".to_string(), 168)].into(),
+        adjustments: [("other-treatments".to_string(), 672)].into(),
         ..Tailoring::default()
     };
     let plan = plan(tailoring);
-    // 336 h after Tue 24 Nov 10:00 is Tue 8 Dec 10:00.
-    assert_eq!(plan.avoid_until[1].until.utc, utc("2026-12-08T10:00:00Z"));
+    // 1008 h after Tue 24 Nov 10:00 is Tue 5 Jan 10:00.
+    assert_eq!(plan.avoid_until[1].until.utc, utc("2027-01-05T10:00:00Z"));
     assert_eq!(plan.adjusted[0].by, "consideration darker-skin");
 }
 

@@ -37,8 +37,10 @@ pub struct ReminderEmail {
     pub milestones: Vec<Milestone>,
     /// The evening email only (and never for version 1 plans, which have no such list).
     pub tonight: Vec<String>,
-    /// "What is normal", in the first few emails of a plan.
+    /// "What is normal": the signs still in their window on the email's day.
     pub normal: Vec<String>,
+    /// "For your treated areas": (label, notes) that apply on the email's day.
+    pub area_notes: Vec<(String, Vec<String>)>,
     /// Version 1 plans: one list of red flags.
     pub red_flags_intro: String,
     pub red_flags: Vec<String>,
@@ -254,7 +256,12 @@ pub fn compose(
         avoid_items: content.avoid_items.clone(),
         milestones,
         tonight: content.tonight.to_vec(),
-        normal: content.normal.to_vec(),
+        normal: content.normal.clone(),
+        area_notes: content
+            .area_notes
+            .iter()
+            .map(|n| (n.label.clone(), n.notes.clone()))
+            .collect(),
         red_flags_intro: plan.red_flags.intro.clone(),
         red_flags: plan.red_flags.items.clone(),
         red_flag_groups: flag_groups(&plan.red_flags.groups, clinic),
@@ -367,6 +374,11 @@ pub fn compose_combined(
         push_new(&mut email.avoid_items, &other.avoid_items);
         push_new(&mut email.tonight, &other.tonight);
         push_new(&mut email.normal, &other.normal);
+        for note in other.area_notes {
+            if !email.area_notes.contains(&note) {
+                email.area_notes.push(note);
+            }
+        }
         let plan = part.plan;
         email.also.push(AlsoTreatment {
             heading: format!(

@@ -179,7 +179,8 @@ fn build_page(view: &treatments::TreatmentView, now: DateTime<Utc>) -> CheckinPa
         day,
         phase_name: phase.map(|p| p.name.clone()).unwrap_or_default(),
         phase_skin: phase.map(|p| p.skin.clone()).unwrap_or_default(),
-        normal: items("normal", &plan.normal),
+        // Until the check-in reads the windows (branch `checkins`), it offers the whole box.
+        normal: items("normal", &plan.normal_texts()),
         flags,
         when_to_worry,
     }

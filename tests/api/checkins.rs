@@ -260,7 +260,7 @@ async fn not_sure_with_only_normal_signs_shows_the_days_normal_signs_and_no_aler
     assert_eq!(r.status().as_u16(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("What you ticked is common on day 0 of healing"));
-    assert!(page.contains("A tight feeling. It most often fades in 3 to 5 days."));
+    assert!(page.contains("A tight feeling. It usually goes by day "));
     assert!(page.contains("What is normal on day 0"));
     assert!(page.contains("When to get help") && page.contains("Call 999 straight away"));
     assert!(!page.to_lowercase().contains("nothing to worry"));

@@ -58,6 +58,48 @@ const CASES: &[Case] = &[
         time_zone: "Europe/London",
         send_hour: 9,
     },
+    Case {
+        name: "hands_0_5mm",
+        areas: &[("hands", 0.5)],
+        treated_at: "2026-06-01T14:30:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
+    Case {
+        name: "scalp_1_0mm",
+        areas: &[("scalp", 1.0)],
+        treated_at: "2026-06-01T14:30:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
+    Case {
+        name: "neck_1_0mm",
+        areas: &[("neck", 1.0)],
+        treated_at: "2026-06-01T14:30:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
+    Case {
+        name: "back_2_0mm",
+        areas: &[("back", 2.0)],
+        treated_at: "2026-06-01T14:30:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
+    Case {
+        name: "upper_lip_0_5mm",
+        areas: &[("upper-lip", 0.5)],
+        treated_at: "2026-06-01T14:30:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
+    Case {
+        name: "around_the_eyes_0_5mm",
+        areas: &[("periorbital", 0.5)],
+        treated_at: "2026-06-01T14:30:00",
+        time_zone: "Europe/London",
+        send_hour: 9,
+    },
 ];
 
 /// The clinic is in the case's zone, so its default emergency number differs (911 vs 999).
@@ -178,6 +220,82 @@ fn every_email(plan: &aftercare::care::Plan, clinic: &Clinic) -> String {
         ));
     }
     all
+}
+
+type Areas = &'static [(&'static str, f64)];
+
+/// M1, M2, M3 over the real renderers: a hands patient's sheet and emails carry the hands rules
+/// and never say "avoid washing"; a back patient is never told to sleep on the back.
+#[test]
+fn area_rules_reach_the_sheet_and_every_email() {
+    let cases: [(&str, Areas, &str, &str); 2] = [
+        (
+            "hands",
+            &[("hands", 0.5)],
+            "mild soap",
+            "Washing or touching the treated skin.",
+        ),
+        (
+            "back",
+            &[("back", 2.0)],
+            "Sleep on your side or front",
+            "Sleep on your back",
+        ),
+    ];
+    for (name, areas, must, never) in cases {
+        let plan = plan(&Case {
+            name: "area",
+            areas,
+            treated_at: "2026-06-01T14:30:00",
+            time_zone: "Europe/London",
+            send_hour: 9,
+        });
+        let clinic = clinic("Europe/London");
+        let sheet = sheet::build(&plan, &clinic, "Maya Patel", "https://x/s/T".into());
+        let html = SheetBody { sheet: &sheet }.render().unwrap();
+        assert!(html.contains(must) && !html.contains(never), "{name} sheet");
+        let emails = every_email(&plan, &clinic);
+        assert!(!emails.contains(never), "{name} emails");
+        for reminder in plan.reminders.iter().filter(|r| r.day <= 3) {
+            let one = compose(
+                &plan,
+                &reminder.key,
+                "x",
+                reminder.send_at,
+                &clinic,
+                "Maya Patel",
+                "https://x/s/T".into(),
+                "https://x/u/T".into(),
+            );
+            let text = one.text();
+            if name == "hands" {
+                assert!(
+                    text.contains("FOR YOUR TREATED AREAS") && text.contains("mild soap"),
+                    "{}",
+                    reminder.key
+                );
+            }
+        }
+    }
+}
+
+/// On every band's sheet, peels and laser come back no earlier than exfoliating acids.
+#[test]
+fn peels_and_laser_never_come_back_before_acids() {
+    for case in CASES {
+        let plan = plan(case);
+        let acids = plan
+            .actives
+            .iter()
+            .find(|a| a.key == "active-aha-bha")
+            .unwrap();
+        let peels = plan
+            .avoid_until
+            .iter()
+            .find(|a| a.items.iter().any(|i| i.contains("peels")))
+            .unwrap();
+        assert!(peels.until.local.date() >= acids.from, "{}", case.name);
+    }
 }
 
 #[test]
@@ -331,7 +449,7 @@ async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(ap
     let sheet_path = format!("/treatments/{id}/sheet");
     let sheet = app.get_text_with(&admin, &sheet_path).await;
     assert!(sheet.contains("Call 911 straight away if you have:"));
-    assert!(sheet.contains("Tonight") && sheet.contains("protocol v2."));
+    assert!(sheet.contains("Tonight") && sheet.contains("protocol v3."));
 
     // Set: every sheet shows the clinic's own number from then on.
     let ok = app

@@ -34,7 +34,7 @@ async fn a_practitioner_tailors_a_plan_and_the_sheet_and_emails_show_it(app: Tes
     assert_eq!(r.status().as_u16(), 422);
     let page = r.text().await.unwrap();
     assert!(page.contains("id=\"adjust_heat-sweat-water-error\""));
-    assert!(page.contains("choose from 48 to 168 hours"));
+    assert!(page.contains("choose from 72 to 168 hours"));
     assert!(page.contains("<details class=\"tailor\" id=\"tailor\" open>"));
     assert_eq!(count_rows(&app, "treatments").await, 0);
 

@@ -217,7 +217,7 @@ fn empty_texts_are_refused_wherever_they_are() {
             &["phases[3] \"day-3\"", "name is empty"],
         ),
         (
-            "  \"Peeling or picking the flakes. Let them come off by themselves.\",",
+            "  \"Peeling or picking the flakes or any scabs. Let them come off by themselves. Picking can leave a scar or let germs in.\",",
             "  \"\",",
             &["phases[3] \"day-3\"", "avoid[0] is empty"],
         ),
