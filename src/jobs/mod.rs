@@ -20,6 +20,7 @@
 //! stale rule treats a long pause like any other time the app was not sending.
 
 pub mod backups;
+mod clinic_mail;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
@@ -339,60 +340,20 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends the clinic's alert emails for urgent check-ins, with the same
-    /// lease and retry rules as reminders. There are few, so one at a time.
+    /// Sends the clinic's alert emails for urgent check-ins, then its reminders for
+    /// check-ins past the reply time (`clinic_mail`), with the reminders' lease and retry rules.
     async fn send_alerts(
         &self,
         now: DateTime<Utc>,
         wrong: &SettingsWrong,
     ) -> anyhow::Result<RunReport> {
-        let (lease_until, limit) = (now + self.config.lease, self.config.batch_size);
-        let (alerts, clinic) = self
-            .blocking(move |conn| {
-                Ok(checkins::claim_alerts(
-                    conn,
-                    now.naive_utc(),
-                    lease_until.naive_utc(),
-                    limit,
-                )?)
-            })
+        let mut report = self
+            .send_clinic_emails(checkins::ClinicEmail::Alerts, now, wrong)
             .await?;
-        let mut report = RunReport {
-            claimed: alerts.len(),
-            ..Default::default()
-        };
-        if alerts.is_empty() {
-            return Ok(report);
-        }
-        let attention = format!("{}/attention", self.links.base_url);
-        let email = mail::alert::compose(&clinic.name, &attention);
-        let mut done = Vec::new();
-        for alert in alerts {
-            let outcome = if clinic.email.is_empty() {
-                Outcome::Failed(
-                    "the clinic has no email address: set one in Clinic settings".into(),
-                )
-            } else {
-                let envelope = Envelope {
-                    from_name: &clinic.name,
-                    from_email: &clinic.sender_email,
-                    reply_to: None,
-                    to_name: &clinic.name,
-                    to_email: &clinic.email,
-                    subject: &email.subject,
-                    message_id: &alert.message_id,
-                    unsubscribe_url: None,
-                };
-                match mail::build_message(&envelope, email.text.clone(), email.html.clone()) {
-                    Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
-                    Ok(message) => self.deliver(message, alert.attempts, now, wrong).await,
-                }
-            };
-            self.tally(&mut report, MailKind::CheckinAlert, &outcome);
-            done.push((alert.id, outcome));
-        }
-        self.blocking(move |conn| Ok(checkins::record_alerts(conn, done, now.naive_utc())?))
+        let overdue = self
+            .send_clinic_emails(checkins::ClinicEmail::Overdue, now, wrong)
             .await?;
+        report.add_up(&overdue);
         Ok(report)
     }
 

@@ -1,10 +1,16 @@
 //! Patient check-ins: "How is your skin today?" from the link in every email
-//! and on the sheet, triaged at once against the patient's own plan; the
-//! clinic's "Needs attention" list; the alert email urgent answers raise; and
-//! the photos, cleaned of their metadata and kept for a set time.
+//! and on the sheet, triaged at once against the patient's own plan (`triage`), the
+//! result and its reasons stored apart from the answers; the clinic's "Needs attention"
+//! list; the alert email urgent answers raise and the one reminder when a check-in waits
+//! past the clinic's reply time (`outbox`, `reply_time`); and the photos, cleaned of their
+//! metadata and kept for a set time.
 //!
 //! The patient's token names one treatment and is the only credential, so
 //! everything here is looked up by that treatment and nothing else.
+
+mod outbox;
+mod reply_time;
+mod triage;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
@@ -12,14 +18,17 @@ use super::{clinic, reminders, treatments};
 use crate::care::protocol::Urgency;
 use crate::care::Plan;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::checkins::{self as store, CheckinRow, NewCheckin};
+use crate::store::checkins::{self as store, CheckinRow, NewCheckin, Outbox, TriageRow};
 use crate::store::{write_tx, DbConn};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::clinic::Clinic;
 use crate::usecases::fields;
 use crate::usecases::sheet::{flag_groups, local_moment, long_date, FlagGroup};
+pub use outbox::{claim_clinic_emails, record_clinic_emails, Alert, ClinicEmail};
 pub use reminders::Outcome;
+pub use reply_time::due_at;
+pub use triage::{Decision, ItemRule, Reason, Triage};
 
 /// At most this many check-ins per treatment in an hour: enough to correct
 /// an answer, too few to flood the clinic's list.
@@ -74,6 +83,8 @@ impl Answer {
 pub struct CheckItem {
     pub id: String,
     pub text: String,
+    /// What ticking it means to triage.
+    pub rule: ItemRule,
 }
 
 /// A red-flag group as a checklist.
@@ -93,8 +104,13 @@ pub struct CheckinPage {
     pub day: i64,
     pub phase_name: String,
     pub phase_skin: String,
-    /// "What is normal" as boxes to tick.
+    /// "What is normal" as boxes to tick: the signs normal on this day, or a plan's undated
+    /// lines when it was stored before signs had windows.
     pub normal: Vec<CheckItem>,
+    /// Whether the normal signs are those of this day (the plan has windows).
+    pub normal_dated: bool,
+    /// Working days the clinic takes to answer a check-in that waits for a reply.
+    pub reply_days: i32,
     /// The red flags as boxes to tick, most urgent first.
     pub flags: Vec<CheckGroup>,
     /// The red flags as the sheet shows them: "when to worry".
@@ -104,10 +120,11 @@ pub struct CheckinPage {
 /// The check-in page for a treatment (404 when it was deleted, or its patient erased).
 pub fn page(conn: &mut DbConn, treatment_id: i64, now: DateTime<Utc>) -> AppResult<CheckinPage> {
     let view = treatments::view_for_patient(conn, treatment_id)?;
-    Ok(build_page(&view, now))
+    let reply_days = clinic::reply_days(conn)?;
+    Ok(build_page(&view, reply_days, now))
 }
 
-fn build_page(view: &treatments::TreatmentView, now: DateTime<Utc>) -> CheckinPage {
+fn build_page(view: &treatments::TreatmentView, reply_days: i32, now: DateTime<Utc>) -> CheckinPage {
     let plan: &Plan = &view.plan;
     let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let today = now.with_timezone(&tz).date_naive();
@@ -121,23 +138,48 @@ fn build_page(view: &treatments::TreatmentView, now: DateTime<Utc>) -> CheckinPa
         .unwrap_or_default()
         .to_string();
     let when_to_worry = flag_groups(&plan.red_flags.groups, &view.clinic);
-    let flags = if plan.red_flags.groups.is_empty() {
+    let mut flags: Vec<(Urgency, CheckGroup)> = if plan.red_flags.groups.is_empty() {
         // Version 1 plans have one ungrouped list: each item is a "call now".
-        vec![CheckGroup {
-            urgency: Urgency::CallNow.id(),
-            title: plan.red_flags.intro.clone(),
-            items: items(Urgency::CallNow.id(), &plan.red_flags.items),
-        }]
+        vec![(
+            Urgency::CallNow,
+            CheckGroup {
+                urgency: Urgency::CallNow.id(),
+                title: plan.red_flags.intro.clone(),
+                items: red_flags(Urgency::CallNow, &plan.red_flags.items),
+            },
+        )]
     } else {
-        when_to_worry
+        plan.red_flags
+            .groups
             .iter()
-            .map(|g| CheckGroup {
-                urgency: g.urgency,
-                title: g.title.clone(),
-                items: items(g.urgency, &g.items),
+            .zip(&when_to_worry)
+            .map(|(g, shown)| {
+                let group = CheckGroup {
+                    urgency: shown.urgency,
+                    title: shown.title.clone(),
+                    items: red_flags(g.urgency, &g.items),
+                };
+                (g.urgency, group)
             })
             .collect()
     };
+    let (normal, normal_dated, past) = normal_items(plan, day);
+    // A sign past its window is offered among the red flags of its urgency.
+    for (urgency, item) in past {
+        match flags.iter_mut().find(|(u, _)| *u == urgency) {
+            Some((_, group)) => group.items.push(item),
+            None => flags.push((
+                urgency,
+                CheckGroup {
+                    urgency: urgency.id(),
+                    title: past_title(urgency).into(),
+                    items: vec![item],
+                },
+            )),
+        }
+    }
+    flags.sort_by_key(|(u, _)| *u);
+    let flags = flags.into_iter().map(|(_, g)| g).collect();
     CheckinPage {
         emergency_number: clinic::emergency_number(&view.clinic),
         clinic: view.clinic.clone(),
@@ -146,50 +188,51 @@ fn build_page(view: &treatments::TreatmentView, now: DateTime<Utc>) -> CheckinPa
         day,
         phase_name: phase.map(|p| p.name.clone()).unwrap_or_default(),
         phase_skin: phase.map(|p| p.skin.clone()).unwrap_or_default(),
-        normal: items("normal", &plan.normal),
+        normal,
+        normal_dated,
+        reply_days,
         flags,
         when_to_worry,
     }
 }
 
-fn items(prefix: &str, texts: &[String]) -> Vec<CheckItem> {
+fn red_flags(urgency: Urgency, texts: &[String]) -> Vec<CheckItem> {
     texts
         .iter()
         .enumerate()
         .map(|(i, text)| CheckItem {
-            id: format!("{prefix}-{i}"),
+            id: format!("{}-{i}", urgency.id()),
             text: text.clone(),
+            rule: ItemRule::RedFlag(urgency),
         })
         .collect()
 }
 
-/// What the page says after an answer, most urgent first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Triage {
-    /// Call the emergency number now.
-    Emergency,
-    /// Call the clinic now (or out of hours); the clinic has been told.
-    CallNow,
-    /// Tell the clinic soon; it has been told.
-    TellUs,
-    /// Only normal signs, or nothing ticked: what is normal today, and when to worry.
-    Normal,
+/// A group's title when a plan has no red-flag group of a past sign's urgency.
+fn past_title(urgency: Urgency) -> &'static str {
+    match urgency {
+        Urgency::Emergency | Urgency::CallNow => {
+            "Call your clinic now, or urgent care if it is closed, if you have:"
+        }
+        Urgency::TellUs => "Tell us soon if you have:",
+    }
 }
 
-impl Triage {
-    fn from_urgency(urgency: Option<Urgency>) -> Triage {
-        match urgency {
-            Some(Urgency::Emergency) => Triage::Emergency,
-            Some(Urgency::CallNow) => Triage::CallNow,
-            Some(Urgency::TellUs) => Triage::TellUs,
-            None => Triage::Normal,
-        }
-    }
-
-    /// Whether the clinic gets an alert email.
-    pub fn alerts_clinic(self) -> bool {
-        matches!(self, Triage::Emergency | Triage::CallNow)
-    }
+/// The "normal" boxes on `day`: (signs normal today, whether they are dated, signs past
+/// their window with the urgency they then have). A plan stored before signs had windows
+/// offers its old lines, undated.
+fn normal_items(plan: &Plan, _day: i64) -> (Vec<CheckItem>, bool, Vec<(Urgency, CheckItem)>) {
+    let undated = plan
+        .normal
+        .iter()
+        .enumerate()
+        .map(|(i, text)| CheckItem {
+            id: format!("normal-{i}"),
+            text: text.clone(),
+            rule: ItemRule::Undated,
+        })
+        .collect();
+    (undated, false, vec![])
 }
 
 /// The check-in form as sent.
@@ -206,9 +249,8 @@ pub struct CheckinInput {
 pub enum Submitted {
     Recorded {
         triage: Triage,
-        answer: Answer,
         page: Box<CheckinPage>,
-        /// The normal signs ticked.
+        /// The signs ticked that are normal on this day.
         normal_ticked: Vec<String>,
     },
     /// The hourly limit was reached; nothing was saved.
@@ -254,30 +296,24 @@ pub fn submit(
     now: DateTime<Utc>,
 ) -> AppResult<Submitted> {
     let view = treatments::view_for_patient(conn, treatment_id)?;
-    let page = build_page(&view, now);
+    let reply_days = clinic::reply_days(conn)?;
+    let page = build_page(&view, reply_days, now);
     let mut errors = FieldErrors::default();
     let answer = Answer::parse(&input.answer);
     if answer.is_none() {
         errors.add("answer", "Choose how your skin is today.");
     }
     let note = fields::multi_line(&mut errors, "note", &input.note, MAX_NOTE_CHARS);
-    let mut ticked: Vec<(&'static str, String)> = Vec::new();
-    let mut normal_ticked = Vec::new();
+    let all_items = || page.normal.iter().chain(page.flags.iter().flat_map(|g| &g.items));
+    let mut ticked: Vec<&CheckItem> = Vec::new();
     for id in &input.items {
-        if let Some(item) = page.normal.iter().find(|i| &i.id == id) {
-            normal_ticked.push(item.text.clone());
-            ticked.push(("normal", item.text.clone()));
-        } else if let Some((group, item)) = page
-            .flags
-            .iter()
-            .find_map(|g| g.items.iter().find(|i| &i.id == id).map(|i| (g, i)))
-        {
-            ticked.push((group.urgency, item.text.clone()));
-        } else {
-            errors.add(
+        match all_items().find(|i| &i.id == id) {
+            Some(item) if !ticked.iter().any(|t| t.id == item.id) => ticked.push(item),
+            Some(_) => {}
+            None => errors.add(
                 "items",
                 "A box on the form is not one we know. Reload the page.",
-            );
+            ),
         }
     }
     // Decoding is the slow part: done before the transaction, which stays short.
@@ -291,14 +327,46 @@ pub fn submit(
     };
     errors.into_result()?;
     let answer = answer.unwrap_or(Answer::Fine);
-    let urgency = [Urgency::Emergency, Urgency::CallNow, Urgency::TellUs]
-        .into_iter()
-        .find(|u| ticked.iter().any(|(g, _)| *g == u.id()));
-    let triage = Triage::from_urgency(urgency);
-    let ticked_json = serde_json::to_string(&ticked)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("check-in items: {e}")))?;
+    let decision = triage::decide(
+        &ticked
+            .iter()
+            .map(|i| (i.id.as_str(), i.text.as_str(), &i.rule))
+            .collect::<Vec<_>>(),
+        answer,
+        !note.is_empty(),
+        photo.is_some(),
+    );
+    let triage = decision.triage;
+    let normal_ticked: Vec<String> = ticked
+        .iter()
+        .filter(|i| i.rule == ItemRule::Normal)
+        .map(|i| i.text.clone())
+        .collect();
+    // The answers as the patient read them: (the group, or "normal", and the text).
+    let answers: Vec<(&str, &str)> = ticked
+        .iter()
+        .map(|i| (item_group(&i.rule), i.text.as_str()))
+        .collect();
+    let ticked_json = to_json(&answers)?;
+    let reasons_json = to_json(
+        &decision
+            .reasons
+            .iter()
+            .map(|r| (r.rule.as_str(), r.detail.as_str()))
+            .collect::<Vec<_>>(),
+    )?;
+    // The most urgent group ticked, as before triage was stored on its own.
+    let urgency = ticked
+        .iter()
+        .filter_map(|i| match &i.rule {
+            ItemRule::RedFlag(u) | ItemRule::PastWindow { urgency: u, .. } => Some(*u),
+            _ => None,
+        })
+        .min();
     let at = now.naive_utc();
     let sender = view.clinic.sender_email.clone();
+    let due = reply_time::due_at(at, reply_days, view.clinic.zone());
+    let protocol_version = view.plan.protocol_version.clone();
     let recorded = write_tx(conn, |c| {
         if store::count_since(c, treatment_id, at - Duration::hours(1))? >= MAX_PER_HOUR {
             return Ok::<_, AppError>(false);
@@ -317,12 +385,26 @@ pub fn submit(
                 created_at: at,
             },
         )?;
+        store::insert_triage(
+            c,
+            &TriageRow {
+                checkin_id: id,
+                result: triage.id().into(),
+                rule: decision.rule.clone(),
+                reasons_json: reasons_json.clone(),
+                protocol_version: protocol_version.clone(),
+                created_at: at,
+            },
+        )?;
         if let Some(jpeg) = &photo {
             store::insert_photo(c, id, "image/jpeg", jpeg, at)?;
         }
         if triage.alerts_clinic() {
             let message_id = crate::mail::message_id(&format!("checkin.{id}"), &sender);
-            store::insert_alert(c, id, &message_id, at)?;
+            store::insert_outbox(c, Outbox::Alerts, id, &message_id, at, at)?;
+        } else if triage.waits_for_reply() {
+            let message_id = crate::mail::message_id(&format!("checkin-overdue.{id}"), &sender);
+            store::insert_outbox(c, Outbox::Overdue, id, &message_id, due, at)?;
         }
         audit(
             c,
@@ -330,9 +412,14 @@ pub fn submit(
             "checkin.recorded",
             &format!("treatment {treatment_id}"),
             &format!(
-                "check-in {id}: {}{}",
+                "check-in {id}: {}, {}{}",
                 answer.label(),
-                urgency.map_or(String::new(), |u| format!(", {}", u.id()))
+                triage.id(),
+                if decision.rule.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", decision.rule)
+                }
             ),
             at,
         )?;
@@ -342,13 +429,25 @@ pub fn submit(
     Ok(if recorded {
         Submitted::Recorded {
             triage,
-            answer,
             page,
             normal_ticked,
         }
     } else {
         Submitted::TooMany { page }
     })
+}
+
+/// The group a ticked box is stored under: its urgency, or "normal".
+fn item_group(rule: &ItemRule) -> &'static str {
+    match rule {
+        ItemRule::RedFlag(u) | ItemRule::PastWindow { urgency: u, .. } => u.id(),
+        ItemRule::Normal | ItemRule::Undated => "normal",
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> AppResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("check-in as JSON: {e}")))
 }
 
 /// One check-in as staff see it.
@@ -358,8 +457,15 @@ pub struct CheckinView {
     pub when: String,
     pub day: i32,
     pub answer: &'static str,
-    /// `emergency`, `call-now`, `tell-us` or `none`: a style hook.
-    pub urgency: String,
+    /// The triage result's id (`emergency` … `to-review`, `none`): a style hook.
+    pub urgency: &'static str,
+    pub triage: Triage,
+    /// The rule that decided the result (empty when nothing asked for attention).
+    pub rule: String,
+    /// Every rule that applied, most urgent first: (rule, what was ticked).
+    pub reasons: Vec<(String, String)>,
+    /// The protocol version of the plan it was judged against (empty before it was kept).
+    pub protocol_version: String,
     /// (group, text) as the patient ticked them.
     pub ticked: Vec<(String, String)>,
     pub note: String,
@@ -369,14 +475,20 @@ pub struct CheckinView {
 }
 
 impl CheckinView {
-    fn new(row: CheckinRow, has_photo: bool, tz: chrono_tz::Tz) -> CheckinView {
+    fn new(row: CheckinRow, triage: TriageRow, has_photo: bool, tz: chrono_tz::Tz) -> CheckinView {
+        // A result the code does not know (a newer version's) is shown for review, never hidden.
+        let result = Triage::parse(&triage.result).unwrap_or(Triage::ToReview);
         CheckinView {
             id: row.id,
             treatment_id: row.treatment_id,
             when: local_moment(row.created_at, tz),
             day: row.day,
             answer: Answer::parse(&row.answer).map_or("?", Answer::label),
-            urgency: row.urgency,
+            urgency: result.id(),
+            triage: result,
+            rule: triage.rule,
+            reasons: serde_json::from_str(&triage.reasons_json).unwrap_or_default(),
+            protocol_version: triage.protocol_version,
             ticked: serde_json::from_str(&row.ticked_json).unwrap_or_default(),
             note: row.note,
             has_photo,
@@ -389,14 +501,27 @@ impl CheckinView {
         }
     }
 
-    /// "Call now", "Emergency" …: what the most urgent tick was.
+    /// "Call now", "To review" …: the triage result.
     pub fn urgency_label(&self) -> &'static str {
-        match self.urgency.as_str() {
-            "emergency" => "Emergency",
-            "call-now" => "Call now",
-            "tell-us" => "Tell us soon",
-            _ => "No red flag",
-        }
+        self.triage.label()
+    }
+
+    /// The rules after the deciding one, as "answer worried, free text".
+    pub fn other_reasons(&self) -> String {
+        self.reasons
+            .iter()
+            .map(|(rule, _)| rule.as_str())
+            .filter(|rule| *rule != self.rule)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// What the patient ticked for the deciding rule, if it was a box.
+    pub fn rule_detail(&self) -> &str {
+        self.reasons
+            .iter()
+            .find(|(rule, _)| *rule == self.rule)
+            .map_or("", |(_, detail)| detail.as_str())
     }
 }
 
@@ -408,7 +533,7 @@ pub fn timeline(
 ) -> AppResult<Vec<CheckinView>> {
     Ok(store::for_treatment(conn, treatment_id)?
         .into_iter()
-        .map(|(row, photo)| CheckinView::new(row, photo, tz))
+        .map(|(row, triage, photo)| CheckinView::new(row, triage, photo, tz))
         .collect())
 }
 
@@ -419,18 +544,25 @@ pub struct AttentionItem {
     pub patient_id: i64,
     /// The alert email's state, when one was raised.
     pub alert: Option<String>,
+    /// The reply-time reminder, for a check-in that waits for a reply: (its state, when it
+    /// is due in clinic time).
+    pub reminder: Option<(String, String)>,
 }
 
-/// Check-ins not yet acknowledged that are more than "as expected", newest first.
+/// Check-ins not yet acknowledged whose triage asks for attention, newest first.
 pub fn needs_attention(conn: &mut DbConn) -> AppResult<Vec<AttentionItem>> {
     let tz = clinic::get(conn)?.zone();
     Ok(store::open(conn, ATTENTION_LIMIT)?
         .into_iter()
-        .map(|(row, patient, photo, alert)| AttentionItem {
-            patient_id: row.patient_id,
-            checkin: CheckinView::new(row, photo, tz),
-            patient,
-            alert,
+        .map(|row| AttentionItem {
+            patient_id: row.checkin.patient_id,
+            checkin: CheckinView::new(row.checkin, row.triage, row.has_photo, tz),
+            patient: row.patient,
+            alert: row.alert,
+            reminder: match row.overdue {
+                (Some(status), Some(due)) => Some((status, local_moment(due, tz))),
+                _ => None,
+            },
         })
         .collect())
 }
@@ -463,6 +595,8 @@ pub fn acknowledge(
                 "Someone has already acknowledged this check-in.",
             ));
         }
+        // Acknowledged in time: the clinic needs no reminder.
+        store::cancel_overdue(c, id, now)?;
         audit(
             c,
             actor,
@@ -513,46 +647,6 @@ pub fn erase_for_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<(usize
     Ok(store::erase_for_patient(conn, patient_id)?)
 }
 
-// --- the alert emails, for the worker ------------------------------------------
-
-pub use crate::store::checkins::AlertRow as Alert;
-
-/// Takes due alert emails with a lease, with the clinic they go to.
-pub fn claim_alerts(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: i64,
-) -> AppResult<(Vec<Alert>, Clinic)> {
-    let alerts = write_tx(conn, |c| {
-        Ok::<_, AppError>(store::claim_alerts(c, now, lease_until, limit)?)
-    })?;
-    Ok((alerts, clinic::get(conn)?))
-}
-
-/// Records what became of each alert email.
-pub fn record_alerts(
-    conn: &mut DbConn,
-    done: Vec<(i64, Outcome)>,
-    at: NaiveDateTime,
-) -> AppResult<()> {
-    write_tx(conn, |c| {
-        for (id, outcome) in done {
-            match outcome {
-                Outcome::Sent => store::finish_alert(c, id, "sent", None, None, at)?,
-                Outcome::Retry { error, next } => {
-                    store::finish_alert(c, id, "pending", Some(&error), Some(next), at)?
-                }
-                Outcome::Failed(e) | Outcome::Skipped(e) | Outcome::Cancelled(e) => {
-                    store::finish_alert(c, id, "failed", Some(&e), None, at)?
-                }
-                Outcome::Held(e) => store::hold_alert(c, id, &e, at)?,
-            };
-        }
-        Ok::<_, AppError>(())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,16 +659,5 @@ mod tests {
         assert!(clean_photo(&vec![0; MAX_PHOTO_BYTES + 1])
             .unwrap_err()
             .contains("10 MB"));
-    }
-
-    #[test]
-    fn the_most_urgent_group_decides() {
-        assert_eq!(
-            Triage::from_urgency(Some(Urgency::Emergency)),
-            Triage::Emergency
-        );
-        assert!(Triage::CallNow.alerts_clinic());
-        assert!(!Triage::TellUs.alerts_clinic());
-        assert!(!Triage::Normal.alerts_clinic());
     }
 }

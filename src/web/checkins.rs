@@ -57,7 +57,6 @@ impl FormPage {
 struct DonePage {
     page: CheckinPage,
     triage: Triage,
-    answer: Answer,
     normal_ticked: Vec<String>,
     token: String,
 }
@@ -258,7 +257,6 @@ pub(super) async fn submit(
     match result {
         Ok(Submitted::Recorded {
             triage,
-            answer,
             page,
             normal_ticked,
         }) => patient_response(
@@ -266,7 +264,6 @@ pub(super) async fn submit(
             &DonePage {
                 page: *page,
                 triage,
-                answer,
                 normal_ticked,
                 token,
             },
