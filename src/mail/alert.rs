@@ -13,7 +13,11 @@ pub fn compose(clinic_name: &str, attention_url: &str) -> AlertEmail {
     build(
         "A patient asked for help",
         "A patient answered “How is your skin today?” and asked for help.",
-        ("Please open Needs attention in Aftercare now and call them:", "Open Needs attention in Aftercare", "and call them."),
+        (
+            "Please open Needs attention in Aftercare now and call them:",
+            "Open Needs attention in Aftercare",
+            "and call them.",
+        ),
         clinic_name,
         attention_url,
     )

@@ -190,7 +190,11 @@ pub fn acknowledge(
 }
 
 /// Cancels a check-in's reply-time reminder while it waits (it was acknowledged in time).
-pub fn cancel_overdue(conn: &mut DbConn, checkin_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn cancel_overdue(
+    conn: &mut DbConn,
+    checkin_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         overdue::table
             .filter(overdue::checkin_id.eq(checkin_id))

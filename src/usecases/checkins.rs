@@ -124,7 +124,11 @@ pub fn page(conn: &mut DbConn, treatment_id: i64, now: DateTime<Utc>) -> AppResu
     Ok(build_page(&view, reply_days, now))
 }
 
-fn build_page(view: &treatments::TreatmentView, reply_days: i32, now: DateTime<Utc>) -> CheckinPage {
+fn build_page(
+    view: &treatments::TreatmentView,
+    reply_days: i32,
+    now: DateTime<Utc>,
+) -> CheckinPage {
     let plan: &Plan = &view.plan;
     let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let today = now.with_timezone(&tz).date_naive();
@@ -304,7 +308,11 @@ pub fn submit(
         errors.add("answer", "Choose how your skin is today.");
     }
     let note = fields::multi_line(&mut errors, "note", &input.note, MAX_NOTE_CHARS);
-    let all_items = || page.normal.iter().chain(page.flags.iter().flat_map(|g| &g.items));
+    let all_items = || {
+        page.normal
+            .iter()
+            .chain(page.flags.iter().flat_map(|g| &g.items))
+    };
     let mut ticked: Vec<&CheckItem> = Vec::new();
     for id in &input.items {
         match all_items().find(|i| &i.id == id) {

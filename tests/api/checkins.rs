@@ -11,36 +11,41 @@ use chrono::{Duration, Utc};
 use crate::helpers::*;
 use crate::smtp_sink::{SmtpSink, TestCa, TlsMode};
 
-const CLINIC_EMAIL: &str = "desk@glow.example";
+pub(crate) const CLINIC_EMAIL: &str = "desk@glow.example";
 
-struct Clinic {
-    app: TestApp,
-    sink: SmtpSink,
-    clock: Arc<ManualClock>,
-    worker: Worker,
-    staff: reqwest::Client,
-    practitioner: reqwest::Client,
-    treatment: i64,
+pub(crate) struct Clinic {
+    pub(crate) app: TestApp,
+    pub(crate) sink: SmtpSink,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) worker: Worker,
+    pub(crate) staff: reqwest::Client,
+    pub(crate) practitioner: reqwest::Client,
+    pub(crate) treatment: i64,
 }
 
 /// A configured clinic (phone, hours, address for alerts), a worker sending to a
 /// real SMTP sink on its own clock, and a face treatment done an hour ago.
-async fn clinic(app: TestApp) -> Clinic {
+pub(crate) async fn clinic(app: TestApp) -> Clinic {
+    let when = clinic_time(-Duration::hours(1));
+    clinic_treated_at(app, &when, "1.0").await
+}
+
+/// The same, with the cheeks treated at `when` (clinic time, as the form takes it) to `depth` mm.
+pub(crate) async fn clinic_treated_at(app: TestApp, when: &str, depth: &str) -> Clinic {
     app.configure_clinic("Glow Clinic", CLINIC_EMAIL).await;
     let sink = SmtpSink::start().await;
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let worker = app.worker_with(Mailer::smtp(&sink.url()).unwrap(), clock.clone());
     let practitioner = app.signed_in("practitioner").await;
-    let when = clinic_time(-Duration::hours(1));
     let (_, treatment) = app
         .patient_with_treatment(
             &practitioner,
             "Maya Patel",
             "maya@example.com",
             &[
-                ("treated_at", when.as_str()),
+                ("treated_at", when),
                 ("area_0", "cheeks"),
-                ("depth_0", "1.0"),
+                ("depth_0", depth),
             ],
         )
         .await;
@@ -82,13 +87,17 @@ pub(crate) fn multipart(fields: &[(&str, &str)], photo: Option<&[u8]>) -> (Strin
 }
 
 impl Clinic {
-    fn checkin_path(&self) -> String {
+    pub(crate) fn checkin_path(&self) -> String {
         let url = self.app.state.links.checkin(self.treatment);
         url[url.find("/checkin/").unwrap()..].to_string()
     }
 
     /// Opens the form as the patient does and sends it with these answers.
-    async fn send(&self, fields: &[(&str, &str)], photo: Option<&[u8]>) -> reqwest::Response {
+    pub(crate) async fn send(
+        &self,
+        fields: &[(&str, &str)],
+        photo: Option<&[u8]>,
+    ) -> reqwest::Response {
         let patient = new_client();
         let path = self.checkin_path();
         let html = self.app.get_text_with(&patient, &path).await;
@@ -105,7 +114,7 @@ impl Clinic {
             .unwrap()
     }
 
-    async fn alerts_to_the_clinic(&self) -> usize {
+    pub(crate) async fn alerts_to_the_clinic(&self) -> usize {
         self.sink
             .received()
             .iter()

@@ -37,7 +37,10 @@ pub fn due_at(sent: NaiveDateTime, days: i32, tz: Tz) -> NaiveDateTime {
     let moment = tz
         .from_local_datetime(&local)
         .earliest()
-        .or_else(|| tz.from_local_datetime(&(local + Duration::hours(1))).earliest())
+        .or_else(|| {
+            tz.from_local_datetime(&(local + Duration::hours(1)))
+                .earliest()
+        })
         .map_or(local, |m| m.naive_utc());
     moment.max(sent)
 }
@@ -59,12 +62,27 @@ mod tests {
     #[test]
     fn one_working_day_skips_the_weekend() {
         // 2026-12-04 is a Friday; London is on UTC in December.
-        assert_eq!(due_at(at(2026, 12, 2, 10, 0), 1, LONDON), at(2026, 12, 3, 10, 0));
-        assert_eq!(due_at(at(2026, 12, 4, 18, 0), 1, LONDON), at(2026, 12, 7, 18, 0));
-        assert_eq!(due_at(at(2026, 12, 3, 18, 0), 2, LONDON), at(2026, 12, 7, 18, 0));
+        assert_eq!(
+            due_at(at(2026, 12, 2, 10, 0), 1, LONDON),
+            at(2026, 12, 3, 10, 0)
+        );
+        assert_eq!(
+            due_at(at(2026, 12, 4, 18, 0), 1, LONDON),
+            at(2026, 12, 7, 18, 0)
+        );
+        assert_eq!(
+            due_at(at(2026, 12, 3, 18, 0), 2, LONDON),
+            at(2026, 12, 7, 18, 0)
+        );
         // Sent on Saturday: Monday counts from its start.
-        assert_eq!(due_at(at(2026, 12, 5, 10, 0), 1, LONDON), at(2026, 12, 8, 0, 0));
-        assert_eq!(due_at(at(2026, 12, 6, 23, 30), 5, LONDON), at(2026, 12, 14, 0, 0));
+        assert_eq!(
+            due_at(at(2026, 12, 5, 10, 0), 1, LONDON),
+            at(2026, 12, 8, 0, 0)
+        );
+        assert_eq!(
+            due_at(at(2026, 12, 6, 23, 30), 5, LONDON),
+            at(2026, 12, 14, 0, 0)
+        );
     }
 
     #[test]
@@ -81,6 +99,9 @@ mod tests {
     fn a_daylight_saving_change_keeps_the_local_time() {
         // London goes to summer time on Sunday 29 March 2026: Friday 10:00 UTC (10:00
         // local) is due Monday 10:00 local, which is 09:00 UTC.
-        assert_eq!(due_at(at(2026, 3, 27, 10, 0), 1, LONDON), at(2026, 3, 30, 9, 0));
+        assert_eq!(
+            due_at(at(2026, 3, 27, 10, 0), 1, LONDON),
+            at(2026, 3, 30, 9, 0)
+        );
     }
 }

@@ -139,9 +139,11 @@ pub fn decide(
     };
     for (id, text, rule) in ticked {
         match rule {
-            ItemRule::RedFlag(urgency) => {
-                reason(Triage::from_urgency(*urgency), format!("red flag {id}"), text)
-            }
+            ItemRule::RedFlag(urgency) => reason(
+                Triage::from_urgency(*urgency),
+                format!("red flag {id}"),
+                text,
+            ),
             ItemRule::Normal => {}
             ItemRule::PastWindow {
                 sign,
@@ -173,7 +175,9 @@ pub fn decide(
     reasons.sort_by_key(|r| r.triage);
     let (triage, rule) = reasons
         .first()
-        .map_or((Triage::Normal, String::new()), |r| (r.triage, r.rule.clone()));
+        .map_or((Triage::Normal, String::new()), |r| {
+            (r.triage, r.rule.clone())
+        });
     Decision {
         triage,
         rule,
@@ -210,7 +214,12 @@ mod tests {
         let rules: Vec<_> = d.reasons.iter().map(|r| r.rule.as_str()).collect();
         assert_eq!(
             rules,
-            ["red flag call-now-2", "answer worried", "free text", "photo"]
+            [
+                "red flag call-now-2",
+                "answer worried",
+                "free text",
+                "photo"
+            ]
         );
         assert_eq!(d.reasons[0].detail, "Pus");
     }
@@ -253,7 +262,12 @@ mod tests {
         assert_eq!(d.rule, "normal sign redness past day 3");
         assert!(d.triage.alerts_clinic());
         let tight = past("tight", 5, Urgency::TellUs);
-        let d = decide(&[("past-tight", "Tight", &tight)], Answer::Fine, false, false);
+        let d = decide(
+            &[("past-tight", "Tight", &tight)],
+            Answer::Fine,
+            false,
+            false,
+        );
         assert_eq!(d.triage, Triage::TellUs);
         assert!(d.triage.needs_attention() && d.triage.waits_for_reply());
     }
