@@ -7,7 +7,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::protocol::{format_mm, Protocol, Tailor, Urgency, GAP, MAX_DEPTH_MM, MIN_DEPTH_MM};
+use super::protocol::{
+    format_mm, sign_day_refs, NormalSignSpec, Protocol, Tailor, Urgency, DAY, GAP, MAX_DEPTH_MM,
+    MIN_DEPTH_MM,
+};
 use super::schedule::{at_local_hour, utc_to_local};
 
 /// Treatments outside these years are refused: far outside any real use, and the bound keeps
@@ -165,11 +168,16 @@ pub struct Plan {
     /// What to do tonight: in the evening email and on the sheet, whatever the treatment time.
     #[serde(default)]
     pub tonight: Vec<String>,
-    /// The "What is normal" box: on the sheet and in the first `normal_emails` emails.
+    /// Plans stored before normal signs had windows: the "What is normal" box, on the sheet
+    /// and in the first `normal_emails` emails. Empty in later plans (see `normal_signs`).
     #[serde(default)]
     pub normal: Vec<String>,
     #[serde(default)]
     pub normal_emails: u32,
+    /// "What is normal", each sign with its last normal day: an email shows the signs still in
+    /// their window on its day. Empty in plans stored before windows existed.
+    #[serde(default)]
+    pub normal_signs: Vec<NormalSign>,
     /// What to avoid for a set time whatever the phase (heat and sweat, waxing …), with its end.
     /// The same items are also in the avoid list of every phase they cover.
     #[serde(default)]
@@ -203,6 +211,20 @@ pub struct Plan {
     /// Notes of the add-ons and considerations, once each, under their label.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_notes: Vec<AreaNotes>,
+}
+
+/// A sign that is normal up to a day of healing (redness, a tight feeling …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalSign {
+    pub id: String,
+    /// As the "What is normal" box shows it.
+    pub text: String,
+    /// Local calendar days after the treatment day: normal up to and including this day.
+    pub last_day: u32,
+    /// The check-in's label past the window, its day filled in.
+    pub past_text: String,
+    /// How a tick past the window triages: tell-us or call-now.
+    pub past_urgency: Urgency,
 }
 
 /// A restriction this plan changed: from the default to `value`, by whom.
@@ -377,14 +399,40 @@ pub struct EmailContent<'a> {
     pub tonight: &'a [String],
     /// The phase in force when the email goes out (the last phase once all are over).
     pub phase: Option<&'a Phase>,
-    /// "What is normal", in the plan's first `normal_emails` emails only.
-    pub normal: &'a [String],
+    /// "What is normal": the signs still in their window on the email's day (older plans: the
+    /// box, in the plan's first `normal_emails` emails only).
+    pub normal: Vec<String>,
     /// The phase's avoid list without the timed items that have ended by `send_at` (an
     /// adjusted restriction may end inside a phase).
     pub avoid_items: Vec<String>,
 }
 
 impl Plan {
+    pub fn normal_signs(&self) -> &[NormalSign] {
+        &self.normal_signs
+    }
+
+    /// The whole "What is normal" box, as the sheet shows it: every sign with its window (the
+    /// old box for plans stored before windows).
+    pub fn normal_texts(&self) -> Vec<String> {
+        if self.normal_signs.is_empty() {
+            return self.normal.clone();
+        }
+        self.normal_signs.iter().map(|s| s.text.clone()).collect()
+    }
+
+    /// Signs normal on `day` (day <= last_day), and signs past their window (day > last_day).
+    pub fn normal_on(&self, day: u32) -> (Vec<&NormalSign>, Vec<&NormalSign>) {
+        self.normal_signs.iter().partition(|s| day <= s.last_day)
+    }
+
+    /// The local calendar day after the treatment day on which `at` falls (0 before).
+    pub fn day_at(&self, at: DateTime<Utc>) -> u32 {
+        let tz: Tz = self.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let days = (utc_to_local(tz, at).date() - self.treated_at.local.date()).num_days();
+        u32::try_from(days).unwrap_or(0)
+    }
+
     /// The phase in progress at an instant; `None` before the treatment or after the last phase.
     pub fn phase_at(&self, at: DateTime<Utc>) -> Option<&Phase> {
         find_phase(&self.phases, at)
@@ -397,6 +445,20 @@ impl Plan {
         let reminder = position.map(|i| &self.reminders[i]);
         let evening = reminder.is_some_and(|r| r.kind == ReminderKind::Evening);
         let early = position.is_some_and(|i| i < self.normal_emails as usize);
+        let day = reminder.map_or_else(|| self.day_at(send_at), |r| r.day);
+        let normal = if self.normal_signs.is_empty() {
+            if early {
+                self.normal.clone()
+            } else {
+                Vec::new()
+            }
+        } else {
+            self.normal_on(day)
+                .0
+                .into_iter()
+                .map(|s| s.text.clone())
+                .collect()
+        };
         let phase = self.phase_at(send_at).or_else(|| self.phases.last());
         let ended: Vec<&String> = self
             .avoid_until
@@ -408,7 +470,7 @@ impl Plan {
             reminder,
             tonight: if evening { &self.tonight } else { &[] },
             phase,
-            normal: if early { &self.normal } else { &[] },
+            normal,
             avoid_items: phase
                 .map(|p| {
                     p.avoid_items
@@ -533,17 +595,23 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
     let reminders = reminders(protocol, &r, &phases, &applied);
     let [from, to] = r.next_session_days;
     let band = &protocol.bands()[r.band];
-    let normal = protocol.normal();
+    let normal_signs = normal_signs(protocol, &r, &applied);
+    let fill_days = |text: &str| {
+        let mut out = text.to_string();
+        for id in sign_day_refs(text) {
+            if let Some(sign) = normal_signs.iter().find(|s| s.id == id) {
+                out = out.replace(&format!("{{day:{id}}}"), &sign.last_day.to_string());
+            }
+        }
+        out
+    };
     Ok(Plan {
         protocol_name: protocol.name().to_string(),
         protocol_version: protocol.version().to_string(),
         disclaimer: protocol.disclaimer().to_string(),
         tonight: protocol.tonight().items.clone(),
-        // Every band has a redness line: checked when the protocol was loaded.
-        normal: std::iter::once(normal.redness[&band.id].clone())
-            .chain(normal.items.iter().cloned())
-            .collect(),
-        normal_emails: protocol.reminders().normal_emails,
+        normal: Vec::new(),
+        normal_emails: 0,
         avoid_until: protocol
             .timed_avoid()
             .iter()
@@ -580,7 +648,7 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
                 .map(|g| RedFlagGroup {
                     urgency: g.id,
                     title: g.title.clone(),
-                    items: g.items.clone(),
+                    items: g.items.iter().map(|i| fill_days(i)).collect(),
                 })
                 .collect(),
         },
@@ -611,7 +679,46 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
             })
             .collect(),
         adjusted: applied.adjusted,
+        normal_signs,
     })
+}
+
+/// The plan's normal signs: the protocol's (those for its areas), then those of its add-ons and
+/// considerations, each window stretched by the healing factor and lengthened, never shortened,
+/// by an add-on or consideration.
+fn normal_signs(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<NormalSign> {
+    let band = &protocol.bands()[r.band].id;
+    let treated = |spec: &NormalSignSpec| {
+        spec.areas.is_empty() || r.areas.iter().any(|(a, _)| spec.areas.contains(&a.id))
+    };
+    protocol
+        .normal_signs()
+        .iter()
+        .chain(applied.tailors.iter().flat_map(|t| &t.normal_signs))
+        .filter(|spec| treated(spec))
+        .map(|spec| {
+            // Every band has a text and a day: checked when the protocol was loaded.
+            let own = spec.last_day.get(band).copied().unwrap_or(1);
+            let last_day = applied
+                .tailors
+                .iter()
+                .filter_map(|t| t.normal_last_day.get(&spec.id).copied())
+                .fold(stretch_days(own, r.healing_factor), u32::max);
+            let day = last_day.to_string();
+            NormalSign {
+                id: spec.id.clone(),
+                text: spec
+                    .text
+                    .get(band)
+                    .cloned()
+                    .unwrap_or_default()
+                    .replace(DAY, &day),
+                last_day,
+                past_text: spec.past_text.replace(DAY, &day),
+                past_urgency: spec.past_urgency,
+            }
+        })
+        .collect()
 }
 
 /// The tailoring checked and applied: which add-ons and considerations apply, and every

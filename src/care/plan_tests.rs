@@ -694,25 +694,53 @@ fn a_morning_treatment_still_gets_the_tonight_list_in_its_evening_email() {
 }
 
 #[test]
-fn what_is_normal_is_in_the_first_three_emails_only_and_depends_on_the_band() {
+fn what_is_normal_shows_the_signs_in_their_window_on_each_emails_day_by_band() {
     let plans: Vec<Plan> = review_inputs().iter().map(plan_for).collect();
     for plan in &plans {
-        let shown: Vec<bool> = plan
-            .reminders
+        assert!(!plan.normal_signs.is_empty() && plan.normal.is_empty());
+        for r in &plan.reminders {
+            let shown = plan.email_content(&r.key, r.send_at).normal;
+            let (now, past) = plan.normal_on(r.day);
+            assert_eq!(
+                shown,
+                now.iter().map(|s| s.text.clone()).collect::<Vec<_>>()
+            );
+            assert!(past.iter().all(|s| s.last_day < r.day), "{}", r.key);
+        }
+        // Not only the first emails: the flaking sign is still shown on its last day (L8).
+        let dryness = plan
+            .normal_signs
             .iter()
-            .map(|r| !plan.email_content(&r.key, r.send_at).normal.is_empty())
-            .collect();
-        assert_eq!(&shown[..3], [true, true, true]);
-        assert!(shown[3..].iter().all(|s| !s), "{shown:?}");
+            .find(|s| s.id == "dryness")
+            .unwrap();
+        let on_its_last_day = plan.reminders.iter().find(|r| r.day == dryness.last_day);
+        if let Some(r) = on_its_last_day {
+            let shown = plan.email_content(&r.key, r.send_at).normal;
+            assert!(shown.contains(&dryness.text), "day {}: {shown:?}", r.day);
+        }
     }
+    let redness = |p: &Plan| {
+        p.normal_signs
+            .iter()
+            .find(|s| s.id == "redness")
+            .unwrap()
+            .last_day
+    };
     assert_eq!(
-        plans[0].normal[0],
-        "Redness and warmth for a few hours, up to a day."
+        plans.iter().map(redness).collect::<Vec<_>>(),
+        // superficial, standard, deep body (3 days x 1.5), standard face and arms (2 x 1.5)
+        [1, 2, 5, 3]
     );
-    assert_eq!(plans[1].normal[0], "Redness and warmth for 1 to 3 days.");
     assert_eq!(
-        plans[2].normal[0],
-        "Redness and warmth for 2 to 3 days, and at times up to 5."
+        plans[1].normal_signs[0].text,
+        "Redness and warmth, like a mild sunburn. It should fade by the end of day 2."
+    );
+    // Past its window, redness is a call-now red flag with the plan's own day.
+    let call_now = &plans[1].red_flags.groups[1];
+    assert!(
+        call_now.items[6].contains("not faded by the end of day 2"),
+        "{:?}",
+        call_now.items
     );
 }
 

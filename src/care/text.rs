@@ -119,9 +119,10 @@ pub fn plan_as_text(plan: &Plan) -> String {
         let _ = writeln!(out, "\nTONIGHT");
         bullets(&mut out, "Whatever the time of treatment:", &plan.tonight);
     }
-    if !plan.normal.is_empty() {
+    let normal = plan.normal_texts();
+    if !normal.is_empty() {
         let _ = writeln!(out, "\nWHAT IS NORMAL");
-        bullets(&mut out, "In the first days:", &plan.normal);
+        bullets(&mut out, "In the first days:", &normal);
     }
 
     let _ = writeln!(out, "\nWHEN TO CALL US");

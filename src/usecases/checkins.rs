@@ -223,20 +223,49 @@ fn past_title(urgency: Urgency) -> &'static str {
 }
 
 /// The "normal" boxes on `day`: (signs normal today, whether they are dated, signs past
-/// their window with the urgency they then have). A plan stored before signs had windows
-/// offers its old lines, undated.
-fn normal_items(plan: &Plan, _day: i64) -> (Vec<CheckItem>, bool, Vec<(Urgency, CheckItem)>) {
-    let undated = plan
-        .normal
-        .iter()
-        .enumerate()
-        .map(|(i, text)| CheckItem {
-            id: format!("normal-{i}"),
-            text: text.clone(),
-            rule: ItemRule::Undated,
+/// their window, offered as "still there after day N" with the urgency they then have). A
+/// plan stored before signs had windows offers its old lines, undated: never "common".
+fn normal_items(plan: &Plan, day: i64) -> (Vec<CheckItem>, bool, Vec<(Urgency, CheckItem)>) {
+    if plan.normal_signs().is_empty() {
+        let undated = plan
+            .normal
+            .iter()
+            .enumerate()
+            .map(|(i, text)| CheckItem {
+                id: format!("normal-{i}"),
+                text: text.clone(),
+                rule: ItemRule::Undated,
+            })
+            .collect();
+        return (undated, false, vec![]);
+    }
+    let (today, past) = plan.normal_on(u32::try_from(day).unwrap_or(0));
+    let today = today
+        .into_iter()
+        .map(|s| CheckItem {
+            id: format!("normal-{}", s.id),
+            text: s.text.clone(),
+            rule: ItemRule::Normal,
         })
         .collect();
-    (undated, false, vec![])
+    let past = past
+        .into_iter()
+        .map(|s| {
+            // "Tell us" at least: no urgency is less.
+            let urgency = s.past_urgency;
+            let item = CheckItem {
+                id: format!("past-{}", s.id),
+                text: s.past_text.clone(),
+                rule: ItemRule::PastWindow {
+                    sign: s.id.clone(),
+                    last_day: s.last_day,
+                    urgency,
+                },
+            };
+            (urgency, item)
+        })
+        .collect();
+    (today, true, past)
 }
 
 /// The check-in form as sent.

@@ -233,7 +233,7 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .map(|n| (n.label.clone(), n.notes.clone()))
             .collect(),
         tonight: plan.tonight.clone(),
-        normal: plan.normal.clone(),
+        normal: plan.normal_texts(),
         red_flags_intro: plan.red_flags.intro.clone(),
         red_flags: plan.red_flags.items.clone(),
         red_flag_groups: flag_groups(&plan.red_flags.groups, clinic),

@@ -273,9 +273,167 @@ async fn the_check_in_names_the_patient_and_their_day(app: TestApp) {
     assert_eq!(stored(&c).await[0].0.day as i64, day);
 }
 
+/// The value of the checkbox whose label contains `text`.
+fn item_id(form: &str, text: &str) -> String {
+    let at = form
+        .find(text)
+        .unwrap_or_else(|| panic!("no box for {text:?}"));
+    let marker = "name=\"item\" value=\"";
+    let value = form[..at].rfind(marker).unwrap() + marker.len();
+    form[value..].split('"').next().unwrap().to_string()
+}
+
+/// A standard treatment of the cheeks ten days ago, in the clinic's zone.
+async fn ten_days_ago(app: TestApp) -> Clinic {
+    let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
+    let today = app.clock.now().with_timezone(&tz).date_naive();
+    let treated = today - Duration::days(10);
+    clinic_treated_at(app, &format!("{treated}T11:00"), "1.0").await
+}
+
+async fn redness_on_day_10_is_never_called_common_and_reaches_needs_attention(app: TestApp) {
+    let c = ten_days_ago(app).await;
+    let day = c.day_today().await;
+    assert_eq!(day, 10);
+    let form = c.app.get_text(&c.checkin_path()).await;
+    assert!(form.contains("Hello Maya. Today is day 10 after your treatment"));
+    // Redness is no longer offered as normal, but as a sign that should have gone, among the
+    // "call the clinic" signs; no sign is normal for a standard treatment on day 10.
+    assert!(!form.contains("value=\"normal-redness\""));
+    assert!(!form.contains("Redness and warmth, like a mild sunburn"));
+    assert!(!form.contains("Common and normal on day"));
+    let past = "Redness or warmth that is still there after day 2";
+    assert_eq!(item_id(&form, past), "past-redness");
+    let call_now = form
+        .find("fieldset class=\"flags flags-call-now\"")
+        .unwrap();
+    let fieldset_end = call_now + form[call_now..].find("</fieldset>").unwrap();
+    assert!((call_now..fieldset_end).contains(&form.find(past).unwrap()));
+    // An old form's "normal" box for it is not accepted.
+    let r = c
+        .send(&[("answer", "fine"), ("item", "normal-redness")], None)
+        .await;
+    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(count_rows(&c.app, "checkins").await, 0);
+
+    let r = c
+        .send(&[("answer", "fine"), ("item", "past-redness")], None)
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Please call the clinic now"), "{page}");
+    assert!(page.contains("The clinic has been told"));
+    assert!(!page.contains("common on day"));
+    assert!(page.contains("What is normal on day 10"));
+    assert!(!page.contains("Redness and warmth, like a mild sunburn"));
+    says_who_reads_it(&page);
+
+    let rows = stored(&c).await;
+    assert_eq!(rows.len(), 1);
+    let (answer, triage) = &rows[0];
+    assert_eq!((answer.day, answer.urgency.as_str()), (10, "call-now"));
+    assert_eq!(
+        (triage.result.as_str(), triage.rule.as_str()),
+        ("call-now", "normal sign redness past day 2")
+    );
+    c.worker.drain().await.unwrap();
+    assert_eq!(c.alerts_to_the_clinic().await, 1);
+    let list = c.app.get_text_with(&c.staff, "/attention").await;
+    assert!(list.contains("Maya Patel"));
+    assert!(list.contains("Why: <strong>normal sign redness past day 2</strong>"));
+    assert!(list.contains(&format!("(“{past}”)")));
+}
+
+async fn a_cold_sore_tick_triages_as_call_the_clinic_and_alerts(app: TestApp) {
+    // The cheeks, not the lips: every patient can tick it.
+    let c = clinic(app).await;
+    let form = c.app.get_text(&c.checkin_path()).await;
+    let cold_sore = "Tingling, burning or small blisters on or near your lips";
+    let id = item_id(&form, cold_sore);
+    assert!(id.starts_with("call-now-"), "{id}");
+    let page = c
+        .send(&[("answer", "unsure"), ("item", &id)], None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Please call the clinic now"));
+    assert!(page.contains("tel:020 7946 0000") && page.contains("The clinic has been told"));
+    let (_, triage) = &stored(&c).await[0];
+    assert_eq!(
+        (triage.result.as_str(), triage.rule.clone()),
+        ("call-now", format!("red flag {id}"))
+    );
+    assert!(triage.reasons_json.contains(cold_sore));
+    c.worker.drain().await.unwrap();
+    assert_eq!(c.alerts_to_the_clinic().await, 1);
+    let alert = &c.sink.received()[0];
+    assert_eq!(alert.subject().unwrap(), "A patient asked for help");
+    assert!(!alert.text_part("text/plain").unwrap().contains("blister"));
+}
+
+/// A plan stored before normal signs had windows: its old lines are offered, but a tick is
+/// read by a clinician, never called common.
+async fn an_old_plans_normal_lines_are_to_review_never_common(app: TestApp) {
+    let c = ten_days_ago(app).await;
+    let treatment = c.treatment;
+    with_conn(&c.app, move |conn| {
+        use aftercare::store::schema::treatments::dsl as t;
+        use diesel::prelude::*;
+        let plan: String = match conn {
+            aftercare::store::DbConn::Sqlite(db) => {
+                t::treatments.find(treatment).select(t::plan_json).first(db)
+            }
+            aftercare::store::DbConn::Pg(db) => {
+                t::treatments.find(treatment).select(t::plan_json).first(db)
+            }
+        }
+        .unwrap();
+        let mut plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        let fields = plan.as_object_mut().unwrap();
+        fields.remove("normal_signs");
+        fields.insert(
+            "normal".into(),
+            serde_json::json!(["Redness and warmth for 1 to 3 days.", "A tight feeling."]),
+        );
+        let old = plan.to_string();
+        let update = diesel::update(t::treatments.find(treatment)).set(t::plan_json.eq(old));
+        match conn {
+            aftercare::store::DbConn::Sqlite(db) => update.execute(db),
+            aftercare::store::DbConn::Pg(db) => update.execute(db),
+        }
+        .unwrap();
+    })
+    .await;
+    let form = c.app.get_text(&c.checkin_path()).await;
+    assert!(form.contains("Common while your skin heals:"));
+    assert_eq!(
+        item_id(&form, "Redness and warmth for 1 to 3 days."),
+        "normal-0"
+    );
+    let page = c
+        .send(&[("answer", "fine"), ("item", "normal-0")], None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Thank you. The clinic will read your answer"));
+    assert!(!page.contains("common on day"));
+    let (_, triage) = &stored(&c).await[0];
+    assert_eq!(
+        (triage.result.as_str(), triage.rule.as_str()),
+        ("to-review", "normal sign normal-0 without a window")
+    );
+    let list = c.app.get_text_with(&c.staff, "/attention").await;
+    assert!(list.contains("Why: <strong>normal sign normal-0 without a window</strong>"));
+}
+
 crate::on_both_databases!(
     as_expected_with_a_worrying_note_reaches_needs_attention,
     a_check_in_waiting_past_the_reply_time_reminds_the_clinic_once,
     the_reply_time_is_a_clinic_setting_checked_beside_its_field,
     the_check_in_names_the_patient_and_their_day,
+    redness_on_day_10_is_never_called_common_and_reaches_needs_attention,
+    a_cold_sore_tick_triages_as_call_the_clinic_and_alerts,
+    an_old_plans_normal_lines_are_to_review_never_common,
 );

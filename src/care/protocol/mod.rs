@@ -18,8 +18,9 @@ mod tests;
 
 use types::ProtocolFile;
 pub use types::{
-    Active, Area, AreaClass, Band, Cadence, NextSessionSpec, Normal, PhaseSpec, RedFlagGroupSpec,
-    Source, SourceKind, Tailor, TimedAvoid, Tonight, Urgency, EMERGENCY_NUMBER, GAP,
+    Active, Area, AreaClass, Band, ByBand, Cadence, NextSessionSpec, NormalSignSpec, PhaseSpec,
+    RedFlagGroupSpec, Source, SourceKind, Tailor, TimedAvoid, Tonight, Urgency, DAY,
+    EMERGENCY_NUMBER, GAP,
 };
 use validate::{cited, validate, Invalid};
 
@@ -119,8 +120,9 @@ impl Protocol {
     pub fn tonight(&self) -> &Tonight {
         &self.file.tonight
     }
-    pub fn normal(&self) -> &Normal {
-        &self.file.normal
+    /// The "What is normal" signs, each with its window.
+    pub fn normal_signs(&self) -> &[NormalSignSpec] {
+        &self.file.normal_signs
     }
     pub fn timed_avoid(&self) -> &[TimedAvoid] {
         &self.file.timed_avoid
@@ -240,6 +242,24 @@ pub fn sources_as_text(protocol: &Protocol) -> String {
             entries.join(", ")
         };
         out.push_str(&format!("    cited by: {used_by}\n"));
+    }
+    out
+}
+
+/// The sign ids named by `{day:<id>}` placeholders in a text (a red flag's "not faded by day
+/// {day:redness}"), in order.
+pub fn sign_day_refs(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{day:") {
+        let after = &rest[start + 5..];
+        match after.find('}') {
+            Some(end) => {
+                out.push(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
     }
     out
 }

@@ -83,6 +83,7 @@ fn patient_lists(p: &Protocol) -> Vec<(String, Vec<String>)> {
         t.replace(EMERGENCY_NUMBER, "999")
             .replace(GAP, "4 to 6 weeks")
             .replace("{day}", "2")
+            .replace("{day:redness}", "2")
             .replace("{headline}", "gentle cleansing and SPF")
     };
     let own = |items: &[String]| items.iter().map(|t| fill(t)).collect::<Vec<_>>();
@@ -91,11 +92,18 @@ fn patient_lists(p: &Protocol) -> Vec<(String, Vec<String>)> {
         ("tonight".into(), own(&p.tonight().items)),
         (
             "normal".into(),
-            p.normal()
-                .redness
-                .values()
-                .chain(&p.normal().items)
-                .cloned()
+            p.normal_signs()
+                .iter()
+                .chain(p.add_ons().iter().flat_map(|t| &t.normal_signs))
+                .chain(p.considerations().iter().flat_map(|t| &t.normal_signs))
+                .flat_map(|s| {
+                    let texts = match &s.text {
+                        ByBand::Same(t) => vec![t.clone()],
+                        ByBand::PerBand(m) => m.values().cloned().collect(),
+                    };
+                    texts.into_iter().chain([s.past_text.clone()])
+                })
+                .map(|t| fill(&t))
                 .collect(),
         ),
         (

@@ -80,13 +80,46 @@ pub struct Tonight {
     pub sources: Vec<String>,
 }
 
-/// The "What is normal" box: one redness line per band, then the lines every band shares.
+/// A value the same for every band, or one per band: `1` or `{ superficial = 1, standard = 3 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ByBand<T> {
+    Same(T),
+    PerBand(BTreeMap<String, T>),
+}
+
+impl<T> ByBand<T> {
+    /// The value for a band; validation makes sure every band has one.
+    pub fn get(&self, band: &str) -> Option<&T> {
+        match self {
+            ByBand::Same(v) => Some(v),
+            ByBand::PerBand(m) => m.get(band),
+        }
+    }
+}
+
+/// Placeholder in a normal sign's texts for its last normal day.
+pub const DAY: &str = "{day}";
+
+/// A sign that is normal while the skin heals, up to a last day (the "What is normal" box, and
+/// the check-in's "common" boxes). Past its window the sign is no longer normal: the check-in
+/// offers `past_text` and triages it at `past_urgency`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Normal {
-    /// Band id → how long redness and warmth usually last.
-    pub redness: BTreeMap<String, String>,
-    pub items: Vec<String>,
+pub struct NormalSignSpec {
+    pub id: String,
+    /// As the box shows it; may contain `{day}` (its last normal day).
+    pub text: ByBand<String>,
+    /// The last local calendar day after the treatment day (day 0) on which it is normal;
+    /// stretched by the healing factor like the phases.
+    pub last_day: ByBand<u32>,
+    /// The check-in's label once past the window; contains `{day}`.
+    pub past_text: String,
+    /// `tell-us` or `call-now`.
+    pub past_urgency: Urgency,
+    /// Shown only when one of these areas is treated; empty: for every patient.
+    #[serde(default)]
+    pub areas: Vec<String>,
     pub sources: Vec<String>,
 }
 
@@ -179,6 +212,13 @@ pub struct Tailor {
     /// only lengthen a restriction, never shorten one.
     #[serde(default)]
     pub at_least: BTreeMap<String, u32>,
+    /// Normal sign id → its least last day for this plan (e.g. PRP: redness lasts longer). Like
+    /// `at_least`, it only ever lengthens a window.
+    #[serde(default)]
+    pub normal_last_day: BTreeMap<String, u32>,
+    /// Signs that are normal only with this add-on or consideration (RF: bruising).
+    #[serde(default)]
+    pub normal_signs: Vec<NormalSignSpec>,
     pub sources: Vec<String>,
 }
 
@@ -251,8 +291,6 @@ pub struct Cadence {
     pub daily_days: BTreeMap<String, u32>,
     /// The phase whose first day gets the "results" milestone email.
     pub results_phase: String,
-    /// How many of the first emails carry the "What is normal" box.
-    pub normal_emails: u32,
     pub sources: Vec<String>,
 }
 
@@ -268,7 +306,7 @@ pub(super) struct ProtocolFile {
     pub classes: Vec<AreaClass>,
     pub areas: Vec<Area>,
     pub tonight: Tonight,
-    pub normal: Normal,
+    pub normal_signs: Vec<NormalSignSpec>,
     pub phases: Vec<PhaseSpec>,
     #[serde(default)]
     pub timed_avoid: Vec<TimedAvoid>,

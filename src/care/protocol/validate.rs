@@ -139,7 +139,7 @@ pub(super) fn cited(f: &ProtocolFile) -> Vec<(String, &[String])> {
     all.extend(list("classes", &f.classes));
     all.extend(list("areas", &f.areas));
     all.push(("tonight".into(), &f.tonight.sources));
-    all.push(("normal".into(), &f.normal.sources));
+    all.extend(list("normal_signs", &f.normal_signs));
     all.extend(list("phases", &f.phases));
     all.extend(list("timed_avoid", &f.timed_avoid));
     all.extend(list("actives", &f.actives));
@@ -148,6 +148,20 @@ pub(super) fn cited(f: &ProtocolFile) -> Vec<(String, &[String])> {
     all.push(("reminders".into(), &f.reminders.sources));
     all.extend(list("add_ons", &f.add_ons));
     all.extend(list("considerations", &f.considerations));
+    for (name, tailors) in [
+        ("add_ons", &f.add_ons),
+        ("considerations", &f.considerations),
+    ] {
+        for (i, t) in tailors.iter().enumerate() {
+            let owner = entry_name(name, i, &t.id);
+            for (j, sign) in t.normal_signs.iter().enumerate() {
+                all.push((
+                    format!("{owner}: {}", entry_name("normal_signs", j, &sign.id)),
+                    &sign.sources,
+                ));
+            }
+        }
+    }
     all
 }
 
@@ -310,7 +324,7 @@ pub(super) fn validate(f: &ProtocolFile) -> Check {
         }
     }
     check_tonight(&f.tonight)?;
-    check_normal(&f.normal, bands)?;
+    check_normal_signs("normal_signs", &f.normal_signs, f)?;
     let phase_ends = check_phases(&f.phases, bands)?;
     check_timed_avoid(&f.timed_avoid, &f.phases, bands)?;
     let mut max_active_day = check_actives(&f.actives, bands)?;
@@ -327,7 +341,7 @@ pub(super) fn validate(f: &ProtocolFile) -> Check {
             max_active_day = max_active_day.max(*max);
         }
     }
-    check_red_flags(&f.red_flags)?;
+    check_red_flags(&f.red_flags, &f.normal_signs)?;
     let next_from = check_next_session(&f.next_session, bands)?;
     let daily_days = check_cadence(&f.reminders, &f.phases, bands)?;
 
@@ -422,16 +436,76 @@ fn check_tonight(tonight: &Tonight) -> Check {
     )
 }
 
-fn check_normal(normal: &Normal, bands: &[Band]) -> Check {
-    let entry = "normal";
-    let redness = per_band(entry, "redness", &normal.redness, bands)?;
-    let mut texts: Vec<(String, &str)> = bands
-        .iter()
-        .zip(redness)
-        .map(|(b, text)| (format!("redness.{}", b.id), text.as_str()))
-        .collect();
-    texts.extend(list_texts("items", &normal.items));
-    check_texts(entry, texts, &normal.sources)
+impl Entry for NormalSignSpec {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn sources(&self) -> &[String] {
+        &self.sources
+    }
+    fn texts(&self) -> Vec<(String, &str)> {
+        let mut t = vec![("past_text".into(), self.past_text.as_str())];
+        match &self.text {
+            ByBand::Same(text) => t.push(("text".into(), text.as_str())),
+            ByBand::PerBand(m) => {
+                t.extend(m.iter().map(|(b, v)| (format!("text.{b}"), v.as_str())))
+            }
+        }
+        t
+    }
+}
+
+/// A value given once, or for every band and no other: in band order.
+fn by_band<'a, T>(
+    entry: &str,
+    field: &str,
+    value: &'a ByBand<T>,
+    bands: &[Band],
+) -> Result<Vec<&'a T>, Invalid> {
+    match value {
+        ByBand::Same(v) => Ok(bands.iter().map(|_| v).collect()),
+        ByBand::PerBand(map) => per_band(entry, field, map, bands),
+    }
+}
+
+/// Normal signs: a text and a window for every band, never shorter for a deeper band; past
+/// the window a sign triages at least as "tell us", so no late sign is ever called common.
+pub(super) fn check_normal_signs(list: &str, signs: &[NormalSignSpec], f: &ProtocolFile) -> Check {
+    let names = check_list(list, signs)?;
+    for (sign, entry) in signs.iter().zip(&names) {
+        by_band(entry, "text", &sign.text, &f.bands)?;
+        let days: Vec<u32> = by_band(entry, "last_day", &sign.last_day, &f.bands)?
+            .into_iter()
+            .copied()
+            .collect();
+        for &d in &days {
+            if d == 0 {
+                return fail(
+                    entry,
+                    "last_day must be 1 or more (day 0 is the treatment day)",
+                );
+            }
+            at_most(entry, "last_day", d, MAX_DAYS)?;
+        }
+        never_sooner(entry, "last_day", &days, &f.bands)?;
+        if !sign.past_text.contains(DAY) {
+            return fail(entry, "past_text must contain {day}, its last normal day");
+        }
+        if sign.past_urgency == Urgency::Emergency {
+            return fail(
+                entry,
+                "past_urgency must be tell-us or call-now: an emergency sign is never normal",
+            );
+        }
+        if let Some(area) = sign
+            .areas
+            .iter()
+            .find(|a| !f.areas.iter().any(|x| &x.id == *a))
+        {
+            return fail(entry, format!("areas names unknown area \"{area}\""));
+        }
+    }
+    Ok(())
 }
 
 /// Each timed list ends on a phase boundary of its band, never sooner for a deeper band.
@@ -515,8 +589,33 @@ fn check_tailors(f: &ProtocolFile, list: &str, tailors: &[Tailor]) -> Result<u32
     let names = check_list(list, tailors)?;
     let mut latest = 0;
     for (t, entry) in tailors.iter().zip(&names) {
-        if t.do_items.is_empty() && t.avoid_items.is_empty() && t.notes.is_empty() {
-            return fail(entry, "give it at least one text: do, avoid or notes");
+        if t.do_items.is_empty()
+            && t.avoid_items.is_empty()
+            && t.notes.is_empty()
+            && t.normal_signs.is_empty()
+            && t.normal_last_day.is_empty()
+        {
+            return fail(
+                entry,
+                "give it at least one text: do, avoid, notes or a normal sign",
+            );
+        }
+        if !t.normal_signs.is_empty() {
+            check_normal_signs(&format!("{entry}: normal_signs"), &t.normal_signs, f)?;
+        }
+        for (id, &day) in &t.normal_last_day {
+            let known = f
+                .normal_signs
+                .iter()
+                .chain(&t.normal_signs)
+                .any(|s| &s.id == id);
+            if !known {
+                return fail(
+                    entry,
+                    format!("normal_last_day names unknown normal sign \"{id}\""),
+                );
+            }
+            at_most(entry, &format!("normal_last_day.{id}"), day, MAX_DAYS)?;
         }
         if let Some(area) = t
             .areas
@@ -556,10 +655,22 @@ fn check_tailors(f: &ProtocolFile, list: &str, tailors: &[Tailor]) -> Result<u32
 }
 
 /// Groups come most urgent first, and the emergency group names the clinic's number.
-fn check_red_flags(groups: &[RedFlagGroupSpec]) -> Check {
+fn check_red_flags(groups: &[RedFlagGroupSpec], signs: &[NormalSignSpec]) -> Check {
     let names = check_list("red_flags", groups)?;
     for (i, (group, entry)) in groups.iter().zip(&names).enumerate() {
         not_empty(entry, "items", &group.items)?;
+        for (j, item) in group.items.iter().enumerate() {
+            for id in super::sign_day_refs(item) {
+                if !signs.iter().any(|s| s.id == id && s.areas.is_empty()) {
+                    return fail(
+                        entry,
+                        format!(
+                            "items[{j}] names {{day:{id}}}, but no normal sign \"{id}\" applies to every patient"
+                        ),
+                    );
+                }
+            }
+        }
         if i > 0 && group.id < groups[i - 1].id {
             return fail(
                 entry,
@@ -804,7 +915,6 @@ fn check_cadence(
     for &days in &daily {
         at_most(entry, "daily_days", days, MAX_DAYS)?;
     }
-    at_most(entry, "normal_emails", cadence.normal_emails, MAX_DAYS)?;
     let Some(results) = phases.iter().find(|p| p.id == cadence.results_phase) else {
         return fail(
             entry,
