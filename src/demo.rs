@@ -119,6 +119,7 @@ pub fn seed(
             send_hour: "9".into(),
             sender_email: "aftercare@demo.example".into(),
             emergency_number: String::new(),
+            reply_days: String::new(),
         },
         now.naive_utc(),
     )?;

@@ -150,7 +150,7 @@ impl super::Worker {
             let renewed = self
                 .blocking(move |conn| {
                     let at = wall.naive_utc();
-                    checkins::renew_alerts(conn, &token, lease_until)?;
+                    checkins::renew_clinic_emails(conn, &token, lease_until)?;
                     Ok(reminders::renew(conn, &name, &token, at, lease_until)?)
                 })
                 .await;

@@ -31,6 +31,7 @@
 //! stale rule treats a long pause like any other time the app was not sending.
 
 pub mod backups;
+mod clinic_mail;
 pub mod lease;
 
 use std::panic::AssertUnwindSafe;
@@ -413,8 +414,9 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends the clinic's alert emails for urgent check-ins, with the same
-    /// fenced lease and retry rules as reminders. There are few, so one at a time.
+    /// Sends the clinic's alert emails for urgent check-ins, then its reminders for
+    /// check-ins past the reply time (`clinic_mail`), with the reminders' fenced lease and
+    /// retry rules.
     async fn send_alerts(
         &self,
         now: DateTime<Utc>,
@@ -422,66 +424,13 @@ impl Worker {
         token: &str,
         lease: &Lease,
     ) -> anyhow::Result<RunReport> {
-        let claim = self.claim_for(now, token);
-        let owned = claim.token.to_string();
-        let (alerts, clinic) = self
-            .blocking(move |conn| {
-                Ok(checkins::claim_alerts(
-                    conn,
-                    Claim {
-                        token: &owned,
-                        ..claim
-                    },
-                )?)
-            })
+        let mut report = self
+            .send_clinic_emails(checkins::ClinicEmail::Alerts, now, wrong, token, lease)
             .await?;
-        let mut report = RunReport {
-            claimed: alerts.len(),
-            ..Default::default()
-        };
-        if alerts.is_empty() {
-            return Ok(report);
-        }
-        let attention = format!("{}/attention", self.links.base_url);
-        let email = mail::alert::compose(&clinic.name, &attention);
-        let mut done = Vec::new();
-        for alert in alerts {
-            if !lease.may_start(self.clock.monotonic(), self.mailer.longest_send()) {
-                report.released += 1;
-                done.push((alert.id, None));
-                continue;
-            }
-            let outcome = if clinic.email.is_empty() {
-                Outcome::Failed(
-                    "the clinic has no email address: set one in Clinic settings".into(),
-                )
-            } else {
-                let envelope = Envelope {
-                    from_name: &clinic.name,
-                    from_email: &clinic.sender_email,
-                    reply_to: None,
-                    to_name: &clinic.name,
-                    to_email: &clinic.email,
-                    subject: &email.subject,
-                    message_id: &alert.message_id,
-                    unsubscribe_url: None,
-                };
-                match mail::build_message(&envelope, email.text.clone(), email.html.clone()) {
-                    Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
-                    Ok(message) => self.deliver(message, alert.attempts, wrong).await,
-                }
-            };
-            self.tally(&mut report, MailKind::CheckinAlert, &outcome);
-            done.push((alert.id, Some(outcome)));
-        }
-        let (token, at) = (token.to_string(), self.clock.now().naive_utc());
-        let lost = self
-            .blocking(move |conn| Ok(checkins::record_alerts(conn, &token, done, at)?))
+        let overdue = self
+            .send_clinic_emails(checkins::ClinicEmail::Overdue, now, wrong, token, lease)
             .await?;
-        if !lost.is_empty() {
-            report.lost += lost.len();
-            tracing::warn!(alerts = ?lost, "lost the lease on these alert emails: another worker took them over; their outcomes are not recorded here");
-        }
+        report.add_up(&overdue);
         Ok(report)
     }
 

@@ -3,7 +3,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{checkin_alerts as alerts, checkin_photos as photos, checkins, patients};
+use super::schema::{
+    checkin_alerts as alerts, checkin_overdue as overdue, checkin_photos as photos,
+    checkin_triage as triage, checkins, patients,
+};
 use super::DbConn;
 use crate::insert_returning_id;
 
@@ -45,6 +48,25 @@ pub fn insert(conn: &mut DbConn, row: &NewCheckin) -> QueryResult<i64> {
     )
 }
 
+/// Why a check-in was triaged as it was (see the migration `checkin_triage`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = triage)]
+pub struct TriageRow {
+    pub checkin_id: i64,
+    pub result: String,
+    pub rule: String,
+    pub reasons_json: String,
+    pub protocol_version: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_triage(conn: &mut DbConn, row: &TriageRow) -> QueryResult<usize> {
+    diesel::insert_into(triage::table).values(row).execute(conn)
+}
+
+/// A check-in's reply-time reminder as staff see it: (status, due).
+pub type OverdueState = (Option<String>, Option<NaiveDateTime>);
+
 pub fn insert_photo(
     conn: &mut DbConn,
     checkin_id: i64,
@@ -71,47 +93,69 @@ pub fn count_since(conn: &mut DbConn, treatment_id: i64, since: NaiveDateTime) -
         .get_result(conn)
 }
 
-/// A treatment's check-ins, oldest first, with whether each has a photo.
-pub fn for_treatment(conn: &mut DbConn, treatment_id: i64) -> QueryResult<Vec<(CheckinRow, bool)>> {
+/// A treatment's check-ins, oldest first, with their triage and whether each has a photo.
+pub fn for_treatment(
+    conn: &mut DbConn,
+    treatment_id: i64,
+) -> QueryResult<Vec<(CheckinRow, TriageRow, bool)>> {
     checkins::table
+        .inner_join(triage::table)
         .left_join(photos::table)
         .filter(checkins::treatment_id.eq(treatment_id))
         .order((checkins::created_at.asc(), checkins::id.asc()))
         .select((
             CheckinRow::as_select(),
+            TriageRow::as_select(),
             photos::checkin_id.nullable().is_not_null(),
         ))
         .load(conn)
 }
 
-/// Check-ins that ask for attention, not yet acknowledged, newest first, with
-/// the patient's name, whether there is a photo and the alert's state.
-#[allow(clippy::type_complexity)]
-pub fn open(
-    conn: &mut DbConn,
-    limit: i64,
-) -> QueryResult<Vec<(CheckinRow, String, bool, Option<String>)>> {
+/// One row of Needs attention as read.
+#[derive(Debug, Clone, Queryable)]
+pub struct OpenRow {
+    pub checkin: CheckinRow,
+    pub triage: TriageRow,
+    pub patient: String,
+    pub has_photo: bool,
+    /// The alert email's status, when one was raised.
+    pub alert: Option<String>,
+    pub overdue: OverdueState,
+}
+
+/// Check-ins whose triage asks for attention (anything but `none`), not yet acknowledged,
+/// newest first, with the patient's name, whether there is a photo, the alert's state and
+/// the reply-time reminder's.
+pub fn open(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<OpenRow>> {
     checkins::table
+        .inner_join(triage::table)
         .inner_join(patients::table)
         .left_join(photos::table)
         .left_join(alerts::table)
+        .left_join(overdue::table)
         .filter(checkins::acknowledged_at.is_null())
-        .filter(checkins::answer.ne("fine").or(checkins::urgency.ne("none")))
+        .filter(triage::result.ne("none"))
         .order((checkins::created_at.desc(), checkins::id.desc()))
         .limit(limit)
         .select((
             CheckinRow::as_select(),
+            TriageRow::as_select(),
             patients::name,
             photos::checkin_id.nullable().is_not_null(),
             alerts::status.nullable(),
+            (
+                overdue::status.nullable(),
+                overdue::next_attempt_at.nullable(),
+            ),
         ))
         .load(conn)
 }
 
 pub fn open_count(conn: &mut DbConn) -> QueryResult<i64> {
     checkins::table
+        .inner_join(triage::table)
         .filter(checkins::acknowledged_at.is_null())
-        .filter(checkins::answer.ne("fine").or(checkins::urgency.ne("none")))
+        .filter(triage::result.ne("none"))
         .count()
         .get_result(conn)
 }
@@ -141,6 +185,25 @@ pub fn acknowledge(
         checkins::acknowledged_at.eq(now),
         checkins::acknowledged_by.eq(by),
         checkins::acknowledged_note.eq(note),
+    ))
+    .execute(conn)
+}
+
+/// Cancels a check-in's reply-time reminder while it waits (it was acknowledged in time).
+pub fn cancel_overdue(
+    conn: &mut DbConn,
+    checkin_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        overdue::table
+            .filter(overdue::checkin_id.eq(checkin_id))
+            .filter(overdue::status.eq("pending")),
+    )
+    .set((
+        overdue::status.eq("cancelled"),
+        overdue::last_error.eq("acknowledged in time"),
+        overdue::updated_at.eq(now),
     ))
     .execute(conn)
 }
@@ -242,27 +305,48 @@ pub fn erase_for_patient(conn: &mut DbConn, patient_id: i64) -> QueryResult<(usi
     Ok((answers, pictures))
 }
 
-// --- the alert outbox -------------------------------------------------------------
+// --- the clinic's outboxes: alerts and reply-time reminders ------------------------
 
-pub fn insert_alert(
-    conn: &mut DbConn,
-    checkin_id: i64,
-    message_id: &str,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::insert_into(alerts::table)
-        .values((
-            alerts::checkin_id.eq(checkin_id),
-            alerts::status.eq("pending"),
-            alerts::next_attempt_at.eq(now),
-            alerts::message_id.eq(message_id),
-            alerts::updated_at.eq(now),
-        ))
-        .execute(conn)
+/// The two outboxes of emails to the clinic about check-ins. They share their columns and
+/// the reminders' lease and retry rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    /// `checkin_alerts`: at once, for an emergency or call-now answer.
+    Alerts,
+    /// `checkin_overdue`: once, when a check-in waiting for a reply is not acknowledged in time.
+    Overdue,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = alerts)]
+/// `due` is when it may go: now for an alert, the end of the reply time for a reminder.
+pub fn insert_outbox(
+    conn: &mut DbConn,
+    outbox: Outbox,
+    checkin_id: i64,
+    message_id: &str,
+    due: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    macro_rules! insert {
+        ($t:ident) => {
+            diesel::insert_into($t::table)
+                .values((
+                    $t::checkin_id.eq(checkin_id),
+                    $t::status.eq("pending"),
+                    $t::next_attempt_at.eq(due),
+                    $t::message_id.eq(message_id),
+                    $t::updated_at.eq(now),
+                ))
+                .execute(conn)
+        };
+    }
+    match outbox {
+        Outbox::Alerts => insert!(alerts),
+        Outbox::Overdue => insert!(overdue),
+    }
+}
+
+/// A claimed email of either outbox.
+#[derive(Debug, Clone, Queryable)]
 pub struct AlertRow {
     pub id: i64,
     pub checkin_id: i64,
@@ -270,40 +354,42 @@ pub struct AlertRow {
     pub message_id: String,
 }
 
-/// Takes up to `limit` due alerts and leases them with the claim's token: the
-/// reminders' rules (see [`super::claim_leased`]).
-pub fn claim_alerts(conn: &mut DbConn, claim: super::Claim) -> QueryResult<Vec<AlertRow>> {
-    let ids = super::claim_leased(conn, "checkin_alerts", "", claim)?;
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    alerts::table
-        .filter(alerts::id.eq_any(ids))
-        .select(AlertRow::as_select())
-        .load(conn)
-}
-
-/// The rows of one id still held by one claim.
-type Held<'a> = diesel::dsl::Filter<
-    diesel::dsl::Filter<
-        diesel::dsl::Find<alerts::table, i64>,
-        diesel::dsl::Eq<alerts::status, &'static str>,
-    >,
-    diesel::dsl::Eq<alerts::lease_token, &'a str>,
->;
-
-/// Alert `id` while the claim with this token holds it.
-fn held_alert(id: i64, token: &str) -> Held<'_> {
-    alerts::table
-        .find(id)
-        .filter(alerts::status.eq("sending"))
-        .filter(alerts::lease_token.eq(token))
-}
-
-/// Sets a leased alert's outcome: `sent`, `failed`, or back to `pending`
-/// with a later `next_attempt_at`. Only a row the claim `token` still holds changes.
-pub fn finish_alert(
+/// Takes up to `claim.limit` due emails of an outbox and leases them with the claim's token:
+/// the reminders' rules (see [`super::claim_leased`]). A reply-time reminder is due only while
+/// its check-in waits: one acknowledged meanwhile is never claimed.
+pub fn claim_outbox(
     conn: &mut DbConn,
+    outbox: Outbox,
+    claim: super::Claim,
+) -> QueryResult<Vec<AlertRow>> {
+    macro_rules! claimed {
+        ($t:ident, $name:literal, $also_due:literal) => {{
+            let ids = super::claim_leased(conn, $name, $also_due, claim)?;
+            if ids.is_empty() {
+                return Ok(vec![]);
+            }
+            $t::table
+                .filter($t::id.eq_any(ids))
+                .select(($t::id, $t::checkin_id, $t::attempts, $t::message_id))
+                .load(conn)
+        }};
+    }
+    match outbox {
+        Outbox::Alerts => claimed!(alerts, "checkin_alerts", ""),
+        Outbox::Overdue => claimed!(
+            overdue,
+            "checkin_overdue",
+            " AND checkin_id IN (SELECT id FROM checkins WHERE acknowledged_at IS NULL)"
+        ),
+    }
+}
+
+/// Sets a leased email's outcome: `sent`, `failed`, or back to `pending` with a later
+/// `next_attempt_at`. Only a row the claim `token` still holds changes.
+#[allow(clippy::too_many_arguments)]
+pub fn finish_outbox(
+    conn: &mut DbConn,
+    outbox: Outbox,
     id: i64,
     token: &str,
     status: &str,
@@ -311,58 +397,92 @@ pub fn finish_alert(
     next_attempt_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(held_alert(id, token))
-        .set((
-            alerts::status.eq(status),
-            alerts::last_error.eq(error),
-            alerts::lease_expires_at.eq(None::<NaiveDateTime>),
-            alerts::lease_token.eq(None::<String>),
-            alerts::sent_at.eq((status == "sent").then_some(now)),
-            alerts::next_attempt_at.eq(next_attempt_at.unwrap_or(now)),
-            alerts::updated_at.eq(now),
-        ))
-        .execute(conn)
+    macro_rules! finish {
+        ($t:ident) => {
+            diesel::update(
+                $t::table
+                    .find(id)
+                    .filter($t::status.eq("sending"))
+                    .filter($t::lease_token.eq(token)),
+            )
+            .set((
+                $t::status.eq(status),
+                $t::last_error.eq(error),
+                $t::lease_expires_at.eq(None::<NaiveDateTime>),
+                $t::lease_token.eq(None::<String>),
+                $t::sent_at.eq((status == "sent").then_some(now)),
+                $t::next_attempt_at.eq(next_attempt_at.unwrap_or(now)),
+                $t::updated_at.eq(now),
+            ))
+            .execute(conn)
+        };
+    }
+    match outbox {
+        Outbox::Alerts => finish!(alerts),
+        Outbox::Overdue => finish!(overdue),
+    }
 }
 
-/// A leased alert back to pending as it was, due at once, with the mail
-/// settings' error (a configuration error) or none (given back unsent), the
-/// attempt not counted.
-pub fn hold_alert(
+/// A leased email back to pending as it was, due at once, with the mail settings' error (a
+/// configuration error) or none (given back unsent), the attempt not counted. Only a row the
+/// claim `token` still holds changes.
+pub fn hold_outbox(
     conn: &mut DbConn,
+    outbox: Outbox,
     id: i64,
     token: &str,
     error: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let row = held_alert(id, token);
-    let back = (
-        alerts::status.eq("pending"),
-        alerts::attempts.eq(alerts::attempts - 1),
-        alerts::lease_expires_at.eq(None::<NaiveDateTime>),
-        alerts::lease_token.eq(None::<String>),
-        alerts::updated_at.eq(now),
-    );
-    match error {
-        Some(error) => diesel::update(row)
-            .set((back, alerts::last_error.eq(error)))
-            .execute(conn),
-        None => diesel::update(row).set(back).execute(conn),
+    macro_rules! hold {
+        ($t:ident) => {{
+            let row = $t::table
+                .find(id)
+                .filter($t::status.eq("sending"))
+                .filter($t::lease_token.eq(token));
+            let back = (
+                $t::status.eq("pending"),
+                $t::attempts.eq($t::attempts - 1),
+                $t::lease_expires_at.eq(None::<NaiveDateTime>),
+                $t::lease_token.eq(None::<String>),
+                $t::updated_at.eq(now),
+            );
+            match error {
+                Some(error) => diesel::update(row)
+                    .set((back, $t::last_error.eq(error)))
+                    .execute(conn),
+                None => diesel::update(row).set(back).execute(conn),
+            }
+        }};
+    }
+    match outbox {
+        Outbox::Alerts => hold!(alerts),
+        Outbox::Overdue => hold!(overdue),
     }
 }
 
-/// Extends the lease of every alert the claim `token` still holds.
-pub fn renew_alerts(
+/// Extends the lease of every email of an outbox the claim `token` still holds.
+pub fn renew_outbox(
     conn: &mut DbConn,
+    outbox: Outbox,
     token: &str,
     lease_until: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
-        alerts::table
-            .filter(alerts::status.eq("sending"))
-            .filter(alerts::lease_token.eq(token)),
-    )
-    .set(alerts::lease_expires_at.eq(lease_until))
-    .execute(conn)
+    macro_rules! renew {
+        ($t:ident) => {
+            diesel::update(
+                $t::table
+                    .filter($t::status.eq("sending"))
+                    .filter($t::lease_token.eq(token)),
+            )
+            .set($t::lease_expires_at.eq(lease_until))
+            .execute(conn)
+        };
+    }
+    match outbox {
+        Outbox::Alerts => renew!(alerts),
+        Outbox::Overdue => renew!(overdue),
+    }
 }
 
 /// Locks a treatment's row until the transaction ends, so writes that count

@@ -61,9 +61,16 @@ pub fn get(conn: &mut DbConn) -> QueryResult<ClinicRow> {
         .get_result(conn)
 }
 
-pub fn save(conn: &mut DbConn, row: &ClinicRow, now: NaiveDateTime) -> QueryResult<usize> {
+/// Saves the clinic's details and its reply time (working days).
+pub fn save(
+    conn: &mut DbConn,
+    row: &ClinicRow,
+    reply_days: i32,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(clinic::table.find(1))
         .set((
+            clinic::reply_days.eq(reply_days),
             clinic::name.eq(&row.name),
             clinic::phone.eq(&row.phone),
             clinic::email.eq(&row.email),
@@ -79,6 +86,14 @@ pub fn save(conn: &mut DbConn, row: &ClinicRow, now: NaiveDateTime) -> QueryResu
             clinic::version.eq(clinic::version + 1),
         ))
         .execute(conn)
+}
+
+/// How many working days the clinic takes to answer a check-in that waits for a reply.
+pub fn reply_days(conn: &mut DbConn) -> QueryResult<i32> {
+    clinic::table
+        .find(1)
+        .select(clinic::reply_days)
+        .get_result(conn)
 }
 
 /// How long records are kept, in days; `None` keeps them for ever.

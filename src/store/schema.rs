@@ -84,6 +84,7 @@ diesel::table! {
         audit_retention_days -> Nullable<Integer>,
         email_retention_days -> Nullable<Integer>,
         photo_retention_days -> Integer,
+        reply_days -> Integer,
     }
 }
 
@@ -210,11 +211,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    checkin_triage (checkin_id) {
+        checkin_id -> BigInt,
+        result -> Text,
+        rule -> Text,
+        reasons_json -> Text,
+        protocol_version -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    checkin_overdue (id) {
+        id -> BigInt,
+        checkin_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_expires_at -> Nullable<Timestamp>,
+        lease_token -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        message_id -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(checkins -> treatments (treatment_id));
 diesel::joinable!(checkins -> patients (patient_id));
 diesel::joinable!(checkin_photos -> checkins (checkin_id));
 diesel::joinable!(checkin_alerts -> checkins (checkin_id));
+diesel::joinable!(checkin_triage -> checkins (checkin_id));
+diesel::joinable!(checkin_overdue -> checkins (checkin_id));
 diesel::joinable!(reminders -> treatments (treatment_id));
 diesel::joinable!(reminders -> patients (patient_id));
 diesel::joinable!(treatments -> patients (patient_id));
@@ -238,4 +268,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     checkins,
     checkin_photos,
     checkin_alerts,
+    checkin_triage,
+    checkin_overdue,
 );

@@ -1,25 +1,36 @@
 //! Patient check-ins: "How is your skin today?" from the link in every email
-//! and on the sheet, triaged at once against the patient's own plan; the
-//! clinic's "Needs attention" list; the alert email urgent answers raise; and
-//! the photos, cleaned of their metadata and kept for a set time.
+//! and on the sheet, triaged at once against the patient's own plan (`triage`), the
+//! result and its reasons stored apart from the answers; the clinic's "Needs attention"
+//! list; the alert email urgent answers raise and the one reminder when a check-in waits
+//! past the clinic's reply time (`outbox`, `reply_time`); and the photos, cleaned of their
+//! metadata and kept for a set time.
 //!
 //! The patient's token names one treatment and is the only credential, so
 //! everything here is looked up by that treatment and nothing else.
+
+mod outbox;
+mod page;
+mod reply_time;
+mod triage;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use super::{clinic, reminders, treatments};
 use crate::care::protocol::Urgency;
-use crate::care::Plan;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::checkins::{self as store, CheckinRow, NewCheckin};
+use crate::store::checkins::{self as store, CheckinRow, NewCheckin, Outbox, TriageRow};
 use crate::store::{write_tx, DbConn};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::{audit, Actor};
-use crate::usecases::clinic::Clinic;
 use crate::usecases::fields;
-use crate::usecases::sheet::{flag_groups, local_moment, long_date, FlagGroup};
+use crate::usecases::sheet::local_moment;
+pub use outbox::{
+    claim_clinic_emails, record_clinic_emails, renew_clinic_emails, Alert, ClinicEmail,
+};
+pub use page::{page, CheckGroup, CheckItem, CheckinPage};
 pub use reminders::Outcome;
+pub use reply_time::due_at;
+pub use triage::{Decision, ItemRule, Reason, Triage};
 
 /// At most this many check-ins per treatment in an hour: enough to correct
 /// an answer, too few to flood the clinic's list.
@@ -66,44 +77,6 @@ impl Answer {
     }
 }
 
-/// One box on the checklist. `id` is stable within a plan (`emergency-0`,
-/// `normal-2`), so the form never carries the text itself.
-pub struct CheckItem {
-    pub id: String,
-    pub text: String,
-}
-
-/// A red-flag group as a checklist.
-pub struct CheckGroup {
-    pub urgency: &'static str,
-    pub title: String,
-    pub items: Vec<CheckItem>,
-}
-
-/// What the check-in page shows for a treatment today.
-pub struct CheckinPage {
-    pub clinic: Clinic,
-    pub emergency_number: String,
-    pub first_name: String,
-    pub treated_on: String,
-    /// Local calendar days after the treatment day.
-    pub day: i64,
-    pub phase_name: String,
-    pub phase_skin: String,
-    /// "What is normal" as boxes to tick.
-    pub normal: Vec<CheckItem>,
-    /// The red flags as boxes to tick, most urgent first.
-    pub flags: Vec<CheckGroup>,
-    /// The red flags as the sheet shows them: "when to worry".
-    pub when_to_worry: Vec<FlagGroup>,
-}
-
-/// The check-in page for a treatment (404 when it was deleted, or its patient erased).
-pub fn page(conn: &mut DbConn, treatment_id: i64, now: DateTime<Utc>) -> AppResult<CheckinPage> {
-    let view = open_view(conn, treatment_id, now)?;
-    Ok(build_page(&view, now))
-}
-
 /// How long after the plan's last phase ends a check-in link still takes
 /// answers: healing is over by then, and a worry about the skin is one for a
 /// phone call, not for a form read in the morning.
@@ -113,7 +86,7 @@ pub const CARE_WINDOW_MARGIN: Duration = Duration::days(30);
 /// 410 page with the clinic's phone once the plan's last phase has been over
 /// for [`CARE_WINDOW_MARGIN`] (probe 2, finding 9: a year-old link still
 /// recorded answers and alerted the clinic).
-fn open_view(
+pub(super) fn open_view(
     conn: &mut DbConn,
     treatment_id: i64,
     now: DateTime<Utc>,
@@ -133,97 +106,11 @@ fn open_view(
             "This link was for the weeks after your treatment on {}, and that time is over, so it \
              no longer takes answers. If you are worried about your skin, {call}. In an \
              emergency, call {}.",
-            long_date(view.plan.treated_at.local.date()),
+            crate::usecases::sheet::long_date(view.plan.treated_at.local.date()),
             clinic::emergency_number(&view.clinic),
         )));
     }
     Ok(view)
-}
-
-fn build_page(view: &treatments::TreatmentView, now: DateTime<Utc>) -> CheckinPage {
-    let plan: &Plan = &view.plan;
-    let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
-    let today = now.with_timezone(&tz).date_naive();
-    let day = (today - plan.treated_at.local.date()).num_days().max(0);
-    let phase = plan.phase_at(now).or_else(|| plan.phases.last());
-    let first_name = view
-        .patient
-        .name
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let when_to_worry = flag_groups(&plan.red_flags.groups, &view.clinic);
-    let flags = if plan.red_flags.groups.is_empty() {
-        // Version 1 plans have one ungrouped list: each item is a "call now".
-        vec![CheckGroup {
-            urgency: Urgency::CallNow.id(),
-            title: plan.red_flags.intro.clone(),
-            items: items(Urgency::CallNow.id(), &plan.red_flags.items),
-        }]
-    } else {
-        when_to_worry
-            .iter()
-            .map(|g| CheckGroup {
-                urgency: g.urgency,
-                title: g.title.clone(),
-                items: items(g.urgency, &g.items),
-            })
-            .collect()
-    };
-    CheckinPage {
-        emergency_number: clinic::emergency_number(&view.clinic),
-        clinic: view.clinic.clone(),
-        first_name,
-        treated_on: long_date(plan.treated_at.local.date()),
-        day,
-        phase_name: phase.map(|p| p.name.clone()).unwrap_or_default(),
-        phase_skin: phase.map(|p| p.skin.clone()).unwrap_or_default(),
-        // Until the check-in reads the windows (branch `checkins`), it offers the whole box.
-        normal: items("normal", &plan.normal_texts()),
-        flags,
-        when_to_worry,
-    }
-}
-
-fn items(prefix: &str, texts: &[String]) -> Vec<CheckItem> {
-    texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| CheckItem {
-            id: format!("{prefix}-{i}"),
-            text: text.clone(),
-        })
-        .collect()
-}
-
-/// What the page says after an answer, most urgent first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Triage {
-    /// Call the emergency number now.
-    Emergency,
-    /// Call the clinic now (or out of hours); the clinic has been told.
-    CallNow,
-    /// Tell the clinic soon; it has been told.
-    TellUs,
-    /// Only normal signs, or nothing ticked: what is normal today, and when to worry.
-    Normal,
-}
-
-impl Triage {
-    fn from_urgency(urgency: Option<Urgency>) -> Triage {
-        match urgency {
-            Some(Urgency::Emergency) => Triage::Emergency,
-            Some(Urgency::CallNow) => Triage::CallNow,
-            Some(Urgency::TellUs) => Triage::TellUs,
-            None => Triage::Normal,
-        }
-    }
-
-    /// Whether the clinic gets an alert email.
-    pub fn alerts_clinic(self) -> bool {
-        matches!(self, Triage::Emergency | Triage::CallNow)
-    }
 }
 
 /// The check-in form as sent.
@@ -240,9 +127,8 @@ pub struct CheckinInput {
 pub enum Submitted {
     Recorded {
         triage: Triage,
-        answer: Answer,
         page: Box<CheckinPage>,
-        /// The normal signs ticked.
+        /// The signs ticked that are normal on this day.
         normal_ticked: Vec<String>,
     },
     /// The hourly limit was reached; nothing was saved.
@@ -282,30 +168,28 @@ pub fn submit(
     now: DateTime<Utc>,
 ) -> AppResult<Submitted> {
     let view = open_view(conn, treatment_id, now)?;
-    let page = build_page(&view, now);
+    let reply_days = clinic::reply_days(conn)?;
+    let page = page::build_page(&view, reply_days, now);
     let mut errors = FieldErrors::default();
     let answer = Answer::parse(&input.answer);
     if answer.is_none() {
         errors.add("answer", "Choose how your skin is today.");
     }
     let note = fields::multi_line(&mut errors, "note", &input.note, MAX_NOTE_CHARS);
-    let mut ticked: Vec<(&'static str, String)> = Vec::new();
-    let mut normal_ticked = Vec::new();
-    for id in &input.items {
-        if let Some(item) = page.normal.iter().find(|i| &i.id == id) {
-            normal_ticked.push(item.text.clone());
-            ticked.push(("normal", item.text.clone()));
-        } else if let Some((group, item)) = page
-            .flags
+    let all_items = || {
+        page.normal
             .iter()
-            .find_map(|g| g.items.iter().find(|i| &i.id == id).map(|i| (g, i)))
-        {
-            ticked.push((group.urgency, item.text.clone()));
-        } else {
-            errors.add(
+            .chain(page.flags.iter().flat_map(|g| &g.items))
+    };
+    let mut ticked: Vec<&CheckItem> = Vec::new();
+    for id in &input.items {
+        match all_items().find(|i| &i.id == id) {
+            Some(item) if !ticked.iter().any(|t| t.id == item.id) => ticked.push(item),
+            Some(_) => {}
+            None => errors.add(
                 "items",
                 "A box on the form is not one we know. Reload the page.",
-            );
+            ),
         }
     }
     let photo = match photo {
@@ -318,14 +202,46 @@ pub fn submit(
     };
     errors.into_result()?;
     let answer = answer.unwrap_or(Answer::Fine);
-    let urgency = [Urgency::Emergency, Urgency::CallNow, Urgency::TellUs]
-        .into_iter()
-        .find(|u| ticked.iter().any(|(g, _)| *g == u.id()));
-    let triage = Triage::from_urgency(urgency);
-    let ticked_json = serde_json::to_string(&ticked)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("check-in items: {e}")))?;
+    let decision = triage::decide(
+        &ticked
+            .iter()
+            .map(|i| (i.id.as_str(), i.text.as_str(), &i.rule))
+            .collect::<Vec<_>>(),
+        answer,
+        !note.is_empty(),
+        photo.is_some(),
+    );
+    let triage = decision.triage;
+    let normal_ticked: Vec<String> = ticked
+        .iter()
+        .filter(|i| i.rule == ItemRule::Normal)
+        .map(|i| i.text.clone())
+        .collect();
+    // The answers as the patient read them: (the group, or "normal", and the text).
+    let answers: Vec<(&str, &str)> = ticked
+        .iter()
+        .map(|i| (item_group(&i.rule), i.text.as_str()))
+        .collect();
+    let ticked_json = to_json(&answers)?;
+    let reasons_json = to_json(
+        &decision
+            .reasons
+            .iter()
+            .map(|r| (r.rule.as_str(), r.detail.as_str()))
+            .collect::<Vec<_>>(),
+    )?;
+    // The most urgent group ticked, as before triage was stored on its own.
+    let urgency = ticked
+        .iter()
+        .filter_map(|i| match &i.rule {
+            ItemRule::RedFlag(u) | ItemRule::PastWindow { urgency: u, .. } => Some(*u),
+            _ => None,
+        })
+        .min();
     let at = now.naive_utc();
     let sender = view.clinic.sender_email.clone();
+    let due = reply_time::due_at(at, reply_days, view.clinic.zone());
+    let protocol_version = view.plan.protocol_version.clone();
     let recorded = write_tx(conn, |c| {
         // Parallel check-ins of one treatment count one after another.
         store::lock_treatment(c, treatment_id)?;
@@ -346,12 +262,26 @@ pub fn submit(
                 created_at: at,
             },
         )?;
+        store::insert_triage(
+            c,
+            &TriageRow {
+                checkin_id: id,
+                result: triage.id().into(),
+                rule: decision.rule.clone(),
+                reasons_json: reasons_json.clone(),
+                protocol_version: protocol_version.clone(),
+                created_at: at,
+            },
+        )?;
         if let Some(jpeg) = &photo {
             store::insert_photo(c, id, "image/jpeg", jpeg, at)?;
         }
         if triage.alerts_clinic() {
             let message_id = crate::mail::message_id(&format!("checkin.{id}"), &sender);
-            store::insert_alert(c, id, &message_id, at)?;
+            store::insert_outbox(c, Outbox::Alerts, id, &message_id, at, at)?;
+        } else if triage.waits_for_reply() {
+            let message_id = crate::mail::message_id(&format!("checkin-overdue.{id}"), &sender);
+            store::insert_outbox(c, Outbox::Overdue, id, &message_id, due, at)?;
         }
         audit(
             c,
@@ -359,9 +289,14 @@ pub fn submit(
             "checkin.recorded",
             &format!("treatment {treatment_id}"),
             &format!(
-                "check-in {id}: {}{}",
+                "check-in {id}: {}, {}{}",
                 answer.label(),
-                urgency.map_or(String::new(), |u| format!(", {}", u.id()))
+                triage.id(),
+                if decision.rule.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", decision.rule)
+                }
             ),
             at,
         )?;
@@ -371,13 +306,25 @@ pub fn submit(
     Ok(if recorded {
         Submitted::Recorded {
             triage,
-            answer,
             page,
             normal_ticked,
         }
     } else {
         Submitted::TooMany { page }
     })
+}
+
+/// The group a ticked box is stored under: its urgency, or "normal".
+fn item_group(rule: &ItemRule) -> &'static str {
+    match rule {
+        ItemRule::RedFlag(u) | ItemRule::PastWindow { urgency: u, .. } => u.id(),
+        ItemRule::Normal | ItemRule::Undated => "normal",
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> AppResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("check-in as JSON: {e}")))
 }
 
 /// One check-in as staff see it.
@@ -387,8 +334,15 @@ pub struct CheckinView {
     pub when: String,
     pub day: i32,
     pub answer: &'static str,
-    /// `emergency`, `call-now`, `tell-us` or `none`: a style hook.
-    pub urgency: String,
+    /// The triage result's id (`emergency` … `to-review`, `none`): a style hook.
+    pub urgency: &'static str,
+    pub triage: Triage,
+    /// The rule that decided the result (empty when nothing asked for attention).
+    pub rule: String,
+    /// Every rule that applied, most urgent first: (rule, what was ticked).
+    pub reasons: Vec<(String, String)>,
+    /// The protocol version of the plan it was judged against (empty before it was kept).
+    pub protocol_version: String,
     /// (group, text) as the patient ticked them.
     pub ticked: Vec<(String, String)>,
     pub note: String,
@@ -398,14 +352,20 @@ pub struct CheckinView {
 }
 
 impl CheckinView {
-    fn new(row: CheckinRow, has_photo: bool, tz: chrono_tz::Tz) -> CheckinView {
+    fn new(row: CheckinRow, triage: TriageRow, has_photo: bool, tz: chrono_tz::Tz) -> CheckinView {
+        // A result the code does not know (a newer version's) is shown for review, never hidden.
+        let result = Triage::parse(&triage.result).unwrap_or(Triage::ToReview);
         CheckinView {
             id: row.id,
             treatment_id: row.treatment_id,
             when: local_moment(row.created_at, tz),
             day: row.day,
             answer: Answer::parse(&row.answer).map_or("?", Answer::label),
-            urgency: row.urgency,
+            urgency: result.id(),
+            triage: result,
+            rule: triage.rule,
+            reasons: serde_json::from_str(&triage.reasons_json).unwrap_or_default(),
+            protocol_version: triage.protocol_version,
             ticked: serde_json::from_str(&row.ticked_json).unwrap_or_default(),
             note: row.note,
             has_photo,
@@ -418,14 +378,27 @@ impl CheckinView {
         }
     }
 
-    /// "Call now", "Emergency" …: what the most urgent tick was.
+    /// "Call now", "To review" …: the triage result.
     pub fn urgency_label(&self) -> &'static str {
-        match self.urgency.as_str() {
-            "emergency" => "Emergency",
-            "call-now" => "Call now",
-            "tell-us" => "Tell us soon",
-            _ => "No red flag",
-        }
+        self.triage.label()
+    }
+
+    /// The rules after the deciding one, as "answer worried, free text".
+    pub fn other_reasons(&self) -> String {
+        self.reasons
+            .iter()
+            .map(|(rule, _)| rule.as_str())
+            .filter(|rule| *rule != self.rule)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// What the patient ticked for the deciding rule, if it was a box.
+    pub fn rule_detail(&self) -> &str {
+        self.reasons
+            .iter()
+            .find(|(rule, _)| *rule == self.rule)
+            .map_or("", |(_, detail)| detail.as_str())
     }
 }
 
@@ -437,7 +410,7 @@ pub fn timeline(
 ) -> AppResult<Vec<CheckinView>> {
     Ok(store::for_treatment(conn, treatment_id)?
         .into_iter()
-        .map(|(row, photo)| CheckinView::new(row, photo, tz))
+        .map(|(row, triage, photo)| CheckinView::new(row, triage, photo, tz))
         .collect())
 }
 
@@ -448,18 +421,25 @@ pub struct AttentionItem {
     pub patient_id: i64,
     /// The alert email's state, when one was raised.
     pub alert: Option<String>,
+    /// The reply-time reminder, for a check-in that waits for a reply: (its state, when it
+    /// is due in clinic time).
+    pub reminder: Option<(String, String)>,
 }
 
-/// Check-ins not yet acknowledged that are more than "as expected", newest first.
+/// Check-ins not yet acknowledged whose triage asks for attention, newest first.
 pub fn needs_attention(conn: &mut DbConn) -> AppResult<Vec<AttentionItem>> {
     let tz = clinic::get(conn)?.zone();
     Ok(store::open(conn, ATTENTION_LIMIT)?
         .into_iter()
-        .map(|(row, patient, photo, alert)| AttentionItem {
-            patient_id: row.patient_id,
-            checkin: CheckinView::new(row, photo, tz),
-            patient,
-            alert,
+        .map(|row| AttentionItem {
+            patient_id: row.checkin.patient_id,
+            checkin: CheckinView::new(row.checkin, row.triage, row.has_photo, tz),
+            patient: row.patient,
+            alert: row.alert,
+            reminder: match row.overdue {
+                (Some(status), Some(due)) => Some((status, local_moment(due, tz))),
+                _ => None,
+            },
         })
         .collect())
 }
@@ -492,6 +472,8 @@ pub fn acknowledge(
                 "Someone has already acknowledged this check-in.",
             ));
         }
+        // Acknowledged in time: the clinic needs no reminder.
+        store::cancel_overdue(c, id, now)?;
         audit(
             c,
             actor,
@@ -542,59 +524,6 @@ pub fn erase_for_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<(usize
     Ok(store::erase_for_patient(conn, patient_id)?)
 }
 
-// --- the alert emails, for the worker ------------------------------------------
-
-pub use crate::store::checkins::AlertRow as Alert;
-
-/// Takes due alert emails with a fenced lease (the reminders' rules), with the clinic they go to.
-pub fn claim_alerts(
-    conn: &mut DbConn,
-    claim: crate::usecases::reminders::Claim,
-) -> AppResult<(Vec<Alert>, Clinic)> {
-    let alerts = write_tx(conn, |c| Ok::<_, AppError>(store::claim_alerts(c, claim)?))?;
-    Ok((alerts, clinic::get(conn)?))
-}
-
-/// Records what became of each alert email of the claim `token`; an alert the
-/// claim no longer holds is left as it is, and its id returned. `None` for an
-/// alert given back unsent (pending again, the attempt not counted).
-pub fn record_alerts(
-    conn: &mut DbConn,
-    token: &str,
-    done: Vec<(i64, Option<Outcome>)>,
-    at: NaiveDateTime,
-) -> AppResult<Vec<i64>> {
-    write_tx(conn, |c| {
-        let mut lost = Vec::new();
-        for (id, outcome) in done {
-            let changed = match outcome {
-                None => store::hold_alert(c, id, token, None, at)?,
-                Some(Outcome::Sent) => store::finish_alert(c, id, token, "sent", None, None, at)?,
-                Some(Outcome::Retry { error, next }) => {
-                    store::finish_alert(c, id, token, "pending", Some(&error), Some(next), at)?
-                }
-                Some(Outcome::Failed(e) | Outcome::Skipped(e) | Outcome::Cancelled(e)) => {
-                    store::finish_alert(c, id, token, "failed", Some(&e), None, at)?
-                }
-                Some(Outcome::Held(e)) => store::hold_alert(c, id, token, Some(&e), at)?,
-            };
-            if changed == 0 {
-                lost.push(id);
-            }
-        }
-        Ok::<_, AppError>(lost)
-    })
-}
-
-/// Extends the lease of the alerts the claim `token` still holds.
-pub fn renew_alerts(
-    conn: &mut DbConn,
-    token: &str,
-    lease_until: NaiveDateTime,
-) -> AppResult<usize> {
-    Ok(store::renew_alerts(conn, token, lease_until)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,16 +536,5 @@ mod tests {
         assert!(clean_photo(&vec![0; MAX_PHOTO_BYTES + 1])
             .unwrap_err()
             .contains("10 MB"));
-    }
-
-    #[test]
-    fn the_most_urgent_group_decides() {
-        assert_eq!(
-            Triage::from_urgency(Some(Urgency::Emergency)),
-            Triage::Emergency
-        );
-        assert!(Triage::CallNow.alerts_clinic());
-        assert!(!Triage::TellUs.alerts_clinic());
-        assert!(!Triage::Normal.alerts_clinic());
     }
 }

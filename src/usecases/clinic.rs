@@ -32,6 +32,9 @@ pub struct ClinicInput {
     pub sender_email: String,
     #[serde(default)]
     pub emergency_number: String,
+    /// Working days to answer a check-in that waits for a reply; empty is the default.
+    #[serde(default)]
+    pub reply_days: String,
 }
 
 impl From<&Clinic> for ClinicInput {
@@ -54,6 +57,47 @@ impl From<&Clinic> for ClinicInput {
                 String::new()
             },
             emergency_number: c.emergency_number.clone(),
+            reply_days: DEFAULT_REPLY_DAYS.to_string(),
+        }
+    }
+}
+
+/// The clinic settings form as saved: the details and the reply time.
+pub fn form(conn: &mut DbConn) -> AppResult<ClinicInput> {
+    let clinic = get(conn)?;
+    Ok(ClinicInput {
+        reply_days: reply_days(conn)?.to_string(),
+        ..ClinicInput::from(&clinic)
+    })
+}
+
+/// The reply time's default and limits, in working days (Monday to Friday).
+pub const DEFAULT_REPLY_DAYS: i32 = 1;
+pub const REPLY_DAYS: std::ops::RangeInclusive<i32> = 1..=10;
+
+/// How many working days the clinic takes to answer a check-in that waits for a reply:
+/// when one is not acknowledged by then, the clinic gets one reminder email.
+pub fn reply_days(conn: &mut DbConn) -> AppResult<i32> {
+    Ok(store::clinic::reply_days(conn)?)
+}
+
+fn validate_reply_days(errors: &mut FieldErrors, text: &str) -> i32 {
+    let text = text.trim();
+    if text.is_empty() {
+        return DEFAULT_REPLY_DAYS;
+    }
+    match text.parse::<i32>() {
+        Ok(days) if REPLY_DAYS.contains(&days) => days,
+        _ => {
+            errors.add(
+                "reply_days",
+                format!(
+                    "Enter a whole number of working days from {} to {}, like 1.",
+                    REPLY_DAYS.start(),
+                    REPLY_DAYS.end()
+                ),
+            );
+            DEFAULT_REPLY_DAYS
         }
     }
 }
@@ -120,7 +164,7 @@ pub fn time_zones() -> impl Iterator<Item = &'static str> {
     chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
 }
 
-fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
+fn validate(input: &ClinicInput) -> AppResult<(ClinicRow, i32)> {
     let mut errors = FieldErrors::default();
     // The name is the From of every email and heads every sheet.
     let name = fields::single_line(&mut errors, "name", &input.name, 120);
@@ -171,8 +215,9 @@ fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
             "Use digits only, like 999 or 112, or leave it empty to use the number for your time zone.",
         );
     }
+    let reply_days = validate_reply_days(&mut errors, &input.reply_days);
     errors.into_result()?;
-    Ok(ClinicRow {
+    let row = ClinicRow {
         name,
         phone,
         email,
@@ -184,7 +229,8 @@ fn validate(input: &ClinicInput) -> AppResult<ClinicRow> {
         sender_email,
         configured: true,
         emergency_number,
-    })
+    };
+    Ok((row, reply_days))
 }
 
 #[tracing::instrument(skip_all)]
@@ -199,15 +245,18 @@ pub fn save(
     input: &ClinicInput,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    let row = validate(input)?;
+    let (row, reply_days) = validate(input)?;
     write_tx(conn, |conn| {
-        store::clinic::save(conn, &row, now)?;
+        store::clinic::save(conn, &row, reply_days, now)?;
         audit(
             conn,
             actor,
             "clinic.updated",
             &row.name,
-            &format!("time zone {}, send hour {}", row.time_zone, row.send_hour),
+            &format!(
+                "time zone {}, send hour {}, reply time {reply_days} working day(s)",
+                row.time_zone, row.send_hour
+            ),
             now,
         )
     })
@@ -356,8 +405,9 @@ mod tests {
 
     #[test]
     fn a_complete_form_is_valid() {
-        let row = validate(&input()).unwrap();
+        let (row, reply_days) = validate(&input()).unwrap();
         assert_eq!((row.time_zone.name(), row.send_hour), ("Europe/London", 9));
+        assert_eq!(reply_days, DEFAULT_REPLY_DAYS, "empty is the default");
     }
 
     #[test]
@@ -367,7 +417,7 @@ mod tests {
         assert_eq!(default_emergency_number("Australia/Sydney"), "000");
         assert_eq!(default_emergency_number("Europe/Paris"), "112");
         assert_eq!(default_emergency_number("Asia/Kolkata"), "112");
-        let mut row = validate(&input()).unwrap();
+        let (mut row, _) = validate(&input()).unwrap();
         assert_eq!(emergency_number(&row), "999");
         row.emergency_number = "112".into();
         assert_eq!(emergency_number(&row), "112");
@@ -387,7 +437,7 @@ mod tests {
             emergency_number: " 112 ".into(),
             ..input()
         };
-        assert_eq!(validate(&good).unwrap().emergency_number, "112");
+        assert_eq!(validate(&good).unwrap().0.emergency_number, "112");
     }
 
     #[test]
@@ -455,6 +505,30 @@ mod tests {
             .msg("photo_retention_days")
             .contains("from 1 to 3650"));
         assert!(!errors.msg("photo_retention_days").contains("for ever"));
+    }
+
+    #[test]
+    fn the_reply_time_is_a_number_of_working_days_in_range() {
+        for (typed, days) in [(" 2 ", 2), ("10", 10), ("", 1)] {
+            let form = ClinicInput {
+                reply_days: typed.into(),
+                ..input()
+            };
+            assert_eq!(validate(&form).unwrap().1, days, "{typed:?}");
+        }
+        for typed in ["0", "11", "one", "1.5", "-1"] {
+            let form = ClinicInput {
+                reply_days: typed.into(),
+                ..input()
+            };
+            let Err(crate::error::AppError::Invalid(errors)) = validate(&form) else {
+                panic!("{typed:?} should be refused")
+            };
+            assert!(
+                errors.msg("reply_days").contains("from 1 to 10"),
+                "{typed:?}"
+            );
+        }
     }
 
     #[test]

@@ -62,7 +62,6 @@ impl FormPage {
 struct DonePage {
     page: CheckinPage,
     triage: Triage,
-    answer: Answer,
     normal_ticked: Vec<String>,
     token: String,
 }
@@ -313,7 +312,6 @@ pub(super) async fn submit(
     match result {
         Ok(Submitted::Recorded {
             triage,
-            answer,
             page,
             normal_ticked,
         }) => patient_response(
@@ -321,7 +319,6 @@ pub(super) async fn submit(
             &DonePage {
                 page: *page,
                 triage,
-                answer,
                 normal_ticked,
                 token,
             },

@@ -40,10 +40,10 @@ pub(super) async fn clinic_form(
     ctx: PageCtx,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let current = state.db(clinic::get).await?;
+    let form = state.db(clinic::form).await?;
     render(&ClinicPage {
         ctx,
-        form: ClinicInput::from(&current),
+        form,
         errors: FieldErrors::default(),
         zones: clinic::time_zones().collect(),
     })

@@ -11,36 +11,41 @@ use chrono::{Duration, Utc};
 use crate::helpers::*;
 use crate::smtp_sink::{SmtpSink, TestCa, TlsMode};
 
-const CLINIC_EMAIL: &str = "desk@glow.example";
+pub(crate) const CLINIC_EMAIL: &str = "desk@glow.example";
 
-struct Clinic {
-    app: TestApp,
-    sink: SmtpSink,
-    clock: Arc<ManualClock>,
-    worker: Worker,
-    staff: reqwest::Client,
-    practitioner: reqwest::Client,
-    treatment: i64,
+pub(crate) struct Clinic {
+    pub(crate) app: TestApp,
+    pub(crate) sink: SmtpSink,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) worker: Worker,
+    pub(crate) staff: reqwest::Client,
+    pub(crate) practitioner: reqwest::Client,
+    pub(crate) treatment: i64,
 }
 
 /// A configured clinic (phone, hours, address for alerts), a worker sending to a
 /// real SMTP sink on its own clock, and a face treatment done an hour ago.
-async fn clinic(app: TestApp) -> Clinic {
+pub(crate) async fn clinic(app: TestApp) -> Clinic {
+    let when = clinic_time(-Duration::hours(1));
+    clinic_treated_at(app, &when, "1.0").await
+}
+
+/// The same, with the cheeks treated at `when` (clinic time, as the form takes it) to `depth` mm.
+pub(crate) async fn clinic_treated_at(app: TestApp, when: &str, depth: &str) -> Clinic {
     app.configure_clinic("Glow Clinic", CLINIC_EMAIL).await;
     let sink = SmtpSink::start().await;
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let worker = app.worker_with(Mailer::smtp(&sink.url()).unwrap(), clock.clone());
     let practitioner = app.signed_in("practitioner").await;
-    let when = clinic_time(-Duration::hours(1));
     let (_, treatment) = app
         .patient_with_treatment(
             &practitioner,
             "Maya Patel",
             "maya@example.com",
             &[
-                ("treated_at", when.as_str()),
+                ("treated_at", when),
                 ("area_0", "cheeks"),
-                ("depth_0", "1.0"),
+                ("depth_0", depth),
             ],
         )
         .await;
@@ -82,13 +87,17 @@ pub(crate) fn multipart(fields: &[(&str, &str)], photo: Option<&[u8]>) -> (Strin
 }
 
 impl Clinic {
-    fn checkin_path(&self) -> String {
+    pub(crate) fn checkin_path(&self) -> String {
         let url = self.app.state.links.checkin(self.treatment);
         url[url.find("/checkin/").unwrap()..].to_string()
     }
 
     /// Opens the form as the patient does and sends it with these answers.
-    async fn send(&self, fields: &[(&str, &str)], photo: Option<&[u8]>) -> reqwest::Response {
+    pub(crate) async fn send(
+        &self,
+        fields: &[(&str, &str)],
+        photo: Option<&[u8]>,
+    ) -> reqwest::Response {
         let patient = new_client();
         let path = self.checkin_path();
         let html = self.app.get_text_with(&patient, &path).await;
@@ -105,7 +114,30 @@ impl Clinic {
             .unwrap()
     }
 
-    async fn alerts_to_the_clinic(&self) -> usize {
+    /// The patient's day of healing now: local calendar days in the clinic's zone
+    /// (Europe/London) from the treatment's local date, as stored.
+    pub(crate) async fn day_today(&self) -> i64 {
+        use aftercare::clock::Clock;
+        let treatment = self.treatment;
+        let treated = with_conn(&self.app, move |conn| {
+            aftercare::store::treatments::find(conn, treatment)
+                .unwrap()
+                .unwrap()
+        })
+        .await;
+        let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
+        let today = self.app.clock.now().with_timezone(&tz).date_naive();
+        // The stored UTC moment, seen in the clinic's zone, is on the stored local date.
+        let local = treated
+            .treated_at
+            .and_utc()
+            .with_timezone(&tz)
+            .naive_local();
+        assert_eq!(local, treated.treated_at_local);
+        today.signed_duration_since(local.date()).num_days()
+    }
+
+    pub(crate) async fn alerts_to_the_clinic(&self) -> usize {
         self.sink
             .received()
             .iter()
@@ -173,7 +205,7 @@ async fn a_checkin_link_from_a_reminder_email_opens_the_form_and_records_nothing
     // …with the plan's red flags by group and the normal signs to tick, and labels for each.
     assert!(page.contains("name=\"item\" value=\"emergency-0\""));
     assert!(page.contains("name=\"item\" value=\"call-now-0\""));
-    assert!(page.contains("name=\"item\" value=\"normal-0\""));
+    assert!(page.contains("name=\"item\" value=\"normal-redness\""));
     assert!(page.contains("<label for=\"note\">") && page.contains("<label for=\"photo\">"));
     // …and records nothing.
     assert_eq!(count_rows(&c.app, "checkins").await, 0);
@@ -245,27 +277,47 @@ async fn worried_with_an_emergency_item_shows_the_emergency_number_and_alerts_on
     assert_eq!(count_rows(&c.app, "checkin_alerts").await, 2);
 }
 
-async fn not_sure_with_only_normal_signs_shows_the_days_normal_signs_and_no_alert(app: TestApp) {
+async fn only_signs_normal_today_are_called_common_and_raise_no_alert(app: TestApp) {
     let c = clinic(app).await;
+    let day = c.day_today().await;
+    // "As expected" with a sign inside its window: common on this day, nobody needs to act.
+    let r = c
+        .send(&[("answer", "fine"), ("item", "normal-tight")], None)
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains(&format!(
+        "What you ticked is common on day {day} of healing"
+    )));
+    // The standard band's tight feeling lasts to day 5.
+    assert!(page.contains("A tight feeling. It usually goes by day 5."));
+    assert!(page.contains(&format!("What is normal on day {day}")));
+    assert!(page.contains("When to get help") && page.contains("Call 999 straight away"));
+    assert!(!page.to_lowercase().contains("nothing to worry"));
+    assert!(!page.contains("The clinic has been told"));
+    assert!(c
+        .app
+        .get_text_with(&c.staff, "/attention")
+        .await
+        .contains("Nothing needs attention"));
+    // "Not sure" with the same sign and a note: the clinic reads it; the sign is still
+    // common on its day, and no alert email goes.
     let r = c
         .send(
             &[
                 ("answer", "unsure"),
-                ("item", "normal-1"),
+                ("item", "normal-tight"),
                 ("note", "Feels tight"),
             ],
             None,
         )
         .await;
-    assert_eq!(r.status().as_u16(), 200);
     let page = r.text().await.unwrap();
-    assert!(page.contains("What you ticked is common on day 0 of healing"));
-    assert!(page.contains("A tight feeling. It usually goes by day "));
-    assert!(page.contains("What is normal on day 0"));
-    assert!(page.contains("When to get help") && page.contains("Call 999 straight away"));
-    assert!(!page.to_lowercase().contains("nothing to worry"));
-    assert!(!page.contains("The clinic has been told"));
-    assert_eq!(count_rows(&c.app, "checkins").await, 1);
+    assert!(page.contains("Thank you. The clinic will read your answer"));
+    assert!(page.contains(&format!(
+        "What you ticked is common on day {day} of healing"
+    )));
+    assert_eq!(count_rows(&c.app, "checkins").await, 2);
     assert_eq!(count_rows(&c.app, "checkin_alerts").await, 0);
     c.worker.drain().await.unwrap();
     assert_eq!(c.alerts_to_the_clinic().await, 0);
@@ -423,7 +475,10 @@ async fn a_photo_with_exif_location_comes_back_without_it(app: TestApp) {
     let photo = photo_with_location();
     assert!(contains(&photo, b"GPSLatitude"));
     let r = c
-        .send(&[("answer", "unsure"), ("item", "normal-0")], Some(&photo))
+        .send(
+            &[("answer", "unsure"), ("item", "normal-redness")],
+            Some(&photo),
+        )
         .await;
     assert_eq!(r.status().as_u16(), 200);
     let id = scalar(&c.app, "SELECT max(checkin_id) FROM checkin_photos").await;
@@ -542,7 +597,7 @@ crate::on_both_databases!(
     an_alert_waits_out_wrong_mail_settings,
     a_checkin_link_from_a_reminder_email_opens_the_form_and_records_nothing,
     worried_with_an_emergency_item_shows_the_emergency_number_and_alerts_once,
-    not_sure_with_only_normal_signs_shows_the_days_normal_signs_and_no_alert,
+    only_signs_normal_today_are_called_common_and_raise_no_alert,
     staff_see_it_under_needs_attention_and_acknowledge_it,
     a_tampered_or_deleted_treatments_token_is_404,
     a_photo_with_exif_location_comes_back_without_it,

@@ -69,7 +69,7 @@ async fn check_in(app: &TestApp, treatment: i64, note: &str) -> reqwest::Respons
     let fields = [
         ("form_key", key.as_str()),
         ("answer", "worried"),
-        ("item", "normal-0"),
+        ("item", "normal-redness"),
         ("note", note),
     ];
     let (content_type, body) = multipart(&fields, Some(&photo_with_location()));

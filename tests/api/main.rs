@@ -8,6 +8,7 @@ mod helpers;
 mod access;
 mod auth;
 mod backup;
+mod checkin_triage;
 mod checkins;
 mod cli;
 mod data_rights;

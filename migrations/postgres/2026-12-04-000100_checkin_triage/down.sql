@@ -1,0 +1,3 @@
+ALTER TABLE clinic DROP COLUMN reply_days;
+DROP TABLE checkin_overdue;
+DROP TABLE checkin_triage;

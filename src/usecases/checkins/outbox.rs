@@ -1,0 +1,84 @@
+//! The emails to the clinic about check-ins, for the worker: the alert an urgent answer
+//! raises at once, and the one reminder when a check-in waiting for a reply is not
+//! acknowledged within the clinic's reply time. Both outboxes have the reminders' lease
+//! and retry rules, and neither email carries health details.
+
+use chrono::NaiveDateTime;
+
+use super::Outcome;
+use crate::error::{AppError, AppResult};
+use crate::store::checkins::{self as store, Outbox};
+use crate::store::{write_tx, DbConn};
+use crate::usecases::clinic::{self, Clinic};
+
+pub use crate::store::checkins::AlertRow as Alert;
+
+/// Which email to the clinic.
+pub type ClinicEmail = Outbox;
+
+/// Takes due emails of one kind with a fenced lease (the reminders' rules), with the clinic
+/// they go to.
+pub fn claim_clinic_emails(
+    conn: &mut DbConn,
+    kind: ClinicEmail,
+    claim: crate::usecases::reminders::Claim,
+) -> AppResult<(Vec<Alert>, Clinic)> {
+    let claimed = write_tx(conn, |c| {
+        Ok::<_, AppError>(store::claim_outbox(c, kind, claim)?)
+    })?;
+    Ok((claimed, clinic::get(conn)?))
+}
+
+/// Records what became of each email of one kind claimed with `token`; an email the claim
+/// no longer holds is left as it is, and its id returned. `None` for an email given back
+/// unsent (pending again, the attempt not counted).
+pub fn record_clinic_emails(
+    conn: &mut DbConn,
+    kind: ClinicEmail,
+    token: &str,
+    done: Vec<(i64, Option<Outcome>)>,
+    at: NaiveDateTime,
+) -> AppResult<Vec<i64>> {
+    write_tx(conn, |c| {
+        let mut lost = Vec::new();
+        for (id, outcome) in done {
+            let changed = match outcome {
+                None => store::hold_outbox(c, kind, id, token, None, at)?,
+                Some(Outcome::Sent) => {
+                    store::finish_outbox(c, kind, id, token, "sent", None, None, at)?
+                }
+                Some(Outcome::Retry { error, next }) => store::finish_outbox(
+                    c,
+                    kind,
+                    id,
+                    token,
+                    "pending",
+                    Some(&error),
+                    Some(next),
+                    at,
+                )?,
+                Some(Outcome::Failed(e) | Outcome::Skipped(e) | Outcome::Cancelled(e)) => {
+                    store::finish_outbox(c, kind, id, token, "failed", Some(&e), None, at)?
+                }
+                Some(Outcome::Held(e)) => store::hold_outbox(c, kind, id, token, Some(&e), at)?,
+            };
+            if changed == 0 {
+                lost.push(id);
+            }
+        }
+        Ok::<_, AppError>(lost)
+    })
+}
+
+/// Extends the lease of the clinic emails (both kinds) the claim `token` still holds.
+pub fn renew_clinic_emails(
+    conn: &mut DbConn,
+    token: &str,
+    lease_until: NaiveDateTime,
+) -> AppResult<usize> {
+    write_tx(conn, |c| {
+        let alerts = store::renew_outbox(c, Outbox::Alerts, token, lease_until)?;
+        let overdue = store::renew_outbox(c, Outbox::Overdue, token, lease_until)?;
+        Ok::<_, AppError>(alerts + overdue)
+    })
+}
