@@ -193,6 +193,10 @@ pub struct Plan {
     pub actives: Vec<ActiveReturn>,
     /// Class notes once per class, then each area's own notes, in the order areas were given.
     pub area_notes: Vec<AreaNotes>,
+    /// Whether emails carry the area notes of their day (plans from protocol version 3 on).
+    /// Plans stored before are sent as they were written, without them.
+    #[serde(default)]
+    pub area_notes_in_emails: bool,
     pub red_flags: RedFlagList,
     pub next_session: NextSession,
     /// When the healing phases are over: the start of the last phase (the results phase).
@@ -480,7 +484,7 @@ impl Plan {
             area_notes: self
                 .area_notes
                 .iter()
-                .filter(|n| n.last_day.is_none_or(|last| day <= last))
+                .filter(|n| self.area_notes_in_emails && n.last_day.is_none_or(|last| day <= last))
                 .collect(),
             avoid_items: phase
                 .map(|p| {
@@ -650,6 +654,7 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
             .collect(),
         actives: actives(protocol, &r, &applied),
         area_notes: area_notes(protocol, &r),
+        area_notes_in_emails: true,
         red_flags: RedFlagList {
             intro: String::new(),
             items: Vec::new(),

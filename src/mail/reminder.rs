@@ -472,7 +472,7 @@ mod tests {
         let plan = compute_plan(&Protocol::default_protocol(), &input).unwrap();
         let evening = &plan.reminders[0];
         let email = compose_for(&plan, &evening.key, evening.send_at);
-        assert_eq!(email.phase_name, "The first day");
+        assert_eq!(email.phase_name, "Healing starts");
         let text = email.text();
         assert!(
             text.contains("TONIGHT\n  - Sleep on a clean pillowcase.\n"),

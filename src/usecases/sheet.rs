@@ -362,8 +362,8 @@ mod tests {
             "<h2 id=\"tonight-h\">Tonight</h2>",
             "<li>Sleep on a clean pillowcase.</li>",
             "<h2 id=\"normal-h\">What is normal</h2>",
-            "<li>Redness and warmth for 1 to 3 days.</li>",
-            "Aftercare microneedling protocol v2.",
+            "<li>Redness and warmth, like a mild sunburn. It should fade by the end of day 2.</li>",
+            "Aftercare microneedling protocol v3.",
             "This plan supports your practitioner&#39;s advice. It does not replace it.",
         ] {
             assert!(html.contains(part), "missing {part:?}");

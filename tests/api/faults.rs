@@ -644,14 +644,8 @@ async fn check_in_with_photo(app: &TestApp, treatment: i64) -> reqwest::Response
     let html = app.get_text_with(&patient, &path).await;
     let key = hidden_value(&html, "form_key").expect("the form has its key");
     let photo = crate::checkins::photo_with_location();
-    let (content_type, body) = crate::checkins::multipart(
-        &[
-            ("form_key", &key),
-            ("answer", "unsure"),
-            ("item", "normal-0"),
-        ],
-        Some(&photo),
-    );
+    let (content_type, body) =
+        crate::checkins::multipart(&[("form_key", &key), ("answer", "unsure")], Some(&photo));
     patient
         .post(app.url(&path))
         .header("content-type", content_type)

@@ -305,10 +305,11 @@ const SENT: [(&str, &str); 2] = [("kind", "reminder"), ("outcome", "sent")];
 async fn the_outbox_gauges_and_the_sends_counter_follow_a_sent_reminder(app: TestApp) {
     let sink = SmtpSink::start().await;
     // The app's own clock: the scrape's ages and the worker's "now" agree.
-    let worker = Worker {
-        mailer: Arc::new(Mailer::smtp(&sink.url()).unwrap()),
-        ..aftercare::startup::worker_for(&app.state).unwrap()
-    };
+    let mailer = Arc::new(Mailer::smtp(&sink.url()).unwrap());
+    let mut worker = aftercare::startup::worker_for(&app.state).unwrap();
+    // The lease must outlast the longest send of the mailer that sends (SMTP, not files).
+    worker.config.lease = aftercare::jobs::lease::lease_for(mailer.longest_send());
+    worker.mailer = mailer;
     let before = scrape(&app).await;
     assert_eq!(before.get(OUTBOX, &[("status", "pending")]), 0.0);
     assert_eq!(before.get(OUTCOMES, &SENT), 0.0);
