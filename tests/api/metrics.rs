@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use aftercare::jobs::Worker;
 use aftercare::mail::Mailer;
 use chrono::Duration;
 
