@@ -12,7 +12,7 @@ use crate::helpers::*;
 
 /// A browser on another machine: its requests come from `ip` (any
 /// 127.0.0.0/8 address reaches the app over loopback).
-fn client_from(ip: [u8; 4]) -> Client {
+pub(crate) fn client_from(ip: [u8; 4]) -> Client {
     Client::builder()
         .redirect(redirect::Policy::none())
         .cookie_store(true)

@@ -180,11 +180,7 @@ async fn a_lease_near_its_end_starts_no_send(app: TestApp) {
     });
     // While the first email is with the server, most of the lease goes by: what is left is
     // less than the longest send.
-    let deadline = Instant::now() + StdDuration::from_secs(10);
-    while sink.connections() == 0 {
-        assert!(Instant::now() < deadline, "the first send started");
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
+    first_send_started(&sink).await;
     let longest = worker.mailer.longest_send();
     clock.pass(worker.config.lease - longest + StdDuration::from_secs(1));
     let report = round.await.unwrap();
@@ -221,11 +217,7 @@ async fn the_clock_going_back_sends_nothing_before_its_time(app: TestApp) {
         let worker = worker.clone();
         async move { worker.run_once().await.unwrap() }
     });
-    let deadline = Instant::now() + StdDuration::from_secs(10);
-    while sink.connections() == 0 {
-        assert!(Instant::now() < deadline, "the first send started");
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
+    first_send_started(&sink).await;
     // An NTP step back an hour, after the claim, with the first email on its way.
     clock.jump(-Duration::hours(1));
     let report = round.await.unwrap();
@@ -261,11 +253,7 @@ async fn the_clock_going_forward_sends_nothing_twice(app: TestApp) {
         let first = first.clone();
         async move { first.run_once().await.unwrap() }
     });
-    let deadline = Instant::now() + StdDuration::from_secs(10);
-    while sink.connections() == 0 {
-        assert!(Instant::now() < deadline, "the first send started");
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
+    first_send_started(&sink).await;
     // Forward an hour: by the stored expiry, every lease of the claim has run out. The
     // worker holding it notices the step within a second or two and renews it.
     clock.jump(Duration::hours(1));
@@ -374,4 +362,13 @@ async fn two_workers_behind_a_slow_relay_send_each_email_once() {
     each_once(&sink, &due);
     let beating = scalar(&app, "SELECT COUNT(*) FROM worker_heartbeats").await;
     assert!(beating >= 2, "both workers took part: {beating}");
+}
+
+/// Waits (10 s at most) until the worker's first email is with the server.
+async fn first_send_started(sink: &SmtpSink) {
+    let deadline = Instant::now() + StdDuration::from_secs(10);
+    while sink.connections() == 0 {
+        assert!(Instant::now() < deadline, "the first send started");
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    }
 }

@@ -3,24 +3,13 @@
 //! the check-in hourly limit first and free of races, a body cut short
 //! refused at once.
 
-use std::net::IpAddr;
-
 use futures_util::future::join_all;
-use reqwest::{redirect, Client};
+use reqwest::Client;
 
 use crate::checkins::multipart;
+use crate::hardening::client_from;
 use crate::helpers::*;
 use crate::instances::Process;
-
-/// A browser at this loopback address.
-fn client_from(ip: [u8; 4]) -> Client {
-    Client::builder()
-        .redirect(redirect::Policy::none())
-        .cookie_store(true)
-        .local_address(IpAddr::from(ip))
-        .build()
-        .unwrap()
-}
 
 /// A browser at `ip` with the sign-in form open: (client, its CSRF token).
 async fn at_the_form(base: &str, ip: [u8; 4]) -> (Client, String) {
