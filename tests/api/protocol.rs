@@ -103,7 +103,7 @@ const CASES: &[Case] = &[
 ];
 
 /// The clinic is in the case's zone, so its default emergency number differs (911 vs 999).
-fn clinic(time_zone: &str) -> Clinic {
+pub(crate) fn clinic(time_zone: &str) -> Clinic {
     Clinic {
         name: "Glow Clinic".into(),
         phone: "020 7946 0000".into(),
@@ -137,8 +137,9 @@ fn plan(case: &Case) -> aftercare::care::Plan {
     compute_plan(&Protocol::default_protocol(), &input).unwrap()
 }
 
-/// The sheet's HTML as a reader sees it: one line per block, list items as "- ", no markup.
-fn visible_text(html: &str) -> String {
+/// A page's HTML as a reader sees it: one line per block (a check-in box's label too), list
+/// items as "- ", no markup.
+pub(crate) fn visible_text(html: &str) -> String {
     let mut text = String::new();
     let mut rest = html;
     while let Some(open) = rest.find('<') {
@@ -151,7 +152,9 @@ fn visible_text(html: &str) -> String {
             ("li", false) => text.push_str("\n- "),
             ("td" | "th", false) => text.push_str(" | "),
             ("p" | "div" | "h1" | "h2" | "h3" | "h4" | "tr" | "br" | "section" | "header", _)
-            | ("footer" | "ul" | "table", _) => text.push('\n'),
+            | ("footer" | "ul" | "table" | "label" | "legend" | "fieldset" | "aside", _) => {
+                text.push('\n')
+            }
             _ => {}
         }
         rest = &rest[close..];

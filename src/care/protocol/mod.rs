@@ -22,7 +22,7 @@ use types::ProtocolFile;
 pub use types::{
     Active, Area, AreaClass, Band, ByBand, Cadence, NextSessionSpec, NormalSignSpec, PhaseSpec,
     RedFlagGroupSpec, Replace, Source, SourceKind, Tailor, TimedAvoid, Tonight, Urgency, DAY,
-    EMERGENCY_NUMBER, GAP, TONIGHT,
+    EMERGENCY_NUMBER, GAP, SLEEPING_POSITIONS, TONIGHT,
 };
 use validate::{cited, validate, Invalid};
 
