@@ -212,6 +212,7 @@ impl Report {
 const KEPT_OFF: &str = "comes back on a day a line in force keeps it off";
 const BEFORE_STRICTER: &str = "comes back before a stricter line";
 const DURATIONS: &str = "more than one duration for a symptom";
+const PAST_WINDOW: &str = "called common past its window";
 const AREA_NOTE: &str = "area note missing";
 const EMERGENCY: &str = "emergency line missing";
 const SLEEP: &str = "sleeping advice lies on the treated area";
@@ -224,6 +225,7 @@ fn check(protocol: &Protocol, name: &str, output: &Output, report: &mut Report) 
     kept_off_on_its_day(protocol, output, &mut add);
     before_a_stricter_line(protocol, &output.plan, &mut add);
     one_duration_per_symptom(output, &mut add);
+    common_only_inside_its_window(output, &mut add);
     area_notes_on_their_days(protocol, output, &mut add);
     emergency_line_everywhere(output, &mut add);
     sleeping_advice_fits_the_area(protocol, output, &mut add);
@@ -403,6 +405,33 @@ fn one_duration_per_symptom(output: &Output, add: &mut Add) {
     for (symptom, days) in said.into_iter().filter(|(_, days)| days.len() > 1) {
         let detail: Vec<String> = days.values().cloned().collect();
         add(DURATIONS, symptom, detail.join(" / "));
+    }
+}
+
+/// A check-in answer of day N calls a sign "common on day N" only if its own last day is N or
+/// later (review H1).
+fn common_only_inside_its_window(output: &Output, add: &mut Add) {
+    for doc in output
+        .documents
+        .iter()
+        .filter(|d| d.kind == Kind::CheckinDone)
+    {
+        let day = doc.day.unwrap_or(0);
+        let confirmed = doc
+            .text
+            .lines()
+            .skip_while(|line| !line.contains("is common on day"))
+            .skip(1)
+            .take_while(|line| line.starts_with("- "));
+        for line in confirmed {
+            if last_days(line).iter().any(|last| *last < day) {
+                add(
+                    PAST_WINDOW,
+                    symptom_of(line).unwrap_or_else(|| line.to_string()),
+                    format!("{}: \"{line}\"", doc.what),
+                );
+            }
+        }
     }
 }
 
@@ -767,6 +796,18 @@ fn each_rule_fails_on_an_output_that_breaks_it() {
     for (broken, rule) in cases {
         assert_eq!(broken, BTreeSet::from([rule]));
     }
+    // The answer page of a late day confirming redness as common.
+    let mut output = fresh();
+    let late = output
+        .documents
+        .iter()
+        .rposition(|d| d.kind == Kind::CheckinDone)
+        .unwrap();
+    let redness = output.plan.normal_signs[0].text.clone();
+    output.documents[late].text.push_str(&format!(
+        "\nWhat you ticked is common on day 9 of healing:\n- {redness}"
+    ));
+    assert_eq!(rules_broken_by(&output), BTreeSet::from([PAST_WINDOW]));
     // Vitamin C back on the day after the treatment, inside a phase that keeps it off.
     let mut output = fresh();
     let treated = output.plan.treated_at.local.date();
