@@ -331,6 +331,9 @@ const SYMPTOMS: [(&str, &[&str]); 6] = [
     ("scabs", &["scab"]),
 ];
 
+/// The place a symptom can be named for on its own.
+const AROUND_THE_EYES: &str = " around the eyes";
+
 fn symptom_of(line: &str) -> Option<String> {
     let lower = line.to_lowercase();
     let (_, symptom) = SYMPTOMS
@@ -343,7 +346,7 @@ fn symptom_of(line: &str) -> Option<String> {
         })
         .min()?;
     Some(if lower.contains("eye") {
-        format!("{symptom} around the eyes")
+        format!("{symptom}{AROUND_THE_EYES}")
     } else {
         symptom.to_string()
     })
@@ -402,9 +405,29 @@ fn one_duration_per_symptom(output: &Output, add: &mut Add) {
             }
         }
     }
-    for (symptom, days) in said.into_iter().filter(|(_, days)| days.len() > 1) {
+    for (symptom, days) in said.iter().filter(|(_, days)| days.len() > 1) {
         let detail: Vec<String> = days.values().cloned().collect();
-        add(DURATIONS, symptom, detail.join(" / "));
+        add(DURATIONS, symptom.clone(), detail.join(" / "));
+    }
+    // A place that shows a symptom more ("around the eyes") cannot be told it ends sooner
+    // than the same symptom on the rest of the treated skin.
+    for (symptom, days) in &said {
+        let Some(general) = symptom.strip_suffix(AROUND_THE_EYES) else {
+            continue;
+        };
+        let (Some((place_day, place)), Some((general_day, anywhere))) = (
+            days.first_key_value(),
+            said.get(general).and_then(|d| d.last_key_value()),
+        ) else {
+            continue;
+        };
+        if place_day < general_day {
+            add(
+                DURATIONS,
+                general.to_string(),
+                format!("{place} / {anywhere}"),
+            );
+        }
     }
 }
 
@@ -736,10 +759,7 @@ fn the_line_readers_find_what_a_patient_reads() {
         last_days("Tiny scabs can form in the first 3 days."),
         vec![3]
     );
-    assert_eq!(
-        last_days("Swelling can show more here for a day or two."),
-        vec![2]
-    );
+    assert_eq!(last_days("It can show for a day or two."), vec![2]);
     assert!(last_days("Today is day 3 after your treatment").is_empty());
     assert_eq!(
         advised_positions("Sleep on your side or front, so you do not lie on the treated skin."),
