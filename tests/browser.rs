@@ -438,7 +438,20 @@ async fn tailor_and_print(c: &Client, app: &TestApp, patient: i64) -> Result<()>
     // A fixed time, so the adjusted date is known: yesterday 14:30, plus 96 h.
     let (treated_at, day) = support::yesterday_afternoon();
     set_value(c, "treated_at", &treated_at).await?;
-    fill_areas(c, &[("cheeks", "1.0")]).await?;
+    // The whole face, with an add-on, a skin consideration and a note: the longest sheet a
+    // clinic commonly prints, which must still fit on two pages.
+    fill_areas(
+        c,
+        &[
+            ("cheeks", "1.0"),
+            ("forehead", "0.5"),
+            ("chin-jaw", "1.0"),
+            ("upper-lip", "0.5"),
+            ("nose", "0.5"),
+            ("periorbital", "0.25"),
+        ],
+    )
+    .await?;
 
     let heat = c.find(Locator::Id("adjust_heat-sweat-water")).await?;
     ensure!(
@@ -461,6 +474,13 @@ async fn tailor_and_print(c: &Client, app: &TestApp, patient: i64) -> Result<()>
     .context("no PRP add-on to tick")?
     .click()
     .await?;
+    c.find(Locator::Css(
+        "input[name='consideration'][value='cold-sores']",
+    ))
+    .await
+    .context("no cold-sores consideration to tick")?
+    .click()
+    .await?;
     record_and_print(c).await?;
     reopen_to_print(c).await?;
 
@@ -473,6 +493,8 @@ async fn tailor_and_print(c: &Client, app: &TestApp, patient: i64) -> Result<()>
         ("the mark", "Adjusted for you"),
         ("the 96-hour date", later.as_str()),
         ("the add-on", "Plasma from your own blood (PRP)"),
+        ("the consideration", "Cold sores:"),
+        ("the last area", "Around the eyes (0.25 mm)"),
     ];
     for (size, name, file_name) in [
         (PrintSize::A4, "A4", "browser-sheet-tailored.pdf"),
