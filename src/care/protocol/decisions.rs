@@ -210,13 +210,22 @@ pub(super) fn check(f: &ProtocolFile) -> Check {
         );
     }
     let results = f.phases.iter().find(|p| p.id == f.reminders.results_phase);
+    // An add-on or consideration may lengthen the window (PRP), within the same bounds.
+    let lengthened = f
+        .add_ons
+        .iter()
+        .chain(&f.considerations)
+        .filter_map(|t| t.normal_last_day.get(&d.sign))
+        .max();
     for (band, &day) in f.bands.iter().zip(days) {
         let healed_hours = results.map_or(u32::MAX, |p| p.hours[&band.id][0]);
+        let day = lengthened.map_or(day, |&longer| day.max(longer));
         if day == 0 || day * 24 > healed_hours {
             return fail(
                 D3,
                 format!(
-                    "last_day {day} for band \"{}\" must be from day 1 to the end of healing \
+                    "last_day {day} for band \"{}\" (an add-on's normal_last_day included) must be \
+                     from day 1 to the end of healing \
                      (the \"{}\" phase starts at {healed_hours} h)",
                     band.id, f.reminders.results_phase
                 ),
@@ -360,6 +369,8 @@ fn values(protocol: &Protocol) -> [String; 5] {
             .map_or(0, |t| t.until_hours[band])
     };
     let number = |v: &ByBand<u32>, band: &str| v.get(band).copied().unwrap_or(0);
+    let each_band =
+        |v: &ByBand<u32>, unit: fn(u32) -> String| per_band(protocol, |b| unit(number(v, b)));
     [
         format!(
             "keep_on_through = \"{}\": the {} add-on's plasma stays on, and washing waits, to {}",
@@ -369,7 +380,7 @@ fn values(protocol: &Protocol) -> [String; 5] {
         ),
         format!(
             "offset_days = {} after \"{}\": \"{}\" ends at {}",
-            per_band(protocol, |b| number(&peels.offset_days, b).to_string()),
+            each_band(&peels.offset_days, |days| days.to_string()),
             peels.active,
             peels.restriction,
             per_band(protocol, |b| format!(
@@ -380,18 +391,12 @@ fn values(protocol: &Protocol) -> [String; 5] {
         ),
         format!(
             "last_day = {}: \"{}\" is normal to the end of that day, then a call-now red flag",
-            per_band(protocol, |b| format!(
-                "day {}",
-                number(&d.redness_limit.last_day, b)
-            )),
+            each_band(&d.redness_limit.last_day, |day| format!("day {day}")),
             d.redness_limit.sign
         ),
         format!(
             "min_hours = {} for \"{}\"",
-            per_band(protocol, |b| format!(
-                "{} h",
-                number(&d.shortest_heat_ban.min_hours, b)
-            )),
+            each_band(&d.shortest_heat_ban.min_hours, |hours| format!("{hours} h")),
             d.shortest_heat_ban.restriction
         ),
         match &d.actives_evidence.schedule_source {

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::*;
-use crate::care::{compute_plan, Plan, Tailoring, TreatedArea, TreatmentInput};
+use crate::care::tailoring_tests::cheeks;
+use crate::care::{compute_plan, NormalSign, Plan, Tailoring};
 
 fn edited(edits: &[(&str, &str)]) -> String {
     let mut text = DEFAULT_PROTOCOL_TOML.to_string();
@@ -30,24 +31,19 @@ fn loaded(edits: &[(&str, &str)]) -> Protocol {
     Protocol::parse("clinic.toml", &edited(edits)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// 10:00 on Tue 24 Nov 2026 in London (UTC+0), as an instant.
+/// When [`cheeks`] is treated: 10:00 on Tue 24 Nov 2026 in London (UTC+0).
 fn treated_utc() -> DateTime<Utc> {
     "2026-11-24T10:00:00Z".parse().unwrap()
 }
 
 /// Cheeks at 1.0 mm (standard band, face) at `treated_utc`.
 fn cheeks_plan(protocol: &Protocol, tailoring: Tailoring) -> Plan {
-    let input = TreatmentInput {
-        areas: vec![TreatedArea {
-            area_id: "cheeks".into(),
-            depth_mm: 1.0,
-        }],
-        treated_at: "2026-11-24T10:00:00".parse().unwrap(),
-        time_zone: "Europe/London".into(),
-        send_hour: 9,
-        tailoring,
-    };
-    compute_plan(protocol, &input).unwrap_or_else(|e| panic!("{e}"))
+    compute_plan(protocol, &cheeks(tailoring)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn redness(plan: &Plan) -> &NormalSign {
+    let sign = plan.normal_signs.iter().find(|s| s.id == "redness");
+    sign.expect("the plan lists redness")
 }
 
 /// When the plan lets laser and peels back.
@@ -112,11 +108,7 @@ fn a_value_a_decision_sets_is_refused_in_its_entry_too() {
 fn the_default_decisions_give_the_plan_its_values() {
     let protocol = Protocol::default_protocol();
     let plan = cheeks_plan(&protocol, Tailoring::default());
-    let redness = plan
-        .normal_signs
-        .iter()
-        .find(|s| s.id == "redness")
-        .unwrap();
+    let redness = redness(&plan);
     assert_eq!(redness.last_day, 2);
     // D2, offset 0: standard acids on day 21, so peels at the end of its phase, day 28.
     assert_eq!(acids_day(&plan), 21);
@@ -145,11 +137,7 @@ fn the_redness_limit_moves_the_sign_and_its_red_flag() {
         "[decisions.redness_limit]\nsign = \"redness\"\nlast_day = { superficial = 1, standard = 3, deep = 3 }",
     )]);
     let plan = cheeks_plan(&protocol, Tailoring::default());
-    let redness = plan
-        .normal_signs
-        .iter()
-        .find(|s| s.id == "redness")
-        .unwrap();
+    let redness = redness(&plan);
     assert_eq!(redness.last_day, 3);
     assert!(
         redness.text.contains("by the end of day 3"),
