@@ -687,25 +687,37 @@ fn prescription_retinoids_never_come_back_before_shop_retinol() {
     assert_consistent(&protocol, &adjusted_combinations(&protocol), true);
 }
 
-/// The default protocol with `tests/fixtures/contradictory.toml` laid over it: a table there
-/// replaces the keys it names in the entry of the same id (or the top-level key).
+/// The default protocol with `tests/fixtures/contradictory.toml` laid over it: tables merge key
+/// by key, an entry of a list of tables changes the keys it names in the entry of the same id,
+/// and any other value replaces the default's.
 fn contradictory_protocol() -> Protocol {
     let overlay: toml::Table =
         toml::from_str(include_str!("../fixtures/contradictory.toml")).unwrap();
     let mut base: toml::Table = toml::from_str(DEFAULT_PROTOCOL_TOML).unwrap();
+    lay_over(&mut base, overlay);
+    Protocol::parse(
+        "tests/fixtures/contradictory.toml",
+        &toml::to_string(&base).unwrap(),
+    )
+    .unwrap()
+}
+
+fn lay_over(base: &mut toml::Table, overlay: toml::Table) {
     for (key, value) in overlay {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Array(entries)), toml::Value::Array(changes)) => {
-                for change in changes {
-                    let toml::Value::Table(change) = change else {
-                        panic!("{key}: the fixture's entries are tables")
-                    };
+            (Some(toml::Value::Table(table)), toml::Value::Table(changes)) => {
+                lay_over(table, changes)
+            }
+            (Some(toml::Value::Array(entries)), toml::Value::Array(changes))
+                if changes.iter().all(toml::Value::is_table) =>
+            {
+                for change in changes.into_iter().filter_map(|c| c.as_table().cloned()) {
                     let entry = entries
                         .iter_mut()
                         .filter_map(toml::Value::as_table_mut)
                         .find(|e| e.get("id") == change.get("id"))
                         .unwrap_or_else(|| panic!("{key}: no entry {:?}", change.get("id")));
-                    entry.extend(change);
+                    lay_over(entry, change);
                 }
             }
             (_, value) => {
@@ -713,11 +725,6 @@ fn contradictory_protocol() -> Protocol {
             }
         }
     }
-    Protocol::parse(
-        "tests/fixtures/contradictory.toml",
-        &toml::to_string(&base).unwrap(),
-    )
-    .unwrap()
 }
 
 /// The checker can fail: on a protocol with peels back on day 7 while acids wait until day 21,

@@ -32,3 +32,4 @@ mod smtp_sink;
 mod smtp_tls;
 mod tailoring;
 mod treatments;
+mod trial;
