@@ -24,7 +24,7 @@ mod tailoring_tests;
 
 pub use plan::{
     adjustables, compute_plan, ActiveReturn, Adjustable, Adjusted, AreaNotes, AvoidUntil,
-    EmailContent, Moment, NextSession, NormalSign, Phase, Plan, PlanArea, PlanBand, PlanError,
+    ClockChange, EmailContent, Moment, NextSession, NormalSign, Phase, Plan, PlanArea, PlanBand, PlanError,
     RedFlagGroup, RedFlagList, Reminder, ReminderKind, Tailoring, TreatedArea, TreatmentInput,
 };
 pub use protocol::{

@@ -497,6 +497,13 @@ proptest! {
         // Adjusted or not, the plan keeps every guarantee (ordered, contiguous phases; emails
         // in order and inside the phases).
         check_plan(&input)?;
+        // Review L2: prescription retinoids come back a week after shop retinol at the earliest.
+        let day = |key: &str| plan.actives.iter().find(|a| a.key == key).map(|a| a.day);
+        if let (Some(shop), Some(prescribed)) =
+            (day("active-retinol"), day("active-prescription-retinoids"))
+        {
+            prop_assert!(prescribed >= shop + 7, "retinol {shop}, prescription {prescribed}");
+        }
         let (hours, days) = lengths(&plan);
         let (base_hours, base_days) = lengths(&untailored);
         let band = &plan.band.id;

@@ -139,7 +139,7 @@ fn protocol_show_sources_lists_each_source_with_its_publisher_and_the_entries_re
     let (ok, out, err) = aftercare(&["protocol", "show", "--sources"], "sqlite://unused.db", "");
     assert!(ok, "{err}");
     assert!(
-        out.starts_with("Aftercare microneedling protocol version 3:"),
+        out.starts_with("Aftercare microneedling protocol version 4:"),
         "{out}"
     );
     for part in [

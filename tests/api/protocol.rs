@@ -449,7 +449,7 @@ async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(ap
     let sheet_path = format!("/treatments/{id}/sheet");
     let sheet = app.get_text_with(&admin, &sheet_path).await;
     assert!(sheet.contains("Call 911 straight away if you have:"));
-    assert!(sheet.contains("Tonight") && sheet.contains("protocol v3."));
+    assert!(sheet.contains("Tonight") && sheet.contains("protocol v4."));
 
     // Set: every sheet shows the clinic's own number from then on.
     let ok = app
@@ -460,4 +460,46 @@ async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(ap
     assert!(sheet.contains("Call 112 straight away if you have:"));
 }
 
-crate::on_both_databases!(the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone,);
+/// Review L13: an out-of-hours line naming another country's number (111 is the UK's) beside
+/// the emergency number 911 is refused beside its field, and nothing is saved.
+async fn an_out_of_hours_line_for_another_country_is_refused_beside_its_field(app: TestApp) {
+    let admin = app.signed_in("admin").await;
+    let settings = |out_of_hours: &'static str, number: &'static str| {
+        [
+            ("name", "Glow Skin Clinic"),
+            ("time_zone", "America/New_York"),
+            ("send_hour", "8"),
+            ("sender_email", "aftercare@glow.example"),
+            ("out_of_hours", out_of_hours),
+            ("emergency_number", number),
+        ]
+    };
+    let saved = app
+        .post_form_with(&admin, "/admin/clinic", &settings("Call 988.", "911"))
+        .await;
+    assert_redirect_to(&saved, "/admin/clinic");
+
+    let refused = app
+        .post_form_with(&admin, "/admin/clinic", &settings("Call 111.", "911"))
+        .await;
+    assert_eq!(refused.status().as_u16(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains(
+        "<p class=\"error\" id=\"out_of_hours-error\">This advice names 111, a number for the UK \
+         or New Zealand, but the emergency number 911 is for the US and Canada. Change one of \
+         them so both work where your patients are.</p>"
+    ), "{page}");
+    assert!(page.contains("Call 111."), "the form keeps what was typed");
+    // Left empty, the zone's 911 is the emergency number: refused the same way.
+    let by_zone = app
+        .post_form_with(&admin, "/admin/clinic", &settings("Call 111.", ""))
+        .await;
+    assert_eq!(by_zone.status().as_u16(), 422);
+    let form = app.get_text_with(&admin, "/admin/clinic").await;
+    assert!(form.contains("Call 988.") && !form.contains("Call 111."), "nothing saved");
+}
+
+crate::on_both_databases!(
+    the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone,
+    an_out_of_hours_line_for_another_country_is_refused_beside_its_field,
+);
