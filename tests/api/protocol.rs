@@ -102,15 +102,21 @@ const CASES: &[Case] = &[
     },
 ];
 
-/// The clinic is in the case's zone, so its default emergency number differs (911 vs 999).
+/// The clinic is in the case's zone, so its default emergency number differs (911 vs 999), and
+/// so does its out-of-hours line: the UK's 111 does not work in the US (review L13).
 fn clinic(time_zone: &str) -> Clinic {
+    let out_of_hours = if time_zone.starts_with("America/") {
+        "Call our answering service on 020 7946 0000."
+    } else {
+        "Call 111."
+    };
     Clinic {
         name: "Glow Clinic".into(),
         phone: "020 7946 0000".into(),
         email: "hello@glow.example".into(),
         address: "1 High Street".into(),
         opening_hours: "Mon–Fri 9–6".into(),
-        out_of_hours: "Call 111.".into(),
+        out_of_hours: out_of_hours.into(),
         time_zone: aftercare::usecases::clinic::Zone::try_from(time_zone.to_string()).unwrap(),
         send_hour: 9,
         sender_email: "aftercare@glow.example".into(),
