@@ -905,7 +905,11 @@ fn a_plan_stored_under_version_1_still_reads_back() {
 /// face and body plans too, so the day-2 morning email is never in it, at any treatment hour.
 #[test]
 fn the_first_day_never_runs_into_day_2_for_deep_and_body_plans() {
-    for areas in [&[("cheeks", 2.0)][..], &[("abdomen", 2.0)], &[("back", 2.5)]] {
+    for areas in [
+        &[("cheeks", 2.0)][..],
+        &[("abdomen", 2.0)],
+        &[("back", 2.5)],
+    ] {
         for hour in ["08:00", "12:00", "20:00", "23:30"] {
             let plan = plan_for(&treatment(
                 areas,
@@ -937,8 +941,7 @@ fn merged_subjects_name_one_headline_and_stay_short() {
                 (vec!["rf".to_string()], vec!["darker-skin".to_string()]),
                 (vec!["prp".to_string()], vec!["cold-sores".to_string()]),
             ] {
-                let mut input =
-                    treatment(&[(&area.id, depth)], "2026-06-10T14:30:00", "UTC", 9);
+                let mut input = treatment(&[(&area.id, depth)], "2026-06-10T14:30:00", "UTC", 9);
                 input.tailoring = Tailoring {
                     add_ons,
                     considerations,
@@ -950,7 +953,11 @@ fn merged_subjects_name_one_headline_and_stay_short() {
                     assert!(subject.chars().count() <= 78, "{subject}");
                     assert!(!subject.contains(';'), "{subject}");
                     let headlines = r.milestones.len() + usize::from(r.kind == ReminderKind::Daily);
-                    assert_eq!(subject.ends_with(super::plan::AND_MORE), headlines > 1, "{subject}");
+                    assert_eq!(
+                        subject.ends_with(super::plan::AND_MORE),
+                        headlines > 1,
+                        "{subject}"
+                    );
                     merged += usize::from(headlines > 1);
                 }
             }

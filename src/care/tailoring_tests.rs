@@ -256,7 +256,11 @@ fn prescription_retinoids_never_come_back_before_shop_retinol() {
     // Standard: retinol on day 30 (in range 14-35) puts prescription retinoids on day 37.
     let later = plan(adjust(retinol, 30));
     assert_eq!((day(&later, retinol), day(&later, prescription)), (30, 37));
-    let moved = later.adjusted.iter().find(|a| a.key == prescription).unwrap();
+    let moved = later
+        .adjusted
+        .iter()
+        .find(|a| a.key == prescription)
+        .unwrap();
     assert_eq!((moved.default, moved.value), (28, 37));
     // Deep (the whole range): retinol on day 35 puts them on day 42, inside the deep plan.
     for chosen in 21..=35 {
@@ -268,11 +272,14 @@ fn prescription_retinoids_never_come_back_before_shop_retinol() {
             ..cheeks(adjust(retinol, chosen))
         };
         let deep = compute_plan(&Protocol::default_protocol(), &input).unwrap();
-        assert!(day(&deep, prescription) >= day(&deep, retinol) + 7, "retinol day {chosen}");
+        assert!(
+            day(&deep, prescription) >= day(&deep, retinol) + 7,
+            "retinol day {chosen}"
+        );
     }
     // Standard, retinol on day 35: day 42 is past the plan's last product day (40).
-    let err = compute_plan(&Protocol::default_protocol(), &cheeks(adjust(retinol, 35)))
-        .unwrap_err();
+    let err =
+        compute_plan(&Protocol::default_protocol(), &cheeks(adjust(retinol, 35))).unwrap_err();
     assert_eq!(err.field(), "adjust_active-retinol");
     assert!(err.to_string().contains("Prescription retinoids"), "{err}");
 }

@@ -639,7 +639,10 @@ mod tests {
                 "Start a mineral sunscreen, with zinc oxide or titanium dioxide on the label.",
                 "Products with alcohol in them.",
             ] {
-                assert!(emails.contains(line), "treated at {hour:02}:00: no {line:?}");
+                assert!(
+                    emails.contains(line),
+                    "treated at {hour:02}:00: no {line:?}"
+                );
             }
         }
     }
@@ -659,7 +662,9 @@ mod tests {
             fixture::SHEET_URL.into(),
         );
         assert_eq!(sheet.clock_notes, [note]);
-        let html = crate::usecases::sheet::SheetBody { sheet: &sheet }.render().unwrap();
+        let html = crate::usecases::sheet::SheetBody { sheet: &sheet }
+            .render()
+            .unwrap();
         assert!(html.contains(note));
         // 15:30 after the change, 14:30 before it: the note is what explains the hour.
         assert!(html.contains("Sat 28 Mar, 14:30 – Sun 29 Mar, 15:30"));
@@ -681,7 +686,9 @@ mod tests {
         };
         let plan = compute_plan(&protocol, &june).unwrap();
         assert!(plan.clock_changes.is_empty());
-        assert!(all_emails(&plan).iter().all(|e| !e.contains("the clocks go")));
+        assert!(all_emails(&plan)
+            .iter()
+            .all(|e| !e.contains("the clocks go")));
     }
 
     #[test]

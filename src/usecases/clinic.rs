@@ -523,7 +523,10 @@ mod tests {
             with("Ring 999 if it gets worse", "000", "Australia/Sydney"),
         ] {
             let Err(crate::error::AppError::Invalid(errors)) = validate(&bad) else {
-                panic!("{:?} with {:?} was accepted", bad.out_of_hours, bad.emergency_number)
+                panic!(
+                    "{:?} with {:?} was accepted",
+                    bad.out_of_hours, bad.emergency_number
+                )
             };
             assert!(errors.msg("out_of_hours").starts_with("This advice names"));
         }
@@ -531,8 +534,16 @@ mod tests {
         for good in [
             with("Call NHS 111.", "", "Europe/London"),
             with("Call NHS 111.", "112", "Europe/London"),
-            with("Call 988 or our line 020 7946 0000", "911", "America/New_York"),
-            with("Call the clinic's answering service.", "911", "America/New_York"),
+            with(
+                "Call 988 or our line 020 7946 0000",
+                "911",
+                "America/New_York",
+            ),
+            with(
+                "Call the clinic's answering service.",
+                "911",
+                "America/New_York",
+            ),
             with("Call 123.", "911", "America/New_York"),
         ] {
             assert!(validate(&good).is_ok(), "{:?}", good.out_of_hours);

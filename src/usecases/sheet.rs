@@ -261,7 +261,10 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .iter()
             .map(|a| (short_moment(a.until.local), a.items.clone()))
             .collect(),
-        clock_notes: clock_notes(plan).into_iter().map(|(_, note)| note).collect(),
+        clock_notes: clock_notes(plan)
+            .into_iter()
+            .map(|(_, note)| note)
+            .collect(),
         actives: plan
             .actives
             .iter()

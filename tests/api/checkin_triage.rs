@@ -303,7 +303,8 @@ async fn redness_on_day_10_is_never_called_common_and_reaches_needs_attention(ap
     assert!(!form.contains("Redness and warmth, like a mild sunburn"));
     assert!(!form.contains("Common and normal on day"));
     // One redness box, not two: the red flag wins over "still there after day 2".
-    let flag = "Redness that has not faded by the end of day 2, or redness with swelling, pain or pus.";
+    let flag =
+        "Redness that has not faded by the end of day 2, or redness with swelling, pain or pus.";
     assert!(!form.contains("Redness or warmth that is still there after day 2"));
     assert!(!form.contains("value=\"past-redness\""));
     let boxes = form.split("name=\"item\"").skip(1);

@@ -502,7 +502,10 @@ async fn an_out_of_hours_line_for_another_country_is_refused_beside_its_field(ap
         .await;
     assert_eq!(by_zone.status().as_u16(), 422);
     let form = app.get_text_with(&admin, "/admin/clinic").await;
-    assert!(form.contains("Call 988.") && !form.contains("Call 111."), "nothing saved");
+    assert!(
+        form.contains("Call 988.") && !form.contains("Call 111."),
+        "nothing saved"
+    );
 }
 
 crate::on_both_databases!(

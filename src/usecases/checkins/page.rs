@@ -185,7 +185,12 @@ fn normal_items(plan: &Plan, day: i64) -> (Vec<CheckItem>, bool, Vec<(Urgency, C
         .collect();
     // A sign whose window a red flag already names ("redness that has not faded by the end of
     // day 2") is offered once, as that red flag, not as a second box saying the same.
-    let flags: Vec<&String> = plan.red_flags.groups.iter().flat_map(|g| &g.items).collect();
+    let flags: Vec<&String> = plan
+        .red_flags
+        .groups
+        .iter()
+        .flat_map(|g| &g.items)
+        .collect();
     let past = past
         .into_iter()
         .filter(|s| !s.red_flag.as_ref().is_some_and(|f| flags.contains(&f)))
