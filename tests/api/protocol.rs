@@ -408,17 +408,25 @@ fn snapshot_of_one_email_for_two_treatments() {
 
 // --- the clinic's emergency number, end to end ----------------------------------------------
 
+/// The clinic settings form of a New York clinic with this out-of-hours line and emergency
+/// number (empty: the zone's, 911).
+fn new_york_settings(
+    out_of_hours: &'static str,
+    number: &'static str,
+) -> [(&'static str, &'static str); 6] {
+    [
+        ("name", "Glow Skin Clinic"),
+        ("time_zone", "America/New_York"),
+        ("send_hour", "8"),
+        ("sender_email", "aftercare@glow.example"),
+        ("out_of_hours", out_of_hours),
+        ("emergency_number", number),
+    ]
+}
+
 async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(app: TestApp) {
     let admin = app.signed_in("admin").await;
-    let settings = |number: &'static str| {
-        [
-            ("name", "Glow Skin Clinic"),
-            ("time_zone", "America/New_York"),
-            ("send_hour", "8"),
-            ("sender_email", "aftercare@glow.example"),
-            ("emergency_number", number),
-        ]
-    };
+    let settings = |number: &'static str| new_york_settings("", number);
     let bad = app
         .post_form_with(&admin, "/admin/clinic", &settings("nine one one"))
         .await;
@@ -470,16 +478,7 @@ async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(ap
 /// the emergency number 911 is refused beside its field, and nothing is saved.
 async fn an_out_of_hours_line_for_another_country_is_refused_beside_its_field(app: TestApp) {
     let admin = app.signed_in("admin").await;
-    let settings = |out_of_hours: &'static str, number: &'static str| {
-        [
-            ("name", "Glow Skin Clinic"),
-            ("time_zone", "America/New_York"),
-            ("send_hour", "8"),
-            ("sender_email", "aftercare@glow.example"),
-            ("out_of_hours", out_of_hours),
-            ("emergency_number", number),
-        ]
-    };
+    let settings = new_york_settings;
     let saved = app
         .post_form_with(&admin, "/admin/clinic", &settings("Call 988.", "911"))
         .await;
