@@ -467,6 +467,17 @@ impl Plan {
         find_phase(&self.phases, at)
     }
 
+    /// The phase an email sent at `send_at` describes: the one in progress when as many hours
+    /// have passed as the clinic's clock shows (see [`by_clock`]). Plans stored before clock
+    /// changes were recorded keep the phase in progress at `send_at`, as their emails had.
+    pub fn email_phase(&self, send_at: DateTime<Utc>) -> Option<&Phase> {
+        if self.clock_changes.is_empty() {
+            return self.phase_at(send_at);
+        }
+        let tz: Tz = self.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        self.phase_at(by_clock(self.treated_at, utc_to_local(tz, send_at)))
+    }
+
     /// The content of the email for reminder `key`, sent at `send_at`. The evening email always
     /// carries the Tonight list, since the first phase may be over before the evening.
     pub fn email_content(&self, key: &str, send_at: DateTime<Utc>) -> EmailContent<'_> {
@@ -488,7 +499,7 @@ impl Plan {
                 .map(|s| s.text.clone())
                 .collect()
         };
-        let phase = self.phase_at(send_at).or_else(|| self.phases.last());
+        let phase = self.email_phase(send_at).or_else(|| self.phases.last());
         let ended: Vec<&String> = self
             .avoid_until
             .iter()
@@ -516,6 +527,13 @@ impl Plan {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// The instant as long after the treatment as the clinic's clock shows at `send_local`. Morning
+/// emails go out 24 clock hours apart, so across a clock change (a 25-hour night) each whole-day
+/// phase still gets one (review M7); with no change in between, this is the send time itself.
+fn by_clock(treated: Moment, send_local: NaiveDateTime) -> DateTime<Utc> {
+    treated.utc + (send_local - treated.local)
 }
 
 fn find_phase(phases: &[Phase], at: DateTime<Utc>) -> Option<&Phase> {
@@ -1329,7 +1347,12 @@ fn reminders(
 ) -> Vec<Reminder> {
     let cadence = protocol.reminders();
     // The protocol makes the last phase outlast every email; the fallback only avoids a panic.
-    let phase_at = |at: DateTime<Utc>| find_phase(phases, at).unwrap_or(&phases[phases.len() - 1]);
+    // The phase an email describes (see [`Plan::email_phase`]).
+    let treated = moment(r.tz, r.treated_utc);
+    let phase_at = |at: DateTime<Utc>| {
+        find_phase(phases, by_clock(treated, utc_to_local(r.tz, at)))
+            .unwrap_or(&phases[phases.len() - 1])
+    };
     let day_of = |utc: DateTime<Utc>| {
         let days = (utc_to_local(r.tz, utc).date() - r.treated_date).num_days();
         u32::try_from(days).unwrap_or(0)

@@ -622,13 +622,15 @@ mod tests {
     #[test]
     fn a_superficial_patient_is_emailed_the_day_2_routine_at_any_treatment_hour() {
         let protocol = Protocol::default_protocol();
-        for hour in 0..24 {
+        // A June day, and the Fridays before the London clocks go forward and back.
+        let days = ["2026-06-10", "2026-03-27", "2026-10-23"];
+        for (day, hour) in days.iter().flat_map(|d| (0..24).map(move |h| (d, h))) {
             let input = TreatmentInput {
                 areas: vec![crate::care::TreatedArea {
                     area_id: "periorbital".into(),
                     depth_mm: 0.25,
                 }],
-                treated_at: format!("2026-06-10T{hour:02}:00:00").parse().unwrap(),
+                treated_at: format!("{day}T{hour:02}:30:00").parse().unwrap(),
                 ..sample_input()
             };
             let plan = compute_plan(&protocol, &input).unwrap();
@@ -641,7 +643,7 @@ mod tests {
             ] {
                 assert!(
                     emails.contains(line),
-                    "treated at {hour:02}:00: no {line:?}"
+                    "treated {day} {hour:02}:30: no {line:?}"
                 );
             }
         }
