@@ -271,7 +271,7 @@ async fn worried_with_an_emergency_item_shows_the_emergency_number_and_alerts_on
         .await
         .unwrap();
     assert!(page.contains("Please call the clinic now"));
-    assert!(page.contains("tel:020 7946 0000") && page.contains("NHS 111"));
+    assert!(page.contains("tel:02079460000") && page.contains("NHS 111"));
     assert!(page.contains("The clinic has been told"));
     assert!(page.contains("Mon to Fri, 9:00 to 17:00"));
     assert_eq!(count_rows(&c.app, "checkin_alerts").await, 2);
