@@ -167,8 +167,8 @@ fn first_phase_must_start_at_the_treatment() {
 #[test]
 fn backwards_offsets_are_refused() {
     let message = error_after(replace_once(
-        "superficial = [36, 48], standard = [48, 72], deep = [72, 120]",
-        "superficial = [36, 36], standard = [48, 72], deep = [72, 120]",
+        "superficial = [48, 72], standard = [48, 72], deep = [72, 120]",
+        "superficial = [48, 48], standard = [48, 72], deep = [72, 120]",
     ));
     assert_message(
         &message,
