@@ -601,12 +601,9 @@ fn check_all(protocol: &Protocol, combinations: &[Combination]) -> Report {
 
 /// Contradictions the suite finds today whose fix is not this suite's to make: each has an
 /// ignored test of its own below, which says why, and is left out of the other tests' reports.
-const OPEN: [(&str, &str); 2] = [
+const OPEN: [(&str, &str); 1] = [
     // A clinician's call (see prescription_retinoids_come_last_with_darker_skin).
     (BEFORE_STRICTER, "prescription-retinoids before aha-bha"),
-    // Review L2, fixed in the engine on the branch of the clinical content items (see
-    // prescription_retinoids_never_come_back_before_shop_retinol).
-    (BEFORE_STRICTER, "prescription-retinoids before retinol"),
 ];
 
 /// The report without the open contradictions.
@@ -678,10 +675,8 @@ fn practitioner_choices_at_the_ends_of_their_ranges_agree_with_the_plan() {
     assert_consistent(&protocol, &adjusted_combinations(&protocol), false);
 }
 
+/// Review L2: a practitioner who moves shop retinol later moves prescription retinoids after it.
 #[test]
-#[ignore = "review L2: a practitioner who moves shop retinol to day 35 brings prescription \
-            retinoids (day 28) back before it; the engine fix is on the branch of the clinical \
-            content items (M7/L2/L9/L11/L13): drop this ignore when it is merged"]
 fn prescription_retinoids_never_come_back_before_shop_retinol() {
     let protocol = Protocol::default_protocol();
     assert_consistent(&protocol, &adjusted_combinations(&protocol), true);
