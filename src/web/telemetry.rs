@@ -134,6 +134,12 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for MalformedRequests 
     }
 }
 
+/// Whether text logs carry colour: only when they go to a terminal, and not
+/// when `NO_COLOR` is set (<https://no-color.org>).
+fn colour_logs(to_terminal: bool) -> bool {
+    to_terminal && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
 /// The log filter: `AFTERCARE_LOG` (default `info`), with the dispatcher's own
 /// lines left out of the printed log (see [`MalformedRequests`]).
 pub fn log_filter(setting: Option<&str>) -> tracing_subscriber::EnvFilter {
@@ -152,7 +158,10 @@ pub fn log_filter(setting: Option<&str>) -> tracing_subscriber::EnvFilter {
 /// one JSON object a line for log collectors, each with the spans it
 /// happened in (the request's id and route, the use case's ids). The
 /// dispatcher's errors are counted and summed up once a minute at WARN.
+/// Colours only on a terminal: under systemd or redirected to a file, escape
+/// codes would land in the journal as `\x1b[2m` noise.
 pub fn init_tracing() -> Result<(), String> {
+    use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
@@ -168,13 +177,18 @@ pub fn init_tracing() -> Result<(), String> {
     // Already set (a test harness calling in) is fine: the first one stays.
     let installed = match format.trim() {
         "" | "text" => registry
-            .with(tracing_subscriber::fmt::layer().with_filter(filter))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(colour_logs(std::io::stdout().is_terminal()))
+                    .with_filter(filter),
+            )
             .try_init()
             .is_ok(),
         "json" => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
+                    .with_ansi(false)
                     .flatten_event(true)
                     .with_span_list(true)
                     .with_filter(filter),

@@ -427,6 +427,40 @@ fn json_logs_carry_each_requests_id_and_route_and_a_signal_stops_serve_cleanly()
     assert_eq!(serving.stop().code(), Some(0));
 }
 
+#[test]
+fn text_logs_written_to_a_pipe_carry_no_colour_codes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("plain.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aftercare"))
+        .arg("serve")
+        .env("AFTERCARE_DATABASE_URL", &db)
+        .env("AFTERCARE_BIND", "127.0.0.1:0")
+        .env("AFTERCARE_MAIL_DIR", dir.path().join("outbox"))
+        .env("AFTERCARE_LOG", "info")
+        .env("AFTERCARE_LOG_FORMAT", "text")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Standard output is a pipe here, as under systemd or `> file`.
+    let mut printed = String::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("serving") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(printed.contains("INFO"), "a log line was printed: {printed}");
+    assert!(printed.contains("serving"), "{printed}");
+    assert!(!printed.contains('\x1b'), "no escape codes: {printed:?}");
+}
+
 /// `aftercare protocol check FILE`: whether it passed, and what it said on stderr.
 fn protocol_check(file: &std::path::Path) -> (bool, String) {
     let (ok, _, err) = aftercare(
