@@ -76,6 +76,50 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     note.textContent = text;
   };
+  // The time-zone picker: a box above the list narrows it as one types ("los angeles",
+  // "sydney"); the list itself is still the form's field, so it works without this.
+  for (const select of document.querySelectorAll("select[data-filter-label]")) {
+    const groups = [...select.querySelectorAll("optgroup")].map((group) => ({
+      label: group.label,
+      zones: [...group.querySelectorAll("option")].map((o) => o.value),
+    }));
+    const label = document.createElement("label");
+    label.htmlFor = select.id + "_filter";
+    label.textContent = select.dataset.filterLabel;
+    const box = document.createElement("input");
+    box.type = "search";
+    box.id = select.id + "_filter";
+    box.autocomplete = "off";
+    box.setAttribute("aria-controls", select.id);
+    const status = document.createElement("p");
+    status.className = "hint";
+    status.setAttribute("role", "status");
+    select.before(label, box, status);
+    box.addEventListener("input", () => {
+      const words = box.value.trim().toLowerCase().replace(/\s+/g, "_");
+      const chosen = select.value;
+      let found = 0;
+      select.replaceChildren();
+      for (const { label, zones } of groups) {
+        const shown = zones.filter((z) => z.toLowerCase().includes(words));
+        if (!shown.length) continue;
+        const group = document.createElement("optgroup");
+        group.label = label;
+        for (const zone of shown) group.append(new Option(zone, zone, false, zone === chosen));
+        select.append(group);
+        found += shown.length;
+      }
+      if (!found) {
+        for (const { label, zones } of groups) {
+          const group = document.createElement("optgroup");
+          group.label = label;
+          for (const zone of zones) group.append(new Option(zone, zone, false, zone === chosen));
+          select.append(group);
+        }
+      }
+      status.textContent = !words ? "" : found ? `${found} zone${found === 1 ? "" : "s"} match.` : "No zone matches; showing them all.";
+    });
+  }
   if (rows) {
     rows.addEventListener("input", (e) => depthNote(e.target.closest("tr.area-row")));
     rows.addEventListener("change", (e) => depthNote(e.target.closest("tr.area-row")));

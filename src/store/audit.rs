@@ -45,9 +45,87 @@ pub fn insert_all(conn: &mut DbConn, entries: &[NewAudit]) -> QueryResult<usize>
     crate::execute_per_backend!(conn, diesel::insert_into(audit_log::table).values(entries))
 }
 
+/// Which entries the admin's audit log shows; every part set must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Part of who did it (their email, or "patient link" and the like), any case.
+    pub actor: Option<String>,
+    /// The action exactly, "patient.created".
+    pub action: Option<String>,
+    /// About this patient: the subject "patient N", or a detail that is or starts with it
+    /// ("patient N: …", how treatment entries name their patient).
+    pub patient_id: Option<i64>,
+    /// Part of the subject or the detail, any case (a patient's name as recorded).
+    pub mentions: Option<String>,
+    /// Written at or after this instant (UTC).
+    pub from: Option<NaiveDateTime>,
+    /// Written before this instant (UTC).
+    pub until: Option<NaiveDateTime>,
+}
+
+diesel::define_sql_function! {
+    /// Lower case, for matching without regard to case on both backends (SQLite's LIKE
+    /// ignores ASCII case, PostgreSQL's does not).
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// `%part%`, lower case, with LIKE's wildcards in `part` taken literally (escape `\\`).
+fn containing(part: &str) -> String {
+    super::like_pattern(&part.to_lowercase())
+}
+
+fn filtered(filter: &Filter) -> audit_log::BoxedQuery<'static, <DbConn as Connection>::Backend> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(actor) = &filter.actor {
+        query = query.filter(
+            lower(audit_log::actor)
+                .like(containing(actor))
+                .escape('\\'),
+        );
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_log::action.eq(action.clone()));
+    }
+    if let Some(id) = filter.patient_id {
+        let named = format!("patient {id}");
+        query = query.filter(
+            audit_log::subject
+                .eq(named.clone())
+                .or(audit_log::detail.eq(named.clone()))
+                .or(audit_log::detail.like(format!("{named}:%"))),
+        );
+    }
+    if let Some(part) = &filter.mentions {
+        let pattern = containing(part);
+        query = query.filter(
+            lower(audit_log::subject)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(audit_log::detail).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_log::at.ge(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_log::at.lt(until));
+    }
+    query
+}
+
 /// Newest first.
 pub fn page(conn: &mut DbConn, offset: i64, limit: i64) -> QueryResult<Vec<AuditRow>> {
-    audit_log::table
+    page_where(conn, &Filter::default(), offset, limit)
+}
+
+/// The entries `filter` lets through, newest first.
+pub fn page_where(
+    conn: &mut DbConn,
+    filter: &Filter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<AuditRow>> {
+    filtered(filter)
         .order(audit_log::id.desc())
         .offset(offset)
         .limit(limit)
@@ -55,8 +133,17 @@ pub fn page(conn: &mut DbConn, offset: i64, limit: i64) -> QueryResult<Vec<Audit
         .load(conn)
 }
 
-pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
-    audit_log::table.count().get_result(conn)
+pub fn count_where(conn: &mut DbConn, filter: &Filter) -> QueryResult<i64> {
+    filtered(filter).count().get_result(conn)
+}
+
+/// Every action the log holds, alphabetically (the filter's choices).
+pub fn actions(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    audit_log::table
+        .select(audit_log::action)
+        .distinct()
+        .order(audit_log::action.asc())
+        .load(conn)
 }
 
 /// The entries about any of `subjects` ("patient 7", "treatment 12" …), oldest first.

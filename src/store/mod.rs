@@ -600,3 +600,12 @@ mod tests {
         assert_eq!(redact("sqlite://aftercare.db"), "sqlite://aftercare.db");
     }
 }
+
+/// `%query%` for LIKE … ESCAPE '\', with LIKE's wildcards in `query` taken literally.
+pub(crate) fn like_pattern(query: &str) -> String {
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}

@@ -118,14 +118,6 @@ pub fn others_with_email(
         .load(conn)
 }
 
-fn like_pattern(query: &str) -> String {
-    let escaped = query
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 /// `query` as one FTS5 phrase: in double quotes, any `"` inside doubled, so
 /// every character is matched literally (no FTS5 operators).
 fn fts_phrase(query: &str) -> String {
@@ -197,7 +189,7 @@ pub fn search(
     }
 
     let query = query.to_lowercase();
-    let pattern = like_pattern(&query);
+    let pattern = super::like_pattern(&query);
     // The page's ids first, then their rows: the ids come from the covering
     // index `patients_search_order` alone (PostgreSQL: an index-only scan,
     // 0.6 ms instead of 5 ms for a common surname), and only the page's rows

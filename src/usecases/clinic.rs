@@ -253,9 +253,46 @@ fn out_of_hours_mismatch(out_of_hours: &str, emergency: &str) -> Option<String> 
     })
 }
 
-/// Every IANA zone name, for the picker.
-pub fn time_zones() -> impl Iterator<Item = &'static str> {
-    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+/// The zones most clinics pick, shown first in the picker, nearest first for
+/// the UK and Irish clinics the app began with, then North America and
+/// Australasia (a clinic decision: the picker's order, not a clinical fact).
+pub const COMMON_TIME_ZONES: [&str; 18] = [
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Amsterdam",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Toronto",
+    "America/Vancouver",
+    "Australia/Sydney",
+    "Australia/Melbourne",
+    "Australia/Brisbane",
+    "Australia/Perth",
+    "Pacific/Auckland",
+];
+
+/// The picker's zones: the common ones, then every other IANA zone
+/// alphabetically, each once.
+pub struct ZoneChoices {
+    pub common: Vec<&'static str>,
+    pub others: Vec<&'static str>,
+}
+
+pub fn time_zone_choices() -> ZoneChoices {
+    ZoneChoices {
+        common: COMMON_TIME_ZONES.to_vec(),
+        others: chrono_tz::TZ_VARIANTS
+            .iter()
+            .map(|tz| tz.name())
+            .filter(|name| !COMMON_TIME_ZONES.contains(name))
+            .collect(),
+    }
 }
 
 fn validate(input: &ClinicInput) -> AppResult<(ClinicRow, i32)> {

@@ -12,7 +12,7 @@ use super::{client_ip, render, render_invalid, AppState};
 use crate::auth::Role;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::accounts::{self, NewUserInput, User};
-use crate::usecases::audit::AuditPage;
+use crate::usecases::audit::{AuditPage, AuditQuery};
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]
@@ -291,11 +291,21 @@ pub(super) async fn user_password_link(
 struct AuditLogPage {
     ctx: PageCtx,
     log: AuditPage,
+    query: AuditQuery,
 }
 
-#[derive(Deserialize)]
-struct PageQuery {
-    page: Option<i64>,
+impl AuditLogPage {
+    /// The link to page `page` with the same filters.
+    fn page_link(&self, page: i64) -> String {
+        let query = AuditQuery {
+            page: page.to_string(),
+            ..self.query.clone()
+        };
+        format!(
+            "/admin/audit?{}",
+            serde_urlencoded::to_string(&query).unwrap_or_default()
+        )
+    }
 }
 
 #[get("/admin/audit")]
@@ -303,11 +313,21 @@ pub(super) async fn audit(
     _auth: Auth<Admins>,
     ctx: PageCtx,
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    query: web::Query<AuditQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = query.page.unwrap_or(1);
+    let query = query.into_inner();
+    let asked = query.clone();
     let log = state
-        .db(move |conn| crate::usecases::audit::audit_page(conn, page))
+        .db(move |conn| {
+            let zone = crate::usecases::clinic::get(conn)?.time_zone.tz();
+            crate::usecases::audit::audit_page(conn, zone, &asked)
+        })
         .await?;
-    render(&AuditLogPage { ctx, log })
+    let invalid = !log.errors.is_empty();
+    let page = AuditLogPage { ctx, log, query };
+    if invalid {
+        render_invalid(&page)
+    } else {
+        render(&page)
+    }
 }

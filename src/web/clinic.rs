@@ -17,7 +17,7 @@ struct ClinicPage {
     ctx: PageCtx,
     form: ClinicInput,
     errors: FieldErrors,
-    zones: Vec<&'static str>,
+    zones: clinic::ZoneChoices,
 }
 
 impl ClinicPage {
@@ -45,7 +45,7 @@ pub(super) async fn clinic_form(
         ctx,
         form,
         errors: FieldErrors::default(),
-        zones: clinic::time_zones().collect(),
+        zones: clinic::time_zone_choices(),
     })
 }
 
@@ -76,7 +76,7 @@ pub(super) async fn clinic_submit(
             ctx,
             form: input,
             errors,
-            zones: clinic::time_zones().collect(),
+            zones: clinic::time_zone_choices(),
         }),
         Err(e) => Err(e),
     }
