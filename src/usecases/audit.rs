@@ -64,17 +64,24 @@ pub fn audit(
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct AuditQuery {
+    // Links to other pages carry only the filters that are set.
     /// Part of who did it: an email, "patient link".
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub who: String,
     /// The action exactly, chosen from those the log holds.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub what: String,
     /// A patient's number ("7", "patient 7") or part of what is recorded about them (their
     /// name as it was when the entry was written).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub patient: String,
     /// The first and last clinic date to show, YYYY-MM-DD (both included).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub from: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub to: String,
     /// Kept as typed: a page number that is not one shows the first page.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub page: String,
 }
 

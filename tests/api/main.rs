@@ -6,6 +6,7 @@ mod support;
 mod helpers;
 
 mod access;
+mod admin_pages;
 mod auth;
 mod backup;
 mod checkin_triage;

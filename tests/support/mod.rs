@@ -380,6 +380,13 @@ impl TestApp {
     /// An admin fills in Clinic settings: London, a phone, opening hours, an
     /// out-of-hours line and the clinic's own address `email`.
     pub async fn configure_clinic(&self, name: &str, email: &str) {
+        self.configure_clinic_in(name, email, "Europe/London", "NHS 111")
+            .await;
+    }
+
+    /// As [`configure_clinic`](Self::configure_clinic), in the time zone `zone`, with
+    /// `out_of_hours` advice that fits it (a UK number is refused beside a US zone).
+    pub async fn configure_clinic_in(&self, name: &str, email: &str, zone: &str, out_of_hours: &str) {
         let admin = self.signed_in("admin").await;
         let r = self
             .post_form_with(
@@ -391,8 +398,8 @@ impl TestApp {
                     ("email", email),
                     ("address", "1 High Street, London"),
                     ("opening_hours", "Mon to Fri, 9:00 to 17:00"),
-                    ("out_of_hours", "NHS 111"),
-                    ("time_zone", "Europe/London"),
+                    ("out_of_hours", out_of_hours),
+                    ("time_zone", zone),
                     ("send_hour", "9"),
                     ("sender_email", "aftercare@glow.example"),
                 ],
