@@ -6,6 +6,7 @@
 //! default set-up needs no mail server and staff can open what would have
 //! been sent.
 
+pub mod account;
 pub mod alert;
 pub mod reminder;
 pub mod smtp;

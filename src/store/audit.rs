@@ -77,11 +77,7 @@ fn containing(part: &str) -> String {
 fn filtered(filter: &Filter) -> audit_log::BoxedQuery<'static, <DbConn as Connection>::Backend> {
     let mut query = audit_log::table.into_boxed();
     if let Some(actor) = &filter.actor {
-        query = query.filter(
-            lower(audit_log::actor)
-                .like(containing(actor))
-                .escape('\\'),
-        );
+        query = query.filter(lower(audit_log::actor).like(containing(actor)).escape('\\'));
     }
     if let Some(action) = &filter.action {
         query = query.filter(audit_log::action.eq(action.clone()));

@@ -11,8 +11,11 @@ use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::auth::Role;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::usecases::accounts::{self, NewUserInput, User};
+use crate::mail::Mailer;
+use crate::usecases::accounts::{self, LinkEmail, NewUserInput, Sender, User};
+use crate::usecases::audit::Actor;
 use crate::usecases::audit::{AuditPage, AuditQuery};
+use crate::usecases::trial;
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]
@@ -76,22 +79,16 @@ pub(super) async fn new_user_submit(
     .await
     {
         Ok(added) => {
-            let message = if added.with_link {
-                format!(
-                    "{} was added. Give them the one-time link below to choose a password.",
-                    input.name.trim()
-                )
-            } else {
-                format!(
+            let to = format!("/admin/users/{}", added.id);
+            if !added.with_link {
+                let message = format!(
                     "{} was added with the password you chose.",
                     input.name.trim()
-                )
-            };
-            Ok(see_other_with_flash(
-                &state,
-                &format!("/admin/users/{}", added.id),
-                &message,
-            ))
+                );
+                return Ok(see_other_with_flash(&state, &to, &message));
+            }
+            let message = format!("{} was added.", input.name.trim());
+            link_given(&state, &actor, added.id, &to, &message).await
         }
         Err(AppError::Invalid(errors)) => render_invalid(&NewUserPage {
             ctx,
@@ -104,10 +101,72 @@ pub(super) async fn new_user_submit(
 }
 
 fn see_other_with_flash(state: &AppState, to: &str, message: &str) -> HttpResponse {
+    see_other_with(state, to, "success", message)
+}
+
+fn see_other_with(state: &AppState, to: &str, kind: &str, message: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", to))
-        .cookie(flash_cookie(state, "success", message))
+        .cookie(flash_cookie(state, kind, message))
         .finish()
+}
+
+/// After a set-password link is issued: with a mail server set (not the trial's files), it
+/// is emailed to the person, and the flash says whether that worked (a failure shows as an
+/// error, so the admin gives the link another way); the link stays on their page either way.
+async fn link_given(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    to: &str,
+    done: &str,
+) -> AppResult<HttpResponse> {
+    let on_page = "Give them the one-time link below to choose a password.";
+    if trial::mail_to_files(&state.settings) {
+        return Ok(see_other_with_flash(
+            state,
+            to,
+            &format!("{done} {on_page}"),
+        ));
+    }
+    let clinic = state.db(crate::usecases::clinic::get).await?;
+    let sender = Sender {
+        name: clinic.name,
+        email: clinic.sender_email,
+    };
+    let emailed = match Mailer::from_settings(&state.settings) {
+        Ok(mailer) => {
+            accounts::email_password_link(
+                &state.pool,
+                &mailer,
+                &state.keys,
+                &sender,
+                &state.settings.base_url,
+                actor,
+                id,
+                state.now(),
+            )
+            .await?
+        }
+        Err(e) => LinkEmail::Failed {
+            to: String::from("them"),
+            reason: format!("{e:#}"),
+        },
+    };
+    Ok(match emailed {
+        LinkEmail::Sent { to: address } => see_other_with_flash(
+            state,
+            to,
+            &format!("{done} Their one-time link to choose a password was emailed to {address}; it is also below."),
+        ),
+        LinkEmail::Failed { to: address, reason } => see_other_with(
+            state,
+            to,
+            "error",
+            &format!("{done} Their one-time link could not be emailed to {address} ({reason}): give them the link below yourself."),
+        ),
+        LinkEmail::NoOpenLink => see_other_with_flash(state, to, done),
+    })
 }
 
 #[derive(Template)]
@@ -121,6 +180,10 @@ struct UserPage {
     /// Their set-password link while it is good: shown here, from the
     /// server, never carried in a cookie.
     link: Option<PasswordLink>,
+    /// Whether they have a password yet (if not and `link` is none, their link expired).
+    has_password: bool,
+    /// Whether a new link is emailed to them (a mail server is set).
+    emails_links: bool,
 }
 
 struct PasswordLink {
@@ -128,21 +191,36 @@ struct PasswordLink {
     expires: String,
 }
 
-/// The person, with their open set-password link if any.
-async fn person_and_link(state: &AppState, id: i64) -> AppResult<(User, Option<PasswordLink>)> {
+/// The user page for person `id`, with their open set-password link if any.
+async fn user_page(
+    state: &AppState,
+    auth: &Auth<Admins>,
+    ctx: PageCtx,
+    id: i64,
+    errors: FieldErrors,
+) -> AppResult<UserPage> {
     let (now, keys) = (state.now(), state.keys.clone());
-    let (person, link) = state
+    let (person, link, has_password) = state
         .db(move |conn| {
             let person = accounts::get_user(conn, id)?;
             let link = accounts::open_password_link(conn, &keys, id, now)?;
-            Ok((person, link))
+            Ok((person, link, accounts::has_password(conn, id)?))
         })
         .await?;
     let link = link.map(|l| PasswordLink {
-        url: format!("{}/set-password/{}", state.settings.base_url, l.token),
-        expires: format!("{} UTC", l.expires_at.format("%-d %B %Y, %H:%M")),
+        url: l.url(&state.settings.base_url),
+        expires: l.expires(),
     });
-    Ok((person, link))
+    Ok(UserPage {
+        is_self: person.id == auth.user().id,
+        ctx,
+        person,
+        roles: Role::ALL,
+        errors,
+        link,
+        has_password,
+        emails_links: !trial::mail_to_files(&state.settings),
+    })
 }
 
 #[get("/admin/users/{id}")]
@@ -152,15 +230,7 @@ pub(super) async fn user_detail(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (person, link) = person_and_link(&state, id.into_inner()).await?;
-    render(&UserPage {
-        is_self: person.id == auth.user().id,
-        ctx,
-        person,
-        roles: Role::ALL,
-        errors: FieldErrors::default(),
-        link,
-    })
+    render(&user_page(&state, &auth, ctx, id.into_inner(), FieldErrors::default()).await?)
 }
 
 /// Shows the user page again with the reason a change was refused.
@@ -171,15 +241,7 @@ pub(super) async fn refused(
     id: i64,
     errors: FieldErrors,
 ) -> AppResult<HttpResponse> {
-    let (person, link) = person_and_link(state, id).await?;
-    render_invalid(&UserPage {
-        is_self: person.id == auth.user().id,
-        ctx,
-        person,
-        roles: Role::ALL,
-        errors,
-        link,
-    })
+    render_invalid(&user_page(state, auth, ctx, id, errors).await?)
 }
 
 #[derive(Deserialize)]
@@ -276,14 +338,18 @@ pub(super) async fn user_password_link(
     let now = state.now();
     let (id, actor) = (id.into_inner(), auth.user().actor(&client_ip(&req)));
     let keys = state.keys.clone();
+    let reset_by = actor.clone();
     state
-        .db(move |conn| accounts::reset_password_link(conn, &keys, &actor, id, now))
+        .db(move |conn| accounts::reset_password_link(conn, &keys, &reset_by, id, now))
         .await?;
-    Ok(see_other_with_flash(
+    link_given(
         &state,
+        &actor,
+        id,
         &format!("/admin/users/{id}"),
-        "Password reset: the old password no longer works and their sessions have ended. Give them the one-time link below.",
-    ))
+        "A new password link is ready: any old password no longer works and their sessions have ended.",
+    )
+    .await
 }
 
 #[derive(Template)]

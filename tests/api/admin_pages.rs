@@ -1,10 +1,12 @@
-//! The clinic admin's pages: the audit log in clinic time with its filters, and the time-zone
-//! picker on Clinic settings.
+//! The clinic admin's pages: the audit log in clinic time with its filters, a new user's
+//! set-password link (on their page until used, emailed when a mail server is set), and the
+//! time-zone picker on Clinic settings.
 
 use aftercare::store::audit::NewAudit;
 use chrono::{TimeZone, Utc};
 
 use crate::helpers::*;
+use crate::support::smtp_sink::SmtpSink;
 
 /// The audit log's rows: the text between `<tbody>` and `</tbody>`, one item per `<tr>`.
 fn audit_rows(page: &str) -> Vec<&str> {
@@ -64,7 +66,10 @@ async fn the_audit_log_shows_clinic_time_and_filters_by_who_what_patient_and_cli
     let rows = audit_rows(&page);
     assert_eq!(rows.len(), 1, "{page}");
     assert!(rows[0].contains("Olu Ade"), "{page}");
-    assert!(page.contains("value=\"2026-12-04\""), "the dates stay in the form");
+    assert!(
+        page.contains("value=\"2026-12-04\""),
+        "the dates stay in the form"
+    );
     assert!(
         page.contains("<option selected>patient.created</option>"),
         "the action stays chosen"
@@ -112,12 +117,17 @@ async fn the_audit_log_shows_clinic_time_and_filters_by_who_what_patient_and_cli
 async fn an_unreadable_audit_date_is_explained_beside_its_field(app: TestApp) {
     let admin = app.signed_in("admin").await;
     let r = app
-        .get_with(&admin, "/admin/audit?from=4%2F12%2F2026&to=2026-12-05&page=x")
+        .get_with(
+            &admin,
+            "/admin/audit?from=4%2F12%2F2026&to=2026-12-05&page=x",
+        )
         .await;
     assert_eq!(r.status().as_u16(), 422);
     let page = r.text().await.unwrap();
     assert!(
-        page.contains("<p class=\"error\" id=\"from-error\">Enter a date as YYYY-MM-DD, like 2026-12-05.</p>"),
+        page.contains(
+            "<p class=\"error\" id=\"from-error\">Enter a date as YYYY-MM-DD, like 2026-12-05.</p>"
+        ),
         "{page}"
     );
     assert!(page.contains("value=\"4/12/2026\""), "what was typed stays");
@@ -127,7 +137,11 @@ async fn an_unreadable_audit_date_is_explained_beside_its_field(app: TestApp) {
         .get_with(&admin, "/admin/audit?from=2026-12-05&to=2026-12-01")
         .await;
     assert_eq!(r.status().as_u16(), 422);
-    assert!(r.text().await.unwrap().contains("The last date is before the first"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("The last date is before the first"));
 }
 
 async fn audit_pages_keep_their_filters(app: TestApp) {
@@ -155,7 +169,11 @@ async fn audit_pages_keep_their_filters(app: TestApp) {
     assert_eq!(audit_rows(&page).len(), 50);
     assert!(page.contains("Page 1 of 2"), "{page}");
     let start = page.find("href=\"/admin/audit?").expect("a next-page link") + 6;
-    let next = page[start..].split('"').next().unwrap().replace("&#38;", "&");
+    let next = page[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
     assert!(next.contains("what=patient.updated"), "{next}");
     let page = app.get_text_with(&admin, &next).await;
     assert!(page.contains("Page 2 of 2"), "{page}");
@@ -184,7 +202,10 @@ async fn the_time_zone_picker_lists_common_zones_first_then_every_other_once(app
         "America/Los_Angeles",
         "Australia/Sydney",
     ] {
-        assert!((common..others).contains(&position(zone)), "{zone} is common");
+        assert!(
+            (common..others).contains(&position(zone)),
+            "{zone} is common"
+        );
     }
     assert!(position("Asia/Tokyo") > others);
     assert!(position("Africa/Abidjan") > others);
@@ -214,7 +235,172 @@ async fn the_time_zone_picker_lists_common_zones_first_then_every_other_once(app
         .contains("Choose a time zone from the list, like Europe/London."));
 }
 
+/// The one-time link on a user's admin page.
+fn link_on(page: &str) -> String {
+    let start = page
+        .find("/set-password/")
+        .expect("the link is on the page");
+    page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
+        .collect()
+}
+
+/// An admin adds Pat with a set-password link: the user page they land on.
+async fn add_pat_with_a_link(app: &TestApp, admin: &reqwest::Client) -> (i64, String) {
+    let r = app
+        .post_form_with(
+            admin,
+            "/admin/users/new",
+            &[
+                ("name", "Pat Jones"),
+                ("email", "pat@clinic.example"),
+                ("role", "practitioner"),
+                ("password_mode", "link"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let id = id_in_location(&r);
+    (
+        id,
+        app.get_text_with(admin, &format!("/admin/users/{id}"))
+            .await,
+    )
+}
+
+async fn a_new_users_link_is_emailed_to_them_and_stays_on_their_page_until_used(db: Db) {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(db, &[("AFTERCARE_SMTP_URL", &sink.url())]).await;
+    app.configure_clinic("Glow Clinic", "desk@glow.example")
+        .await;
+    let admin = app.signed_in("admin").await;
+    let (pat, page) = add_pat_with_a_link(&app, &admin).await;
+    assert!(
+        page.contains("Their one-time link to choose a password was emailed to pat@clinic.example"),
+        "{page}"
+    );
+    let link = link_on(&page);
+    let sent = sink.wait_for(1, std::time::Duration::from_secs(10)).await;
+    assert_eq!(sent[0].rcpt_to, ["pat@clinic.example"], "to them only");
+    let text = sent[0].text_part("text/plain").unwrap();
+    assert!(text.contains(&format!("{}{link}", app.address)), "{text}");
+    assert!(text.contains("Hello Pat Jones"), "{text}");
+    assert!(app
+        .audit_actions()
+        .await
+        .contains(&"user.password_link_emailed".to_string()));
+
+    // Still there on a later visit, the same link, until it expires.
+    let page = app
+        .get_text_with(&admin, &format!("/admin/users/{pat}"))
+        .await;
+    assert_eq!(link_on(&page), link);
+    assert!(
+        page.contains("It was emailed to pat@clinic.example"),
+        "{page}"
+    );
+    app.clock.advance(chrono::Duration::hours(73));
+    // The admin's own session has timed out by then: another admin looks.
+    let admin = app.signed_in("admin").await;
+    let page = app
+        .get_text_with(&admin, &format!("/admin/users/{pat}"))
+        .await;
+    assert!(
+        !page.contains("/set-password/"),
+        "an expired link is not shown"
+    );
+    assert!(page.contains("their one-time link has expired"), "{page}");
+    assert!(page.contains("Make a new link"), "{page}");
+
+    // A fresh link: emailed again, shown, and different.
+    let r = app
+        .post_form_with(&admin, &format!("/admin/users/{pat}/password-link"), &[])
+        .await;
+    assert_redirect_to(&r, &format!("/admin/users/{pat}"));
+    let page = app
+        .get_text_with(&admin, &format!("/admin/users/{pat}"))
+        .await;
+    let fresh = link_on(&page);
+    assert_ne!(fresh, link);
+    let sent = sink.wait_for(2, std::time::Duration::from_secs(10)).await;
+    assert!(sent[1].text_part("text/plain").unwrap().contains(&fresh));
+
+    // Used: gone from the page, which now offers a reset instead.
+    let pat_browser = new_client();
+    let newpass = "a brand new passphrase";
+    let r = app
+        .post_form_with(
+            &pat_browser,
+            &fresh,
+            &[("password", newpass), ("password_confirm", newpass)],
+        )
+        .await;
+    assert_redirect_to(&r, "/login");
+    let page = app
+        .get_text_with(&admin, &format!("/admin/users/{pat}"))
+        .await;
+    assert!(!page.contains("/set-password/"), "{page}");
+    assert!(page.contains("Reset password"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_users_link_is_emailed_on_sqlite() {
+    a_new_users_link_is_emailed_to_them_and_stays_on_their_page_until_used(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(aftercare_pg),
+    ignore = "needs PostgreSQL: build and run with AFTERCARE_TEST_DATABASE_URL set"
+)]
+async fn a_new_users_link_is_emailed_on_postgres() {
+    a_new_users_link_is_emailed_to_them_and_stays_on_their_page_until_used(Db::Postgres).await;
+}
+
+/// Nothing listens on port 1: the mail server cannot be reached.
+mod unreachable_mail {
+    use super::*;
+
+    async fn a_link_that_cannot_be_emailed_says_so_and_stays_on_the_page(app: TestApp) {
+        let admin = app.signed_in("admin").await;
+        let (_, page) = add_pat_with_a_link(&app, &admin).await;
+        assert!(
+            page.contains("flash-error")
+                && page
+                    .contains("Their one-time link could not be emailed to pat@clinic.example ("),
+            "{page}"
+        );
+        assert!(page.contains("give them the link below yourself"), "{page}");
+        link_on(&page);
+        assert!(app
+            .audit_actions()
+            .await
+            .contains(&"user.password_link_email_failed".to_string()));
+    }
+
+    crate::on_both_databases!(
+        settings &[("AFTERCARE_SMTP_URL", "smtp://127.0.0.1:1")];
+        a_link_that_cannot_be_emailed_says_so_and_stays_on_the_page,
+    );
+}
+
+async fn without_a_mail_server_the_link_is_only_on_the_page(app: TestApp) {
+    let admin = app.signed_in("admin").await;
+    let (_, page) = add_pat_with_a_link(&app, &admin).await;
+    assert!(
+        page.contains("Pat Jones was added. Give them the one-time link below"),
+        "{page}"
+    );
+    link_on(&page);
+    let files = std::fs::read_dir(app.mail_dir.path())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, 0, "no email written for the link");
+}
+
 crate::on_both_databases!(
+    without_a_mail_server_the_link_is_only_on_the_page,
     the_audit_log_shows_clinic_time_and_filters_by_who_what_patient_and_clinic_dates,
     an_unreadable_audit_date_is_explained_beside_its_field,
     audit_pages_keep_their_filters,

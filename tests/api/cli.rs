@@ -456,7 +456,10 @@ fn text_logs_written_to_a_pipe_carry_no_colour_codes() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(printed.contains("INFO"), "a log line was printed: {printed}");
+    assert!(
+        printed.contains("INFO"),
+        "a log line was printed: {printed}"
+    );
     assert!(printed.contains("serving"), "{printed}");
     assert!(!printed.contains('\x1b'), "no escape codes: {printed:?}");
 }

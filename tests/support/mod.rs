@@ -386,7 +386,13 @@ impl TestApp {
 
     /// As [`configure_clinic`](Self::configure_clinic), in the time zone `zone`, with
     /// `out_of_hours` advice that fits it (a UK number is refused beside a US zone).
-    pub async fn configure_clinic_in(&self, name: &str, email: &str, zone: &str, out_of_hours: &str) {
+    pub async fn configure_clinic_in(
+        &self,
+        name: &str,
+        email: &str,
+        zone: &str,
+        out_of_hours: &str,
+    ) {
         let admin = self.signed_in("admin").await;
         let r = self
             .post_form_with(

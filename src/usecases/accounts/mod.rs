@@ -304,6 +304,27 @@ pub struct OpenLink {
     pub expires_at: NaiveDateTime,
 }
 
+impl OpenLink {
+    /// The link itself, on the app at `base_url`.
+    pub fn url(&self, base_url: &str) -> String {
+        format!("{base_url}/set-password/{}", self.token)
+    }
+
+    /// Until when it works, as the admin's page and the email say it.
+    pub fn expires(&self) -> String {
+        format!("{} UTC", self.expires_at.format("%-d %B %Y, %H:%M"))
+    }
+}
+
+/// Whether the user has a password (none yet: they were added with a link, or it was reset).
+#[tracing::instrument(skip_all, fields(id = user_id))]
+pub fn has_password(conn: &mut DbConn, user_id: i64) -> AppResult<bool> {
+    Ok(store::users::find(conn, user_id)?
+        .ok_or(AppError::NotFound)?
+        .password_hash
+        .is_some())
+}
+
 /// The user's newest set-password link that is still good, if any.
 #[tracing::instrument(skip_all, fields(id = user_id))]
 pub fn open_password_link(

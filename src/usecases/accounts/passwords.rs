@@ -5,7 +5,8 @@ use chrono::NaiveDateTime;
 
 use super::signin::{check_password, release, PasswordCheck};
 use super::{
-    get_user, hash_gated, new_password_link, with_conn, ActiveSession, LoginOutcome, User,
+    get_user, hash_gated, new_password_link, open_password_link, with_conn, ActiveSession,
+    LoginOutcome, User,
 };
 use crate::auth::tokens::Keys;
 use crate::auth::{self, tokens};
@@ -13,6 +14,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::store::{self, write_tx, DbConn, Pool};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::gate::Gate;
+use crate::{mail, mail::Mailer};
 
 /// An admin resets someone's password: the old password stops working and
 /// their sessions end at once (a reset is often made because a password
@@ -43,6 +45,93 @@ pub fn reset_password_link(
             now,
         )
     })
+}
+
+/// Who account emails come from: the clinic's name and its sending address.
+pub struct Sender {
+    pub name: String,
+    pub email: String,
+}
+
+/// What became of emailing someone their set-password link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEmail {
+    /// Handed to the mail server, addressed to them.
+    Sent { to: String },
+    /// Not sent, and why: the admin must give them the link another way.
+    Failed { to: String, reason: String },
+    /// They have no open link (used, or expired): nothing to send.
+    NoOpenLink,
+}
+
+/// Emails user `user_id` their open set-password link, at their own address only, and
+/// audits whether it went (never the link itself). The send happens with no connection
+/// held; a failure is returned, not swallowed, so the admin's page can say it.
+#[tracing::instrument(skip_all, fields(id = user_id))]
+#[allow(clippy::too_many_arguments)]
+pub async fn email_password_link(
+    pool: &Pool,
+    mailer: &Mailer,
+    keys: &Keys,
+    sender: &Sender,
+    base_url: &str,
+    actor: &Actor,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> AppResult<LinkEmail> {
+    let keys = keys.clone();
+    let (person, link) = with_conn(pool, move |conn| {
+        Ok((
+            get_user(conn, user_id)?,
+            open_password_link(conn, &keys, user_id, now)?,
+        ))
+    })
+    .await?;
+    let Some(link) = link else {
+        return Ok(LinkEmail::NoOpenLink);
+    };
+    let email = mail::account::compose_password_link(
+        &sender.name,
+        &person.name,
+        &link.url(base_url),
+        &link.expires(),
+    );
+    let envelope = mail::Envelope {
+        from_name: &sender.name,
+        from_email: &sender.email,
+        reply_to: None,
+        to_name: &person.name,
+        to_email: &person.email,
+        subject: &email.subject,
+        message_id: &mail::message_id("password-link", &sender.email),
+        unsubscribe_url: None,
+    };
+    let sent = match mail::build_message(&envelope, email.text, email.html) {
+        Ok(message) => mailer.send(message).await.map_err(|e| e.message),
+        Err(e) => Err(format!("the email could not be made: {e}")),
+    };
+    let to = person.email.clone();
+    let (outcome, action, detail) = match sent {
+        Ok(()) => (
+            LinkEmail::Sent { to: to.clone() },
+            "user.password_link_emailed",
+            "the set-password link, to their own address".to_string(),
+        ),
+        Err(reason) => (
+            LinkEmail::Failed {
+                to: to.clone(),
+                reason: reason.clone(),
+            },
+            "user.password_link_email_failed",
+            reason,
+        ),
+    };
+    let actor = actor.clone();
+    with_conn(pool, move |conn| {
+        audit(conn, &actor, action, &to, &detail, now)
+    })
+    .await?;
+    Ok(outcome)
 }
 
 #[tracing::instrument(skip_all)]
