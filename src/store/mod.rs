@@ -586,6 +586,15 @@ pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
     conn.ping()
 }
 
+/// `%query%` for LIKE … ESCAPE '\', with LIKE's wildcards in `query` taken literally.
+pub(crate) fn like_pattern(query: &str) -> String {
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;
@@ -599,13 +608,4 @@ mod tests {
         assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact("sqlite://aftercare.db"), "sqlite://aftercare.db");
     }
-}
-
-/// `%query%` for LIKE … ESCAPE '\', with LIKE's wildcards in `query` taken literally.
-pub(crate) fn like_pattern(query: &str) -> String {
-    let escaped = query
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }

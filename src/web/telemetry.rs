@@ -137,7 +137,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for MalformedRequests 
 /// Whether text logs carry colour: only when they go to a terminal, and not
 /// when `NO_COLOR` is set (<https://no-color.org>).
 fn colour_logs(to_terminal: bool) -> bool {
-    to_terminal && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+    to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The log filter: `AFTERCARE_LOG` (default `info`), with the dispatcher's own
