@@ -80,9 +80,9 @@ pub struct AuditQuery {
     pub from: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub to: String,
-    /// Kept as typed: a page number that is not one shows the first page.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub page: String,
+    /// The page, from 1 (one that is not a number is a bad request, as before the filters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<i64>,
 }
 
 /// One entry as the page shows it, its time in the clinic's zone.
@@ -178,7 +178,7 @@ pub fn audit_page(conn: &mut DbConn, zone: Tz, query: &AuditQuery) -> AppResult<
     };
     page.total = store::audit::count_where(conn, &filter)?;
     page.pages = ((page.total + AUDIT_PAGE_SIZE - 1) / AUDIT_PAGE_SIZE).max(1);
-    page.page = query.page.trim().parse().unwrap_or(1).clamp(1, page.pages);
+    page.page = query.page.unwrap_or(1).clamp(1, page.pages);
     let offset = (page.page - 1) * AUDIT_PAGE_SIZE;
     page.rows = store::audit::page_where(conn, &filter, offset, AUDIT_PAGE_SIZE)?
         .into_iter()

@@ -364,7 +364,7 @@ impl AuditLogPage {
     /// The link to page `page` with the same filters.
     fn page_link(&self, page: i64) -> String {
         let query = AuditQuery {
-            page: page.to_string(),
+            page: Some(page),
             ..self.query.clone()
         };
         format!(
