@@ -93,6 +93,49 @@ browser_test! {
     }
 }
 
+browser_test! {
+    async fn the_time_zone_picker_narrows_as_the_admin_types() {
+        let browser = Browser::open().await;
+        let app = spawn_app(Db::Sqlite).await;
+        app.add_user(EMAIL, "admin").await;
+        let outcome =
+            tokio::time::timeout(WHOLE, filter_time_zones(&browser.client, &app)).await;
+        browser.finish(outcome).await;
+    }
+}
+
+/// Types into the box static/app.js puts above the zone list: only matching zones stay.
+async fn filter_time_zones(c: &Client, app: &TestApp) -> Result<()> {
+    sign_in(c, app).await?;
+    wait_for(c, Locator::Css("a[href='/patients']"), "the signed-in page").await?;
+    c.goto(&app.url("/admin/clinic")).await?;
+    let filter = wait_for(c, Locator::Id("time_zone_filter"), "the zone filter").await?;
+    let zones = || async {
+        let listed = c
+            .execute(
+                "return [...document.getElementById('time_zone').options].map(o => o.value);",
+                vec![],
+            )
+            .await?;
+        Ok::<_, anyhow::Error>(serde_json::from_value::<Vec<String>>(listed)?)
+    };
+    let all = zones().await?.len();
+    assert!(all > 300, "every zone is listed first: {all}");
+    filter.send_keys("los angeles").await?;
+    assert_eq!(zones().await?, ["America/Los_Angeles"]);
+    let chosen = c
+        .execute("return document.getElementById('time_zone').value;", vec![])
+        .await?;
+    assert_eq!(chosen, json!("America/Los_Angeles"), "the match is chosen");
+    set_value(c, "time_zone_filter", "").await?;
+    assert_eq!(
+        zones().await?.len(),
+        all,
+        "clearing the box lists them all again"
+    );
+    Ok(())
+}
+
 /// The note for the patient, as the practitioner types it.
 const NOTE: &str = "Use the balm we gave you twice a day.";
 
