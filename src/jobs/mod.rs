@@ -526,8 +526,8 @@ impl Worker {
                 })
             } else if is_stale(r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
                 Outcome::Skipped(format!(
-                    "{} hours late (the app was not sending); skipped so the next reminder goes on time",
-                    late.num_hours()
+                    "{} late (the app was not sending); skipped so the next reminder goes on time",
+                    crate::words::counted(late.num_hours(), "hour")
                 ))
             } else {
                 to_send.push(job);
@@ -589,7 +589,10 @@ impl Worker {
             }
             Failure::Permanent => Outcome::Failed(message),
             Failure::Temporary if attempts >= self.config.max_attempts => {
-                Outcome::Failed(format!("gave up after {attempts} attempts: {message}"))
+                Outcome::Failed(format!(
+                    "gave up after {}: {message}",
+                    crate::words::counted(attempts, "attempt")
+                ))
             }
             Failure::Temporary => Outcome::Retry {
                 error: message,

@@ -13,10 +13,13 @@ use super::page::PageCtx;
 use super::session::{Auth, FrontDesk, SignedIn};
 use super::{client_ip, render, AppState};
 use crate::error::{AppError, AppResult};
-use crate::usecases::reminders::{self, OutboxPage, RetryAction, Status};
+use crate::usecases::reminders::{self, OutboxPage, OutboxView, RetryAction, Status};
 
 #[derive(Deserialize, Default)]
 pub(super) struct OutboxQuery {
+    /// `today` or `all`; empty for "due next" (unless a status is chosen).
+    #[serde(default)]
+    view: String,
     #[serde(default)]
     status: String,
     #[serde(default)]
@@ -32,30 +35,44 @@ struct OutboxTemplate {
     ctx: PageCtx,
     outbox: OutboxPage,
     query: OutboxQuery,
+    view: OutboxView,
     statuses: [Status; 6],
 }
 
 impl OutboxTemplate {
     fn count(&self, status: &Status) -> i64 {
-        self.outbox
-            .counts
-            .iter()
-            .find(|(s, _)| s == status)
-            .map_or(0, |(_, n)| *n)
+        self.outbox.count_of(&[*status])
     }
-    fn link(&self, status: &str, page: &i64) -> String {
+    fn due_next_count(&self) -> i64 {
+        self.outbox.count_of(&OutboxView::UNSENT)
+    }
+    fn total(&self) -> i64 {
+        self.outbox.count_of(&Status::ALL)
+    }
+    fn is_due_next(&self) -> bool {
+        self.view == OutboxView::DueNext
+    }
+    fn is_today(&self) -> bool {
+        self.view == OutboxView::Today
+    }
+    /// This page's list with another view (`today`, `all`), status or page.
+    fn link(&self, view: &str, status: &str, page: &i64) -> String {
         let q = &self.query;
         let page = page.to_string();
+        let mut params = vec![("view", view), ("status", status)];
+        if view != "today" {
+            params.extend([("from", q.from.as_str()), ("to", q.to.as_str())]);
+        }
+        params.push(("page", &page));
+        params.retain(|(_, value)| !value.is_empty());
         format!(
             "/outbox?{}",
-            serde_urlencoded::to_string([
-                ("status", status),
-                ("from", &q.from),
-                ("to", &q.to),
-                ("page", &page)
-            ])
-            .unwrap_or_default()
+            serde_urlencoded::to_string(params).unwrap_or_default()
         )
+    }
+    /// The same list on another page (and where a button brings the user back).
+    fn page_link(&self, page: &i64) -> String {
+        self.link(&self.query.view, &self.query.status, page)
     }
 }
 
@@ -76,15 +93,16 @@ pub(super) async fn outbox(
     query: web::Query<OutboxQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    let status = match query.status.as_str() {
-        "" => None,
-        name => Some(
-            Status::parse(name)
-                .ok_or_else(|| AppError::BadRequest("Unknown status filter.".into()))?,
-        ),
+    let unknown = |what: &str| AppError::BadRequest(format!("Unknown {what} filter."));
+    let view = match (query.view.as_str(), query.status.as_str()) {
+        ("", "") => OutboxView::DueNext,
+        ("today", "") => OutboxView::Today,
+        ("all", "") => OutboxView::All,
+        ("", name) => OutboxView::Only(Status::parse(name).ok_or_else(|| unknown("status"))?),
+        _ => return Err(unknown("view")),
     };
     let asked = reminders::OutboxQuery {
-        status,
+        view,
         from: parse_day(&query.from, "from")?,
         to: parse_day(&query.to, "to")?,
         page: query.page.unwrap_or(1),
@@ -97,6 +115,7 @@ pub(super) async fn outbox(
         ctx,
         outbox,
         query,
+        view,
         statuses: Status::ALL,
     })
 }
