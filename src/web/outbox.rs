@@ -10,9 +10,10 @@ use serde::Deserialize;
 use super::csrf::CsrfForm;
 use super::flash::flash_cookie;
 use super::page::PageCtx;
-use super::session::{Auth, FrontDesk, SignedIn};
+use super::session::{Auth, FrontDesk, Policy, SignedIn};
 use super::{client_ip, render, AppState};
 use crate::error::{AppError, AppResult};
+use crate::mail::reminder::PreviewBar;
 use crate::usecases::reminders::{self, OutboxPage, OutboxView, RetryAction, Status};
 
 #[derive(Deserialize, Default)]
@@ -183,26 +184,39 @@ pub(super) async fn button(
     outbox_action(req, auth, state, id, form.0.back, action == "retry").await
 }
 
-/// The email exactly as the patient gets it. Mail HTML needs inline styles,
-/// so this one response relaxes the CSP for styles only (still no script).
+/// The email exactly as the patient gets it, under a bar with its subject, its
+/// recipient and the way back. Mail HTML needs inline styles, so this one
+/// response relaxes the CSP for styles only (still no script).
 #[get("/treatments/{id}/reminders/{reminder}/preview")]
 pub(super) async fn preview(
-    _auth: Auth<SignedIn>,
+    auth: Auth<SignedIn>,
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
 ) -> AppResult<HttpResponse> {
     let (id, reminder) = path.into_inner();
     let links = state.links.clone();
-    let email = state
+    let preview = state
         .db(move |conn| crate::usecases::treatments::reminder_preview(conn, &links, id, reminder))
         .await?;
+    let mut back = vec![(format!("/treatments/{id}"), "← Back to the treatment".to_string())];
+    if FrontDesk::ROLES.contains(&auth.user().role) {
+        back.push(("/outbox".to_string(), "The outbox".to_string()));
+    }
+    let bar = PreviewBar {
+        subject: preview.email.subject.clone(),
+        to: preview
+            .to
+            .unwrap_or_else(|| "nobody: the patient has no email address".to_string()),
+        not_sent: preview.not_sent.map(str::to_string),
+        links: back,
+    };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"),
         ))
-        .body(email.html()))
+        .body(preview.email.preview_html(&bar)))
 }
 
 #[derive(Template)]
