@@ -5,12 +5,21 @@ use std::fmt::Display;
 /// The noun for `n` of them: "email" for 1, "emails" otherwise; a consonant and "y" becomes
 /// "ies" ("entry", "entries"). Takes any integer (`Display`), so no caller converts.
 pub fn plural(n: impl Display, one: &str) -> String {
-    if n.to_string() == "1" {
+    if is_are(&n) == "is" {
         return one.to_string();
     }
     match one.strip_suffix('y') {
         Some(stem) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{stem}ies"),
         _ => format!("{one}s"),
+    }
+}
+
+/// The verb after a count: "1 email is held", "2 emails are held".
+pub fn is_are(n: impl Display) -> &'static str {
+    if n.to_string() == "1" {
+        "is"
+    } else {
+        "are"
     }
 }
 
@@ -32,5 +41,6 @@ mod tests {
         assert_eq!(counted(1, "audit entry"), "1 audit entry");
         assert_eq!(counted(5, "day"), "5 days");
         assert_eq!(plural(11, "attempt"), "attempts");
+        assert_eq!((is_are(1), is_are(0_usize)), ("is", "are"));
     }
 }

@@ -588,12 +588,10 @@ impl Worker {
                 Outcome::Held(wrong.get_or_init(|| message).clone())
             }
             Failure::Permanent => Outcome::Failed(message),
-            Failure::Temporary if attempts >= self.config.max_attempts => {
-                Outcome::Failed(format!(
-                    "gave up after {}: {message}",
-                    crate::words::counted(attempts, "attempt")
-                ))
-            }
+            Failure::Temporary if attempts >= self.config.max_attempts => Outcome::Failed(format!(
+                "gave up after {}: {message}",
+                crate::words::counted(attempts, "attempt")
+            )),
             Failure::Temporary => Outcome::Retry {
                 error: message,
                 next: (self.clock.now() + self.config.backoff_after(attempts)).naive_utc(),

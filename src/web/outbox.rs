@@ -198,7 +198,10 @@ pub(super) async fn preview(
     let preview = state
         .db(move |conn| crate::usecases::treatments::reminder_preview(conn, &links, id, reminder))
         .await?;
-    let mut back = vec![(format!("/treatments/{id}"), "← Back to the treatment".to_string())];
+    let mut back = vec![(
+        format!("/treatments/{id}"),
+        "← Back to the treatment".to_string(),
+    )];
     if FrontDesk::ROLES.contains(&auth.user().role) {
         back.push(("/outbox".to_string(), "The outbox".to_string()));
     }

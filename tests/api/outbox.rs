@@ -105,7 +105,13 @@ async fn the_outbox_opens_on_what_goes_next_and_has_a_today_view(app: TestApp) {
     let today: NaiveDate = now.with_timezone(&clinic_zone()).date_naive();
     let mut due_today: Vec<ReminderRow> = rows_of(&app, treatment).await;
     due_today.extend(rows_of(&app, other).await);
-    due_today.retain(|r| r.send_at.and_utc().with_timezone(&clinic_zone()).date_naive() == today);
+    due_today.retain(|r| {
+        r.send_at
+            .and_utc()
+            .with_timezone(&clinic_zone())
+            .date_naive()
+            == today
+    });
     let page = app.get_text_with(&staff, "/outbox?view=today").await;
     assert!(page.contains(&today.format("%a %-d %b %Y").to_string()));
     let list = listed(&app, &staff, "/outbox?view=today").await;
@@ -129,7 +135,9 @@ async fn an_erased_patients_emails_offer_no_button_that_would_fail(app: TestApp)
     let schedule = rows_of(&app, treatment).await;
     // The first email fails for good at the mail server; a later one is cancelled.
     let sink = SmtpSink::start().await;
-    let clock = Arc::new(ManualClock::new(schedule[0].send_at.and_utc() + Duration::minutes(1)));
+    let clock = Arc::new(ManualClock::new(
+        schedule[0].send_at.and_utc() + Duration::minutes(1),
+    ));
     let worker = app.worker_with(Mailer::smtp(&sink.url()).unwrap(), clock);
     sink.fail_next(1, 550, "5.1.1 no such user here");
     assert_eq!(worker.drain().await.unwrap().failed, 1);
@@ -139,7 +147,10 @@ async fn an_erased_patients_emails_offer_no_button_that_would_fail(app: TestApp)
     assert!(page.contains(&format!("action=\"/outbox/{failed}/retry\"")));
     assert!(page.contains(&format!("action=\"/outbox/{failed}/cancel\"")));
     assert!(page.contains(&format!("action=\"/outbox/{later}/retry\"")));
-    assert!(page.contains("(1 attempt)"), "one attempt, said in the singular");
+    assert!(
+        page.contains("(1 attempt)"),
+        "one attempt, said in the singular"
+    );
 
     let admin = app.signed_in("admin").await;
     let r = app
@@ -160,16 +171,28 @@ async fn an_erased_patients_emails_offer_no_button_that_would_fail(app: TestApp)
     );
 
     // After: no button for any of their emails, and a word on why.
-    for path in ["/outbox?view=all", "/outbox?status=cancelled", "/outbox?status=failed"] {
+    for path in [
+        "/outbox?view=all",
+        "/outbox?status=cancelled",
+        "/outbox?status=failed",
+    ] {
         let list = listed(&app, &staff, path).await;
         assert!(!due_times(&list).is_empty(), "{path} lists their emails");
         assert!(!list.contains("<form"), "{path} offers a button: {list}");
-        assert!(list.contains("data was erased: nothing more is sent to them"), "{list}");
+        assert!(
+            list.contains("data was erased: nothing more is sent to them"),
+            "{list}"
+        );
     }
     // A page opened before the erasure cannot send one either; it says why.
     let page = press(&app, &staff, later, "retry").await;
-    assert!(page.contains("data was erased: nothing more is sent to them"), "{page}");
-    let status = |id: i64| format!("SELECT count(*) FROM reminders WHERE id = {id} AND status = 'cancelled'");
+    assert!(
+        page.contains("data was erased: nothing more is sent to them"),
+        "{page}"
+    );
+    let status = |id: i64| {
+        format!("SELECT count(*) FROM reminders WHERE id = {id} AND status = 'cancelled'")
+    };
     assert_eq!(scalar(&app, &status(later)).await, 1);
 }
 
@@ -179,9 +202,15 @@ async fn the_preview_shows_subject_and_recipient_and_links_back(app: TestApp) {
     let row = rows_of(&app, treatment).await.remove(1);
     let path = format!("/treatments/{treatment}/reminders/{}/preview", row.id);
     let page = app.get_text_with(&staff, &path).await;
-    let subject = format!("id=\"preview-subject\" style=\"display:inline;margin:0;\">{}</dd>", row.subject);
+    let subject = format!(
+        "id=\"preview-subject\" style=\"display:inline;margin:0;\">{}</dd>",
+        row.subject
+    );
     assert!(page.contains(&subject), "{page}");
-    assert!(page.contains("Maya Patel &#60;maya@example.com&#62;"), "the To line as sent: {page}");
+    assert!(
+        page.contains("Maya Patel &#60;maya@example.com&#62;"),
+        "the To line as sent: {page}"
+    );
     assert!(page.contains(&format!("href=\"/treatments/{treatment}\"")));
     assert!(page.contains("href=\"/outbox\""));
     assert!(page.contains("Hello Maya,"), "the email itself follows");

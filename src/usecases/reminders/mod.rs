@@ -399,7 +399,9 @@ impl Blocked {
     pub fn note(self) -> &'static str {
         match self {
             Blocked::TreatmentDeleted => "Its treatment was deleted: not sent.",
-            Blocked::PatientErased => "The patient's data was erased: nothing more is sent to them.",
+            Blocked::PatientErased => {
+                "The patient's data was erased: nothing more is sent to them."
+            }
             Blocked::CannotBeEmailed => {
                 "The patient cannot be emailed (no consent, no address, or unsubscribed)."
             }
