@@ -51,7 +51,7 @@ async fn listed(app: &TestApp, staff: &reqwest::Client, path: &str) -> String {
 
 /// When each listed email is due, in the order listed.
 fn due_times(list: &str) -> Vec<DateTime<chrono::FixedOffset>> {
-    list.split("<time datetime=\"")
+    list.split("<td class=\"nowrap\"><time datetime=\"")
         .skip(1)
         .map(|rest| DateTime::parse_from_rfc3339(&rest[..rest.find('"').unwrap()]).unwrap())
         .collect()
@@ -196,6 +196,40 @@ async fn an_erased_patients_emails_offer_no_button_that_would_fail(app: TestApp)
     assert_eq!(scalar(&app, &status(later)).await, 1);
 }
 
+async fn a_failed_attempt_waiting_for_its_retry_is_due_next(app: TestApp) {
+    let staff = app.signed_in("staff").await;
+    let (_, treatment) = maya_treated(&app).await;
+    let first = rows_of(&app, treatment).await.remove(0);
+    let sink = SmtpSink::start().await;
+    let clock = Arc::new(ManualClock::new(
+        first.send_at.and_utc() + Duration::minutes(1),
+    ));
+    let worker = app.worker_with(Mailer::smtp(&sink.url()).unwrap(), clock);
+    sink.fail_next(1, 451, "4.3.0 mailbox busy, try later");
+    assert_eq!(worker.drain().await.unwrap().retried, 1);
+    let retrying = rows_of(&app, treatment).await.remove(0);
+    assert_eq!(
+        (retrying.status.as_str(), retrying.attempts),
+        ("pending", 1)
+    );
+
+    let list = listed(&app, &staff, "/outbox").await;
+    let first_row = &list[..list.find("</tr>").unwrap()];
+    assert!(first_row.contains(&retrying.subject), "{list}");
+    assert!(first_row.contains("(1 attempt)") && first_row.contains("mailbox busy"));
+    let next_try = retrying
+        .next_attempt_at
+        .and_utc()
+        .with_timezone(&clinic_zone());
+    assert!(
+        first_row.contains(&format!(
+            "tried again <time datetime=\"{}\"",
+            next_try.to_rfc3339()
+        )),
+        "{first_row}"
+    );
+}
+
 async fn the_preview_shows_subject_and_recipient_and_links_back(app: TestApp) {
     let staff = app.signed_in("staff").await;
     let (_, treatment) = maya_treated(&app).await;
@@ -243,6 +277,7 @@ async fn the_preview_says_when_the_patient_cannot_be_emailed(app: TestApp) {
 crate::on_both_databases!(
     the_outbox_opens_on_what_goes_next_and_has_a_today_view,
     an_erased_patients_emails_offer_no_button_that_would_fail,
+    a_failed_attempt_waiting_for_its_retry_is_due_next,
     the_preview_shows_subject_and_recipient_and_links_back,
     the_preview_says_when_the_patient_cannot_be_emailed,
 );

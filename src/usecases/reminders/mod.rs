@@ -423,6 +423,8 @@ pub struct ReminderView {
     /// When it is (or was) due, in the clinic's zone.
     pub due_local: chrono::DateTime<chrono_tz::Tz>,
     pub sent_local: Option<chrono::DateTime<chrono_tz::Tz>>,
+    /// When the worker tries again, for one that failed and waits to be tried again.
+    pub next_try_local: Option<chrono::DateTime<chrono_tz::Tz>>,
     pub retry: Option<RetryAction>,
     pub can_cancel: bool,
     /// Why Retry is not offered when its state would allow it.
@@ -448,6 +450,8 @@ impl ReminderView {
             blocked,
             due_local: local(row.send_at),
             sent_local: row.sent_at.map(local),
+            next_try_local: (row.status == Status::Pending && row.attempts > 0)
+                .then(|| local(row.next_attempt_at)),
             id: row.id,
             treatment_id: row.treatment_id,
             patient_id: row.patient_id,
