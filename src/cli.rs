@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default), `worker`, `migrate`, `user add`,
 //! `patient export`, `protocol check|show`, `demo seed`, `mail test`, `backup` and `restore`.
 
+use crate::words::counted;
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -288,14 +289,14 @@ fn backup_to(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
     let c = taken.counts;
     println!(
         "Backed up the database to {} in {:.1} s: {} ({} bytes), integrity check ok.\n\
-         It holds {} patients, {} treatments and {} reminders.",
+         It holds {}, {} and {}.",
         taken.path.display(),
         taken.took.as_secs_f64(),
         backup::human_size(taken.bytes),
         taken.bytes,
-        c.patients,
-        c.treatments,
-        c.reminders
+        counted(c.patients, "patient"),
+        counted(c.treatments, "treatment"),
+        counted(c.reminders, "reminder")
     );
     Ok(())
 }
@@ -308,12 +309,12 @@ fn restore(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
     }
     let c = restored.counts;
     println!(
-        "Restored {} to {}: integrity check ok; {} patients, {} treatments and {} reminders.",
+        "Restored {} to {}: integrity check ok; {}, {} and {}.",
         file.display(),
         restored.database.display(),
-        c.patients,
-        c.treatments,
-        c.reminders
+        counted(c.patients, "patient"),
+        counted(c.treatments, "treatment"),
+        counted(c.reminders, "reminder")
     );
     if restored.pending_migrations > 0 {
         println!(
@@ -382,9 +383,9 @@ fn demo_seed(settings: Settings, patients: usize) -> anyhow::Result<()> {
     let report = crate::demo::seed(&mut conn, &state.protocol, patients, chrono::Utc::now())
         .map_err(to_anyhow)?;
     println!(
-        "Added {} patients and {} treatments in {:.1} s.",
-        report.patients,
-        report.treatments,
+        "Added {} and {} in {:.1} s.",
+        counted(report.patients, "patient"),
+        counted(report.treatments, "treatment"),
         started.elapsed().as_secs_f64()
     );
     for (email, role) in report.users {

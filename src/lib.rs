@@ -20,3 +20,4 @@ pub mod startup;
 pub mod store;
 pub mod usecases;
 pub mod web;
+pub mod words;

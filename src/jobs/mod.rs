@@ -526,8 +526,8 @@ impl Worker {
                 })
             } else if is_stale(r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
                 Outcome::Skipped(format!(
-                    "{} hours late (the app was not sending); skipped so the next reminder goes on time",
-                    late.num_hours()
+                    "{} late (the app was not sending); skipped so the next reminder goes on time",
+                    crate::words::counted(late.num_hours(), "hour")
                 ))
             } else {
                 to_send.push(job);
@@ -588,9 +588,10 @@ impl Worker {
                 Outcome::Held(wrong.get_or_init(|| message).clone())
             }
             Failure::Permanent => Outcome::Failed(message),
-            Failure::Temporary if attempts >= self.config.max_attempts => {
-                Outcome::Failed(format!("gave up after {attempts} attempts: {message}"))
-            }
+            Failure::Temporary if attempts >= self.config.max_attempts => Outcome::Failed(format!(
+                "gave up after {}: {message}",
+                crate::words::counted(attempts, "attempt")
+            )),
             Failure::Temporary => Outcome::Retry {
                 error: message,
                 next: (self.clock.now() + self.config.backoff_after(attempts)).naive_utc(),

@@ -203,6 +203,15 @@ pub struct Envelope<'a> {
     pub unsubscribe_url: Option<&'a str>,
 }
 
+/// A To line as [`build_message`] writes it ("Maya Patel <maya@example.com>"); an address
+/// that does not parse is shown as it is (sending it fails, and the outbox says why).
+pub fn to_line(name: &str, email: &str) -> String {
+    match email.parse() {
+        Ok(address) => Mailbox::new(Some(name.to_string()), address).to_string(),
+        Err(_) => format!("{name} <{email}>"),
+    }
+}
+
 /// Builds the message, or says why it cannot be built (the worker records
 /// that as a permanent failure). Header text with a line break would make
 /// lettre panic or split the header, so it is refused here first; forms

@@ -23,6 +23,19 @@ pub struct ReminderText<'a> {
 #[template(path = "email/reminder.html")]
 pub struct ReminderHtml<'a> {
     pub email: &'a ReminderEmail,
+    /// Staff's preview only: the bar above the email (never in what is sent).
+    pub preview: Option<&'a PreviewBar>,
+}
+
+/// What staff see above an email they preview: its envelope and the way back.
+pub struct PreviewBar {
+    pub subject: String,
+    /// The To line, or why there is none.
+    pub to: String,
+    /// Why it will not reach the patient, when it will not.
+    pub not_sent: Option<String>,
+    /// Where to go back to: (address, label).
+    pub links: Vec<(String, String)>,
 }
 
 pub struct ReminderEmail {
@@ -100,7 +113,21 @@ impl ReminderEmail {
         ReminderText { email: self }.render().unwrap_or_default()
     }
     pub fn html(&self) -> String {
-        ReminderHtml { email: self }.render().unwrap_or_default()
+        ReminderHtml {
+            email: self,
+            preview: None,
+        }
+        .render()
+        .unwrap_or_default()
+    }
+    /// The email as [`ReminderEmail::html`] gives it, with staff's bar above it.
+    pub fn preview_html(&self, bar: &PreviewBar) -> String {
+        ReminderHtml {
+            email: self,
+            preview: Some(bar),
+        }
+        .render()
+        .unwrap_or_default()
     }
     /// The clinic's contact line, as one sentence.
     pub fn contact_line(&self) -> String {

@@ -222,7 +222,7 @@ fn clock_note(change: &ClockChange) -> String {
     let amount = match change.minutes.abs() {
         60 => "an hour".to_string(),
         30 => "half an hour".to_string(),
-        minutes => format!("{minutes} minutes"),
+        minutes => crate::words::counted(minutes, "minute"),
     };
     format!(
         "{}: the clocks go {way} {amount}, so the times after that read {amount} {shift}. \

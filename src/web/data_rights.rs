@@ -1,6 +1,7 @@
 //! A patient's requests about their data (admins): the export, and the erasure with its
 //! confirmation page.
 
+use crate::words::counted;
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -92,9 +93,11 @@ pub(super) async fn erase(
     {
         Ok(erased) => {
             let done = format!(
-                "The patient's data was erased: {} pending emails cancelled, {} photos deleted; \
-                 {} treatments kept without their identity.",
-                erased.cancelled_emails, erased.photos, erased.treatments
+                "The patient's data was erased: {} cancelled, {} deleted; \
+                 {} kept without their identity.",
+                counted(erased.cancelled_emails, "pending email"),
+                counted(erased.photos, "photo"),
+                counted(erased.treatments, "treatment")
             );
             let (kind, message) = match erased.purged {
                 Ok(()) => ("success", done),

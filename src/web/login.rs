@@ -97,8 +97,9 @@ pub(super) async fn login_submit(
         } => {
             let place = if everywhere { "" } else { " on this computer" };
             locked_message = format!(
-                "Too many failed attempts: this account is locked for {minutes} minutes{place}. \
-                 Try again then, or ask a clinic admin to reset your password."
+                "Too many failed attempts: this account is locked for {}{place}. \
+                 Try again then, or ask a clinic admin to reset your password.",
+                crate::words::counted(minutes, "minute")
             );
             &locked_message
         }

@@ -23,6 +23,7 @@ mod leases;
 mod limits;
 mod metrics;
 mod ops;
+mod outbox;
 mod patients;
 mod protocol;
 mod proxy;
