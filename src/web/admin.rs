@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
@@ -87,9 +87,10 @@ pub(super) async fn new_user_submit(
                     input.name.trim()
                 )
             };
-            Ok(see_other_with_flash(
+            Ok(redirect_with_flash(
                 &state,
                 &format!("/admin/users/{}", added.id),
+                FlashKind::Success,
                 &message,
             ))
         }
@@ -101,13 +102,6 @@ pub(super) async fn new_user_submit(
         }),
         Err(e) => Err(e),
     }
-}
-
-fn see_other_with_flash(state: &AppState, to: &str, message: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", to))
-        .cookie(flash_cookie(state, "success", message))
-        .finish()
 }
 
 #[derive(Template)]
@@ -207,9 +201,10 @@ pub(super) async fn user_role(
         .db(move |conn| accounts::change_role(conn, &actor, id, &role, now))
         .await
     {
-        Ok(()) => Ok(see_other_with_flash(
+        Ok(()) => Ok(redirect_with_flash(
             &state,
             &format!("/admin/users/{id}"),
+            FlashKind::Success,
             "Role saved.",
         )),
         Err(AppError::Invalid(errors)) => refused(&state, &auth, ctx, id, errors).await,
@@ -240,9 +235,10 @@ async fn set_active(
             } else {
                 "The account is deactivated and signed out everywhere."
             };
-            Ok(see_other_with_flash(
+            Ok(redirect_with_flash(
                 &state,
                 &format!("/admin/users/{id}"),
+                FlashKind::Success,
                 message,
             ))
         }
@@ -279,9 +275,10 @@ pub(super) async fn user_password_link(
     state
         .db(move |conn| accounts::reset_password_link(conn, &keys, &actor, id, now))
         .await?;
-    Ok(see_other_with_flash(
+    Ok(redirect_with_flash(
         &state,
         &format!("/admin/users/{id}"),
+        FlashKind::Success,
         "Password reset: the old password no longer works and their sessions have ended. Give them the one-time link below.",
     ))
 }

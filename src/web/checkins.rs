@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
 use super::{client_ip, render, AppState};
@@ -380,16 +380,13 @@ pub(super) async fn acknowledge(
         .await;
     let (kind, message) = match result {
         Ok(()) => (
-            "success",
+            FlashKind::Success,
             "Acknowledged. It is off the list and in the treatment's timeline.".to_string(),
         ),
-        Err(AppError::Invalid(e)) => ("error", e.msg("note").to_string()),
+        Err(AppError::Invalid(e)) => (FlashKind::Error, e.msg("note").to_string()),
         Err(e) => return Err(e),
     };
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/attention"))
-        .cookie(flash_cookie(&state, kind, &message))
-        .finish())
+    Ok(redirect_with_flash(&state, "/attention", kind, &message))
 }
 
 /// A check-in's photo, for signed-in staff only, never cached.

@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
@@ -64,14 +64,12 @@ pub(super) async fn clinic_submit(
         .db(move |conn| clinic::save(conn, &actor, &submitted, now))
         .await
     {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/admin/clinic"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Clinic settings saved. New sheets and emails use them.",
-            ))
-            .finish()),
+        Ok(()) => Ok(redirect_with_flash(
+            &state,
+            "/admin/clinic",
+            FlashKind::Success,
+            "Clinic settings saved. New sheets and emails use them.",
+        )),
         Err(AppError::Invalid(errors)) => render_invalid(&ClinicPage {
             ctx,
             form: input,
@@ -119,14 +117,12 @@ pub(super) async fn retention_submit(
         .db(move |conn| clinic::save_retention(conn, &actor, &submitted, now))
         .await
     {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/admin/retention"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Retention settings saved. Housekeeping applies them within the hour.",
-            ))
-            .finish()),
+        Ok(()) => Ok(redirect_with_flash(
+            &state,
+            "/admin/retention",
+            FlashKind::Success,
+            "Retention settings saved. Housekeeping applies them within the hour.",
+        )),
         Err(AppError::Invalid(errors)) => render_invalid(&RetentionPage {
             ctx,
             form: input,

@@ -6,7 +6,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
@@ -97,9 +97,9 @@ pub(super) async fn erase(
                 erased.cancelled_emails, erased.photos, erased.treatments
             );
             let (kind, message) = match erased.purged {
-                Ok(()) => ("success", done),
+                Ok(()) => (FlashKind::Success, done),
                 Err(reason) => (
-                    "error",
+                    FlashKind::Error,
                     format!(
                         "{done} But the database file could not be rewritten ({reason}), so \
                          removed text may remain in its free space until it is compacted \
@@ -107,10 +107,12 @@ pub(super) async fn erase(
                     ),
                 ),
             };
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, format!("/patients/{id}")))
-                .cookie(flash_cookie(&state, kind, &message))
-                .finish())
+            Ok(redirect_with_flash(
+                &state,
+                &format!("/patients/{id}"),
+                kind,
+                &message,
+            ))
         }
         Err(AppError::Invalid(errors)) => {
             let preview = state

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::cookies::{self, AppCookie};
 use super::csrf::{self, CsrfForm};
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
 use super::{client_ip, redirect, render, render_invalid, safe_next, AppState};
@@ -129,12 +129,17 @@ pub(super) async fn logout(
     state
         .db(move |conn| accounts::log_out(conn, &session, &ip, now))
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/login"))
-        .cookie(cookies::removal(&state, AppCookie::Session))
-        .cookie(csrf::new_seed(&req, &state))
-        .cookie(flash_cookie(&state, "success", "You are signed out."))
-        .finish())
+    let mut response =
+        redirect_with_flash(&state, "/login", FlashKind::Success, "You are signed out.");
+    for cookie in [
+        cookies::removal(&state, AppCookie::Session),
+        csrf::new_seed(&req, &state),
+    ] {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    Ok(response)
 }
 
 // --- first run -------------------------------------------------------------
@@ -178,14 +183,12 @@ pub(super) async fn setup_submit(
     let now = state.now();
     let (token, input, ip) = (token.into_inner(), form.0, client_ip(&req));
     match accounts::complete_setup(&state.pool, &state.hashing, &token, &input, &ip, now).await {
-        Ok(_) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/login"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Your admin account is ready. Sign in to continue.",
-            ))
-            .finish()),
+        Ok(_) => Ok(redirect_with_flash(
+            &state,
+            "/login",
+            FlashKind::Success,
+            "Your admin account is ready. Sign in to continue.",
+        )),
         Err(AppError::Invalid(errors)) => render_invalid(&SetupPage {
             ctx,
             form: input,
@@ -253,14 +256,12 @@ pub(super) async fn set_password_submit(
     )
     .await;
     match result {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/login"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Your password is set. Sign in with it now.",
-            ))
-            .finish()),
+        Ok(()) => Ok(redirect_with_flash(
+            &state,
+            "/login",
+            FlashKind::Success,
+            "Your password is set. Sign in with it now.",
+        )),
         Err(AppError::Invalid(errors)) => {
             let user = state
                 .db(move |conn| accounts::password_link_user(conn, &lookup_token, now))
@@ -322,14 +323,12 @@ pub(super) async fn account_password_submit(
         accounts::change_own_password(&state.pool, &state.hashing, &session, &change, &ip, now)
             .await;
     match result {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Your password is changed. Your other sessions were signed out.",
-            ))
-            .finish()),
+        Ok(()) => Ok(redirect_with_flash(
+            &state,
+            "/",
+            FlashKind::Success,
+            "Your password is changed. Your other sessions were signed out.",
+        )),
         Err(AppError::Invalid(errors)) => render_invalid(&AccountPasswordPage { ctx, errors }),
         Err(e) => Err(e),
     }

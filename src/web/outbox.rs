@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, FrontDesk, SignedIn};
 use super::{client_ip, render, AppState};
@@ -128,15 +128,15 @@ async fn outbox_action(
         .await;
     let (kind, message) = match result {
         Ok(Some(RetryAction::Restore)) => (
-            "success",
+            FlashKind::Success,
             "The email is back in the queue and will go at its own time.".to_string(),
         ),
         Ok(Some(_)) => (
-            "success",
+            FlashKind::Success,
             "The email will be sent within a minute.".to_string(),
         ),
-        Ok(None) => ("success", "The email is cancelled.".to_string()),
-        Err(AppError::Invalid(e)) => ("error", e.msg("reminder").to_string()),
+        Ok(None) => (FlashKind::Success, "The email is cancelled.".to_string()),
+        Err(AppError::Invalid(e)) => (FlashKind::Error, e.msg("reminder").to_string()),
         Err(e) => return Err(e),
     };
     let back = super::safe_next(Some(&back));
@@ -145,10 +145,7 @@ async fn outbox_action(
     } else {
         "/outbox".into()
     };
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", back))
-        .cookie(flash_cookie(&state, kind, &message))
-        .finish())
+    Ok(redirect_with_flash(&state, &back, kind, &message))
 }
 
 /// The outbox's buttons: `retry` (which says Restore or Send now) and `cancel`.

@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
@@ -81,18 +81,15 @@ fn saved_redirect(
     done: &str,
 ) -> HttpResponse {
     let (kind, message) = if same_email.is_empty() {
-        ("success", done.to_string())
+        (FlashKind::Success, done.to_string())
     } else {
         let names: Vec<String> = same_email
             .iter()
             .map(|p| format!("{} (#{})", p.name, p.id))
             .collect();
-        ("error", format!("{done} Note: another patient has the same email: {}. Check this is not a duplicate.", names.join(", ")))
+        (FlashKind::Error, format!("{done} Note: another patient has the same email: {}. Check this is not a duplicate.", names.join(", ")))
     };
-    HttpResponse::SeeOther()
-        .insert_header(("Location", format!("/patients/{id}")))
-        .cookie(flash_cookie(state, kind, &message))
-        .finish()
+    redirect_with_flash(state, &format!("/patients/{id}"), kind, &message)
 }
 
 #[post("/patients/new")]

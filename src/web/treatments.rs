@@ -7,7 +7,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, Clinicians, SignedIn};
 use super::sheet_cache::{self, Kind, Rendered};
@@ -190,17 +190,14 @@ fn saved(state: &AppState, id: i64, warnings: &[String], done: &str) -> HttpResp
 /// After saving: to `location`, with any depth warnings.
 fn saved_to(state: &AppState, location: &str, warnings: &[String], done: &str) -> HttpResponse {
     let (kind, message) = if warnings.is_empty() {
-        ("success", done.to_string())
+        (FlashKind::Success, done.to_string())
     } else {
         (
-            "error",
+            FlashKind::Error,
             format!("{done} Please check: {}", warnings.join(" ")),
         )
     };
-    HttpResponse::SeeOther()
-        .insert_header(("Location", location))
-        .cookie(flash_cookie(state, kind, &message))
-        .finish()
+    redirect_with_flash(state, location, kind, &message)
 }
 
 /// The form again, as typed, with each error beside its field (422).
@@ -416,14 +413,12 @@ pub(super) async fn delete(
     let patient_id = state
         .db(move |conn| treatments::delete(conn, &user, &ip, id, now))
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", format!("/patients/{patient_id}")))
-        .cookie(flash_cookie(
-            &state,
-            "success",
-            "Treatment deleted. It stays in the audit log.",
-        ))
-        .finish())
+    Ok(redirect_with_flash(
+        &state,
+        &format!("/patients/{patient_id}"),
+        FlashKind::Success,
+        "Treatment deleted. It stays in the audit log.",
+    ))
 }
 
 #[derive(Template)]
@@ -732,21 +727,23 @@ pub(super) async fn send_sheet(
         .db(move |conn| treatments::send_sheet_now(conn, &actor, id, &click, at))
         .await;
     let (kind, message) = sent_message(result)?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/treatments/{id}")))
-        .cookie(flash_cookie(&state, kind, &message))
-        .finish())
+    Ok(redirect_with_flash(
+        &state,
+        &format!("/treatments/{id}"),
+        kind,
+        &message,
+    ))
 }
 
 /// The flash after "send the sheet now": where it goes, or why it does not.
-fn sent_message(result: AppResult<Option<String>>) -> AppResult<(&'static str, String)> {
+fn sent_message(result: AppResult<Option<String>>) -> AppResult<(FlashKind, String)> {
     match result {
         Ok(Some(to)) => Ok((
-            "success",
+            FlashKind::Success,
             format!("The sheet's link is on its way to {to}. It shows in the outbox."),
         )),
-        Ok(None) => Ok(("success", "That email was already queued.".to_string())),
-        Err(AppError::Invalid(errors)) => Ok(("error", errors.msg("send_now").to_string())),
+        Ok(None) => Ok((FlashKind::Success, "That email was already queued.".to_string())),
+        Err(AppError::Invalid(errors)) => Ok((FlashKind::Error, errors.msg("send_now").to_string())),
         Err(e) => Err(e),
     }
 }
