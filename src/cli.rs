@@ -450,7 +450,8 @@ fn add_user(settings: &Settings, email: String, name: String, role: String) -> a
         password,
         password_mode: "password".into(),
     };
-    let id = accounts::add_user_from_cli(&mut conn, &input, SystemClock.now_naive()).map_err(to_anyhow)?;
+    let id = accounts::add_user_from_cli(&mut conn, &input, SystemClock.now_naive())
+        .map_err(to_anyhow)?;
     println!("Added user {id} ({}).", input.email.trim());
     Ok(())
 }
@@ -460,12 +461,10 @@ fn export_patient(settings: &Settings, id: i64) -> anyhow::Result<()> {
     let pool = store::pool(&settings.database)?;
     let mut conn = pool.get()?;
     let actor = crate::usecases::audit::Actor::anonymous("command line", "-");
-    let json =
-        crate::usecases::data_rights::export(&mut conn, &actor, id, SystemClock.now_naive()).map_err(|e| {
-            match e {
-                AppError::NotFound => anyhow::anyhow!("there is no patient {id}"),
-                other => to_anyhow(other),
-            }
+    let json = crate::usecases::data_rights::export(&mut conn, &actor, id, SystemClock.now_naive())
+        .map_err(|e| match e {
+            AppError::NotFound => anyhow::anyhow!("there is no patient {id}"),
+            other => to_anyhow(other),
         })?;
     println!("{json}");
     Ok(())

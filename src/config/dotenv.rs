@@ -19,7 +19,11 @@ pub fn load() -> Result<(), Vec<String>> {
     let Ok(here) = std::env::current_dir() else {
         return Ok(());
     };
-    let Some(path) = here.ancestors().map(|d| d.join(".env")).find(|p| p.is_file()) else {
+    let Some(path) = here
+        .ancestors()
+        .map(|d| d.join(".env"))
+        .find(|p| p.is_file())
+    else {
         return Ok(());
     };
     for (name, value) in read(&path)? {
@@ -51,7 +55,10 @@ pub fn read(path: &Path) -> Result<Vec<(String, String)>, Vec<String>> {
         .map(|name| {
             let at = line_number(&text, |l| {
                 let l = l.trim_start();
-                l.strip_prefix("export ").unwrap_or(l).trim_start().starts_with(name.as_str())
+                l.strip_prefix("export ")
+                    .unwrap_or(l)
+                    .trim_start()
+                    .starts_with(name.as_str())
             });
             format!("{shown}{at}: {name} is not a setting Aftercare reads (misspelt?)")
         })
@@ -126,7 +133,8 @@ mod tests {
 
     #[test]
     fn a_misspelt_setting_is_named_with_its_line() {
-        let (_dir, path) = dotenv("AFTERCARE_BIND=0.0.0.0:8080\n# mail\nAFTERCARE_SMTP_ULR=smtp://mail\n");
+        let (_dir, path) =
+            dotenv("AFTERCARE_BIND=0.0.0.0:8080\n# mail\nAFTERCARE_SMTP_ULR=smtp://mail\n");
         let errors = read(&path).unwrap_err();
         assert_eq!(
             errors,

@@ -94,11 +94,11 @@ impl ReminderEmail {
         format!("{}?answer={answer}", self.checkin_url)
     }
 
-    pub fn text(&self) -> String {
-        ReminderText { email: self }.render().unwrap_or_default()
+    pub fn text(&self) -> Result<String, super::RenderError> {
+        super::render_part("text", &ReminderText { email: self })
     }
-    pub fn html(&self) -> String {
-        ReminderHtml { email: self }.render().unwrap_or_default()
+    pub fn html(&self) -> Result<String, super::RenderError> {
+        super::render_part("HTML", &ReminderHtml { email: self })
     }
     /// The clinic's contact line, as one sentence.
     pub fn contact_line(&self) -> String {
@@ -430,8 +430,8 @@ mod tests {
             let email = compose_for(&plan, &r.key, r.send_at);
             assert_eq!(email.subject, r.subject);
             assert_eq!(email.greeting, "Hello Maya,");
-            let text = email.text();
-            let html = email.html();
+            let text = email.text().unwrap();
+            let html = email.html().unwrap();
             for part in [&text, &html] {
                 assert!(
                     part.contains(fixture::SHEET_URL) && part.contains(fixture::UNSUBSCRIBE_URL),
@@ -473,17 +473,19 @@ mod tests {
         let evening = &plan.reminders[0];
         let email = compose_for(&plan, &evening.key, evening.send_at);
         assert_eq!(email.phase_name, "Healing starts");
-        let text = email.text();
+        let text = email.text().unwrap();
         assert!(
             text.contains("TONIGHT\n  - Sleep on a clean pillowcase.\n"),
             "{text}"
         );
         assert!(email
             .html()
+            .unwrap()
             .contains("<li>Sleep on a clean pillowcase.</li>"));
         let next = &plan.reminders[1];
         assert!(!compose_for(&plan, &next.key, next.send_at)
             .text()
+            .unwrap()
             .contains("TONIGHT"));
     }
 
@@ -538,8 +540,8 @@ mod tests {
             .milestones
             .iter()
             .any(|m| m.title == format!("From today: {}", active.name)));
-        let text = email.text();
-        let html = email.html();
+        let text = email.text().unwrap();
+        let html = email.html().unwrap();
         for part in [&text, &html] {
             assert!(part.contains("https://x/s/newer") && part.contains("https://x/s/older"));
             assert!(
@@ -574,7 +576,10 @@ mod tests {
             )
             .unwrap();
             let alone = compose_for(&plan, &r.key, r.send_at);
-            assert_eq!((one.text(), one.html()), (alone.text(), alone.html()));
+            assert_eq!(
+                (one.text().unwrap(), one.html().unwrap()),
+                (alone.text().unwrap(), alone.html().unwrap())
+            );
         }
         assert!(compose_combined(
             &[],
@@ -602,8 +607,8 @@ mod tests {
                     "===== {} | {}\n{}\n----- html\n{}\n",
                     r.key,
                     e.subject,
-                    e.text(),
-                    e.html()
+                    e.text().unwrap(),
+                    e.html().unwrap()
                 ));
             }
             assert!(actual == expected, "{name}: the version 1 emails changed");

@@ -180,7 +180,11 @@ pub(super) async fn preview(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"),
         ))
-        .body(email.html()))
+        .body(
+            email
+                .html()
+                .map_err(|e| AppError::Internal(e.into()))?,
+        ))
 }
 
 #[derive(Template)]

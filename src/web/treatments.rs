@@ -742,8 +742,13 @@ fn sent_message(result: AppResult<Option<String>>) -> AppResult<(FlashKind, Stri
             FlashKind::Success,
             format!("The sheet's link is on its way to {to}. It shows in the outbox."),
         )),
-        Ok(None) => Ok((FlashKind::Success, "That email was already queued.".to_string())),
-        Err(AppError::Invalid(errors)) => Ok((FlashKind::Error, errors.msg("send_now").to_string())),
+        Ok(None) => Ok((
+            FlashKind::Success,
+            "That email was already queued.".to_string(),
+        )),
+        Err(AppError::Invalid(errors)) => {
+            Ok((FlashKind::Error, errors.msg("send_now").to_string()))
+        }
         Err(e) => Err(e),
     }
 }
