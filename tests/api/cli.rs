@@ -126,7 +126,10 @@ fn a_malformed_dotenv_line_stops_start_up_naming_the_line() {
         Command::new(env!("CARGO_BIN_EXE_aftercare"))
             .args(["migrate"])
             .current_dir(dir.path())
-            .env("AFTERCARE_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env(
+                "AFTERCARE_DATABASE_URL",
+                format!("sqlite://{}", db.display()),
+            )
             .output()
             .unwrap()
     };
@@ -156,7 +159,11 @@ fn a_malformed_dotenv_line_stops_start_up_naming_the_line() {
     )
     .unwrap();
     let out = run();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(db.exists());
 }
 

@@ -379,8 +379,7 @@ async fn reset_password(app: &TestApp, email: &str) {
             .unwrap()
             .unwrap();
         let hash = aftercare::auth::password::hash(PASSWORD);
-        aftercare::store::users::set_password_hash(conn, user.id, &hash, now)
-            .unwrap();
+        aftercare::store::users::set_password_hash(conn, user.id, &hash, now).unwrap();
     })
     .await;
 }

@@ -252,8 +252,7 @@ async fn search_results_are_paged_in_name_order(app: TestApp) {
                         consent_at: None,
                         updated_at: now,
                     };
-                    store::patients::insert(conn, &fields, now)
-                        .map(|id| (name.to_lowercase(), id))
+                    store::patients::insert(conn, &fields, now).map(|id| (name.to_lowercase(), id))
                 })
                 .collect::<Result<Vec<_>, store::DbError>>()
         })

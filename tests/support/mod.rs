@@ -345,7 +345,9 @@ impl TestApp {
             password_mode: "password".into(),
         };
         let now = self.now();
-        with_conn(self, move |conn| accounts::add_user_from_cli(conn, &input, now))
+        with_conn(self, move |conn| {
+            accounts::add_user_from_cli(conn, &input, now)
+        })
         .await
         .expect("user added")
     }
