@@ -76,7 +76,8 @@ fn message(email: &reminder::ReminderEmail, clinic: &Clinic) -> lettre::Message 
         message_id: "<aftercare.r1.d3@demo.example>",
         unsubscribe_url: Some(UNSUBSCRIBE_URL),
     };
-    mail::build_message(&envelope, email.text().unwrap(), email.html().unwrap()).expect("the message builds")
+    mail::build_message(&envelope, email.text().unwrap(), email.html().unwrap())
+        .expect("the message builds")
 }
 
 fn bench_render(c: &mut Criterion) {

@@ -5,7 +5,7 @@
 //! shows days later, as emails written to a folder nobody reads).
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::Settings;
 
@@ -94,6 +94,7 @@ fn known_names() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn dotenv(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();

@@ -1,10 +1,10 @@
 //! Clinic admin: people and their access, and the audit log.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::csrf::CsrfForm;
+use super::csrf::{CsrfForm, EmptyForm};
 use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
@@ -21,7 +21,6 @@ struct UsersPage {
     users: Vec<User>,
 }
 
-#[get("/admin/users")]
 pub(super) async fn users(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -40,7 +39,6 @@ struct NewUserPage {
     roles: [Role; 3],
 }
 
-#[get("/admin/users/new")]
 pub(super) async fn new_user_form(_auth: Auth<Admins>, ctx: PageCtx) -> AppResult<HttpResponse> {
     render(&NewUserPage {
         ctx,
@@ -54,7 +52,6 @@ pub(super) async fn new_user_form(_auth: Auth<Admins>, ctx: PageCtx) -> AppResul
     })
 }
 
-#[post("/admin/users/new")]
 pub(super) async fn new_user_submit(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -139,7 +136,6 @@ async fn person_and_link(state: &AppState, id: i64) -> AppResult<(User, Option<P
     Ok((person, link))
 }
 
-#[get("/admin/users/{id}")]
 pub(super) async fn user_detail(
     auth: Auth<Admins>,
     ctx: PageCtx,
@@ -177,12 +173,11 @@ pub(super) async fn refused(
 }
 
 #[derive(Deserialize)]
-struct RoleForm {
+pub(super) struct RoleForm {
     #[serde(default)]
     role: String,
 }
 
-#[post("/admin/users/{id}/role")]
 pub(super) async fn user_role(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -211,9 +206,6 @@ pub(super) async fn user_role(
         Err(e) => Err(e),
     }
 }
-
-#[derive(Deserialize)]
-struct EmptyForm {}
 
 async fn set_active(
     req: HttpRequest,
@@ -248,7 +240,6 @@ async fn set_active(
 }
 
 /// Deactivate or reactivate a user.
-#[post("/admin/users/{id}/{change:(deactivate|reactivate)}")]
 pub(super) async fn user_active(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -261,7 +252,6 @@ pub(super) async fn user_active(
     set_active(req, auth, ctx, state, id, change == "reactivate").await
 }
 
-#[post("/admin/users/{id}/password-link")]
 pub(super) async fn user_password_link(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -291,11 +281,10 @@ struct AuditLogPage {
 }
 
 #[derive(Deserialize)]
-struct PageQuery {
+pub(super) struct PageQuery {
     page: Option<i64>,
 }
 
-#[get("/admin/audit")]
 pub(super) async fn audit(
     _auth: Auth<Admins>,
     ctx: PageCtx,

@@ -4,7 +4,7 @@
 use actix_multipart::Multipart;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -89,7 +89,6 @@ pub(super) struct AnswerQuery {
 
 /// The form, with the answer from the email's link chosen. A GET never
 /// records anything: mail scanners follow links.
-#[get("/checkin/{token}")]
 pub(super) async fn checkin_form(
     state: web::Data<AppState>,
     token: web::Path<String>,
@@ -237,7 +236,6 @@ fn cross_site(req: &HttpRequest, base_url: &str) -> bool {
 }
 
 /// Records the answer and shows what to do now.
-#[post("/checkin/{token}")]
 pub(super) async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -346,7 +344,6 @@ struct AttentionPage {
 }
 
 /// Check-ins the clinic has not yet dealt with, newest first.
-#[get("/attention")]
 pub(super) async fn attention(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -362,7 +359,6 @@ pub(super) struct AckForm {
     note: String,
 }
 
-#[post("/attention/{id}/acknowledge")]
 pub(super) async fn acknowledge(
     req: HttpRequest,
     auth: Auth<SignedIn>,
@@ -390,7 +386,6 @@ pub(super) async fn acknowledge(
 }
 
 /// A check-in's photo, for signed-in staff only, never cached.
-#[get("/checkins/{id}/photo")]
 pub(super) async fn photo(
     _auth: Auth<SignedIn>,
     state: web::Data<AppState>,

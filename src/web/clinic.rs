@@ -1,6 +1,6 @@
 //! Clinic settings (admins).
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
@@ -34,7 +34,6 @@ impl ClinicPage {
     }
 }
 
-#[get("/admin/clinic")]
 pub(super) async fn clinic_form(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -49,7 +48,6 @@ pub(super) async fn clinic_form(
     })
 }
 
-#[post("/admin/clinic")]
 pub(super) async fn clinic_submit(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -88,7 +86,6 @@ struct RetentionPage {
     errors: FieldErrors,
 }
 
-#[get("/admin/retention")]
 pub(super) async fn retention_form(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -102,7 +99,6 @@ pub(super) async fn retention_form(
     })
 }
 
-#[post("/admin/retention")]
 pub(super) async fn retention_submit(
     req: HttpRequest,
     auth: Auth<Admins>,

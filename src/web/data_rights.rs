@@ -2,7 +2,7 @@
 //! confirmation page.
 
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
@@ -15,7 +15,6 @@ use crate::usecases::data_rights::{self, EraseInput, ErasePreview};
 
 /// Everything held about the patient, as a JSON file to download. Never cached: it holds
 /// their health data.
-#[get("/patients/{id}/export")]
 pub(super) async fn export(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -55,7 +54,6 @@ impl ErasePage {
     }
 }
 
-#[get("/patients/{id}/erase")]
 pub(super) async fn erase_form(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -74,7 +72,6 @@ pub(super) async fn erase_form(
     })
 }
 
-#[post("/patients/{id}/erase")]
 pub(super) async fn erase(
     req: HttpRequest,
     auth: Auth<Admins>,

@@ -1,11 +1,11 @@
 //! Signing in and out, first-run setup, and passwords.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::cookies::{self, AppCookie};
-use super::csrf::{self, CsrfForm};
+use super::csrf::{self, CsrfForm, EmptyForm};
 use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
@@ -23,11 +23,10 @@ struct LoginPage {
 }
 
 #[derive(Deserialize)]
-struct NextQuery {
+pub(super) struct NextQuery {
     next: Option<String>,
 }
 
-#[get("/login")]
 pub(super) async fn login_form(
     ctx: PageCtx,
     query: web::Query<NextQuery>,
@@ -45,7 +44,7 @@ pub(super) async fn login_form(
 }
 
 #[derive(Deserialize)]
-struct LoginForm {
+pub(super) struct LoginForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -53,7 +52,6 @@ struct LoginForm {
     next: Option<String>,
 }
 
-#[post("/login")]
 pub(super) async fn login_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -113,10 +111,6 @@ pub(super) async fn login_submit(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-struct EmptyForm {}
-
-#[post("/logout")]
 pub(super) async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -152,7 +146,6 @@ struct SetupPage {
     errors: FieldErrors,
 }
 
-#[get("/setup/{token}")]
 pub(super) async fn setup_form(
     state: web::Data<AppState>,
     ctx: PageCtx,
@@ -172,7 +165,6 @@ pub(super) async fn setup_form(
     })
 }
 
-#[post("/setup/{token}")]
 pub(super) async fn setup_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -208,7 +200,6 @@ struct SetPasswordPage {
     errors: FieldErrors,
 }
 
-#[get("/set-password/{token}")]
 pub(super) async fn set_password_form(
     state: web::Data<AppState>,
     ctx: PageCtx,
@@ -227,14 +218,13 @@ pub(super) async fn set_password_form(
 }
 
 #[derive(Deserialize)]
-struct NewPasswordForm {
+pub(super) struct NewPasswordForm {
     #[serde(default)]
     password: String,
     #[serde(default)]
     password_confirm: String,
 }
 
-#[post("/set-password/{token}")]
 pub(super) async fn set_password_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -283,7 +273,6 @@ struct AccountPasswordPage {
     errors: FieldErrors,
 }
 
-#[get("/account/password")]
 pub(super) async fn account_password_form(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -295,7 +284,7 @@ pub(super) async fn account_password_form(
 }
 
 #[derive(Deserialize)]
-struct ChangePasswordForm {
+pub(super) struct ChangePasswordForm {
     #[serde(default)]
     current_password: String,
     #[serde(default)]
@@ -304,7 +293,6 @@ struct ChangePasswordForm {
     password_confirm: String,
 }
 
-#[post("/account/password")]
 pub(super) async fn account_password_submit(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -2,7 +2,7 @@
 //! the patient's one-click unsubscribe.
 
 use actix_web::http::header::{HeaderValue, CONTENT_SECURITY_POLICY};
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -68,7 +68,6 @@ fn parse_day(text: &str, field: &str) -> AppResult<Option<NaiveDate>> {
         .map_err(|_| AppError::BadRequest(format!("The {field} date must look like 2026-11-25.")))
 }
 
-#[get("/outbox")]
 pub(super) async fn outbox(
     _auth: Auth<FrontDesk>,
     ctx: PageCtx,
@@ -149,7 +148,6 @@ async fn outbox_action(
 }
 
 /// The outbox's buttons: `retry` (which says Restore or Send now) and `cancel`.
-#[post("/outbox/{id}/{action:(retry|cancel)}")]
 pub(super) async fn button(
     req: HttpRequest,
     auth: Auth<FrontDesk>,
@@ -163,7 +161,6 @@ pub(super) async fn button(
 
 /// The email exactly as the patient gets it. Mail HTML needs inline styles,
 /// so this one response relaxes the CSP for styles only (still no script).
-#[get("/treatments/{id}/reminders/{reminder}/preview")]
 pub(super) async fn preview(
     _auth: Auth<SignedIn>,
     state: web::Data<AppState>,
@@ -203,7 +200,6 @@ fn unsubscribing(state: &AppState, token: &str) -> AppResult<i64> {
         .ok_or(AppError::NotFound)
 }
 
-#[get("/unsubscribe/{token}")]
 pub(super) async fn unsubscribe_form(
     state: web::Data<AppState>,
     token: web::Path<String>,
@@ -226,7 +222,6 @@ pub(super) async fn unsubscribe_form(
 
 /// RFC 8058 one-click: mail clients POST here with no cookie and no CSRF
 /// token; the signed token in the URL is the authority.
-#[post("/unsubscribe/{token}")]
 pub(super) async fn unsubscribe(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,6 +1,6 @@
 //! Finding, adding and editing patients (every signed-in role).
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
@@ -34,13 +34,12 @@ impl ListPage {
 }
 
 #[derive(Deserialize)]
-struct SearchQuery {
+pub(super) struct SearchQuery {
     #[serde(default)]
     q: String,
     page: Option<i64>,
 }
 
-#[get("/patients")]
 pub(super) async fn list(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -64,7 +63,6 @@ struct FormPage {
     errors: FieldErrors,
 }
 
-#[get("/patients/new")]
 pub(super) async fn new_form(_auth: Auth<SignedIn>, ctx: PageCtx) -> AppResult<HttpResponse> {
     render(&FormPage {
         ctx,
@@ -92,7 +90,6 @@ fn saved_redirect(
     redirect_with_flash(state, &format!("/patients/{id}"), kind, &message)
 }
 
-#[post("/patients/new")]
 pub(super) async fn create(
     req: HttpRequest,
     auth: Auth<SignedIn>,
@@ -131,7 +128,6 @@ struct ShowPage {
     page: PatientPage,
 }
 
-#[get("/patients/{id}")]
 pub(super) async fn show(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -145,7 +141,6 @@ pub(super) async fn show(
     render(&ShowPage { ctx, page })
 }
 
-#[get("/patients/{id}/edit")]
 pub(super) async fn edit_form(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -164,7 +159,6 @@ pub(super) async fn edit_form(
     })
 }
 
-#[post("/patients/{id}/edit")]
 pub(super) async fn update(
     req: HttpRequest,
     auth: Auth<SignedIn>,

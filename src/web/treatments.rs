@@ -3,10 +3,10 @@
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::csrf::CsrfForm;
+use super::csrf::{CsrfForm, EmptyForm};
 use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, Clinicians, SignedIn};
@@ -149,7 +149,6 @@ impl FormPage {
     }
 }
 
-#[get("/patients/{id}/treatments/new")]
 pub(super) async fn new_form(
     _auth: Auth<Clinicians>,
     ctx: PageCtx,
@@ -243,7 +242,6 @@ impl Submission {
     }
 }
 
-#[post("/treatments")]
 pub(super) async fn record(
     req: HttpRequest,
     auth: Auth<Clinicians>,
@@ -302,7 +300,6 @@ pub(super) async fn record(
     }
 }
 
-#[get("/treatments/{id}/edit")]
 pub(super) async fn edit_form(
     auth: Auth<Clinicians>,
     ctx: PageCtx,
@@ -329,7 +326,6 @@ pub(super) async fn edit_form(
     })
 }
 
-#[post("/treatments/{id}/edit")]
 pub(super) async fn edit(
     req: HttpRequest,
     auth: Auth<Clinicians>,
@@ -380,7 +376,6 @@ struct DeletePage {
     view: TreatmentView,
 }
 
-#[get("/treatments/{id}/delete")]
 pub(super) async fn delete_form(
     auth: Auth<Clinicians>,
     ctx: PageCtx,
@@ -397,10 +392,6 @@ pub(super) async fn delete_form(
     render(&DeletePage { ctx, view })
 }
 
-#[derive(serde::Deserialize)]
-struct EmptyForm {}
-
-#[post("/treatments/{id}/delete")]
 pub(super) async fn delete(
     req: HttpRequest,
     auth: Auth<Clinicians>,
@@ -441,7 +432,6 @@ impl ShowPage {
     }
 }
 
-#[get("/treatments/{id}")]
 pub(super) async fn show(
     auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -567,12 +557,11 @@ fn conditional(req: &HttpRequest, etag: &str, body: Option<Bytes>) -> HttpRespon
 }
 
 #[derive(serde::Deserialize)]
-struct SheetQuery {
+pub(super) struct SheetQuery {
     #[serde(default)]
     print: Option<String>,
 }
 
-#[get("/treatments/{id}/sheet")]
 pub(super) async fn staff_sheet(
     req: HttpRequest,
     auth: Auth<SignedIn>,
@@ -632,7 +621,6 @@ pub struct PatientSheetPage {
     pub checkin: String,
 }
 
-#[get("/s/{token}")]
 pub(super) async fn patient_sheet(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -669,7 +657,6 @@ pub(super) async fn patient_sheet(
 }
 
 /// The patient's calendar files, beside their sheet link (the same token).
-#[get("/s/{token}/{file}")]
 pub(super) async fn patient_calendar(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -702,14 +689,13 @@ pub(super) async fn patient_calendar(
 }
 
 #[derive(serde::Deserialize)]
-struct SendForm {
+pub(super) struct SendForm {
     /// The click's nonce, from the treatment page.
     click: String,
 }
 
 /// "Send the sheet now": emails the patient their link at once, through the
 /// outbox (the worker sends it within seconds).
-#[post("/treatments/{id}/send-sheet")]
 pub(super) async fn send_sheet(
     req: HttpRequest,
     auth: Auth<SignedIn>,
