@@ -5,8 +5,9 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::care::{Plan, ReminderKind};
+use crate::dates::{long_date, short_moment, time};
 use crate::usecases::clinic::Clinic;
-use crate::usecases::sheet::{flag_groups, long_date, FlagGroup};
+use crate::usecases::sheet::{flag_groups, FlagGroup};
 
 pub struct Milestone {
     pub title: String,
@@ -183,7 +184,7 @@ fn adjusted_lines(plan: &Plan, send_at: DateTime<Utc>) -> Vec<String> {
             if send_at < until.until.utc {
                 lines.push(format!(
                     "Until {}: {}",
-                    until.until.local.format("%a %-d %b, %H:%M"),
+                    short_moment(until.until.local),
                     a.items.join(" ")
                 ));
             }
@@ -213,8 +214,8 @@ pub fn compose(
     let phase = content.phase.cloned();
     let treated = format!(
         "{} at {}",
-        long_date(plan.treated_at.local.date()),
-        plan.treated_at.local.format("%H:%M")
+        long_date(plan.treated_at.local),
+        time(plan.treated_at.local)
     );
     let sheet_only = crate::usecases::reminders::is_sheet_now(key);
     let intro = match reminder.map(|r| (&r.kind, r.day)) {

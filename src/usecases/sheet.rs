@@ -3,10 +3,11 @@
 //! sheet and the patient's online copy.
 
 use askama::Template;
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{Duration, NaiveDateTime};
 
 use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
 use crate::care::{Plan, RedFlagGroup};
+use crate::dates::{long_date, short_date, short_moment, time};
 use crate::usecases::clinic::{self, Clinic};
 
 pub struct Sheet {
@@ -149,31 +150,11 @@ pub struct SheetActive {
     pub how: String,
 }
 
-pub fn long_date(d: NaiveDate) -> String {
-    d.format("%A %-d %B %Y").to_string()
-}
-
-pub fn short_date(d: NaiveDate) -> String {
-    d.format("%a %-d %b").to_string()
-}
-
-fn short_moment(t: NaiveDateTime) -> String {
-    t.format("%a %-d %b, %H:%M").to_string()
-}
-
-/// A stored UTC time in a zone, as staff pages show it: "Mon 3 Mar 2025, 14:30".
-pub fn local_moment(utc: NaiveDateTime, tz: chrono_tz::Tz) -> String {
-    utc.and_utc()
-        .with_timezone(&tz)
-        .format("%a %-d %b %Y, %H:%M")
-        .to_string()
-}
-
 /// Short phases show times; longer ones show the days.
 fn phase_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
     if end - start <= Duration::hours(48) {
         if start.date() == end.date() {
-            format!("{} – {}", short_moment(start), end.format("%H:%M"))
+            format!("{} – {}", short_moment(start), time(end))
         } else {
             format!("{} – {}", short_moment(start), short_moment(end))
         }
@@ -188,8 +169,8 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
         patient_name: patient_name.to_string(),
         treated_on: format!(
             "{} at {}",
-            long_date(plan.treated_at.local.date()),
-            plan.treated_at.local.format("%H:%M")
+            long_date(plan.treated_at.local),
+            time(plan.treated_at.local)
         ),
         areas: plan
             .areas

@@ -131,7 +131,11 @@ async fn person_and_link(state: &AppState, id: i64) -> AppResult<(User, Option<P
         .await?;
     let link = link.map(|l| PasswordLink {
         url: format!("{}/set-password/{}", state.settings.base_url, l.token),
-        expires: format!("{} UTC", l.expires_at.format("%-d %B %Y, %H:%M")),
+        expires: format!(
+            "{}, {} UTC",
+            crate::dates::date(l.expires_at),
+            crate::dates::time(l.expires_at)
+        ),
     });
     Ok((person, link))
 }
