@@ -107,10 +107,15 @@ mod tests {
         let zoned = at.and_utc().with_timezone(&chrono_tz::Europe::London);
         assert_eq!(long_date(at.date()), "Friday 27 March 2026");
         assert_eq!(short_date(at), "Fri 27 Mar");
-        assert_eq!(date(&at), "27 March 2026");
+        // Templates hold some by reference (`if let Some(at) = …`).
+        let held: Vec<&NaiveDateTime> = vec![&at];
+        assert_eq!(
+            held.into_iter().map(date).collect::<Vec<_>>(),
+            ["27 March 2026"]
+        );
         assert_eq!(time(at), "14:30");
         assert_eq!(moment(zoned), "Fri 27 Mar 2026, 14:30");
-        assert_eq!(long_moment(&zoned), "Friday 27 March 2026, 14:30");
+        assert_eq!(long_moment(zoned), "Friday 27 March 2026, 14:30");
         assert_eq!(short_moment(at), "Fri 27 Mar, 14:30");
         assert_eq!(utc_stamp(at), "2026-03-27 14:30:05");
         assert_eq!(iso_utc(at.and_utc()), "2026-03-27T14:30:05Z");
