@@ -109,8 +109,12 @@ enum ProtocolCommand {
         /// Instead, list each source (guide or public reference) with its kind of publisher and
         /// the entries resting on it, then the entries resting on commercial sources only, for a
         /// clinic's reviewer.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "decisions")]
         sources: bool,
+        /// Instead, list the clinic's decisions ([decisions] in the file): each one's name,
+        /// value, what it decides, why the default is the careful one, and its sources.
+        #[arg(long)]
+        decisions: bool,
     },
 }
 
@@ -215,14 +219,26 @@ impl std::error::Error for ConfigurationError {}
 fn protocol_command(command: &ProtocolCommand) -> anyhow::Result<()> {
     use crate::care;
     match command {
-        ProtocolCommand::Show { sources: false } => {
+        ProtocolCommand::Show {
+            sources: false,
+            decisions: false,
+        } => {
             print!("{}", care::DEFAULT_PROTOCOL_TOML);
             Ok(())
         }
-        ProtocolCommand::Show { sources: true } => {
+        ProtocolCommand::Show { sources: true, .. } => {
             print!(
                 "{}",
                 care::protocol::sources_as_text(&care::Protocol::default_protocol())
+            );
+            Ok(())
+        }
+        ProtocolCommand::Show {
+            decisions: true, ..
+        } => {
+            print!(
+                "{}",
+                care::protocol::decisions_as_text(&care::Protocol::default_protocol())
             );
             Ok(())
         }

@@ -44,11 +44,14 @@ fn demo_patient(i: usize, practitioner: i64, at: NaiveDateTime) -> PatientFields
         FIRST[i % FIRST.len()],
         LAST[(i / FIRST.len()) % LAST.len()]
     );
+    let phone = format!("07700 900{:03}", i % 1000);
     PatientFields {
         name_search: name.to_lowercase(),
         name,
         email: Some(format!("patient{i}@demo.example")),
-        phone: None,
+        // Ofcom's numbers for drama (07700 900000 to 900999): never anyone's phone.
+        phone_search: crate::store::patients::phone_key(&phone),
+        phone: Some(phone),
         date_of_birth: None,
         email_consent: true,
         consent_by: Some(practitioner),

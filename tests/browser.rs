@@ -83,6 +83,16 @@ browser_test! {
     }
 }
 
+browser_test! {
+    async fn a_patient_on_a_phone_never_scrolls_sideways_and_can_tap_to_call() {
+        let browser = Browser::open().await;
+        let app = spawn_app(Db::Sqlite).await;
+        let treatment = checkin_fixture(&app).await;
+        let outcome = tokio::time::timeout(WHOLE, on_a_phone(&browser.client, &app, treatment)).await;
+        browser.finish(outcome).await;
+    }
+}
+
 /// The note for the patient, as the practitioner types it.
 const NOTE: &str = "Use the balm we gave you twice a day.";
 
@@ -100,6 +110,78 @@ browser_test! {
             tokio::time::timeout(WHOLE, tailor_and_print(&browser.client, &app, patient)).await;
         browser.finish(outcome).await;
     }
+}
+
+/// The patient's pages at phone widths (the narrowest phones in use, the common 390 x 844, and
+/// the widest): the sheet, the check-in form and the page after an answer never scroll sideways,
+/// and each shows the clinic's phone as a link to tap. Screenshots at 390 px are kept where cargo
+/// keeps test output (README's phone pictures are these).
+async fn on_a_phone(c: &Client, app: &TestApp, treatment: i64) -> Result<()> {
+    let sheet = app.state.links.sheet(treatment);
+    let checkin = format!("{}?answer=unsure", app.state.links.checkin(treatment));
+    for width in [320, 390, 414] {
+        c.set_window_size(width, 844).await?;
+        c.goto(&sheet).await?;
+        wait_for(c, Locator::Css("article.sheet"), "the patient's sheet").await?;
+        fits_and_calls(c, width, "the sheet").await?;
+        if width == 390 {
+            keep_screenshot(c, "phone-sheet.png").await?;
+        }
+        c.goto(&checkin).await?;
+        wait_for(c, Locator::Id("answer-unsure"), "the check-in form").await?;
+        fits_and_calls(c, width, "the check-in form").await?;
+        if width == 390 {
+            keep_screenshot(c, "phone-checkin.png").await?;
+        }
+    }
+    // "Not sure", with nothing ticked: the page that answers.
+    button(c, "Send my answer").await?.click().await?;
+    wait_for(c, Locator::Css(".triage h1"), "the answer's page").await?;
+    fits_and_calls(c, 414, "the answer's page").await?;
+    c.set_window_size(390, 844).await?;
+    fits_and_calls(c, 390, "the answer's page").await?;
+    keep_screenshot(c, "phone-checkin-done.png").await?;
+    Ok(())
+}
+
+/// Nothing on the page is wider than the window, and a visible link calls the clinic.
+async fn fits_and_calls(c: &Client, width: u32, page: &str) -> Result<()> {
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await?;
+    let (scroll, inner) = (widths[0].as_u64(), widths[1].as_u64());
+    let (Some(scroll), Some(inner)) = (scroll, inner) else {
+        bail!("the page's widths read as {widths}");
+    };
+    ensure!(
+        inner <= u64::from(width),
+        "{page}: the window is {inner} px wide, asked for {width}"
+    );
+    ensure!(
+        scroll <= inner,
+        "{page} at {width} px scrolls sideways: {scroll} px wide in a {inner} px window"
+    );
+    let mut tappable = false;
+    for link in c.find_all(Locator::Css("a[href^='tel:']")).await? {
+        let href = link.attr("href").await?.unwrap_or_default();
+        if href == "tel:02079460000" && link.is_displayed().await? {
+            tappable = true;
+        }
+    }
+    ensure!(
+        tappable,
+        "{page} at {width} px shows no link to call the clinic (tel:02079460000)"
+    );
+    Ok(())
+}
+
+async fn keep_screenshot(c: &Client, name: &str) -> Result<()> {
+    let shot = c.screenshot().await?;
+    std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join(name), shot)?;
+    Ok(())
 }
 
 /// Headless Chromium over a chromedriver of its own, with a fresh profile.
@@ -438,7 +520,20 @@ async fn tailor_and_print(c: &Client, app: &TestApp, patient: i64) -> Result<()>
     // A fixed time, so the adjusted date is known: yesterday 14:30, plus 96 h.
     let (treated_at, day) = support::yesterday_afternoon();
     set_value(c, "treated_at", &treated_at).await?;
-    fill_areas(c, &[("cheeks", "1.0")]).await?;
+    // The whole face, with an add-on, a skin consideration and a note: the longest sheet a
+    // clinic commonly prints, which must still fit on two pages.
+    fill_areas(
+        c,
+        &[
+            ("cheeks", "1.0"),
+            ("forehead", "0.5"),
+            ("chin-jaw", "1.0"),
+            ("upper-lip", "0.5"),
+            ("nose", "0.5"),
+            ("periorbital", "0.25"),
+        ],
+    )
+    .await?;
 
     let heat = c.find(Locator::Id("adjust_heat-sweat-water")).await?;
     ensure!(
@@ -461,6 +556,13 @@ async fn tailor_and_print(c: &Client, app: &TestApp, patient: i64) -> Result<()>
     .context("no PRP add-on to tick")?
     .click()
     .await?;
+    c.find(Locator::Css(
+        "input[name='consideration'][value='cold-sores']",
+    ))
+    .await
+    .context("no cold-sores consideration to tick")?
+    .click()
+    .await?;
     record_and_print(c).await?;
     reopen_to_print(c).await?;
 
@@ -473,6 +575,8 @@ async fn tailor_and_print(c: &Client, app: &TestApp, patient: i64) -> Result<()>
         ("the mark", "Adjusted for you"),
         ("the 96-hour date", later.as_str()),
         ("the add-on", "Plasma from your own blood (PRP)"),
+        ("the consideration", "Cold sores:"),
+        ("the last area", "Around the eyes (0.25 mm)"),
     ];
     for (size, name, file_name) in [
         (PrintSize::A4, "A4", "browser-sheet-tailored.pdf"),

@@ -871,6 +871,55 @@ fn actives_fit(
     })
 }
 
+/// Decision D2 on this plan: whatever moved the acids later (a consideration, the week between
+/// actives), peels and laser end no sooner than the acids' day plus the decision's offset.
+fn peels_after_acids(
+    protocol: &Protocol,
+    band: &str,
+    active_days: &[u32],
+    timed_hours: &mut [i64],
+    adjusted: &mut Vec<Adjusted>,
+) {
+    let decision = &protocol.decisions().peels_after_acids;
+    // The loader checked both ids and the offset for every band.
+    let (Some(active), Some(timed), Some(offset)) = (
+        protocol
+            .actives()
+            .iter()
+            .position(|a| a.id == decision.active),
+        protocol
+            .timed_avoid()
+            .iter()
+            .position(|t| t.id == decision.restriction),
+        decision.offset_days.get(band),
+    ) else {
+        return;
+    };
+    let floor = i64::from(active_days[active] + offset) * 24;
+    if timed_hours[timed] >= floor {
+        return;
+    }
+    let spec = &protocol.timed_avoid()[timed];
+    let value = u32::try_from(floor).unwrap_or(u32::MAX);
+    match adjusted.iter_mut().find(|a| a.key == spec.id) {
+        Some(a) => (a.value, a.by) = (value, "not before the acids".into()),
+        None => adjusted.push(Adjusted {
+            key: spec.id.clone(),
+            label: if spec.label.is_empty() {
+                spec.id.clone()
+            } else {
+                spec.label.clone()
+            },
+            unit: "hours".into(),
+            default: u32::try_from(timed_hours[timed]).unwrap_or(0),
+            value,
+            by: "not before the acids".into(),
+            items: spec.items.clone(),
+        }),
+    }
+    timed_hours[timed] = floor;
+}
+
 fn apply<'p>(
     protocol: &'p Protocol,
     r: &Resolved,
@@ -956,6 +1005,13 @@ fn apply<'p>(
     }
     stagger(protocol, &mut active_days, &mut adjusted);
     actives_fit(protocol, r, tailoring, &active_days)?;
+    peels_after_acids(
+        protocol,
+        band,
+        &active_days,
+        &mut timed_hours,
+        &mut adjusted,
+    );
     Ok(Applied {
         tailors: tailors.into_iter().map(|(_, t)| t).collect(),
         timed_hours,

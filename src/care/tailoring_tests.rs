@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::*;
 
 /// Cheeks at 1.0 mm (standard band, face) on Tue 24 Nov 2026 at 10:00 in London (UTC+0).
-fn cheeks(tailoring: Tailoring) -> TreatmentInput {
+pub(super) fn cheeks(tailoring: Tailoring) -> TreatmentInput {
     TreatmentInput {
         areas: vec![TreatedArea {
             area_id: "cheeks".into(),

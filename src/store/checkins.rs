@@ -117,6 +117,7 @@ pub struct OpenRow {
     pub checkin: CheckinRow,
     pub triage: TriageRow,
     pub patient: String,
+    pub patient_phone: Option<String>,
     pub has_photo: bool,
     /// The alert email's status, when one was raised.
     pub alert: Option<String>,
@@ -124,7 +125,7 @@ pub struct OpenRow {
 }
 
 /// Check-ins whose triage asks for attention (anything but `none`), not yet acknowledged,
-/// newest first, with the patient's name, whether there is a photo, the alert's state and
+/// newest first, with the patient's name and phone, whether there is a photo, the alert's state and
 /// the reply-time reminder's.
 pub fn open(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<OpenRow>> {
     checkins::table
@@ -141,6 +142,7 @@ pub fn open(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<OpenRow>> {
             CheckinRow::as_select(),
             TriageRow::as_select(),
             patients::name,
+            patients::phone,
             photos::checkin_id.nullable().is_not_null(),
             alerts::status.nullable(),
             (

@@ -58,6 +58,8 @@ pub struct PatientFields {
     pub name_search: String,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// [`phone_key`] of `phone`.
+    pub phone_search: String,
     pub date_of_birth: Option<NaiveDate>,
     pub email_consent: bool,
     pub consent_by: Option<i64>,
@@ -151,6 +153,30 @@ const FTS_MAX_MATCHES: i64 = 300;
 /// unless a quick count there finds the term common (see [`FTS_MAX_MATCHES`]).
 /// That index folds case beyond ASCII, so it matches every row the `LIKE`
 /// matches and perhaps more; the `LIKE` keeps the result exact.
+/// How many of a phone number's last digits identify it, however it is written: "+44 7700
+/// 900123", "07700 900123" and "7700-900123" all end in 700900123 (and US numbers, with or
+/// without the 1, in their last nine too).
+const PHONE_KEY_DIGITS: usize = 9;
+
+/// A phone number's search key: its last nine digits, or all of them when it has fewer (as
+/// the migration that added the key computes it for older rows).
+pub fn phone_key(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(PHONE_KEY_DIGITS)..]
+        .iter()
+        .collect()
+}
+
+/// A search that is a phone number (digits and the signs people write in numbers, nine digits
+/// or more): its key.
+fn phone_query(query: &str) -> Option<String> {
+    let written_as_number = query
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let key = phone_key(query);
+    (written_as_number && key.len() == PHONE_KEY_DIGITS).then_some(key)
+}
+
 pub fn search(
     conn: &mut DbConn,
     query: &str,
@@ -159,6 +185,16 @@ pub fn search(
 ) -> QueryResult<Vec<PatientRow>> {
     use diesel::dsl::sql;
     use diesel::sql_types::{BigInt, Bool, Text};
+
+    if let Some(key) = phone_query(query.trim()) {
+        return patients::table
+            .filter(patients::phone_search.eq(key))
+            .order((patients::name_search.asc(), patients::id.asc()))
+            .offset(offset)
+            .limit(limit)
+            .select(PatientRow::as_select())
+            .load(conn);
+    }
 
     let query = query.to_lowercase();
     let pattern = like_pattern(&query);
@@ -239,6 +275,7 @@ pub fn erase(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usiz
             patients::name.eq(name),
             patients::email.eq(None::<String>),
             patients::phone.eq(None::<String>),
+            patients::phone_search.eq(""),
             patients::date_of_birth.eq(None::<NaiveDate>),
             patients::email_consent.eq(false),
             patients::consent_by.eq(None::<i64>),

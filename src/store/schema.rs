@@ -105,6 +105,7 @@ diesel::table! {
         version -> BigInt,
         skin_considerations -> Text,
         erased_at -> Nullable<Timestamp>,
+        phone_search -> Text,
     }
 }
 

@@ -419,6 +419,8 @@ pub struct AttentionItem {
     pub checkin: CheckinView,
     pub patient: String,
     pub patient_id: i64,
+    /// The patient's phone and its `tel:` link, to call back from the list.
+    pub phone: Option<(String, String)>,
     /// The alert email's state, when one was raised.
     pub alert: Option<String>,
     /// The reply-time reminder, for a check-in that waits for a reply: (its state, when it
@@ -435,6 +437,10 @@ pub fn needs_attention(conn: &mut DbConn) -> AppResult<Vec<AttentionItem>> {
             patient_id: row.checkin.patient_id,
             checkin: CheckinView::new(row.checkin, row.triage, row.has_photo, tz),
             patient: row.patient,
+            phone: row
+                .patient_phone
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| (clinic::tel_href(&p), p)),
             alert: row.alert,
             reminder: match row.overdue {
                 (Some(status), Some(due)) => Some((status, local_moment(due, tz))),

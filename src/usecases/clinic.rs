@@ -109,6 +109,26 @@ impl Clinic {
     pub fn zone(&self) -> chrono_tz::Tz {
         self.time_zone.tz()
     }
+
+    /// The clinic's phone as a link a patient taps to call.
+    pub fn phone_href(&self) -> String {
+        tel_href(&self.phone)
+    }
+}
+
+/// A `tel:` link for a number as people write it: its digits, and a leading `+` (RFC 3966
+/// has no room for the spaces and brackets of "+44 (0)20 7946 0000"; the "(0)" of a UK
+/// number written for callers abroad is dropped, since it is never dialled after +44).
+pub fn tel_href(number: &str) -> String {
+    let number = number.trim();
+    let international = number.starts_with('+');
+    let number = if international {
+        number.replacen("(0)", "", 1)
+    } else {
+        number.to_string()
+    };
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    format!("tel:{}{digits}", if international { "+" } else { "" })
 }
 
 /// The number patients call for an emergency (the red flags' first group): the clinic's own
@@ -391,6 +411,15 @@ pub fn save_retention(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_phone_number_becomes_a_tel_link_of_its_digits() {
+        use super::tel_href;
+        assert_eq!(tel_href("020 7946 0000"), "tel:02079460000");
+        assert_eq!(tel_href(" +44 (0)20 7946-0000 "), "tel:+442079460000");
+        assert_eq!(tel_href("(310) 555-0100"), "tel:3105550100");
+        assert_eq!(tel_href("+1 310 555 0100"), "tel:+13105550100");
+    }
+
     use super::*;
 
     fn input() -> ClinicInput {

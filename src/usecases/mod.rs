@@ -33,6 +33,7 @@ pub mod reminders;
 pub mod sheet;
 pub mod system;
 pub mod treatments;
+pub mod trial;
 
 /// The unit of work a handler hands to a use case, where it comes from, and
 /// how a database failure looks (the worker tells passing faults from lasting ones).

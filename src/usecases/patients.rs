@@ -116,6 +116,10 @@ fn validate(
         name_search: name.to_lowercase(),
         name,
         email,
+        phone_search: phone
+            .as_deref()
+            .map(store::patients::phone_key)
+            .unwrap_or_default(),
         phone,
         date_of_birth,
         email_consent,

@@ -27,6 +27,8 @@ pub struct Overview {
     pub settings: Vec<(&'static str, String)>,
     /// When the page was made (UTC), for the ages it shows.
     pub now: NaiveDateTime,
+    /// What is not yet set for real patients, each with how to set it; empty when ready.
+    pub not_ready: Vec<String>,
 }
 
 pub enum Backups {
@@ -69,7 +71,21 @@ pub fn overview(
             }
         }
     };
+    let mut not_ready: Vec<String> = super::trial::gaps(settings)
+        .iter()
+        .map(super::trial::Gap::message)
+        .collect();
+    if !super::clinic::get(conn)?.configured {
+        not_ready.push(
+            "The clinic's name, phone and time zone are not saved yet: open Clinic settings."
+                .into(),
+        );
+    }
+    if matches!(backups, Backups::NotConfigured) {
+        not_ready.push("No daily backups: set AFTERCARE_BACKUP_DIR (see Backups below).".into());
+    }
     Ok(Overview {
+        not_ready,
         version: env!("CARGO_PKG_VERSION"),
         database: match settings.database.backend {
             Backend::Sqlite => "SQLite",

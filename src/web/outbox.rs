@@ -187,7 +187,7 @@ pub(super) async fn preview(
 #[derive(Template)]
 #[template(path = "unsubscribe.html")]
 struct UnsubscribePage {
-    clinic: String,
+    clinic: crate::usecases::clinic::Clinic,
     done: bool,
     already: bool,
 }
@@ -214,7 +214,7 @@ pub(super) async fn unsubscribe_form(
         })
         .await?;
     render(&UnsubscribePage {
-        clinic: clinic.name,
+        clinic,
         done: false,
         already: patient.unsubscribed_at.is_some(),
     })
@@ -234,7 +234,7 @@ pub(super) async fn unsubscribe(
         .await?;
     let clinic = state.db(crate::usecases::clinic::get).await?;
     render(&UnsubscribePage {
-        clinic: clinic.name,
+        clinic,
         done: true,
         already: false,
     })

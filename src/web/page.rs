@@ -9,6 +9,8 @@ use super::{cookies, csrf, flash};
 use crate::auth::Role;
 use crate::error::AppError;
 use crate::usecases::accounts::User;
+use crate::usecases::reminders::Status;
+use crate::usecases::trial;
 
 pub struct PageCtx {
     pub user: Option<User>,
@@ -16,6 +18,10 @@ pub struct PageCtx {
     pub flash: Option<flash::Flash>,
     /// Check-ins waiting for someone at the clinic (the navigation's count).
     pub attention: i64,
+    /// What is not yet set up for real patients (the trial banner), for signed-in users.
+    pub trial: Vec<String>,
+    /// Whether mail is written to files: a "sent" email then reads "saved to file".
+    pub mail_to_files: bool,
 }
 
 impl PageCtx {
@@ -27,6 +33,13 @@ impl PageCtx {
     }
     pub fn is_front_desk(&self) -> bool {
         self.has_role(FrontDesk::ROLES)
+    }
+    /// An email's status as staff read it: one written to a file was not sent to anyone.
+    pub fn shown(&self, status: &Status) -> &'static str {
+        match status {
+            Status::Sent if self.mail_to_files => "saved to file",
+            other => other.as_str(),
+        }
     }
     fn has_role(&self, roles: &[Role]) -> bool {
         self.user.as_ref().is_some_and(|u| roles.contains(&u.role))
@@ -47,8 +60,16 @@ impl FromRequest for PageCtx {
             if flash.is_some() {
                 req.extensions_mut().insert(flash::FlashShown);
             }
+            let trial = if session.is_some() {
+                let gaps = trial::gaps(&state.settings);
+                gaps.iter().map(trial::Gap::message).collect()
+            } else {
+                Vec::new()
+            };
             Ok(PageCtx {
                 attention,
+                trial,
+                mail_to_files: trial::mail_to_files(&state.settings),
                 user: session.map(|s| s.user),
                 csrf_token,
                 flash,

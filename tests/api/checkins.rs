@@ -271,7 +271,7 @@ async fn worried_with_an_emergency_item_shows_the_emergency_number_and_alerts_on
         .await
         .unwrap();
     assert!(page.contains("Please call the clinic now"));
-    assert!(page.contains("tel:020 7946 0000") && page.contains("NHS 111"));
+    assert!(page.contains("tel:02079460000") && page.contains("NHS 111"));
     assert!(page.contains("The clinic has been told"));
     assert!(page.contains("Mon to Fri, 9:00 to 17:00"));
     assert_eq!(count_rows(&c.app, "checkin_alerts").await, 2);
@@ -354,6 +354,34 @@ async fn staff_see_it_under_needs_attention_and_acknowledge_it(app: TestApp) {
     let list = c.app.get_text_with(&c.staff, "/attention").await;
     assert!(list.contains("Maya Patel") && list.contains("Yellow spots since this morning"));
     assert!(list.contains("Pus, or spots that spread"));
+    // The front desk calls back from the list: the patient's phone is a link to tap.
+    let patient = scalar(
+        &c.app,
+        &format!(
+            "SELECT patient_id FROM treatments WHERE id = {}",
+            c.treatment
+        ),
+    )
+    .await;
+    let r = c
+        .app
+        .post_form_with(
+            &c.staff,
+            &format!("/patients/{patient}/edit"),
+            &[
+                ("name", "Maya Patel"),
+                ("email", "maya@example.com"),
+                ("email_consent", "yes"),
+                ("phone", "+44 7700 900123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303, "the phone is saved");
+    let list = c.app.get_text_with(&c.staff, "/attention").await;
+    assert!(
+        list.contains("Call: <a class=\"tel\" href=\"tel:+447700900123\">+44 7700 900123</a>"),
+        "the card has no link to call the patient"
+    );
     assert_eq!(list.matches("class=\"acknowledge\"").count(), 1);
     let id = scalar(
         &c.app,

@@ -211,6 +211,103 @@ fn protocol_show_sources_lists_each_source_with_its_publisher_and_the_entries_re
     }
 }
 
+#[test]
+fn protocol_show_decisions_lists_each_decision_with_its_value_and_sources() {
+    let (ok, out, err) = aftercare(
+        &["protocol", "show", "--decisions"],
+        "sqlite://unused.db",
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("Aftercare microneedling protocol version 3: the clinic's decisions"),
+        "{out}"
+    );
+    for part in [
+        "\nD1  decisions.prp_wash\n    value: keep_on_through = \"first-hours\": the prp add-on's \
+         plasma stays on, and washing waits, to superficial 4 h, standard 6 h, deep 8 h\n    \
+         decides: When a patient treated with PRP may first wash",
+        "    sources: calista-prp (spa), 003 (skincare-vendor)\n",
+        "\nD2  decisions.peels_after_acids\n    value: offset_days = superficial 0, standard 0, \
+         deep 0 after \"aha-bha\": \"other-treatments\" ends at superficial 672 h (day 28), \
+         standard 672 h (day 28), deep 1008 h (day 42)\n",
+        "    sources: 001 (clinic), 004 (device-maker), mbla-aftercare (clinic)\n",
+        "\nD3  decisions.redness_limit\n    value: last_day = superficial day 1, standard day 2, \
+         deep day 3: \"redness\" is normal to the end of that day, then a call-now red flag\n",
+        "    sources: 003 (skincare-vendor), 002 (spa), 001 (clinic), chu-2021-safety (peer-reviewed)\n",
+        "\nD4  decisions.shortest_heat_ban\n    value: min_hours = superficial 48 h, standard 72 h, \
+         deep 72 h for \"heat-sweat-water\"\n",
+        "\nD5  decisions.actives_evidence\n    value: schedule = \"vendor-guides\"\n",
+    ] {
+        assert!(out.contains(part), "missing {part:?} in\n{out}");
+    }
+    assert_eq!(out.matches("\n    why this default: ").count(), 5, "{out}");
+}
+
+/// The sample plan's "Seeing changes" phase, as `protocol check` prints it.
+fn results_phase(check_output: &str) -> &str {
+    let start = check_output
+        .find("\nSeeing changes:")
+        .expect("the results phase");
+    let end = check_output
+        .find("\nWHEN YOUR PRODUCTS")
+        .expect("the actives");
+    &check_output[start..end]
+}
+
+#[test]
+fn a_decision_changed_in_a_protocol_file_changes_the_plan_or_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clinic.toml");
+    let (_, toml, _) = aftercare(&["protocol", "show"], "sqlite://unused.db", "");
+    let check = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        aftercare(
+            &["protocol", "check", file.to_str().unwrap()],
+            "sqlite://unused.db",
+            "",
+        )
+    };
+    let edit = |text: &str, from: &str, to: &str| {
+        assert_eq!(text.matches(from).count(), 1, "ambiguous edit {from:?}");
+        text.replacen(from, to, 1)
+    };
+    let peels = "Laser or skin peels on the treated skin.";
+    let (ok, before, err) = check(&toml);
+    assert!(ok, "{err}");
+    assert!(!results_phase(&before).contains(peels), "{before}");
+
+    // D2: 14 days after the acids (day 21 + 14 = day 35) puts peels and laser in the results
+    // phase of the sample's standard band; the form's range must start there too.
+    let later = edit(&toml, "offset_days = 0", "offset_days = 14");
+    let later = edit(
+        &later,
+        "adjust = { superficial = [672, 1000], standard = [672, 1000], deep = [1008, 1300] }",
+        "adjust = { superficial = [1008, 1300], standard = [1008, 1300], deep = [1008, 1300] }",
+    );
+    let (ok, after, err) = check(&later);
+    assert!(ok, "{err}");
+    assert!(results_phase(&after).contains(peels), "{after}");
+
+    // D4: a heat ban range starting below the decision's 72 h is refused, naming both.
+    let shorter = edit(
+        &toml,
+        "adjust = { superficial = [48, 168], standard = [72, 168], deep = [72, 240] }",
+        "adjust = { superficial = [48, 168], standard = [24, 168], deep = [72, 240] }",
+    );
+    let (ok, _, err) = check(&shorter);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "{}: timed_avoid[0] \"heat-sweat-water\": adjust for band \"standard\" starts at 24 h, \
+             below 72 h, the shortest ban a practitioner may choose \
+             ([decisions.shortest_heat_ban] min_hours)",
+            file.display()
+        )),
+        "{err}"
+    );
+}
+
 /// Waits up to a minute for `child` to exit; kills it and fails otherwise.
 pub(crate) fn exit_status_within_a_minute(
     child: &mut std::process::Child,

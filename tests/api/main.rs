@@ -31,3 +31,4 @@ mod smtp_sink;
 mod smtp_tls;
 mod tailoring;
 mod treatments;
+mod trial;

@@ -246,6 +246,7 @@ async fn search_results_are_paged_in_name_order(app: TestApp) {
                         name_search: name.to_lowercase(),
                         email: Some(format!("p{i}@example.com")),
                         phone: None,
+                        phone_search: String::new(),
                         date_of_birth: None,
                         email_consent: false,
                         consent_by: None,
@@ -300,7 +301,53 @@ async fn search_results_are_paged_in_name_order(app: TestApp) {
     assert_eq!(window, expected[10..15]);
 }
 
+/// The front desk types a number the way the patient says it: with or without the country
+/// code, the trunk 0, spaces, dashes or brackets, it finds the patient; an edited number is found
+/// by the new one only, and an erased patient by none.
+async fn a_phone_number_finds_its_patient_however_it_is_written(app: TestApp) {
+    let staff = app.signed_in("staff").await;
+    let add = |name: &'static str, phone: &'static str| {
+        let (app, staff) = (&app, &staff);
+        async move {
+            let r = app
+                .post_form_with(staff, "/patients/new", &[("name", name), ("phone", phone)])
+                .await;
+            assert_eq!(r.status().as_u16(), 303, "{name} added");
+            crate::helpers::id_in_location(&r)
+        }
+    };
+    let maya = add("Maya Patel", "+44 7700 900123").await;
+    let liam = add("Liam Ortega", "(310) 555-0100").await;
+    add("Zoe Ang", "07700 900124").await;
+
+    for written in [
+        "07700 900123",
+        "+44 (0)7700 900123",
+        "7700-900-123",
+        "447700900123",
+    ] {
+        assert_eq!(found(&app, &staff, written).await, [maya], "{written:?}");
+    }
+    for written in ["310 555 0100", "+1 310-555-0100", "13105550100"] {
+        assert_eq!(found(&app, &staff, written).await, [liam], "{written:?}");
+    }
+    // Too short to be a number: searched as text, which no name or email holds.
+    assert!(found(&app, &staff, "900123").await.is_empty());
+
+    let r = app
+        .post_form_with(
+            &staff,
+            &format!("/patients/{maya}/edit"),
+            &[("name", "Maya Patel"), ("phone", "07700 900999")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303, "phone changed");
+    assert!(found(&app, &staff, "07700 900123").await.is_empty());
+    assert_eq!(found(&app, &staff, "+447700900999").await, [maya]);
+}
+
 crate::on_both_databases!(
+    a_phone_number_finds_its_patient_however_it_is_written,
     search_matches_the_middle_of_a_name_or_email_in_any_case,
     quotes_wildcards_and_search_syntax_in_a_query_are_taken_literally,
     one_and_two_character_queries_still_match,

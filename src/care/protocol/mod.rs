@@ -8,11 +8,15 @@
 
 use thiserror::Error;
 
+mod decisions;
 mod types;
 mod validate;
 
+pub use decisions::decisions_as_text;
 pub use types::Publisher;
 
+#[cfg(test)]
+mod decisions_tests;
 #[cfg(test)]
 mod readability;
 #[cfg(test)]
@@ -20,9 +24,10 @@ mod tests;
 
 use types::ProtocolFile;
 pub use types::{
-    Active, Area, AreaClass, Band, ByBand, Cadence, NextSessionSpec, NormalSignSpec, PhaseSpec,
-    RedFlagGroupSpec, Replace, Source, SourceKind, Tailor, TimedAvoid, Tonight, Urgency, DAY,
-    EMERGENCY_NUMBER, GAP, TONIGHT,
+    Active, ActivesEvidence, Area, AreaClass, Band, ByBand, Cadence, Decisions, EvidenceBasis,
+    NextSessionSpec, NormalSignSpec, PeelsAfterAcids, PhaseSpec, PrpWash, RedFlagGroupSpec,
+    RednessLimit, Replace, ShortestHeatBan, Source, SourceKind, Tailor, TimedAvoid, Tonight,
+    Urgency, DAY, EMERGENCY_NUMBER, GAP, TONIGHT,
 };
 use validate::{cited, validate, Invalid};
 
@@ -72,15 +77,19 @@ impl Protocol {
     /// Parses and validates protocol text. `source_name` (usually the file path) only labels
     /// error messages.
     pub fn parse(source_name: &str, toml_text: &str) -> Result<Protocol, ProtocolError> {
-        let file: ProtocolFile = toml::from_str(toml_text).map_err(|e| ProtocolError::Syntax {
-            source_name: source_name.to_string(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
-        validate(&file).map_err(|Invalid { entry, problem }| ProtocolError::Invalid {
+        let mut file: ProtocolFile =
+            toml::from_str(toml_text).map_err(|e| ProtocolError::Syntax {
+                source_name: source_name.to_string(),
+                message: e.to_string().trim_end().to_string(),
+            })?;
+        let invalid = |Invalid { entry, problem }| ProtocolError::Invalid {
             source_name: source_name.to_string(),
             entry,
             problem,
-        })?;
+        };
+        // The decisions first: they set values the rest of the file is checked with.
+        decisions::apply(&mut file).map_err(invalid)?;
+        validate(&file).map_err(invalid)?;
         Ok(Protocol { file })
     }
 
@@ -145,6 +154,10 @@ impl Protocol {
     /// Things done in the same session that change the aftercare (PRP, radiofrequency …).
     pub fn add_ons(&self) -> &[Tailor] {
         &self.file.add_ons
+    }
+    /// The clinic's named decisions (`[decisions]`), already written into the entries they set.
+    pub fn decisions(&self) -> &Decisions {
+        &self.file.decisions
     }
     /// Facts about the patient that change the aftercare; recorded on the patient.
     pub fn considerations(&self) -> &[Tailor] {

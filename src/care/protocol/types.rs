@@ -209,6 +209,18 @@ impl<T> ByBand<T> {
             ByBand::PerBand(m) => m.get(band),
         }
     }
+
+    /// Not written in the file (a value a decision sets).
+    pub fn is_unset(&self) -> bool {
+        matches!(self, ByBand::PerBand(m) if m.is_empty())
+    }
+}
+
+/// Unset: no band has a value.
+impl<T> Default for ByBand<T> {
+    fn default() -> Self {
+        ByBand::PerBand(BTreeMap::new())
+    }
 }
 
 /// Placeholder in a normal sign's texts for its last normal day.
@@ -224,7 +236,9 @@ pub struct NormalSignSpec {
     /// As the box shows it; may contain `{day}` (its last normal day).
     pub text: ByBand<String>,
     /// The last local calendar day after the treatment day (day 0) on which it is normal;
-    /// stretched by the healing factor like the phases.
+    /// stretched by the healing factor like the phases. Left out for the sign of
+    /// `[decisions.redness_limit]`, which sets it.
+    #[serde(default)]
     pub last_day: ByBand<u32>,
     /// The check-in's label once past the window; contains `{day}`.
     pub past_text: String,
@@ -262,7 +276,9 @@ pub struct PhaseSpec {
 pub struct TimedAvoid {
     pub id: String,
     pub items: Vec<String>,
-    /// Band id → hours after the treatment; always a phase boundary of that band.
+    /// Band id → hours after the treatment; always a phase boundary of that band. Left out for
+    /// the restriction of `[decisions.peels_after_acids]`, which sets it.
+    #[serde(default)]
     pub until_hours: BTreeMap<String, u32>,
     /// Staff-facing name on the treatment form; required when `adjust` is given.
     #[serde(default)]
@@ -431,4 +447,111 @@ pub(super) struct ProtocolFile {
     pub add_ons: Vec<Tailor>,
     #[serde(default)]
     pub considerations: Vec<Tailor>,
+    pub decisions: Decisions,
+}
+
+/// The choices the clinic owns (clinical review 2026-12-04, "What the clinic must decide before
+/// signing"), each a named entry of `[decisions]`. The plan reads these values from here only:
+/// [`super::Protocol::parse`] writes them into the entries they govern, and refuses a file that
+/// also sets them there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decisions {
+    /// D1: when a PRP patient may wash.
+    pub prp_wash: PrpWash,
+    /// D2: when peels, laser and the like may come back, relative to the acids.
+    pub peels_after_acids: PeelsAfterAcids,
+    /// D3: the last day redness is normal, per band; after it, a red flag.
+    pub redness_limit: RednessLimit,
+    /// D4: the shortest heat, sweat and swimming ban a practitioner may choose.
+    pub shortest_heat_ban: ShortestHeatBan,
+    /// D5: what the actives schedule rests on.
+    pub actives_evidence: ActivesEvidence,
+}
+
+/// D1: the PRP add-on's plasma stays on through a phase, and the patient may wash when it
+/// ends. That phase must close the base no-wash window, so no line says to wash sooner or later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrpWash {
+    /// The add-on whose `do` lines join the phases from the first through `keep_on_through`.
+    pub add_on: String,
+    /// The phase at whose end the patient may wash.
+    pub keep_on_through: String,
+    /// The base avoid line that forbids washing: every phase through `keep_on_through` carries
+    /// it, and the next phase does not.
+    pub no_wash_line: String,
+    pub decides: String,
+    pub why: String,
+    pub sources: Vec<String>,
+}
+
+/// D2: `restriction` (a timed_avoid) lasts until the end of the phase in which `active`'s day
+/// plus `offset_days` falls, per band.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeelsAfterAcids {
+    pub restriction: String,
+    pub active: String,
+    pub offset_days: ByBand<u32>,
+    pub decides: String,
+    pub why: String,
+    pub sources: Vec<String>,
+}
+
+/// D3: the last normal day of the normal sign `sign`, per band. Past it the sign is a call-now
+/// red flag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RednessLimit {
+    pub sign: String,
+    pub last_day: ByBand<u32>,
+    pub decides: String,
+    pub why: String,
+    pub sources: Vec<String>,
+}
+
+/// D4: no `adjust` range of `restriction` may start below `min_hours` for its band.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShortestHeatBan {
+    pub restriction: String,
+    pub min_hours: ByBand<u32>,
+    pub decides: String,
+    pub why: String,
+    pub sources: Vec<String>,
+}
+
+/// D5: what the `[[actives]]` dates rest on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivesEvidence {
+    pub schedule: EvidenceBasis,
+    /// With `clinician-authored`: the declared source (the clinic's own signed schedule) that
+    /// every active must cite.
+    #[serde(default)]
+    pub schedule_source: Option<String>,
+    pub decides: String,
+    pub why: String,
+    pub sources: Vec<String>,
+}
+
+/// D5's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceBasis {
+    /// The clinic accepts, knowingly, dates that rest on clinic and vendor guides (no
+    /// independent source gives a day).
+    VendorGuides,
+    /// A clinician wrote the schedule and signed it: every active cites `schedule_source`.
+    ClinicianAuthored,
+}
+
+impl EvidenceBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceBasis::VendorGuides => "vendor-guides",
+            EvidenceBasis::ClinicianAuthored => "clinician-authored",
+        }
+    }
 }

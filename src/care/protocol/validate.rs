@@ -8,7 +8,7 @@ use super::{EMAIL_SPARE_DAYS, MAX_DEPTH_MM, MIN_ACTIVE_GAP_DAYS, MIN_DEPTH_MM};
 
 /// Days and hours above this are surely a typo; the bound also keeps all date arithmetic far
 /// from chrono's limits.
-const MAX_DAYS: u32 = 366;
+pub(super) const MAX_DAYS: u32 = 366;
 const MAX_HOURS: u32 = MAX_DAYS * 24;
 /// The healing factor may lengthen a plan up to this many times.
 const MAX_HEALING_FACTOR: f64 = 3.0;
@@ -21,9 +21,9 @@ pub(super) struct Invalid {
     pub problem: String,
 }
 
-type Check = Result<(), Invalid>;
+pub(super) type Check = Result<(), Invalid>;
 
-fn fail<T>(entry: &str, problem: impl Into<String>) -> Result<T, Invalid> {
+pub(super) fn fail<T>(entry: &str, problem: impl Into<String>) -> Result<T, Invalid> {
     Err(Invalid {
         entry: entry.to_string(),
         problem: problem.into(),
@@ -181,6 +181,7 @@ pub(super) fn cited(f: &ProtocolFile) -> Vec<(String, &[String])> {
     all.push(("reminders".into(), &f.reminders.sources));
     all.extend(list("add_ons", &f.add_ons));
     all.extend(list("considerations", &f.considerations));
+    all.extend(super::decisions::cited(&f.decisions));
     for (name, tailors) in [
         ("add_ons", &f.add_ons),
         ("considerations", &f.considerations),
@@ -207,7 +208,7 @@ fn check_filled(entry: &str, texts: Vec<(String, &str)>) -> Check {
     Ok(())
 }
 
-fn check_texts(entry: &str, texts: Vec<(String, &str)>, sources: &[String]) -> Check {
+pub(super) fn check_texts(entry: &str, texts: Vec<(String, &str)>, sources: &[String]) -> Check {
     check_filled(entry, texts)?;
     if sources.is_empty() {
         return fail(
@@ -222,7 +223,7 @@ fn check_texts(entry: &str, texts: Vec<(String, &str)>, sources: &[String]) -> C
 }
 
 /// Names list entries as `phases[3] "day-3"` in messages.
-fn entry_name(list: &str, index: usize, id: &str) -> String {
+pub(super) fn entry_name(list: &str, index: usize, id: &str) -> String {
     format!("{list}[{index}] \"{id}\"")
 }
 
@@ -297,7 +298,7 @@ fn never_sooner(entry: &str, field: &str, values: &[u32], bands: &[Band]) -> Che
     Ok(())
 }
 
-fn at_most(entry: &str, field: &str, value: u32, max: u32) -> Check {
+pub(super) fn at_most(entry: &str, field: &str, value: u32, max: u32) -> Check {
     if value > max {
         return fail(entry, format!("{field} is {value}, more than {max}"));
     }
@@ -405,6 +406,7 @@ pub(super) fn validate(f: &ProtocolFile) -> Check {
             );
         }
     }
+    super::decisions::check(f)?;
     check_citations(f)
 }
 
@@ -491,7 +493,7 @@ impl Entry for NormalSignSpec {
 }
 
 /// A value given once, or for every band and no other: in band order.
-fn by_band<'a, T>(
+pub(super) fn by_band<'a, T>(
     entry: &str,
     field: &str,
     value: &'a ByBand<T>,
@@ -577,7 +579,10 @@ fn check_timed_avoid(timed: &[TimedAvoid], phases: &[PhaseSpec], bands: &[Band])
 /// An adjustable restriction names itself for the form, and its range holds its default.
 fn check_adjustable(f: &ProtocolFile, bands: &[Band]) -> Check {
     let timed = f.timed_avoid.iter().enumerate().map(|(i, t)| {
-        let entry = entry_name("timed_avoid", i, &t.id);
+        let mut entry = entry_name("timed_avoid", i, &t.id);
+        if t.id == f.decisions.peels_after_acids.restriction {
+            entry.push_str(" (its default is set by [decisions.peels_after_acids])");
+        }
         (entry, &t.adjust, &t.until_hours, MAX_HOURS)
     });
     let actives = f.actives.iter().enumerate().map(|(i, a)| {
