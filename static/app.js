@@ -41,10 +41,43 @@ document.addEventListener("DOMContentLoaded", () => {
           if (v) el.setAttribute(attr, v.replace(/_\d+$/, "_" + next));
         }
       }
-      for (const el of row.querySelectorAll(".error")) el.remove();
+      for (const el of row.querySelectorAll(".error, .depth-note")) el.remove();
       for (const el of row.querySelectorAll("input, select")) el.value = "";
       rows.appendChild(row);
       row.querySelector("select").focus();
     });
+  }
+  // A depth outside the area's usual range is flagged as it is typed; the server still asks
+  // for "Yes, this depth is right" before it saves one.
+  const depthNote = (row) => {
+    const select = row.querySelector("select");
+    const input = row.querySelector("input[data-depth]");
+    if (!select || !input) return;
+    let note = row.querySelector(".depth-note");
+    const usual = select.selectedOptions[0] && select.selectedOptions[0].dataset.usual;
+    const depth = parseFloat(input.value.replace(",", "."));
+    let text = "";
+    if (usual && Number.isFinite(depth)) {
+      const [low, high] = usual.split(" ").map(Number);
+      const label = select.selectedOptions[0].textContent;
+      if (depth > high || depth < low) {
+        text = `${depth > high ? "Deeper" : "Shallower"} than usual: ${label} is usually treated at ${low}–${high} mm. Check it before you record.`;
+      }
+    }
+    if (!text) {
+      if (note) note.remove();
+      return;
+    }
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "depth-note warning";
+      note.setAttribute("role", "status");
+      input.insertAdjacentElement("afterend", note);
+    }
+    note.textContent = text;
+  };
+  if (rows) {
+    rows.addEventListener("input", (e) => depthNote(e.target.closest("tr.area-row")));
+    rows.addEventListener("change", (e) => depthNote(e.target.closest("tr.area-row")));
   }
 });

@@ -24,8 +24,9 @@ mod tailoring_tests;
 
 pub use plan::{
     adjustables, compute_plan, ActiveReturn, Adjustable, Adjusted, AreaNotes, AvoidUntil,
-    EmailContent, Moment, NextSession, NormalSign, Phase, Plan, PlanArea, PlanBand, PlanError,
-    RedFlagGroup, RedFlagList, Reminder, ReminderKind, Tailoring, TreatedArea, TreatmentInput,
+    ClockChange, EmailContent, Moment, NextSession, NormalSign, Phase, Plan, PlanArea, PlanBand,
+    PlanError, RedFlagGroup, RedFlagList, Reminder, ReminderKind, Tailoring, TreatedArea,
+    TreatmentInput,
 };
 pub use protocol::{
     depth_hint, format_mm, Protocol, ProtocolError, DEFAULT_PROTOCOL_TOML, MAX_DEPTH_MM,

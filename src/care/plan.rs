@@ -11,7 +11,7 @@ use super::protocol::{
     format_mm, sign_day_refs, NormalSignSpec, Protocol, Tailor, Urgency, DAY, GAP, MAX_DEPTH_MM,
     MIN_DEPTH_MM, TONIGHT,
 };
-use super::schedule::{at_local_hour, utc_to_local};
+use super::schedule::{at_local_hour, offset_changes, utc_to_local};
 
 /// Treatments outside these years are refused: far outside any real use, and the bound keeps
 /// every date computed from them safely inside chrono's range.
@@ -215,6 +215,10 @@ pub struct Plan {
     /// Notes of the add-ons and considerations, once each, under their label.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_notes: Vec<AreaNotes>,
+    /// The clock changes between the treatment and the end of the last phase, so the sheet and
+    /// emails can say why later times read shifted (review L9). Empty in plans stored before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clock_changes: Vec<ClockChange>,
 }
 
 /// A sign that is normal up to a day of healing (redness, a tight feeling …).
@@ -229,6 +233,21 @@ pub struct NormalSign {
     pub past_text: String,
     /// How a tick past the window triages: tell-us or call-now.
     pub past_urgency: Urgency,
+    /// The red flag, as the plan words it, that names this sign's last day ("redness that has
+    /// not faded by the end of day 2"), when it is at least as urgent: past the window the
+    /// check-in offers that flag alone rather than both. None in plans stored before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub red_flag: Option<String>,
+}
+
+/// A daylight-saving (or other) change of the clinic's clocks while the skin heals: phase
+/// boundaries after it read shifted on the clock, though the healing time is the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClockChange {
+    /// When the clocks changed (the local time is the one after the change).
+    pub at: Moment,
+    /// How far the clocks moved: +60 forward, -60 back.
+    pub minutes: i32,
 }
 
 /// A restriction this plan changed: from the default to `value`, by whom.
@@ -448,6 +467,17 @@ impl Plan {
         find_phase(&self.phases, at)
     }
 
+    /// The phase an email sent at `send_at` describes: the one in progress when as many hours
+    /// have passed as the clinic's clock shows (see [`by_clock`]). Plans stored before clock
+    /// changes were recorded keep the phase in progress at `send_at`, as their emails had.
+    pub fn email_phase(&self, send_at: DateTime<Utc>) -> Option<&Phase> {
+        if self.clock_changes.is_empty() {
+            return self.phase_at(send_at);
+        }
+        let tz: Tz = self.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        self.phase_at(by_clock(self.treated_at, utc_to_local(tz, send_at)))
+    }
+
     /// The content of the email for reminder `key`, sent at `send_at`. The evening email always
     /// carries the Tonight list, since the first phase may be over before the evening.
     pub fn email_content(&self, key: &str, send_at: DateTime<Utc>) -> EmailContent<'_> {
@@ -469,7 +499,7 @@ impl Plan {
                 .map(|s| s.text.clone())
                 .collect()
         };
-        let phase = self.phase_at(send_at).or_else(|| self.phases.last());
+        let phase = self.email_phase(send_at).or_else(|| self.phases.last());
         let ended: Vec<&String> = self
             .avoid_until
             .iter()
@@ -497,6 +527,13 @@ impl Plan {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// The instant as long after the treatment as the clinic's clock shows at `send_local`. Morning
+/// emails go out 24 clock hours apart, so across a clock change (a 25-hour night) each whole-day
+/// phase still gets one (review M7); with no change in between, this is the send time itself.
+fn by_clock(treated: Moment, send_local: NaiveDateTime) -> DateTime<Utc> {
+    treated.utc + (send_local - treated.local)
 }
 
 fn find_phase(phases: &[Phase], at: DateTime<Utc>) -> Option<&Phase> {
@@ -611,6 +648,13 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
     let [from, to] = r.next_session_days;
     let band = &protocol.bands()[r.band];
     let normal_signs = normal_signs(protocol, &r, &applied);
+    let clock_changes = offset_changes(r.tz, r.treated_utc, phases[phases.len() - 1].ends_at.utc)
+        .into_iter()
+        .map(|(at, minutes)| ClockChange {
+            at: moment(r.tz, at),
+            minutes,
+        })
+        .collect();
     let fill_days = |text: &str| {
         let mut out = text.to_string();
         for id in sign_day_refs(text) {
@@ -620,7 +664,7 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
         }
         out
     };
-    Ok(Plan {
+    let mut plan = Plan {
         protocol_name: protocol.name().to_string(),
         protocol_version: protocol.version().to_string(),
         disclaimer: protocol.disclaimer().to_string(),
@@ -697,7 +741,25 @@ pub fn compute_plan(protocol: &Protocol, input: &TreatmentInput) -> Result<Plan,
             .collect(),
         adjusted: applied.adjusted,
         normal_signs,
-    })
+        clock_changes,
+    };
+    link_red_flags(protocol, &mut plan);
+    Ok(plan)
+}
+
+/// Links each sign to the red flag that names its last day (`{day:<sign>}`), when that flag is
+/// at least as urgent as the sign past its window: the flag then says all the sign would.
+fn link_red_flags(protocol: &Protocol, plan: &mut Plan) {
+    for (group, spec) in plan.red_flags.groups.iter().zip(protocol.red_flags()) {
+        for (shown, item) in group.items.iter().zip(&spec.items) {
+            for id in sign_day_refs(item) {
+                let sign = plan.normal_signs.iter_mut().find(|s| s.id == id);
+                if let Some(sign) = sign.filter(|s| group.urgency <= s.past_urgency) {
+                    sign.red_flag = Some(shown.clone());
+                }
+            }
+        }
+    }
 }
 
 /// The plan's normal signs: the protocol's (those for its areas), then those of its add-ons and
@@ -733,6 +795,7 @@ fn normal_signs(protocol: &Protocol, r: &Resolved, applied: &Applied) -> Vec<Nor
                 last_day,
                 past_text: spec.past_text.replace(DAY, &day),
                 past_urgency: spec.past_urgency,
+                red_flag: None,
             }
         })
         .collect()
@@ -799,11 +862,29 @@ fn restriction(
     Ok(value)
 }
 
+/// Actives of one kind, (weaker, stronger) by id: the stronger never comes back before the
+/// weaker (review L2: shop retinol first, then prescription retinoids, even when a practitioner
+/// moves shop retinol later than the prescription day).
+const WEAKER_FIRST: &[(&str, &str)] = &[("retinol", "prescription-retinoids")];
+
 /// Keeps actives a week apart after tailoring moved some (clinical review, item 2: one product
-/// at a time, so a reaction can be traced). Only ever moves an active later.
+/// at a time, so a reaction can be traced), and each stronger active of a [`WEAKER_FIRST`] pair
+/// after its weaker one. Only ever moves an active later.
 fn stagger(protocol: &Protocol, days: &mut [u32], adjusted: &mut Vec<Adjusted>) {
+    let index = |id: &str| protocol.actives().iter().position(|a| a.id == id);
+    let weaker_of = |i: usize| {
+        WEAKER_FIRST
+            .iter()
+            .filter(|(_, stronger)| index(stronger) == Some(i))
+            .find_map(|(weaker, _)| index(weaker))
+    };
+    // A stronger active sorts after its weaker one; days then only grow along the order.
+    let sort_key = |i: usize| match weaker_of(i) {
+        Some(w) => (days[i].max(days[w]), 1, i),
+        None => (days[i], 0, i),
+    };
     let mut order: Vec<usize> = (0..days.len()).collect();
-    order.sort_by_key(|&i| (days[i], i));
+    order.sort_by_key(|&i| sort_key(i));
     for k in 1..order.len() {
         let (before, i) = (days[order[k - 1]], order[k]);
         let earliest = before + super::protocol::MIN_ACTIVE_GAP_DAYS;
@@ -1106,10 +1187,20 @@ fn moment(tz: Tz, utc: DateTime<Utc>) -> Moment {
     }
 }
 
+/// The first day's length: an offset within it stays within it when stretched.
+const FIRST_DAY_HOURS: i64 = 24;
+
 /// Hours stretched by the healing factor. Every boundary goes through this same function, so
-/// phases stay contiguous, and it never shrinks (factor >= 1) or reorders them.
+/// phases stay contiguous, and it never shrinks (factor >= 1) or reorders them. An offset within
+/// the first 24 hours is stretched no further than 24 hours (review L4): the slower body skin
+/// lengthens what comes after, while "the first day" never runs into day 2's email.
 fn stretch_hours(hours: u32, factor: f64) -> i64 {
-    (f64::from(hours) * factor).round() as i64
+    let stretched = (f64::from(hours) * factor).round() as i64;
+    if i64::from(hours) <= FIRST_DAY_HOURS {
+        stretched.min(FIRST_DAY_HOURS)
+    } else {
+        stretched
+    }
 }
 
 /// The moment `hours` (stretched by the healing factor) after the treatment.
@@ -1275,6 +1366,20 @@ fn area_notes(protocol: &Protocol, r: &Resolved) -> Vec<AreaNotes> {
     notes
 }
 
+/// Said after an email subject's one headline when the email has more news (review L11).
+pub const AND_MORE: &str = ", and more";
+
+/// The headline an email subject names: the first alone, so merged subjects stay short (review
+/// L11: three joined headlines made a subject of over 100 characters), with "and more" when
+/// the email says more.
+fn subject_headline(headlines: &[&str]) -> String {
+    match headlines {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [first, ..] => format!("{first}{AND_MORE}"),
+    }
+}
+
 /// What goes out on one local day after the evening email.
 #[derive(Default)]
 struct DayEmail {
@@ -1298,7 +1403,12 @@ fn reminders(
 ) -> Vec<Reminder> {
     let cadence = protocol.reminders();
     // The protocol makes the last phase outlast every email; the fallback only avoids a panic.
-    let phase_at = |at: DateTime<Utc>| find_phase(phases, at).unwrap_or(&phases[phases.len() - 1]);
+    // The phase an email describes (see [`Plan::email_phase`]).
+    let treated = moment(r.tz, r.treated_utc);
+    let phase_at = |at: DateTime<Utc>| {
+        find_phase(phases, by_clock(treated, utc_to_local(r.tz, at)))
+            .unwrap_or(&phases[phases.len() - 1])
+    };
     let day_of = |utc: DateTime<Utc>| {
         let days = (utc_to_local(r.tz, utc).date() - r.treated_date).num_days();
         u32::try_from(days).unwrap_or(0)
@@ -1349,11 +1459,11 @@ fn reminders(
             continue;
         }
         let phase = phase_at(send_at);
-        let mut headlines: Vec<&str> = Vec::new();
+        // The news first: a milestone's headline before the phase's.
+        let mut headlines: Vec<&str> = email.milestones.iter().map(|(_, h)| h.as_str()).collect();
         if email.daily {
             headlines.push(&phase.headline);
         }
-        headlines.extend(email.milestones.iter().map(|(_, h)| h.as_str()));
         let key = match (email.daily, email.milestones.first()) {
             (false, Some((key, _))) => key.clone(),
             _ => format!("day-{day}"),
@@ -1371,7 +1481,7 @@ fn reminders(
             subject: cadence
                 .day_subject
                 .replace("{day}", &day.to_string())
-                .replace("{headline}", &headlines.join("; ")),
+                .replace("{headline}", &subject_headline(&headlines)),
             milestones: email.milestones.into_iter().map(|(k, _)| k).collect(),
         });
     }

@@ -108,15 +108,19 @@ fn worked_example_superficial_periorbital_in_new_york() {
         &[
             ("first-hours", "2026-10-30T16:00:00", "2026-10-30T20:00:00"), // 0–4 h
             ("first-day", "2026-10-30T20:00:00", "2026-10-31T16:00:00"),   // 4–24 h
-            // 36 h = 1 Nov 08:00 UTC = 03:00 EST.
-            ("day-2", "2026-10-31T16:00:00", "2026-11-01T03:00:00"),
-            ("day-3", "2026-11-01T03:00:00", "2026-11-01T15:00:00"), // 48 h = 1 Nov 20:00 UTC
-            ("days-4-7", "2026-11-01T15:00:00", "2026-11-04T15:00:00"), // 120 h
+            // Whole days (M7): 48 h = 1 Nov 20:00 UTC = 15:00 EST.
+            ("day-2", "2026-10-31T16:00:00", "2026-11-01T15:00:00"),
+            ("day-3", "2026-11-01T15:00:00", "2026-11-02T15:00:00"), // 72 h = 2 Nov 20:00 UTC
+            ("days-4-7", "2026-11-02T15:00:00", "2026-11-04T15:00:00"), // 120 h
             ("weeks-2-4", "2026-11-04T15:00:00", "2026-11-27T15:00:00"), // 672 h = 28 days
             ("results", "2026-11-27T15:00:00", "2026-12-11T15:00:00"), // 1008 h = 42 days
         ],
     );
-    assert_eq!(plan.phases[2].ends_at.utc, utc("2026-11-01T08:00:00Z"));
+    assert_eq!(plan.phases[2].ends_at.utc, utc("2026-11-01T20:00:00Z"));
+    // The clocks go back an hour at 06:00 UTC on 1 Nov (L9).
+    assert_eq!(plan.clock_changes.len(), 1);
+    assert_eq!(plan.clock_changes[0].minutes, -60);
+    assert_eq!(plan.clock_changes[0].at.local.date(), date("2026-11-01"));
     assert_eq!(plan.healed_by.local, local("2026-11-27T15:00:00"));
     // Superficial: vitamin C day 4, retinol day 11, acids day 18, and prescription retinoids
     // not before the standard band's day 28.
@@ -183,14 +187,14 @@ fn worked_example_superficial_periorbital_in_new_york() {
         [
             "Tonight: how to look after your skin",
             "Day 1 after your treatment: keep your skin clean and calm",
-            // 08:00 EST on 1 Nov is 41 h in: the skin is in the day-3 phase (36–48 h).
-            "Day 2 after your treatment: let the flakes come off by themselves",
-            "Day 3 after your treatment: sunscreen every day, even indoors",
+            // 08:00 EST on 1 Nov is 41 h in: the day-2 phase (24–48 h); 2 Nov is 65 h in.
+            "Day 2 after your treatment: gentle cleansing and SPF",
+            "Day 3 after your treatment: let the flakes come off by themselves",
             "Day 4 after your treatment: vitamin C can come back",
             "Day 11 after your treatment: retinol can come back",
             "Day 18 after your treatment: exfoliating acids can come back",
-            "Day 28 after your treatment: prescription retinoids can come back; how changes show \
-             over time; time to book your next session",
+            // Three headlines: the first, and "and more" (L11).
+            "Day 28 after your treatment: prescription retinoids can come back, and more",
         ]
     );
     let kinds: Vec<ReminderKind> = plan.reminders.iter().map(|r| r.kind).collect();
@@ -292,12 +296,17 @@ fn worked_example_standard_cheeks_and_forehead_in_london() {
     );
     assert_eq!(
         plan.reminders[5].subject,
-        "Day 5 after your treatment: sunscreen every day, even indoors; vitamin C can come back"
+        "Day 5 after your treatment: vitamin C can come back, and more"
     );
+    // The clocks go forward an hour at 01:00 UTC on 29 Mar (L9).
+    assert_eq!(plan.clock_changes.len(), 1);
+    assert_eq!(plan.clock_changes[0].minutes, 60);
+    assert_eq!(plan.clock_changes[0].at.local.date(), date("2026-03-29"));
 }
 
 /// 2.0 mm on the tummy, London, Friday 18 December 2026 11:00 GMT, emails at 09:00. Deep band;
-/// body: every offset × 1.5, 3 extra morning emails, and actives on the deep schedule. The plan
+/// body: every offset × 1.5 (within the first 24 h, no further than 24 h), 3 extra morning
+/// emails, and actives on the deep schedule. The plan
 /// runs over the new year into March 2027 (before the clocks change on 28 March).
 #[test]
 fn worked_example_deep_abdomen_over_the_new_year() {
@@ -312,8 +321,8 @@ fn worked_example_deep_abdomen_over_the_new_year() {
         &plan,
         &[
             ("first-hours", "2026-12-18T11:00:00", "2026-12-18T23:00:00"), // 8 h × 1.5 = 12 h
-            ("first-day", "2026-12-18T23:00:00", "2026-12-20T17:00:00"),   // 36 × 1.5 = 54 h
-            ("day-2", "2026-12-20T17:00:00", "2026-12-22T23:00:00"),       // 72 × 1.5 = 108 h
+            ("first-day", "2026-12-18T23:00:00", "2026-12-19T11:00:00"),   // 24 h, not 36 (L4)
+            ("day-2", "2026-12-19T11:00:00", "2026-12-22T23:00:00"),       // 72 × 1.5 = 108 h
             ("day-3", "2026-12-22T23:00:00", "2026-12-25T23:00:00"),       // 120 × 1.5 = 180 h
             ("days-4-7", "2026-12-25T23:00:00", "2027-01-02T11:00:00"),    // 240 × 1.5 = 360 h
             ("weeks-2-4", "2027-01-02T11:00:00", "2027-02-19T11:00:00"),   // 1008 × 1.5 = 63 days
@@ -890,4 +899,69 @@ fn a_plan_stored_under_version_1_still_reads_back() {
         let content = plan.email_content(&r.key, r.send_at);
         assert!(content.tonight.is_empty() && content.normal.is_empty());
     }
+}
+
+/// Review L4: the first day ("Healing starts") ends within 24 hours of the treatment for deep
+/// face and body plans too, so the day-2 morning email is never in it, at any treatment hour.
+#[test]
+fn the_first_day_never_runs_into_day_2_for_deep_and_body_plans() {
+    for areas in [
+        &[("cheeks", 2.0)][..],
+        &[("abdomen", 2.0)],
+        &[("back", 2.5)],
+    ] {
+        for hour in ["08:00", "12:00", "20:00", "23:30"] {
+            let plan = plan_for(&treatment(
+                areas,
+                &format!("2026-06-10T{hour}:00"),
+                "Europe/London",
+                9,
+            ));
+            let first_day = plan.phases.iter().find(|p| p.id == "first-day").unwrap();
+            let hours = (first_day.ends_at.utc - plan.treated_at.utc).num_hours();
+            assert!(hours <= 24, "{areas:?} at {hour}: ends {hours} h in");
+            assert!(first_day.ends_at.local.date() <= date("2026-06-11"));
+            let day_2 = plan.reminders.iter().find(|r| r.day == 2).unwrap();
+            assert_ne!(day_2.phase_id, "first-day", "{areas:?} at {hour}");
+        }
+    }
+}
+
+/// Review L11: a subject names one headline, the news first, and "and more" when the email
+/// says more, so no subject of any band, area or tailoring runs past 78 characters (the
+/// line length RFC 5322 recommends).
+#[test]
+fn merged_subjects_name_one_headline_and_stay_short() {
+    let protocol = Protocol::default_protocol();
+    let mut merged = 0;
+    for area in protocol.areas() {
+        for depth in [0.25, 1.0, 2.0] {
+            for (add_ons, considerations) in [
+                (vec![], vec![]),
+                (vec!["rf".to_string()], vec!["darker-skin".to_string()]),
+                (vec!["prp".to_string()], vec!["cold-sores".to_string()]),
+            ] {
+                let mut input = treatment(&[(&area.id, depth)], "2026-06-10T14:30:00", "UTC", 9);
+                input.tailoring = Tailoring {
+                    add_ons,
+                    considerations,
+                    ..Tailoring::default()
+                };
+                let plan = plan_for(&input);
+                for r in &plan.reminders {
+                    let subject = &r.subject;
+                    assert!(subject.chars().count() <= 78, "{subject}");
+                    assert!(!subject.contains(';'), "{subject}");
+                    let headlines = r.milestones.len() + usize::from(r.kind == ReminderKind::Daily);
+                    assert_eq!(
+                        subject.ends_with(super::plan::AND_MORE),
+                        headlines > 1,
+                        "{subject}"
+                    );
+                    merged += usize::from(headlines > 1);
+                }
+            }
+        }
+    }
+    assert!(merged > 0, "some emails merge headlines");
 }

@@ -183,7 +183,7 @@ fn check_plan(input: &TreatmentInput) -> Result<(), TestCaseError> {
     for reminder in &plan.reminders {
         prop_assert!(reminder.send_at > treated.utc);
         prop_assert_eq!(
-            &plan.phase_at(reminder.send_at).unwrap().id,
+            &plan.email_phase(reminder.send_at).unwrap().id,
             &reminder.phase_id
         );
     }
@@ -256,12 +256,16 @@ fn check_version_2_rules(input: &TreatmentInput, plan: &Plan) -> Result<(), Test
 
     for (i, reminder) in plan.reminders.iter().enumerate() {
         let content = plan.email_content(&reminder.key, reminder.send_at);
-        // The phase in force: the last to have started by the send time.
+        // The phase in force: the last to have started by the send time, counted in the hours
+        // the clinic's clock shows since the treatment (24 a day even across a clock change,
+        // so each whole-day phase gets its morning email).
+        let send_local = local_of(tz_of(input), reminder.send_at);
+        let clock_hours = send_local - plan.treated_at.local;
         let in_force = plan
             .phases
             .iter()
             .rev()
-            .find(|p| p.starts_at.utc <= reminder.send_at)
+            .find(|p| p.starts_at.utc - plan.treated_at.utc <= clock_hours)
             .unwrap();
         prop_assert_eq!(content.phase, Some(in_force), "{}", reminder.key);
         let spec = protocol
@@ -497,6 +501,13 @@ proptest! {
         // Adjusted or not, the plan keeps every guarantee (ordered, contiguous phases; emails
         // in order and inside the phases).
         check_plan(&input)?;
+        // Review L2: prescription retinoids come back a week after shop retinol at the earliest.
+        let day = |key: &str| plan.actives.iter().find(|a| a.key == key).map(|a| a.day);
+        if let (Some(shop), Some(prescribed)) =
+            (day("active-retinol"), day("active-prescription-retinoids"))
+        {
+            prop_assert!(prescribed >= shop + 7, "retinol {shop}, prescription {prescribed}");
+        }
         let (hours, days) = lengths(&plan);
         let (base_hours, base_days) = lengths(&untailored);
         let band = &plan.band.id;

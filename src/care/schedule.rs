@@ -9,7 +9,9 @@
 //! - **repeated** (01:30 on the fall-back night in New York): the earlier of the two instants, so
 //!   the email is not an hour late.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 
 /// The longest real gap is a whole skipped day (Pacific/Apia, 2011-12-30); search past it.
@@ -39,6 +41,39 @@ pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 pub fn at_local_hour(tz: Tz, date: NaiveDate, hour: u32) -> DateTime<Utc> {
     let time = NaiveTime::from_hms_opt(hour.min(23), 0, 0).unwrap_or(NaiveTime::MIN);
     local_to_utc(tz, date.and_time(time))
+}
+
+/// Every change of the zone's offset from UTC after `from` and up to `to` (daylight saving, or
+/// a zone changing its standard time): the first minute on the new clock, and how many minutes
+/// the clocks moved (+60 forward, -60 back). Zones change at most a few times a year, so an
+/// hourly walk finds each one, and halving narrows it to the minute.
+pub fn offset_changes(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, i32)> {
+    let offset = |t: DateTime<Utc>| {
+        tz.offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc()
+    };
+    let mut changes = Vec::new();
+    let (mut at, mut before) = (from, offset(from));
+    while at < to {
+        let next = (at + Duration::hours(1)).min(to);
+        let after = offset(next);
+        if after != before {
+            let (mut old, mut new) = (at, next);
+            while new - old > Duration::minutes(1) {
+                let mid = old + (new - old) / 2;
+                if offset(mid) == before {
+                    old = mid;
+                } else {
+                    new = mid;
+                }
+            }
+            changes.push((new, (after - before) / 60));
+            before = after;
+        }
+        at = next;
+    }
+    changes
 }
 
 /// The clinic's wall-clock time of a UTC instant (always exists and is unique).
@@ -116,6 +151,40 @@ mod tests {
             at_local_hour(london, date("2026-10-25"), 1),
             utc("2026-10-25T00:00:00Z")
         );
+    }
+
+    #[test]
+    fn offset_changes_finds_each_clock_change_with_its_direction() {
+        let london: Tz = "Europe/London".parse().unwrap();
+        // Spring forward 2026-03-29 at 01:00 UTC; fall back 2026-10-25 at 01:00 UTC.
+        let changes = offset_changes(
+            london,
+            utc("2026-03-27T14:30:00Z"),
+            utc("2026-11-01T00:00:00Z"),
+        );
+        assert_eq!(changes.len(), 2);
+        let (forward, back) = (changes[0], changes[1]);
+        assert_eq!(forward.1, 60);
+        assert_eq!(back.1, -60);
+        for (at, exact) in [
+            (forward.0, utc("2026-03-29T01:00:00Z")),
+            (back.0, utc("2026-10-25T01:00:00Z")),
+        ] {
+            assert!(at >= exact && at - exact <= Duration::minutes(1), "{at}");
+        }
+        assert!(offset_changes(
+            london,
+            utc("2026-04-01T00:00:00Z"),
+            utc("2026-06-01T00:00:00Z")
+        )
+        .is_empty());
+        let lord_howe: Tz = "Australia/Lord_Howe".parse().unwrap();
+        let half = offset_changes(
+            lord_howe,
+            utc("2026-10-01T00:00:00Z"),
+            utc("2026-10-10T00:00:00Z"),
+        );
+        assert_eq!(half.iter().map(|c| c.1).collect::<Vec<_>>(), vec![30]);
     }
 
     #[test]

@@ -203,9 +203,10 @@ fn patients_see_their_own_words_for_add_ons_and_considerations() {
 }
 
 /// Vitamin C on day 28 and retinol on day 35 are each in range for cheeks (standard), but
-/// actives come back a week apart: prescription retinoids move to day 35 and retinol to day 42,
-/// the day the plan's last phase ends. Retinol's email would then go out after the plan ends
-/// (here: day 42 at 09:00, the plan ending at 08:00), so the engine refuses, naming retinol.
+/// actives come back a week apart and prescription retinoids after shop retinol: they move to
+/// day 42, the day the plan's last phase ends. Their email would then go out after the plan
+/// ends (here: day 42 at 09:00, the plan ending at 08:00), so the engine refuses, naming
+/// retinol, the practitioner's latest choice.
 #[test]
 fn spacing_actives_never_pushes_an_email_past_the_end_of_the_plan() {
     let protocol = Protocol::default_protocol();
@@ -224,12 +225,13 @@ fn spacing_actives_never_pushes_an_email_past_the_end_of_the_plan() {
     let err = compute_plan(&protocol, &input).unwrap_err();
     assert_eq!(err.field(), "adjust_active-retinol");
     assert!(err.to_string().contains("day 42"), "{err}");
-    // Vitamin C on day 14 leaves room: acids 21, prescription retinoids 28, retinol 35.
+    // Vitamin C on day 14 and retinol on day 30 leave room: acids 21, retinol 30, and
+    // prescription retinoids a week after retinol, on day 37.
     let fits = TreatmentInput {
         tailoring: Tailoring {
             adjustments: [
                 ("active-vitamin-c".to_string(), 14),
-                ("active-retinol".to_string(), 35),
+                ("active-retinol".to_string(), 30),
             ]
             .into(),
             ..Tailoring::default()
@@ -238,7 +240,46 @@ fn spacing_actives_never_pushes_an_email_past_the_end_of_the_plan() {
     };
     let plan = compute_plan(&protocol, &fits).unwrap_or_else(|e| panic!("{e}"));
     let days: Vec<u32> = plan.actives.iter().map(|a| a.day).collect();
-    assert_eq!(days, [14, 35, 21, 28]);
+    assert_eq!(days, [14, 30, 21, 37]);
     let end = plan.phases.last().unwrap().ends_at.utc;
     assert!(plan.reminders.iter().all(|r| r.send_at < end));
+}
+
+/// Review L2: prescription retinoids are stronger than shop retinol, so they never come back
+/// before it, even when a practitioner moves shop retinol past their day (28 standard, 35
+/// deep): they come a week after it, marked adjusted; where that runs past the plan, the
+/// practitioner's retinol day is refused.
+#[test]
+fn prescription_retinoids_never_come_back_before_shop_retinol() {
+    let day = |plan: &Plan, key: &str| plan.actives.iter().find(|a| a.key == key).unwrap().day;
+    let (retinol, prescription) = ("active-retinol", "active-prescription-retinoids");
+    // Standard: retinol on day 30 (in range 14-35) puts prescription retinoids on day 37.
+    let later = plan(adjust(retinol, 30));
+    assert_eq!((day(&later, retinol), day(&later, prescription)), (30, 37));
+    let moved = later
+        .adjusted
+        .iter()
+        .find(|a| a.key == prescription)
+        .unwrap();
+    assert_eq!((moved.default, moved.value), (28, 37));
+    // Deep (the whole range): retinol on day 35 puts them on day 42, inside the deep plan.
+    for chosen in 21..=35 {
+        let input = TreatmentInput {
+            areas: vec![TreatedArea {
+                area_id: "cheeks".into(),
+                depth_mm: 2.0,
+            }],
+            ..cheeks(adjust(retinol, chosen))
+        };
+        let deep = compute_plan(&Protocol::default_protocol(), &input).unwrap();
+        assert!(
+            day(&deep, prescription) >= day(&deep, retinol) + 7,
+            "retinol day {chosen}"
+        );
+    }
+    // Standard, retinol on day 35: day 42 is past the plan's last product day (40).
+    let err =
+        compute_plan(&Protocol::default_protocol(), &cheeks(adjust(retinol, 35))).unwrap_err();
+    assert_eq!(err.field(), "adjust_active-retinol");
+    assert!(err.to_string().contains("Prescription retinoids"), "{err}");
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::care::{Plan, ReminderKind};
 use crate::dates::{long_date, short_moment, time};
 use crate::usecases::clinic::Clinic;
-use crate::usecases::sheet::{flag_groups, FlagGroup};
+use crate::usecases::sheet::{clock_notes, flag_groups, FlagGroup};
 
 pub struct Milestone {
     pub title: String,
@@ -31,6 +31,8 @@ pub struct ReminderEmail {
     pub greeting: String,
     pub subject: String,
     pub intro: String,
+    /// Why the sheet's times after a clock change read shifted: in the first email after it.
+    pub clock_notes: Vec<String>,
     pub phase_name: String,
     pub phase_skin: String,
     pub do_items: Vec<String>,
@@ -196,6 +198,21 @@ fn adjusted_lines(plan: &Plan, send_at: DateTime<Utc>) -> Vec<String> {
     lines
 }
 
+/// The clock notes (see [`clock_notes`]) of the email for reminder `key`: the first email the
+/// plan sends after each change carries its note.
+fn clock_notes_for(plan: &Plan, key: &str) -> Vec<String> {
+    clock_notes(plan)
+        .into_iter()
+        .filter(|(at, _)| {
+            plan.reminders
+                .iter()
+                .find(|r| r.send_at >= *at)
+                .is_some_and(|r| r.key == key)
+        })
+        .map(|(_, note)| note)
+        .collect()
+}
+
 /// Composes the email for the reminder `key` of `plan`, sent at `send_at`.
 /// `fallback_subject` is used if the key is no longer in the plan.
 #[allow(clippy::too_many_arguments)]
@@ -248,6 +265,11 @@ pub fn compose(
         greeting: format!("Hello {first_name},"),
         subject: reminder.map_or_else(|| fallback_subject.to_string(), |r| r.subject.clone()),
         intro,
+        clock_notes: if sheet_only {
+            Vec::new()
+        } else {
+            clock_notes_for(plan, key)
+        },
         phase_name: phase.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
         phase_skin: phase.as_ref().map(|p| p.skin.clone()).unwrap_or_default(),
         do_items: phase
@@ -375,6 +397,7 @@ pub fn compose_combined(
         push_new(&mut email.avoid_items, &other.avoid_items);
         push_new(&mut email.tonight, &other.tonight);
         push_new(&mut email.normal, &other.normal);
+        push_new(&mut email.clock_notes, &other.clock_notes);
         for note in other.area_notes {
             if !email.area_notes.contains(&note) {
                 email.area_notes.push(note);
@@ -590,6 +613,90 @@ mod tests {
             String::new()
         )
         .is_none());
+    }
+
+    /// Every email of a plan, as the patient reads it (plain text).
+    fn all_emails(plan: &Plan) -> Vec<String> {
+        plan.reminders
+            .iter()
+            .map(|r| compose_for(plan, &r.key, r.send_at).text().unwrap())
+            .collect()
+    }
+
+    /// Review M7: a superficial patient is emailed the day-2 routine (how to wash, which
+    /// sunscreen, no products with alcohol) whatever the hour of the treatment.
+    #[test]
+    fn a_superficial_patient_is_emailed_the_day_2_routine_at_any_treatment_hour() {
+        let protocol = Protocol::default_protocol();
+        // A June day, and the Fridays before the London clocks go forward and back.
+        let days = ["2026-06-10", "2026-03-27", "2026-10-23"];
+        for (day, hour) in days.iter().flat_map(|d| (0..24).map(move |h| (d, h))) {
+            let input = TreatmentInput {
+                areas: vec![crate::care::TreatedArea {
+                    area_id: "periorbital".into(),
+                    depth_mm: 0.25,
+                }],
+                treated_at: format!("{day}T{hour:02}:30:00").parse().unwrap(),
+                ..sample_input()
+            };
+            let plan = compute_plan(&protocol, &input).unwrap();
+            assert_eq!(plan.band.id, "superficial");
+            let emails = all_emails(&plan).join("\n");
+            for line in [
+                "Wash with a mild cream cleanser and lukewarm water. Pat dry.",
+                "Start a mineral sunscreen, with zinc oxide or titanium dioxide on the label.",
+                "Products with alcohol in them.",
+            ] {
+                assert!(
+                    emails.contains(line),
+                    "treated {day} {hour:02}:30: no {line:?}"
+                );
+            }
+        }
+    }
+
+    /// Review L9: across the clocks going forward (Europe/London, Sunday 29 March 2026), the
+    /// sheet says why its later times read an hour later, and so does the first email after.
+    #[test]
+    fn a_clock_change_is_explained_on_the_sheet_and_in_the_first_email_after_it() {
+        let protocol = Protocol::default_protocol();
+        let note = "Sun 29 Mar: the clocks go forward an hour, so the times after that read an \
+                    hour later. Each stage still lasts just as long.";
+        let plan = compute_plan(&protocol, &sample_input()).unwrap();
+        let sheet = crate::usecases::sheet::build(
+            &plan,
+            &fixture::clinic(),
+            fixture::PATIENT,
+            fixture::SHEET_URL.into(),
+        );
+        assert_eq!(sheet.clock_notes, [note]);
+        let html = crate::usecases::sheet::SheetBody { sheet: &sheet }
+            .render()
+            .unwrap();
+        assert!(html.contains(note));
+        // 15:30 after the change, 14:30 before it: the note is what explains the hour.
+        assert!(html.contains("Sat 28 Mar, 14:30 – Sun 29 Mar, 15:30"));
+        let with_note: Vec<&str> = plan
+            .reminders
+            .iter()
+            .filter(|r| {
+                let email = compose_for(&plan, &r.key, r.send_at);
+                email.text().unwrap().contains(note) && email.html().unwrap().contains(note)
+            })
+            .map(|r| r.key.as_str())
+            .collect();
+        // The change is at 01:00 UTC on the 29th; the day-2 email goes out at 08:00 UTC.
+        assert_eq!(with_note, ["day-2"]);
+        // No change, no note.
+        let june = TreatmentInput {
+            treated_at: "2026-06-10T14:30:00".parse().unwrap(),
+            ..sample_input()
+        };
+        let plan = compute_plan(&protocol, &june).unwrap();
+        assert!(plan.clock_changes.is_empty());
+        assert!(all_emails(&plan)
+            .iter()
+            .all(|e| !e.contains("the clocks go")));
     }
 
     #[test]

@@ -179,6 +179,80 @@ pub fn default_emergency_number(time_zone: &str) -> &'static str {
         .map_or("112", |(_, number)| number)
 }
 
+/// Short numbers by the place they work in: its emergency numbers, then its other short health
+/// and help lines. Only 3-digit numbers, the kind a patient dials from memory.
+const SHORT_NUMBERS: &[(&str, &[&str])] = &[
+    ("the UK", &["999", "112", "111", "101"]),
+    ("the US and Canada", &["911", "988", "211", "311"]),
+    ("Australia", &["000", "112"]),
+    ("New Zealand", &["111", "112"]),
+    ("the EU", &["112"]),
+    ("Japan", &["119", "110"]),
+    ("South Korea", &["119", "112"]),
+    ("China", &["120", "110", "119"]),
+    ("Singapore", &["995", "999"]),
+    ("Hong Kong", &["999", "112"]),
+    ("Malaysia", &["999", "112"]),
+    ("Brazil", &["192", "190", "193"]),
+];
+
+/// The places where a short number works.
+fn places_of(number: &str) -> Vec<&'static str> {
+    SHORT_NUMBERS
+        .iter()
+        .filter(|(_, numbers)| numbers.contains(&number))
+        .map(|(place, _)| *place)
+        .collect()
+}
+
+/// The 3-digit numbers a text names on their own ("Call 111."), not the groups of a longer
+/// phone number ("020 7946 0000").
+fn short_numbers(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut numbers = Vec::new();
+    let mut digits = String::new();
+    for (i, &ch) in chars.iter().enumerate() {
+        // A space or hyphen between two digits joins the groups of one number.
+        let joins = matches!(ch, ' ' | '-')
+            && !digits.is_empty()
+            && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+        } else if !joins {
+            if digits.len() == 3 {
+                numbers.push(digits.clone());
+            }
+            digits.clear();
+        }
+    }
+    if digits.len() == 3 {
+        numbers.push(digits);
+    }
+    numbers
+}
+
+/// Why an out-of-hours line does not fit the emergency number, if it names a short number
+/// used only in other places than that number (review L13: a sheet said "Call 911" beside
+/// "Out of hours: Call 111", a UK number that does not work in the US).
+fn out_of_hours_mismatch(out_of_hours: &str, emergency: &str) -> Option<String> {
+    let emergency_places = places_of(emergency);
+    if emergency_places.is_empty() {
+        return None;
+    }
+    short_numbers(out_of_hours).into_iter().find_map(|number| {
+        let places = places_of(&number);
+        let shared = places.iter().any(|p| emergency_places.contains(p));
+        (!places.is_empty() && !shared).then(|| {
+            format!(
+                "This advice names {number}, a number for {}, but the emergency number {emergency} \
+                 is for {}. Change one of them so both work where your patients are.",
+                places.join(" or "),
+                emergency_places.join(" or ")
+            )
+        })
+    })
+}
+
 /// Every IANA zone name, for the picker.
 pub fn time_zones() -> impl Iterator<Item = &'static str> {
     chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
@@ -234,6 +308,15 @@ fn validate(input: &ClinicInput) -> AppResult<(ClinicRow, i32)> {
             "emergency_number",
             "Use digits only, like 999 or 112, or leave it empty to use the number for your time zone.",
         );
+    }
+    if errors.msg("emergency_number").is_empty() {
+        let number = match emergency_number.trim() {
+            "" => default_emergency_number(time_zone.name()),
+            own => own,
+        };
+        if let Some(problem) = out_of_hours_mismatch(&out_of_hours, number) {
+            errors.add("out_of_hours", problem);
+        }
     }
     let reply_days = validate_reply_days(&mut errors, &input.reply_days);
     errors.into_result()?;
@@ -450,6 +533,50 @@ mod tests {
         assert_eq!(emergency_number(&row), "999");
         row.emergency_number = "112".into();
         assert_eq!(emergency_number(&row), "112");
+    }
+
+    #[test]
+    fn an_out_of_hours_line_must_fit_the_emergency_number() {
+        assert_eq!(short_numbers("Call 111, or 020 7946 0000 (9-5)"), ["111"]);
+        assert_eq!(short_numbers("NHS 111 or 999"), ["111", "999"]);
+        let with = |out_of_hours: &str, number: &str, zone: &str| ClinicInput {
+            out_of_hours: out_of_hours.into(),
+            emergency_number: number.into(),
+            time_zone: zone.into(),
+            ..input()
+        };
+        // A UK line in the US, set or by the zone's default: refused beside the field.
+        for bad in [
+            with("Call 111.", "911", "Europe/London"),
+            with("Call 111.", "", "America/New_York"),
+            with("Ring 999 if it gets worse", "000", "Australia/Sydney"),
+        ] {
+            let Err(crate::error::AppError::Invalid(errors)) = validate(&bad) else {
+                panic!(
+                    "{:?} with {:?} was accepted",
+                    bad.out_of_hours, bad.emergency_number
+                )
+            };
+            assert!(errors.msg("out_of_hours").starts_with("This advice names"));
+        }
+        // Numbers of one place, 112 with a UK line, and numbers the app does not know, pass.
+        for good in [
+            with("Call NHS 111.", "", "Europe/London"),
+            with("Call NHS 111.", "112", "Europe/London"),
+            with(
+                "Call 988 or our line 020 7946 0000",
+                "911",
+                "America/New_York",
+            ),
+            with(
+                "Call the clinic's answering service.",
+                "911",
+                "America/New_York",
+            ),
+            with("Call 123.", "911", "America/New_York"),
+        ] {
+            assert!(validate(&good).is_ok(), "{:?}", good.out_of_hours);
+        }
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! sheet and the patient's online copy.
 
 use askama::Template;
-use chrono::{Duration, NaiveDateTime};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
-use crate::care::{Plan, RedFlagGroup};
+use crate::care::{ClockChange, Plan, RedFlagGroup};
 use crate::dates::{long_date, short_date, short_moment, time};
 use crate::usecases::clinic::{self, Clinic};
 
@@ -26,6 +26,8 @@ pub struct Sheet {
     /// ("Thu 4 Jun, 10:00", items): what to avoid until then. Shown once here rather than in
     /// every phase it covers, which keeps the printed sheet short.
     pub avoid_until: Vec<(String, Vec<String>)>,
+    /// Why times after a clock change read shifted (see [`clock_notes`]).
+    pub clock_notes: Vec<String>,
     /// Version 1 plans: one list of red flags.
     pub red_flags_intro: String,
     pub red_flags: Vec<String>,
@@ -150,9 +152,14 @@ pub struct SheetActive {
     pub how: String,
 }
 
+/// Whether the sheet shows a phase's times, not only its days: short phases only.
+fn shows_times(start: NaiveDateTime, end: NaiveDateTime) -> bool {
+    end - start <= Duration::hours(48)
+}
+
 /// Short phases show times; longer ones show the days.
 fn phase_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
-    if end - start <= Duration::hours(48) {
+    if shows_times(start, end) {
         if start.date() == end.date() {
             format!("{} – {}", short_moment(start), time(end))
         } else {
@@ -161,6 +168,42 @@ fn phase_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
     } else {
         format!("{} – {}", short_date(start.date()), short_date(end.date()))
     }
+}
+
+/// The clock changes a reader can see (review L9): those before a time the sheet shows (a short
+/// phase's start or end, or an "Avoid for the first days" end), as (when the clocks changed,
+/// a short note saying why the times after it read shifted). Shared by the sheet and emails.
+pub fn clock_notes(plan: &Plan) -> Vec<(DateTime<Utc>, String)> {
+    let timed = plan
+        .phases
+        .iter()
+        .filter(|p| shows_times(p.starts_at.local, p.ends_at.local))
+        .flat_map(|p| [p.starts_at.utc, p.ends_at.utc])
+        .chain(plan.avoid_until.iter().map(|a| a.until.utc));
+    let last_timed = timed.max();
+    plan.clock_changes
+        .iter()
+        .filter(|c| last_timed.is_some_and(|last| c.at.utc < last))
+        .map(|c| (c.at.utc, clock_note(c)))
+        .collect()
+}
+
+fn clock_note(change: &ClockChange) -> String {
+    let (way, shift) = if change.minutes > 0 {
+        ("forward", "later")
+    } else {
+        ("back", "earlier")
+    };
+    let amount = match change.minutes.abs() {
+        60 => "an hour".to_string(),
+        30 => "half an hour".to_string(),
+        minutes => format!("{minutes} minutes"),
+    };
+    format!(
+        "{}: the clocks go {way} {amount}, so the times after that read {amount} {shift}. \
+         Each stage still lasts just as long.",
+        short_date(change.at.local.date())
+    )
 }
 
 pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: String) -> Sheet {
@@ -198,6 +241,10 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .avoid_until
             .iter()
             .map(|a| (short_moment(a.until.local), a.items.clone()))
+            .collect(),
+        clock_notes: clock_notes(plan)
+            .into_iter()
+            .map(|(_, note)| note)
             .collect(),
         actives: plan
             .actives
@@ -344,7 +391,7 @@ mod tests {
             "<li>Sleep on a clean pillowcase.</li>",
             "<h2 id=\"normal-h\">What is normal</h2>",
             "<li>Redness and warmth, like a mild sunburn. It should fade by the end of day 2.</li>",
-            "Aftercare microneedling protocol v3.",
+            "Aftercare microneedling protocol v4.",
             "This plan supports your practitioner&#39;s advice. It does not replace it.",
         ] {
             assert!(html.contains(part), "missing {part:?}");

@@ -45,6 +45,9 @@ pub struct TreatmentForm {
     pub considerations: Vec<String>,
     /// Shown to the patient under "From your practitioner".
     pub patient_note: String,
+    /// The unusual depths the practitioner confirmed ("Yes, this depth is right"), as
+    /// [`unusual_depths`] names them: a confirmation holds only for the depths it was given for.
+    pub depth_confirmed: String,
 }
 
 /// The longest note for the patient: a few sentences, so it fits on the printed sheet.
@@ -97,6 +100,8 @@ impl TreatmentForm {
             device: t.device.clone(),
             products: t.products.clone(),
             internal_notes: t.internal_notes.clone(),
+            // Set by the edit page from the stored depths (it knows the protocol).
+            depth_confirmed: String::new(),
         }
     }
 
@@ -167,6 +172,8 @@ fn validate(
     }
 
     let mut areas: Vec<(String, f64)> = Vec::new();
+    // The form row of each of `areas`, for an error beside its depth.
+    let mut area_rows: Vec<usize> = Vec::new();
     for (i, row) in form.rows.iter().enumerate() {
         if row.area.is_empty() && row.depth.is_empty() {
             continue;
@@ -190,6 +197,7 @@ fn validate(
             Some(d) if (care::MIN_DEPTH_MM..=care::MAX_DEPTH_MM).contains(&d) => {
                 if area.is_some() {
                     areas.push((row.area.clone(), (d * 100.0).round() / 100.0));
+                    area_rows.push(i);
                 }
             }
             _ => errors.add(
@@ -212,6 +220,17 @@ fn validate(
             "areas",
             "Add at least one treated area with its needle depth.",
         );
+    }
+    // An unusual depth is the practitioner's to confirm before anything is saved or emailed.
+    if unusual_key(protocol, &areas) != form.depth_confirmed {
+        for ((area, depth), row) in areas.iter().zip(&area_rows) {
+            if let Some(hint) = care::depth_hint(protocol, area, *depth) {
+                errors.add(
+                    format!("depth_{row}"),
+                    format!("{hint} If it is right, tick \u{201c}{DEPTH_IS_RIGHT}\u{201d} below."),
+                );
+            }
+        }
     }
     crate::usecases::fields::single_line(&mut errors, "device", &form.device, 200);
     crate::usecases::fields::multi_line(&mut errors, "products", &form.products, 1000);
@@ -295,12 +314,45 @@ fn validate(
     })
 }
 
-/// Gentle warnings for depths outside an area's usual range (never blocking).
-pub fn depth_warnings(protocol: &Protocol, plan: &Plan) -> Vec<String> {
-    plan.areas
+/// The box a practitioner ticks to record a depth outside the area's usual range.
+pub const DEPTH_IS_RIGHT: &str = "Yes, this depth is right";
+
+/// The depths outside their area's usual range, named as the confirmation box carries them
+/// ("periorbital 2.0; cheeks 3.0"); empty when every depth is usual.
+fn unusual_key(protocol: &Protocol, areas: &[(String, f64)]) -> String {
+    areas
         .iter()
-        .filter_map(|a| care::depth_hint(protocol, &a.id, a.depth_mm))
-        .collect()
+        .filter(|(area, depth)| care::depth_hint(protocol, area, *depth).is_some())
+        .map(|(area, depth)| format!("{area} {}", care::protocol::format_mm(*depth)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The unusual depths of a form as typed (what its confirmation box confirms), or empty: the
+/// edit page starts from the stored depths, which were confirmed when recorded.
+pub fn unusual_depths(protocol: &Protocol, form: &TreatmentForm) -> String {
+    let areas: Vec<(String, f64)> = form
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let depth = r.depth.replace(',', ".").parse::<f64>().ok()?;
+            Some((r.area.clone(), (depth * 100.0).round() / 100.0))
+        })
+        .collect();
+    unusual_key(protocol, &areas)
+}
+
+/// What the audit log adds when a depth outside its area's usual range was confirmed.
+fn confirmed_note(protocol: &Protocol, plan: &Plan) -> String {
+    let areas: Vec<(String, f64)> = plan
+        .areas
+        .iter()
+        .map(|a| (a.id.clone(), a.depth_mm))
+        .collect();
+    match unusual_key(protocol, &areas) {
+        key if key.is_empty() => String::new(),
+        key => format!("; unusual depth confirmed: {key}"),
+    }
 }
 
 #[tracing::instrument(skip_all, fields(patient_id = patient_id))]
@@ -312,7 +364,7 @@ pub fn record(
     patient_id: i64,
     form: &TreatmentForm,
     at: Timing,
-) -> AppResult<(i64, Vec<String>)> {
+) -> AppResult<i64> {
     let now = at.now.and_utc();
     // Validation and the plan need no lock: on SQLite every other writer
     // queues behind this transaction (BENCHMARKS.md, F3). The patient is read
@@ -330,7 +382,7 @@ pub fn record(
         if *considerations != patient.considerations() {
             patients::set_considerations(conn, patient.id, considerations, now)?;
         }
-        let summary = summary(&valid.plan);
+        let summary = summary(&valid.plan) + &confirmed_note(protocol, &valid.plan);
         audit(
             conn,
             &user.actor(ip),
@@ -339,7 +391,7 @@ pub fn record(
             &format!("patient {}: {summary}", patient.id),
             now,
         )?;
-        Ok((id, depth_warnings(protocol, &valid.plan)))
+        Ok(id)
     })
 }
 
@@ -417,7 +469,7 @@ pub fn edit(
     id: i64,
     form: &TreatmentForm,
     at: Timing,
-) -> AppResult<Vec<String>> {
+) -> AppResult<()> {
     let now = at.now.and_utc();
     write_tx(conn, |conn| {
         let t = get(conn, id)?;
@@ -434,10 +486,10 @@ pub fn edit(
             &user.actor(ip),
             "treatment.edited",
             &format!("treatment {id}"),
-            &summary(&valid.plan),
+            &(summary(&valid.plan) + &confirmed_note(protocol, &valid.plan)),
             now.naive_utc(),
         )?;
-        Ok(depth_warnings(protocol, &valid.plan))
+        Ok(())
     })
 }
 

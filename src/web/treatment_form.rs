@@ -1,7 +1,8 @@
 //! The treatment form as HTML sends it: `treated_at`, then as many
 //! `area_N`/`depth_N` pairs as the page had rows (a script may add more),
 //! `device`, `products`, `internal_notes`, `patient_note`, `adjust_<restriction>` values, and
-//! repeated `add_on` and `consideration` checkboxes. Read into the use case's
+//! repeated `add_on` and `consideration` checkboxes, and `depth_confirmed` (the unusual depths
+//! the practitioner confirmed). Read into the use case's
 //! `TreatmentForm`, every value kept as typed so the form can be shown again.
 
 use crate::usecases::treatments::{AreaRowInput, TreatmentForm, MAX_ROWS};
@@ -41,6 +42,7 @@ pub fn read(pairs: &[(String, String)]) -> TreatmentForm {
                 "device" => form.device = value.trim().to_string(),
                 "products" => form.products = value.trim().to_string(),
                 "internal_notes" => form.internal_notes = value.trim().to_string(),
+                "depth_confirmed" => form.depth_confirmed = value.trim().to_string(),
                 _ => {}
             }
         }

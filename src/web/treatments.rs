@@ -22,11 +22,24 @@ use crate::usecases::sheet::{self, Sheet};
 use crate::usecases::treatments::{self, SheetVersion, TreatmentForm, TreatmentView};
 
 /// The area choices for the form: (id, label).
-fn area_choices(protocol: &Protocol) -> Vec<(String, String)> {
+/// An area the form offers, with its usual depth range for the warning typed depths get
+/// (static/app.js; the server confirms it either way).
+struct AreaChoice {
+    id: String,
+    label: String,
+    usual: Option<(String, String)>,
+}
+
+fn area_choices(protocol: &Protocol) -> Vec<AreaChoice> {
+    let mm = crate::care::protocol::format_mm;
     protocol
         .areas()
         .iter()
-        .map(|a| (a.id.clone(), a.label.clone()))
+        .map(|a| AreaChoice {
+            id: a.id.clone(),
+            label: a.label.clone(),
+            usual: a.typical_mm.map(|[low, high]| (mm(low), mm(high))),
+        })
         .collect()
 }
 
@@ -35,11 +48,14 @@ fn area_choices(protocol: &Protocol) -> Vec<(String, String)> {
 struct FormPage {
     ctx: PageCtx,
     patient: Patient,
+    /// The form's depths outside their areas' usual range ("" when none): the value of the
+    /// "Yes, this depth is right" box.
+    unusual: String,
     /// `None` when recording a new treatment.
     treatment_id: Option<i64>,
     form: TreatmentForm,
     errors: FieldErrors,
-    areas: Vec<(String, String)>,
+    areas: Vec<AreaChoice>,
     time_zone: String,
     tailor: TailorChoices,
 }
@@ -165,6 +181,7 @@ pub(super) async fn new_form(
     render(&FormPage {
         ctx,
         patient,
+        unusual: String::new(),
         treatment_id: None,
         tailor: tailor_choices(&state.protocol, &form),
         form,
@@ -181,22 +198,14 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// After saving: the treatment page, with any depth warnings.
-fn saved(state: &AppState, id: i64, warnings: &[String], done: &str) -> HttpResponse {
-    saved_to(state, &format!("/treatments/{id}"), warnings, done)
+/// After saving: the treatment page, with a flash.
+fn saved(state: &AppState, id: i64, done: &str) -> HttpResponse {
+    saved_to(state, &format!("/treatments/{id}"), done)
 }
 
-/// After saving: to `location`, with any depth warnings.
-fn saved_to(state: &AppState, location: &str, warnings: &[String], done: &str) -> HttpResponse {
-    let (kind, message) = if warnings.is_empty() {
-        (FlashKind::Success, done.to_string())
-    } else {
-        (
-            FlashKind::Error,
-            format!("{done} Please check: {}", warnings.join(" ")),
-        )
-    };
-    redirect_with_flash(state, location, kind, &message)
+/// After saving: to `location`, with a flash.
+fn saved_to(state: &AppState, location: &str, done: &str) -> HttpResponse {
+    redirect_with_flash(state, location, FlashKind::Success, done)
 }
 
 /// The form again, as typed, with each error beside its field (422).
@@ -212,6 +221,7 @@ fn form_again(
     render_invalid(&FormPage {
         ctx,
         patient,
+        unusual: treatments::unusual_depths(&state.protocol, &form),
         treatment_id,
         tailor: tailor_choices(&state.protocol, &form),
         form: form.with_spare_rows(),
@@ -263,7 +273,7 @@ pub(super) async fn record(
         })
         .await;
     match result {
-        Ok((id, warnings)) => {
+        Ok(id) => {
             let mut done = "Treatment recorded.".to_string();
             if field(&pairs, "send_now").is_some() {
                 // The form's option: one email per recorded treatment.
@@ -278,14 +288,12 @@ pub(super) async fn record(
                 return Ok(saved_to(
                     &state,
                     &format!("/treatments/{id}/sheet?print=1"),
-                    &warnings,
                     &done,
                 ));
             }
             Ok(saved(
                 &state,
                 id,
-                &warnings,
                 &format!("{done} The aftercare sheet is ready to print."),
             ))
         }
@@ -314,9 +322,16 @@ pub(super) async fn edit_form(
             Ok((t, form, patient))
         })
         .await?;
+    let unusual = treatments::unusual_depths(&state.protocol, &form);
+    // The stored depths were confirmed when recorded: editing the rest asks no new tick.
+    let form = TreatmentForm {
+        depth_confirmed: unusual.clone(),
+        ..form
+    };
     render(&FormPage {
         ctx,
         patient,
+        unusual,
         treatment_id: Some(id),
         tailor: tailor_choices(&state.protocol, &form),
         form,
@@ -341,10 +356,9 @@ pub(super) async fn edit(
         .db(move |conn| treatments::edit(conn, &s.protocol, &s.user, &s.ip, id, &s.form, s.at))
         .await
     {
-        Ok(warnings) => Ok(saved(
+        Ok(()) => Ok(saved(
             &state,
             id,
-            &warnings,
             "Treatment saved; the plan and dates are updated.",
         )),
         Err(AppError::Invalid(errors)) => {

@@ -396,7 +396,7 @@ async fn the_system_page_shows_what_runs_and_masks_secrets(db: Db) {
         "{html}"
     );
     assert!(
-        html.contains("<dt>Aftercare protocol</dt><dd>version 3</dd>"),
+        html.contains("<dt>Aftercare protocol</dt><dd>version 4</dd>"),
         "{html}"
     );
     if sqlite {

@@ -297,28 +297,39 @@ async fn redness_on_day_10_is_never_called_common_and_reaches_needs_attention(ap
     assert_eq!(day, 10);
     let form = c.app.get_text(&c.checkin_path()).await;
     assert!(form.contains("Hello Maya. Today is day 10 after your treatment"));
-    // Redness is no longer offered as normal, but as a sign that should have gone, among the
-    // "call the clinic" signs; no sign is normal for a standard treatment on day 10.
+    // Redness is no longer offered as normal, but as the red flag that names its last day,
+    // among the "call the clinic" signs; no sign is normal for a standard treatment on day 10.
     assert!(!form.contains("value=\"normal-redness\""));
     assert!(!form.contains("Redness and warmth, like a mild sunburn"));
     assert!(!form.contains("Common and normal on day"));
-    let past = "Redness or warmth that is still there after day 2";
-    assert_eq!(item_id(&form, past), "past-redness");
+    // One redness box, not two: the red flag wins over "still there after day 2".
+    let flag =
+        "Redness that has not faded by the end of day 2, or redness with swelling, pain or pus.";
+    assert!(!form.contains("Redness or warmth that is still there after day 2"));
+    assert!(!form.contains("value=\"past-redness\""));
+    let boxes = form.split("name=\"item\"").skip(1);
+    let redness: Vec<&str> = boxes
+        .filter(|b| {
+            let label = &b[..b.find("</label>").unwrap_or(b.len())];
+            label.to_lowercase().contains("redness") && label.contains("day 2")
+        })
+        .collect();
+    assert_eq!(redness.len(), 1, "one redness box past its window");
+    let id = item_id(&form, flag);
+    assert!(id.starts_with("call-now-"), "{id}");
     let call_now = form
         .find("fieldset class=\"flags flags-call-now\"")
         .unwrap();
     let fieldset_end = call_now + form[call_now..].find("</fieldset>").unwrap();
-    assert!((call_now..fieldset_end).contains(&form.find(past).unwrap()));
-    // An old form's "normal" box for it is not accepted.
-    let r = c
-        .send(&[("answer", "fine"), ("item", "normal-redness")], None)
-        .await;
-    assert_eq!(r.status().as_u16(), 422);
+    assert!((call_now..fieldset_end).contains(&form.find(flag).unwrap()));
+    // An old form's "normal" box, or its "still there" box, is not accepted.
+    for old in ["normal-redness", "past-redness"] {
+        let r = c.send(&[("answer", "fine"), ("item", old)], None).await;
+        assert_eq!(r.status().as_u16(), 422, "{old}");
+    }
     assert_eq!(count_rows(&c.app, "checkins").await, 0);
 
-    let r = c
-        .send(&[("answer", "fine"), ("item", "past-redness")], None)
-        .await;
+    let r = c.send(&[("answer", "fine"), ("item", &id)], None).await;
     assert_eq!(r.status().as_u16(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("Please call the clinic now"), "{page}");
@@ -328,20 +339,21 @@ async fn redness_on_day_10_is_never_called_common_and_reaches_needs_attention(ap
     assert!(!page.contains("Redness and warmth, like a mild sunburn"));
     says_who_reads_it(&page);
 
+    // Ticking it still triages as the red flag: call now, with an alert.
     let rows = stored(&c).await;
     assert_eq!(rows.len(), 1);
     let (answer, triage) = &rows[0];
     assert_eq!((answer.day, answer.urgency.as_str()), (10, "call-now"));
     assert_eq!(
-        (triage.result.as_str(), triage.rule.as_str()),
-        ("call-now", "normal sign redness past day 2")
+        (triage.result.as_str(), triage.rule.clone()),
+        ("call-now", format!("red flag {id}"))
     );
     c.worker.drain().await.unwrap();
     assert_eq!(c.alerts_to_the_clinic().await, 1);
     let list = c.app.get_text_with(&c.staff, "/attention").await;
     assert!(list.contains("Maya Patel"));
-    assert!(list.contains("Why: <strong>normal sign redness past day 2</strong>"));
-    assert!(list.contains(&format!("(“{past}”)")));
+    assert!(list.contains(&format!("Why: <strong>red flag {id}</strong>")));
+    assert!(list.contains(&format!("(“{flag}”)")));
 }
 
 async fn a_cold_sore_tick_triages_as_call_the_clinic_and_alerts(app: TestApp) {

@@ -193,7 +193,7 @@ fn protocol_show_sources_lists_each_source_with_its_publisher_and_the_entries_re
     let (ok, out, err) = aftercare(&["protocol", "show", "--sources"], "sqlite://unused.db", "");
     assert!(ok, "{err}");
     assert!(
-        out.starts_with("Aftercare microneedling protocol version 3:"),
+        out.starts_with("Aftercare microneedling protocol version 4:"),
         "{out}"
     );
     for part in [
@@ -220,7 +220,7 @@ fn protocol_show_decisions_lists_each_decision_with_its_value_and_sources() {
     );
     assert!(ok, "{err}");
     assert!(
-        out.starts_with("Aftercare microneedling protocol version 3: the clinic's decisions"),
+        out.starts_with("Aftercare microneedling protocol version 4: the clinic's decisions"),
         "{out}"
     );
     for part in [

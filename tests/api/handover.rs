@@ -285,6 +285,8 @@ async fn the_sheet_has_a_strong_etag_that_edits_and_settings_change(app: TestApp
         ("treated_at", when.as_str()),
         ("area_0", "cheeks"),
         ("depth_0", "2.0"),
+        // Deeper than usual for cheeks: the practitioner confirms it.
+        ("depth_confirmed", "cheeks 2.0"),
     ];
     let r = app.edit_treatment(&practitioner, treatment, &deeper).await;
     assert_eq!(r.status().as_u16(), 303);

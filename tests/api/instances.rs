@@ -187,6 +187,8 @@ async fn two_web_instances_and_two_workers_share_sessions_and_send_each_email_on
         ("treated_at", when.as_str()),
         ("area_0", "cheeks"),
         ("depth_0", "2.0"),
+        // Deeper than usual for cheeks: the practitioner confirms it.
+        ("depth_confirmed", "cheeks 2.0"),
     ];
     let r = app.edit_treatment(&practitioner, *first, &deeper).await;
     assert_eq!(r.status().as_u16(), 303);

@@ -102,15 +102,21 @@ const CASES: &[Case] = &[
     },
 ];
 
-/// The clinic is in the case's zone, so its default emergency number differs (911 vs 999).
+/// The clinic is in the case's zone, so its default emergency number differs (911 vs 999), and
+/// so does its out-of-hours line: the UK's 111 does not work in the US (review L13).
 fn clinic(time_zone: &str) -> Clinic {
+    let out_of_hours = if time_zone.starts_with("America/") {
+        "Call our answering service on 020 7946 0000."
+    } else {
+        "Call 111."
+    };
     Clinic {
         name: "Glow Clinic".into(),
         phone: "020 7946 0000".into(),
         email: "hello@glow.example".into(),
         address: "1 High Street".into(),
         opening_hours: "Mon–Fri 9–6".into(),
-        out_of_hours: "Call 111.".into(),
+        out_of_hours: out_of_hours.into(),
         time_zone: aftercare::usecases::clinic::Zone::try_from(time_zone.to_string()).unwrap(),
         send_hour: 9,
         sender_email: "aftercare@glow.example".into(),
@@ -402,17 +408,25 @@ fn snapshot_of_one_email_for_two_treatments() {
 
 // --- the clinic's emergency number, end to end ----------------------------------------------
 
+/// The clinic settings form of a New York clinic with this out-of-hours line and emergency
+/// number (empty: the zone's, 911).
+fn new_york_settings(
+    out_of_hours: &'static str,
+    number: &'static str,
+) -> [(&'static str, &'static str); 6] {
+    [
+        ("name", "Glow Skin Clinic"),
+        ("time_zone", "America/New_York"),
+        ("send_hour", "8"),
+        ("sender_email", "aftercare@glow.example"),
+        ("out_of_hours", out_of_hours),
+        ("emergency_number", number),
+    ]
+}
+
 async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(app: TestApp) {
     let admin = app.signed_in("admin").await;
-    let settings = |number: &'static str| {
-        [
-            ("name", "Glow Skin Clinic"),
-            ("time_zone", "America/New_York"),
-            ("send_hour", "8"),
-            ("sender_email", "aftercare@glow.example"),
-            ("emergency_number", number),
-        ]
-    };
+    let settings = |number: &'static str| new_york_settings("", number);
     let bad = app
         .post_form_with(&admin, "/admin/clinic", &settings("nine one one"))
         .await;
@@ -449,7 +463,7 @@ async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(ap
     let sheet_path = format!("/treatments/{id}/sheet");
     let sheet = app.get_text_with(&admin, &sheet_path).await;
     assert!(sheet.contains("Call 911 straight away if you have:"));
-    assert!(sheet.contains("Tonight") && sheet.contains("protocol v3."));
+    assert!(sheet.contains("Tonight") && sheet.contains("protocol v4."));
 
     // Set: every sheet shows the clinic's own number from then on.
     let ok = app
@@ -460,4 +474,40 @@ async fn the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone(ap
     assert!(sheet.contains("Call 112 straight away if you have:"));
 }
 
-crate::on_both_databases!(the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone,);
+/// Review L13: an out-of-hours line naming another country's number (111 is the UK's) beside
+/// the emergency number 911 is refused beside its field, and nothing is saved.
+async fn an_out_of_hours_line_for_another_country_is_refused_beside_its_field(app: TestApp) {
+    let admin = app.signed_in("admin").await;
+    let settings = new_york_settings;
+    let saved = app
+        .post_form_with(&admin, "/admin/clinic", &settings("Call 988.", "911"))
+        .await;
+    assert_redirect_to(&saved, "/admin/clinic");
+
+    let refused = app
+        .post_form_with(&admin, "/admin/clinic", &settings("Call 111.", "911"))
+        .await;
+    assert_eq!(refused.status().as_u16(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains(
+        "<p class=\"error\" id=\"out_of_hours-error\">This advice names 111, a number for the UK \
+         or New Zealand, but the emergency number 911 is for the US and Canada. Change one of \
+         them so both work where your patients are.</p>"
+    ), "{page}");
+    assert!(page.contains("Call 111."), "the form keeps what was typed");
+    // Left empty, the zone's 911 is the emergency number: refused the same way.
+    let by_zone = app
+        .post_form_with(&admin, "/admin/clinic", &settings("Call 111.", ""))
+        .await;
+    assert_eq!(by_zone.status().as_u16(), 422);
+    let form = app.get_text_with(&admin, "/admin/clinic").await;
+    assert!(
+        form.contains("Call 988.") && !form.contains("Call 111."),
+        "nothing saved"
+    );
+}
+
+crate::on_both_databases!(
+    the_emergency_number_comes_from_the_clinic_settings_or_its_time_zone,
+    an_out_of_hours_line_for_another_country_is_refused_beside_its_field,
+);

@@ -141,7 +141,7 @@ async fn invalid_treatments_get_field_errors_and_save_nothing(app: TestApp) {
         .await;
     let html = r.text().await.unwrap();
     assert!(html.contains("value=\"2099-01-01T10:00\"") && html.contains("value=\"7\""));
-    assert!(html.contains("<option value=\"cheeks\" selected>"));
+    assert!(html.contains("<option value=\"cheeks\" selected"));
     let count = with_conn(&app, move |conn| {
         store::treatments::for_patient(conn, patient).unwrap().len()
     })
@@ -508,7 +508,99 @@ async fn admins_set_the_clinic_details_used_on_sheets(app: TestApp) {
     );
 }
 
+/// A depth outside the area's usual range comes back once, with the warning beside it and a
+/// "Yes, this depth is right" box: nothing is saved and no email queued until it is ticked for
+/// that very depth; then the audit log says it was confirmed, and an edit keeps the
+/// confirmation only while the depth stays the same.
+async fn an_unusual_depth_is_confirmed_before_anything_is_saved_or_emailed(app: TestApp) {
+    let practitioner = app.signed_in("practitioner").await;
+    let patient = app
+        .add_patient(&practitioner, "Jo Bloggs", "jo@example.com")
+        .await;
+    let (when, _) = yesterday_afternoon();
+    let with = |confirmed: &'static str, depth: &'static str| {
+        let mut fields = vec![
+            ("treated_at", when.clone()),
+            ("area_0", "periorbital".to_string()),
+            ("depth_0", depth.to_string()),
+            ("area_1", "cheeks".to_string()),
+            ("depth_1", "1.0".to_string()),
+        ];
+        if !confirmed.is_empty() {
+            fields.push(("depth_confirmed", confirmed.to_string()));
+        }
+        fields
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (app, practitioner) = (&app, &practitioner);
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.record_treatment(practitioner, patient, &fields).await
+        }
+    };
+
+    let r = post(with("", "2.0")).await;
+    assert_eq!(
+        r.status().as_u16(),
+        422,
+        "an unusual depth is not saved unasked"
+    );
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Nothing was saved"));
+    assert!(html.contains(
+        "2.0 mm is deeper than usual here: Around the eyes is usually treated at 0.2–0.5 mm."
+    ));
+    assert!(html.contains(
+        "<input type=\"checkbox\" name=\"depth_confirmed\" value=\"periorbital 2.0\"> Yes, this depth is right"
+    ));
+    assert!(html.contains("value=\"2.0\""), "the depth as typed is kept");
+    // A tick given for another depth does not confirm this one.
+    let r = post(with("periorbital 1.5", "2.0")).await;
+    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(count_rows(&app, "treatments").await, 0);
+    assert_eq!(count_rows(&app, "reminders").await, 0, "no email queued");
+
+    let r = post(with("periorbital 2.0", "2.0")).await;
+    assert_eq!(r.status().as_u16(), 303, "confirmed, it is recorded");
+    let id = id_in_location(&r);
+    assert_eq!(count_rows(&app, "treatments").await, 1);
+    assert!(
+        count_rows(&app, "reminders").await > 0,
+        "its emails are queued"
+    );
+    let audited = scalar(
+        &app,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'treatment.recorded' \
+         AND detail LIKE '%unusual depth confirmed: periorbital 2%'",
+    )
+    .await;
+    assert_eq!(audited, 1);
+
+    // Editing: the stored depth stays confirmed; a new unusual depth asks again.
+    let form = app
+        .get_text_with(&practitioner, &format!("/treatments/{id}/edit"))
+        .await;
+    assert!(form.contains("value=\"periorbital 2.0\" checked"));
+    let edit = |fields: Vec<(&'static str, String)>| {
+        let (app, practitioner) = (&app, &practitioner);
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post_form_with(practitioner, &format!("/treatments/{id}/edit"), &fields)
+                .await
+        }
+    };
+    assert_eq!(
+        edit(with("periorbital 2.0", "2.0")).await.status().as_u16(),
+        303
+    );
+    assert_eq!(
+        edit(with("periorbital 2.0", "2.5")).await.status().as_u16(),
+        422
+    );
+}
+
 crate::on_both_databases!(
+    an_unusual_depth_is_confirmed_before_anything_is_saved_or_emailed,
     a_practitioner_records_a_treatment_and_the_sheet_shows_its_dates,
     invalid_treatments_get_field_errors_and_save_nothing,
     a_missing_email_with_consent_is_refused,

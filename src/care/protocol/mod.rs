@@ -224,7 +224,7 @@ impl Protocol {
 
 /// A gentle, never-blocking note for the treatment form when a depth is outside the area's usual
 /// range (facts section 7), e.g. "2.0 mm is deeper than usual here: Around the eyes is usually
-/// treated at 0.2–0.5 mm. Please confirm." `None` when the depth is usual, or the area is unknown
+/// treated at 0.2–0.5 mm." `None` when the depth is usual, or the area is unknown
 /// or has no usual range.
 pub fn depth_hint(protocol: &Protocol, area_id: &str, depth_mm: f64) -> Option<String> {
     let area = protocol.area(area_id)?;
@@ -237,7 +237,7 @@ pub fn depth_hint(protocol: &Protocol, area_id: &str, depth_mm: f64) -> Option<S
         return None;
     };
     Some(format!(
-        "{} mm is {compared} than usual here: {} is usually treated at {}–{} mm. Please confirm.",
+        "{} mm is {compared} than usual here: {} is usually treated at {}–{} mm.",
         format_mm(depth_mm),
         area.label,
         format_mm(low),

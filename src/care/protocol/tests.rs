@@ -76,11 +76,11 @@ fn depth_hint_warns_gently_outside_the_usual_range() {
     let p = Protocol::default_protocol();
     assert_eq!(
         depth_hint(&p, "periorbital", 2.0).as_deref(),
-        Some("2.0 mm is deeper than usual here: Around the eyes is usually treated at 0.2–0.5 mm. Please confirm.")
+        Some("2.0 mm is deeper than usual here: Around the eyes is usually treated at 0.2–0.5 mm.")
     );
     assert_eq!(
         depth_hint(&p, "abdomen", 0.25).as_deref(),
-        Some("0.25 mm is shallower than usual here: Tummy (abdomen) is usually treated at 1.5–3.0 mm. Please confirm.")
+        Some("0.25 mm is shallower than usual here: Tummy (abdomen) is usually treated at 1.5–3.0 mm.")
     );
     assert_eq!(depth_hint(&p, "periorbital", 0.5), None);
     assert_eq!(depth_hint(&p, "neck", 2.5), None, "no usual range known");
@@ -167,8 +167,8 @@ fn first_phase_must_start_at_the_treatment() {
 #[test]
 fn backwards_offsets_are_refused() {
     let message = error_after(replace_once(
-        "superficial = [36, 48], standard = [48, 72], deep = [72, 120]",
-        "superficial = [36, 36], standard = [48, 72], deep = [72, 120]",
+        "superficial = [48, 72], standard = [48, 72], deep = [72, 120]",
+        "superficial = [48, 48], standard = [48, 72], deep = [72, 120]",
     ));
     assert_message(
         &message,

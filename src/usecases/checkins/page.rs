@@ -158,7 +158,8 @@ fn past_title(urgency: Urgency) -> &'static str {
 }
 
 /// The "normal" boxes on `day`: (signs normal today, whether they are dated, signs past
-/// their window, offered as "still there after day N" with the urgency they then have). A
+/// their window, offered as "still there after day N" with the urgency they then have, unless
+/// a red flag names that window: the red flag wins). A
 /// plan stored before signs had windows offers its old lines, undated: never "common".
 fn normal_items(plan: &Plan, day: i64) -> (Vec<CheckItem>, bool, Vec<(Urgency, CheckItem)>) {
     if plan.normal_signs().is_empty() {
@@ -183,8 +184,17 @@ fn normal_items(plan: &Plan, day: i64) -> (Vec<CheckItem>, bool, Vec<(Urgency, C
             rule: ItemRule::Normal,
         })
         .collect();
+    // A sign whose window a red flag already names ("redness that has not faded by the end of
+    // day 2") is offered once, as that red flag, not as a second box saying the same.
+    let flags: Vec<&String> = plan
+        .red_flags
+        .groups
+        .iter()
+        .flat_map(|g| &g.items)
+        .collect();
     let past = past
         .into_iter()
+        .filter(|s| !s.red_flag.as_ref().is_some_and(|f| flags.contains(&f)))
         .map(|s| {
             // "Tell us" at least: no urgency is less.
             let urgency = s.past_urgency;
