@@ -549,13 +549,11 @@ async fn tailor_and_print(c: &Client, app: &TestApp, patient: i64) -> Result<()>
         .await?
         .send_keys(NOTE)
         .await?;
-    c.find(Locator::Css(
-        "details#tailor input[name='add_on'][value='prp']",
-    ))
-    .await
-    .context("no PRP add-on to tick")?
-    .click()
-    .await?;
+    c.find(Locator::Css("input[name='add_on'][value='prp']"))
+        .await
+        .context("no PRP add-on to tick")?
+        .click()
+        .await?;
     c.find(Locator::Css(
         "input[name='consideration'][value='cold-sores']",
     ))

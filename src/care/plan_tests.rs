@@ -142,8 +142,7 @@ fn worked_example_superficial_periorbital_in_new_york() {
         vec![AreaNotes {
             label: "Around the eyes".into(),
             notes: vec![
-                "The skin around your eyes is thin. Swelling can show more here for a day or two."
-                    .into()
+                "The skin around your eyes is thin, so swelling can show more here.".into()
             ],
             last_day: None,
         }]

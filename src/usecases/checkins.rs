@@ -27,7 +27,7 @@ use crate::usecases::fields;
 pub use outbox::{
     claim_clinic_emails, record_clinic_emails, renew_clinic_emails, Alert, ClinicEmail,
 };
-pub use page::{page, CheckGroup, CheckItem, CheckinPage};
+pub use page::{page, page_of_plan, CheckGroup, CheckItem, CheckinPage};
 pub use reminders::Outcome;
 pub use reply_time::due_at;
 pub use triage::{Decision, ItemRule, Reason, Triage};

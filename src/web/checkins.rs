@@ -34,9 +34,11 @@ const MAX_PARTS: usize = 64;
 /// patient's browser gets the page that says why instead of a broken connection.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
+/// The check-in form. Public, with [`DonePage`], so the consistency tests render the pages a
+/// patient reads in-process (tests/api/consistency.rs).
 #[derive(Template)]
 #[template(path = "checkin/form.html")]
-struct FormPage {
+pub struct FormPage {
     page: CheckinPage,
     token: String,
     form_key: String,
@@ -49,6 +51,24 @@ struct FormPage {
 }
 
 impl FormPage {
+    /// The form as a patient first opens it: the answer from the email's link, nothing ticked.
+    pub fn fresh(
+        page: CheckinPage,
+        token: String,
+        form_key: String,
+        answer: Option<Answer>,
+    ) -> FormPage {
+        FormPage {
+            page,
+            token,
+            form_key,
+            answer,
+            ticked: vec![],
+            note: String::new(),
+            errors: FieldErrors::default(),
+            stop: None,
+        }
+    }
     fn is_answer(&self, a: &Answer) -> bool {
         self.answer == Some(*a)
     }
@@ -57,13 +77,15 @@ impl FormPage {
     }
 }
 
+/// The page after an answer: the triage's advice, what is normal today, when to get help.
 #[derive(Template)]
 #[template(path = "checkin/done.html")]
-struct DonePage {
-    page: CheckinPage,
-    triage: Triage,
-    normal_ticked: Vec<String>,
-    token: String,
+pub struct DonePage {
+    pub page: CheckinPage,
+    pub triage: Triage,
+    /// The normal signs ticked, as the page confirms them "common on day N".
+    pub normal_ticked: Vec<String>,
+    pub token: String,
 }
 
 /// Patient pages stay out of search engines; the policy headers already
@@ -101,16 +123,12 @@ pub(super) async fn checkin_form(
     let answer = query.answer.as_deref().and_then(Answer::parse);
     patient_response(
         StatusCode::OK,
-        &FormPage {
+        &FormPage::fresh(
             page,
-            form_key: state.links.checkin_form_key(&token),
-            token,
+            token.clone(),
+            state.links.checkin_form_key(&token),
             answer,
-            ticked: vec![],
-            note: String::new(),
-            errors: FieldErrors::default(),
-            stop: None,
-        },
+        ),
     )
 }
 

@@ -78,6 +78,16 @@ struct AdjustRow {
 }
 
 /// The choices, with defaults computed for the areas typed so far.
+/// A length as the form's hints give it: hours over three days also in days ("168 hours
+/// (7 days)"), which is how practitioners think of them.
+fn amount(value: u32, unit: &str) -> String {
+    match (unit, value) {
+        ("hours", v) if v > 72 && v % 24 == 0 => format!("{v} hours ({} days)", v / 24),
+        ("hours", v) if v > 72 => format!("{v} hours (about {:.1} days)", f64::from(v) / 24.0),
+        (unit, v) => format!("{v} {unit}"),
+    }
+}
+
 fn tailor_choices(protocol: &Protocol, form: &TreatmentForm) -> TailorChoices {
     let areas: Vec<crate::care::TreatedArea> = form
         .rows
@@ -93,19 +103,30 @@ fn tailor_choices(protocol: &Protocol, form: &TreatmentForm) -> TailorChoices {
     let adjust = crate::care::adjustables(protocol, &areas)
         .into_iter()
         .map(|a| {
+            let n = |v: u32| amount(v, a.unit);
             let hint = match a.ranges.as_slice() {
                 [(_, default, min, max)] => {
-                    format!("Default {default} {}; choose {min} to {max}.", a.unit)
+                    format!(
+                        "Default {}; choose {} to {}.",
+                        n(*default),
+                        n(*min),
+                        n(*max)
+                    )
                 }
                 ranges => {
                     ranges
                         .iter()
                         .map(|(band, default, min, max)| {
-                            format!("{band}: default {default}, {min} to {max}")
+                            format!(
+                                "{band}: default {}, {} to {}",
+                                n(*default),
+                                n(*min),
+                                n(*max)
+                            )
                         })
                         .collect::<Vec<_>>()
                         .join(". ")
-                        + &format!(" ({}).", a.unit)
+                        + "."
                 }
             };
             AdjustRow {

@@ -186,6 +186,13 @@ async fn a_checkin_link_from_a_reminder_email_opens_the_form_and_records_nothing
     let text = mail.text_part("text/plain").unwrap();
     let html = mail.text_part("text/html").unwrap();
     assert!(text.contains("HOW IS YOUR SKIN TODAY?") && html.contains("How is your skin today?"));
+    // Read on a phone: the sheet's button comes before the day's advice, and the clinic's
+    // phone is a link to tap.
+    let button = html
+        .find(">Open your aftercare sheet<")
+        .expect("the sheet's button");
+    assert!(button < html.find("Where you are now").expect("the day's advice"));
+    assert!(html.contains("<a href=\"tel:02079460000\""), "{html}");
     let worried = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("Worried: "))

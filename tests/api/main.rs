@@ -11,6 +11,7 @@ mod backup;
 mod checkin_triage;
 mod checkins;
 mod cli;
+mod consistency;
 mod data_rights;
 mod faults;
 mod fuzz;

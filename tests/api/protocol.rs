@@ -104,7 +104,7 @@ const CASES: &[Case] = &[
 
 /// The clinic is in the case's zone, so its default emergency number differs (911 vs 999), and
 /// so does its out-of-hours line: the UK's 111 does not work in the US (review L13).
-fn clinic(time_zone: &str) -> Clinic {
+pub(crate) fn clinic(time_zone: &str) -> Clinic {
     let out_of_hours = if time_zone.starts_with("America/") {
         "Call our answering service on 020 7946 0000."
     } else {
@@ -143,8 +143,9 @@ fn plan(case: &Case) -> aftercare::care::Plan {
     compute_plan(&Protocol::default_protocol(), &input).unwrap()
 }
 
-/// The sheet's HTML as a reader sees it: one line per block, list items as "- ", no markup.
-fn visible_text(html: &str) -> String {
+/// A page's HTML as a reader sees it: one line per block (a check-in box's label too), list
+/// items as "- ", no markup.
+pub(crate) fn visible_text(html: &str) -> String {
     let mut text = String::new();
     let mut rest = html;
     while let Some(open) = rest.find('<') {
@@ -157,7 +158,9 @@ fn visible_text(html: &str) -> String {
             ("li", false) => text.push_str("\n- "),
             ("td" | "th", false) => text.push_str(" | "),
             ("p" | "div" | "h1" | "h2" | "h3" | "h4" | "tr" | "br" | "section" | "header", _)
-            | ("footer" | "ul" | "table", _) => text.push('\n'),
+            | ("footer" | "ul" | "table" | "label" | "legend" | "fieldset" | "aside", _) => {
+                text.push('\n')
+            }
             _ => {}
         }
         rest = &rest[close..];

@@ -27,7 +27,7 @@ pub use types::{
     Active, ActivesEvidence, Area, AreaClass, Band, ByBand, Cadence, Decisions, EvidenceBasis,
     NextSessionSpec, NormalSignSpec, PeelsAfterAcids, PhaseSpec, PrpWash, RedFlagGroupSpec,
     RednessLimit, Replace, ShortestHeatBan, Source, SourceKind, Tailor, TimedAvoid, Tonight,
-    Urgency, DAY, EMERGENCY_NUMBER, GAP, TONIGHT,
+    Urgency, DAY, EMERGENCY_NUMBER, GAP, SLEEPING_POSITIONS, TONIGHT,
 };
 use validate::{cited, validate, Invalid};
 

@@ -595,3 +595,52 @@ fn the_next_session_note_must_use_the_bands_own_window() {
     ));
     assert_message(&message, &["next_session", "note must contain {gap}"]);
 }
+
+/// The consistency tests' tags name what exists, or the file is refused.
+#[test]
+fn consistency_tags_must_name_known_actives_and_positions() {
+    let message = error_after(replace_once(
+        "comes_after = [\"aha-bha\"]",
+        "comes_after = [\"aha-bhas\"]",
+    ));
+    assert_message(
+        &message,
+        &[
+            "timed_avoid[1] \"other-treatments\"",
+            "comes_after names \"aha-bhas\", which is not another active",
+        ],
+    );
+    let message = error_after(replace_once(
+        "comes_after = [\"vitamin-c\", \"retinol\", \"aha-bha\"]",
+        "comes_after = [\"prescription-retinoids\"]",
+    ));
+    assert_message(
+        &message,
+        &[
+            "actives[3] \"prescription-retinoids\"",
+            "not another active",
+        ],
+    );
+    let message = error_after(|text: String| {
+        text.replacen(
+            "keeps_off = [\"vitamin-c\",",
+            "keeps_off = [\"vitamin-d\",",
+            1,
+        )
+    });
+    assert_message(&message, &["phases[0] \"first-hours\"", "\"vitamin-d\""]);
+    let message = error_after(|text: String| {
+        text.replacen(
+            "pressed_when_sleeping_on = [\"front\"]",
+            "pressed_when_sleeping_on = [\"tummy\"]",
+            1,
+        )
+    });
+    assert_message(
+        &message,
+        &[
+            "areas[7] \"decollete\"",
+            "pressed_when_sleeping_on names \"tummy\"; use one of [\"back\", \"front\", \"side\"]",
+        ],
+    );
+}

@@ -182,8 +182,16 @@ pub struct Area {
     /// Lines this area's own rule replaces (see [`Replace`]); on top of its class's.
     #[serde(default)]
     pub replaces: Vec<Replace>,
+    /// The sleeping positions that lie on this area (`back`, `front`, `side`): no sleeping
+    /// advice its patients get may name one (clinical review M3; checked by the consistency
+    /// tests).
+    #[serde(default)]
+    pub pressed_when_sleeping_on: Vec<String>,
     pub sources: Vec<String>,
 }
+
+/// The sleeping positions [`Area::pressed_when_sleeping_on`] may name.
+pub const SLEEPING_POSITIONS: [&str; 3] = ["back", "front", "side"];
 
 /// The list the evening email and the sheet always show, whatever the time of treatment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,6 +274,11 @@ pub struct PhaseSpec {
     pub headline: String,
     /// Band id → [start, end) in hours after the treatment.
     pub hours: BTreeMap<String, [u32; 2]>,
+    /// Ids of the actives this phase's lines keep off for the whole phase, whatever their
+    /// dates: no active may come back on a day this phase is in force (checked by the
+    /// consistency tests). A line that keeps products off only "before their dates" is no tag.
+    #[serde(default)]
+    pub keeps_off: Vec<String>,
     pub sources: Vec<String>,
 }
 
@@ -287,6 +300,10 @@ pub struct TimedAvoid {
     /// healing factor like `until_hours`). Empty: the practitioner cannot change it.
     #[serde(default)]
     pub adjust: BTreeMap<String, [u32; 2]>,
+    /// Ids of the actives whose date this list never ends before: peels and laser never come
+    /// back before exfoliating acids (clinical review M9; checked by the consistency tests).
+    #[serde(default)]
+    pub comes_after: Vec<String>,
     pub sources: Vec<String>,
 }
 
@@ -301,6 +318,10 @@ pub struct Active {
     /// Never sooner than this band's day, whatever the band (prescription retinoids: "standard").
     #[serde(default)]
     pub not_before_band: Option<String>,
+    /// Ids of the actives this one never comes back before, in any plan (prescription retinoids
+    /// come last, after shop retinol: clinical review L2; checked by the consistency tests).
+    #[serde(default)]
+    pub comes_after: Vec<String>,
     /// How to bring it back.
     pub how: String,
     /// Completes the email subject on its day, e.g. "retinol can come back".

@@ -365,6 +365,7 @@ pub(super) fn validate(f: &ProtocolFile) -> Check {
     check_timed_avoid(&f.timed_avoid, &f.phases, bands)?;
     let mut max_active_day = check_actives(&f.actives, bands)?;
     check_adjustable(f, bands)?;
+    check_tags(f)?;
     for (list, tailors) in [
         ("add_ons", &f.add_ons),
         ("considerations", &f.considerations),
@@ -878,6 +879,49 @@ fn check_actives(actives: &[Active], bands: &[Band]) -> Result<u32, Invalid> {
         }
     }
     Ok(latest)
+}
+
+/// The tags the consistency tests read name what exists: `keeps_off` and `comes_after` name
+/// actives (never the entry itself), `pressed_when_sleeping_on` names sleeping positions.
+fn check_tags(f: &ProtocolFile) -> Check {
+    let actives = |entry: &str, field: &str, own: &str, ids: &[String]| -> Check {
+        for id in ids {
+            if id == own || !f.actives.iter().any(|a| &a.id == id) {
+                return fail(
+                    entry,
+                    format!("{field} names \"{id}\", which is not another active"),
+                );
+            }
+        }
+        Ok(())
+    };
+    for (i, phase) in f.phases.iter().enumerate() {
+        let entry = entry_name("phases", i, &phase.id);
+        actives(&entry, "keeps_off", "", &phase.keeps_off)?;
+    }
+    for (i, timed) in f.timed_avoid.iter().enumerate() {
+        let entry = entry_name("timed_avoid", i, &timed.id);
+        actives(&entry, "comes_after", "", &timed.comes_after)?;
+    }
+    for (i, active) in f.actives.iter().enumerate() {
+        let entry = entry_name("actives", i, &active.id);
+        actives(&entry, "comes_after", &active.id, &active.comes_after)?;
+    }
+    for (i, area) in f.areas.iter().enumerate() {
+        if let Some(position) = area
+            .pressed_when_sleeping_on
+            .iter()
+            .find(|p| !SLEEPING_POSITIONS.contains(&p.as_str()))
+        {
+            return fail(
+                &entry_name("areas", i, &area.id),
+                format!(
+                    "pressed_when_sleeping_on names \"{position}\"; use one of {SLEEPING_POSITIONS:?}"
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Returns the window's first day per band.

@@ -64,19 +64,34 @@ pub(super) fn build_page(
     reply_days: i32,
     now: DateTime<Utc>,
 ) -> CheckinPage {
-    let plan: &Plan = &view.plan;
+    page_of_plan(
+        &view.plan,
+        &view.clinic,
+        &view.patient.name,
+        reply_days,
+        now,
+    )
+}
+
+/// The check-in page of a plan at `now`, for a patient of that name: what [`page`] shows, from
+/// the plan alone (the consistency tests render it for every day of every kind of plan).
+pub fn page_of_plan(
+    plan: &Plan,
+    clinic: &Clinic,
+    patient_name: &str,
+    reply_days: i32,
+    now: DateTime<Utc>,
+) -> CheckinPage {
     let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let today = now.with_timezone(&tz).date_naive();
     let day = (today - plan.treated_at.local.date()).num_days().max(0);
     let phase = plan.phase_at(now).or_else(|| plan.phases.last());
-    let first_name = view
-        .patient
-        .name
+    let first_name = patient_name
         .split_whitespace()
         .next()
         .unwrap_or_default()
         .to_string();
-    let when_to_worry = flag_groups(&plan.red_flags.groups, &view.clinic);
+    let when_to_worry = flag_groups(&plan.red_flags.groups, clinic);
     let mut flags: Vec<(Urgency, CheckGroup)> = if plan.red_flags.groups.is_empty() {
         // Version 1 plans have one ungrouped list: each item is a "call now".
         vec![(
@@ -120,8 +135,8 @@ pub(super) fn build_page(
     flags.sort_by_key(|(u, _)| *u);
     let flags = flags.into_iter().map(|(_, g)| g).collect();
     CheckinPage {
-        emergency_number: clinic::emergency_number(&view.clinic),
-        clinic: view.clinic.clone(),
+        emergency_number: clinic::emergency_number(clinic),
+        clinic: clinic.clone(),
         first_name,
         treated_on: long_date(plan.treated_at.local.date()),
         day,
