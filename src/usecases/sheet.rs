@@ -23,9 +23,12 @@ pub struct Sheet {
     pub tonight: Vec<String>,
     /// "What is normal"; empty for version 1 plans.
     pub normal: Vec<String>,
-    /// ("Thu 4 Jun, 10:00", items): what to avoid until then. Shown once here rather than in
-    /// every phase it covers, which keeps the printed sheet short.
-    pub avoid_until: Vec<(String, Vec<String>)>,
+    /// ("Thu 4 Jun, 10:00", its instant in RFC 3339 UTC, items): what to avoid until then.
+    /// Shown once here rather than in every phase it covers, which keeps the printed sheet short.
+    pub avoid_until: Vec<(String, String, Vec<String>)>,
+    /// The treatment's date and the clinic's zone, for the online sheet's day count.
+    pub treated_date: String,
+    pub time_zone: String,
     /// Why times after a clock change read shifted (see [`clock_notes`]).
     pub clock_notes: Vec<String>,
     /// Version 1 plans: one list of red flags.
@@ -112,6 +115,9 @@ pub fn adjusted_texts(plan: &Plan) -> Vec<String> {
 pub struct SheetPhase {
     pub name: String,
     pub when: String,
+    /// When it starts and ends (RFC 3339, UTC): the online sheet finds today's phase by them.
+    pub starts: String,
+    pub ends: String,
     pub skin: String,
     pub do_items: Vec<String>,
     pub avoid_items: Vec<String>,
@@ -206,6 +212,11 @@ fn clock_note(change: &ClockChange) -> String {
     )
 }
 
+/// An instant as the page's script reads it ("2026-12-05T07:16:00Z").
+fn instant(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: String) -> Sheet {
     Sheet {
         clinic: clinic.clone(),
@@ -227,6 +238,8 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .map(|p| SheetPhase {
                 name: p.name.clone(),
                 when: phase_span(p.starts_at.local, p.ends_at.local),
+                starts: instant(p.starts_at.utc),
+                ends: instant(p.ends_at.utc),
                 skin: p.skin.clone(),
                 do_items: p.do_items.clone(),
                 avoid_items: p
@@ -240,8 +253,13 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
         avoid_until: plan
             .avoid_until
             .iter()
-            .map(|a| (short_moment(a.until.local), a.items.clone()))
+            .map(|a| {
+                let label = short_moment(a.until.local);
+                (label, instant(a.until.utc), a.items.clone())
+            })
             .collect(),
+        treated_date: plan.treated_at.local.date().to_string(),
+        time_zone: plan.time_zone.clone(),
         clock_notes: clock_notes(plan)
             .into_iter()
             .map(|(_, note)| note)
@@ -404,7 +422,7 @@ mod tests {
         let html = render(&plan, &fixture::clinic());
         // Standard band: heat and sweat until 72 h after 10:00 on 1 June.
         assert!(html.contains(
-            "<p><strong>Until Thu 4 Jun, 10:00:</strong> Hot showers, saunas and steam rooms."
+            "<p data-until=\"2026-06-04T09:00:00Z\"><strong>Until Thu 4 Jun, 10:00:</strong> Hot showers, saunas and steam rooms."
         ));
         assert_eq!(
             html.matches("Hot showers, saunas and steam rooms.").count(),

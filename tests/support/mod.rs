@@ -224,6 +224,21 @@ impl TestApp {
         (patient, id_in_location(&r))
     }
 
+    /// A new practitioner records Ada Brook's forehead treatment (0.5 mm) of an hour ago, with
+    /// any `extra` form fields; returns (patient, treatment).
+    pub async fn ada_treated_an_hour_ago(&self, extra: &[(&str, &str)]) -> (i64, i64) {
+        let practitioner = self.signed_in("practitioner").await;
+        let when = clinic_time(-chrono::Duration::hours(1));
+        let mut fields = vec![
+            ("treated_at", when.as_str()),
+            ("area_0", "forehead"),
+            ("depth_0", "0.5"),
+        ];
+        fields.extend_from_slice(extra);
+        self.patient_with_treatment(&practitioner, "Ada Brook", "ada@example.com", &fields)
+            .await
+    }
+
     /// Records a treatment for `patient` through the form; returns the response.
     pub async fn record_treatment(
         &self,
