@@ -89,7 +89,7 @@ pub fn utc_stamp(utc: impl Wall) -> String {
     show(utc, "%Y-%m-%d %H:%M:%S")
 }
 
-/// "2026-03-27T14:30:05Z": a `<time datetime>` attribute.
+/// "2026-03-27T14:30:05Z": a `<time datetime>` attribute, or an instant the page's script reads.
 pub fn iso_utc(utc: impl Wall) -> String {
     show(utc, "%Y-%m-%dT%H:%M:%SZ")
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
 use crate::care::{ClockChange, Plan, RedFlagGroup};
-use crate::dates::{long_date, short_date, short_moment, time};
+use crate::dates::{iso_utc, long_date, short_date, short_moment, time};
 use crate::usecases::clinic::{self, Clinic};
 
 pub struct Sheet {
@@ -212,11 +212,6 @@ fn clock_note(change: &ClockChange) -> String {
     )
 }
 
-/// An instant as the page's script reads it ("2026-12-05T07:16:00Z").
-fn instant(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: String) -> Sheet {
     Sheet {
         clinic: clinic.clone(),
@@ -238,8 +233,8 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .map(|p| SheetPhase {
                 name: p.name.clone(),
                 when: phase_span(p.starts_at.local, p.ends_at.local),
-                starts: instant(p.starts_at.utc),
-                ends: instant(p.ends_at.utc),
+                starts: iso_utc(p.starts_at.utc),
+                ends: iso_utc(p.ends_at.utc),
                 skin: p.skin.clone(),
                 do_items: p.do_items.clone(),
                 avoid_items: p
@@ -255,7 +250,7 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .iter()
             .map(|a| {
                 let label = short_moment(a.until.local);
-                (label, instant(a.until.utc), a.items.clone())
+                (label, iso_utc(a.until.utc), a.items.clone())
             })
             .collect(),
         treated_date: plan.treated_at.local.date().to_string(),
