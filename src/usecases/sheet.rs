@@ -3,10 +3,11 @@
 //! sheet and the patient's online copy.
 
 use askama::Template;
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
 use crate::care::{ClockChange, Plan, RedFlagGroup};
+use crate::dates::{iso_utc, long_date, short_date, short_moment, time};
 use crate::usecases::clinic::{self, Clinic};
 
 pub struct Sheet {
@@ -157,26 +158,6 @@ pub struct SheetActive {
     pub how: String,
 }
 
-pub fn long_date(d: NaiveDate) -> String {
-    d.format("%A %-d %B %Y").to_string()
-}
-
-pub fn short_date(d: NaiveDate) -> String {
-    d.format("%a %-d %b").to_string()
-}
-
-fn short_moment(t: NaiveDateTime) -> String {
-    t.format("%a %-d %b, %H:%M").to_string()
-}
-
-/// A stored UTC time in a zone, as staff pages show it: "Mon 3 Mar 2025, 14:30".
-pub fn local_moment(utc: NaiveDateTime, tz: chrono_tz::Tz) -> String {
-    utc.and_utc()
-        .with_timezone(&tz)
-        .format("%a %-d %b %Y, %H:%M")
-        .to_string()
-}
-
 /// Whether the sheet shows a phase's times, not only its days: short phases only.
 fn shows_times(start: NaiveDateTime, end: NaiveDateTime) -> bool {
     end - start <= Duration::hours(48)
@@ -186,7 +167,7 @@ fn shows_times(start: NaiveDateTime, end: NaiveDateTime) -> bool {
 fn phase_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
     if shows_times(start, end) {
         if start.date() == end.date() {
-            format!("{} – {}", short_moment(start), end.format("%H:%M"))
+            format!("{} – {}", short_moment(start), time(end))
         } else {
             format!("{} – {}", short_moment(start), short_moment(end))
         }
@@ -231,19 +212,14 @@ fn clock_note(change: &ClockChange) -> String {
     )
 }
 
-/// An instant as the page's script reads it ("2026-12-05T07:16:00Z").
-fn instant(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: String) -> Sheet {
     Sheet {
         clinic: clinic.clone(),
         patient_name: patient_name.to_string(),
         treated_on: format!(
             "{} at {}",
-            long_date(plan.treated_at.local.date()),
-            plan.treated_at.local.format("%H:%M")
+            long_date(plan.treated_at.local),
+            time(plan.treated_at.local)
         ),
         areas: plan
             .areas
@@ -257,8 +233,8 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .map(|p| SheetPhase {
                 name: p.name.clone(),
                 when: phase_span(p.starts_at.local, p.ends_at.local),
-                starts: instant(p.starts_at.utc),
-                ends: instant(p.ends_at.utc),
+                starts: iso_utc(p.starts_at.utc),
+                ends: iso_utc(p.ends_at.utc),
                 skin: p.skin.clone(),
                 do_items: p.do_items.clone(),
                 avoid_items: p
@@ -274,7 +250,7 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .iter()
             .map(|a| {
                 let label = short_moment(a.until.local);
-                (label, instant(a.until.utc), a.items.clone())
+                (label, iso_utc(a.until.utc), a.items.clone())
             })
             .collect(),
         treated_date: plan.treated_at.local.date().to_string(),

@@ -1,11 +1,11 @@
 //! Clinic admin: people and their access, and the audit log.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::csrf::{CsrfForm, EmptyForm};
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
@@ -21,7 +21,6 @@ struct UsersPage {
     users: Vec<User>,
 }
 
-#[get("/admin/users")]
 pub(super) async fn users(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -40,7 +39,6 @@ struct NewUserPage {
     roles: [Role; 3],
 }
 
-#[get("/admin/users/new")]
 pub(super) async fn new_user_form(_auth: Auth<Admins>, ctx: PageCtx) -> AppResult<HttpResponse> {
     render(&NewUserPage {
         ctx,
@@ -54,7 +52,6 @@ pub(super) async fn new_user_form(_auth: Auth<Admins>, ctx: PageCtx) -> AppResul
     })
 }
 
-#[post("/admin/users/new")]
 pub(super) async fn new_user_submit(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -87,9 +84,10 @@ pub(super) async fn new_user_submit(
                     input.name.trim()
                 )
             };
-            Ok(see_other_with_flash(
+            Ok(redirect_with_flash(
                 &state,
                 &format!("/admin/users/{}", added.id),
+                FlashKind::Success,
                 &message,
             ))
         }
@@ -101,13 +99,6 @@ pub(super) async fn new_user_submit(
         }),
         Err(e) => Err(e),
     }
-}
-
-fn see_other_with_flash(state: &AppState, to: &str, message: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", to))
-        .cookie(flash_cookie(state, "success", message))
-        .finish()
 }
 
 #[derive(Template)]
@@ -140,12 +131,15 @@ async fn person_and_link(state: &AppState, id: i64) -> AppResult<(User, Option<P
         .await?;
     let link = link.map(|l| PasswordLink {
         url: format!("{}/set-password/{}", state.settings.base_url, l.token),
-        expires: format!("{} UTC", l.expires_at.format("%-d %B %Y, %H:%M")),
+        expires: format!(
+            "{}, {} UTC",
+            crate::dates::date(l.expires_at),
+            crate::dates::time(l.expires_at)
+        ),
     });
     Ok((person, link))
 }
 
-#[get("/admin/users/{id}")]
 pub(super) async fn user_detail(
     auth: Auth<Admins>,
     ctx: PageCtx,
@@ -183,12 +177,11 @@ pub(super) async fn refused(
 }
 
 #[derive(Deserialize)]
-struct RoleForm {
+pub(super) struct RoleForm {
     #[serde(default)]
     role: String,
 }
 
-#[post("/admin/users/{id}/role")]
 pub(super) async fn user_role(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -207,18 +200,16 @@ pub(super) async fn user_role(
         .db(move |conn| accounts::change_role(conn, &actor, id, &role, now))
         .await
     {
-        Ok(()) => Ok(see_other_with_flash(
+        Ok(()) => Ok(redirect_with_flash(
             &state,
             &format!("/admin/users/{id}"),
+            FlashKind::Success,
             "Role saved.",
         )),
         Err(AppError::Invalid(errors)) => refused(&state, &auth, ctx, id, errors).await,
         Err(e) => Err(e),
     }
 }
-
-#[derive(Deserialize)]
-struct EmptyForm {}
 
 async fn set_active(
     req: HttpRequest,
@@ -240,9 +231,10 @@ async fn set_active(
             } else {
                 "The account is deactivated and signed out everywhere."
             };
-            Ok(see_other_with_flash(
+            Ok(redirect_with_flash(
                 &state,
                 &format!("/admin/users/{id}"),
+                FlashKind::Success,
                 message,
             ))
         }
@@ -252,7 +244,6 @@ async fn set_active(
 }
 
 /// Deactivate or reactivate a user.
-#[post("/admin/users/{id}/{change:(deactivate|reactivate)}")]
 pub(super) async fn user_active(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -265,7 +256,6 @@ pub(super) async fn user_active(
     set_active(req, auth, ctx, state, id, change == "reactivate").await
 }
 
-#[post("/admin/users/{id}/password-link")]
 pub(super) async fn user_password_link(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -279,9 +269,10 @@ pub(super) async fn user_password_link(
     state
         .db(move |conn| accounts::reset_password_link(conn, &keys, &actor, id, now))
         .await?;
-    Ok(see_other_with_flash(
+    Ok(redirect_with_flash(
         &state,
         &format!("/admin/users/{id}"),
+        FlashKind::Success,
         "Password reset: the old password no longer works and their sessions have ended. Give them the one-time link below.",
     ))
 }
@@ -294,11 +285,10 @@ struct AuditLogPage {
 }
 
 #[derive(Deserialize)]
-struct PageQuery {
+pub(super) struct PageQuery {
     page: Option<i64>,
 }
 
-#[get("/admin/audit")]
 pub(super) async fn audit(
     _auth: Auth<Admins>,
     ctx: PageCtx,

@@ -3,11 +3,11 @@
 
 use crate::words::counted;
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
@@ -16,7 +16,6 @@ use crate::usecases::data_rights::{self, EraseInput, ErasePreview};
 
 /// Everything held about the patient, as a JSON file to download. Never cached: it holds
 /// their health data.
-#[get("/patients/{id}/export")]
 pub(super) async fn export(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -56,7 +55,6 @@ impl ErasePage {
     }
 }
 
-#[get("/patients/{id}/erase")]
 pub(super) async fn erase_form(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -75,7 +73,6 @@ pub(super) async fn erase_form(
     })
 }
 
-#[post("/patients/{id}/erase")]
 pub(super) async fn erase(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -100,9 +97,9 @@ pub(super) async fn erase(
                 counted(erased.treatments, "treatment")
             );
             let (kind, message) = match erased.purged {
-                Ok(()) => ("success", done),
+                Ok(()) => (FlashKind::Success, done),
                 Err(reason) => (
-                    "error",
+                    FlashKind::Error,
                     format!(
                         "{done} But the database file could not be rewritten ({reason}), so \
                          removed text may remain in its free space until it is compacted \
@@ -110,10 +107,12 @@ pub(super) async fn erase(
                     ),
                 ),
             };
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, format!("/patients/{id}")))
-                .cookie(flash_cookie(&state, kind, &message))
-                .finish())
+            Ok(redirect_with_flash(
+                &state,
+                &format!("/patients/{id}"),
+                kind,
+                &message,
+            ))
         }
         Err(AppError::Invalid(errors)) => {
             let preview = state

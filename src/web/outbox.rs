@@ -2,13 +2,13 @@
 //! the patient's one-click unsubscribe.
 
 use actix_web::http::header::{HeaderValue, CONTENT_SECURITY_POLICY};
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, FrontDesk, Policy, SignedIn};
 use super::{client_ip, render, AppState};
@@ -86,7 +86,6 @@ fn parse_day(text: &str, field: &str) -> AppResult<Option<NaiveDate>> {
         .map_err(|_| AppError::BadRequest(format!("The {field} date must look like 2026-11-25.")))
 }
 
-#[get("/outbox")]
 pub(super) async fn outbox(
     _auth: Auth<FrontDesk>,
     ctx: PageCtx,
@@ -148,15 +147,15 @@ async fn outbox_action(
         .await;
     let (kind, message) = match result {
         Ok(Some(RetryAction::Restore)) => (
-            "success",
+            FlashKind::Success,
             "The email is back in the queue and will go at its own time.".to_string(),
         ),
         Ok(Some(_)) => (
-            "success",
+            FlashKind::Success,
             "The email will be sent within a minute.".to_string(),
         ),
-        Ok(None) => ("success", "The email is cancelled.".to_string()),
-        Err(AppError::Invalid(e)) => ("error", e.msg("reminder").to_string()),
+        Ok(None) => (FlashKind::Success, "The email is cancelled.".to_string()),
+        Err(AppError::Invalid(e)) => (FlashKind::Error, e.msg("reminder").to_string()),
         Err(e) => return Err(e),
     };
     let back = super::safe_next(Some(&back));
@@ -165,14 +164,10 @@ async fn outbox_action(
     } else {
         "/outbox".into()
     };
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", back))
-        .cookie(flash_cookie(&state, kind, &message))
-        .finish())
+    Ok(redirect_with_flash(&state, &back, kind, &message))
 }
 
 /// The outbox's buttons: `retry` (which says Restore or Send now) and `cancel`.
-#[post("/outbox/{id}/{action:(retry|cancel)}")]
 pub(super) async fn button(
     req: HttpRequest,
     auth: Auth<FrontDesk>,
@@ -187,7 +182,6 @@ pub(super) async fn button(
 /// The email exactly as the patient gets it, under a bar with its subject, its
 /// recipient and the way back. Mail HTML needs inline styles, so this one
 /// response relaxes the CSP for styles only (still no script).
-#[get("/treatments/{id}/reminders/{reminder}/preview")]
 pub(super) async fn preview(
     auth: Auth<SignedIn>,
     state: web::Data<AppState>,
@@ -219,7 +213,12 @@ pub(super) async fn preview(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"),
         ))
-        .body(preview.email.preview_html(&bar)))
+        .body(
+            preview
+                .email
+                .preview_html(&bar)
+                .map_err(|e| AppError::Internal(e.into()))?,
+        ))
 }
 
 #[derive(Template)]
@@ -238,7 +237,6 @@ fn unsubscribing(state: &AppState, token: &str) -> AppResult<i64> {
         .ok_or(AppError::NotFound)
 }
 
-#[get("/unsubscribe/{token}")]
 pub(super) async fn unsubscribe_form(
     state: web::Data<AppState>,
     token: web::Path<String>,
@@ -261,7 +259,6 @@ pub(super) async fn unsubscribe_form(
 
 /// RFC 8058 one-click: mail clients POST here with no cookie and no CSRF
 /// token; the signed token in the URL is the authority.
-#[post("/unsubscribe/{token}")]
 pub(super) async fn unsubscribe(
     req: HttpRequest,
     state: web::Data<AppState>,

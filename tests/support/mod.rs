@@ -273,6 +273,12 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The app's "now", as the database stores it.
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        use aftercare::clock::Clock;
+        self.clock.now_naive()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -353,8 +359,9 @@ impl TestApp {
             password_confirm: PASSWORD.into(),
             password_mode: "password".into(),
         };
+        let now = self.now();
         with_conn(self, move |conn| {
-            accounts::add_user_from_cli(conn, &input, store::now())
+            accounts::add_user_from_cli(conn, &input, now)
         })
         .await
         .expect("user added")
