@@ -76,7 +76,8 @@ fn message(email: &reminder::ReminderEmail, clinic: &Clinic) -> lettre::Message 
         message_id: "<aftercare.r1.d3@demo.example>",
         unsubscribe_url: Some(UNSUBSCRIBE_URL),
     };
-    mail::build_message(&envelope, email.text(), email.html()).expect("the message builds")
+    mail::build_message(&envelope, email.text().unwrap(), email.html().unwrap())
+        .expect("the message builds")
 }
 
 fn bench_render(c: &mut Criterion) {
@@ -99,8 +100,8 @@ fn bench_render(c: &mut Criterion) {
         "sizes: stored plan {} B, patient sheet page {} B, email text {} B, html {} B, on the wire {} B",
         plan_json.len(),
         page.len(),
-        email.text().len(),
-        email.html().len(),
+        email.text().unwrap().len(),
+        email.html().unwrap().len(),
         wire.len()
     );
 
@@ -133,7 +134,7 @@ fn bench_render(c: &mut Criterion) {
     c.bench_function("email/compose + text + html", |b| {
         b.iter(|| {
             let email = compose(black_box(&plan), &clinic, &key);
-            (email.text(), email.html())
+            (email.text().unwrap(), email.html().unwrap())
         })
     });
     c.bench_function("email/build_message + formatted", |b| {

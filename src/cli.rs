@@ -1,11 +1,13 @@
 //! The command line: `serve` (the default), `worker`, `migrate`, `user add`,
 //! `patient export`, `protocol check|show`, `demo seed`, `mail test`, `backup` and `restore`.
 
+use crate::words::counted;
 use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::mail::Failure;
@@ -148,11 +150,12 @@ enum UserCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // A `.env` file in the working directory is read if present (never required);
-    // variables already set in the environment win.
-    let _ = dotenvy::dotenv();
+    // variables already set in the environment win. A malformed one stops here.
+    if let Err(errors) = crate::config::dotenv::load() {
+        return configuration_problems(&errors);
+    }
     if let Err(e) = init_tracing() {
-        eprintln!("aftercare: the configuration has 1 problem(s):\n  - {e}");
-        return ExitCode::from(2);
+        return configuration_problems(&[e]);
     }
     // Protocol commands need no database or configuration.
     if let Some(Command::Protocol { command }) = &cli.command {
@@ -166,16 +169,7 @@ pub fn main() -> ExitCode {
     }
     let settings = match Settings::from_env() {
         Ok(s) => s,
-        Err(errors) => {
-            eprintln!(
-                "aftercare: the configuration has {} problem(s):",
-                errors.len()
-            );
-            for e in errors {
-                eprintln!("  - {e}");
-            }
-            return ExitCode::from(2);
-        }
+        Err(errors) => return configuration_problems(&errors),
     };
     let result = match cli.command.unwrap_or(Command::Serve { no_worker: false }) {
         Command::Serve { no_worker } => serve(settings, !no_worker),
@@ -266,6 +260,18 @@ fn protocol_command(command: &ProtocolCommand) -> anyhow::Result<()> {
 }
 
 /// Logs to standard output (see `web::telemetry::init_tracing`).
+/// Says what is wrong with the configuration, one problem a line, and exits with 2.
+fn configuration_problems(errors: &[String]) -> ExitCode {
+    eprintln!(
+        "aftercare: the configuration has {} problem(s):",
+        errors.len()
+    );
+    for e in errors {
+        eprintln!("  - {e}");
+    }
+    ExitCode::from(2)
+}
+
 fn init_tracing() -> Result<(), String> {
     crate::web::telemetry::init_tracing()
 }
@@ -288,32 +294,31 @@ fn backup_to(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
     let c = taken.counts;
     println!(
         "Backed up the database to {} in {:.1} s: {} ({} bytes), integrity check ok.\n\
-         It holds {} patients, {} treatments and {} reminders.",
+         It holds {}, {} and {}.",
         taken.path.display(),
         taken.took.as_secs_f64(),
         backup::human_size(taken.bytes),
         taken.bytes,
-        c.patients,
-        c.treatments,
-        c.reminders
+        counted(c.patients, "patient"),
+        counted(c.treatments, "treatment"),
+        counted(c.reminders, "reminder")
     );
     Ok(())
 }
 
 fn restore(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
-    use crate::clock::Clock;
-    let restored = backup::restore(&settings.database, file, crate::clock::SystemClock.now())?;
+    let restored = backup::restore(&settings.database, file, SystemClock.now())?;
     for old in &restored.kept_aside {
         println!("Kept the previous file as {}", old.display());
     }
     let c = restored.counts;
     println!(
-        "Restored {} to {}: integrity check ok; {} patients, {} treatments and {} reminders.",
+        "Restored {} to {}: integrity check ok; {}, {} and {}.",
         file.display(),
         restored.database.display(),
-        c.patients,
-        c.treatments,
-        c.reminders
+        counted(c.patients, "patient"),
+        counted(c.treatments, "treatment"),
+        counted(c.reminders, "reminder")
     );
     if restored.pending_migrations > 0 {
         println!(
@@ -379,12 +384,12 @@ fn demo_seed(settings: Settings, patients: usize) -> anyhow::Result<()> {
     let state = crate::startup::prepare(settings)?;
     let mut conn = state.pool.get()?;
     let started = std::time::Instant::now();
-    let report = crate::demo::seed(&mut conn, &state.protocol, patients, chrono::Utc::now())
+    let report = crate::demo::seed(&mut conn, &state.protocol, patients, SystemClock.now())
         .map_err(to_anyhow)?;
     println!(
-        "Added {} patients and {} treatments in {:.1} s.",
-        report.patients,
-        report.treatments,
+        "Added {} and {} in {:.1} s.",
+        counted(report.patients, "patient"),
+        counted(report.treatments, "treatment"),
         started.elapsed().as_secs_f64()
     );
     for (email, role) in report.users {
@@ -462,7 +467,8 @@ fn add_user(settings: &Settings, email: String, name: String, role: String) -> a
         password,
         password_mode: "password".into(),
     };
-    let id = accounts::add_user_from_cli(&mut conn, &input, store::now()).map_err(to_anyhow)?;
+    let id = accounts::add_user_from_cli(&mut conn, &input, SystemClock.now_naive())
+        .map_err(to_anyhow)?;
     println!("Added user {id} ({}).", input.email.trim());
     Ok(())
 }
@@ -472,12 +478,10 @@ fn export_patient(settings: &Settings, id: i64) -> anyhow::Result<()> {
     let pool = store::pool(&settings.database)?;
     let mut conn = pool.get()?;
     let actor = crate::usecases::audit::Actor::anonymous("command line", "-");
-    let json =
-        crate::usecases::data_rights::export(&mut conn, &actor, id, store::now()).map_err(|e| {
-            match e {
-                AppError::NotFound => anyhow::anyhow!("there is no patient {id}"),
-                other => to_anyhow(other),
-            }
+    let json = crate::usecases::data_rights::export(&mut conn, &actor, id, SystemClock.now_naive())
+        .map_err(|e| match e {
+            AppError::NotFound => anyhow::anyhow!("there is no patient {id}"),
+            other => to_anyhow(other),
         })?;
     println!("{json}");
     Ok(())

@@ -11,6 +11,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use secrecy::SecretSlice;
 
+pub mod dotenv;
 mod secrets;
 pub use secrets::{redact, SecretUrl};
 

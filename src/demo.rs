@@ -83,7 +83,7 @@ fn demo_treatment(n: usize, now: DateTime<Utc>, tz: chrono_tz::Tz) -> TreatmentF
     }
 }
 
-fn demo_user(conn: &mut DbConn, role: Role) -> AppResult<User> {
+fn demo_user(conn: &mut DbConn, role: Role, now: DateTime<Utc>) -> AppResult<User> {
     let email = format!("{}@demo.example", role.as_str());
     if let Some(row) = store::users::find_by_email(conn, &email)? {
         return accounts::get_user(conn, row.id);
@@ -96,7 +96,7 @@ fn demo_user(conn: &mut DbConn, role: Role) -> AppResult<User> {
         password_confirm: DEMO_PASSWORD.into(),
         password_mode: "password".into(),
     };
-    let id = accounts::add_user_from_cli(conn, &input, store::now())?;
+    let id = accounts::add_user_from_cli(conn, &input, now.naive_utc())?;
     accounts::get_user(conn, id)
 }
 
@@ -129,7 +129,7 @@ pub fn seed(
     let mut users = Vec::new();
     let mut practitioner = None;
     for role in Role::ALL {
-        let user = demo_user(conn, role)?;
+        let user = demo_user(conn, role, now)?;
         users.push((user.email.clone(), role));
         if role == Role::Practitioner {
             practitioner = Some(user);

@@ -414,7 +414,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 count_requests,
                 from_fn(routes::metrics::count_requests),
             ))
-            .configure(routes::routes)
+            .configure(routes::routes::register)
             .default_service(actix_web::web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))

@@ -124,4 +124,37 @@ document.addEventListener("DOMContentLoaded", () => {
     rows.addEventListener("input", (e) => depthNote(e.target.closest("tr.area-row")));
     rows.addEventListener("change", (e) => depthNote(e.target.closest("tr.area-row")));
   }
+  // The online sheet opens on today: the day of healing and today's Do and Avoid, found by the
+  // phases' own times. The page stays the same for every day (so it is cached); without this
+  // script the whole plan shows, as on paper.
+  const today = document.getElementById("today");
+  const plan = document.querySelector("article.sheet[data-treated]");
+  if (today && plan) {
+    const now = Date.now();
+    const phase = [...plan.querySelectorAll(".phase[data-from]")].find(
+      (p) => Date.parse(p.dataset.from) <= now && now < Date.parse(p.dataset.until));
+    if (phase) {
+      // Days after the treatment, by the clinic's calendar (as the emails count them).
+      const local = new Intl.DateTimeFormat("en-CA", { timeZone: plan.dataset.zone }).format(now);
+      const day = Math.round((Date.parse(local) - Date.parse(plan.dataset.treated)) / 86400000);
+      const name = phase.querySelector("h3").firstChild.textContent.trim();
+      today.querySelector(".today-day").textContent = day > 0
+        ? `Today is day ${day} after your treatment. Where you are now: ${name}.`
+        : `Today is the day of your treatment. Where you are now: ${name}.`;
+      today.querySelector(".today-skin").textContent = phase.querySelector(".skin").textContent;
+      const [doList, avoidList] = phase.querySelectorAll(".do-avoid ul");
+      const copy = (from, to) => { for (const li of from.children) to.appendChild(li.cloneNode(true)); };
+      copy(doList, today.querySelector(".today-do"));
+      // What to avoid for the first days is listed once on the sheet, with its end.
+      for (const line of plan.querySelectorAll(".avoid-until p[data-until]")) {
+        if (now < Date.parse(line.dataset.until)) {
+          const li = document.createElement("li");
+          li.textContent = line.textContent.trim();
+          today.querySelector(".today-avoid").appendChild(li);
+        }
+      }
+      copy(avoidList, today.querySelector(".today-avoid"));
+      today.hidden = false;
+    }
+  }
 });

@@ -199,3 +199,37 @@ fn each_use_case_reads_only_its_own_tables() {
         }
     }
 }
+
+/// Routes are added only in the route table (`web/routes.rs`), which the
+/// permission test walks: a route served another way would escape that test.
+/// `/metrics` is the one exception: served apart, on an address of its own
+/// (`web/metrics.rs`), for the operator's scraper rather than the clinic's users.
+#[test]
+fn routes_are_served_only_from_the_route_table() {
+    let registrations = [
+        "#[get(",
+        "#[post(",
+        "#[route(",
+        "web::resource(",
+        ".route(",
+        ".service(",
+    ];
+    // In src/web, the table and /metrics; elsewhere in src, nothing (src/web is read on its own).
+    let may_serve = |dir: &str, area: &str| match dir {
+        "src/web" => area == "routes" || area == "metrics",
+        _ => area == "web",
+    };
+    for dir in ["src", "src/web"] {
+        for (area, text) in sources(dir) {
+            if may_serve(dir, &area) {
+                continue;
+            }
+            for line in code_lines(&text) {
+                assert!(
+                    !registrations.iter().any(|r| line.contains(r)),
+                    "{dir}/{area} serves a route outside web/routes.rs:\n{line}"
+                );
+            }
+        }
+    }
+}

@@ -168,6 +168,7 @@ async fn on_a_phone(c: &Client, app: &TestApp, treatment: i64) -> Result<()> {
         wait_for(c, Locator::Css("article.sheet"), "the patient's sheet").await?;
         fits_and_calls(c, width, "the sheet").await?;
         if width == 390 {
+            opens_on_today(c).await?;
             keep_screenshot(c, "phone-sheet.png").await?;
         }
         c.goto(&checkin).await?;
@@ -184,6 +185,37 @@ async fn on_a_phone(c: &Client, app: &TestApp, treatment: i64) -> Result<()> {
     c.set_window_size(390, 844).await?;
     fits_and_calls(c, 390, "the answer's page").await?;
     keep_screenshot(c, "phone-checkin-done.png").await?;
+    Ok(())
+}
+
+/// The online sheet opens on today: 26 hours after the fixture's cheeks treatment (standard
+/// band) the patient is in "Redness fades", on the day the clinic's calendar counts, with the
+/// first days' timed avoid lines still in force listed first.
+async fn opens_on_today(c: &Client) -> Result<()> {
+    let day_line = wait_for(
+        c,
+        Locator::Css("#today:not([hidden]) .today-day"),
+        "today's box",
+    )
+    .await?
+    .text()
+    .await?;
+    let tz: chrono_tz::Tz = "Europe/London".parse().map_err(|e| anyhow!("{e}"))?;
+    let now = chrono::Utc::now().with_timezone(&tz);
+    let day = (now.date_naive() - (now - chrono::Duration::hours(26)).date_naive()).num_days();
+    let wanted =
+        format!("Today is day {day} after your treatment. Where you are now: Redness fades.");
+    ensure!(
+        day_line == wanted,
+        "today's box says {day_line:?}, not {wanted:?}"
+    );
+    let first_avoid = text_of(c, "#today .today-avoid li").await?;
+    ensure!(
+        first_avoid.starts_with("Until ") && first_avoid.contains("saunas"),
+        "today's Avoid starts with {first_avoid:?}, not the heat ban still in force"
+    );
+    let first_do = text_of(c, "#today .today-do li").await?;
+    ensure!(!first_do.is_empty(), "today's Do is empty");
     Ok(())
 }
 
@@ -592,13 +624,11 @@ async fn tailor_and_print(c: &Client, app: &TestApp, patient: i64) -> Result<()>
         .await?
         .send_keys(NOTE)
         .await?;
-    c.find(Locator::Css(
-        "details#tailor input[name='add_on'][value='prp']",
-    ))
-    .await
-    .context("no PRP add-on to tick")?
-    .click()
-    .await?;
+    c.find(Locator::Css("input[name='add_on'][value='prp']"))
+        .await
+        .context("no PRP add-on to tick")?
+        .click()
+        .await?;
     c.find(Locator::Css(
         "input[name='consideration'][value='cold-sores']",
     ))

@@ -115,6 +115,32 @@ impl WorkerConfig {
         let exp = (attempts.max(1) - 1).min(10) as u32;
         (self.backoff * 2_i32.pow(exp)).min(Duration::hours(1))
     }
+
+    /// A temporary failure on the `attempts`th attempt at `now`: tried again
+    /// after the backoff, or failed once the attempts are used up.
+    fn retry_or_give_up(&self, message: String, attempts: i32, now: DateTime<Utc>) -> Outcome {
+        if attempts >= self.max_attempts {
+            return Outcome::Failed(format!(
+                "gave up after {}: {message}",
+                crate::words::counted(attempts, "attempt")
+            ));
+        }
+        Outcome::Retry {
+            error: message,
+            next: (now + self.backoff_after(attempts)).naive_utc(),
+        }
+    }
+
+    /// What becomes of an email that could not be built on its `attempts`th
+    /// attempt: a template that failed to render is tried again like a
+    /// temporary failure (a fixed release may render it); anything else (an
+    /// address or header no email can carry) fails, with its reason.
+    fn unbuilt(&self, error: &anyhow::Error, attempts: i32, now: DateTime<Utc>) -> Outcome {
+        match error.downcast_ref::<mail::RenderError>() {
+            Some(render) => self.retry_or_give_up(render.to_string(), attempts, now),
+            None => Outcome::Failed(format!("could not build the email: {error}")),
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -526,8 +552,8 @@ impl Worker {
                 })
             } else if is_stale(r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
                 Outcome::Skipped(format!(
-                    "{} hours late (the app was not sending); skipped so the next reminder goes on time",
-                    late.num_hours()
+                    "{} late (the app was not sending); skipped so the next reminder goes on time",
+                    crate::words::counted(late.num_hours(), "hour")
                 ))
             } else {
                 to_send.push(job);
@@ -538,13 +564,15 @@ impl Worker {
         if to_send.is_empty() {
             return done;
         }
+        // Rows that go together were claimed together, so they have made the same attempts.
+        let attempts = to_send
+            .iter()
+            .map(|j| j.reminder.attempts)
+            .max()
+            .unwrap_or(0);
         let outcome = match self.render(&to_send, clinic) {
-            Ok(message) => {
-                // Rows that go together were claimed together, so they have made the same attempts.
-                let attempts = to_send.iter().map(|j| j.reminder.attempts).max();
-                self.deliver(message, attempts.unwrap_or(0), wrong).await
-            }
-            Err(e) => Outcome::Failed(format!("could not build the email: {e}")),
+            Ok(message) => self.deliver(message, attempts, wrong).await,
+            Err(e) => self.config.unbuilt(&e, attempts, self.clock.now()),
         };
         for job in &to_send {
             done.push((job.reminder.id, Done::Outcome(outcome.clone(), now)));
@@ -588,13 +616,9 @@ impl Worker {
                 Outcome::Held(wrong.get_or_init(|| message).clone())
             }
             Failure::Permanent => Outcome::Failed(message),
-            Failure::Temporary if attempts >= self.config.max_attempts => {
-                Outcome::Failed(format!("gave up after {attempts} attempts: {message}"))
-            }
-            Failure::Temporary => Outcome::Retry {
-                error: message,
-                next: (self.clock.now() + self.config.backoff_after(attempts)).naive_utc(),
-            },
+            Failure::Temporary => self
+                .config
+                .retry_or_give_up(message, attempts, self.clock.now()),
         }
     }
 
@@ -630,7 +654,7 @@ impl Worker {
             message_id: &lead.reminder.message_id,
             unsubscribe_url: Some(&unsubscribe),
         };
-        mail::build_message(&envelope, email.text(), email.html())
+        mail::build_message(&envelope, email.text()?, email.html()?)
     }
 
     /// Records what became of finished reminders of the claim `token`: the
@@ -749,6 +773,40 @@ mod tests {
         let poll = StdDuration::from_secs(5);
         let pauses: Vec<u64> = (1..=7).map(|n| retry_pause(poll, n).as_secs()).collect();
         assert_eq!(pauses, [5, 10, 20, 40, 60, 60, 60]);
+    }
+
+    #[test]
+    fn an_email_whose_template_fails_is_retried_with_the_reason_then_fails() {
+        let c = WorkerConfig::default();
+        let now = Utc::now();
+        let broken = || {
+            anyhow::Error::new(mail::RenderError {
+                part: "HTML",
+                cause: "formatter error".into(),
+            })
+        };
+        let reason = "the email's HTML part could not be rendered (formatter error)";
+        match c.unbuilt(&broken(), 1, now) {
+            Outcome::Retry { error, next } => {
+                assert_eq!(error, reason);
+                assert_eq!(next, (now + c.backoff_after(1)).naive_utc());
+            }
+            other => panic!("retried, not {other:?}"),
+        }
+        match c.unbuilt(&broken(), c.max_attempts, now) {
+            Outcome::Failed(error) => assert_eq!(
+                error,
+                format!("gave up after {} attempts: {reason}", c.max_attempts)
+            ),
+            other => panic!("failed in the end, not {other:?}"),
+        }
+        // An address no email can carry will never go: it fails at once.
+        match c.unbuilt(&anyhow::anyhow!("invalid address"), 1, now) {
+            Outcome::Failed(error) => {
+                assert_eq!(error, "could not build the email: invalid address")
+            }
+            other => panic!("failed, not {other:?}"),
+        }
     }
 
     #[test]

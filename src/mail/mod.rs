@@ -40,6 +40,39 @@ pub enum Mailer {
     },
 }
 
+/// A part of an email whose template failed to render. The email is not sent
+/// (never with an empty body): the worker retries it like a temporary failure,
+/// and the outbox shows this as its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    /// "text" or "HTML".
+    pub part: &'static str,
+    pub cause: String,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the email's {} part could not be rendered ({})",
+            self.part, self.cause
+        )
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+/// Renders one part of an email: its text or its HTML.
+pub fn render_part(
+    part: &'static str,
+    template: &impl askama::Template,
+) -> Result<String, RenderError> {
+    template.render().map_err(|e| RenderError {
+        part,
+        cause: e.to_string(),
+    })
+}
+
 /// Why a message was not accepted, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendError {
@@ -66,10 +99,6 @@ impl SendError {
             kind: Failure::Temporary,
             message,
         }
-    }
-
-    pub fn is_configuration(&self) -> bool {
-        self.kind == Failure::Configuration
     }
 }
 
@@ -204,6 +233,15 @@ pub struct Envelope<'a> {
     pub unsubscribe_url: Option<&'a str>,
 }
 
+/// A To line as [`build_message`] writes it ("Maya Patel <maya@example.com>"); an address
+/// that does not parse is shown as it is (sending it fails, and the outbox says why).
+pub fn to_line(name: &str, email: &str) -> String {
+    match email.parse() {
+        Ok(address) => Mailbox::new(Some(name.to_string()), address).to_string(),
+        Err(_) => format!("{name} <{email}>"),
+    }
+}
+
 /// Builds the message, or says why it cannot be built (the worker records
 /// that as a permanent failure). Header text with a line break would make
 /// lettre panic or split the header, so it is refused here first; forms
@@ -251,6 +289,40 @@ pub fn build_message(envelope: &Envelope, text: String, html: String) -> anyhow:
 
 #[cfg(test)]
 mod tests {
+    /// Renders `{{ value }}` with a value whose formatting fails, as a bug in a
+    /// template or in what it is given would.
+    #[derive(askama::Template)]
+    #[template(source = "Hello {{ value }}", ext = "txt")]
+    struct Broken {
+        value: FailsToFormat,
+    }
+
+    struct FailsToFormat;
+
+    impl std::fmt::Display for FailsToFormat {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Err(std::fmt::Error)
+        }
+    }
+
+    #[test]
+    fn a_template_that_fails_is_an_error_naming_the_part_never_an_empty_body() {
+        let error = super::render_part(
+            "HTML",
+            &Broken {
+                value: FailsToFormat,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(error.part, "HTML");
+        assert!(
+            error
+                .to_string()
+                .starts_with("the email's HTML part could not be rendered ("),
+            "{error}"
+        );
+    }
+
     #[test]
     fn message_ids_are_unique_and_in_the_senders_domain() {
         let a = super::message_id("12.day-2", "aftercare@glow.example");

@@ -5,8 +5,9 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::care::{Plan, ReminderKind};
+use crate::dates::{long_date, short_moment, time};
 use crate::usecases::clinic::Clinic;
-use crate::usecases::sheet::{clock_notes, flag_groups, long_date, FlagGroup};
+use crate::usecases::sheet::{clock_notes, flag_groups, FlagGroup};
 
 pub struct Milestone {
     pub title: String,
@@ -23,6 +24,19 @@ pub struct ReminderText<'a> {
 #[template(path = "email/reminder.html")]
 pub struct ReminderHtml<'a> {
     pub email: &'a ReminderEmail,
+    /// Staff's preview only: the bar above the email (never in what is sent).
+    pub preview: Option<&'a PreviewBar>,
+}
+
+/// What staff see above an email they preview: its envelope and the way back.
+pub struct PreviewBar {
+    pub subject: String,
+    /// The To line, or why there is none.
+    pub to: String,
+    /// Why it will not reach the patient, when it will not.
+    pub not_sent: Option<String>,
+    /// Where to go back to: (address, label).
+    pub links: Vec<(String, String)>,
 }
 
 pub struct ReminderEmail {
@@ -96,11 +110,27 @@ impl ReminderEmail {
         format!("{}?answer={answer}", self.checkin_url)
     }
 
-    pub fn text(&self) -> String {
-        ReminderText { email: self }.render().unwrap_or_default()
+    pub fn text(&self) -> Result<String, super::RenderError> {
+        super::render_part("text", &ReminderText { email: self })
     }
-    pub fn html(&self) -> String {
-        ReminderHtml { email: self }.render().unwrap_or_default()
+    pub fn html(&self) -> Result<String, super::RenderError> {
+        super::render_part(
+            "HTML",
+            &ReminderHtml {
+                email: self,
+                preview: None,
+            },
+        )
+    }
+    /// The email as [`ReminderEmail::html`] gives it, with staff's bar above it.
+    pub fn preview_html(&self, bar: &PreviewBar) -> Result<String, super::RenderError> {
+        super::render_part(
+            "HTML",
+            &ReminderHtml {
+                email: self,
+                preview: Some(bar),
+            },
+        )
     }
     /// The clinic's contact line, as one sentence.
     pub fn contact_line(&self) -> String {
@@ -185,7 +215,7 @@ fn adjusted_lines(plan: &Plan, send_at: DateTime<Utc>) -> Vec<String> {
             if send_at < until.until.utc {
                 lines.push(format!(
                     "Until {}: {}",
-                    until.until.local.format("%a %-d %b, %H:%M"),
+                    short_moment(until.until.local),
                     a.items.join(" ")
                 ));
             }
@@ -230,8 +260,8 @@ pub fn compose(
     let phase = content.phase.cloned();
     let treated = format!(
         "{} at {}",
-        long_date(plan.treated_at.local.date()),
-        plan.treated_at.local.format("%H:%M")
+        long_date(plan.treated_at.local),
+        time(plan.treated_at.local)
     );
     let sheet_only = crate::usecases::reminders::is_sheet_now(key);
     let intro = match reminder.map(|r| (&r.kind, r.day)) {
@@ -453,8 +483,8 @@ mod tests {
             let email = compose_for(&plan, &r.key, r.send_at);
             assert_eq!(email.subject, r.subject);
             assert_eq!(email.greeting, "Hello Maya,");
-            let text = email.text();
-            let html = email.html();
+            let text = email.text().unwrap();
+            let html = email.html().unwrap();
             for part in [&text, &html] {
                 assert!(
                     part.contains(fixture::SHEET_URL) && part.contains(fixture::UNSUBSCRIBE_URL),
@@ -496,17 +526,19 @@ mod tests {
         let evening = &plan.reminders[0];
         let email = compose_for(&plan, &evening.key, evening.send_at);
         assert_eq!(email.phase_name, "Healing starts");
-        let text = email.text();
+        let text = email.text().unwrap();
         assert!(
             text.contains("TONIGHT\n  - Sleep on a clean pillowcase.\n"),
             "{text}"
         );
         assert!(email
             .html()
+            .unwrap()
             .contains("<li>Sleep on a clean pillowcase.</li>"));
         let next = &plan.reminders[1];
         assert!(!compose_for(&plan, &next.key, next.send_at)
             .text()
+            .unwrap()
             .contains("TONIGHT"));
     }
 
@@ -561,8 +593,8 @@ mod tests {
             .milestones
             .iter()
             .any(|m| m.title == format!("From today: {}", active.name)));
-        let text = email.text();
-        let html = email.html();
+        let text = email.text().unwrap();
+        let html = email.html().unwrap();
         for part in [&text, &html] {
             assert!(part.contains("https://x/s/newer") && part.contains("https://x/s/older"));
             assert!(
@@ -597,7 +629,10 @@ mod tests {
             )
             .unwrap();
             let alone = compose_for(&plan, &r.key, r.send_at);
-            assert_eq!((one.text(), one.html()), (alone.text(), alone.html()));
+            assert_eq!(
+                (one.text().unwrap(), one.html().unwrap()),
+                (alone.text().unwrap(), alone.html().unwrap())
+            );
         }
         assert!(compose_combined(
             &[],
@@ -613,7 +648,7 @@ mod tests {
     fn all_emails(plan: &Plan) -> Vec<String> {
         plan.reminders
             .iter()
-            .map(|r| compose_for(plan, &r.key, r.send_at).text())
+            .map(|r| compose_for(plan, &r.key, r.send_at).text().unwrap())
             .collect()
     }
 
@@ -675,7 +710,7 @@ mod tests {
             .iter()
             .filter(|r| {
                 let email = compose_for(&plan, &r.key, r.send_at);
-                email.text().contains(note) && email.html().contains(note)
+                email.text().unwrap().contains(note) && email.html().unwrap().contains(note)
             })
             .map(|r| r.key.as_str())
             .collect();
@@ -709,8 +744,8 @@ mod tests {
                     "===== {} | {}\n{}\n----- html\n{}\n",
                     r.key,
                     e.subject,
-                    e.text(),
-                    e.html()
+                    e.text().unwrap(),
+                    e.html().unwrap()
                 ));
             }
             assert!(actual == expected, "{name}: the version 1 emails changed");

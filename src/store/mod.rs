@@ -40,7 +40,6 @@ pub enum DbConn {
 }
 
 pub type Pool = r2d2::Pool<ConnManager>;
-pub type PooledConn = r2d2::PooledConnection<ConnManager>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -501,12 +500,6 @@ pub(crate) fn run_claim(
     Ok(ids.into_iter().map(|c| c.id).collect())
 }
 
-/// "Now" as stored: UTC, microsecond precision (what both backends keep).
-pub fn now() -> chrono::NaiveDateTime {
-    use chrono::{SubsecRound, Utc};
-    Utc::now().naive_utc().trunc_subsecs(6)
-}
-
 /// After a bulk load: PostgreSQL plans from table statistics, and until
 /// autovacuum gets round to them (if it runs at all) a freshly seeded table
 /// looks empty, so searches would scan instead of using their indexes;
@@ -580,10 +573,6 @@ pub fn purge_freed_space(conn: &mut DbConn) -> QueryResult<bool> {
             Ok(done.busy == 0)
         }),
     }
-}
-
-pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
-    conn.ping()
 }
 
 /// `%query%` for LIKE … ESCAPE '\', with LIKE's wildcards in `query` taken literally.

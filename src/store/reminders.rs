@@ -279,6 +279,7 @@ pub fn cancel_pending(
 pub struct Deliverable {
     pub treatment_deleted: bool,
     pub patient_can_be_emailed: bool,
+    pub patient_erased: bool,
 }
 
 /// A reminder, with whether its treatment and patient still allow sending it.
@@ -305,6 +306,7 @@ pub fn find_with_recipient(
         let deliverable = Deliverable {
             treatment_deleted: deleted.is_some(),
             patient_can_be_emailed: patient.can_be_emailed(),
+            patient_erased: patient.is_erased(),
         };
         (row, deliverable)
     }))
@@ -654,31 +656,48 @@ pub fn requeue(
     .execute(conn)
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct OutboxFilter {
-    pub status: Option<Status>,
-    pub from: Option<NaiveDateTime>,
-    pub to: Option<NaiveDateTime>,
+/// The order of the outbox's list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutboxOrder {
+    /// Newest due first: looking back over what happened.
+    #[default]
+    NewestFirst,
+    /// Earliest due first: a day's emails in the order of the day.
+    EarliestFirst,
+    /// By the next time the worker will try it, soonest first: what goes next.
+    NextAttemptFirst,
 }
 
-/// Reminders with their patient's name, by send time (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct OutboxFilter {
+    /// Any of these states; empty for every state.
+    pub statuses: Vec<Status>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    pub order: OutboxOrder,
+}
+
+/// One row of the outbox: the reminder, its patient, and whether its treatment was deleted.
+pub type OutboxRow = (ReminderRow, super::patients::PatientRow, bool);
+
+/// Reminders with their patient's name, in the filter's order.
 pub fn outbox(
     conn: &mut DbConn,
     filter: &OutboxFilter,
     offset: i64,
     limit: i64,
-) -> QueryResult<Vec<(ReminderRow, String, bool)>> {
+) -> QueryResult<Vec<OutboxRow>> {
     let mut query = reminders::table
         .inner_join(patients::table)
         .inner_join(treatments::table)
         .select((
             ReminderRow::as_select(),
-            patients::name,
+            super::patients::PatientRow::as_select(),
             treatments::deleted_at.is_not_null(),
         ))
         .into_boxed();
-    if let Some(s) = &filter.status {
-        query = query.filter(reminders::status.eq(s.as_str()));
+    if !filter.statuses.is_empty() {
+        query = query.filter(reminders::status.eq_any(names(&filter.statuses)));
     }
     if let Some(from) = filter.from {
         query = query.filter(reminders::send_at.ge(from));
@@ -686,11 +705,16 @@ pub fn outbox(
     if let Some(to) = filter.to {
         query = query.filter(reminders::send_at.lt(to));
     }
-    query
-        .order((reminders::send_at.desc(), reminders::id.desc()))
-        .offset(offset)
-        .limit(limit)
-        .load(conn)
+    query = match filter.order {
+        OutboxOrder::NewestFirst => query.order((reminders::send_at.desc(), reminders::id.desc())),
+        OutboxOrder::EarliestFirst => query.order((reminders::send_at.asc(), reminders::id.asc())),
+        OutboxOrder::NextAttemptFirst => query.order((
+            reminders::next_attempt_at.asc(),
+            reminders::send_at.asc(),
+            reminders::id.asc(),
+        )),
+    };
+    query.offset(offset).limit(limit).load(conn)
 }
 
 /// How many reminders are in each state.

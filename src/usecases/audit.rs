@@ -188,7 +188,7 @@ pub fn audit_page(conn: &mut DbConn, zone: Tz, query: &AuditQuery) -> AppResult<
                 .with_timezone(&zone)
                 .format("%Y-%m-%d %H:%M:%S %Z")
                 .to_string(),
-            utc: entry.at.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            utc: crate::dates::iso_utc(entry.at),
             entry,
         })
         .collect();

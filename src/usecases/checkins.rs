@@ -17,13 +17,13 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use super::{clinic, reminders, treatments};
 use crate::care::protocol::Urgency;
+use crate::dates::local_moment;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::store::checkins::{self as store, CheckinRow, NewCheckin, Outbox, TriageRow};
 use crate::store::{write_tx, DbConn};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::fields;
-use crate::usecases::sheet::local_moment;
 pub use outbox::{
     claim_clinic_emails, record_clinic_emails, renew_clinic_emails, Alert, ClinicEmail,
 };
@@ -106,7 +106,7 @@ pub(super) fn open_view(
             "This link was for the weeks after your treatment on {}, and that time is over, so it \
              no longer takes answers. If you are worried about your skin, {call}. In an \
              emergency, call {}.",
-            crate::usecases::sheet::long_date(view.plan.treated_at.local.date()),
+            crate::dates::long_date(view.plan.treated_at.local),
             clinic::emergency_number(&view.clinic),
         )));
     }

@@ -1,5 +1,6 @@
 //! Use cases for the clinic's own details.
 
+use crate::words::counted;
 use chrono::NaiveDateTime;
 
 use crate::auth;
@@ -510,7 +511,7 @@ pub fn save_retention(
     now: NaiveDateTime,
 ) -> AppResult<()> {
     let row = validate_retention(input)?;
-    let days = |d: Option<i32>| d.map_or("for ever".to_string(), |d| format!("{d} days"));
+    let days = |d: Option<i32>| d.map_or("for ever".to_string(), |d| counted(d, "day"));
     write_tx(conn, |conn| {
         store::clinic::save_retention(conn, &row, now)?;
         audit(
@@ -519,10 +520,10 @@ pub fn save_retention(
             "retention.updated",
             "retention",
             &format!(
-                "audit log {}, email records {}, photos {} days",
+                "audit log {}, email records {}, photos {}",
                 days(row.audit_retention_days),
                 days(row.email_retention_days),
-                row.photo_retention_days
+                days(Some(row.photo_retention_days))
             ),
             now,
         )

@@ -4,6 +4,7 @@
 //! Both read across areas (patients, treatments, reminders, check-ins, the audit log) through
 //! their use cases, in one transaction, and both are in the audit log.
 
+use crate::words::counted;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -198,9 +199,9 @@ pub fn export(
             "patient.exported",
             &format!("patient {patient_id}"),
             &format!(
-                "{} treatments, {} audit entries",
-                document.treatments.len(),
-                document.audit.len()
+                "{}, {}",
+                counted(document.treatments.len(), "treatment"),
+                counted(document.audit.len(), "audit entry")
             ),
             now,
         )?;
@@ -496,9 +497,11 @@ pub fn erase(
                 "patient.erased",
                 &format!("patient {patient_id}"),
                 &format!(
-                    "at the patient's request: identity, notes and {photos} photos removed, \
-                     {cancelled_emails} pending emails cancelled, {} treatments kept",
-                    treatment_ids.len()
+                    "at the patient's request: identity, notes and {} removed, \
+                     {} cancelled, {} kept",
+                    counted(photos, "photo"),
+                    counted(cancelled_emails, "pending email"),
+                    counted(treatment_ids.len(), "treatment")
                 ),
                 now,
             )?;

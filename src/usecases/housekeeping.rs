@@ -4,6 +4,7 @@
 //! emails, check-in photos). The reminder worker runs it periodically (see
 //! `jobs`); every worker may, since each delete only removes what is already dead.
 
+use crate::words::counted;
 use chrono::{Duration, NaiveDateTime};
 
 use crate::error::AppResult;
@@ -99,7 +100,10 @@ pub fn prune(conn: &mut DbConn, now: NaiveDateTime, keep: &Retention) -> AppResu
                 "retention.applied",
                 "retention",
                 &format!(
-                    "deleted {photos} photos, {emails} email records, {entries} audit entries"
+                    "deleted {}, {}, {}",
+                    counted(photos, "photo"),
+                    counted(emails, "email record"),
+                    counted(entries, "audit entry")
                 ),
                 now,
             )

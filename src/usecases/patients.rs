@@ -236,7 +236,7 @@ pub fn unsubscribe(
             &actor,
             "patient.unsubscribed",
             &format!("patient {patient_id}"),
-            &format!("{cancelled} reminders cancelled"),
+            &format!("{} cancelled", crate::words::counted(cancelled, "reminder")),
             now,
         )?;
         Ok(true)

@@ -3,10 +3,11 @@
 //! sheet and the patient's online copy.
 
 use askama::Template;
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
 use crate::care::{ClockChange, Plan, RedFlagGroup};
+use crate::dates::{iso_utc, long_date, short_date, short_moment, time};
 use crate::usecases::clinic::{self, Clinic};
 
 pub struct Sheet {
@@ -22,9 +23,12 @@ pub struct Sheet {
     pub tonight: Vec<String>,
     /// "What is normal"; empty for version 1 plans.
     pub normal: Vec<String>,
-    /// ("Thu 4 Jun, 10:00", items): what to avoid until then. Shown once here rather than in
-    /// every phase it covers, which keeps the printed sheet short.
-    pub avoid_until: Vec<(String, Vec<String>)>,
+    /// ("Thu 4 Jun, 10:00", its instant in RFC 3339 UTC, items): what to avoid until then.
+    /// Shown once here rather than in every phase it covers, which keeps the printed sheet short.
+    pub avoid_until: Vec<(String, String, Vec<String>)>,
+    /// The treatment's date and the clinic's zone, for the online sheet's day count.
+    pub treated_date: String,
+    pub time_zone: String,
     /// Why times after a clock change read shifted (see [`clock_notes`]).
     pub clock_notes: Vec<String>,
     /// Version 1 plans: one list of red flags.
@@ -111,6 +115,9 @@ pub fn adjusted_texts(plan: &Plan) -> Vec<String> {
 pub struct SheetPhase {
     pub name: String,
     pub when: String,
+    /// When it starts and ends (RFC 3339, UTC): the online sheet finds today's phase by them.
+    pub starts: String,
+    pub ends: String,
     pub skin: String,
     pub do_items: Vec<String>,
     pub avoid_items: Vec<String>,
@@ -151,26 +158,6 @@ pub struct SheetActive {
     pub how: String,
 }
 
-pub fn long_date(d: NaiveDate) -> String {
-    d.format("%A %-d %B %Y").to_string()
-}
-
-pub fn short_date(d: NaiveDate) -> String {
-    d.format("%a %-d %b").to_string()
-}
-
-fn short_moment(t: NaiveDateTime) -> String {
-    t.format("%a %-d %b, %H:%M").to_string()
-}
-
-/// A stored UTC time in a zone, as staff pages show it: "Mon 3 Mar 2025, 14:30".
-pub fn local_moment(utc: NaiveDateTime, tz: chrono_tz::Tz) -> String {
-    utc.and_utc()
-        .with_timezone(&tz)
-        .format("%a %-d %b %Y, %H:%M")
-        .to_string()
-}
-
 /// Whether the sheet shows a phase's times, not only its days: short phases only.
 fn shows_times(start: NaiveDateTime, end: NaiveDateTime) -> bool {
     end - start <= Duration::hours(48)
@@ -180,7 +167,7 @@ fn shows_times(start: NaiveDateTime, end: NaiveDateTime) -> bool {
 fn phase_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
     if shows_times(start, end) {
         if start.date() == end.date() {
-            format!("{} – {}", short_moment(start), end.format("%H:%M"))
+            format!("{} – {}", short_moment(start), time(end))
         } else {
             format!("{} – {}", short_moment(start), short_moment(end))
         }
@@ -216,7 +203,7 @@ fn clock_note(change: &ClockChange) -> String {
     let amount = match change.minutes.abs() {
         60 => "an hour".to_string(),
         30 => "half an hour".to_string(),
-        minutes => format!("{minutes} minutes"),
+        minutes => crate::words::counted(minutes, "minute"),
     };
     format!(
         "{}: the clocks go {way} {amount}, so the times after that read {amount} {shift}. \
@@ -231,8 +218,8 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
         patient_name: patient_name.to_string(),
         treated_on: format!(
             "{} at {}",
-            long_date(plan.treated_at.local.date()),
-            plan.treated_at.local.format("%H:%M")
+            long_date(plan.treated_at.local),
+            time(plan.treated_at.local)
         ),
         areas: plan
             .areas
@@ -246,6 +233,8 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .map(|p| SheetPhase {
                 name: p.name.clone(),
                 when: phase_span(p.starts_at.local, p.ends_at.local),
+                starts: iso_utc(p.starts_at.utc),
+                ends: iso_utc(p.ends_at.utc),
                 skin: p.skin.clone(),
                 do_items: p.do_items.clone(),
                 avoid_items: p
@@ -259,8 +248,13 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
         avoid_until: plan
             .avoid_until
             .iter()
-            .map(|a| (short_moment(a.until.local), a.items.clone()))
+            .map(|a| {
+                let label = short_moment(a.until.local);
+                (label, iso_utc(a.until.utc), a.items.clone())
+            })
             .collect(),
+        treated_date: plan.treated_at.local.date().to_string(),
+        time_zone: plan.time_zone.clone(),
         clock_notes: clock_notes(plan)
             .into_iter()
             .map(|(_, note)| note)
@@ -423,7 +417,7 @@ mod tests {
         let html = render(&plan, &fixture::clinic());
         // Standard band: heat and sweat until 72 h after 10:00 on 1 June.
         assert!(html.contains(
-            "<p><strong>Until Thu 4 Jun, 10:00:</strong> Hot showers, saunas and steam rooms."
+            "<p data-until=\"2026-06-04T09:00:00Z\"><strong>Until Thu 4 Jun, 10:00:</strong> Hot showers, saunas and steam rooms."
         ));
         assert_eq!(
             html.matches("Hot showers, saunas and steam rooms.").count(),

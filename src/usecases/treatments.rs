@@ -628,16 +628,35 @@ pub fn reminder_preview(
     links: &crate::usecases::links::Links,
     treatment_id: i64,
     reminder_id: i64,
-) -> AppResult<crate::mail::reminder::ReminderEmail> {
+) -> AppResult<ReminderPreview> {
     let row = reminders::of_treatment(conn, treatment_id, reminder_id)?;
     let view = view(conn, treatment_id)?;
-    Ok(reminders::compose_for(
-        &row,
-        &view.plan,
-        &view.clinic,
-        &view.patient.name,
-        links,
-    ))
+    let patient = &view.patient;
+    let email = reminders::compose_for(&row, &view.plan, &view.clinic, &patient.name, links);
+    let not_sent = if patient.is_erased() {
+        Some(reminders::Blocked::PatientErased.note())
+    } else if !patient.can_be_emailed() {
+        Some(reminders::Blocked::CannotBeEmailed.note())
+    } else {
+        None
+    };
+    Ok(ReminderPreview {
+        to: patient
+            .email
+            .as_deref()
+            .map(|address| crate::mail::to_line(&patient.name, address)),
+        not_sent,
+        email,
+    })
+}
+
+/// A reminder as staff preview it: the email, and whom it goes to.
+pub struct ReminderPreview {
+    pub email: crate::mail::reminder::ReminderEmail,
+    /// The To line as the email carries it; `None` when the patient has no address.
+    pub to: Option<String>,
+    /// Why it will not reach the patient, when it will not.
+    pub not_sent: Option<&'static str>,
 }
 
 /// The start page's list: the latest treatments, and how many emails failed.

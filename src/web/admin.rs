@@ -1,11 +1,11 @@
 //! Clinic admin: people and their access, and the audit log.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::csrf::{CsrfForm, EmptyForm};
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
@@ -24,7 +24,6 @@ struct UsersPage {
     users: Vec<User>,
 }
 
-#[get("/admin/users")]
 pub(super) async fn users(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -43,7 +42,6 @@ struct NewUserPage {
     roles: [Role; 3],
 }
 
-#[get("/admin/users/new")]
 pub(super) async fn new_user_form(_auth: Auth<Admins>, ctx: PageCtx) -> AppResult<HttpResponse> {
     render(&NewUserPage {
         ctx,
@@ -57,7 +55,6 @@ pub(super) async fn new_user_form(_auth: Auth<Admins>, ctx: PageCtx) -> AppResul
     })
 }
 
-#[post("/admin/users/new")]
 pub(super) async fn new_user_submit(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -85,7 +82,12 @@ pub(super) async fn new_user_submit(
                     "{} was added with the password you chose.",
                     input.name.trim()
                 );
-                return Ok(see_other_with_flash(&state, &to, &message));
+                return Ok(redirect_with_flash(
+                    &state,
+                    &to,
+                    FlashKind::Success,
+                    &message,
+                ));
             }
             let message = format!("{} was added.", input.name.trim());
             link_given(&state, &actor, added.id, &to, &message).await
@@ -100,17 +102,6 @@ pub(super) async fn new_user_submit(
     }
 }
 
-fn see_other_with_flash(state: &AppState, to: &str, message: &str) -> HttpResponse {
-    see_other_with(state, to, "success", message)
-}
-
-fn see_other_with(state: &AppState, to: &str, kind: &str, message: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", to))
-        .cookie(flash_cookie(state, kind, message))
-        .finish()
-}
-
 /// After a set-password link is issued: with a mail server set (not the trial's files), it
 /// is emailed to the person, and the flash says whether that worked (a failure shows as an
 /// error, so the admin gives the link another way); the link stays on their page either way.
@@ -123,9 +114,10 @@ async fn link_given(
 ) -> AppResult<HttpResponse> {
     let on_page = "Give them the one-time link below to choose a password.";
     if trial::mail_to_files(&state.settings) {
-        return Ok(see_other_with_flash(
+        return Ok(redirect_with_flash(
             state,
             to,
+            FlashKind::Success,
             &format!("{done} {on_page}"),
         ));
     }
@@ -154,18 +146,13 @@ async fn link_given(
         },
     };
     Ok(match emailed {
-        LinkEmail::Sent { to: address } => see_other_with_flash(
-            state,
-            to,
+        LinkEmail::Sent { to: address } => redirect_with_flash(state, to, FlashKind::Success,
             &format!("{done} Their one-time link to choose a password was emailed to {address}; it is also below."),
         ),
-        LinkEmail::Failed { to: address, reason } => see_other_with(
-            state,
-            to,
-            "error",
+        LinkEmail::Failed { to: address, reason } => redirect_with_flash(state, to, FlashKind::Error,
             &format!("{done} Their one-time link could not be emailed to {address} ({reason}): give them the link below yourself."),
         ),
-        LinkEmail::NoOpenLink => see_other_with_flash(state, to, done),
+        LinkEmail::NoOpenLink => redirect_with_flash(state, to, FlashKind::Success, done),
     })
 }
 
@@ -223,7 +210,6 @@ async fn user_page(
     })
 }
 
-#[get("/admin/users/{id}")]
 pub(super) async fn user_detail(
     auth: Auth<Admins>,
     ctx: PageCtx,
@@ -245,12 +231,11 @@ pub(super) async fn refused(
 }
 
 #[derive(Deserialize)]
-struct RoleForm {
+pub(super) struct RoleForm {
     #[serde(default)]
     role: String,
 }
 
-#[post("/admin/users/{id}/role")]
 pub(super) async fn user_role(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -269,18 +254,16 @@ pub(super) async fn user_role(
         .db(move |conn| accounts::change_role(conn, &actor, id, &role, now))
         .await
     {
-        Ok(()) => Ok(see_other_with_flash(
+        Ok(()) => Ok(redirect_with_flash(
             &state,
             &format!("/admin/users/{id}"),
+            FlashKind::Success,
             "Role saved.",
         )),
         Err(AppError::Invalid(errors)) => refused(&state, &auth, ctx, id, errors).await,
         Err(e) => Err(e),
     }
 }
-
-#[derive(Deserialize)]
-struct EmptyForm {}
 
 async fn set_active(
     req: HttpRequest,
@@ -302,9 +285,10 @@ async fn set_active(
             } else {
                 "The account is deactivated and signed out everywhere."
             };
-            Ok(see_other_with_flash(
+            Ok(redirect_with_flash(
                 &state,
                 &format!("/admin/users/{id}"),
+                FlashKind::Success,
                 message,
             ))
         }
@@ -314,7 +298,6 @@ async fn set_active(
 }
 
 /// Deactivate or reactivate a user.
-#[post("/admin/users/{id}/{change:(deactivate|reactivate)}")]
 pub(super) async fn user_active(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -327,7 +310,6 @@ pub(super) async fn user_active(
     set_active(req, auth, ctx, state, id, change == "reactivate").await
 }
 
-#[post("/admin/users/{id}/password-link")]
 pub(super) async fn user_password_link(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -374,7 +356,6 @@ impl AuditLogPage {
     }
 }
 
-#[get("/admin/audit")]
 pub(super) async fn audit(
     _auth: Auth<Admins>,
     ctx: PageCtx,

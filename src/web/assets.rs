@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use actix_web::{get, http::header, web, HttpResponse};
+use actix_web::{http::header, web, HttpResponse};
 use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
@@ -64,7 +64,6 @@ pub fn url(name: &str) -> String {
     }
 }
 
-#[get("/static/{name}")]
 pub(super) async fn asset(name: web::Path<String>) -> Result<HttpResponse, AppError> {
     let name = name.as_str();
     let (asset, cache) = ASSETS

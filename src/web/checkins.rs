@@ -4,7 +4,7 @@
 use actix_multipart::Multipart;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
 use super::{client_ip, render, AppState};
@@ -111,7 +111,6 @@ pub(super) struct AnswerQuery {
 
 /// The form, with the answer from the email's link chosen. A GET never
 /// records anything: mail scanners follow links.
-#[get("/checkin/{token}")]
 pub(super) async fn checkin_form(
     state: web::Data<AppState>,
     token: web::Path<String>,
@@ -255,7 +254,6 @@ fn cross_site(req: &HttpRequest, base_url: &str) -> bool {
 }
 
 /// Records the answer and shows what to do now.
-#[post("/checkin/{token}")]
 pub(super) async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -364,7 +362,6 @@ struct AttentionPage {
 }
 
 /// Check-ins the clinic has not yet dealt with, newest first.
-#[get("/attention")]
 pub(super) async fn attention(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -380,7 +377,6 @@ pub(super) struct AckForm {
     note: String,
 }
 
-#[post("/attention/{id}/acknowledge")]
 pub(super) async fn acknowledge(
     req: HttpRequest,
     auth: Auth<SignedIn>,
@@ -398,20 +394,16 @@ pub(super) async fn acknowledge(
         .await;
     let (kind, message) = match result {
         Ok(()) => (
-            "success",
+            FlashKind::Success,
             "Acknowledged. It is off the list and in the treatment's timeline.".to_string(),
         ),
-        Err(AppError::Invalid(e)) => ("error", e.msg("note").to_string()),
+        Err(AppError::Invalid(e)) => (FlashKind::Error, e.msg("note").to_string()),
         Err(e) => return Err(e),
     };
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/attention"))
-        .cookie(flash_cookie(&state, kind, &message))
-        .finish())
+    Ok(redirect_with_flash(&state, "/attention", kind, &message))
 }
 
 /// A check-in's photo, for signed-in staff only, never cached.
-#[get("/checkins/{id}/photo")]
 pub(super) async fn photo(
     _auth: Auth<SignedIn>,
     state: web::Data<AppState>,

@@ -1,10 +1,10 @@
 //! Clinic settings (admins).
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
@@ -34,7 +34,6 @@ impl ClinicPage {
     }
 }
 
-#[get("/admin/clinic")]
 pub(super) async fn clinic_form(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -49,7 +48,6 @@ pub(super) async fn clinic_form(
     })
 }
 
-#[post("/admin/clinic")]
 pub(super) async fn clinic_submit(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -64,14 +62,12 @@ pub(super) async fn clinic_submit(
         .db(move |conn| clinic::save(conn, &actor, &submitted, now))
         .await
     {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/admin/clinic"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Clinic settings saved. New sheets and emails use them.",
-            ))
-            .finish()),
+        Ok(()) => Ok(redirect_with_flash(
+            &state,
+            "/admin/clinic",
+            FlashKind::Success,
+            "Clinic settings saved. New sheets and emails use them.",
+        )),
         Err(AppError::Invalid(errors)) => render_invalid(&ClinicPage {
             ctx,
             form: input,
@@ -90,7 +86,6 @@ struct RetentionPage {
     errors: FieldErrors,
 }
 
-#[get("/admin/retention")]
 pub(super) async fn retention_form(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -104,7 +99,6 @@ pub(super) async fn retention_form(
     })
 }
 
-#[post("/admin/retention")]
 pub(super) async fn retention_submit(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -119,14 +113,12 @@ pub(super) async fn retention_submit(
         .db(move |conn| clinic::save_retention(conn, &actor, &submitted, now))
         .await
     {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/admin/retention"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Retention settings saved. Housekeeping applies them within the hour.",
-            ))
-            .finish()),
+        Ok(()) => Ok(redirect_with_flash(
+            &state,
+            "/admin/retention",
+            FlashKind::Success,
+            "Retention settings saved. Housekeeping applies them within the hour.",
+        )),
         Err(AppError::Invalid(errors)) => render_invalid(&RetentionPage {
             ctx,
             form: input,

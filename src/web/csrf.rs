@@ -97,6 +97,10 @@ fn is_utf8_form(body: &[u8]) -> bool {
 /// 400; a form that does not arrive within [`FORM_DEADLINE`] is 408.
 pub struct CsrfForm<T>(pub T);
 
+/// A form that carries nothing but its token: a button.
+#[derive(serde::Deserialize)]
+pub struct EmptyForm {}
+
 impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;

@@ -1,12 +1,13 @@
 //! A patient's requests about their data (admins): the export, and the erasure with its
 //! confirmation page.
 
+use crate::words::counted;
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
@@ -15,7 +16,6 @@ use crate::usecases::data_rights::{self, EraseInput, ErasePreview};
 
 /// Everything held about the patient, as a JSON file to download. Never cached: it holds
 /// their health data.
-#[get("/patients/{id}/export")]
 pub(super) async fn export(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -55,7 +55,6 @@ impl ErasePage {
     }
 }
 
-#[get("/patients/{id}/erase")]
 pub(super) async fn erase_form(
     _auth: Auth<Admins>,
     ctx: PageCtx,
@@ -74,7 +73,6 @@ pub(super) async fn erase_form(
     })
 }
 
-#[post("/patients/{id}/erase")]
 pub(super) async fn erase(
     req: HttpRequest,
     auth: Auth<Admins>,
@@ -92,14 +90,16 @@ pub(super) async fn erase(
     {
         Ok(erased) => {
             let done = format!(
-                "The patient's data was erased: {} pending emails cancelled, {} photos deleted; \
-                 {} treatments kept without their identity.",
-                erased.cancelled_emails, erased.photos, erased.treatments
+                "The patient's data was erased: {} cancelled, {} deleted; \
+                 {} kept without their identity.",
+                counted(erased.cancelled_emails, "pending email"),
+                counted(erased.photos, "photo"),
+                counted(erased.treatments, "treatment")
             );
             let (kind, message) = match erased.purged {
-                Ok(()) => ("success", done),
+                Ok(()) => (FlashKind::Success, done),
                 Err(reason) => (
-                    "error",
+                    FlashKind::Error,
                     format!(
                         "{done} But the database file could not be rewritten ({reason}), so \
                          removed text may remain in its free space until it is compacted \
@@ -107,10 +107,12 @@ pub(super) async fn erase(
                     ),
                 ),
             };
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, format!("/patients/{id}")))
-                .cookie(flash_cookie(&state, kind, &message))
-                .finish())
+            Ok(redirect_with_flash(
+                &state,
+                &format!("/patients/{id}"),
+                kind,
+                &message,
+            ))
         }
         Err(AppError::Invalid(errors)) => {
             let preview = state

@@ -5,8 +5,9 @@
 use actix_web::body::MessageBody;
 use actix_web::cookie::Cookie;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
@@ -20,9 +21,39 @@ pub struct Flash {
     pub text: String,
 }
 
-/// A flash for the next page: `kind` is "success" or "error".
-pub fn flash_cookie(state: &AppState, kind: &str, text: &str) -> Cookie<'static> {
-    let payload = URL_SAFE_NO_PAD.encode(format!("{kind}\n{text}"));
+/// What a flash tells: it went well, or something needs a look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashKind {
+    Success,
+    Error,
+}
+
+impl FlashKind {
+    /// The name the page's style knows it by (and the cookie carries).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlashKind::Success => "success",
+            FlashKind::Error => "error",
+        }
+    }
+}
+
+/// 303 See Other to `to`, with `text` shown once on the page there: the one
+/// way a form's POST says what it did.
+pub fn redirect_with_flash(
+    state: &AppState,
+    to: &str,
+    kind: FlashKind,
+    text: &str,
+) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .cookie(flash_cookie(state, kind, text))
+        .finish()
+}
+
+fn flash_cookie(state: &AppState, kind: FlashKind, text: &str) -> Cookie<'static> {
+    let payload = URL_SAFE_NO_PAD.encode(format!("{}\n{text}", kind.as_str()));
     cookies::set(
         state,
         AppCookie::Flash,

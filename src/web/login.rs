@@ -1,12 +1,12 @@
 //! Signing in and out, first-run setup, and passwords.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::cookies::{self, AppCookie};
-use super::csrf::{self, CsrfForm};
-use super::flash::flash_cookie;
+use super::csrf::{self, CsrfForm, EmptyForm};
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
 use super::{client_ip, redirect, render, render_invalid, safe_next, AppState};
@@ -23,11 +23,10 @@ struct LoginPage {
 }
 
 #[derive(Deserialize)]
-struct NextQuery {
+pub(super) struct NextQuery {
     next: Option<String>,
 }
 
-#[get("/login")]
 pub(super) async fn login_form(
     ctx: PageCtx,
     query: web::Query<NextQuery>,
@@ -45,7 +44,7 @@ pub(super) async fn login_form(
 }
 
 #[derive(Deserialize)]
-struct LoginForm {
+pub(super) struct LoginForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -53,7 +52,6 @@ struct LoginForm {
     next: Option<String>,
 }
 
-#[post("/login")]
 pub(super) async fn login_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -97,8 +95,9 @@ pub(super) async fn login_submit(
         } => {
             let place = if everywhere { "" } else { " on this computer" };
             locked_message = format!(
-                "Too many failed attempts: this account is locked for {minutes} minutes{place}. \
-                 Try again then, or ask a clinic admin to reset your password."
+                "Too many failed attempts: this account is locked for {}{place}. \
+                 Try again then, or ask a clinic admin to reset your password.",
+                crate::words::counted(minutes, "minute")
             );
             &locked_message
         }
@@ -113,10 +112,6 @@ pub(super) async fn login_submit(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-struct EmptyForm {}
-
-#[post("/logout")]
 pub(super) async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -129,12 +124,17 @@ pub(super) async fn logout(
     state
         .db(move |conn| accounts::log_out(conn, &session, &ip, now))
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/login"))
-        .cookie(cookies::removal(&state, AppCookie::Session))
-        .cookie(csrf::new_seed(&req, &state))
-        .cookie(flash_cookie(&state, "success", "You are signed out."))
-        .finish())
+    let mut response =
+        redirect_with_flash(&state, "/login", FlashKind::Success, "You are signed out.");
+    for cookie in [
+        cookies::removal(&state, AppCookie::Session),
+        csrf::new_seed(&req, &state),
+    ] {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    Ok(response)
 }
 
 // --- first run -------------------------------------------------------------
@@ -147,7 +147,6 @@ struct SetupPage {
     errors: FieldErrors,
 }
 
-#[get("/setup/{token}")]
 pub(super) async fn setup_form(
     state: web::Data<AppState>,
     ctx: PageCtx,
@@ -167,7 +166,6 @@ pub(super) async fn setup_form(
     })
 }
 
-#[post("/setup/{token}")]
 pub(super) async fn setup_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -178,14 +176,12 @@ pub(super) async fn setup_submit(
     let now = state.now();
     let (token, input, ip) = (token.into_inner(), form.0, client_ip(&req));
     match accounts::complete_setup(&state.pool, &state.hashing, &token, &input, &ip, now).await {
-        Ok(_) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/login"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Your admin account is ready. Sign in to continue.",
-            ))
-            .finish()),
+        Ok(_) => Ok(redirect_with_flash(
+            &state,
+            "/login",
+            FlashKind::Success,
+            "Your admin account is ready. Sign in to continue.",
+        )),
         Err(AppError::Invalid(errors)) => render_invalid(&SetupPage {
             ctx,
             form: input,
@@ -205,7 +201,6 @@ struct SetPasswordPage {
     errors: FieldErrors,
 }
 
-#[get("/set-password/{token}")]
 pub(super) async fn set_password_form(
     state: web::Data<AppState>,
     ctx: PageCtx,
@@ -224,14 +219,13 @@ pub(super) async fn set_password_form(
 }
 
 #[derive(Deserialize)]
-struct NewPasswordForm {
+pub(super) struct NewPasswordForm {
     #[serde(default)]
     password: String,
     #[serde(default)]
     password_confirm: String,
 }
 
-#[post("/set-password/{token}")]
 pub(super) async fn set_password_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -253,14 +247,12 @@ pub(super) async fn set_password_submit(
     )
     .await;
     match result {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/login"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Your password is set. Sign in with it now.",
-            ))
-            .finish()),
+        Ok(()) => Ok(redirect_with_flash(
+            &state,
+            "/login",
+            FlashKind::Success,
+            "Your password is set. Sign in with it now.",
+        )),
         Err(AppError::Invalid(errors)) => {
             let user = state
                 .db(move |conn| accounts::password_link_user(conn, &lookup_token, now))
@@ -282,7 +274,6 @@ struct AccountPasswordPage {
     errors: FieldErrors,
 }
 
-#[get("/account/password")]
 pub(super) async fn account_password_form(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -294,7 +285,7 @@ pub(super) async fn account_password_form(
 }
 
 #[derive(Deserialize)]
-struct ChangePasswordForm {
+pub(super) struct ChangePasswordForm {
     #[serde(default)]
     current_password: String,
     #[serde(default)]
@@ -303,7 +294,6 @@ struct ChangePasswordForm {
     password_confirm: String,
 }
 
-#[post("/account/password")]
 pub(super) async fn account_password_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -322,14 +312,12 @@ pub(super) async fn account_password_submit(
         accounts::change_own_password(&state.pool, &state.hashing, &session, &change, &ip, now)
             .await;
     match result {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", "/"))
-            .cookie(flash_cookie(
-                &state,
-                "success",
-                "Your password is changed. Your other sessions were signed out.",
-            ))
-            .finish()),
+        Ok(()) => Ok(redirect_with_flash(
+            &state,
+            "/",
+            FlashKind::Success,
+            "Your password is changed. Your other sessions were signed out.",
+        )),
         Err(AppError::Invalid(errors)) => render_invalid(&AccountPasswordPage { ctx, errors }),
         Err(e) => Err(e),
     }

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod page;
 pub mod pages;
 pub mod patients;
+pub mod routes;
 pub mod session;
 pub mod sheet_cache;
 pub mod system;
@@ -144,64 +145,6 @@ impl AppState {
             stale_after: chrono::Duration::hours(self.settings.reminder_stale_hours),
         }
     }
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(pages::home)
-        .service(pages::healthz)
-        .service(assets::asset)
-        .service(login::login_form)
-        .service(login::login_submit)
-        .service(login::logout)
-        .service(login::setup_form)
-        .service(login::setup_submit)
-        .service(login::set_password_form)
-        .service(login::set_password_submit)
-        .service(login::account_password_form)
-        .service(login::account_password_submit)
-        .service(admin::users)
-        .service(admin::new_user_form)
-        .service(admin::new_user_submit)
-        .service(admin::user_detail)
-        .service(admin::user_role)
-        .service(admin::user_active)
-        .service(admin::user_password_link)
-        .service(admin::audit)
-        .service(system::page)
-        .service(clinic::clinic_form)
-        .service(clinic::clinic_submit)
-        .service(clinic::retention_form)
-        .service(clinic::retention_submit)
-        .service(patients::list)
-        .service(patients::new_form)
-        .service(patients::create)
-        .service(patients::show)
-        .service(patients::edit_form)
-        .service(patients::update)
-        .service(data_rights::export)
-        .service(data_rights::erase_form)
-        .service(data_rights::erase)
-        .service(treatments::new_form)
-        .service(treatments::record)
-        .service(treatments::show)
-        .service(treatments::edit_form)
-        .service(treatments::edit)
-        .service(treatments::delete_form)
-        .service(treatments::delete)
-        .service(treatments::staff_sheet)
-        .service(treatments::patient_sheet)
-        .service(treatments::patient_calendar)
-        .service(treatments::send_sheet)
-        .service(outbox::outbox)
-        .service(outbox::button)
-        .service(outbox::preview)
-        .service(outbox::unsubscribe_form)
-        .service(outbox::unsubscribe)
-        .service(checkins::checkin_form)
-        .service(checkins::submit)
-        .service(checkins::attention)
-        .service(checkins::acknowledge)
-        .service(checkins::photo);
 }
 
 pub fn render(template: &impl Template) -> AppResult<HttpResponse> {

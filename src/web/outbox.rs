@@ -2,21 +2,25 @@
 //! the patient's one-click unsubscribe.
 
 use actix_web::http::header::{HeaderValue, CONTENT_SECURITY_POLICY};
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
-use super::session::{Auth, FrontDesk, SignedIn};
+use super::session::{Auth, FrontDesk, Policy, SignedIn};
 use super::{client_ip, render, AppState};
 use crate::error::{AppError, AppResult};
-use crate::usecases::reminders::{self, OutboxPage, RetryAction, Status};
+use crate::mail::reminder::PreviewBar;
+use crate::usecases::reminders::{self, OutboxPage, OutboxView, RetryAction, Status};
 
 #[derive(Deserialize, Default)]
 pub(super) struct OutboxQuery {
+    /// `today` or `all`; empty for "due next" (unless a status is chosen).
+    #[serde(default)]
+    view: String,
     #[serde(default)]
     status: String,
     #[serde(default)]
@@ -32,30 +36,44 @@ struct OutboxTemplate {
     ctx: PageCtx,
     outbox: OutboxPage,
     query: OutboxQuery,
+    view: OutboxView,
     statuses: [Status; 6],
 }
 
 impl OutboxTemplate {
     fn count(&self, status: &Status) -> i64 {
-        self.outbox
-            .counts
-            .iter()
-            .find(|(s, _)| s == status)
-            .map_or(0, |(_, n)| *n)
+        self.outbox.count_of(&[*status])
     }
-    fn link(&self, status: &str, page: &i64) -> String {
+    fn due_next_count(&self) -> i64 {
+        self.outbox.count_of(&OutboxView::UNSENT)
+    }
+    fn total(&self) -> i64 {
+        self.outbox.count_of(&Status::ALL)
+    }
+    fn is_due_next(&self) -> bool {
+        self.view == OutboxView::DueNext
+    }
+    fn is_today(&self) -> bool {
+        self.view == OutboxView::Today
+    }
+    /// This page's list with another view (`today`, `all`), status or page.
+    fn link(&self, view: &str, status: &str, page: &i64) -> String {
         let q = &self.query;
         let page = page.to_string();
+        let mut params = vec![("view", view), ("status", status)];
+        if view != "today" {
+            params.extend([("from", q.from.as_str()), ("to", q.to.as_str())]);
+        }
+        params.push(("page", &page));
+        params.retain(|(_, value)| !value.is_empty());
         format!(
             "/outbox?{}",
-            serde_urlencoded::to_string([
-                ("status", status),
-                ("from", &q.from),
-                ("to", &q.to),
-                ("page", &page)
-            ])
-            .unwrap_or_default()
+            serde_urlencoded::to_string(params).unwrap_or_default()
         )
+    }
+    /// The same list on another page (and where a button brings the user back).
+    fn page_link(&self, page: &i64) -> String {
+        self.link(&self.query.view, &self.query.status, page)
     }
 }
 
@@ -68,7 +86,6 @@ fn parse_day(text: &str, field: &str) -> AppResult<Option<NaiveDate>> {
         .map_err(|_| AppError::BadRequest(format!("The {field} date must look like 2026-11-25.")))
 }
 
-#[get("/outbox")]
 pub(super) async fn outbox(
     _auth: Auth<FrontDesk>,
     ctx: PageCtx,
@@ -76,15 +93,16 @@ pub(super) async fn outbox(
     query: web::Query<OutboxQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    let status = match query.status.as_str() {
-        "" => None,
-        name => Some(
-            Status::parse(name)
-                .ok_or_else(|| AppError::BadRequest("Unknown status filter.".into()))?,
-        ),
+    let unknown = |what: &str| AppError::BadRequest(format!("Unknown {what} filter."));
+    let view = match (query.view.as_str(), query.status.as_str()) {
+        ("", "") => OutboxView::DueNext,
+        ("today", "") => OutboxView::Today,
+        ("all", "") => OutboxView::All,
+        ("", name) => OutboxView::Only(Status::parse(name).ok_or_else(|| unknown("status"))?),
+        _ => return Err(unknown("view")),
     };
     let asked = reminders::OutboxQuery {
-        status,
+        view,
         from: parse_day(&query.from, "from")?,
         to: parse_day(&query.to, "to")?,
         page: query.page.unwrap_or(1),
@@ -97,6 +115,7 @@ pub(super) async fn outbox(
         ctx,
         outbox,
         query,
+        view,
         statuses: Status::ALL,
     })
 }
@@ -128,15 +147,15 @@ async fn outbox_action(
         .await;
     let (kind, message) = match result {
         Ok(Some(RetryAction::Restore)) => (
-            "success",
+            FlashKind::Success,
             "The email is back in the queue and will go at its own time.".to_string(),
         ),
         Ok(Some(_)) => (
-            "success",
+            FlashKind::Success,
             "The email will be sent within a minute.".to_string(),
         ),
-        Ok(None) => ("success", "The email is cancelled.".to_string()),
-        Err(AppError::Invalid(e)) => ("error", e.msg("reminder").to_string()),
+        Ok(None) => (FlashKind::Success, "The email is cancelled.".to_string()),
+        Err(AppError::Invalid(e)) => (FlashKind::Error, e.msg("reminder").to_string()),
         Err(e) => return Err(e),
     };
     let back = super::safe_next(Some(&back));
@@ -145,14 +164,10 @@ async fn outbox_action(
     } else {
         "/outbox".into()
     };
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", back))
-        .cookie(flash_cookie(&state, kind, &message))
-        .finish())
+    Ok(redirect_with_flash(&state, &back, kind, &message))
 }
 
 /// The outbox's buttons: `retry` (which says Restore or Send now) and `cancel`.
-#[post("/outbox/{id}/{action:(retry|cancel)}")]
 pub(super) async fn button(
     req: HttpRequest,
     auth: Auth<FrontDesk>,
@@ -164,26 +179,46 @@ pub(super) async fn button(
     outbox_action(req, auth, state, id, form.0.back, action == "retry").await
 }
 
-/// The email exactly as the patient gets it. Mail HTML needs inline styles,
-/// so this one response relaxes the CSP for styles only (still no script).
-#[get("/treatments/{id}/reminders/{reminder}/preview")]
+/// The email exactly as the patient gets it, under a bar with its subject, its
+/// recipient and the way back. Mail HTML needs inline styles, so this one
+/// response relaxes the CSP for styles only (still no script).
 pub(super) async fn preview(
-    _auth: Auth<SignedIn>,
+    auth: Auth<SignedIn>,
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
 ) -> AppResult<HttpResponse> {
     let (id, reminder) = path.into_inner();
     let links = state.links.clone();
-    let email = state
+    let preview = state
         .db(move |conn| crate::usecases::treatments::reminder_preview(conn, &links, id, reminder))
         .await?;
+    let mut back = vec![(
+        format!("/treatments/{id}"),
+        "← Back to the treatment".to_string(),
+    )];
+    if FrontDesk::ROLES.contains(&auth.user().role) {
+        back.push(("/outbox".to_string(), "The outbox".to_string()));
+    }
+    let bar = PreviewBar {
+        subject: preview.email.subject.clone(),
+        to: preview
+            .to
+            .unwrap_or_else(|| "nobody: the patient has no email address".to_string()),
+        not_sent: preview.not_sent.map(str::to_string),
+        links: back,
+    };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"),
         ))
-        .body(email.html()))
+        .body(
+            preview
+                .email
+                .preview_html(&bar)
+                .map_err(|e| AppError::Internal(e.into()))?,
+        ))
 }
 
 #[derive(Template)]
@@ -202,7 +237,6 @@ fn unsubscribing(state: &AppState, token: &str) -> AppResult<i64> {
         .ok_or(AppError::NotFound)
 }
 
-#[get("/unsubscribe/{token}")]
 pub(super) async fn unsubscribe_form(
     state: web::Data<AppState>,
     token: web::Path<String>,
@@ -225,7 +259,6 @@ pub(super) async fn unsubscribe_form(
 
 /// RFC 8058 one-click: mail clients POST here with no cookie and no CSRF
 /// token; the signed token in the URL is the authority.
-#[post("/unsubscribe/{token}")]
 pub(super) async fn unsubscribe(
     req: HttpRequest,
     state: web::Data<AppState>,

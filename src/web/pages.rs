@@ -1,6 +1,6 @@
 //! The start page and the health check.
 
-use actix_web::{get, http::header, web, HttpRequest, HttpResponse};
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::page::PageCtx;
@@ -15,7 +15,6 @@ struct HomePage {
     dashboard: crate::usecases::treatments::Dashboard,
 }
 
-#[get("/")]
 pub(super) async fn home(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -28,7 +27,6 @@ pub(super) async fn home(
 /// 200 `ok` when the database answers and, in a process that runs the
 /// worker, mail is moving; 503 with the reasons otherwise (for load balancers
 /// and service managers). `Accept: application/json` gets the figures.
-#[get("/healthz")]
 pub(super) async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let (in_process, now) = (state.worker_in_process, state.now());
     let wants_json = req

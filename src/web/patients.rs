@@ -1,11 +1,11 @@
 //! Finding, adding and editing patients (every signed-in role).
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
 use super::{client_ip, render, render_invalid, AppState};
@@ -34,13 +34,12 @@ impl ListPage {
 }
 
 #[derive(Deserialize)]
-struct SearchQuery {
+pub(super) struct SearchQuery {
     #[serde(default)]
     q: String,
     page: Option<i64>,
 }
 
-#[get("/patients")]
 pub(super) async fn list(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -64,7 +63,6 @@ struct FormPage {
     errors: FieldErrors,
 }
 
-#[get("/patients/new")]
 pub(super) async fn new_form(_auth: Auth<SignedIn>, ctx: PageCtx) -> AppResult<HttpResponse> {
     render(&FormPage {
         ctx,
@@ -81,21 +79,17 @@ fn saved_redirect(
     done: &str,
 ) -> HttpResponse {
     let (kind, message) = if same_email.is_empty() {
-        ("success", done.to_string())
+        (FlashKind::Success, done.to_string())
     } else {
         let names: Vec<String> = same_email
             .iter()
             .map(|p| format!("{} (#{})", p.name, p.id))
             .collect();
-        ("error", format!("{done} Note: another patient has the same email: {}. Check this is not a duplicate.", names.join(", ")))
+        (FlashKind::Error, format!("{done} Note: another patient has the same email: {}. Check this is not a duplicate.", names.join(", ")))
     };
-    HttpResponse::SeeOther()
-        .insert_header(("Location", format!("/patients/{id}")))
-        .cookie(flash_cookie(state, kind, &message))
-        .finish()
+    redirect_with_flash(state, &format!("/patients/{id}"), kind, &message)
 }
 
-#[post("/patients/new")]
 pub(super) async fn create(
     req: HttpRequest,
     auth: Auth<SignedIn>,
@@ -134,7 +128,6 @@ struct ShowPage {
     page: PatientPage,
 }
 
-#[get("/patients/{id}")]
 pub(super) async fn show(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -148,7 +141,6 @@ pub(super) async fn show(
     render(&ShowPage { ctx, page })
 }
 
-#[get("/patients/{id}/edit")]
 pub(super) async fn edit_form(
     _auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -167,7 +159,6 @@ pub(super) async fn edit_form(
     })
 }
 
-#[post("/patients/{id}/edit")]
 pub(super) async fn update(
     req: HttpRequest,
     auth: Auth<SignedIn>,

@@ -1,7 +1,7 @@
 //! The admin's System page: version, database, backups, the worker, the
 //! outbox, the protocol and the settings in force.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::page::PageCtx;
@@ -17,7 +17,6 @@ struct SystemPage {
     system: Overview,
 }
 
-#[get("/admin/system")]
 pub(super) async fn page(
     _auth: Auth<Admins>,
     ctx: PageCtx,

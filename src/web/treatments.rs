@@ -3,11 +3,11 @@
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::csrf::CsrfForm;
-use super::flash::flash_cookie;
+use super::csrf::{CsrfForm, EmptyForm};
+use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, Clinicians, SignedIn};
 use super::sheet_cache::{self, Kind, Rendered};
@@ -78,6 +78,16 @@ struct AdjustRow {
 }
 
 /// The choices, with defaults computed for the areas typed so far.
+/// A length as the form's hints give it: hours over three days also in days ("168 hours
+/// (7 days)"), which is how practitioners think of them.
+fn amount(value: u32, unit: &str) -> String {
+    match (unit, value) {
+        ("hours", v) if v > 72 && v % 24 == 0 => format!("{v} hours ({} days)", v / 24),
+        ("hours", v) if v > 72 => format!("{v} hours (about {:.1} days)", f64::from(v) / 24.0),
+        (unit, v) => format!("{v} {unit}"),
+    }
+}
+
 fn tailor_choices(protocol: &Protocol, form: &TreatmentForm) -> TailorChoices {
     let areas: Vec<crate::care::TreatedArea> = form
         .rows
@@ -93,19 +103,30 @@ fn tailor_choices(protocol: &Protocol, form: &TreatmentForm) -> TailorChoices {
     let adjust = crate::care::adjustables(protocol, &areas)
         .into_iter()
         .map(|a| {
+            let n = |v: u32| amount(v, a.unit);
             let hint = match a.ranges.as_slice() {
                 [(_, default, min, max)] => {
-                    format!("Default {default} {}; choose {min} to {max}.", a.unit)
+                    format!(
+                        "Default {}; choose {} to {}.",
+                        n(*default),
+                        n(*min),
+                        n(*max)
+                    )
                 }
                 ranges => {
                     ranges
                         .iter()
                         .map(|(band, default, min, max)| {
-                            format!("{band}: default {default}, {min} to {max}")
+                            format!(
+                                "{band}: default {}, {} to {}",
+                                n(*default),
+                                n(*min),
+                                n(*max)
+                            )
                         })
                         .collect::<Vec<_>>()
                         .join(". ")
-                        + &format!(" ({}).", a.unit)
+                        + "."
                 }
             };
             AdjustRow {
@@ -165,7 +186,6 @@ impl FormPage {
     }
 }
 
-#[get("/patients/{id}/treatments/new")]
 pub(super) async fn new_form(
     _auth: Auth<Clinicians>,
     ctx: PageCtx,
@@ -206,10 +226,7 @@ fn saved(state: &AppState, id: i64, done: &str) -> HttpResponse {
 
 /// After saving: to `location`, with a flash.
 fn saved_to(state: &AppState, location: &str, done: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", location))
-        .cookie(flash_cookie(state, "success", done))
-        .finish()
+    redirect_with_flash(state, location, FlashKind::Success, done)
 }
 
 /// The form again, as typed, with each error beside its field (422).
@@ -256,7 +273,6 @@ impl Submission {
     }
 }
 
-#[post("/treatments")]
 pub(super) async fn record(
     req: HttpRequest,
     auth: Auth<Clinicians>,
@@ -313,7 +329,6 @@ pub(super) async fn record(
     }
 }
 
-#[get("/treatments/{id}/edit")]
 pub(super) async fn edit_form(
     auth: Auth<Clinicians>,
     ctx: PageCtx,
@@ -347,7 +362,6 @@ pub(super) async fn edit_form(
     })
 }
 
-#[post("/treatments/{id}/edit")]
 pub(super) async fn edit(
     req: HttpRequest,
     auth: Auth<Clinicians>,
@@ -397,7 +411,6 @@ struct DeletePage {
     view: TreatmentView,
 }
 
-#[get("/treatments/{id}/delete")]
 pub(super) async fn delete_form(
     auth: Auth<Clinicians>,
     ctx: PageCtx,
@@ -414,10 +427,6 @@ pub(super) async fn delete_form(
     render(&DeletePage { ctx, view })
 }
 
-#[derive(serde::Deserialize)]
-struct EmptyForm {}
-
-#[post("/treatments/{id}/delete")]
 pub(super) async fn delete(
     req: HttpRequest,
     auth: Auth<Clinicians>,
@@ -430,14 +439,12 @@ pub(super) async fn delete(
     let patient_id = state
         .db(move |conn| treatments::delete(conn, &user, &ip, id, now))
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", format!("/patients/{patient_id}")))
-        .cookie(flash_cookie(
-            &state,
-            "success",
-            "Treatment deleted. It stays in the audit log.",
-        ))
-        .finish())
+    Ok(redirect_with_flash(
+        &state,
+        &format!("/patients/{patient_id}"),
+        FlashKind::Success,
+        "Treatment deleted. It stays in the audit log.",
+    ))
 }
 
 #[derive(Template)]
@@ -460,7 +467,6 @@ impl ShowPage {
     }
 }
 
-#[get("/treatments/{id}")]
 pub(super) async fn show(
     auth: Auth<SignedIn>,
     ctx: PageCtx,
@@ -586,12 +592,11 @@ fn conditional(req: &HttpRequest, etag: &str, body: Option<Bytes>) -> HttpRespon
 }
 
 #[derive(serde::Deserialize)]
-struct SheetQuery {
+pub(super) struct SheetQuery {
     #[serde(default)]
     print: Option<String>,
 }
 
-#[get("/treatments/{id}/sheet")]
 pub(super) async fn staff_sheet(
     req: HttpRequest,
     auth: Auth<SignedIn>,
@@ -651,7 +656,6 @@ pub struct PatientSheetPage {
     pub checkin: String,
 }
 
-#[get("/s/{token}")]
 pub(super) async fn patient_sheet(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -688,7 +692,6 @@ pub(super) async fn patient_sheet(
 }
 
 /// The patient's calendar files, beside their sheet link (the same token).
-#[get("/s/{token}/{file}")]
 pub(super) async fn patient_calendar(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -721,14 +724,13 @@ pub(super) async fn patient_calendar(
 }
 
 #[derive(serde::Deserialize)]
-struct SendForm {
+pub(super) struct SendForm {
     /// The click's nonce, from the treatment page.
     click: String,
 }
 
 /// "Send the sheet now": emails the patient their link at once, through the
 /// outbox (the worker sends it within seconds).
-#[post("/treatments/{id}/send-sheet")]
 pub(super) async fn send_sheet(
     req: HttpRequest,
     auth: Auth<SignedIn>,
@@ -746,21 +748,28 @@ pub(super) async fn send_sheet(
         .db(move |conn| treatments::send_sheet_now(conn, &actor, id, &click, at))
         .await;
     let (kind, message) = sent_message(result)?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/treatments/{id}")))
-        .cookie(flash_cookie(&state, kind, &message))
-        .finish())
+    Ok(redirect_with_flash(
+        &state,
+        &format!("/treatments/{id}"),
+        kind,
+        &message,
+    ))
 }
 
 /// The flash after "send the sheet now": where it goes, or why it does not.
-fn sent_message(result: AppResult<Option<String>>) -> AppResult<(&'static str, String)> {
+fn sent_message(result: AppResult<Option<String>>) -> AppResult<(FlashKind, String)> {
     match result {
         Ok(Some(to)) => Ok((
-            "success",
+            FlashKind::Success,
             format!("The sheet's link is on its way to {to}. It shows in the outbox."),
         )),
-        Ok(None) => Ok(("success", "That email was already queued.".to_string())),
-        Err(AppError::Invalid(errors)) => Ok(("error", errors.msg("send_now").to_string())),
+        Ok(None) => Ok((
+            FlashKind::Success,
+            "That email was already queued.".to_string(),
+        )),
+        Err(AppError::Invalid(errors)) => {
+            Ok((FlashKind::Error, errors.msg("send_now").to_string()))
+        }
         Err(e) => Err(e),
     }
 }

@@ -143,7 +143,7 @@ async fn an_unreadable_audit_date_is_explained_beside_its_field(app: TestApp) {
 
 async fn audit_pages_keep_their_filters(app: TestApp) {
     let admin = app.signed_in("admin").await;
-    let now = aftercare::store::now();
+    let now = aftercare::clock::Clock::now(&*app.clock).naive_utc();
     let actor = aftercare::usecases::audit::Actor::anonymous("the test", "127.0.0.1");
     with_conn(&app, move |conn| {
         let rows: Vec<NewAudit> = (0..60)

@@ -224,11 +224,12 @@ async fn a_session_ends_after_the_idle_timeout(app: TestApp) {
     let client = app.signed_in("staff").await;
     assert_eq!(app.get_with(&client, "/").await.status().as_u16(), 200);
     // Nine hours without a request (the default idle timeout is eight).
-    with_conn(&app, |conn| {
+    let now = app.now();
+    with_conn(&app, move |conn| {
         use aftercare::store::schema::sessions;
         use diesel::prelude::*;
         diesel::update(sessions::table)
-            .set(sessions::last_seen_at.eq(store::now() - chrono::Duration::hours(9)))
+            .set(sessions::last_seen_at.eq(now - chrono::Duration::hours(9)))
             .execute(conn)
             .unwrap();
     })

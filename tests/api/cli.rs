@@ -114,6 +114,60 @@ fn a_bad_configuration_is_reported_one_line_each() {
 }
 
 #[test]
+fn a_malformed_dotenv_line_stops_start_up_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "AFTERCARE_LOG=warn\nAFTERCARE_SMTP_URL smtp://mail.clinic.example\nAFTERCARE_SMTP_ULR=smtp://x\n",
+    )
+    .unwrap();
+    let db = dir.path().join("never.db");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_aftercare"))
+            .args(["migrate"])
+            .current_dir(dir.path())
+            .env(
+                "AFTERCARE_DATABASE_URL",
+                format!("sqlite://{}", db.display()),
+            )
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(".env line 2: \"AFTERCARE_SMTP_URL smtp://mail.clinic.example\" is not a setting like NAME=value"),
+        "{err}"
+    );
+    assert!(!db.exists(), "nothing ran");
+
+    // Mended, the misspelt name on line 3 is next, and then it starts.
+    std::fs::write(
+        dir.path().join(".env"),
+        "AFTERCARE_LOG=warn\nAFTERCARE_SMTP_URL=smtp://mail.clinic.example\nAFTERCARE_SMTP_ULR=smtp://x\n",
+    )
+    .unwrap();
+    let err = String::from_utf8_lossy(&run().stderr).to_string();
+    assert!(
+        err.contains(".env line 3: AFTERCARE_SMTP_ULR is not a setting Aftercare reads"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join(".env"),
+        "AFTERCARE_LOG=warn\nAFTERCARE_SMTP_URL=smtp://mail.clinic.example\n",
+    )
+    .unwrap();
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.exists());
+}
+
+#[test]
 fn protocol_check_refuses_an_unknown_source_id_naming_the_file_entry_and_id() {
     let dir = tempfile::tempdir().unwrap();
     let (_, toml, _) = aftercare(&["protocol", "show"], "sqlite://unused.db", "");

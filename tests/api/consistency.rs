@@ -134,8 +134,8 @@ fn render(plan: Plan) -> Output {
         .with_checkin("https://x/c/T".into());
         let subject = format!("Subject: {}\n", email.subject);
         for (format, text) in [
-            ("text", email.text()),
-            ("HTML", visible_text(&email.html())),
+            ("text", email.text().unwrap()),
+            ("HTML", visible_text(&email.html().unwrap())),
         ] {
             documents.push(Document {
                 what: format!("email {} ({format})", reminder.key),

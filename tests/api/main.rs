@@ -24,6 +24,7 @@ mod leases;
 mod limits;
 mod metrics;
 mod ops;
+mod outbox;
 mod patients;
 mod protocol;
 mod proxy;

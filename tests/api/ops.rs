@@ -41,19 +41,7 @@ async fn healthz_reports_the_heartbeat_and_judges_due_mail(app: TestApp) {
     assert!(body["heartbeat_age_seconds"].is_null(), "{body}");
     assert!(body["oldest_due_age_seconds"].is_null(), "{body}");
 
-    let practitioner = app.signed_in("practitioner").await;
-    let when = clinic_time(-Duration::hours(1));
-    app.patient_with_treatment(
-        &practitioner,
-        "Ada Brook",
-        "ada@example.com",
-        &[
-            ("treated_at", &when),
-            ("area_0", "forehead"),
-            ("depth_0", "0.5"),
-        ],
-    )
-    .await;
+    app.ada_treated_an_hour_ago(&[]).await;
     let now = Utc::now();
     worker_at(&app, Arc::new(ManualClock::new(now)))
         .run_once()

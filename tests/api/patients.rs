@@ -189,8 +189,9 @@ async fn an_edited_patient_is_found_by_the_new_name_and_email_only(app: TestApp)
     assert_search_index_is_consistent(&app).await;
 
     // Unsubscribing changes neither name nor email: still found.
+    let now = app.now();
     with_conn(&app, move |conn| {
-        store::patients::set_unsubscribed(conn, priya, Some(store::now())).unwrap()
+        store::patients::set_unsubscribed(conn, priya, Some(now)).unwrap()
     })
     .await;
     assert_eq!(found(&app, &staff, "riya kap").await, [priya]);
@@ -233,6 +234,7 @@ async fn search_results_are_paged_in_name_order(app: TestApp) {
         .collect();
     names.insert(10, "Page Test 0007".into());
     names.push("Other One".into());
+    let now = app.now();
     let ids = with_conn(&app, move |conn| {
         store::write_tx(conn, |conn| {
             names
@@ -249,10 +251,9 @@ async fn search_results_are_paged_in_name_order(app: TestApp) {
                         email_consent: false,
                         consent_by: None,
                         consent_at: None,
-                        updated_at: store::now(),
+                        updated_at: now,
                     };
-                    store::patients::insert(conn, &fields, store::now())
-                        .map(|id| (name.to_lowercase(), id))
+                    store::patients::insert(conn, &fields, now).map(|id| (name.to_lowercase(), id))
                 })
                 .collect::<Result<Vec<_>, store::DbError>>()
         })

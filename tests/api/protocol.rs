@@ -225,7 +225,7 @@ fn every_email(plan: &aftercare::care::Plan, clinic: &Clinic) -> String {
             reminder.key,
             reminder.send_at.format("%Y-%m-%d %H:%M"),
             email.subject,
-            email.text()
+            email.text().unwrap()
         ));
     }
     all
@@ -276,7 +276,7 @@ fn area_rules_reach_the_sheet_and_every_email() {
                 "https://x/s/T".into(),
                 "https://x/u/T".into(),
             );
-            let text = one.text();
+            let text = one.text().unwrap();
             if name == "hands" {
                 assert!(
                     text.contains("FOR YOUR TREATED AREAS") && text.contains("mild soap"),
@@ -399,7 +399,7 @@ fn snapshot_of_one_email_for_two_treatments() {
             f.key,
             b.send_at.format("%Y-%m-%d %H:%M"),
             email.subject,
-            email.text()
+            email.text().unwrap()
         ));
         if all.matches("==========").count() == 2 {
             break;

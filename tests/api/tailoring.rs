@@ -20,6 +20,18 @@ async fn a_practitioner_tailors_a_plan_and_the_sheet_and_emails_show_it(app: Tes
     // Collapsed by default, and a plain form field: no script needed.
     assert!(form.contains("<details class=\"tailor\" id=\"tailor\">"));
     assert!(form.contains("name=\"adjust_heat-sweat-water\""));
+    // What matters clinically is in sight: add-ons and skin considerations sit on the form,
+    // before the folded section.
+    let folded = form.find("<details class=\"tailor\"").unwrap();
+    for tick in [
+        "name=\"add_on\" value=\"prp\"",
+        "name=\"consideration\" value=\"cold-sores\"",
+    ] {
+        assert!(
+            form.find(tick).expect(tick) < folded,
+            "{tick} is folded away"
+        );
+    }
 
     let (when, _) = yesterday_afternoon();
     let base = [
@@ -35,6 +47,8 @@ async fn a_practitioner_tailors_a_plan_and_the_sheet_and_emails_show_it(app: Tes
     let page = r.text().await.unwrap();
     assert!(page.contains("id=\"adjust_heat-sweat-water-error\""));
     assert!(page.contains("choose from 72 to 168 hours"));
+    // With the areas known, the hint gives this plan's default only, long lengths also in days.
+    assert!(page.contains("Default 72 hours; choose 72 hours to 168 hours (7 days)."));
     assert!(page.contains("<details class=\"tailor\" id=\"tailor\" open>"));
     assert_eq!(count_rows(&app, "treatments").await, 0);
 

@@ -34,20 +34,7 @@ async fn the_default_set_up_is_a_trial_on_every_signed_in_page(app: TestApp) {
     assert!(system.contains("Set AFTERCARE_BASE_URL"), "{system}");
 
     // An email the worker has "sent": the database says sent, staff read "saved to file".
-    let practitioner = app.signed_in("practitioner").await;
-    let when = clinic_time(-chrono::Duration::hours(1));
-    app.patient_with_treatment(
-        &practitioner,
-        "Ada Brook",
-        "ada@example.com",
-        &[
-            ("treated_at", &when),
-            ("area_0", "forehead"),
-            ("depth_0", "0.5"),
-            ("send_now", "1"),
-        ],
-    )
-    .await;
+    app.ada_treated_an_hour_ago(&[("send_now", "1")]).await;
     aftercare::startup::worker_for(&app.state)
         .unwrap()
         .run_once()

@@ -224,6 +224,21 @@ impl TestApp {
         (patient, id_in_location(&r))
     }
 
+    /// A new practitioner records Ada Brook's forehead treatment (0.5 mm) of an hour ago, with
+    /// any `extra` form fields; returns (patient, treatment).
+    pub async fn ada_treated_an_hour_ago(&self, extra: &[(&str, &str)]) -> (i64, i64) {
+        let practitioner = self.signed_in("practitioner").await;
+        let when = clinic_time(-chrono::Duration::hours(1));
+        let mut fields = vec![
+            ("treated_at", when.as_str()),
+            ("area_0", "forehead"),
+            ("depth_0", "0.5"),
+        ];
+        fields.extend_from_slice(extra);
+        self.patient_with_treatment(&practitioner, "Ada Brook", "ada@example.com", &fields)
+            .await
+    }
+
     /// Records a treatment for `patient` through the form; returns the response.
     pub async fn record_treatment(
         &self,
@@ -256,6 +271,12 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The app's "now", as the database stores it.
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        use aftercare::clock::Clock;
+        self.clock.now_naive()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -338,8 +359,9 @@ impl TestApp {
             password_confirm: PASSWORD.into(),
             password_mode: "password".into(),
         };
+        let now = self.now();
         with_conn(self, move |conn| {
-            accounts::add_user_from_cli(conn, &input, store::now())
+            accounts::add_user_from_cli(conn, &input, now)
         })
         .await
         .expect("user added")

@@ -312,7 +312,11 @@ impl OpenLink {
 
     /// Until when it works, as the admin's page and the email say it.
     pub fn expires(&self) -> String {
-        format!("{} UTC", self.expires_at.format("%-d %B %Y, %H:%M"))
+        format!(
+            "{}, {} UTC",
+            crate::dates::date(self.expires_at),
+            crate::dates::time(self.expires_at)
+        )
     }
 }
 

@@ -215,8 +215,9 @@ pub async fn change_own_password(
             errors.add(
                 "current_password",
                 format!(
-                    "Too many wrong passwords: your account is locked for {minutes} minutes. \
-                     Try again then, or ask a clinic admin to reset your password."
+                    "Too many wrong passwords: your account is locked for {}. \
+                     Try again then, or ask a clinic admin to reset your password.",
+                    crate::words::counted(minutes, "minute")
                 ),
             );
             None

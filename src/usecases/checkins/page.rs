@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use super::{clinic, treatments, ItemRule};
 use crate::care::protocol::Urgency;
 use crate::care::Plan;
+use crate::dates::long_date;
 use crate::error::AppResult;
 use crate::store::DbConn;
 use crate::usecases::clinic::Clinic;
-use crate::usecases::sheet::{flag_groups, long_date, FlagGroup};
+use crate::usecases::sheet::{flag_groups, FlagGroup};
 
 /// One box on the checklist. `id` is stable within a plan (`emergency-0`,
 /// `normal-2`), so the form never carries the text itself.

@@ -356,13 +356,57 @@ pub fn count_by_status(conn: &mut DbConn) -> AppResult<Vec<(Status, i64)>> {
 
 pub const OUTBOX_PAGE_SIZE: i64 = 50;
 
-/// What the outbox page asks for: a status and the clinic's calendar days.
+/// Which emails the outbox lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutboxView {
+    /// What is still to go (pending, sending, or failed once and waiting to be tried
+    /// again), soonest first: the desk's default.
+    #[default]
+    DueNext,
+    /// Everything due on the clinic's today, whatever became of it, in the day's order.
+    Today,
+    /// Every email, newest first.
+    All,
+    /// The emails in one state, newest first.
+    Only(Status),
+}
+
+impl OutboxView {
+    /// The states "due next" lists: a failed attempt waiting for its retry is pending.
+    pub const UNSENT: [Status; 2] = [Status::Pending, Status::Sending];
+}
+
+/// What the outbox page asks for: a view and the clinic's calendar days.
 #[derive(Debug, Clone, Default)]
 pub struct OutboxQuery {
-    pub status: Option<Status>,
+    pub view: OutboxView,
     pub from: Option<chrono::NaiveDate>,
     pub to: Option<chrono::NaiveDate>,
     pub page: i64,
+}
+
+/// Why the outbox offers no button to send an email again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocked {
+    TreatmentDeleted,
+    /// Nothing is left to send to: no button at all.
+    PatientErased,
+    /// No consent, no address, or unsubscribed: it could only be cancelled.
+    CannotBeEmailed,
+}
+
+impl Blocked {
+    pub fn note(self) -> &'static str {
+        match self {
+            Blocked::TreatmentDeleted => "Its treatment was deleted: not sent.",
+            Blocked::PatientErased => {
+                "The patient's data was erased: nothing more is sent to them."
+            }
+            Blocked::CannotBeEmailed => {
+                "The patient cannot be emailed (no consent, no address, or unsubscribed)."
+            }
+        }
+    }
 }
 
 /// One email as the outbox and a treatment's page list it.
@@ -379,24 +423,35 @@ pub struct ReminderView {
     /// When it is (or was) due, in the clinic's zone.
     pub due_local: chrono::DateTime<chrono_tz::Tz>,
     pub sent_local: Option<chrono::DateTime<chrono_tz::Tz>>,
+    /// When the worker tries again, for one that failed and waits to be tried again.
+    pub next_try_local: Option<chrono::DateTime<chrono_tz::Tz>>,
     pub retry: Option<RetryAction>,
     pub can_cancel: bool,
+    /// Why Retry is not offered when its state would allow it.
+    pub blocked: Option<Blocked>,
 }
 
 impl ReminderView {
     fn new(
         row: ReminderRow,
         patient: String,
-        treatment_deleted: bool,
+        blocked: Option<Blocked>,
         tz: chrono_tz::Tz,
         at: Timing,
     ) -> ReminderView {
         let local = |t: NaiveDateTime| t.and_utc().with_timezone(&tz);
+        let retry = retry_action(&row, at);
+        // Only a reason that hides a button the row's state would offer is worth saying.
+        let blocked = blocked.filter(|_| retry.is_some() || row.status == Status::Failed);
+        let cancellable = [Status::Pending, Status::Failed].contains(&row.status);
         ReminderView {
-            retry: retry_action(&row, at).filter(|_| !treatment_deleted),
-            can_cancel: [Status::Pending, Status::Failed].contains(&row.status),
+            retry: retry.filter(|_| blocked.is_none()),
+            can_cancel: cancellable && blocked != Some(Blocked::PatientErased),
+            blocked,
             due_local: local(row.send_at),
             sent_local: row.sent_at.map(local),
+            next_try_local: (row.status == Status::Pending && row.attempts > 0)
+                .then(|| local(row.next_attempt_at)),
             id: row.id,
             treatment_id: row.treatment_id,
             patient_id: row.patient_id,
@@ -414,19 +469,45 @@ pub struct OutboxPage {
     pub config_error: Option<SmtpConfigError>,
     pub rows: Vec<ReminderView>,
     pub counts: Vec<(Status, i64)>,
+    /// The clinic's calendar day now (the Today view's).
+    pub today: chrono::NaiveDate,
     pub page: i64,
     pub has_more: bool,
 }
 
+impl OutboxPage {
+    /// How many emails are in one of these states.
+    pub fn count_of(&self, statuses: &[Status]) -> i64 {
+        self.counts
+            .iter()
+            .filter(|(s, _)| statuses.contains(s))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
 pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppResult<OutboxPage> {
+    use crate::store::reminders::OutboxOrder;
     let tz = crate::usecases::clinic::get(conn)?.zone();
+    let today = at.now.and_utc().with_timezone(&tz).date_naive();
     // Day filters are the clinic's calendar days.
     let day_start =
         |d: chrono::NaiveDate| crate::care::schedule::at_local_hour(tz, d, 0).naive_utc();
+    let (from, to) = match query.view {
+        OutboxView::Today => (Some(today), Some(today)),
+        _ => (query.from, query.to),
+    };
+    let (statuses, order) = match query.view {
+        OutboxView::DueNext => (OutboxView::UNSENT.to_vec(), OutboxOrder::NextAttemptFirst),
+        OutboxView::Today => (Vec::new(), OutboxOrder::EarliestFirst),
+        OutboxView::All => (Vec::new(), OutboxOrder::NewestFirst),
+        OutboxView::Only(status) => (vec![status], OutboxOrder::NewestFirst),
+    };
     let filter = OutboxFilter {
-        status: query.status,
-        from: query.from.map(day_start),
-        to: query.to.and_then(|d| d.succ_opt()).map(day_start),
+        statuses,
+        from: from.map(day_start),
+        to: to.and_then(|d| d.succ_opt()).map(day_start),
+        order,
     };
     let page = query.page.max(1);
     let mut rows = outbox::outbox(
@@ -440,12 +521,24 @@ pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppRes
     let counts = outbox::counts(conn)?;
     let rows = rows
         .into_iter()
-        .map(|(row, patient, deleted)| ReminderView::new(row, patient, deleted, tz, at))
+        .map(|(row, patient, treatment_deleted)| {
+            let blocked = if patient.is_erased() {
+                Some(Blocked::PatientErased)
+            } else if treatment_deleted {
+                Some(Blocked::TreatmentDeleted)
+            } else if !patient.can_be_emailed() {
+                Some(Blocked::CannotBeEmailed)
+            } else {
+                None
+            };
+            ReminderView::new(row, patient.name, blocked, tz, at)
+        })
         .collect();
     Ok(OutboxPage {
         config_error: smtp_config_error(conn)?,
         rows,
         counts,
+        today,
         page,
         has_more,
     })
@@ -461,7 +554,7 @@ pub fn for_treatment(
 ) -> AppResult<Vec<ReminderView>> {
     Ok(outbox::for_treatment(conn, treatment_id)?
         .into_iter()
-        .map(|row| ReminderView::new(row, patient.to_string(), false, tz, at))
+        .map(|row| ReminderView::new(row, patient.to_string(), None, tz, at))
         .collect())
 }
 
@@ -519,6 +612,9 @@ pub fn retry(conn: &mut DbConn, actor: &Actor, id: i64, at: Timing) -> AppResult
             return Err(refused(
                 "This email's treatment was deleted, so it is not sent.",
             ));
+        }
+        if deliverable.patient_erased {
+            return Err(refused(Blocked::PatientErased.note()));
         }
         if !deliverable.patient_can_be_emailed {
             return Err(refused(
