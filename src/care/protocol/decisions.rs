@@ -2,8 +2,8 @@
 //! here and written into the entries it governs before the file is validated, so the plan has
 //! one source for each value; a file that sets one of them in its entry as well is refused.
 
+use super::checks::{at_most, by_band, check_texts, entry_name, fail, Check, MAX_DAYS};
 use super::types::*;
-use super::validate::{at_most, by_band, check_texts, entry_name, fail, Check, MAX_DAYS};
 use super::Protocol;
 
 const D1: &str = "decisions.prp_wash";

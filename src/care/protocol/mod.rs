@@ -8,6 +8,7 @@
 
 use thiserror::Error;
 
+mod checks;
 mod decisions;
 mod types;
 mod validate;
@@ -22,6 +23,7 @@ mod readability;
 #[cfg(test)]
 mod tests;
 
+use checks::Invalid;
 use types::ProtocolFile;
 pub use types::{
     Active, ActivesEvidence, Area, AreaClass, Band, ByBand, Cadence, Decisions, EvidenceBasis,
@@ -29,7 +31,7 @@ pub use types::{
     RednessLimit, Replace, ShortestHeatBan, Source, SourceKind, Tailor, TimedAvoid, Tonight,
     Urgency, DAY, EMERGENCY_NUMBER, GAP, SLEEPING_POSITIONS, TONIGHT,
 };
-use validate::{cited, validate, Invalid};
+use validate::{cited, validate};
 
 /// The shallowest needle depth the app accepts, in millimetres.
 pub const MIN_DEPTH_MM: f64 = 0.1;

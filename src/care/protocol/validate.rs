@@ -1,34 +1,17 @@
 //! Validation of a parsed protocol file: every check names the entry and the problem, and the
 //! caller adds the file name.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
+use super::checks::*;
 use super::types::*;
 use super::{EMAIL_SPARE_DAYS, MAX_DEPTH_MM, MIN_ACTIVE_GAP_DAYS, MIN_DEPTH_MM};
 
-/// Days and hours above this are surely a typo; the bound also keeps all date arithmetic far
-/// from chrono's limits.
-pub(super) const MAX_DAYS: u32 = 366;
 const MAX_HOURS: u32 = MAX_DAYS * 24;
 /// The healing factor may lengthen a plan up to this many times.
 const MAX_HEALING_FACTOR: f64 = 3.0;
 /// The evening email must come soon after the treatment, well before any day-2 email.
 const MAX_EVENING_DELAY_HOURS: u32 = 12;
-
-/// A validation failure before the file name is attached.
-pub(super) struct Invalid {
-    pub entry: String,
-    pub problem: String,
-}
-
-pub(super) type Check = Result<(), Invalid>;
-
-pub(super) fn fail<T>(entry: &str, problem: impl Into<String>) -> Result<T, Invalid> {
-    Err(Invalid {
-        entry: entry.to_string(),
-        problem: problem.into(),
-    })
-}
 
 /// What every list entry shares, so ids, texts and sources are checked in one place.
 trait Entry {
@@ -199,34 +182,6 @@ pub(super) fn cited(f: &ProtocolFile) -> Vec<(String, &[String])> {
     all
 }
 
-fn check_filled(entry: &str, texts: Vec<(String, &str)>) -> Check {
-    for (field, text) in texts {
-        if text.trim().is_empty() {
-            return fail(entry, format!("{field} is empty"));
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn check_texts(entry: &str, texts: Vec<(String, &str)>, sources: &[String]) -> Check {
-    check_filled(entry, texts)?;
-    if sources.is_empty() {
-        return fail(
-            entry,
-            "sources is empty: name the sources this entry rests on",
-        );
-    }
-    if let Some(i) = sources.iter().position(|s| s.trim().is_empty()) {
-        return fail(entry, format!("sources[{i}] is empty"));
-    }
-    Ok(())
-}
-
-/// Names list entries as `phases[3] "day-3"` in messages.
-pub(super) fn entry_name(list: &str, index: usize, id: &str) -> String {
-    format!("{list}[{index}] \"{id}\"")
-}
-
 /// Ids, texts and sources of every entry of a list; returns each entry's name for later checks.
 fn check_list<T: Entry>(list: &str, items: &[T]) -> Result<Vec<String>, Invalid> {
     if items.is_empty() {
@@ -259,25 +214,6 @@ fn check_list<T: Entry>(list: &str, items: &[T]) -> Result<Vec<String>, Invalid>
     Ok(names)
 }
 
-/// Values of a band-keyed map in band order (shallowest first): every band present, no other key.
-fn per_band<'a, T>(
-    entry: &str,
-    field: &str,
-    map: &'a BTreeMap<String, T>,
-    bands: &[Band],
-) -> Result<Vec<&'a T>, Invalid> {
-    if let Some(unknown) = map.keys().find(|k| !bands.iter().any(|b| &b.id == *k)) {
-        return fail(entry, format!("{field} names unknown band \"{unknown}\""));
-    }
-    bands
-        .iter()
-        .map(|b| match map.get(&b.id) {
-            Some(v) => Ok(v),
-            None => fail(entry, format!("{field} has no value for band \"{}\"", b.id)),
-        })
-        .collect()
-}
-
 /// A deeper treatment must never get a shorter plan or an earlier date.
 fn never_sooner(entry: &str, field: &str, values: &[u32], bands: &[Band]) -> Check {
     for i in 1..values.len() {
@@ -294,13 +230,6 @@ fn never_sooner(entry: &str, field: &str, values: &[u32], bands: &[Band]) -> Che
                 ),
             );
         }
-    }
-    Ok(())
-}
-
-pub(super) fn at_most(entry: &str, field: &str, value: u32, max: u32) -> Check {
-    if value > max {
-        return fail(entry, format!("{field} is {value}, more than {max}"));
     }
     Ok(())
 }
@@ -490,19 +419,6 @@ impl Entry for NormalSignSpec {
             }
         }
         t
-    }
-}
-
-/// A value given once, or for every band and no other: in band order.
-pub(super) fn by_band<'a, T>(
-    entry: &str,
-    field: &str,
-    value: &'a ByBand<T>,
-    bands: &[Band],
-) -> Result<Vec<&'a T>, Invalid> {
-    match value {
-        ByBand::Same(v) => Ok(bands.iter().map(|_| v).collect()),
-        ByBand::PerBand(map) => per_band(entry, field, map, bands),
     }
 }
 
