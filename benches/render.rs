@@ -29,6 +29,7 @@ fn clinic() -> Clinic {
         sender_email: "aftercare@demo.example".into(),
         configured: true,
         emergency_number: String::new(),
+        locale: Default::default(),
     }
 }
 

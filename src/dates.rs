@@ -44,44 +44,106 @@ fn show(at: impl Wall, format: &str) -> String {
     at.wall().format(format).to_string()
 }
 
-/// "Friday 27 March 2026"
-pub fn long_date(day: impl Wall) -> String {
-    show(day, "%A %-d %B %Y")
+/// How the clinic writes dates and times: day-month and the 24-hour clock (en-GB, the
+/// default), or month-day and the 12-hour clock (en-US). Each form below names both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Locale {
+    #[default]
+    #[serde(rename = "en-GB")]
+    EnGb,
+    #[serde(rename = "en-US")]
+    EnUs,
 }
 
-/// "Fri 27 Mar"
-pub fn short_date(day: impl Wall) -> String {
-    show(day, "%a %-d %b")
+impl Locale {
+    pub const ALL: [Locale; 2] = [Locale::EnGb, Locale::EnUs];
+
+    /// Its tag, as stored and as the settings form sends it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::EnGb => "en-GB",
+            Locale::EnUs => "en-US",
+        }
+    }
+
+    /// What the settings form calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Locale::EnGb => "English (UK): Friday 27 March 2026, 14:30",
+            Locale::EnUs => "English (US): Friday, March 27, 2026, 2:30 PM",
+        }
+    }
+
+    pub fn parse(tag: &str) -> Option<Locale> {
+        Locale::ALL.into_iter().find(|l| l.as_str() == tag)
+    }
+
+    fn pick(self, gb: &'static str, us: &'static str) -> &'static str {
+        match self {
+            Locale::EnGb => gb,
+            Locale::EnUs => us,
+        }
+    }
+
+    /// "Friday 27 March 2026" / "Friday, March 27, 2026"
+    pub fn long_date(self, day: impl Wall) -> String {
+        show(day, self.pick("%A %-d %B %Y", "%A, %B %-d, %Y"))
+    }
+
+    /// "Fri 27 Mar" / "Fri, Mar 27"
+    pub fn short_date(self, day: impl Wall) -> String {
+        show(day, self.pick("%a %-d %b", "%a, %b %-d"))
+    }
+
+    /// "27 March 2026" / "March 27, 2026"
+    pub fn date(self, day: impl Wall) -> String {
+        show(day, self.pick("%-d %B %Y", "%B %-d, %Y"))
+    }
+
+    /// "14:30" / "2:30 PM"
+    pub fn time(self, at: impl Wall) -> String {
+        show(at, self.pick("%H:%M", "%-I:%M %p"))
+    }
+
+    /// "Fri 27 Mar 2026, 14:30" / "Fri, Mar 27, 2026, 2:30 PM": staff pages' times.
+    pub fn moment(self, at: impl Wall) -> String {
+        show(
+            at,
+            self.pick("%a %-d %b %Y, %H:%M", "%a, %b %-d, %Y, %-I:%M %p"),
+        )
+    }
+
+    /// "Friday 27 March 2026, 14:30" / "Friday, March 27, 2026, 2:30 PM": a page's heading.
+    pub fn long_moment(self, at: impl Wall) -> String {
+        show(
+            at,
+            self.pick("%A %-d %B %Y, %H:%M", "%A, %B %-d, %Y, %-I:%M %p"),
+        )
+    }
+
+    /// "Fri 27 Mar, 14:30" / "Fri, Mar 27, 2:30 PM": within the weeks of one treatment, the
+    /// year goes without saying.
+    pub fn short_moment(self, at: impl Wall) -> String {
+        show(at, self.pick("%a %-d %b, %H:%M", "%a, %b %-d, %-I:%M %p"))
+    }
+
+    /// A stored UTC time on the clock of `zone`, as [`Locale::moment`].
+    pub fn local_moment(self, utc: NaiveDateTime, zone: Tz) -> String {
+        self.moment(utc.and_utc().with_timezone(&zone))
+    }
 }
 
-/// "27 March 2026"
-pub fn date(day: impl Wall) -> String {
-    show(day, "%-d %B %Y")
+impl std::fmt::Display for Locale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
-/// "14:30"
-pub fn time(at: impl Wall) -> String {
-    show(at, "%H:%M")
-}
-
-/// "Fri 27 Mar 2026, 14:30": staff pages' times.
-pub fn moment(at: impl Wall) -> String {
-    show(at, "%a %-d %b %Y, %H:%M")
-}
-
-/// "Friday 27 March 2026, 14:30": a page's heading.
-pub fn long_moment(at: impl Wall) -> String {
-    show(at, "%A %-d %B %Y, %H:%M")
-}
-
-/// "Fri 27 Mar, 14:30": within the weeks of one treatment, the year goes without saying.
-pub fn short_moment(at: impl Wall) -> String {
-    show(at, "%a %-d %b, %H:%M")
-}
-
-/// A stored UTC time on the clock of `zone`, as [`moment`].
-pub fn local_moment(utc: NaiveDateTime, zone: Tz) -> String {
-    moment(utc.and_utc().with_timezone(&zone))
+impl TryFrom<String> for Locale {
+    type Error = String;
+    fn try_from(tag: String) -> Result<Locale, String> {
+        Locale::parse(&tag).ok_or_else(|| format!("unknown locale {tag:?}"))
+    }
 }
 
 /// "2026-03-27 14:30:05", for the admin pages, which show UTC.
@@ -105,25 +167,45 @@ mod tests {
             .and_hms_opt(14, 30, 5)
             .unwrap();
         let zoned = at.and_utc().with_timezone(&chrono_tz::Europe::London);
-        assert_eq!(long_date(at.date()), "Friday 27 March 2026");
-        assert_eq!(short_date(at), "Fri 27 Mar");
+        let gb = Locale::EnGb;
+        assert_eq!(gb.long_date(at.date()), "Friday 27 March 2026");
+        assert_eq!(gb.short_date(at), "Fri 27 Mar");
         // Templates hold some by reference (`if let Some(at) = …`).
         let held: Vec<&NaiveDateTime> = vec![&at];
         assert_eq!(
-            held.into_iter().map(date).collect::<Vec<_>>(),
+            held.into_iter().map(|d| gb.date(d)).collect::<Vec<_>>(),
             ["27 March 2026"]
         );
-        assert_eq!(time(at), "14:30");
-        assert_eq!(moment(zoned), "Fri 27 Mar 2026, 14:30");
-        assert_eq!(long_moment(zoned), "Friday 27 March 2026, 14:30");
-        assert_eq!(short_moment(at), "Fri 27 Mar, 14:30");
+        assert_eq!(gb.time(at), "14:30");
+        assert_eq!(gb.moment(zoned), "Fri 27 Mar 2026, 14:30");
+        assert_eq!(gb.long_moment(zoned), "Friday 27 March 2026, 14:30");
+        assert_eq!(gb.short_moment(at), "Fri 27 Mar, 14:30");
         assert_eq!(utc_stamp(at), "2026-03-27 14:30:05");
         assert_eq!(iso_utc(at.and_utc()), "2026-03-27T14:30:05Z");
         // After the clocks go forward (29 March), London is an hour ahead of UTC.
         let summer = at + chrono::Duration::days(7);
         assert_eq!(
-            local_moment(summer, chrono_tz::Europe::London),
+            gb.local_moment(summer, chrono_tz::Europe::London),
             "Fri 3 Apr 2026, 15:30"
         );
+    }
+
+    #[test]
+    fn a_us_clinic_reads_month_first_and_the_12_hour_clock() {
+        let at = NaiveDate::from_ymd_opt(2026, 12, 4)
+            .unwrap()
+            .and_hms_opt(9, 5, 0)
+            .unwrap();
+        let us = Locale::EnUs;
+        assert_eq!(us.long_date(at), "Friday, December 4, 2026");
+        assert_eq!(us.short_date(at), "Fri, Dec 4");
+        assert_eq!(us.date(at), "December 4, 2026");
+        assert_eq!(us.time(at), "9:05 AM");
+        assert_eq!(us.time(at + chrono::Duration::hours(12)), "9:05 PM");
+        assert_eq!(us.moment(at), "Fri, Dec 4, 2026, 9:05 AM");
+        assert_eq!(us.long_moment(at), "Friday, December 4, 2026, 9:05 AM");
+        assert_eq!(us.short_moment(at), "Fri, Dec 4, 9:05 AM");
+        assert_eq!(Locale::parse("en-US"), Some(us));
+        assert_eq!(Locale::parse("fr-FR"), None);
     }
 }

@@ -123,6 +123,7 @@ pub fn seed(
             sender_email: "aftercare@demo.example".into(),
             emergency_number: String::new(),
             reply_days: String::new(),
+            locale: String::new(),
         },
         now.naive_utc(),
     )?;

@@ -5,7 +5,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::care::{Plan, ReminderKind};
-use crate::dates::{long_date, short_moment, time};
+use crate::dates::Locale;
 use crate::usecases::clinic::Clinic;
 use crate::usecases::sheet::{clock_notes, flag_groups, FlagGroup};
 
@@ -149,7 +149,7 @@ impl ReminderEmail {
     }
 }
 
-fn milestone(plan: &Plan, key: &str) -> Option<Milestone> {
+fn milestone(plan: &Plan, key: &str, l: Locale) -> Option<Milestone> {
     if let Some(active) = plan.actives.iter().find(|a| a.key == key) {
         return Some(Milestone {
             title: format!("From today: {}", active.name),
@@ -161,8 +161,8 @@ fn milestone(plan: &Plan, key: &str) -> Option<Milestone> {
             title: "Time to book your next session".into(),
             text: format!(
                 "The best time is between {} and {}. {}",
-                long_date(plan.next_session.from),
-                long_date(plan.next_session.to),
+                l.long_date(plan.next_session.from),
+                l.long_date(plan.next_session.to),
                 plan.next_session.note
             ),
         }),
@@ -200,7 +200,7 @@ fn calendars(plan: &Plan, milestones: &[String], sheet_url: &str) -> Vec<(String
 
 /// What an email says under "Adjusted for you" at `send_at`: restrictions that changed and
 /// have not ended yet, with their dates, then the session's notes.
-fn adjusted_lines(plan: &Plan, send_at: DateTime<Utc>) -> Vec<String> {
+fn adjusted_lines(plan: &Plan, send_at: DateTime<Utc>, l: Locale) -> Vec<String> {
     let mut lines = Vec::new();
     for a in &plan.adjusted {
         if let Some(active) = plan.actives.iter().find(|x| x.key == a.key) {
@@ -208,14 +208,14 @@ fn adjusted_lines(plan: &Plan, send_at: DateTime<Utc>) -> Vec<String> {
                 lines.push(format!(
                     "{}: not before {}.",
                     a.label,
-                    long_date(active.from)
+                    l.long_date(active.from)
                 ));
             }
         } else if let Some(until) = plan.avoid_until.iter().find(|u| u.items == a.items) {
             if send_at < until.until.utc {
                 lines.push(format!(
                     "Until {}: {}",
-                    short_moment(until.until.local),
+                    l.short_moment(until.until.local),
                     a.items.join(" ")
                 ));
             }
@@ -229,8 +229,8 @@ fn adjusted_lines(plan: &Plan, send_at: DateTime<Utc>) -> Vec<String> {
 
 /// The clock notes (see [`clock_notes`]) of the email for reminder `key`: the first email the
 /// plan sends after each change carries its note.
-fn clock_notes_for(plan: &Plan, key: &str) -> Vec<String> {
-    clock_notes(plan)
+fn clock_notes_for(plan: &Plan, key: &str, l: Locale) -> Vec<String> {
+    clock_notes(plan, l)
         .into_iter()
         .filter(|(at, _)| {
             plan.reminders
@@ -255,13 +255,14 @@ pub fn compose(
     sheet_url: String,
     unsubscribe_url: String,
 ) -> ReminderEmail {
+    let l = clinic.locale;
     let content = plan.email_content(key, send_at);
     let reminder = content.reminder;
     let phase = content.phase.cloned();
     let treated = format!(
         "{} at {}",
-        long_date(plan.treated_at.local),
-        time(plan.treated_at.local)
+        l.long_date(plan.treated_at.local),
+        l.time(plan.treated_at.local)
     );
     let sheet_only = crate::usecases::reminders::is_sheet_now(key);
     let intro = match reminder.map(|r| (&r.kind, r.day)) {
@@ -280,7 +281,7 @@ pub fn compose(
         .map(|r| {
             r.milestones
                 .iter()
-                .filter_map(|m| milestone(plan, m))
+                .filter_map(|m| milestone(plan, m, l))
                 .collect()
         })
         .unwrap_or_default();
@@ -297,7 +298,7 @@ pub fn compose(
         clock_notes: if sheet_only {
             Vec::new()
         } else {
-            clock_notes_for(plan, key)
+            clock_notes_for(plan, key, l)
         },
         phase_name: phase.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
         phase_skin: phase.as_ref().map(|p| p.skin.clone()).unwrap_or_default(),
@@ -323,7 +324,7 @@ pub fn compose(
         sheet_only,
         calendars,
         patient_note: plan.tailoring.patient_note.clone(),
-        adjusted: adjusted_lines(plan, send_at),
+        adjusted: adjusted_lines(plan, send_at, l),
         also: Vec::new(),
         checkin_url: String::new(),
     }
@@ -345,7 +346,12 @@ fn local_day(plan: &Plan, send_at: DateTime<Utc>) -> chrono::NaiveDate {
 
 /// A part's milestones in a combined email. The stricter rule wins: an active another
 /// treatment still keeps away is not announced as back; it says when it may come back.
-fn strict_milestones(parts: &[Part<'_>], i: usize, send_at: DateTime<Utc>) -> Vec<Milestone> {
+fn strict_milestones(
+    parts: &[Part<'_>],
+    i: usize,
+    send_at: DateTime<Utc>,
+    l: Locale,
+) -> Vec<Milestone> {
     let plan = parts[i].plan;
     let Some(reminder) = plan.reminders.iter().find(|r| r.key == parts[i].key) else {
         return Vec::new();
@@ -368,10 +374,10 @@ fn strict_milestones(parts: &[Part<'_>], i: usize, send_at: DateTime<Utc>) -> Ve
                     title: format!("Not yet: {}", active.name),
                     text: format!(
                         "Your other treatment needs more time. Wait until {} to use it.",
-                        long_date(from)
+                        l.long_date(from)
                     ),
                 }),
-                None => milestone(plan, key),
+                None => milestone(plan, key, l),
             }
         })
         .collect()
@@ -415,7 +421,7 @@ pub fn compose_combined(
     if others.is_empty() {
         return Some(email);
     }
-    email.milestones = strict_milestones(parts, 0, send_at);
+    email.milestones = strict_milestones(parts, 0, send_at, clinic.locale);
     email.subject = "Your aftercare for today".into();
     email.intro = format!(
         "{} This email covers all your treatments that are still healing.",
@@ -436,7 +442,7 @@ pub fn compose_combined(
         email.also.push(AlsoTreatment {
             heading: format!(
                 "Your treatment on {}: {}",
-                long_date(plan.treated_at.local.date()),
+                clinic.locale.long_date(plan.treated_at.local.date()),
                 plan.areas
                     .iter()
                     .map(|a| a.label.as_str())
@@ -447,7 +453,7 @@ pub fn compose_combined(
             phase_name: other.phase_name,
             phase_skin: other.phase_skin,
             do_items: other.do_items,
-            milestones: strict_milestones(parts, i + 1, send_at),
+            milestones: strict_milestones(parts, i + 1, send_at, clinic.locale),
             patient_note: other.patient_note,
             adjusted: other.adjusted,
             sheet_url: other.sheet_url,

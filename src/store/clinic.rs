@@ -52,6 +52,10 @@ pub struct ClinicRow {
     pub configured: bool,
     /// Empty: the number for the clinic's time zone (see `clinic::emergency_number`).
     pub emergency_number: String,
+    /// How its dates and times read (older copies of this row, as JSON, lack it: en-GB).
+    #[diesel(deserialize_as = String)]
+    #[serde(default)]
+    pub locale: crate::dates::Locale,
 }
 
 pub fn get(conn: &mut DbConn) -> QueryResult<ClinicRow> {
@@ -82,10 +86,19 @@ pub fn save(
             clinic::sender_email.eq(&row.sender_email),
             clinic::configured.eq(true),
             clinic::emergency_number.eq(&row.emergency_number),
+            clinic::locale.eq(row.locale.as_str()),
             clinic::updated_at.eq(now),
             clinic::version.eq(clinic::version + 1),
         ))
         .execute(conn)
+}
+
+/// How the clinic writes dates, as stored ("en-GB", "en-US").
+pub fn locale(conn: &mut DbConn) -> QueryResult<String> {
+    clinic::table
+        .find(1)
+        .select(clinic::locale)
+        .get_result(conn)
 }
 
 /// How many working days the clinic takes to answer a check-in that waits for a reply.

@@ -85,6 +85,7 @@ diesel::table! {
         email_retention_days -> Nullable<Integer>,
         photo_retention_days -> Integer,
         reply_days -> Integer,
+        locale -> Text,
     }
 }
 

@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use super::{clinic, reminders, treatments};
 use crate::care::protocol::Urgency;
-use crate::dates::local_moment;
+use crate::dates::Locale;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::store::checkins::{self as store, CheckinRow, NewCheckin, Outbox, TriageRow};
 use crate::store::{write_tx, DbConn};
@@ -106,7 +106,7 @@ pub(super) fn open_view(
             "This link was for the weeks after your treatment on {}, and that time is over, so it \
              no longer takes answers. If you are worried about your skin, {call}. In an \
              emergency, call {}.",
-            crate::dates::long_date(view.plan.treated_at.local),
+            view.clinic.locale.long_date(view.plan.treated_at.local),
             clinic::emergency_number(&view.clinic),
         )));
     }
@@ -352,13 +352,18 @@ pub struct CheckinView {
 }
 
 impl CheckinView {
-    fn new(row: CheckinRow, triage: TriageRow, has_photo: bool, tz: chrono_tz::Tz) -> CheckinView {
+    fn new(
+        row: CheckinRow,
+        triage: TriageRow,
+        has_photo: bool,
+        (tz, l): (chrono_tz::Tz, Locale),
+    ) -> CheckinView {
         // A result the code does not know (a newer version's) is shown for review, never hidden.
         let result = Triage::parse(&triage.result).unwrap_or(Triage::ToReview);
         CheckinView {
             id: row.id,
             treatment_id: row.treatment_id,
-            when: local_moment(row.created_at, tz),
+            when: l.local_moment(row.created_at, tz),
             day: row.day,
             answer: Answer::parse(&row.answer).map_or("?", Answer::label),
             urgency: result.id(),
@@ -371,7 +376,7 @@ impl CheckinView {
             has_photo,
             acknowledged: row.acknowledged_at.map(|at| {
                 (
-                    local_moment(at, tz),
+                    l.local_moment(at, tz),
                     row.acknowledged_note.unwrap_or_default(),
                 )
             }),
@@ -406,11 +411,11 @@ impl CheckinView {
 pub fn timeline(
     conn: &mut DbConn,
     treatment_id: i64,
-    tz: chrono_tz::Tz,
+    (tz, l): (chrono_tz::Tz, Locale),
 ) -> AppResult<Vec<CheckinView>> {
     Ok(store::for_treatment(conn, treatment_id)?
         .into_iter()
-        .map(|(row, triage, photo)| CheckinView::new(row, triage, photo, tz))
+        .map(|(row, triage, photo)| CheckinView::new(row, triage, photo, (tz, l)))
         .collect())
 }
 
@@ -430,12 +435,13 @@ pub struct AttentionItem {
 
 /// Check-ins not yet acknowledged whose triage asks for attention, newest first.
 pub fn needs_attention(conn: &mut DbConn) -> AppResult<Vec<AttentionItem>> {
-    let tz = clinic::get(conn)?.zone();
+    let clinic = clinic::get(conn)?;
+    let (tz, l) = (clinic.zone(), clinic.locale);
     Ok(store::open(conn, ATTENTION_LIMIT)?
         .into_iter()
         .map(|row| AttentionItem {
             patient_id: row.checkin.patient_id,
-            checkin: CheckinView::new(row.checkin, row.triage, row.has_photo, tz),
+            checkin: CheckinView::new(row.checkin, row.triage, row.has_photo, (tz, l)),
             patient: row.patient,
             phone: row
                 .patient_phone
@@ -443,7 +449,7 @@ pub fn needs_attention(conn: &mut DbConn) -> AppResult<Vec<AttentionItem>> {
                 .map(|p| (clinic::tel_href(&p), p)),
             alert: row.alert,
             reminder: match row.overdue {
-                (Some(status), Some(due)) => Some((status, local_moment(due, tz))),
+                (Some(status), Some(due)) => Some((status, l.local_moment(due, tz))),
                 _ => None,
             },
         })

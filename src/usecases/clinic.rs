@@ -4,7 +4,8 @@ use crate::words::counted;
 use chrono::NaiveDateTime;
 
 use crate::auth;
-use crate::error::{AppResult, FieldErrors};
+use crate::dates::Locale;
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::store::{self, clinic::ClinicRow, write_tx, DbConn};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::fields;
@@ -36,6 +37,9 @@ pub struct ClinicInput {
     /// Working days to answer a check-in that waits for a reply; empty is the default.
     #[serde(default)]
     pub reply_days: String,
+    /// "en-GB" or "en-US"; empty is en-GB.
+    #[serde(default)]
+    pub locale: String,
 }
 
 impl From<&Clinic> for ClinicInput {
@@ -58,6 +62,7 @@ impl From<&Clinic> for ClinicInput {
                 String::new()
             },
             emergency_number: c.emergency_number.clone(),
+            locale: c.locale.as_str().to_string(),
             reply_days: DEFAULT_REPLY_DAYS.to_string(),
         }
     }
@@ -357,6 +362,16 @@ fn validate(input: &ClinicInput) -> AppResult<(ClinicRow, i32)> {
         }
     }
     let reply_days = validate_reply_days(&mut errors, &input.reply_days);
+    let locale = match input.locale.trim() {
+        "" => Locale::default(),
+        tag => Locale::parse(tag).unwrap_or_else(|| {
+            errors.add(
+                "locale",
+                "Choose how dates and times are written from the list.",
+            );
+            Locale::default()
+        }),
+    };
     errors.into_result()?;
     let row = ClinicRow {
         name,
@@ -370,8 +385,26 @@ fn validate(input: &ClinicInput) -> AppResult<(ClinicRow, i32)> {
         sender_email,
         configured: true,
         emergency_number,
+        locale,
     };
     Ok((row, reply_days))
+}
+
+/// What every signed-in page's layout reads, in the session's one trip to the database.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// Check-ins waiting for someone (the navigation's count).
+    pub attention: i64,
+    /// How the clinic writes dates and times.
+    pub locale: Locale,
+}
+
+pub fn layout(conn: &mut DbConn) -> AppResult<Layout> {
+    let locale = store::clinic::locale(conn)?;
+    Ok(Layout {
+        attention: super::checkins::open_count(conn)?,
+        locale: Locale::try_from(locale).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
+    })
 }
 
 #[tracing::instrument(skip_all)]
@@ -650,6 +683,7 @@ mod tests {
             sender_email: "aftercare@localhost".into(),
             configured: false,
             emergency_number: String::new(),
+            locale: Default::default(),
         };
         let offered = ClinicInput::from(&fresh);
         assert_eq!(offered.sender_email, "");

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
 use crate::care::{ClockChange, Plan, RedFlagGroup};
-use crate::dates::{iso_utc, long_date, short_date, short_moment, time};
+use crate::dates::{iso_utc, Locale};
 use crate::usecases::clinic::{self, Clinic};
 
 pub struct Sheet {
@@ -164,22 +164,26 @@ fn shows_times(start: NaiveDateTime, end: NaiveDateTime) -> bool {
 }
 
 /// Short phases show times; longer ones show the days.
-fn phase_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
+fn phase_span(start: NaiveDateTime, end: NaiveDateTime, l: Locale) -> String {
     if shows_times(start, end) {
         if start.date() == end.date() {
-            format!("{} – {}", short_moment(start), time(end))
+            format!("{} – {}", l.short_moment(start), l.time(end))
         } else {
-            format!("{} – {}", short_moment(start), short_moment(end))
+            format!("{} – {}", l.short_moment(start), l.short_moment(end))
         }
     } else {
-        format!("{} – {}", short_date(start.date()), short_date(end.date()))
+        format!(
+            "{} – {}",
+            l.short_date(start.date()),
+            l.short_date(end.date())
+        )
     }
 }
 
 /// The clock changes a reader can see (review L9): those before a time the sheet shows (a short
 /// phase's start or end, or an "Avoid for the first days" end), as (when the clocks changed,
 /// a short note saying why the times after it read shifted). Shared by the sheet and emails.
-pub fn clock_notes(plan: &Plan) -> Vec<(DateTime<Utc>, String)> {
+pub fn clock_notes(plan: &Plan, l: Locale) -> Vec<(DateTime<Utc>, String)> {
     let timed = plan
         .phases
         .iter()
@@ -190,11 +194,11 @@ pub fn clock_notes(plan: &Plan) -> Vec<(DateTime<Utc>, String)> {
     plan.clock_changes
         .iter()
         .filter(|c| last_timed.is_some_and(|last| c.at.utc < last))
-        .map(|c| (c.at.utc, clock_note(c)))
+        .map(|c| (c.at.utc, clock_note(c, l)))
         .collect()
 }
 
-fn clock_note(change: &ClockChange) -> String {
+fn clock_note(change: &ClockChange, l: Locale) -> String {
     let (way, shift) = if change.minutes > 0 {
         ("forward", "later")
     } else {
@@ -208,18 +212,19 @@ fn clock_note(change: &ClockChange) -> String {
     format!(
         "{}: the clocks go {way} {amount}, so the times after that read {amount} {shift}. \
          Each stage still lasts just as long.",
-        short_date(change.at.local.date())
+        l.short_date(change.at.local.date())
     )
 }
 
 pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: String) -> Sheet {
+    let l = clinic.locale;
     Sheet {
         clinic: clinic.clone(),
         patient_name: patient_name.to_string(),
         treated_on: format!(
             "{} at {}",
-            long_date(plan.treated_at.local),
-            time(plan.treated_at.local)
+            l.long_date(plan.treated_at.local),
+            l.time(plan.treated_at.local)
         ),
         areas: plan
             .areas
@@ -232,7 +237,7 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .iter()
             .map(|p| SheetPhase {
                 name: p.name.clone(),
-                when: phase_span(p.starts_at.local, p.ends_at.local),
+                when: phase_span(p.starts_at.local, p.ends_at.local, l),
                 starts: iso_utc(p.starts_at.utc),
                 ends: iso_utc(p.ends_at.utc),
                 skin: p.skin.clone(),
@@ -249,13 +254,13 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .avoid_until
             .iter()
             .map(|a| {
-                let label = short_moment(a.until.local);
+                let label = l.short_moment(a.until.local);
                 (label, iso_utc(a.until.utc), a.items.clone())
             })
             .collect(),
         treated_date: plan.treated_at.local.date().to_string(),
         time_zone: plan.time_zone.clone(),
-        clock_notes: clock_notes(plan)
+        clock_notes: clock_notes(plan, l)
             .into_iter()
             .map(|(_, note)| note)
             .collect(),
@@ -264,7 +269,7 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             .iter()
             .map(|a| SheetActive {
                 name: a.name.clone(),
-                from: long_date(a.from),
+                from: l.long_date(a.from),
                 how: a.how.clone(),
             })
             .collect(),
@@ -281,8 +286,8 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
         disclaimer: plan.disclaimer.clone(),
         next_session: format!(
             "between {} and {}",
-            long_date(plan.next_session.from),
-            long_date(plan.next_session.to)
+            l.long_date(plan.next_session.from),
+            l.long_date(plan.next_session.to)
         ),
         next_session_note: plan.next_session.note.clone(),
         online_url,
@@ -322,6 +327,7 @@ pub(crate) mod fixture {
             sender_email: "aftercare@glow.example".into(),
             configured: true,
             emergency_number: String::new(),
+            locale: Default::default(),
         }
     }
 
@@ -375,15 +381,15 @@ mod tests {
     #[test]
     fn phase_spans_read_naturally() {
         assert_eq!(
-            phase_span(at("2026-11-24 14:30"), at("2026-11-24 20:30")),
+            phase_span(at("2026-11-24 14:30"), at("2026-11-24 20:30"), Locale::EnGb),
             "Tue 24 Nov, 14:30 – 20:30"
         );
         assert_eq!(
-            phase_span(at("2026-11-24 14:30"), at("2026-11-25 14:30")),
+            phase_span(at("2026-11-24 14:30"), at("2026-11-25 14:30"), Locale::EnGb),
             "Tue 24 Nov, 14:30 – Wed 25 Nov, 14:30"
         );
         assert_eq!(
-            phase_span(at("2026-11-27 14:30"), at("2026-12-01 14:30")),
+            phase_span(at("2026-11-27 14:30"), at("2026-12-01 14:30"), Locale::EnGb),
             "Fri 27 Nov – Tue 1 Dec"
         );
     }

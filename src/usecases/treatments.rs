@@ -866,6 +866,7 @@ mod tests {
             sender_email: "a@c.example".into(),
             configured: true,
             emergency_number: String::new(),
+            locale: Default::default(),
         }
     }
 

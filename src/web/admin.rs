@@ -123,6 +123,7 @@ async fn link_given(
     }
     let clinic = state.db(crate::usecases::clinic::get).await?;
     let sender = Sender {
+        locale: clinic.locale,
         name: clinic.name,
         email: clinic.sender_email,
     };
@@ -196,7 +197,7 @@ async fn user_page(
         .await?;
     let link = link.map(|l| PasswordLink {
         url: l.url(&state.settings.base_url),
-        expires: l.expires(),
+        expires: l.expires(ctx.locale),
     });
     Ok(UserPage {
         is_self: person.id == auth.user().id,

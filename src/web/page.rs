@@ -18,6 +18,8 @@ pub struct PageCtx {
     pub flash: Option<flash::Flash>,
     /// Check-ins waiting for someone at the clinic (the navigation's count).
     pub attention: i64,
+    /// How the clinic writes dates and times on this page.
+    pub locale: crate::dates::Locale,
     /// What is not yet set up for real patients (the trial banner), for signed-in users.
     pub trial: Vec<String>,
     /// Whether mail is written to files: a "sent" email then reads "saved to file".
@@ -54,7 +56,7 @@ impl FromRequest for PageCtx {
         let req = req.clone();
         Box::pin(async move {
             let state = cookies::state(&req);
-            let (session, attention) = session::session_and_attention(&req).await?;
+            let (session, layout) = session::session_and_layout(&req).await?;
             let csrf_token = csrf::token(&req, &state, session.as_ref());
             let flash = flash::read(&req, &state);
             if flash.is_some() {
@@ -67,7 +69,8 @@ impl FromRequest for PageCtx {
                 Vec::new()
             };
             Ok(PageCtx {
-                attention,
+                attention: layout.attention,
+                locale: layout.locale,
                 trial,
                 mail_to_files: trial::mail_to_files(&state.settings),
                 user: session.map(|s| s.user),

@@ -13,14 +13,14 @@ use super::cookies::{self, AppCookie};
 use crate::auth::Role;
 use crate::error::AppError;
 use crate::usecases::accounts::{self, ActiveSession, User};
-use crate::usecases::checkins;
+use crate::usecases::clinic::{self, Layout};
 
 pub(super) type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
 /// The request's session, looked up once and cached in the request, with
 /// the navigation's count of check-ins waiting when a page needs it.
 #[derive(Clone)]
-struct SessionCache(Option<(ActiveSession, Option<i64>)>);
+struct SessionCache(Option<(ActiveSession, Option<Layout>)>);
 
 /// The request's session. A page (GET) also reads the navigation's count in
 /// the same trip to the database, so it makes one trip for both, not two; a
@@ -30,27 +30,32 @@ pub async fn current_session(req: &HttpRequest) -> Result<Option<ActiveSession>,
     Ok(signed_in(req, page).await?.map(|(session, _)| session))
 }
 
-/// The session and the number of check-ins needing attention (0 without a session).
-pub async fn session_and_attention(
+/// The session and what the page's layout reads: the number of check-ins needing attention
+/// and the clinic's locale (nothing waiting, and the default, without a session).
+pub async fn session_and_layout(
     req: &HttpRequest,
-) -> Result<(Option<ActiveSession>, i64), AppError> {
+) -> Result<(Option<ActiveSession>, Layout), AppError> {
+    let none = Layout {
+        attention: 0,
+        locale: Default::default(),
+    };
     Ok(match signed_in(req, true).await? {
-        Some((session, attention)) => (Some(session), attention.unwrap_or(0)),
-        None => (None, 0),
+        Some((session, layout)) => (Some(session), layout.unwrap_or(none)),
+        None => (None, none),
     })
 }
 
 async fn signed_in(
     req: &HttpRequest,
     with_attention: bool,
-) -> Result<Option<(ActiveSession, Option<i64>)>, AppError> {
+) -> Result<Option<(ActiveSession, Option<Layout>)>, AppError> {
     let cached = req.extensions().get::<SessionCache>().cloned();
     let state = cookies::state(req);
     let session = match cached {
         // A form shown again (422) needs the count its POST did not read.
         Some(SessionCache(Some((session, None)))) if with_attention => {
-            let attention = state.db(checkins::open_count).await?;
-            Some((session, Some(attention)))
+            let layout = state.db(clinic::layout).await?;
+            Some((session, Some(layout)))
         }
         Some(SessionCache(cached)) => return Ok(cached),
         None => match cookies::get(req, &state, AppCookie::Session) {
@@ -68,11 +73,11 @@ async fn signed_in(
                         else {
                             return Ok(None);
                         };
-                        let attention = match with_attention {
-                            true => Some(checkins::open_count(conn)?),
+                        let layout = match with_attention {
+                            true => Some(clinic::layout(conn)?),
                             false => None,
                         };
-                        Ok(Some((session, attention)))
+                        Ok(Some((session, layout)))
                     })
                     .await?
             }

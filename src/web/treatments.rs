@@ -479,7 +479,8 @@ pub(super) async fn show(
         .db(move |conn| {
             let (view, reminders) = treatments::page(conn, id, at)?;
             let tz = treatments::zone(&view.treatment)?;
-            let checkins = crate::usecases::checkins::timeline(conn, id, tz)?;
+            let l = view.clinic.locale;
+            let checkins = crate::usecases::checkins::timeline(conn, id, (tz, l))?;
             Ok((view, reminders, checkins))
         })
         .await?;

@@ -22,6 +22,7 @@ mod http;
 mod instances;
 mod leases;
 mod limits;
+mod locale;
 mod metrics;
 mod ops;
 mod outbox;

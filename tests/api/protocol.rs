@@ -122,6 +122,7 @@ pub(crate) fn clinic(time_zone: &str) -> Clinic {
         sender_email: "aftercare@glow.example".into(),
         configured: true,
         emergency_number: String::new(),
+        locale: Default::default(),
     }
 }
 

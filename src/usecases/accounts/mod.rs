@@ -311,11 +311,11 @@ impl OpenLink {
     }
 
     /// Until when it works, as the admin's page and the email say it.
-    pub fn expires(&self) -> String {
+    pub fn expires(&self, l: crate::dates::Locale) -> String {
         format!(
             "{}, {} UTC",
-            crate::dates::date(self.expires_at),
-            crate::dates::time(self.expires_at)
+            l.date(self.expires_at),
+            l.time(self.expires_at)
         )
     }
 }

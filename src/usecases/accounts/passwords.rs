@@ -51,6 +51,8 @@ pub fn reset_password_link(
 pub struct Sender {
     pub name: String,
     pub email: String,
+    /// How the clinic writes dates (the link's expiry).
+    pub locale: crate::dates::Locale,
 }
 
 /// What became of emailing someone their set-password link.
@@ -94,7 +96,7 @@ pub async fn email_password_link(
         &sender.name,
         &person.name,
         &link.url(base_url),
-        &link.expires(),
+        &link.expires(sender.locale),
     );
     let envelope = mail::Envelope {
         from_name: &sender.name,

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use super::{clinic, treatments, ItemRule};
 use crate::care::protocol::Urgency;
 use crate::care::Plan;
-use crate::dates::long_date;
 use crate::error::AppResult;
 use crate::store::DbConn;
 use crate::usecases::clinic::Clinic;
@@ -138,7 +137,7 @@ pub fn page_of_plan(
         emergency_number: clinic::emergency_number(clinic),
         clinic: clinic.clone(),
         first_name,
-        treated_on: long_date(plan.treated_at.local.date()),
+        treated_on: clinic.locale.long_date(plan.treated_at.local.date()),
         day,
         phase_name: phase.map(|p| p.name.clone()).unwrap_or_default(),
         phase_skin: phase.map(|p| p.skin.clone()).unwrap_or_default(),
