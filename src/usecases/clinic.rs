@@ -83,6 +83,12 @@ pub const REPLY_DAYS: std::ops::RangeInclusive<i32> = 1..=10;
 
 /// How many working days the clinic takes to answer a check-in that waits for a reply:
 /// when one is not acknowledged by then, the clinic gets one reminder email.
+/// How the clinic writes dates and times.
+pub fn locale(conn: &mut DbConn) -> AppResult<Locale> {
+    Locale::try_from(store::clinic::locale(conn)?)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))
+}
+
 pub fn reply_days(conn: &mut DbConn) -> AppResult<i32> {
     Ok(store::clinic::reply_days(conn)?)
 }
@@ -388,23 +394,6 @@ fn validate(input: &ClinicInput) -> AppResult<(ClinicRow, i32)> {
         locale,
     };
     Ok((row, reply_days))
-}
-
-/// What every signed-in page's layout reads, in the session's one trip to the database.
-#[derive(Debug, Clone, Copy)]
-pub struct Layout {
-    /// Check-ins waiting for someone (the navigation's count).
-    pub attention: i64,
-    /// How the clinic writes dates and times.
-    pub locale: Locale,
-}
-
-pub fn layout(conn: &mut DbConn) -> AppResult<Layout> {
-    let locale = store::clinic::locale(conn)?;
-    Ok(Layout {
-        attention: super::checkins::open_count(conn)?,
-        locale: Locale::try_from(locale).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
-    })
 }
 
 #[tracing::instrument(skip_all)]

@@ -26,6 +26,7 @@ pub mod fields;
 pub mod gate;
 pub mod health;
 pub mod housekeeping;
+pub mod layout;
 pub mod links;
 pub mod patients;
 pub mod photos;

@@ -13,7 +13,7 @@ use super::cookies::{self, AppCookie};
 use crate::auth::Role;
 use crate::error::AppError;
 use crate::usecases::accounts::{self, ActiveSession, User};
-use crate::usecases::clinic::{self, Layout};
+use crate::usecases::layout::{layout, Layout};
 
 pub(super) type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
@@ -54,7 +54,7 @@ async fn signed_in(
     let session = match cached {
         // A form shown again (422) needs the count its POST did not read.
         Some(SessionCache(Some((session, None)))) if with_attention => {
-            let layout = state.db(clinic::layout).await?;
+            let layout = state.db(layout).await?;
             Some((session, Some(layout)))
         }
         Some(SessionCache(cached)) => return Ok(cached),
@@ -74,7 +74,7 @@ async fn signed_in(
                             return Ok(None);
                         };
                         let layout = match with_attention {
-                            true => Some(clinic::layout(conn)?),
+                            true => Some(layout(conn)?),
                             false => None,
                         };
                         Ok(Some((session, layout)))
