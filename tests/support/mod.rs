@@ -135,6 +135,13 @@ pub fn link_in(text: &str, path: &str) -> String {
         .to_string()
 }
 
+/// A form refused (422), saying `message` on the page it shows again.
+pub async fn assert_refused_saying(response: Response, message: &str) {
+    assert_eq!(response.status().as_u16(), 422, "not refused: {message}");
+    let page = response.text().await.unwrap();
+    assert!(page.contains(message), "the page does not say {message:?}");
+}
+
 pub fn assert_redirect_to(response: &Response, location: &str) {
     assert_eq!(
         response.status().as_u16(),
