@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use aftercare::jobs::{SystemClock, Worker, WorkerConfig};
 use aftercare::mail::Mailer;
-use aftercare::store::{self, schema};
+use aftercare::usecases::store::{self, schema};
 use chrono::Utc;
 use diesel::prelude::*;
 use support::db::TestDb;
@@ -370,7 +370,7 @@ fn run_scenario() -> anyhow::Result<()> {
     let seeded = Instant::now();
     {
         let mut conn = state.pool.get()?;
-        aftercare::demo::seed(&mut conn, &state.protocol, 100, Utc::now())
+        aftercare::usecases::demo::seed(&mut conn, &state.protocol, 100, Utc::now())
             .map_err(|e| anyhow::anyhow!("demo seed: {e}"))?;
         diesel::update(schema::reminders::table)
             .set(schema::reminders::status.eq("cancelled"))

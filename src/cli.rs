@@ -12,7 +12,6 @@ use crate::config::Settings;
 use crate::error::AppError;
 use crate::mail::Failure;
 use crate::startup::{Application, MetricsServer};
-use crate::store;
 use crate::usecases::accounts::{self, NewUserInput};
 use crate::usecases::backup;
 
@@ -278,7 +277,7 @@ fn init_tracing() -> Result<(), String> {
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let _lock = backup::DatabaseLock::shared(&settings.database)?;
-    let applied = store::migrate(&settings.database)?;
+    let applied = crate::usecases::database::migrate(&settings.database)?;
     if applied.is_empty() {
         println!("The database is up to date.");
     } else {
@@ -384,8 +383,9 @@ fn demo_seed(settings: Settings, patients: usize) -> anyhow::Result<()> {
     let state = crate::startup::prepare(settings)?;
     let mut conn = state.pool.get()?;
     let started = std::time::Instant::now();
-    let report = crate::demo::seed(&mut conn, &state.protocol, patients, SystemClock.now())
-        .map_err(to_anyhow)?;
+    let report =
+        crate::usecases::demo::seed(&mut conn, &state.protocol, patients, SystemClock.now())
+            .map_err(to_anyhow)?;
     println!(
         "Added {} and {} in {:.1} s.",
         counted(report.patients, "patient"),
@@ -396,7 +396,7 @@ fn demo_seed(settings: Settings, patients: usize) -> anyhow::Result<()> {
         println!(
             "  {:<13} {email}  password: {}",
             role.label(),
-            crate::demo::DEMO_PASSWORD
+            crate::usecases::demo::DEMO_PASSWORD
         );
     }
     Ok(())
@@ -456,8 +456,7 @@ fn add_user(settings: &Settings, email: String, name: String, role: String) -> a
     std::io::stdin().read_to_string(&mut password)?;
     let password = password.lines().next().unwrap_or("").to_string();
     let _lock = backup::DatabaseLock::shared(&settings.database)?;
-    store::migrate(&settings.database)?;
-    let pool = store::pool(&settings.database)?;
+    let pool = crate::usecases::database::open(&settings.database)?;
     let mut conn = pool.get()?;
     let input = NewUserInput {
         name,
@@ -474,8 +473,7 @@ fn add_user(settings: &Settings, email: String, name: String, role: String) -> a
 }
 
 fn export_patient(settings: &Settings, id: i64) -> anyhow::Result<()> {
-    store::migrate(&settings.database)?;
-    let pool = store::pool(&settings.database)?;
+    let pool = crate::usecases::database::open(&settings.database)?;
     let mut conn = pool.get()?;
     let actor = crate::usecases::audit::Actor::anonymous("command line", "-");
     let json = crate::usecases::data_rights::export(&mut conn, &actor, id, SystemClock.now_naive())

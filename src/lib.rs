@@ -2,7 +2,8 @@
 //! emails for aesthetic clinics.
 //!
 //! Layers: `web` (HTTP) and `jobs` (the reminder worker) → `usecases` (one
-//! function per use case) → `store` (the only SQL). `care` is the pure
+//! function per use case) → `usecases::store` (the only SQL, private to the
+//! use cases). `care` is the pure
 //! heart: treatment + protocol → plan; `mail` renders and sends. See
 //! ARCHITECTURE.md.
 
@@ -12,13 +13,11 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dates;
-pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod startup;
-pub mod store;
 pub mod usecases;
 pub mod web;
 pub mod words;

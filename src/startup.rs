@@ -17,13 +17,11 @@ use crate::error::AppError;
 use crate::jobs::backups::DailyBackups;
 use crate::jobs::{Worker, WorkerConfig};
 use crate::mail::Mailer;
-use crate::store::{self, Pool};
 use crate::usecases::backup::DatabaseLock;
 use crate::usecases::housekeeping::Retention;
 use crate::usecases::links::Links;
+use crate::usecases::{database, Pool};
 use crate::web::{self as routes, AppState};
-
-const SECRET_KEY_SETTING: &str = "secret_key";
 
 /// No inline script or style, nothing from other origins, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -35,12 +33,8 @@ pub fn resolve_keys(settings: &Settings, pool: &Pool) -> anyhow::Result<Keys> {
     if let Some(secret) = &settings.secret_key {
         return Ok(Keys::new(secret.expose_secret()));
     }
-    let mut conn = pool
-        .get()
-        .context("cannot reach the database for the secret key")?;
     let candidate = format!("{}{}", random_token(), random_token());
-    let secret = store::settings::get_or_insert(&mut conn, SECRET_KEY_SETTING, &candidate)
-        .context("cannot read or store the generated secret key")?;
+    let secret = database::shared_secret(pool, &candidate)?;
     Ok(Keys::new(secret.as_bytes()))
 }
 
@@ -55,8 +49,7 @@ pub fn prepare_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::
     crate::usecases::gate::return_large_allocations();
     // Before anything touches the file: refused while a restore replaces it.
     let database_lock = DatabaseLock::shared(&settings.database)?.map(Arc::new);
-    store::migrate(&settings.database)?;
-    let pool = store::pool(&settings.database)?;
+    let pool = database::open(&settings.database)?;
     let keys = resolve_keys(&settings, &pool)?;
     let protocol = Arc::new(load_protocol(&settings)?);
     let links = Links {

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 
 use crate::care::schedule::at_local_hour;
 use crate::error::{AppResult, FieldErrors};
-use crate::store::{self, audit::Filter, audit::NewAudit, DbConn};
+use crate::usecases::store::{self, audit::Filter, audit::NewAudit, DbConn};
 
 /// Who did something, for the audit log.
 #[derive(Debug, Clone)]
@@ -195,7 +195,7 @@ pub fn audit_page(conn: &mut DbConn, zone: Tz, query: &AuditQuery) -> AppResult<
     Ok(page)
 }
 
-pub use crate::store::audit::AuditRow as Entry;
+pub use crate::usecases::store::audit::AuditRow as Entry;
 
 /// The entries about any of `subjects` ("patient 7", "treatment 12" …), oldest first.
 pub fn about(conn: &mut DbConn, subjects: &[String]) -> AppResult<Vec<Entry>> {

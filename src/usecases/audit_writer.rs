@@ -16,8 +16,8 @@ use chrono::NaiveDateTime;
 use tokio::sync::oneshot;
 
 use crate::error::{AppError, AppResult};
-use crate::store::{self, audit::NewAudit, write_tx, Pool};
 use crate::usecases::audit::Actor;
+use crate::usecases::store::{self, audit::NewAudit, write_tx, Pool};
 
 /// At most this many rows in one transaction.
 const MAX_BATCH: usize = 256;

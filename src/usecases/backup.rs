@@ -14,10 +14,10 @@ use chrono_tz::Tz;
 
 use crate::care::schedule::at_local_hour;
 use crate::config::{Backend, DatabaseSettings};
-use crate::store::backup as copies;
-use crate::store::DbConn;
+use crate::usecases::store::backup as copies;
+use crate::usecases::store::DbConn;
 
-pub use crate::store::backup::Counts;
+pub use crate::usecases::store::backup::Counts;
 
 /// A copy, taken and checked.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ pub fn take(conn: &mut DbConn, to: &Path) -> anyhow::Result<Taken> {
     ensure_room(conn, to)?;
     // Created empty, owner-only, before SQLite writes into it: a backup holds
     // what the database holds (VACUUM INTO writes into an empty file).
-    crate::store::create_private_file(&partial)
+    crate::usecases::store::create_private_file(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;
     if let Err(e) = copies::vacuum_into(conn, partial_text) {
         // Nothing half-written is left behind (a full disk, say).

@@ -19,11 +19,11 @@ use super::{clinic, reminders, treatments};
 use crate::care::protocol::Urgency;
 use crate::dates::Locale;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::checkins::{self as store, CheckinRow, NewCheckin, Outbox, TriageRow};
-use crate::store::{write_tx, DbConn};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::fields;
+use crate::usecases::store::checkins::{self as store, CheckinRow, NewCheckin, Outbox, TriageRow};
+use crate::usecases::store::{write_tx, DbConn};
 pub use outbox::{
     claim_clinic_emails, record_clinic_emails, renew_clinic_emails, Alert, ClinicEmail,
 };
@@ -510,7 +510,7 @@ pub fn prune_photos(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> App
     Ok(store::delete_photos_before(conn, before, limit)?)
 }
 
-pub use crate::store::checkins::CheckinRecord;
+pub use crate::usecases::store::checkins::CheckinRecord;
 
 /// A patient's check-ins with everything stored (an export's), oldest first, each with its
 /// photo while it is kept.

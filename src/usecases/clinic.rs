@@ -6,11 +6,11 @@ use chrono::NaiveDateTime;
 use crate::auth;
 use crate::dates::Locale;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::{self, clinic::ClinicRow, write_tx, DbConn};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::fields;
+use crate::usecases::store::{self, clinic::ClinicRow, write_tx, DbConn};
 
-pub use crate::store::clinic::ClinicRow as Clinic;
+pub use crate::usecases::store::clinic::ClinicRow as Clinic;
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct ClinicInput {
@@ -114,7 +114,7 @@ fn validate_reply_days(errors: &mut FieldErrors, text: &str) -> i32 {
     }
 }
 
-pub use crate::store::clinic::Zone;
+pub use crate::usecases::store::clinic::Zone;
 
 impl Clinic {
     /// The clinic's time zone (parsed once, when the row was read).
@@ -427,7 +427,7 @@ pub fn save(
 
 // --- how long records are kept --------------------------------------------------
 
-pub use crate::store::clinic::RetentionRow as Retention;
+pub use crate::usecases::store::clinic::RetentionRow as Retention;
 
 /// The limits of each retention setting, in days.
 pub const AUDIT_DAYS: std::ops::RangeInclusive<i32> = 365..=36_500;

@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use super::{checkins, patients, reminders, treatments};
 use crate::error::{AppError, AppResult};
-use crate::store::{self, write_tx, DbConn};
 use crate::usecases::accounts;
 use crate::usecases::audit::{self, audit, Actor};
+use crate::usecases::store::{self, write_tx, DbConn};
 
 /// The export's shape and version, its first field. A change that could break a reader of
 /// version 1 (a field renamed, removed or changing meaning) raises the number; new fields

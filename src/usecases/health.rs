@@ -8,9 +8,9 @@ use chrono::{Duration, NaiveDateTime};
 
 use super::reminders::Status;
 use crate::error::{AppError, AppResult};
-use crate::store::DbConn;
+use crate::usecases::store::DbConn;
 
-pub use crate::store::Outage;
+pub use crate::usecases::store::Outage;
 
 /// Whether `e` comes from the database's situation (unreachable, disk full,
 /// busy) rather than from the request: pages answer 503 for these, `/healthz`
@@ -18,10 +18,10 @@ pub use crate::store::Outage;
 pub fn outage(e: &AppError) -> Option<Outage> {
     match e {
         AppError::Pool(_) => {
-            crate::store::note_unreachable();
+            crate::usecases::store::note_unreachable();
             Some(Outage::Unreachable)
         }
-        AppError::Database(db) => crate::store::outage(db),
+        AppError::Database(db) => crate::usecases::store::outage(db),
         _ => None,
     }
 }
@@ -32,11 +32,11 @@ pub fn outage_in(e: &anyhow::Error) -> Option<Outage> {
         return outage(app);
     }
     if e.downcast_ref::<r2d2::Error>().is_some() {
-        crate::store::note_unreachable();
+        crate::usecases::store::note_unreachable();
         return Some(Outage::Unreachable);
     }
-    e.downcast_ref::<crate::store::DbError>()
-        .and_then(crate::store::outage)
+    e.downcast_ref::<crate::usecases::store::DbError>()
+        .and_then(crate::usecases::store::outage)
 }
 
 /// A worker beats at every claim and every batch of recorded outcomes, so

@@ -8,8 +8,8 @@ use crate::words::counted;
 use chrono::{Duration, NaiveDateTime};
 
 use crate::error::AppResult;
-use crate::store::{write_tx, DbConn};
 use crate::usecases::audit::{audit, Actor};
+use crate::usecases::store::{write_tx, DbConn};
 
 /// What pruning keeps of the app's own working rows (the clinic's records follow its
 /// retention settings, read from the database at each run).

@@ -4,7 +4,7 @@
 use super::{checkins, clinic};
 use crate::dates::Locale;
 use crate::error::AppResult;
-use crate::store::DbConn;
+use crate::usecases::store::DbConn;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {

@@ -3,7 +3,7 @@
 //!
 //! Who may call whom:
 //! - `web/` handlers, `jobs/` (the worker) and `cli` call use cases, never
-//!   `store/`. They pass a connection from the pool ([`DbConn`]) and "now"
+//!   `store` (private to this module: the compiler refuses it). They pass a connection from the pool ([`DbConn`]) and "now"
 //!   from the app's one clock.
 //! - A use case reads and writes its own area's tables through `store/`, and
 //!   another area's only through that area's use cases. `care/` (pure) and
@@ -22,6 +22,8 @@ pub mod calendar;
 pub mod checkins;
 pub mod clinic;
 pub mod data_rights;
+pub mod database;
+pub mod demo;
 pub mod fields;
 pub mod gate;
 pub mod health;
@@ -36,6 +38,17 @@ pub mod system;
 pub mod treatments;
 pub mod trial;
 
+/// The store: the only module that speaks SQL. It is private to the use
+/// cases, so a handler, the worker or the command line that names it does not
+/// compile (`tests/layers.rs` shows it). The integration tests read the
+/// database through it to assert what it holds: the `test-support` feature,
+/// which only the tests' own dependency on this crate turns on, opens it to them.
+#[cfg(not(feature = "test-support"))]
+mod store;
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod store;
+
 /// The unit of work a handler hands to a use case, where it comes from, and
 /// how a database failure looks (the worker tells passing faults from lasting ones).
-pub use crate::store::{DbConn, DbError, Pool};
+pub use store::{DbConn, DbError, Pool};

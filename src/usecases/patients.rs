@@ -5,12 +5,14 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::auth;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::{self, patients::PatientFields, patients::PatientRow, write_tx, DbConn};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::audit;
 use crate::usecases::fields;
+use crate::usecases::store::{
+    self, patients::PatientFields, patients::PatientRow, write_tx, DbConn,
+};
 
-pub use crate::store::patients::PatientRow as Patient;
+pub use crate::usecases::store::patients::PatientRow as Patient;
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct PatientInput {

@@ -9,7 +9,7 @@ use super::health::{self, Health};
 use super::reminders::{self, Status};
 use crate::config::{Backend, Settings};
 use crate::error::AppResult;
-use crate::store::DbConn;
+use crate::usecases::store::DbConn;
 
 pub struct Overview {
     /// This build's version (`Cargo.toml`).

@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 use crate::auth::Role;
 use crate::care::{self, schedule, Plan, Protocol, TreatedArea, TreatmentInput};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::{self, treatments::TreatmentFields, treatments::TreatmentRow, write_tx, DbConn};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::audit;
 use crate::usecases::audit_writer::AuditEntry;
 use crate::usecases::clinic::Clinic;
+use crate::usecases::store::{
+    self, treatments::TreatmentFields, treatments::TreatmentRow, write_tx, DbConn,
+};
 use patients::Patient;
 use reminders::Timing;
 

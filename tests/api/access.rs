@@ -1,7 +1,7 @@
 //! CSRF, and user administration (who may use which route: `routes.rs`).
 
 use crate::helpers::*;
-use aftercare::store;
+use aftercare::usecases::store;
 
 async fn a_post_without_a_valid_csrf_token_changes_nothing(app: TestApp) {
     let admin = app.signed_in("admin").await;

@@ -2,7 +2,7 @@
 //! set-password link (on their page until used, emailed when a mail server is set), and the
 //! time-zone picker on Clinic settings.
 
-use aftercare::store::audit::NewAudit;
+use aftercare::usecases::store::audit::NewAudit;
 use chrono::{TimeZone, Utc};
 
 use crate::helpers::*;
@@ -147,7 +147,7 @@ async fn audit_pages_keep_their_filters(app: TestApp) {
                 actor.audit_row("patient.updated", subject, "", now)
             })
             .collect();
-        aftercare::store::audit::insert_all(conn, &rows).unwrap();
+        aftercare::usecases::store::audit::insert_all(conn, &rows).unwrap();
     })
     .await;
     let page = app

@@ -4,8 +4,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use crate::helpers::*;
-use aftercare::store;
 use aftercare::usecases::accounts;
+use aftercare::usecases::store;
 
 async fn setup_token(app: &TestApp) -> String {
     with_conn(app, |conn| accounts::issue_setup_token(conn).unwrap())
@@ -226,7 +226,7 @@ async fn a_session_ends_after_the_idle_timeout(app: TestApp) {
     // Nine hours without a request (the default idle timeout is eight).
     let now = app.now();
     with_conn(&app, move |conn| {
-        use aftercare::store::schema::sessions;
+        use aftercare::usecases::store::schema::sessions;
         use diesel::prelude::*;
         diesel::update(sessions::table)
             .set(sessions::last_seen_at.eq(now - chrono::Duration::hours(9)))

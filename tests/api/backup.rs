@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aftercare::jobs::backups::DailyBackups;
-use aftercare::store::backup::{integrity_problems, open_file};
-use aftercare::store::schema::{treatments, users};
 use aftercare::usecases::backup as backups;
+use aftercare::usecases::store::backup::{integrity_problems, open_file};
+use aftercare::usecases::store::schema::{treatments, users};
 use chrono::Duration;
 use diesel::{QueryDsl, RunQueryDsl};
 
@@ -16,7 +16,10 @@ use crate::cli::{aftercare, http_get, migrated_sqlite, Serving, ADD_ANA_AS_ADMIN
 use crate::helpers::*;
 
 /// Opens a SQLite file, checks it passes `PRAGMA integrity_check`, and returns `read` of it.
-fn read_sound<T>(path: &Path, read: impl FnOnce(&mut aftercare::store::DbConn) -> T) -> T {
+fn read_sound<T>(
+    path: &Path,
+    read: impl FnOnce(&mut aftercare::usecases::store::DbConn) -> T,
+) -> T {
     let mut conn = open_file(path).unwrap();
     assert_eq!(
         integrity_problems(&mut conn).unwrap(),
@@ -27,11 +30,11 @@ fn read_sound<T>(path: &Path, read: impl FnOnce(&mut aftercare::store::DbConn) -
     read(&mut conn)
 }
 
-fn treatment_ids(conn: &mut aftercare::store::DbConn) -> Vec<i64> {
+fn treatment_ids(conn: &mut aftercare::usecases::store::DbConn) -> Vec<i64> {
     treatments::table.select(treatments::id).load(conn).unwrap()
 }
 
-fn user_count(conn: &mut aftercare::store::DbConn) -> i64 {
+fn user_count(conn: &mut aftercare::usecases::store::DbConn) -> i64 {
     users::table.count().get_result(conn).unwrap()
 }
 

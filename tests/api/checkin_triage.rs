@@ -4,7 +4,7 @@
 //! waits past the clinic's reply time reminds the clinic once.
 
 use aftercare::clock::Clock;
-use aftercare::store::checkins::{CheckinRow, TriageRow};
+use aftercare::usecases::store::checkins::{CheckinRow, TriageRow};
 use chrono::{Duration, NaiveDate};
 
 use crate::checkins::{clinic, clinic_treated_at, Clinic, CLINIC_EMAIL};
@@ -16,7 +16,7 @@ const REMINDER_SUBJECT: &str = "A check-in is still waiting for a reply";
 async fn stored(c: &Clinic) -> Vec<(CheckinRow, TriageRow)> {
     let treatment = c.treatment;
     with_conn(&c.app, move |conn| {
-        aftercare::store::checkins::for_treatment(conn, treatment).unwrap()
+        aftercare::usecases::store::checkins::for_treatment(conn, treatment).unwrap()
     })
     .await
     .into_iter()
@@ -390,13 +390,13 @@ async fn an_old_plans_normal_lines_are_to_review_never_common(app: TestApp) {
     let c = ten_days_ago(app).await;
     let treatment = c.treatment;
     with_conn(&c.app, move |conn| {
-        use aftercare::store::schema::treatments::dsl as t;
+        use aftercare::usecases::store::schema::treatments::dsl as t;
         use diesel::prelude::*;
         let plan: String = match conn {
-            aftercare::store::DbConn::Sqlite(db) => {
+            aftercare::usecases::store::DbConn::Sqlite(db) => {
                 t::treatments.find(treatment).select(t::plan_json).first(db)
             }
-            aftercare::store::DbConn::Pg(db) => {
+            aftercare::usecases::store::DbConn::Pg(db) => {
                 t::treatments.find(treatment).select(t::plan_json).first(db)
             }
         }
@@ -411,8 +411,8 @@ async fn an_old_plans_normal_lines_are_to_review_never_common(app: TestApp) {
         let old = plan.to_string();
         let update = diesel::update(t::treatments.find(treatment)).set(t::plan_json.eq(old));
         match conn {
-            aftercare::store::DbConn::Sqlite(db) => update.execute(db),
-            aftercare::store::DbConn::Pg(db) => update.execute(db),
+            aftercare::usecases::store::DbConn::Sqlite(db) => update.execute(db),
+            aftercare::usecases::store::DbConn::Pg(db) => update.execute(db),
         }
         .unwrap();
     })

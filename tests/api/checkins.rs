@@ -120,7 +120,7 @@ impl Clinic {
         use aftercare::clock::Clock;
         let treatment = self.treatment;
         let treated = with_conn(&self.app, move |conn| {
-            aftercare::store::treatments::find(conn, treatment)
+            aftercare::usecases::store::treatments::find(conn, treatment)
                 .unwrap()
                 .unwrap()
         })
@@ -172,7 +172,7 @@ async fn a_checkin_link_from_a_reminder_email_opens_the_form_and_records_nothing
     // The evening email goes out; its answers link to the check-in page.
     let treatment = c.treatment;
     let first = with_conn(&c.app, move |conn| {
-        aftercare::store::reminders::for_treatment(conn, treatment).unwrap()
+        aftercare::usecases::store::reminders::for_treatment(conn, treatment).unwrap()
     })
     .await
     .remove(0);

@@ -8,8 +8,8 @@ use std::time::Duration as StdDuration;
 use aftercare::clock::Clock;
 use aftercare::jobs::{ManualClock, Worker};
 use aftercare::mail::Mailer;
-use aftercare::store::DbConn;
 use aftercare::usecases::data_rights::ERASED_REASON;
+use aftercare::usecases::store::DbConn;
 use chrono::{DateTime, Duration, Utc};
 use diesel::RunQueryDsl;
 
@@ -140,7 +140,7 @@ async fn a_patient_with_history(app: &TestApp) -> History {
     let treatment = id_in_location(&r);
     // The evening email goes out.
     let first = with_conn(app, move |c| {
-        aftercare::store::reminders::for_treatment(c, treatment).unwrap()
+        aftercare::usecases::store::reminders::for_treatment(c, treatment).unwrap()
     })
     .await
     .remove(0);
@@ -220,7 +220,7 @@ async fn the_export_holds_what_was_recorded_about_the_patient(app: TestApp) {
     assert!(t["practitioner"].as_str().unwrap().starts_with("Test"));
     // Every reminder, as the outbox holds it.
     let stored = with_conn(&app, move |c| {
-        aftercare::store::reminders::for_treatment(c, treatment).unwrap()
+        aftercare::usecases::store::reminders::for_treatment(c, treatment).unwrap()
     })
     .await;
     let exported: Vec<(i64, String, String)> = t["reminders"]
@@ -282,7 +282,9 @@ async fn the_export_holds_what_was_recorded_about_the_patient(app: TestApp) {
     }
     // The export is itself audited: who exported whom.
     let exported_by = with_conn(&app, |c| {
-        aftercare::store::audit::page(c, 0, 1).unwrap().remove(0)
+        aftercare::usecases::store::audit::page(c, 0, 1)
+            .unwrap()
+            .remove(0)
     })
     .await;
     assert_eq!(
@@ -520,7 +522,9 @@ async fn erasing_a_patient_removes_their_identity_and_keeps_the_treatment(app: T
     assert_eq!(sink.received().len(), sent);
     // The audit log has the erasure by the patient's id alone.
     let last = with_conn(&app, |c| {
-        aftercare::store::audit::page(c, 0, 1).unwrap().remove(0)
+        aftercare::usecases::store::audit::page(c, 0, 1)
+            .unwrap()
+            .remove(0)
     })
     .await;
     assert_eq!(last.action, "patient.erased");
@@ -656,7 +660,9 @@ async fn retention_settings_prune_old_records_and_keep_recent_ones(app: TestApp)
     assert_eq!(count_rows(&app, "treatments").await, 2);
     assert_eq!(count_rows(&app, "checkins").await, 2);
     let last = with_conn(&app, |c| {
-        aftercare::store::audit::page(c, 0, 1).unwrap().remove(0)
+        aftercare::usecases::store::audit::page(c, 0, 1)
+            .unwrap()
+            .remove(0)
     })
     .await;
     assert_eq!(last.action, "retention.applied");

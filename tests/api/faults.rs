@@ -12,8 +12,8 @@ use std::time::{Duration as StdDuration, Instant};
 use aftercare::config::DatabaseSettings;
 use aftercare::jobs::ManualClock;
 use aftercare::mail::Mailer;
-use aftercare::store;
 use aftercare::usecases::backup;
+use aftercare::usecases::store;
 use chrono::{Duration, Utc};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -375,11 +375,11 @@ async fn post(client: &Client, url: &str, fields: &[(String, String)]) -> reqwes
 async fn reset_password(app: &TestApp, email: &str) {
     let (email, now) = (email.to_string(), app.now());
     with_conn(app, move |conn| {
-        let user = aftercare::store::users::find_by_email(conn, &email)
+        let user = aftercare::usecases::store::users::find_by_email(conn, &email)
             .unwrap()
             .unwrap();
         let hash = aftercare::auth::password::hash(PASSWORD);
-        aftercare::store::users::set_password_hash(conn, user.id, &hash, now).unwrap();
+        aftercare::usecases::store::users::set_password_hash(conn, user.id, &hash, now).unwrap();
     })
     .await;
 }

@@ -4,7 +4,7 @@
 use std::time::Duration as StdDuration;
 
 use aftercare::care::Plan;
-use aftercare::store;
+use aftercare::usecases::store;
 use chrono::Duration;
 use icalendar::{CalendarDateTime, Component, DatePerhapsTime};
 

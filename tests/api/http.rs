@@ -86,7 +86,7 @@ async fn malformed_requests_get_400_not_500(app: TestApp) {
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("NUL character"));
     assert_eq!(
-        crate::helpers::with_conn(&app, |c| aftercare::store::patients::search(
+        crate::helpers::with_conn(&app, |c| aftercare::usecases::store::patients::search(
             c, "ann", 0, 10
         )
         .unwrap())

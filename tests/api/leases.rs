@@ -8,8 +8,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 use aftercare::jobs::{lease, ManualClock, Worker, WorkerConfig};
 use aftercare::mail::Mailer;
-use aftercare::store::{self, reminders::ReminderRow};
 use aftercare::usecases::reminders::{self, Outcome};
+use aftercare::usecases::store::{self, reminders::ReminderRow};
 use chrono::{Duration, Utc};
 
 use crate::helpers::*;

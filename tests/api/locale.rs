@@ -74,9 +74,9 @@ async fn a_us_clinic_writes_month_first_and_the_12_hour_clock_everywhere(app: Te
     // Each email, as the patient gets it.
     let ids = with_conn(&app, move |conn| {
         use diesel::prelude::*;
-        aftercare::store::schema::reminders::table
-            .filter(aftercare::store::schema::reminders::treatment_id.eq(treatment))
-            .select(aftercare::store::schema::reminders::id)
+        aftercare::usecases::store::schema::reminders::table
+            .filter(aftercare::usecases::store::schema::reminders::treatment_id.eq(treatment))
+            .select(aftercare::usecases::store::schema::reminders::id)
             .load::<i64>(conn)
             .unwrap()
     })

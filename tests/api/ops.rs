@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use aftercare::jobs::{ManualClock, Worker};
-use aftercare::store::schema::{login_attempts, password_tokens, sessions};
 use aftercare::usecases::health::{self, DUE_MAX_AGE, HEARTBEAT_MAX_AGE};
 use aftercare::usecases::housekeeping::Pruned;
+use aftercare::usecases::store::schema::{login_attempts, password_tokens, sessions};
 use chrono::{Duration, Utc};
 use diesel::{QueryDsl, RunQueryDsl};
 

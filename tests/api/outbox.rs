@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aftercare::jobs::ManualClock;
 use aftercare::mail::Mailer;
-use aftercare::store::{self, reminders::ReminderRow};
+use aftercare::usecases::store::{self, reminders::ReminderRow};
 use chrono::{DateTime, Duration, NaiveDate};
 
 use crate::helpers::*;

@@ -3,7 +3,7 @@
 //! PostgreSQL: `pg_trgm` GIN indexes). Basic matching (non-ASCII case, `@`,
 //! a literal `%`) is in `treatments::patients_are_found_by_name_or_email`.
 
-use aftercare::store::{self, patients::PatientFields, schema::patients, DbConn};
+use aftercare::usecases::store::{self, patients::PatientFields, schema::patients, DbConn};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;

@@ -103,7 +103,7 @@ async fn sign_in_via(
 }
 
 async fn addresses_in_the_audit_log(app: &TestApp) -> Vec<String> {
-    use aftercare::store::schema::audit_log;
+    use aftercare::usecases::store::schema::audit_log;
     use diesel::prelude::*;
     with_conn(app, |c| {
         audit_log::table

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use aftercare::jobs::{ManualClock, Worker, WorkerConfig};
 use aftercare::mail::Mailer;
-use aftercare::store::{self, reminders::ReminderRow};
+use aftercare::usecases::store::{self, reminders::ReminderRow};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::helpers::*;
@@ -638,7 +638,7 @@ async fn four_workers_deliver_each_of_a_thousand_reminders_once(app: TestApp) {
                     },
                 )?;
             }
-            Ok::<_, aftercare::store::DbError>(())
+            Ok::<_, aftercare::usecases::store::DbError>(())
         })
         .unwrap()
     })

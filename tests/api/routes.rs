@@ -139,7 +139,7 @@ async fn each_role_gets_403_exactly_on_the_routes_it_may_not_use(app: TestApp) {
         .await;
     let treatment = id_in_location(&r);
     let reminder = with_conn(&app, move |conn| {
-        aftercare::store::reminders::for_treatment(conn, treatment).unwrap()[0].id
+        aftercare::usecases::store::reminders::for_treatment(conn, treatment).unwrap()[0].id
     })
     .await;
     let sample = Sample {

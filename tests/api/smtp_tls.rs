@@ -13,8 +13,8 @@ use std::time::Duration as StdDuration;
 use aftercare::config::SmtpCaFile;
 use aftercare::jobs::{Clock, MailState, ManualClock, Worker, WorkerConfig};
 use aftercare::mail::Mailer;
-use aftercare::store::reminders::HELD_FOR_SETTINGS;
 use aftercare::usecases::reminders::smtp_config_error;
+use aftercare::usecases::store::reminders::HELD_FOR_SETTINGS;
 use chrono::{Duration, Utc};
 
 use crate::helpers::*;

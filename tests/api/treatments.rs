@@ -1,7 +1,7 @@
 //! Patients, recording treatments, the sheet and the patient's link.
 
 use crate::helpers::*;
-use aftercare::store;
+use aftercare::usecases::store;
 
 async fn a_practitioner_records_a_treatment_and_the_sheet_shows_its_dates(app: TestApp) {
     let practitioner = app.signed_in("practitioner").await;

@@ -25,8 +25,8 @@ use aftercare::config::Settings;
 use aftercare::jobs::Worker;
 use aftercare::mail::Mailer;
 use aftercare::startup::Application;
-use aftercare::store;
 use aftercare::usecases::accounts::{self, NewUserInput};
+use aftercare::usecases::store;
 use aftercare::web::AppState;
 use diesel::RunQueryDsl;
 use reqwest::{redirect, Client, Response};
@@ -460,7 +460,7 @@ impl TestApp {
 
     pub async fn audit_actions(&self) -> Vec<String> {
         with_conn(self, |conn| {
-            aftercare::store::audit::page(conn, 0, 1000)
+            aftercare::usecases::store::audit::page(conn, 0, 1000)
                 .unwrap()
                 .into_iter()
                 .map(|r| r.action)

@@ -12,9 +12,9 @@ use chrono::{Duration, NaiveDateTime};
 use crate::auth::tokens::{Keys, Purpose};
 use crate::auth::{self, password, tokens, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::{self, users::NewUser, users::UserRow, write_tx, DbConn, Pool};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::gate::Gate;
+use crate::usecases::store::{self, users::NewUser, users::UserRow, write_tx, DbConn, Pool};
 
 mod passwords;
 mod signin;

@@ -11,9 +11,9 @@ use super::{
 use crate::auth::tokens::Keys;
 use crate::auth::{self, tokens};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::store::{self, write_tx, DbConn, Pool};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::gate::Gate;
+use crate::usecases::store::{self, write_tx, DbConn, Pool};
 use crate::{mail, mail::Mailer};
 
 /// An admin resets someone's password: the old password stops working and

@@ -6,9 +6,9 @@ use chrono::{Duration, NaiveDateTime};
 use super::{with_conn, User};
 use crate::auth::{self, lockout, password, tokens};
 use crate::error::{AppError, AppResult};
-use crate::store::{self, users::UserRow, write_tx, DbConn, Pool};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::gate::Gate;
+use crate::usecases::store::{self, users::UserRow, write_tx, DbConn, Pool};
 
 pub enum LoginOutcome {
     /// Signed in: the new session's token for the cookie.

@@ -7,11 +7,11 @@ use chrono::NaiveDateTime;
 
 use super::Outcome;
 use crate::error::{AppError, AppResult};
-use crate::store::checkins::{self as store, Outbox};
-use crate::store::{write_tx, DbConn};
 use crate::usecases::clinic::{self, Clinic};
+use crate::usecases::store::checkins::{self as store, Outbox};
+use crate::usecases::store::{write_tx, DbConn};
 
-pub use crate::store::checkins::AlertRow as Alert;
+pub use crate::usecases::store::checkins::AlertRow as Alert;
 
 /// Which email to the clinic.
 pub type ClinicEmail = Outbox;

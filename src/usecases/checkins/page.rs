@@ -8,9 +8,9 @@ use super::{clinic, treatments, ItemRule};
 use crate::care::protocol::Urgency;
 use crate::care::Plan;
 use crate::error::AppResult;
-use crate::store::DbConn;
 use crate::usecases::clinic::Clinic;
 use crate::usecases::sheet::{flag_groups, FlagGroup};
+use crate::usecases::store::DbConn;
 
 /// One box on the checklist. `id` is stable within a plan (`emergency-0`,
 /// `normal-2`), so the form never carries the text itself.

@@ -10,12 +10,12 @@ use chrono::{Duration, NaiveDateTime};
 use crate::care::{Plan, ReminderKind};
 use crate::error::{AppError, AppResult};
 use crate::mail::reminder::ReminderEmail;
-pub use crate::store::reminders::Scope;
-use crate::store::reminders::{self as outbox, NewReminder, OutboxFilter, ReminderRow};
-pub use crate::store::reminders::{Job, Status};
-use crate::store::{write_tx, DbConn};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::links::Links;
+pub use crate::usecases::store::reminders::Scope;
+use crate::usecases::store::reminders::{self as outbox, NewReminder, OutboxFilter, ReminderRow};
+pub use crate::usecases::store::reminders::{Job, Status};
+use crate::usecases::store::{write_tx, DbConn};
 
 pub const NO_CONSENT: &str = "no consent to aftercare emails";
 const PASSED: &str = "its day of healing had passed when it was scheduled";
@@ -119,7 +119,7 @@ fn insert<'a>(
 /// The key prefix of a "send the sheet now" email. Each click carries its own
 /// nonce after it, so a click's form sent twice (a double click, a browser
 /// resend) queues one email and each new click one more.
-pub use crate::store::reminders::SHEET_NOW;
+pub use crate::usecases::store::reminders::SHEET_NOW;
 
 /// Whether a reminder key is a "send the sheet now" email (not part of the plan).
 pub fn is_sheet_now(key: &str) -> bool {
@@ -487,7 +487,7 @@ impl OutboxPage {
 }
 
 pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppResult<OutboxPage> {
-    use crate::store::reminders::OutboxOrder;
+    use crate::usecases::store::reminders::OutboxOrder;
     let tz = crate::usecases::clinic::get(conn)?.zone();
     let today = at.now.and_utc().with_timezone(&tz).date_naive();
     // Day filters are the clinic's calendar days.
@@ -679,7 +679,7 @@ pub use worker::*;
 
 // --- a patient's records, and how long they are kept ------------------------------
 
-pub use crate::store::reminders::ReminderRow as Reminder;
+pub use crate::usecases::store::reminders::ReminderRow as Reminder;
 
 /// Every reminder of a patient (an export's), in the order they were due.
 pub fn of_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<Vec<Reminder>> {

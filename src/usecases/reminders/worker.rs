@@ -6,10 +6,10 @@
 use chrono::NaiveDateTime;
 
 use crate::error::{AppError, AppResult};
-pub use crate::store::reminders::Job;
-use crate::store::reminders::{self as outbox, Status};
-pub use crate::store::Claim;
-use crate::store::{self, write_tx, DbConn};
+pub use crate::usecases::store::reminders::Job;
+use crate::usecases::store::reminders::{self as outbox, Status};
+pub use crate::usecases::store::Claim;
+use crate::usecases::store::{self, write_tx, DbConn};
 
 /// What one send came to.
 #[derive(Debug, Clone)]

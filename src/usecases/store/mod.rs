@@ -400,27 +400,29 @@ pub fn write<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E
 
 /// `INSERT … RETURNING id`, which diesel's `MultiConnection` cannot express
 /// once for both backends.
-#[macro_export]
 macro_rules! insert_returning_id {
     ($conn:expr, $query:expr, $id:expr) => {
         match $conn {
-            $crate::store::DbConn::Sqlite(c) => $query.returning($id).get_result::<i64>(c),
-            $crate::store::DbConn::Pg(c) => $query.returning($id).get_result::<i64>(c),
+            $crate::usecases::store::DbConn::Sqlite(c) => {
+                $query.returning($id).get_result::<i64>(c)
+            }
+            $crate::usecases::store::DbConn::Pg(c) => $query.returning($id).get_result::<i64>(c),
         }
     };
 }
 
 /// Executes a statement `MultiConnection` cannot express once for both
 /// backends, such as a multi-row `INSERT`.
-#[macro_export]
 macro_rules! execute_per_backend {
     ($conn:expr, $query:expr) => {
         match $conn {
-            $crate::store::DbConn::Sqlite(c) => $query.execute(c),
-            $crate::store::DbConn::Pg(c) => $query.execute(c),
+            $crate::usecases::store::DbConn::Sqlite(c) => $query.execute(c),
+            $crate::usecases::store::DbConn::Pg(c) => $query.execute(c),
         }
     };
 }
+// Named by path from the table modules below; not exported past the store.
+use {execute_per_backend, insert_returning_id};
 
 #[derive(diesel::QueryableByName)]
 struct ClaimedId {

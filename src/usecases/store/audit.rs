@@ -42,7 +42,7 @@ pub fn insert_all(conn: &mut DbConn, entries: &[NewAudit]) -> QueryResult<usize>
     if entries.is_empty() {
         return Ok(0);
     }
-    crate::execute_per_backend!(conn, diesel::insert_into(audit_log::table).values(entries))
+    super::execute_per_backend!(conn, diesel::insert_into(audit_log::table).values(entries))
 }
 
 /// Which entries the admin's audit log shows; every part set must hold.
@@ -109,7 +109,8 @@ fn filtered(filter: &Filter) -> audit_log::BoxedQuery<'static, <DbConn as Connec
     query
 }
 
-/// Newest first.
+/// The newest entries first (what the tests read back).
+#[cfg(feature = "test-support")]
 pub fn page(conn: &mut DbConn, offset: i64, limit: i64) -> QueryResult<Vec<AuditRow>> {
     page_where(conn, &Filter::default(), offset, limit)
 }

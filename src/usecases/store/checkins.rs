@@ -3,12 +3,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::insert_returning_id;
 use super::schema::{
     checkin_alerts as alerts, checkin_overdue as overdue, checkin_photos as photos,
     checkin_triage as triage, checkins, patients,
 };
 use super::DbConn;
-use crate::insert_returning_id;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = checkins)]
@@ -18,6 +18,9 @@ pub struct CheckinRow {
     pub patient_id: i64,
     pub answer: String,
     pub day: i32,
+    /// The most urgent group among the ticked boxes, as recorded with the answers; the app
+    /// reads the triage's result instead, the tests read this copy back.
+    #[cfg(feature = "test-support")]
     pub urgency: String,
     pub ticked_json: String,
     pub note: String,
@@ -493,9 +496,9 @@ pub fn renew_outbox(
 pub fn lock_treatment(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     match conn {
         DbConn::Sqlite(_) => Ok(()),
-        DbConn::Pg(c) => crate::store::schema::treatments::table
+        DbConn::Pg(c) => crate::usecases::store::schema::treatments::table
             .find(id)
-            .select(crate::store::schema::treatments::id)
+            .select(crate::usecases::store::schema::treatments::id)
             .for_update()
             .load::<i64>(c)
             .map(|_| ()),

@@ -152,7 +152,7 @@ pub fn insert_all(conn: &mut DbConn, rows: &[NewReminder]) -> QueryResult<usize>
     if rows.is_empty() {
         return Ok(0);
     }
-    crate::execute_per_backend!(conn, diesel::insert_into(reminders::table).values(rows))
+    super::execute_per_backend!(conn, diesel::insert_into(reminders::table).values(rows))
 }
 
 /// Whether a treatment already has a reminder with this key (a click sent twice).

@@ -6,9 +6,9 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use crate::auth::Role;
 use crate::care::Protocol;
 use crate::error::AppResult;
-use crate::store::{self, patients::PatientFields, write_tx, DbConn};
 use crate::usecases::accounts::{self, NewUserInput, User};
 use crate::usecases::clinic::ClinicInput;
+use crate::usecases::store::{self, patients::PatientFields, write_tx, DbConn};
 use crate::usecases::treatments::{AreaRowInput, TreatmentForm};
 
 pub const DEMO_PASSWORD: &str = "demo password 2026";
@@ -50,7 +50,7 @@ fn demo_patient(i: usize, practitioner: i64, at: NaiveDateTime) -> PatientFields
         name,
         email: Some(format!("patient{i}@demo.example")),
         // Ofcom's numbers for drama (07700 900000 to 900999): never anyone's phone.
-        phone_search: crate::store::patients::phone_key(&phone),
+        phone_search: crate::usecases::store::patients::phone_key(&phone),
         phone: Some(phone),
         date_of_birth: None,
         email_consent: true,

@@ -3,9 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::insert_returning_id;
 use super::schema::{clinic, patients, treatment_areas, treatments, users};
 use super::DbConn;
-use crate::insert_returning_id;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = treatments)]
@@ -117,7 +117,7 @@ pub fn set_areas(conn: &mut DbConn, treatment_id: i64, areas: &[(String, f64)]) 
         })
         .collect();
     if !rows.is_empty() {
-        crate::execute_per_backend!(
+        super::execute_per_backend!(
             conn,
             diesel::insert_into(treatment_areas::table).values(&rows)
         )?;

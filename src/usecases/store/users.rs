@@ -3,9 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::insert_returning_id;
 use super::schema::{login_attempts, password_tokens, sessions, users};
 use super::DbConn;
-use crate::insert_returning_id;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -16,8 +16,6 @@ pub struct UserRow {
     pub role: String,
     pub password_hash: Option<String>,
     pub active: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
 }
 
 #[derive(Debug, Insertable)]
@@ -122,8 +120,6 @@ pub fn clear_password_hash(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> Qu
 #[diesel(table_name = sessions)]
 pub struct SessionRow {
     pub id: i64,
-    pub token_hash: String,
-    pub user_id: i64,
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
 }

@@ -3,9 +3,9 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::insert_returning_id;
 use super::schema::patients;
 use super::DbConn;
-use crate::insert_returning_id;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = patients)]
