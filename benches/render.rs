@@ -39,7 +39,7 @@ const UNSUBSCRIBE_URL: &str =
 
 fn render_sheet(plan: &Plan, clinic: &Clinic) -> String {
     let sheet =
-        aftercare::usecases::sheet::build(plan, clinic, "Maya Patel", SHEET_URL.to_string());
+        aftercare::documents::sheet::build(plan, clinic, "Maya Patel", SHEET_URL.to_string());
     PatientSheetPage {
         sheet,
         checkin: "https://clinic.example/checkin/TOKEN".into(),
@@ -57,6 +57,7 @@ fn compose(plan: &Plan, clinic: &Clinic, key: &str) -> reminder::ReminderEmail {
     reminder::compose(
         plan,
         key,
+        false,
         "Your aftercare",
         r.send_at,
         clinic,
@@ -111,7 +112,7 @@ fn bench_render(c: &mut Criterion) {
     });
     c.bench_function("sheet/build", |b| {
         b.iter(|| {
-            aftercare::usecases::sheet::build(
+            aftercare::documents::sheet::build(
                 black_box(&plan),
                 &clinic,
                 "Maya Patel",

@@ -370,7 +370,7 @@ fn run_scenario() -> anyhow::Result<()> {
     let seeded = Instant::now();
     {
         let mut conn = state.pool.get()?;
-        aftercare::usecases::demo::seed(&mut conn, &state.protocol, 100, Utc::now())
+        aftercare::usecases::demo::seed(&mut conn, &state.protocol, 100, state.timing())
             .map_err(|e| anyhow::anyhow!("demo seed: {e}"))?;
         diesel::update(schema::reminders::table)
             .set(schema::reminders::status.eq("cancelled"))

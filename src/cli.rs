@@ -383,9 +383,8 @@ fn demo_seed(settings: Settings, patients: usize) -> anyhow::Result<()> {
     let state = crate::startup::prepare(settings)?;
     let mut conn = state.pool.get()?;
     let started = std::time::Instant::now();
-    let report =
-        crate::usecases::demo::seed(&mut conn, &state.protocol, patients, SystemClock.now())
-            .map_err(to_anyhow)?;
+    let report = crate::usecases::demo::seed(&mut conn, &state.protocol, patients, state.timing())
+        .map_err(to_anyhow)?;
     println!(
         "Added {} and {} in {:.1} s.",
         counted(report.patients, "patient"),

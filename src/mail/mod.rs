@@ -252,10 +252,7 @@ pub fn build_message(envelope: &Envelope, text: String, html: String) -> anyhow:
         ("the patient's name", envelope.to_name),
         ("the subject", envelope.subject),
     ] {
-        if value
-            .chars()
-            .any(crate::usecases::fields::forbidden_in_line)
-        {
+        if value.chars().any(crate::text::forbidden_in_line) {
             anyhow::bail!(
                 "{what} contains a line break or control character, which an email header \
                  cannot carry: correct it, then press Send now"

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::care::{Plan, ReminderKind};
 use crate::dates::Locale;
-use crate::usecases::clinic::Clinic;
-use crate::usecases::sheet::{clock_notes, flag_groups, FlagGroup};
+use crate::documents::clinic::Clinic;
+use crate::documents::sheet::{clock_notes, flag_groups, FlagGroup};
 
 pub struct Milestone {
     pub title: String,
@@ -186,13 +186,13 @@ fn calendars(plan: &Plan, milestones: &[String], sheet_url: &str) -> Vec<(String
     if milestones.iter().any(|m| m.starts_with("active-")) {
         out.push((
             "When your skincare can come back".to_string(),
-            crate::usecases::calendar::actives_url(sheet_url),
+            crate::documents::calendar::actives_url(sheet_url),
         ));
     }
     if milestones.iter().any(|m| m == "next-session") {
         out.push((
             "Your next session window".to_string(),
-            crate::usecases::calendar::next_session_url(sheet_url),
+            crate::documents::calendar::next_session_url(sheet_url),
         ));
     }
     out
@@ -242,12 +242,14 @@ fn clock_notes_for(plan: &Plan, key: &str, l: Locale) -> Vec<String> {
         .collect()
 }
 
-/// Composes the email for the reminder `key` of `plan`, sent at `send_at`.
+/// Composes the email for the reminder `key` of `plan`, sent at `send_at`, or, when
+/// `sheet_only`, the email that only brings the sheet's link (sent on request, not in the plan).
 /// `fallback_subject` is used if the key is no longer in the plan.
 #[allow(clippy::too_many_arguments)]
 pub fn compose(
     plan: &Plan,
     key: &str,
+    sheet_only: bool,
     fallback_subject: &str,
     send_at: DateTime<Utc>,
     clinic: &Clinic,
@@ -264,7 +266,6 @@ pub fn compose(
         l.long_date(plan.treated_at.local),
         l.time(plan.treated_at.local)
     );
-    let sheet_only = crate::usecases::reminders::is_sheet_now(key);
     let intro = match reminder.map(|r| (&r.kind, r.day)) {
         _ if sheet_only => format!(
             "As promised at the clinic, here is the link to your aftercare sheet for your \
@@ -334,6 +335,8 @@ pub fn compose(
 pub struct Part<'a> {
     pub plan: &'a Plan,
     pub key: &'a str,
+    /// The email that only brings the sheet's link (see [`compose`]).
+    pub sheet_only: bool,
     pub fallback_subject: &'a str,
     pub sheet_url: String,
 }
@@ -408,6 +411,7 @@ pub fn compose_combined(
         compose(
             p.plan,
             p.key,
+            p.sheet_only,
             p.fallback_subject,
             send_at,
             clinic,
@@ -466,12 +470,13 @@ pub fn compose_combined(
 mod tests {
     use super::*;
     use crate::care::{compute_plan, sample_input, Protocol, TreatmentInput};
-    use crate::usecases::sheet::fixture;
+    use crate::documents::sheet::fixture;
 
     fn compose_for(plan: &Plan, key: &str, send_at: DateTime<Utc>) -> ReminderEmail {
         compose(
             plan,
             key,
+            false,
             "x",
             send_at,
             &fixture::clinic(),
@@ -552,6 +557,7 @@ mod tests {
         Part {
             plan,
             key,
+            sheet_only: false,
             fallback_subject: "x",
             sheet_url: sheet.into(),
         }
@@ -698,14 +704,14 @@ mod tests {
         let note = "Sun 29 Mar: the clocks go forward an hour, so the times after that read an \
                     hour later. Each stage still lasts just as long.";
         let plan = compute_plan(&protocol, &sample_input()).unwrap();
-        let sheet = crate::usecases::sheet::build(
+        let sheet = crate::documents::sheet::build(
             &plan,
             &fixture::clinic(),
             fixture::PATIENT,
             fixture::SHEET_URL.into(),
         );
         assert_eq!(sheet.clock_notes, [note]);
-        let html = crate::usecases::sheet::SheetBody { sheet: &sheet }
+        let html = crate::documents::sheet::SheetBody { sheet: &sheet }
             .render()
             .unwrap();
         assert!(html.contains(note));

@@ -8,9 +8,11 @@ use crate::dates::Locale;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::fields;
-use crate::usecases::store::{self, clinic::ClinicRow, write_tx, DbConn};
+use crate::usecases::store::{self, write_tx, DbConn};
 
-pub use crate::usecases::store::clinic::ClinicRow as Clinic;
+pub use crate::documents::clinic::{
+    default_emergency_number, emergency_number, tel_href, Clinic, Zone,
+};
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct ClinicInput {
@@ -112,83 +114,6 @@ fn validate_reply_days(errors: &mut FieldErrors, text: &str) -> i32 {
             DEFAULT_REPLY_DAYS
         }
     }
-}
-
-pub use crate::usecases::store::clinic::Zone;
-
-impl Clinic {
-    /// The clinic's time zone (parsed once, when the row was read).
-    pub fn zone(&self) -> chrono_tz::Tz {
-        self.time_zone.tz()
-    }
-
-    /// The clinic's phone as a link a patient taps to call.
-    pub fn phone_href(&self) -> String {
-        tel_href(&self.phone)
-    }
-}
-
-/// A `tel:` link for a number as people write it: its digits, and a leading `+` (RFC 3966
-/// has no room for the spaces and brackets of "+44 (0)20 7946 0000"; the "(0)" of a UK
-/// number written for callers abroad is dropped, since it is never dialled after +44).
-pub fn tel_href(number: &str) -> String {
-    let number = number.trim();
-    let international = number.starts_with('+');
-    let number = if international {
-        number.replacen("(0)", "", 1)
-    } else {
-        number.to_string()
-    };
-    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    format!("tel:{}{digits}", if international { "+" } else { "" })
-}
-
-/// The number patients call for an emergency (the red flags' first group): the clinic's own
-/// setting, or else the usual number where the clinic's time zone is.
-pub fn emergency_number(clinic: &Clinic) -> String {
-    match clinic.emergency_number.trim() {
-        "" => default_emergency_number(clinic.time_zone.name()).to_string(),
-        own => own.to_string(),
-    }
-}
-
-/// The emergency number by time zone, for the places a clinic is most likely to be. A zone
-/// names a region, not a country, so this is only a default: the clinic settings form shows it
-/// and lets an admin set the right one. 112 reaches emergency services from any mobile phone in
-/// the EU and many other countries, hence the fallback.
-pub fn default_emergency_number(time_zone: &str) -> &'static str {
-    const BY_ZONE: &[(&str, &str)] = &[
-        ("Europe/London", "999"),
-        ("Europe/Belfast", "999"),
-        ("Europe/Guernsey", "999"),
-        ("Europe/Jersey", "999"),
-        ("Europe/Isle_of_Man", "999"),
-        ("Asia/Hong_Kong", "999"),
-        ("Asia/Kuala_Lumpur", "999"),
-        ("Asia/Singapore", "995"),
-        ("Asia/Tokyo", "119"),
-        ("Asia/Seoul", "119"),
-        ("Asia/Shanghai", "120"),
-        ("Pacific/Auckland", "111"),
-        ("Pacific/Chatham", "111"),
-        ("Pacific/Honolulu", "911"),
-        ("America/Sao_Paulo", "192"),
-    ];
-    const BY_REGION: &[(&str, &str)] = &[
-        ("America/", "911"),
-        ("US/", "911"),
-        ("Canada/", "911"),
-        ("Australia/", "000"),
-    ];
-    BY_ZONE
-        .iter()
-        .find(|(zone, _)| *zone == time_zone)
-        .or_else(|| {
-            BY_REGION
-                .iter()
-                .find(|(region, _)| time_zone.starts_with(region))
-        })
-        .map_or("112", |(_, number)| number)
 }
 
 /// Short numbers by the place they work in: its emergency numbers, then its other short health
@@ -307,7 +232,7 @@ pub fn time_zone_choices() -> ZoneChoices {
     }
 }
 
-fn validate(input: &ClinicInput) -> AppResult<(ClinicRow, i32)> {
+fn validate(input: &ClinicInput) -> AppResult<(Clinic, i32)> {
     let mut errors = FieldErrors::default();
     // The name is the From of every email and heads every sheet.
     let name = fields::single_line(&mut errors, "name", &input.name, 120);
@@ -379,7 +304,7 @@ fn validate(input: &ClinicInput) -> AppResult<(ClinicRow, i32)> {
         }),
     };
     errors.into_result()?;
-    let row = ClinicRow {
+    let row = Clinic {
         name,
         phone,
         email,

@@ -100,13 +100,15 @@ fn demo_user(conn: &mut DbConn, role: Role, now: DateTime<Utc>) -> AppResult<Use
     accounts::get_user(conn, id)
 }
 
-/// Adds `patients` patients (every tenth with a treatment in the last two weeks).
+/// Adds `patients` patients (every tenth with a treatment in the last two weeks), as of
+/// `timing.now`.
 pub fn seed(
     conn: &mut DbConn,
     protocol: &Protocol,
     patients: usize,
-    now: DateTime<Utc>,
+    timing: crate::usecases::reminders::Timing,
 ) -> AppResult<SeedReport> {
+    let now: DateTime<Utc> = timing.now.and_utc();
     let actor = crate::usecases::audit::Actor::anonymous("demo seed", "-");
     crate::usecases::clinic::save(
         conn,
@@ -139,10 +141,6 @@ pub fn seed(
     let practitioner = practitioner.expect("a practitioner was added");
     let tz: chrono_tz::Tz = "Europe/London".parse().expect("valid zone");
     let at = now.naive_utc();
-    let timing = crate::usecases::reminders::Timing {
-        now: at,
-        stale_after: crate::jobs::WorkerConfig::default().stale_after,
-    };
     let mut treated = 0;
     // One transaction per 1,000 patients and their treatments: a commit per
     // treatment made seeding PostgreSQL wait on WAL flushes (BENCHMARKS.md, F8).

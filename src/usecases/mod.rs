@@ -18,7 +18,6 @@ pub mod accounts;
 pub mod audit;
 pub mod audit_writer;
 pub mod backup;
-pub mod calendar;
 pub mod checkins;
 pub mod clinic;
 pub mod data_rights;
@@ -33,10 +32,12 @@ pub mod links;
 pub mod patients;
 pub mod photos;
 pub mod reminders;
-pub mod sheet;
 pub mod system;
 pub mod treatments;
 pub mod trial;
+
+// Until every caller names them where they now live.
+pub use crate::documents::{calendar, sheet};
 
 /// The store: the only module that speaks SQL. It is private to the use
 /// cases, so a handler, the worker or the command line that names it does not

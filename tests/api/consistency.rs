@@ -23,10 +23,10 @@ use aftercare::care::{
     adjustables, compute_plan, Plan, Protocol, Tailoring, TreatedArea, TreatmentInput,
     DEFAULT_PROTOCOL_TOML,
 };
+use aftercare::documents::sheet::{self, SheetBody};
 use aftercare::mail::reminder::compose;
 use aftercare::usecases::checkins::{page_of_plan, Triage};
 use aftercare::usecases::clinic::{emergency_number, Clinic};
-use aftercare::usecases::sheet::{self, SheetBody};
 use aftercare::web::checkins::{DonePage, FormPage};
 use askama::Template;
 use chrono::{Days, NaiveDate};
@@ -124,6 +124,7 @@ fn render(plan: Plan) -> Output {
         let email = compose(
             &plan,
             &reminder.key,
+            false,
             &reminder.subject,
             reminder.send_at,
             &clinic,

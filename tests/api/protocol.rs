@@ -7,9 +7,9 @@
 //! review`), then commit the `.snap` files.
 
 use aftercare::care::{compute_plan, Protocol, TreatedArea, TreatmentInput};
+use aftercare::documents::sheet::{self, SheetBody};
 use aftercare::mail::reminder::compose;
 use aftercare::usecases::clinic::Clinic;
-use aftercare::usecases::sheet::{self, SheetBody};
 use askama::Template;
 
 use crate::helpers::{assert_redirect_to, id_in_location, TestApp};
@@ -214,6 +214,7 @@ fn every_email(plan: &aftercare::care::Plan, clinic: &Clinic) -> String {
         let email = compose(
             plan,
             &reminder.key,
+            false,
             &reminder.subject,
             reminder.send_at,
             clinic,
@@ -270,6 +271,7 @@ fn area_rules_reach_the_sheet_and_every_email() {
             let one = compose(
                 &plan,
                 &reminder.key,
+                false,
                 "x",
                 reminder.send_at,
                 &clinic,
@@ -373,12 +375,14 @@ fn snapshot_of_one_email_for_two_treatments() {
             Part {
                 plan: &body,
                 key: &b.key,
+                sheet_only: false,
                 fallback_subject: &b.subject,
                 sheet_url: "https://clinic.example/s/BODY".into(),
             },
             Part {
                 plan: &face,
                 key: &f.key,
+                sheet_only: false,
                 fallback_subject: &f.subject,
                 sheet_url: "https://clinic.example/s/FACE".into(),
             },

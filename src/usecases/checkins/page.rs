@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use super::{clinic, treatments, ItemRule};
 use crate::care::protocol::Urgency;
 use crate::care::Plan;
+use crate::documents::sheet::{flag_groups, FlagGroup};
 use crate::error::AppResult;
 use crate::usecases::clinic::Clinic;
-use crate::usecases::sheet::{flag_groups, FlagGroup};
 use crate::usecases::store::DbConn;
 
 /// One box on the checklist. `id` is stable within a plan (`emergency-0`,

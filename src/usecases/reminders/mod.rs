@@ -255,6 +255,7 @@ pub fn compose_for(
     crate::mail::reminder::compose(
         plan,
         &row.reminder_key,
+        is_sheet_now(&row.reminder_key),
         &row.subject,
         row.send_at.and_utc(),
         clinic,
@@ -280,6 +281,7 @@ pub fn compose_group(
         .map(|(row, plan)| crate::mail::reminder::Part {
             plan,
             key: &row.reminder_key,
+            sheet_only: is_sheet_now(&row.reminder_key),
             fallback_subject: &row.subject,
             sheet_url: links.sheet(row.treatment_id),
         })

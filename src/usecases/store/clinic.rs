@@ -5,40 +5,12 @@ use diesel::prelude::*;
 
 use super::schema::clinic;
 use super::DbConn;
+use crate::documents::clinic::{Clinic, Zone};
 
-/// The clinic's IANA time zone, parsed once when the row is read: a zone the
-/// database holds but chrono-tz does not know is an error, never UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Zone(pub chrono_tz::Tz);
-
-impl Zone {
-    pub fn tz(self) -> chrono_tz::Tz {
-        self.0
-    }
-    pub fn name(self) -> &'static str {
-        self.0.name()
-    }
-}
-
-impl std::fmt::Display for Zone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl TryFrom<String> for Zone {
-    type Error = String;
-    fn try_from(name: String) -> Result<Zone, String> {
-        name.parse()
-            .map(Zone)
-            .map_err(|_| format!("unknown time zone {name:?}"))
-    }
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize, PartialEq)]
+/// The clinic's row as diesel reads it; the use cases get a [`Clinic`].
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = clinic)]
-pub struct ClinicRow {
+struct ClinicRow {
     pub name: String,
     pub phone: String,
     pub email: String,
@@ -50,25 +22,42 @@ pub struct ClinicRow {
     pub send_hour: i32,
     pub sender_email: String,
     pub configured: bool,
-    /// Empty: the number for the clinic's time zone (see `clinic::emergency_number`).
     pub emergency_number: String,
-    /// How its dates and times read (older copies of this row, as JSON, lack it: en-GB).
     #[diesel(deserialize_as = String)]
-    #[serde(default)]
     pub locale: crate::dates::Locale,
 }
 
-pub fn get(conn: &mut DbConn) -> QueryResult<ClinicRow> {
+impl From<ClinicRow> for Clinic {
+    fn from(row: ClinicRow) -> Clinic {
+        Clinic {
+            name: row.name,
+            phone: row.phone,
+            email: row.email,
+            address: row.address,
+            opening_hours: row.opening_hours,
+            out_of_hours: row.out_of_hours,
+            time_zone: row.time_zone,
+            send_hour: row.send_hour,
+            sender_email: row.sender_email,
+            configured: row.configured,
+            emergency_number: row.emergency_number,
+            locale: row.locale,
+        }
+    }
+}
+
+pub fn get(conn: &mut DbConn) -> QueryResult<Clinic> {
     clinic::table
         .find(1)
         .select(ClinicRow::as_select())
-        .get_result(conn)
+        .get_result::<ClinicRow>(conn)
+        .map(Clinic::from)
 }
 
 /// Saves the clinic's details and its reply time (working days).
 pub fn save(
     conn: &mut DbConn,
-    row: &ClinicRow,
+    row: &Clinic,
     reply_days: i32,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {

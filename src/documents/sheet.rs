@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use crate::care::protocol::{format_mm, EMERGENCY_NUMBER};
 use crate::care::{ClockChange, Plan, RedFlagGroup};
 use crate::dates::{iso_utc, Locale};
-use crate::usecases::clinic::{self, Clinic};
+use crate::documents::clinic::{self, Clinic};
 
 pub struct Sheet {
     pub clinic: Clinic,
@@ -322,7 +322,7 @@ pub(crate) mod fixture {
             address: "1 High Street, London".into(),
             opening_hours: "Mon–Fri 9–6".into(),
             out_of_hours: "Call 111.".into(),
-            time_zone: crate::usecases::clinic::Zone(chrono_tz::Europe::London),
+            time_zone: crate::documents::clinic::Zone(chrono_tz::Europe::London),
             send_hour: 9,
             sender_email: "aftercare@glow.example".into(),
             configured: true,
@@ -441,7 +441,7 @@ mod tests {
         let html = render(&plan, &fixture::clinic());
         assert!(html.contains("Call 999 straight away if you have:"));
         let abroad = Clinic {
-            time_zone: crate::usecases::clinic::Zone(chrono_tz::Europe::Paris),
+            time_zone: crate::documents::clinic::Zone(chrono_tz::Europe::Paris),
             ..fixture::clinic()
         };
         assert!(render(&plan, &abroad).contains("Call 112 straight away if you have:"));
