@@ -9,7 +9,7 @@ use super::Outcome;
 use crate::error::{AppError, AppResult};
 use crate::usecases::clinic::{self, Clinic};
 use crate::usecases::store::checkins::{self as store, Outbox};
-use crate::usecases::store::{write_tx, DbConn};
+use crate::usecases::store::{write_tx, DbConn, OutboxStatus as Status};
 
 pub use crate::usecases::store::checkins::AlertRow as Alert;
 
@@ -45,20 +45,20 @@ pub fn record_clinic_emails(
             let changed = match outcome {
                 None => store::hold_outbox(c, kind, id, token, None, at)?,
                 Some(Outcome::Sent) => {
-                    store::finish_outbox(c, kind, id, token, "sent", None, None, at)?
+                    store::finish_outbox(c, kind, id, token, Status::Sent, None, None, at)?
                 }
                 Some(Outcome::Retry { error, next }) => store::finish_outbox(
                     c,
                     kind,
                     id,
                     token,
-                    "pending",
+                    Status::Pending,
                     Some(&error),
                     Some(next),
                     at,
                 )?,
                 Some(Outcome::Failed(e) | Outcome::Skipped(e) | Outcome::Cancelled(e)) => {
-                    store::finish_outbox(c, kind, id, token, "failed", Some(&e), None, at)?
+                    store::finish_outbox(c, kind, id, token, Status::Failed, Some(&e), None, at)?
                 }
                 Some(Outcome::Held(e)) => store::hold_outbox(c, kind, id, token, Some(&e), at)?,
             };

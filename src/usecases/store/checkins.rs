@@ -9,6 +9,7 @@ use super::schema::{
     checkin_triage as triage, checkins, patients,
 };
 use super::DbConn;
+use super::OutboxStatus as Status;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = checkins)]
@@ -203,10 +204,10 @@ pub fn cancel_overdue(
     diesel::update(
         overdue::table
             .filter(overdue::checkin_id.eq(checkin_id))
-            .filter(overdue::status.eq("pending")),
+            .filter(overdue::status.eq(Status::Pending.as_str())),
     )
     .set((
-        overdue::status.eq("cancelled"),
+        overdue::status.eq(Status::Cancelled.as_str()),
         overdue::last_error.eq("acknowledged in time"),
         overdue::updated_at.eq(now),
     ))
@@ -336,7 +337,7 @@ pub fn insert_outbox(
             diesel::insert_into($t::table)
                 .values((
                     $t::checkin_id.eq(checkin_id),
-                    $t::status.eq("pending"),
+                    $t::status.eq(Status::Pending.as_str()),
                     $t::next_attempt_at.eq(due),
                     $t::message_id.eq(message_id),
                     $t::updated_at.eq(now),
@@ -389,7 +390,7 @@ pub fn claim_outbox(
     }
 }
 
-/// Sets a leased email's outcome: `sent`, `failed`, or back to `pending` with a later
+/// Sets a leased email's outcome: sent, failed, or back to pending with a later
 /// `next_attempt_at`. Only a row the claim `token` still holds changes.
 #[allow(clippy::too_many_arguments)]
 pub fn finish_outbox(
@@ -397,7 +398,7 @@ pub fn finish_outbox(
     outbox: Outbox,
     id: i64,
     token: &str,
-    status: &str,
+    status: Status,
     error: Option<&str>,
     next_attempt_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
@@ -407,15 +408,15 @@ pub fn finish_outbox(
             diesel::update(
                 $t::table
                     .find(id)
-                    .filter($t::status.eq("sending"))
+                    .filter($t::status.eq(Status::Sending.as_str()))
                     .filter($t::lease_token.eq(token)),
             )
             .set((
-                $t::status.eq(status),
+                $t::status.eq(status.as_str()),
                 $t::last_error.eq(error),
                 $t::lease_expires_at.eq(None::<NaiveDateTime>),
                 $t::lease_token.eq(None::<String>),
-                $t::sent_at.eq((status == "sent").then_some(now)),
+                $t::sent_at.eq((status == Status::Sent).then_some(now)),
                 $t::next_attempt_at.eq(next_attempt_at.unwrap_or(now)),
                 $t::updated_at.eq(now),
             ))
@@ -443,10 +444,10 @@ pub fn hold_outbox(
         ($t:ident) => {{
             let row = $t::table
                 .find(id)
-                .filter($t::status.eq("sending"))
+                .filter($t::status.eq(Status::Sending.as_str()))
                 .filter($t::lease_token.eq(token));
             let back = (
-                $t::status.eq("pending"),
+                $t::status.eq(Status::Pending.as_str()),
                 $t::attempts.eq($t::attempts - 1),
                 $t::lease_expires_at.eq(None::<NaiveDateTime>),
                 $t::lease_token.eq(None::<String>),
@@ -477,7 +478,7 @@ pub fn renew_outbox(
         ($t:ident) => {
             diesel::update(
                 $t::table
-                    .filter($t::status.eq("sending"))
+                    .filter($t::status.eq(Status::Sending.as_str()))
                     .filter($t::lease_token.eq(token)),
             )
             .set($t::lease_expires_at.eq(lease_until))

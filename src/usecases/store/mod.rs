@@ -398,6 +398,9 @@ pub fn write<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E
     }
 }
 
+/// Where an email of any outbox (reminders, check-in alerts, reply-time reminders) stands.
+pub use reminders::Status as OutboxStatus;
+
 /// `INSERT … RETURNING id`, which diesel's `MultiConnection` cannot express
 /// once for both backends.
 macro_rules! insert_returning_id {
