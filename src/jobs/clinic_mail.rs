@@ -12,9 +12,29 @@ use crate::usecases::checkins::{self, ClinicEmail};
 use crate::usecases::reminders::{Claim, Outcome};
 
 impl Worker {
+    /// Sends the clinic's alert emails for urgent check-ins, then its reminders for
+    /// check-ins past the reply time, with the reminders' fenced lease and
+    /// retry rules.
+    pub(super) async fn send_alerts(
+        &self,
+        now: DateTime<Utc>,
+        wrong: &SettingsWrong,
+        token: &str,
+        lease: &Lease,
+    ) -> anyhow::Result<RunReport> {
+        let mut report = self
+            .send_clinic_emails(ClinicEmail::Alerts, now, wrong, token, lease)
+            .await?;
+        let overdue = self
+            .send_clinic_emails(ClinicEmail::Overdue, now, wrong, token, lease)
+            .await?;
+        report.add_up(&overdue);
+        Ok(report)
+    }
+
     /// Sends the due emails of one kind to the clinic under the round's claim `token`. There
     /// are few, so one at a time; one that too little of the lease is left for goes back unsent.
-    pub(super) async fn send_clinic_emails(
+    async fn send_clinic_emails(
         &self,
         kind: ClinicEmail,
         now: DateTime<Utc>,
