@@ -403,7 +403,7 @@ fn demo_seed(settings: Settings, patients: usize) -> anyhow::Result<()> {
 
 fn mail_test(settings: Settings, to: &str) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
-        let mailer = crate::mail::Mailer::from_settings(&settings)?;
+        let mailer = settings.mailer()?;
         let state = crate::startup::prepare(settings)?;
         let clinic = state.db(crate::usecases::clinic::get).await.map_err(to_anyhow)?;
         let id = crate::mail::message_id("test", &clinic.sender_email);

@@ -16,7 +16,6 @@ use crate::config::Settings;
 use crate::error::AppError;
 use crate::jobs::backups::DailyBackups;
 use crate::jobs::{Worker, WorkerConfig};
-use crate::mail::Mailer;
 use crate::usecases::backup::DatabaseLock;
 use crate::usecases::housekeeping::Retention;
 use crate::usecases::links::Links;
@@ -334,7 +333,7 @@ fn worker_failure(
 
 pub fn worker_for(state: &AppState) -> anyhow::Result<Worker> {
     let settings = &state.settings;
-    let mailer = Mailer::from_settings(settings)?;
+    let mailer = settings.mailer()?;
     Ok(Worker {
         pool: state.pool.clone(),
         links: state.links.clone(),

@@ -10,7 +10,8 @@ use rustls::pki_types::CertificateDer;
 
 use super::read::Reader;
 use super::secrets::SecretUrl;
-use crate::mail::SmtpTimeouts;
+use crate::mail::smtp::{SmtpPool, SmtpUrl};
+use crate::mail::{Mailer, SmtpTimeouts};
 
 /// The CA certificates in `AFTERCARE_SMTP_CA_FILE`, read and checked at start-up.
 #[derive(Debug, Clone)]
@@ -109,6 +110,25 @@ fn smtp_timeouts(r: &mut Reader) -> SmtpTimeouts {
         }
     }
     timeouts
+}
+
+impl super::Settings {
+    /// The mailer these settings ask for: SMTP when a URL is set, else `.eml` files.
+    pub fn mailer(&self) -> anyhow::Result<Mailer> {
+        let settings = self;
+        match &settings.smtp_url {
+            Some(url) => {
+                let ca = settings.smtp_ca_file.as_ref();
+                let extra_roots = ca.map_or(&[][..], |ca| &ca.certs[..]);
+                let url = SmtpUrl::parse_trusting(url.expose_secret(), extra_roots)
+                    .map_err(anyhow::Error::msg)?;
+                let connections = settings.worker_concurrency;
+                let pool = SmtpPool::with_timeouts(url, connections, settings.smtp_timeouts);
+                Ok(Mailer::Smtp(pool))
+            }
+            None => Mailer::files(settings.mail_dir.clone()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub use mail::SmtpCaFile;
 pub use secrets::{redact, SecretUrl};
 pub use server::AddrRange;
 pub use sessions::SESSION_MINUTES;
+pub use worker::lease_for;
 
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -20,7 +20,7 @@ pub(super) fn read(r: &mut Reader, smtp_timeouts: &SmtpTimeouts) -> Worker {
     let concurrency = r.count("AFTERCARE_WORKER_CONCURRENCY", 8, 64) as usize;
     // A worker that dies leaves its claim for one lease; a daily email
     // waiting longer than the stale rule's hours would be skipped.
-    let lease = crate::jobs::lease::lease_for(smtp_timeouts.longest_send(1));
+    let lease = lease_for(smtp_timeouts.longest_send(1));
     if lease.as_secs() >= reminder_stale_hours as u64 * 3600 {
         r.error(format!(
             "AFTERCARE_SMTP_TIMEOUT_*: one email may take up to {} s, so a worker's lease is \
@@ -35,4 +35,11 @@ pub(super) fn read(r: &mut Reader, smtp_timeouts: &SmtpTimeouts) -> Worker {
         batch,
         concurrency,
     }
+}
+
+/// The lease a worker takes for a claim when one send may take up to
+/// `longest_send`: half as long again, so that after a renewal missed (see
+/// `jobs::lease::renew_every`) a send may still start with its whole time ahead.
+pub fn lease_for(longest_send: std::time::Duration) -> std::time::Duration {
+    longest_send * 3 / 2
 }

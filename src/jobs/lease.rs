@@ -25,12 +25,8 @@ use chrono::{DateTime, Utc};
 
 use crate::usecases::{checkins, reminders};
 
-/// The lease a worker takes for a claim when one send may take up to
-/// `longest_send`: half as long again, so that after a renewal missed (see
-/// [`renew_every`]) a send may still start with its whole time ahead.
-pub fn lease_for(longest_send: Duration) -> Duration {
-    longest_send * 3 / 2
-}
+/// How long a claim is good for: set with the worker's settings, which check it.
+pub use crate::config::lease_for;
 
 /// How often a worker renews its lease while it sends: six times a lease,
 /// so what is left before a send is at least 5/6 of the lease (1.25 times

@@ -20,8 +20,6 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use rustls::pki_types::CertificateDer;
 
-use crate::config::Settings;
-
 pub use smtp::SmtpTimeouts;
 
 /// Writing an `.eml` file takes no longer than this, or fails (a hung disk).
@@ -121,21 +119,6 @@ pub fn message_id(what: &str, sender: &str) -> String {
 }
 
 impl Mailer {
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Mailer> {
-        match &settings.smtp_url {
-            Some(url) => {
-                let ca = settings.smtp_ca_file.as_ref();
-                let extra_roots = ca.map_or(&[][..], |ca| &ca.certs[..]);
-                let url = smtp::SmtpUrl::parse_trusting(url.expose_secret(), extra_roots)
-                    .map_err(anyhow::Error::msg)?;
-                let connections = settings.worker_concurrency;
-                let pool = smtp::SmtpPool::with_timeouts(url, connections, settings.smtp_timeouts);
-                Ok(Mailer::Smtp(pool))
-            }
-            None => Mailer::files(settings.mail_dir.clone()),
-        }
-    }
-
     /// `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required`
     /// (STARTTLS; `?tls=opportunistic` if the server offers it),
     /// `smtps://user:pass@host:465` (TLS from the start). User and password

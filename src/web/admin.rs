@@ -11,7 +11,6 @@ use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::auth::Role;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::mail::Mailer;
 use crate::usecases::accounts::{self, LinkEmail, NewUserInput, Sender, User};
 use crate::usecases::audit::Actor;
 use crate::usecases::audit::{AuditPage, AuditQuery};
@@ -127,7 +126,7 @@ async fn link_given(
         name: clinic.name,
         email: clinic.sender_email,
     };
-    let emailed = match Mailer::from_settings(&state.settings) {
+    let emailed = match state.settings.mailer() {
         Ok(mailer) => {
             accounts::email_password_link(
                 &state.pool,

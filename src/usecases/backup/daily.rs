@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::take::{take, Taken};
 use crate::care::schedule::at_local_hour;
-use crate::store::DbConn;
+use crate::usecases::store::DbConn;
 
 const DAILY_PREFIX: &str = "aftercare-";
 const DAILY_SUFFIX: &str = ".db";

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::store::backup as copies;
+use crate::usecases::store::backup as copies;
 
-pub use crate::store::backup::Counts;
+pub use crate::usecases::store::backup::Counts;
 pub use daily::{
     daily_due, file_name, last_slot, latest, list, next_slot, prune, take_daily, BackupFile, Daily,
 };

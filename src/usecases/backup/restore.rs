@@ -11,7 +11,7 @@ use super::postgres::postgres_restore_advice;
 use super::take::inspect;
 use super::{remove_companions, sync_file, sync_parent, with_suffix, Counts};
 use crate::config::{Backend, DatabaseSettings};
-use crate::store::backup as copies;
+use crate::usecases::store::backup as copies;
 
 /// What `restore` did.
 #[derive(Debug, Clone)]

@@ -10,8 +10,8 @@ use super::{
     human_size, postgres_advice, remove_companions, sync_file, sync_parent, with_suffix, Counts,
 };
 use crate::config::{Backend, DatabaseSettings};
-use crate::store::backup as copies;
-use crate::store::DbConn;
+use crate::usecases::store::backup as copies;
+use crate::usecases::store::DbConn;
 
 /// A copy, taken and checked.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub fn take(conn: &mut DbConn, to: &Path) -> anyhow::Result<Taken> {
     ensure_room(conn, to)?;
     // Created empty, owner-only, before SQLite writes into it: a backup holds
     // what the database holds (VACUUM INTO writes into an empty file).
-    crate::store::create_private_file(&partial)
+    crate::usecases::store::create_private_file(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;
     if let Err(e) = copies::vacuum_into(conn, partial_text) {
         // Nothing half-written is left behind (a full disk, say).
