@@ -36,9 +36,6 @@ pub mod system;
 pub mod treatments;
 pub mod trial;
 
-// Until every caller names them where they now live.
-pub use crate::documents::{calendar, sheet};
-
 /// The store: the only module that speaks SQL. It is private to the use
 /// cases, so a handler, the worker or the command line that names it does not
 /// compile (`tests/layers.rs` shows it). The integration tests read the

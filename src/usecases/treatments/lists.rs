@@ -1,0 +1,49 @@
+//! The treatments pages list: the start page's latest, and a patient's page.
+
+use crate::error::{AppError, AppResult};
+use crate::usecases::patients::{self, Patient};
+use crate::usecases::reminders;
+use crate::usecases::store::{self, treatments::TreatmentRow, DbConn};
+
+/// A patient's page: the patient, their treatments (with the practitioner's
+/// name), and who recorded their consent.
+pub struct PatientPage {
+    pub patient: Patient,
+    pub treatments: Vec<(TreatmentRow, String)>,
+    pub consent_by: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(id = id))]
+pub fn patient_page(conn: &mut DbConn, id: i64) -> AppResult<PatientPage> {
+    let patient = patients::get(conn, id)?;
+    let treatments = store::treatments::for_patient(conn, id)?;
+    let consent_by = match patient.consent_by {
+        Some(uid) => match crate::usecases::accounts::get_user(conn, uid) {
+            Ok(user) => Some(user.name),
+            Err(AppError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    Ok(PatientPage {
+        patient,
+        treatments,
+        consent_by,
+    })
+}
+
+/// The start page's list: the latest treatments, and how many emails failed.
+pub struct Dashboard {
+    pub recent: Vec<(TreatmentRow, String, String)>,
+    pub failed_emails: i64,
+}
+
+#[tracing::instrument(skip_all)]
+pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
+    let recent = store::treatments::recent(conn, 10)?;
+    let failed_emails = reminders::failed_count(conn)?;
+    Ok(Dashboard {
+        recent,
+        failed_emails,
+    })
+}
