@@ -13,7 +13,7 @@ use crate::auth::tokens::random_token;
 use crate::mail::{self, Envelope, Failure, SendError};
 use crate::metrics::MailKind;
 use crate::usecases::clinic::Clinic;
-use crate::usecases::reminders::{self, is_stale, Claim, Job, Outcome};
+use crate::usecases::reminders::{self, is_stale, Claim, Job, Outcome, Reason};
 
 /// At most this many outcomes are recorded in one transaction.
 const RECORD_BATCH: usize = 64;
@@ -171,18 +171,17 @@ impl Worker {
             let r = &job.reminder;
             let late = now - r.send_at.and_utc();
             let outcome = if job.treatment_deleted {
-                Outcome::Cancelled("the treatment was deleted".into())
+                Outcome::Cancelled(Reason::TreatmentDeleted)
             } else if !job.patient.can_be_emailed() {
                 Outcome::Cancelled(if job.patient.unsubscribed_at.is_some() {
-                    "the patient unsubscribed".into()
+                    Reason::Unsubscribed
                 } else {
-                    crate::usecases::reminders::NO_CONSENT.into()
+                    Reason::NoConsent
                 })
             } else if is_stale(r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
-                Outcome::Skipped(format!(
-                    "{} late (the app was not sending); skipped so the next reminder goes on time",
-                    crate::words::counted(late.num_hours(), "hour")
-                ))
+                Outcome::Skipped(Reason::Late {
+                    hours: late.num_hours(),
+                })
             } else {
                 to_send.push(job);
                 continue;

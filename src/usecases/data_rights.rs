@@ -21,9 +21,6 @@ use crate::usecases::store::{self, write_tx, DbConn};
 /// do not.
 pub const EXPORT_FORMAT: &str = "aftercare-patient-export/1";
 
-/// Why an erased patient's pending emails were cancelled (the outbox shows it).
-pub const ERASED_REASON: &str = "the patient's data was erased at their request";
-
 /// What replaces removed text inside kept records (audit details, mail servers' replies).
 const REMOVED: &str = "[erased]";
 
@@ -485,7 +482,8 @@ pub fn erase(
                 .map(|r| r.id)
                 .collect();
             let scope = reminders::Scope::Patient(patient_id);
-            let cancelled_emails = reminders::cancel_pending(conn, scope, ERASED_REASON, now)?;
+            let cancelled_emails =
+                reminders::cancel_pending(conn, scope, &reminders::Reason::Erased, now)?;
             reminders::scrub_errors(conn, patient_id, |text| redact(text, &identity))?;
             let (checkins, photos) = checkins::erase_for_patient(conn, patient_id)?;
             patients::erase(conn, patient_id, now)?;

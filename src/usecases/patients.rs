@@ -231,7 +231,8 @@ pub fn unsubscribe(
         }
         store::patients::set_unsubscribed(conn, patient_id, Some(now))?;
         let scope = reminders::Scope::Patient(patient_id);
-        let cancelled = reminders::cancel_pending(conn, scope, "the patient unsubscribed", now)?;
+        let cancelled =
+            reminders::cancel_pending(conn, scope, &reminders::Reason::Unsubscribed, now)?;
         let actor = crate::usecases::audit::Actor::anonymous("patient (unsubscribe link)", ip);
         audit(
             conn,

@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 use aftercare::clock::Clock;
 use aftercare::jobs::{ManualClock, Worker};
 use aftercare::mail::Mailer;
-use aftercare::usecases::data_rights::ERASED_REASON;
+use aftercare::usecases::reminders::Reason;
 use aftercare::usecases::store::DbConn;
 use chrono::{DateTime, Duration, Utc};
 use diesel::RunQueryDsl;
@@ -512,7 +512,7 @@ async fn erasing_a_patient_removes_their_identity_and_keeps_the_treatment(app: T
     assert_eq!(scalar(&app, &pending).await, 0);
     let reason = format!(
         "SELECT count(*) FROM reminders WHERE patient_id = {patient} AND reason = '{}'",
-        ERASED_REASON.replace('\'', "''")
+        Reason::Erased.stored().replace('\'', "''")
     );
     assert_eq!(scalar(&app, &reason).await, pending_before);
     let sent = sink.received().len();

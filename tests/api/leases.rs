@@ -128,7 +128,7 @@ async fn an_outcome_recorded_with_a_stale_token_changes_nothing(app: TestApp) {
             next: late,
         },
         Outcome::Held("wrong password".into()),
-        Outcome::Cancelled("unsubscribed".into()),
+        Outcome::Cancelled(reminders::Reason::Unsubscribed),
     ] {
         let lost = with_conn(&app, move |conn| {
             reminders::record_outcomes(conn, "worker-a", "A", vec![(id, outcome, late)], late)

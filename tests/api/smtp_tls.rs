@@ -14,7 +14,7 @@ use aftercare::config::SmtpCaFile;
 use aftercare::jobs::{Clock, MailState, ManualClock, Worker, WorkerConfig};
 use aftercare::mail::Mailer;
 use aftercare::usecases::reminders::smtp_config_error;
-use aftercare::usecases::store::reminders::HELD_FOR_SETTINGS;
+use aftercare::usecases::reminders::Reason;
 use chrono::{Duration, Utc};
 
 use crate::helpers::*;
@@ -267,7 +267,7 @@ async fn an_untrusted_certificate_holds_the_reminders_until_the_settings_are_fix
                 "pending",
                 0,
                 Some(UNTRUSTED),
-                Some(HELD_FOR_SETTINGS),
+                Some(&*Reason::HeldForSettings.stored()),
                 evening.send_at
             ),
             "held as it was, the attempt not counted"

@@ -57,9 +57,19 @@ pub fn record_clinic_emails(
                     Some(next),
                     at,
                 )?,
-                Some(Outcome::Failed(e) | Outcome::Skipped(e) | Outcome::Cancelled(e)) => {
+                Some(Outcome::Failed(e)) => {
                     store::finish_outbox(c, kind, id, token, Status::Failed, Some(&e), None, at)?
                 }
+                Some(Outcome::Skipped(r) | Outcome::Cancelled(r)) => store::finish_outbox(
+                    c,
+                    kind,
+                    id,
+                    token,
+                    Status::Failed,
+                    Some(&r.stored()),
+                    None,
+                    at,
+                )?,
                 Some(Outcome::Held(e)) => store::hold_outbox(c, kind, id, token, Some(&e), at)?,
             };
             if changed == 0 {

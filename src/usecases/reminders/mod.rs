@@ -20,6 +20,8 @@ mod worker;
 use chrono::{Duration, NaiveDateTime};
 
 use crate::care::ReminderKind;
+/// Why an email was cancelled, skipped or held.
+pub use crate::usecases::store::reminders::Reason;
 pub use compose::{compose_for, compose_group, of_treatment};
 pub use outbox::{
     cancel, count_by_status, failed_count, for_treatment, outbox_page, retry, smtp_config_error,
@@ -28,7 +30,7 @@ pub use outbox::{
 pub use records::{of_patient, pending_count, prune_finished, scrub_errors};
 pub use schedule::{
     cancel_pending, consent_changed, is_sheet_now, queue_sheet_now, reschedule, schedule,
-    Recipient, NO_CONSENT, SHEET_NOW,
+    Recipient, SHEET_NOW,
 };
 pub use view::{retry_action, Blocked, ReminderView, RetryAction};
 pub use worker::*;

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 
 use super::view::{retry_action, Blocked, ReminderView, RetryAction};
-use super::{Status, Timing};
+use super::{Reason, Status, Timing};
 use crate::error::{AppError, AppResult};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::store::reminders::{self as store, OutboxFilter, OutboxOrder};
@@ -242,9 +242,9 @@ pub fn retry(conn: &mut DbConn, actor: &Actor, id: i64, at: Timing) -> AppResult
 pub fn cancel(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> AppResult<()> {
     write_tx(conn, |conn| {
         let row = store::find(conn, id)?.ok_or(AppError::NotFound)?;
-        let reason = format!("cancelled by {}", actor.label);
+        let reason = Reason::CancelledBy(actor.label.clone());
         let from = [Status::Pending, Status::Failed];
-        if store::finish(conn, id, &from, Status::Cancelled, &reason, now)? == 0 {
+        if store::cancel(conn, id, &from, &reason, now)? == 0 {
             return Err(refused("Only a pending or failed email can be cancelled."));
         }
         audit(

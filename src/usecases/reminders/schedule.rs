@@ -4,14 +4,11 @@
 
 use chrono::NaiveDateTime;
 
-use super::{is_stale, Status, Timing};
+use super::{is_stale, Reason, Status, Timing};
 use crate::care::{Plan, ReminderKind};
 use crate::error::AppResult;
 use crate::usecases::store::reminders::{self as store, NewReminder, ReminderRow, Scope};
 use crate::usecases::store::DbConn;
-
-pub const NO_CONSENT: &str = "no consent to aftercare emails";
-const PASSED: &str = "its day of healing had passed when it was scheduled";
 
 /// Whom a treatment's reminders are for, as scheduling needs to know them.
 #[derive(Debug, Clone, Copy)]
@@ -36,9 +33,9 @@ fn new_row(
     // A reminder whose time has passed but which is still current (the
     // evening email of a treatment recorded late) is due at once.
     let (status, reason) = if is_stale(r.kind, r.send_at.naive_utc(), at.now, at.stale_after) {
-        (Status::Skipped, Some(PASSED))
+        (Status::Skipped, Some(&Reason::PassedWhenScheduled))
     } else if !recipient.can_be_emailed {
-        (Status::Cancelled, Some(NO_CONSENT))
+        (Status::Cancelled, Some(&Reason::NoConsent))
     } else {
         (Status::Pending, None)
     };
@@ -168,12 +165,11 @@ pub fn reschedule(
                 )?;
             }
             _ => {
-                store::finish(
+                store::cancel(
                     conn,
                     row.id,
                     &[Status::Pending],
-                    Status::Cancelled,
-                    "no longer in the plan after an edit",
+                    &Reason::NoLongerInPlan,
                     now,
                 )?;
             }
@@ -196,7 +192,7 @@ pub fn reschedule(
 pub fn cancel_pending(
     conn: &mut DbConn,
     scope: Scope,
-    reason: &str,
+    reason: &Reason,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
     Ok(store::cancel_pending(conn, scope, reason, now)?)
@@ -210,9 +206,14 @@ pub fn consent_changed(
     now: NaiveDateTime,
 ) -> AppResult<()> {
     if recipient.can_be_emailed {
-        store::reopen_for_patient(conn, recipient.patient_id, NO_CONSENT, now)?;
+        store::reopen_for_patient(conn, recipient.patient_id, &Reason::NoConsent, now)?;
     } else {
-        store::cancel_pending(conn, Scope::Patient(recipient.patient_id), NO_CONSENT, now)?;
+        store::cancel_pending(
+            conn,
+            Scope::Patient(recipient.patient_id),
+            &Reason::NoConsent,
+            now,
+        )?;
     }
     Ok(())
 }

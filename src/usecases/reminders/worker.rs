@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 
 use crate::error::{AppError, AppResult};
 pub use crate::usecases::store::reminders::Job;
-use crate::usecases::store::reminders::{self as outbox, Status};
+use crate::usecases::store::reminders::{self as outbox, Reason, Status};
 pub use crate::usecases::store::Claim;
 use crate::usecases::store::{self, write_tx, DbConn};
 
@@ -21,8 +21,8 @@ pub enum Outcome {
         next: NaiveDateTime,
     },
     Failed(String),
-    Skipped(String),
-    Cancelled(String),
+    Skipped(Reason),
+    Cancelled(Reason),
     /// The mail settings are wrong (a configuration error, see `jobs`): back
     /// to pending as it was, with the reason, the attempt not counted.
     Held(String),
@@ -73,10 +73,10 @@ pub fn record_outcomes(
                 }
                 Outcome::Failed(e) => outbox::finish_claimed(c, id, token, Status::Failed, &e, at)?,
                 Outcome::Skipped(e) => {
-                    outbox::finish_claimed(c, id, token, Status::Skipped, &e, at)?
+                    outbox::finish_claimed(c, id, token, Status::Skipped, &e.stored(), at)?
                 }
                 Outcome::Cancelled(e) => {
-                    outbox::finish_claimed(c, id, token, Status::Cancelled, &e, at)?
+                    outbox::finish_claimed(c, id, token, Status::Cancelled, &e.stored(), at)?
                 }
                 Outcome::Held(e) => outbox::hold(c, id, token, &e, at)?,
             };

@@ -20,7 +20,7 @@ pub use outbox::{
 };
 pub use records::{delete_finished_before, for_patient, pending_count, set_last_error};
 pub use schedule::{
-    cancel_pending, finish, insert, insert_all, key_taken, reopen_for_patient, reschedule, Scope,
+    cancel, cancel_pending, insert, insert_all, key_taken, reopen_for_patient, reschedule, Scope,
 };
 pub use worker::{
     claim, finish_claimed, hold, load_jobs, mark_retry, mark_sent, oldest_due, release, renew, Job,
@@ -133,7 +133,7 @@ impl NewReminder {
         patient_id: i64,
         r: &crate::care::Reminder,
         status: Status,
-        reason: Option<&str>,
+        reason: Option<&Reason>,
         message_id: String,
         now: NaiveDateTime,
     ) -> NewReminder {
@@ -148,7 +148,7 @@ impl NewReminder {
             send_at,
             next_attempt_at: send_at,
             status: status.as_str(),
-            reason: reason.map(str::to_string),
+            reason: reason.map(|r| r.stored().into_owned()),
             message_id,
             updated_at: now,
         }
@@ -159,10 +159,53 @@ fn names(statuses: &[Status]) -> Vec<&'static str> {
     statuses.iter().map(|s| s.as_str()).collect()
 }
 
-/// Why a pending reminder was held for a configuration error (its `reason`;
-/// the error itself is in `last_error`). Sending, failing or cancelling it
-/// replaces it.
-pub const HELD_FOR_SETTINGS: &str = "held until the mail settings are fixed";
+/// Why an email was cancelled, skipped or held rather than sent. Stored in its row's `reason`
+/// as the sentence staff read in the outbox: [`Reason::stored`] is the one mapping, and the
+/// reasons the app looks rows up by (consent, held for the settings) are compared through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// No consent to aftercare emails (re-opened if the patient gives it).
+    NoConsent,
+    Unsubscribed,
+    TreatmentDeleted,
+    /// The patient's data was erased at their request.
+    Erased,
+    /// An edit of the treatment took it out of the plan.
+    NoLongerInPlan,
+    /// Its day of healing had passed when it was scheduled.
+    PassedWhenScheduled,
+    /// The worker found it this many hours late (the app was not sending).
+    Late {
+        hours: i64,
+    },
+    /// Cancelled by a member of staff, as the audit log names them.
+    CancelledBy(String),
+    /// Held for a configuration error (the error itself is in `last_error`). Sending, failing
+    /// or cancelling it replaces it.
+    HeldForSettings,
+}
+
+impl Reason {
+    pub fn stored(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Reason::NoConsent => "no consent to aftercare emails".into(),
+            Reason::Unsubscribed => "the patient unsubscribed".into(),
+            Reason::TreatmentDeleted => "the treatment was deleted".into(),
+            Reason::Erased => "the patient's data was erased at their request".into(),
+            Reason::NoLongerInPlan => "no longer in the plan after an edit".into(),
+            Reason::PassedWhenScheduled => {
+                "its day of healing had passed when it was scheduled".into()
+            }
+            Reason::Late { hours } => format!(
+                "{} late (the app was not sending); skipped so the next reminder goes on time",
+                crate::words::counted(*hours, "hour")
+            )
+            .into(),
+            Reason::CancelledBy(who) => format!("cancelled by {who}").into(),
+            Reason::HeldForSettings => "held until the mail settings are fixed".into(),
+        }
+    }
+}
 
 /// The key prefix of a "send the sheet now" email (see `usecases::reminders`).
 pub const SHEET_NOW: &str = "sheet-now";

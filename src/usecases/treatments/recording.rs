@@ -371,7 +371,7 @@ pub fn delete(
             store::treatments::delete_checkin_photos(conn, id)
         })?;
         let deleted = reminders::Scope::Treatment(id);
-        reminders::cancel_pending(conn, deleted, "the treatment was deleted", now)?;
+        reminders::cancel_pending(conn, deleted, &reminders::Reason::TreatmentDeleted, now)?;
         audit(
             conn,
             &user.actor(ip),

@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{names, ReminderRow, Status, HELD_FOR_SETTINGS};
+use super::{names, Reason, ReminderRow, Status};
 use crate::usecases::store::patients::PatientRow;
 use crate::usecases::store::schema::{patients, reminders, treatments};
 use crate::usecases::store::DbConn;
@@ -49,7 +49,7 @@ pub fn held_for_settings(conn: &mut DbConn) -> QueryResult<Option<(String, Naive
     let held = || {
         reminders::table
             .filter(reminders::status.eq(Status::Pending.as_str()))
-            .filter(reminders::reason.eq(HELD_FOR_SETTINGS))
+            .filter(reminders::reason.eq(Reason::HeldForSettings.stored()))
     };
     let newest: Option<(Option<String>, NaiveDateTime)> = held()
         .order((reminders::updated_at.desc(), reminders::id.desc()))

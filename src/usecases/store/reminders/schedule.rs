@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{names, NewReminder, Status};
+use super::{names, NewReminder, Reason, Status};
 use crate::usecases::store::schema::{reminders, treatments};
 use crate::usecases::store::DbConn;
 
@@ -60,37 +60,26 @@ pub fn reschedule(
     .execute(conn)
 }
 
-/// Sets a row's state with the reason for it, if it is in one of `from`.
-/// A failure's reason is what went wrong, so it goes in `last_error`.
-pub fn finish(
+/// Cancels a row, with the reason, if it is in one of `from`.
+pub fn cancel(
     conn: &mut DbConn,
     id: i64,
     from: &[Status],
-    to: Status,
-    reason: &str,
+    reason: &Reason,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let rows = reminders::table
-        .find(id)
-        .filter(reminders::status.eq_any(names(from)));
-    let common = (
-        reminders::status.eq(to.as_str()),
+    diesel::update(
+        reminders::table
+            .find(id)
+            .filter(reminders::status.eq_any(names(from))),
+    )
+    .set((
+        reminders::status.eq(Status::Cancelled.as_str()),
+        reminders::reason.eq(reason.stored()),
         reminders::lease_expires_at.eq(None::<NaiveDateTime>),
         reminders::updated_at.eq(now),
-    );
-    if to == Status::Failed {
-        diesel::update(rows)
-            .set((
-                common,
-                reminders::last_error.eq(reason),
-                reminders::reason.eq(None::<String>),
-            ))
-            .execute(conn)
-    } else {
-        diesel::update(rows)
-            .set((common, reminders::reason.eq(reason)))
-            .execute(conn)
-    }
+    ))
+    .execute(conn)
 }
 
 /// Whose pending reminders to cancel.
@@ -105,7 +94,7 @@ pub enum Scope {
 pub fn cancel_pending(
     conn: &mut DbConn,
     scope: Scope,
-    reason: &str,
+    reason: &Reason,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     let pending = reminders::table
@@ -123,7 +112,7 @@ pub fn cancel_pending(
     )
     .set((
         reminders::status.eq(Status::Cancelled.as_str()),
-        reminders::reason.eq(reason),
+        reminders::reason.eq(reason.stored()),
         reminders::updated_at.eq(now),
     ))
     .execute(conn)
@@ -135,14 +124,14 @@ pub fn cancel_pending(
 pub fn reopen_for_patient(
     conn: &mut DbConn,
     patient_id: i64,
-    reason: &str,
+    reason: &Reason,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     diesel::update(
         reminders::table
             .filter(reminders::patient_id.eq(patient_id))
             .filter(reminders::status.eq(Status::Cancelled.as_str()))
-            .filter(reminders::reason.eq(reason))
+            .filter(reminders::reason.eq(reason.stored()))
             .filter(reminders::send_at.gt(now))
             .filter(
                 reminders::treatment_id.eq_any(

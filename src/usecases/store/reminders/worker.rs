@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{ReminderRow, Status, HELD_FOR_SETTINGS, SHEET_NOW};
+use super::{Reason, ReminderRow, Status, SHEET_NOW};
 use crate::usecases::store::patients::PatientRow;
 use crate::usecases::store::schema::{patients, reminders, treatments};
 use crate::usecases::store::{run_claim, Claim, DbConn};
@@ -238,7 +238,7 @@ pub fn renew(conn: &mut DbConn, token: &str, lease_until: NaiveDateTime) -> Quer
 }
 
 /// A configuration error: back to pending as it was (still due), with the
-/// error, the marker [`HELD_FOR_SETTINGS`], and the claim's attempt taken back.
+/// error, the reason [`Reason::HeldForSettings`], and the claim's attempt taken back.
 pub fn hold(
     conn: &mut DbConn,
     id: i64,
@@ -251,7 +251,7 @@ pub fn hold(
             reminders::status.eq(Status::Pending.as_str()),
             reminders::attempts.eq(reminders::attempts - 1),
             reminders::last_error.eq(error),
-            reminders::reason.eq(HELD_FOR_SETTINGS),
+            reminders::reason.eq(Reason::HeldForSettings.stored()),
             no_lease(),
             reminders::updated_at.eq(now),
         ))
