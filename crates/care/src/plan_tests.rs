@@ -886,7 +886,7 @@ fn red_flags_come_in_three_groups_and_the_emergency_one_names_the_number() {
 
 #[test]
 fn a_plan_stored_under_version_1_still_reads_back() {
-    let json = include_str!("../../tests/fixtures/v1/plan-v1-standard.json");
+    let json = include_str!("../../../tests/fixtures/v1/plan-v1-standard.json");
     let plan: Plan = serde_json::from_str(json).unwrap();
     assert_eq!(plan.protocol_version, "2026.1");
     assert_eq!(plan.phases[0].id, "night-one");

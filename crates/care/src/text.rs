@@ -161,7 +161,7 @@ pub fn plan_as_text(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::care::{compute_plan, Protocol};
+    use crate::{compute_plan, Protocol};
 
     #[test]
     fn sample_plan_renders_every_part() {
