@@ -8,7 +8,8 @@
 //! ARCHITECTURE.md.
 
 pub mod auth;
-pub mod care;
+/// The care engine, a crate of its own (crates/care) so that it cannot reach the app.
+pub use aftercare_care as care;
 pub mod cli;
 pub mod clock;
 pub mod config;

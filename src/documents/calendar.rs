@@ -40,14 +40,10 @@ impl Origin<'_> {
     }
 }
 
-fn zone(plan: &Plan) -> Tz {
-    plan.time_zone.parse().unwrap_or(Tz::UTC)
-}
-
 /// The window to book the next session in: one all-day event over its days
 /// (dates, not times: any hour of those days will do).
 pub fn next_session(plan: &Plan, origin: &Origin) -> String {
-    let tz = zone(plan);
+    let tz = plan.time_zone;
     let ns = &plan.next_session;
     let event = Event {
         uid: origin.uid("next-session"),
@@ -61,7 +57,7 @@ pub fn next_session(plan: &Plan, origin: &Origin) -> String {
 /// One short event per active, at the clinic's sending hour on its first day,
 /// in the clinic's zone.
 pub fn actives(plan: &Plan, origin: &Origin) -> String {
-    let tz = zone(plan);
+    let tz = plan.time_zone;
     let events: Vec<Event> = plan
         .actives
         .iter()

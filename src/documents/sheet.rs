@@ -259,7 +259,7 @@ pub fn build(plan: &Plan, clinic: &Clinic, patient_name: &str, online_url: Strin
             })
             .collect(),
         treated_date: plan.treated_at.local.date().to_string(),
-        time_zone: plan.time_zone.clone(),
+        time_zone: plan.time_zone.name().to_string(),
         clock_notes: clock_notes(plan, l)
             .into_iter()
             .map(|(_, note)| note)

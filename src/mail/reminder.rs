@@ -343,8 +343,7 @@ pub struct Part<'a> {
 
 /// The local date `send_at` falls on in a plan's zone.
 fn local_day(plan: &Plan, send_at: DateTime<Utc>) -> chrono::NaiveDate {
-    let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
-    send_at.with_timezone(&tz).date_naive()
+    send_at.with_timezone(&plan.time_zone).date_naive()
 }
 
 /// A part's milestones in a combined email. The stricter rule wins: an active another

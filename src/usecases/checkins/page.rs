@@ -81,8 +81,7 @@ pub fn page_of_plan(
     reply_days: i32,
     now: DateTime<Utc>,
 ) -> CheckinPage {
-    let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
-    let today = now.with_timezone(&tz).date_naive();
+    let today = now.with_timezone(&plan.time_zone).date_naive();
     let day = (today - plan.treated_at.local.date()).num_days().max(0);
     let phase = plan.phase_at(now).or_else(|| plan.phases.last());
     let first_name = patient_name

@@ -98,7 +98,7 @@ fn tailor_choices(protocol: &Protocol, form: &TreatmentForm) -> TailorChoices {
     let adjust = crate::care::adjustables(protocol, &areas)
         .into_iter()
         .map(|a| {
-            let n = |v: u32| amount(v, a.unit);
+            let n = |v: u32| amount(v, a.unit.as_str());
             let hint = match a.ranges.as_slice() {
                 [(_, default, min, max)] => {
                     format!(
@@ -128,7 +128,7 @@ fn tailor_choices(protocol: &Protocol, form: &TreatmentForm) -> TailorChoices {
                 field: format!("adjust_{}", a.key),
                 key: a.key,
                 label: a.label,
-                unit: a.unit,
+                unit: a.unit.as_str(),
                 hint,
             }
         })

@@ -91,3 +91,38 @@ pub(super) fn by_band<'a, T>(
         ByBand::PerBand(map) => per_band(entry, field, map, bands),
     }
 }
+
+/// A deeper treatment must never get a shorter plan or an earlier date.
+pub(super) fn never_sooner(entry: &str, field: &str, values: &[u32], bands: &[Band]) -> Check {
+    for i in 1..values.len() {
+        if values[i] < values[i - 1] {
+            return fail(
+                entry,
+                format!(
+                    "{field} for band \"{}\" ({}) is earlier than for the shallower band \"{}\" ({}); \
+                     a deeper treatment must never get it sooner",
+                    bands[i].id,
+                    values[i],
+                    bands[i - 1].id,
+                    values[i - 1]
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn known_band(entry: &str, field: &str, band: &str, bands: &[Band]) -> Check {
+    if bands.iter().any(|b| b.id == band) {
+        Ok(())
+    } else {
+        fail(entry, format!("{field} names unknown band \"{band}\""))
+    }
+}
+
+pub(super) fn not_empty<T>(entry: &str, field: &str, items: &[T]) -> Check {
+    if items.is_empty() {
+        return fail(entry, format!("{field} is empty"));
+    }
+    Ok(())
+}

@@ -26,7 +26,7 @@ pub use plan::{
     adjustables, compute_plan, ActiveReturn, Adjustable, Adjusted, AreaNotes, AvoidUntil,
     ClockChange, EmailContent, Moment, NextSession, NormalSign, Phase, Plan, PlanArea, PlanBand,
     PlanError, RedFlagGroup, RedFlagList, Reminder, ReminderKind, Tailoring, TreatedArea,
-    TreatmentInput,
+    TreatmentInput, Unit,
 };
 pub use protocol::{
     depth_hint, format_mm, Protocol, ProtocolError, DEFAULT_PROTOCOL_TOML, MAX_DEPTH_MM,

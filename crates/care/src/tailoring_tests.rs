@@ -64,6 +64,22 @@ fn heat_to_96_hours_moves_its_end_and_nothing_else() {
     assert_eq!(tailored.adjusted[0].by, "practitioner");
 }
 
+/// A stored plan keeps each adjusted length's unit by name, and reads only those names back.
+#[test]
+fn an_adjusted_length_is_stored_with_its_unit_by_name() {
+    let hours = serde_json::to_value(plan(adjust("heat-sweat-water", 96))).unwrap();
+    let days = serde_json::to_value(plan(adjust("active-retinol", 21))).unwrap();
+    assert_eq!(hours["adjusted"][0]["unit"], "hours");
+    assert_eq!(days["adjusted"][0]["unit"], "days");
+    let mut unknown = hours.clone();
+    unknown["adjusted"][0]["unit"] = "weeks".into();
+    assert!(serde_json::from_value::<Plan>(unknown).is_err());
+    assert_eq!(
+        serde_json::from_value::<Plan>(hours).unwrap().adjusted[0].unit,
+        Unit::Hours
+    );
+}
+
 #[test]
 fn an_email_after_an_adjusted_end_no_longer_lists_it() {
     let tailored = plan(adjust("heat-sweat-water", 96));

@@ -3,7 +3,6 @@
 use std::fmt::Write;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use chrono_tz::Tz;
 
 use super::plan::{Plan, TreatedArea, TreatmentInput};
 use super::protocol::format_mm;
@@ -143,14 +142,12 @@ pub fn plan_as_text(plan: &Plan) -> String {
         "\nREMINDER EMAILS (send hour {:02}:00)",
         plan.send_hour
     );
-    // A stored plan names its zone; should it ever not parse, show UTC rather than fail.
-    let tz: Tz = plan.time_zone.parse().unwrap_or(Tz::UTC);
     for reminder in &plan.reminders {
         let _ = writeln!(
             out,
             "  {:<18} {} ({} UTC)  {}",
             reminder.key,
-            when(utc_to_local(tz, reminder.send_at)),
+            when(utc_to_local(plan.time_zone, reminder.send_at)),
             reminder.send_at.format("%Y-%m-%d %H:%M"),
             reminder.subject
         );
@@ -161,7 +158,7 @@ pub fn plan_as_text(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::care::{compute_plan, Protocol};
+    use crate::{compute_plan, Protocol};
 
     #[test]
     fn sample_plan_renders_every_part() {

@@ -48,7 +48,7 @@ pub const MIN_ACTIVE_GAP_DAYS: u32 = 7;
 pub const EMAIL_SPARE_DAYS: u32 = 2;
 
 /// The default protocol, compiled into the binary.
-pub const DEFAULT_PROTOCOL_TOML: &str = include_str!("../../../protocol/default.toml");
+pub const DEFAULT_PROTOCOL_TOML: &str = include_str!("../../../../protocol/default.toml");
 
 /// Why a protocol file was refused. The message names the file, the entry and the problem.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -886,7 +886,7 @@ fn red_flags_come_in_three_groups_and_the_emergency_one_names_the_number() {
 
 #[test]
 fn a_plan_stored_under_version_1_still_reads_back() {
-    let json = include_str!("../../tests/fixtures/v1/plan-v1-standard.json");
+    let json = include_str!("../../../tests/fixtures/v1/plan-v1-standard.json");
     let plan: Plan = serde_json::from_str(json).unwrap();
     assert_eq!(plan.protocol_version, "2026.1");
     assert_eq!(plan.phases[0].id, "night-one");
@@ -898,6 +898,21 @@ fn a_plan_stored_under_version_1_still_reads_back() {
         let content = plan.email_content(&r.key, r.send_at);
         assert!(content.tonight.is_empty() && content.normal.is_empty());
     }
+}
+
+/// The zone is read with the plan: a stored name that is not a zone is an error, never UTC.
+#[test]
+fn a_stored_plan_whose_zone_is_unknown_does_not_read() {
+    let json = include_str!("../../../tests/fixtures/v1/plan-v1-standard.json");
+    let plan: Plan = serde_json::from_str(json).unwrap();
+    assert_eq!(plan.time_zone, chrono_tz::Europe::London);
+    let unknown = json.replace(
+        "\"time_zone\": \"Europe/London\"",
+        "\"time_zone\": \"Mars/Olympus\"",
+    );
+    assert_ne!(unknown, json);
+    let error = serde_json::from_str::<Plan>(&unknown).unwrap_err();
+    assert!(error.to_string().contains("Mars/Olympus"), "{error}");
 }
 
 /// Review L4: the first day ("Healing starts") ends within 24 hours of the treatment for deep

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::*;
-use crate::care::tailoring_tests::cheeks;
-use crate::care::{compute_plan, NormalSign, Plan, Tailoring};
+use crate::tailoring_tests::cheeks;
+use crate::{compute_plan, NormalSign, Plan, Tailoring};
 
 fn edited(edits: &[(&str, &str)]) -> String {
     let mut text = DEFAULT_PROTOCOL_TOML.to_string();
