@@ -34,6 +34,7 @@ pub mod patients;
 pub mod photos;
 pub mod reminders;
 pub mod sheet;
+pub mod sheet_inputs;
 pub mod system;
 pub mod treatments;
 pub mod trial;

@@ -4,7 +4,7 @@
 //! treatment, in one transaction, so what the patient was given can always
 //! be shown again exactly.
 
-use super::{clinic, patients, reminders};
+use super::{clinic, patients, reminders, sheet_inputs};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -473,7 +473,7 @@ pub fn edit(
     at: Timing,
 ) -> AppResult<()> {
     let now = at.now.and_utc();
-    write_tx(conn, |conn| {
+    write_tx::<_, AppError>(conn, |conn| {
         let t = get(conn, id)?;
         ensure_may_change(conn, user, &t)?;
         let clinic = clinic::get(conn)?;
@@ -492,7 +492,9 @@ pub fn edit(
             now.naive_utc(),
         )?;
         Ok(())
-    })
+    })?;
+    sheet_inputs::changed();
+    Ok(())
 }
 
 /// Soft delete: the row stays for the record; it disappears from every page.
@@ -506,7 +508,7 @@ pub fn delete(
     id: i64,
     now: NaiveDateTime,
 ) -> AppResult<i64> {
-    write_tx(conn, |conn| {
+    let patient_id = write_tx::<_, AppError>(conn, |conn| {
         let t = get(conn, id)?;
         ensure_may_change(conn, user, &t)?;
         store::treatments::soft_delete(conn, id, user.id, now)?;
@@ -524,7 +526,9 @@ pub fn delete(
             now,
         )?;
         Ok(t.patient_id)
-    })
+    })?;
+    sheet_inputs::changed();
+    Ok(patient_id)
 }
 
 /// Everything a sheet or the treatment page shows.
