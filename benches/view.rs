@@ -5,8 +5,14 @@
 //! - `version read, pooled connection`: the three version counters, one query
 //!   (`treatments::sheet_version`), on a connection already in hand;
 //! - `version read, blocking pool`: the same as a handler runs it (`AppState::db`: the hop to the
-//!   blocking pool and a connection from the pool);
-//! - `audit row per view`: one row through the group-commit writer, awaited until committed;
+//!   blocking pool and a connection from the pool): what the link did on every view before
+//!   issue #24, and now at most once a second per sheet;
+//! - `version kept`: the versions read for the link within the last second
+//!   (`SheetCache::recent_version`), what the link does on most views now;
+//! - `audit row per view`: one row through the group-commit writer, awaited until committed:
+//!   what every view of the link cost before issue #24 (staff views still do);
+//! - `audit view counted`: a view counted on its hour's entry when the entry is already written
+//!   (`AuditWriter::count_view`), what the link does on every view but an hour's first now;
 //! - `sheet cache look-up`: the rendered page for those versions;
 //! - `GET static asset`, `GET /s/{token} (304)`, `GET /s/{token} (200)`: the whole request, one
 //!   keep-alive connection on loopback, one request at a time (latency, not throughput: wrk in
@@ -25,8 +31,8 @@ use std::time::Duration;
 
 use aftercare::startup::Application;
 use aftercare::usecases::audit::Actor;
-use aftercare::usecases::{demo, treatments};
-use aftercare::web::sheet_cache::Kind;
+use aftercare::usecases::{demo, sheet_inputs, treatments};
+use aftercare::web::sheet_cache::{Kind, VersionRead};
 use aftercare::web::AppState;
 use criterion::{criterion_group, criterion_main, Criterion};
 use support::{Db, TestDb};
@@ -168,6 +174,48 @@ fn bench_view(c: &mut Criterion) {
         let version = treatments::sheet_version(&mut conn, id, treatments::Reader::Patient)
             .expect("the versions");
         drop(conn);
+        // One reading for the whole run: a reading of the clock each time would outlive the
+        // second the versions are kept for, and time a read instead.
+        let read = VersionRead {
+            at: f.state.clock.monotonic(),
+            changes: sheet_inputs::changes(),
+        };
+        f.state.sheets.remember_version(id, version, read);
+        group.bench_function("version kept", |b| {
+            b.iter(|| {
+                f.state
+                    .sheets
+                    .recent_version(id, black_box(read))
+                    .expect("the versions are kept")
+            })
+        });
+
+        let view = || {
+            treatments::sheet_opened(actor.clone(), "sheet.opened_by_patient", id, f.state.now())
+        };
+        // The hour's entry, written (and awaited) once.
+        f.runtime
+            .block_on(
+                f.state
+                    .audit
+                    .count_view(view())
+                    .expect("queued")
+                    .committed(),
+            )
+            .expect("committed");
+        group.bench_function("audit view counted", |b| {
+            b.iter(|| {
+                f.runtime
+                    .block_on(
+                        f.state
+                            .audit
+                            .count_view(view())
+                            .expect("counted")
+                            .committed(),
+                    )
+                    .expect("counted")
+            })
+        });
         group.bench_function("sheet cache look-up", |b| {
             b.iter(|| {
                 f.state
