@@ -8,6 +8,7 @@ use crate::dates::Locale;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::fields;
+use crate::usecases::sheet_inputs;
 use crate::usecases::store::{self, write_tx, DbConn};
 
 pub use crate::documents::clinic::{
@@ -347,7 +348,9 @@ pub fn save(
             ),
             now,
         )
-    })
+    })?;
+    sheet_inputs::changed();
+    Ok(())
 }
 
 // --- how long records are kept --------------------------------------------------

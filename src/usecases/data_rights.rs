@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 
-use super::{checkins, patients, reminders, treatments};
+use super::{checkins, patients, reminders, sheet_inputs, treatments};
 use crate::error::{AppError, AppResult};
 use crate::usecases::accounts;
 use crate::usecases::audit::{self, audit, Actor};
@@ -145,6 +145,9 @@ pub struct AuditData {
     pub subject: String,
     pub detail: String,
     pub ip: String,
+    /// How many times it happened: 1, but a patient's views of their link are one entry per
+    /// address and hour (from `at`), with their number here.
+    pub times: i64,
 }
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
@@ -312,6 +315,7 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
             subject: e.subject,
             detail: e.detail,
             ip: e.ip,
+            times: e.times,
         })
         .collect();
     Ok(PatientExport {
@@ -513,6 +517,7 @@ pub fn erase(
             })
         })
     })?;
+    sheet_inputs::changed();
     let purged = match store::purge_freed_space(conn) {
         Ok(true) => Ok(()),
         Ok(false) => Err("a reader kept the write-ahead log busy".to_string()),
@@ -561,6 +566,7 @@ mod tests {
             subject: "patient 7".into(),
             detail: detail.into(),
             ip: "192.0.2.1".into(),
+            times: 1,
         }
     }
 

@@ -32,6 +32,7 @@ pub mod links;
 pub mod patients;
 pub mod photos;
 pub mod reminders;
+pub mod sheet_inputs;
 pub mod system;
 pub mod treatments;
 pub mod trial;

@@ -1,6 +1,6 @@
 //! Use cases for patients.
 
-use super::reminders;
+use super::{reminders, sheet_inputs};
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::auth;
@@ -179,7 +179,7 @@ pub fn update(
     today: NaiveDate,
     now: NaiveDateTime,
 ) -> AppResult<Saved> {
-    write_tx(conn, |conn| {
+    let saved = write_tx::<_, AppError>(conn, |conn| {
         let existing = get_unless_erased(conn, id)?;
         let fields = validate(input, user, Some(&existing), today, now)?;
         store::patients::update(conn, id, &fields)?;
@@ -205,7 +205,9 @@ pub fn update(
             now,
         )?;
         Ok(Saved { id, same_email })
-    })
+    })?;
+    sheet_inputs::changed();
+    Ok(saved)
 }
 
 /// The patient as their reminders see them.

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod page;
 pub mod pages;
+pub mod patient_link;
 pub mod patients;
 pub mod routes;
 pub mod session;

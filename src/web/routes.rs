@@ -19,7 +19,7 @@ use super::csrf::CsrfForm;
 use super::page::PageCtx;
 use super::session::{Admins, Auth, Clinicians, FrontDesk, Policy, SignedIn};
 use super::{admin, assets, checkins, clinic, data_rights, login, outbox, pages, patients};
-use super::{system, treatments};
+use super::{patient_link, system, treatments};
 use crate::auth::Role;
 
 /// No sign-in needed: a public page, or one a signed link opens.
@@ -201,7 +201,7 @@ route_table! {
     GET "/treatments/{id}/delete" => treatments::delete_form, for Clinicians;
     POST "/treatments/{id}/delete" => treatments::delete, for Clinicians;
     GET "/treatments/{id}/sheet" => treatments::staff_sheet, for SignedIn;
-    GET "/s/{token}" => treatments::patient_sheet, for Anyone;
+    GET "/s/{token}" => patient_link::patient_sheet, for Anyone;
     GET "/s/{token}/{file}" => treatments::patient_calendar, for Anyone;
     POST "/treatments/{id}/send-sheet" => treatments::send_sheet, for SignedIn;
     GET "/outbox" => outbox::outbox, for FrontDesk;

@@ -6,6 +6,9 @@
 //! the database's, so an edit on another instance is seen at the next view.
 //! The cache is bounded (least recently used goes first).
 //!
+//! The patient's link also keeps the versions it read, for
+//! [`VERSIONS_FRESH_FOR`]: within that, a view asks the database nothing.
+//!
 //! Not `moka`: its tree (crossbeam's channel, epoch and utils, parking_lot,
 //! tagptr, …) is more code than this whole module needs, which is a map of at
 //! most a thousand pages looked up under a lock held for a hash look-up.
@@ -13,6 +16,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use sha2::{Digest, Sha256};
@@ -138,6 +142,31 @@ pub fn etag_of(bytes: &[u8]) -> String {
     format!("\"{hex}\"")
 }
 
+/// How long the versions read for a patient's link are trusted without asking
+/// the database again. A change made through this process is seen at the next
+/// view whatever this says (`usecases::sheet_inputs`). One made elsewhere (by
+/// another instance on the same PostgreSQL database, or by the command line)
+/// shows on the patient's link at most this long after it is committed; so
+/// does a deletion or an erasure, after which the link answers 404. It costs
+/// one small read a second per sheet being viewed.
+pub const VERSIONS_FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// When a sheet's versions were read: by the monotonic clock, and at which
+/// count of this process's changes (`usecases::sheet_inputs::changes`).
+#[derive(Debug, Clone, Copy)]
+pub struct VersionRead {
+    pub at: Instant,
+    pub changes: u64,
+}
+
+impl VersionRead {
+    /// Whether versions read at `self` still hold at `now`.
+    fn holds_at(&self, now: VersionRead) -> bool {
+        self.changes == now.changes
+            && now.at.saturating_duration_since(self.at) < VERSIONS_FRESH_FOR
+    }
+}
+
 struct Entry {
     version: SheetVersion,
     page: Arc<Rendered>,
@@ -152,6 +181,8 @@ struct Inner {
 
 pub struct SheetCache {
     inner: Mutex<Inner>,
+    /// The versions last read for each treatment's patient link.
+    versions: Mutex<HashMap<i64, (SheetVersion, VersionRead)>>,
     capacity: usize,
 }
 
@@ -159,7 +190,36 @@ impl SheetCache {
     pub fn new(capacity: usize) -> SheetCache {
         SheetCache {
             inner: Mutex::new(Inner::default()),
+            versions: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+        }
+    }
+
+    /// The versions of treatment `id` read for its patient link, if they still
+    /// hold `now`: read less than [`VERSIONS_FRESH_FOR`] ago, with no change
+    /// through this process since.
+    pub fn recent_version(&self, id: i64, now: VersionRead) -> Option<SheetVersion> {
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        let (version, read) = versions.get(&id)?;
+        read.holds_at(now).then_some(*version)
+    }
+
+    /// Keeps the versions of treatment `id` as read at `read`, unless a later
+    /// read is kept. When full, what no longer holds goes; if that is not
+    /// enough, everything does (it is one read each to get back).
+    pub fn remember_version(&self, id: i64, version: SheetVersion, read: VersionRead) {
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        if versions.len() >= self.capacity && !versions.contains_key(&id) {
+            versions.retain(|_, (_, kept)| kept.holds_at(read));
+            if versions.len() >= self.capacity {
+                versions.clear();
+            }
+        }
+        let later_kept = versions
+            .get(&id)
+            .is_some_and(|(_, kept)| kept.changes == read.changes && kept.at > read.at);
+        if !later_kept {
+            versions.insert(id, (version, read));
         }
     }
 
@@ -298,6 +358,37 @@ mod tests {
         assert_eq!(cache.len(), 2);
         assert!(cache.get(2, Kind::Patient, v(1)).is_none());
         assert_eq!(&cache.get(1, Kind::Patient, v(1)).unwrap().html[..], b"one");
+    }
+
+    #[test]
+    fn versions_hold_for_a_second_and_until_a_change_in_this_process() {
+        let cache = SheetCache::new(2);
+        let start = Instant::now();
+        let read = |after_ms: u64, changes: u64| VersionRead {
+            at: start + Duration::from_millis(after_ms),
+            changes,
+        };
+        assert!(cache.recent_version(1, read(0, 0)).is_none());
+        cache.remember_version(1, v(1), read(0, 0));
+        assert_eq!(cache.recent_version(1, read(999, 0)), Some(v(1)));
+        assert!(
+            cache.recent_version(1, read(1000, 0)).is_none(),
+            "older than the bound"
+        );
+        assert!(
+            cache.recent_version(1, read(10, 1)).is_none(),
+            "changed since"
+        );
+        // An earlier read finishing last does not replace a later one.
+        cache.remember_version(1, v(2), read(500, 0));
+        cache.remember_version(1, v(1), read(100, 0));
+        assert_eq!(cache.recent_version(1, read(1400, 0)), Some(v(2)));
+        // Full: what no longer holds goes first.
+        cache.remember_version(2, v(1), read(1400, 0));
+        cache.remember_version(3, v(1), read(1600, 0));
+        assert!(cache.recent_version(1, read(1600, 0)).is_none());
+        assert_eq!(cache.recent_version(2, read(1600, 0)), Some(v(1)));
+        assert_eq!(cache.recent_version(3, read(1600, 0)), Some(v(1)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::sheet_cache::{self, Kind, Rendered};
-use super::{client_ip, AppState};
+use super::AppState;
 use crate::documents::calendar;
 use crate::documents::sheet::{self, Sheet};
 use crate::error::{AppError, AppResult};
@@ -57,7 +57,7 @@ async fn opened_sheet(
 }
 
 /// Renders a treatment's sheet and keeps it for `version`.
-async fn render_sheet(
+pub(super) async fn render_sheet(
     state: &AppState,
     id: i64,
     kind: Kind,
@@ -88,7 +88,7 @@ async fn render_sheet(
 /// 304 when the client's copy is this one; else the page with its ETag. Both
 /// say to ask again each time (`no-cache`): an edit must show at once, and
 /// each view is audited.
-fn conditional(req: &HttpRequest, etag: &str, body: Option<Bytes>) -> HttpResponse {
+pub(super) fn conditional(req: &HttpRequest, etag: &str, body: Option<Bytes>) -> HttpResponse {
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -114,41 +114,6 @@ pub struct PatientSheetPage {
     pub sheet: Sheet,
     /// The patient's "How is your skin today?" page.
     pub checkin: String,
-}
-
-pub(super) async fn patient_sheet(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    token: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    let id = state.links.open_sheet(&token).ok_or(AppError::NotFound)?;
-    let actor = Actor::anonymous("patient (sheet link)", &client_ip(&req));
-    let kind = Kind::Patient;
-    let page = opened_sheet(&state, id, kind, actor, "sheet.opened_by_patient").await?;
-    let accepted = req
-        .headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok());
-    let encoding = sheet_cache::Encoding::chosen(accepted);
-    let (body, etag) = page.encoded(encoding);
-    let mut response = conditional(&req, &etag, Some(body));
-    let headers = response.headers_mut();
-    if let Some(name) = encoding.header() {
-        // Already compressed: the Compress middleware leaves such a response alone.
-        headers.insert(
-            header::CONTENT_ENCODING,
-            header::HeaderValue::from_static(name),
-        );
-    }
-    headers.insert(
-        header::VARY,
-        header::HeaderValue::from_static("accept-encoding"),
-    );
-    headers.insert(
-        header::HeaderName::from_static("x-robots-tag"),
-        header::HeaderValue::from_static("noindex, nofollow"),
-    );
-    Ok(response)
 }
 
 /// The patient's calendar files, beside their sheet link (the same token).

@@ -255,14 +255,6 @@ async fn the_sheet_has_a_strong_etag_that_edits_and_settings_change(app: TestApp
         }
         request.send()
     };
-    let views = || async {
-        app.audit_actions()
-            .await
-            .iter()
-            .filter(|a| *a == "sheet.opened_by_patient")
-            .count()
-    };
-
     let first = get(None).await.unwrap();
     assert_eq!(first.status().as_u16(), 200);
     let etag = first.headers()["etag"].to_str().unwrap().to_string();
@@ -270,12 +262,13 @@ async fn the_sheet_has_a_strong_etag_that_edits_and_settings_change(app: TestApp
     assert_eq!(first.headers()["cache-control"], "private, no-cache");
     let body = first.text().await.unwrap();
 
-    // The same sheet again: 304, no body, and the view is still audited.
+    // The same sheet again: 304, no body, and the view is still audited
+    // (counted on the hour's entry).
     let again = get(Some(etag.clone())).await.unwrap();
     assert_eq!(again.status().as_u16(), 304);
     assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
     assert!(again.bytes().await.unwrap().is_empty());
-    assert_eq!(views().await, 2);
+    assert_patient_views(&app, 1, 2).await;
     let other = get(Some("\"something-else\"".into())).await.unwrap();
     assert_eq!(other.status().as_u16(), 200);
 
@@ -345,6 +338,161 @@ async fn the_sheet_has_a_strong_etag_that_edits_and_settings_change(app: TestApp
     let staff_user = app.signed_in("staff").await;
     let theirs = app.get_if_none_match(&staff_user, &path, &tag).await;
     assert_eq!(theirs.status().as_u16(), 200);
+}
+
+/// The audit log's entries for the patient's views of their link, and how many views they count.
+async fn patient_views(app: &TestApp) -> (usize, i64) {
+    with_conn(app, |conn| {
+        let entries: Vec<_> = store::audit::page(conn, 0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "sheet.opened_by_patient")
+            .collect();
+        (entries.len(), entries.iter().map(|e| e.times).sum())
+    })
+    .await
+}
+
+/// Waits (5 s at most) until the log holds `entries` entries of the patient's views counting
+/// `views`: repeat views are written from memory within half a second.
+async fn assert_patient_views(app: &TestApp, entries: usize, views: i64) {
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(5);
+    loop {
+        let found = patient_views(app).await;
+        if found == (entries, views) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "patient views (entries, views): {found:?}, expected {:?}",
+            (entries, views)
+        );
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+}
+
+async fn patient_of(app: &TestApp, treatment: i64) -> i64 {
+    with_conn(app, move |conn| {
+        store::treatments::find(conn, treatment)
+            .unwrap()
+            .unwrap()
+            .patient_id
+    })
+    .await
+}
+
+async fn a_patients_views_in_an_hour_are_one_audit_entry_with_their_count(app: TestApp) {
+    let (_, treatment, link) = maya_treated(&app).await;
+    let patient = patient_of(&app, treatment).await;
+    let anonymous = new_client();
+    for _ in 0..3 {
+        let r = anonymous.get(&link).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    assert_patient_views(&app, 1, 3).await;
+
+    // The audit log and the patient's export show the three.
+    let admin = app.signed_in("admin").await;
+    let page = app
+        .get_text_with(&admin, "/admin/audit?what=sheet.opened_by_patient")
+        .await;
+    assert!(page.contains("× 3 in the hour"), "{page}");
+    let export: serde_json::Value = serde_json::from_str(
+        &app.get_text_with(&admin, &format!("/patients/{patient}/export"))
+            .await,
+    )
+    .unwrap();
+    let opened: Vec<&serde_json::Value> = export["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "sheet.opened_by_patient")
+        .collect();
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0]["times"], 3);
+    assert_eq!(opened[0]["ip"], "127.0.0.1");
+
+    // The next hour has an entry of its own.
+    app.clock.advance(Duration::hours(1));
+    let r = anonymous.get(&link).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_patient_views(&app, 2, 4).await;
+
+    // Erasure covers them: no address of the patient's stays, and the link closes at once.
+    let r = app
+        .post_form_with(
+            &admin,
+            &format!("/patients/{patient}/erase"),
+            &[("confirm_name", "Maya Patel")],
+        )
+        .await;
+    assert_redirect_to(&r, &format!("/patients/{patient}"));
+    let addresses: Vec<String> = with_conn(&app, |conn| {
+        store::audit::page(conn, 0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "sheet.opened_by_patient")
+            .map(|e| e.ip)
+            .collect()
+    })
+    .await;
+    assert_eq!(addresses, ["", ""]);
+    let r = anonymous.get(&link).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+}
+
+async fn the_link_shows_a_change_made_here_at_once_and_one_made_elsewhere_within_a_second(
+    app: TestApp,
+) {
+    let (practitioner, treatment, link) = maya_treated(&app).await;
+    let patient = patient_of(&app, treatment).await;
+    let anonymous = new_client();
+    let sheet = || async {
+        let r = anonymous.get(&link).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert!(sheet().await.1.contains("Maya Patel"));
+
+    // Renamed through this process: the next view shows it.
+    let r = app
+        .post_form_with(
+            &practitioner,
+            &format!("/patients/{patient}/edit"),
+            &[("name", "Maya Shah"), ("email", "maya@example.com")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(sheet().await.1.contains("Maya Shah"));
+
+    // Renamed elsewhere (another instance, the command line): straight into the database.
+    let rename = format!(
+        "UPDATE patients SET name = 'Maya Jones', version = version + 1 WHERE id = {patient}"
+    );
+    with_conn(&app, move |conn| match conn {
+        store::DbConn::Sqlite(c) => diesel::RunQueryDsl::execute(diesel::sql_query(&rename), c),
+        store::DbConn::Pg(c) => diesel::RunQueryDsl::execute(diesel::sql_query(&rename), c),
+    })
+    .await
+    .unwrap();
+    let (_, within) = sheet().await;
+    assert!(
+        within.contains("Maya Shah"),
+        "the versions read are trusted for a moment"
+    );
+    app.clock
+        .pass(aftercare::web::sheet_cache::VERSIONS_FRESH_FOR);
+    assert!(sheet().await.1.contains("Maya Jones"), "and no longer");
+
+    // Deleted through this process: the link closes at once.
+    let r = app
+        .post_form_with(
+            &practitioner,
+            &format!("/treatments/{treatment}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(sheet().await.0, 404);
 }
 
 async fn pages_are_compressed_and_assets_fingerprinted(app: TestApp) {
@@ -478,6 +626,8 @@ crate::on_both_databases!(
     record_and_print_lands_on_the_sheet_ready_to_print,
     send_now_queues_one_email_per_click_and_none_without_consent,
     the_sheet_has_a_strong_etag_that_edits_and_settings_change,
+    a_patients_views_in_an_hour_are_one_audit_entry_with_their_count,
+    the_link_shows_a_change_made_here_at_once_and_one_made_elsewhere_within_a_second,
     pages_are_compressed_and_assets_fingerprinted,
     calendar_files_parse_and_match_the_plan,
 );

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::audit_log;
-use super::DbConn;
+use super::{insert_returning_id, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]
@@ -17,6 +17,9 @@ pub struct AuditRow {
     pub subject: String,
     pub detail: String,
     pub ip: String,
+    /// How many times it happened: 1, but for a patient's views of their link, counted per
+    /// link, address and hour ([`count_in_hour`]).
+    pub times: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -43,6 +46,37 @@ pub fn insert_all(conn: &mut DbConn, entries: &[NewAudit]) -> QueryResult<usize>
         return Ok(0);
     }
     super::execute_per_backend!(conn, diesel::insert_into(audit_log::table).values(entries))
+}
+
+/// Counts `entry` on the entry of the same action, subject, actor and address written in the
+/// hour from `hour`: one more `times`, or `entry` written as that entry. Returns its id.
+pub fn count_in_hour(conn: &mut DbConn, entry: &NewAudit, hour: NaiveDateTime) -> QueryResult<i64> {
+    let existing = audit_log::table
+        .filter(audit_log::subject.eq(entry.subject))
+        .filter(audit_log::action.eq(entry.action))
+        .filter(audit_log::actor.eq(entry.actor))
+        .filter(audit_log::ip.eq(entry.ip))
+        .filter(audit_log::at.ge(hour))
+        .filter(audit_log::at.lt(hour + chrono::Duration::hours(1)))
+        .order(audit_log::id.asc())
+        .select(audit_log::id)
+        .first::<i64>(conn)
+        .optional()?;
+    match existing {
+        Some(id) => add_times(conn, id, 1).map(|_| id),
+        None => insert_returning_id!(
+            conn,
+            diesel::insert_into(audit_log::table).values(entry),
+            audit_log::id
+        ),
+    }
+}
+
+/// Adds `times` to an entry's count (views counted in memory since it was last written).
+pub fn add_times(conn: &mut DbConn, id: i64, times: i64) -> QueryResult<usize> {
+    diesel::update(audit_log::table.find(id))
+        .set(audit_log::times.eq(audit_log::times + times))
+        .execute(conn)
 }
 
 /// Which entries the admin's audit log shows; every part set must hold.

@@ -62,6 +62,7 @@ diesel::table! {
         subject -> Text,
         detail -> Text,
         ip -> Text,
+        times -> BigInt,
     }
 }
 

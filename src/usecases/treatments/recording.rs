@@ -15,6 +15,7 @@ use crate::usecases::audit::audit;
 use crate::usecases::clinic::{self, Clinic};
 use crate::usecases::patients;
 use crate::usecases::reminders::{self, Timing};
+use crate::usecases::sheet_inputs;
 use crate::usecases::store::{
     self, treatments::TreatmentFields, treatments::TreatmentRow, write_tx, DbConn,
 };
@@ -330,7 +331,7 @@ pub fn edit(
     at: Timing,
 ) -> AppResult<()> {
     let now = at.now.and_utc();
-    write_tx(conn, |conn| {
+    write_tx::<_, AppError>(conn, |conn| {
         let t = get(conn, id)?;
         ensure_may_change(conn, user, &t)?;
         let clinic = clinic::get(conn)?;
@@ -349,7 +350,9 @@ pub fn edit(
             now.naive_utc(),
         )?;
         Ok(())
-    })
+    })?;
+    sheet_inputs::changed();
+    Ok(())
 }
 
 /// Soft delete: the row stays for the record; it disappears from every page.
@@ -363,7 +366,7 @@ pub fn delete(
     id: i64,
     now: NaiveDateTime,
 ) -> AppResult<i64> {
-    write_tx(conn, |conn| {
+    let patient_id = write_tx::<_, AppError>(conn, |conn| {
         let t = get(conn, id)?;
         ensure_may_change(conn, user, &t)?;
         store::treatments::soft_delete(conn, id, user.id, now)?;
@@ -381,7 +384,9 @@ pub fn delete(
             now,
         )?;
         Ok(t.patient_id)
-    })
+    })?;
+    sheet_inputs::changed();
+    Ok(patient_id)
 }
 
 #[cfg(test)]
