@@ -533,3 +533,172 @@ fn routes_are_served_only_from_the_route_table() {
         );
     }
 }
+
+/// The structs the store declares (its rows and what it is given to write), by name.
+fn store_structs() -> BTreeSet<String> {
+    let mut files = Vec::new();
+    rust_files(&src().join("usecases").join("store"), &mut files);
+    let mut names = BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for item in syn::parse_file(&text).unwrap().items {
+            if let syn::Item::Struct(s) = item {
+                // A claim is what the worker asks for (when, how many, its token), not a row.
+                if !matches!(s.vis, syn::Visibility::Inherited) && s.ident != "Claim" {
+                    names.insert(s.ident.to_string());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// What a use-case file hands out (`pub` and `pub(crate)` items, `pub use` re-exports) that is
+/// one of the store's structs, under its own name or another.
+struct Exposures<'a> {
+    store_structs: &'a BTreeSet<String>,
+    /// Local names a `use` brought in from the store.
+    from_store: BTreeSet<String>,
+    found: Vec<String>,
+}
+
+impl Exposures<'_> {
+    fn is_store_struct(&self, path: &syn::Path) -> bool {
+        let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let last = names.last().unwrap();
+        (names.iter().any(|n| n == "store") && self.store_structs.contains(last))
+            || (names.len() == 1 && self.from_store.contains(last))
+    }
+
+    /// Every type path written inside `node` (generics and references included).
+    fn types_in(&mut self, what: &str, visit: impl FnOnce(&mut TypePaths)) {
+        let mut paths = TypePaths::default();
+        visit(&mut paths);
+        for path in paths.0 {
+            if self.is_store_struct(&path) {
+                let name = path.segments.last().unwrap().ident.to_string();
+                self.found
+                    .push(format!("{what} hands out the store's {name}"));
+            }
+        }
+    }
+
+    fn items(&mut self, items: &[syn::Item]) {
+        let exposed = |v: &syn::Visibility| match v {
+            syn::Visibility::Public(_) => true,
+            syn::Visibility::Restricted(r) => r.path.is_ident("crate"),
+            syn::Visibility::Inherited => false,
+        };
+        for item in items {
+            match item {
+                syn::Item::Use(u) if exposed(&u.vis) => {
+                    let mut paths = Paths::default();
+                    paths.use_tree(&[], &u.tree);
+                    for (name, full) in paths.imported {
+                        let last = full.last().unwrap();
+                        if full.iter().any(|s| s == "store") && self.store_structs.contains(last) {
+                            self.found
+                                .push(format!("`pub use` re-exports the store's {last} as {name}"));
+                        }
+                    }
+                }
+                syn::Item::Fn(f) if exposed(&f.vis) && !is_cfg_test(&f.attrs) => {
+                    let what = format!("fn {}", f.sig.ident);
+                    self.types_in(&what, |p| p.visit_signature(&f.sig));
+                }
+                syn::Item::Struct(s) if exposed(&s.vis) => {
+                    for field in s.fields.iter().filter(|f| exposed(&f.vis)) {
+                        let what = format!("struct {}", s.ident);
+                        self.types_in(&what, |p| p.visit_type(&field.ty));
+                    }
+                }
+                syn::Item::Enum(e) if exposed(&e.vis) => {
+                    let what = format!("enum {}", e.ident);
+                    self.types_in(&what, |p| p.visit_item_enum(e));
+                }
+                syn::Item::Type(t) if exposed(&t.vis) => {
+                    let what = format!("type {}", t.ident);
+                    self.types_in(&what, |p| p.visit_type(&t.ty));
+                }
+                syn::Item::Impl(i) if !is_cfg_test(&i.attrs) && i.trait_.is_none() => {
+                    for inner in &i.items {
+                        if let syn::ImplItem::Fn(f) = inner {
+                            if exposed(&f.vis) {
+                                let what = format!("fn {}", f.sig.ident);
+                                self.types_in(&what, |p| p.visit_signature(&f.sig));
+                            }
+                        }
+                    }
+                }
+                syn::Item::Mod(m) if !is_cfg_test(&m.attrs) => {
+                    if let Some((_, inner)) = &m.content {
+                        self.items(inner);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct TypePaths(Vec<syn::Path>);
+
+impl<'ast> Visit<'ast> for TypePaths {
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        self.0.push(path.clone());
+        syn::visit::visit_path(self, path);
+    }
+}
+
+/// Views apart from rows: what the use cases hand to handlers, the worker and templates are
+/// their own view structs, never the store's rows, so a column can change without a page
+/// changing with it. The store's enums (a reminder's status, a reason) and the connection
+/// types are the vocabulary both sides share, and may pass.
+#[test]
+fn use_cases_hand_out_views_not_store_rows() {
+    let store_structs = store_structs();
+    assert!(store_structs.contains("PatientRow"), "{store_structs:?}");
+    let mut found = Vec::new();
+    for m in modules() {
+        if m.path.first().map(String::as_str) != Some("usecases")
+            || m.path.get(1).map(String::as_str) == Some("store")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&m.file).unwrap();
+        let file = syn::parse_file(&text).unwrap();
+        let mut imports = Paths::default();
+        for item in &file.items {
+            if let syn::Item::Use(u) = item {
+                imports.use_tree(&[], &u.tree);
+            }
+        }
+        let from_store = imports
+            .imported
+            .into_iter()
+            .filter(|(_, full)| {
+                full.iter().any(|s| s == "store") && store_structs.contains(full.last().unwrap())
+            })
+            .map(|(name, _)| name)
+            .collect();
+        let mut exposures = Exposures {
+            store_structs: &store_structs,
+            from_store,
+            found: Vec::new(),
+        };
+        exposures.items(&file.items);
+        found.extend(
+            exposures
+                .found
+                .into_iter()
+                .map(|f| format!("{}: {f}", m.file.display())),
+        );
+    }
+    found.sort();
+    found.dedup();
+    assert!(
+        found.is_empty(),
+        "a use case hands out a store row: {found:#?}"
+    );
+}

@@ -170,14 +170,8 @@ impl Worker {
         for job in group {
             let r = &job.reminder;
             let late = now - r.send_at.and_utc();
-            let outcome = if job.treatment_deleted {
-                Outcome::Cancelled(Reason::TreatmentDeleted)
-            } else if !job.patient.can_be_emailed() {
-                Outcome::Cancelled(if job.patient.unsubscribed_at.is_some() {
-                    Reason::Unsubscribed
-                } else {
-                    Reason::NoConsent
-                })
+            let outcome = if let Some(reason) = &job.cancelled {
+                Outcome::Cancelled(reason.clone())
             } else if is_stale(r.kind, r.send_at, now.naive_utc(), self.config.stale_after) {
                 Outcome::Skipped(Reason::Late {
                     hours: late.num_hours(),
@@ -260,7 +254,7 @@ impl Worker {
         let email = crate::usecases::reminders::compose_group(
             &rows,
             clinic,
-            &group[0].patient.name,
+            &group[0].to.name,
             &self.links,
         )
         .ok_or_else(|| anyhow::anyhow!("no reminder to send"))?;
@@ -268,15 +262,14 @@ impl Worker {
             .iter()
             .min_by_key(|j| j.reminder.id)
             .ok_or_else(|| anyhow::anyhow!("no reminder to send"))?;
-        let patient = &lead.patient;
-        let unsubscribe = self.links.unsubscribe(patient.id);
-        let to = patient.email.as_deref().unwrap_or_default();
+        let to = &lead.to;
+        let unsubscribe = self.links.unsubscribe(to.patient_id);
         let envelope = Envelope {
             from_name: &clinic.name,
             from_email: &clinic.sender_email,
             reply_to: (!clinic.email.is_empty()).then_some(clinic.email.as_str()),
-            to_name: &patient.name,
-            to_email: to,
+            to_name: &to.name,
+            to_email: &to.email,
             subject: &email.subject,
             message_id: &lead.reminder.message_id,
             unsubscribe_url: Some(&unsubscribe),
@@ -345,7 +338,7 @@ enum Done {
 /// Claimed reminders, one group per email: a patient's reminders due at the
 /// same time. A "send the sheet now" email always goes on its own.
 fn by_email(jobs: Vec<Job>) -> Vec<Vec<Job>> {
-    let mergeable = |j: &Job| !reminders::is_sheet_now(&j.reminder.reminder_key);
+    let mergeable = |j: &Job| !reminders::is_sheet_now(&j.reminder.key);
     let mut groups: Vec<Vec<Job>> = Vec::new();
     for job in jobs {
         let key = (job.reminder.patient_id, job.reminder.send_at);

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 
 use crate::care::schedule::at_local_hour;
 use crate::error::{AppResult, FieldErrors};
-use crate::usecases::store::{self, audit::Filter, audit::NewAudit, DbConn};
+use crate::usecases::store::{self, audit::AuditRow, audit::Filter, audit::NewAudit, DbConn};
 
 /// Who did something, for the audit log.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ impl Actor {
 
 impl Actor {
     /// The audit-log row for something this actor did.
-    pub fn audit_row<'a>(
+    pub(in crate::usecases) fn audit_row<'a>(
         &'a self,
         action: &'a str,
         subject: &'a str,
@@ -189,17 +189,50 @@ pub fn audit_page(conn: &mut DbConn, zone: Tz, query: &AuditQuery) -> AppResult<
                 .format("%Y-%m-%d %H:%M:%S %Z")
                 .to_string(),
             utc: crate::dates::iso_utc(entry.at),
-            entry,
+            entry: entry.into(),
         })
         .collect();
     Ok(page)
 }
 
-pub use crate::usecases::store::audit::AuditRow as Entry;
+/// One entry of the log: who did what, when, from where.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: i64,
+    /// When, UTC.
+    pub at: NaiveDateTime,
+    /// The user's id; none for a patient, the worker or a command.
+    pub actor_id: Option<i64>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+    pub ip: String,
+    /// How many times it happened: 1, but for a patient's views of their link, counted per
+    /// link, address and hour.
+    pub times: i64,
+}
+
+impl From<AuditRow> for Entry {
+    fn from(row: AuditRow) -> Entry {
+        Entry {
+            id: row.id,
+            at: row.at,
+            actor_id: row.actor_id,
+            actor: row.actor,
+            action: row.action,
+            subject: row.subject,
+            detail: row.detail,
+            ip: row.ip,
+            times: row.times,
+        }
+    }
+}
 
 /// The entries about any of `subjects` ("patient 7", "treatment 12" …), oldest first.
 pub fn about(conn: &mut DbConn, subjects: &[String]) -> AppResult<Vec<Entry>> {
-    Ok(store::audit::about(conn, subjects)?)
+    let rows = store::audit::about(conn, subjects)?;
+    Ok(rows.into_iter().map(Entry::from).collect())
 }
 
 /// Rewrites the entries about `subjects`: `scrub` gets each entry and answers its (detail,
@@ -210,7 +243,7 @@ pub fn scrub_about(
     scrub: impl Fn(&Entry) -> (String, String),
 ) -> AppResult<usize> {
     let mut changed = 0;
-    for entry in store::audit::about(conn, subjects)? {
+    for entry in about(conn, subjects)? {
         let (detail, ip) = scrub(&entry);
         if detail != entry.detail || ip != entry.ip {
             changed += store::audit::rewrite(conn, entry.id, &detail, &ip)?;

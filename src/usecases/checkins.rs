@@ -510,7 +510,42 @@ pub fn prune_photos(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> App
     Ok(store::delete_photos_before(conn, before, limit)?)
 }
 
-pub use crate::usecases::store::checkins::CheckinRecord;
+/// A check-in with everything stored about it (an export's).
+#[derive(Debug, Clone)]
+pub struct CheckinRecord {
+    pub id: i64,
+    pub treatment_id: i64,
+    pub answer: String,
+    pub day: i32,
+    /// The most urgent group among the ticked boxes, as recorded with the answers.
+    pub urgency: String,
+    pub ticked_json: String,
+    pub note: String,
+    pub ip: String,
+    pub created_at: NaiveDateTime,
+    pub acknowledged_at: Option<NaiveDateTime>,
+    pub acknowledged_by: Option<i64>,
+    pub acknowledged_note: Option<String>,
+}
+
+impl From<store::CheckinRecord> for CheckinRecord {
+    fn from(row: store::CheckinRecord) -> CheckinRecord {
+        CheckinRecord {
+            id: row.id,
+            treatment_id: row.treatment_id,
+            answer: row.answer,
+            day: row.day,
+            urgency: row.urgency,
+            ticked_json: row.ticked_json,
+            note: row.note,
+            ip: row.ip,
+            created_at: row.created_at,
+            acknowledged_at: row.acknowledged_at,
+            acknowledged_by: row.acknowledged_by,
+            acknowledged_note: row.acknowledged_note,
+        }
+    }
+}
 
 /// A patient's check-ins with everything stored (an export's), oldest first, each with its
 /// photo while it is kept.
@@ -520,7 +555,7 @@ pub fn records_of_patient(
 ) -> AppResult<Vec<(CheckinRecord, Option<Photo>)>> {
     Ok(store::for_patient_with_photos(conn, patient_id)?
         .into_iter()
-        .map(|(record, kind, data)| (record, kind.zip(data)))
+        .map(|(record, kind, data)| (record.into(), kind.zip(data)))
         .collect())
 }
 

@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::fields;
 use crate::usecases::sheet_inputs;
-use crate::usecases::store::{self, write_tx, DbConn};
+use crate::usecases::store::{self, clinic::RetentionRow, write_tx, DbConn};
 
 pub use crate::documents::clinic::{
     default_emergency_number, emergency_number, tel_href, Clinic, Zone,
@@ -355,7 +355,36 @@ pub fn save(
 
 // --- how long records are kept --------------------------------------------------
 
-pub use crate::usecases::store::clinic::RetentionRow as Retention;
+/// How long records are kept, in days; `None` keeps them for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The audit log, by the age of each entry.
+    pub audit_retention_days: Option<i32>,
+    /// Finished reminder emails, counted from their plan's last one.
+    pub email_retention_days: Option<i32>,
+    /// Check-in photos, by when the patient sent them.
+    pub photo_retention_days: i32,
+}
+
+impl From<RetentionRow> for Retention {
+    fn from(row: RetentionRow) -> Retention {
+        Retention {
+            audit_retention_days: row.audit_retention_days,
+            email_retention_days: row.email_retention_days,
+            photo_retention_days: row.photo_retention_days,
+        }
+    }
+}
+
+impl From<Retention> for RetentionRow {
+    fn from(kept: Retention) -> RetentionRow {
+        RetentionRow {
+            audit_retention_days: kept.audit_retention_days,
+            email_retention_days: kept.email_retention_days,
+            photo_retention_days: kept.photo_retention_days,
+        }
+    }
+}
 
 /// The limits of each retention setting, in days.
 pub const AUDIT_DAYS: std::ops::RangeInclusive<i32> = 365..=36_500;
@@ -450,7 +479,7 @@ fn validate_retention(input: &RetentionInput) -> AppResult<Retention> {
 
 /// How long the audit log, email records and check-in photos are kept.
 pub fn retention(conn: &mut DbConn) -> AppResult<Retention> {
-    Ok(store::clinic::retention(conn)?)
+    Ok(store::clinic::retention(conn)?.into())
 }
 
 #[tracing::instrument(skip_all)]
@@ -463,7 +492,7 @@ pub fn save_retention(
     let row = validate_retention(input)?;
     let days = |d: Option<i32>| d.map_or("for ever".to_string(), |d| counted(d, "day"));
     write_tx(conn, |conn| {
-        store::clinic::save_retention(conn, &row, now)?;
+        store::clinic::save_retention(conn, &row.into(), now)?;
         audit(
             conn,
             actor,

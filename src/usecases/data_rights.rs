@@ -225,7 +225,7 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
             .or_default()
             .push(ReminderData {
                 id: r.id,
-                key: r.reminder_key,
+                key: r.key,
                 kind: r.kind.as_str().to_string(),
                 day: r.day,
                 subject: r.subject,
@@ -273,7 +273,7 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
     for record in treatments::records_of_patient(conn, patient_id)? {
         let t = record.treatment;
         treatment_ids.push(t.id);
-        let plan: serde_json::Value = serde_json::from_str(&t.plan_json).map_err(|e| {
+        let plan: serde_json::Value = serde_json::from_str(&record.plan_json).map_err(|e| {
             AppError::Internal(anyhow::anyhow!(
                 "treatment {} has an unreadable plan: {e}",
                 t.id
@@ -283,7 +283,7 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
             id: t.id,
             treated_at: utc(t.treated_at),
             treated_at_local: t.treated_at_local,
-            time_zone: t.time_zone,
+            time_zone: t.time_zone.name().to_string(),
             practitioner: record.practitioner,
             areas: record
                 .areas
@@ -324,7 +324,7 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
         clinic: clinic.name,
         patient: PatientData {
             id: patient.id,
-            skin_considerations: patient.considerations(),
+            skin_considerations: patient.considerations.clone(),
             consent_recorded_by: names.of(conn, patient.consent_by)?,
             name: patient.name,
             email: patient.email,

@@ -12,7 +12,64 @@ use crate::usecases::store::{
     self, patients::PatientFields, patients::PatientRow, write_tx, DbConn,
 };
 
-pub use crate::usecases::store::patients::PatientRow as Patient;
+/// A patient as pages, forms and the other use cases see them (the row's search keys and
+/// version stay in the store).
+#[derive(Debug, Clone)]
+pub struct Patient {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub email_consent: bool,
+    /// Who ticked the consent box, and when.
+    pub consent_by: Option<i64>,
+    pub consent_at: Option<NaiveDateTime>,
+    pub unsubscribed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    /// Protocol consideration ids.
+    pub considerations: Vec<String>,
+    /// When the patient's data was erased at their request (the row stays, without identity).
+    pub erased_at: Option<NaiveDateTime>,
+    can_be_emailed: bool,
+}
+
+impl From<PatientRow> for Patient {
+    fn from(row: PatientRow) -> Patient {
+        let considerations = row.considerations();
+        let can_be_emailed = row.can_be_emailed();
+        Patient {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            phone: row.phone,
+            date_of_birth: row.date_of_birth,
+            email_consent: row.email_consent,
+            consent_by: row.consent_by,
+            consent_at: row.consent_at,
+            unsubscribed_at: row.unsubscribed_at,
+            created_at: row.created_at,
+            considerations,
+            erased_at: row.erased_at,
+            can_be_emailed,
+        }
+    }
+}
+
+impl Patient {
+    /// Whether aftercare emails may go to this patient at all (see the row's rule).
+    pub fn can_be_emailed(&self) -> bool {
+        self.can_be_emailed
+    }
+
+    pub fn is_erased(&self) -> bool {
+        self.erased_at.is_some()
+    }
+}
+
+fn views(rows: Vec<PatientRow>) -> Vec<Patient> {
+    rows.into_iter().map(Patient::from).collect()
+}
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct PatientInput {
@@ -154,7 +211,7 @@ pub fn create(
     write_tx(conn, |conn| {
         let id = store::patients::insert(conn, &fields, now)?;
         let same_email = match &fields.email {
-            Some(e) => store::patients::others_with_email(conn, e, Some(id))?,
+            Some(e) => views(store::patients::others_with_email(conn, e, Some(id))?),
             None => vec![],
         };
         audit(
@@ -188,7 +245,7 @@ pub fn update(
             reminders::consent_changed(conn, recipient(&updated), now)?;
         }
         let same_email = match &fields.email {
-            Some(e) => store::patients::others_with_email(conn, e, Some(id))?,
+            Some(e) => views(store::patients::others_with_email(conn, e, Some(id))?),
             None => vec![],
         };
         let consent = match (existing.email_consent, fields.email_consent) {
@@ -262,7 +319,9 @@ pub fn set_considerations(
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<Patient> {
-    store::patients::find(conn, id)?.ok_or(AppError::NotFound)
+    store::patients::find(conn, id)?
+        .map(Patient::from)
+        .ok_or(AppError::NotFound)
 }
 
 /// The patient, unless they were erased at their request: 404 then, as if gone. What may
@@ -285,7 +344,7 @@ pub const PAGE_SIZE: i64 = 50;
 
 pub struct SearchPage {
     pub query: String,
-    pub patients: Vec<PatientRow>,
+    pub patients: Vec<Patient>,
     pub page: i64,
     pub has_more: bool,
 }
@@ -301,7 +360,7 @@ pub fn search(conn: &mut DbConn, query: &str, page: i64) -> AppResult<SearchPage
     patients.truncate(PAGE_SIZE as usize);
     Ok(SearchPage {
         query,
-        patients,
+        patients: views(patients),
         page,
         has_more,
     })

@@ -2,7 +2,6 @@
 //! set-password link (on their page until used, emailed when a mail server is set), and the
 //! time-zone picker on Clinic settings.
 
-use aftercare::usecases::store::audit::NewAudit;
 use chrono::{TimeZone, Utc};
 
 use crate::helpers::*;
@@ -141,13 +140,11 @@ async fn audit_pages_keep_their_filters(app: TestApp) {
     let now = aftercare::clock::Clock::now(&*app.clock).naive_utc();
     let actor = aftercare::usecases::audit::Actor::anonymous("the test", "127.0.0.1");
     with_conn(&app, move |conn| {
-        let rows: Vec<NewAudit> = (0..60)
-            .map(|i| {
-                let subject = if i % 2 == 0 { "patient 7" } else { "patient 8" };
-                actor.audit_row("patient.updated", subject, "", now)
-            })
-            .collect();
-        aftercare::usecases::store::audit::insert_all(conn, &rows).unwrap();
+        for i in 0..60 {
+            let subject = if i % 2 == 0 { "patient 7" } else { "patient 8" };
+            aftercare::usecases::audit::audit(conn, &actor, "patient.updated", subject, "", now)
+                .unwrap();
+        }
     })
     .await;
     let page = app

@@ -21,7 +21,23 @@ use anyhow::Context;
 
 use crate::usecases::store::backup as copies;
 
-pub use crate::usecases::store::backup::Counts;
+/// What a copy holds, in the figures an operator checks it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub patients: i64,
+    pub treatments: i64,
+    pub reminders: i64,
+}
+
+impl From<crate::usecases::store::backup::Counts> for Counts {
+    fn from(c: crate::usecases::store::backup::Counts) -> Counts {
+        Counts {
+            patients: c.patients,
+            treatments: c.treatments,
+            reminders: c.reminders,
+        }
+    }
+}
 pub use daily::{
     daily_due, file_name, last_slot, latest, list, next_slot, prune, take_daily, BackupFile, Daily,
 };

@@ -178,7 +178,7 @@ pub(super) fn inspect(path: &Path, shown: &Path) -> anyhow::Result<Inspection> {
         })?;
     let known = copies::known_migrations();
     Ok(Inspection {
-        counts: copies::counts(&mut conn)?,
+        counts: copies::counts(&mut conn)?.into(),
         pending_migrations: known.iter().filter(|v| !applied.contains(v)).count(),
         unknown_migrations: applied.into_iter().filter(|v| !known.contains(v)).collect(),
     })

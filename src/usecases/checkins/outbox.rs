@@ -11,7 +11,14 @@ use crate::usecases::clinic::{self, Clinic};
 use crate::usecases::store::checkins::{self as store, Outbox};
 use crate::usecases::store::{write_tx, DbConn, OutboxStatus as Status};
 
-pub use crate::usecases::store::checkins::AlertRow as Alert;
+/// A claimed email to the clinic (an alert, or a reply-time reminder) about one check-in.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub id: i64,
+    pub checkin_id: i64,
+    pub attempts: i32,
+    pub message_id: String,
+}
 
 /// Which email to the clinic.
 pub type ClinicEmail = Outbox;
@@ -26,6 +33,15 @@ pub fn claim_clinic_emails(
     let claimed = write_tx(conn, |c| {
         Ok::<_, AppError>(store::claim_outbox(c, kind, claim)?)
     })?;
+    let claimed = claimed
+        .into_iter()
+        .map(|row| Alert {
+            id: row.id,
+            checkin_id: row.checkin_id,
+            attempts: row.attempts,
+            message_id: row.message_id,
+        })
+        .collect();
     Ok((claimed, clinic::get(conn)?))
 }
 

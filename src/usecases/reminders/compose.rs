@@ -5,14 +5,14 @@ use crate::care::Plan;
 use crate::error::{AppError, AppResult};
 use crate::mail::reminder::ReminderEmail;
 use crate::usecases::links::Links;
-use crate::usecases::store::reminders::{self as store, ReminderRow};
+use crate::usecases::store::reminders as store;
 use crate::usecases::store::DbConn;
 
-use super::is_sheet_now;
+use super::{is_sheet_now, Reminder};
 
 /// The email a reminder row stands for (used by the worker and the preview).
 pub fn compose_for(
-    row: &ReminderRow,
+    row: &Reminder,
     plan: &Plan,
     clinic: &crate::usecases::clinic::Clinic,
     patient_name: &str,
@@ -20,8 +20,8 @@ pub fn compose_for(
 ) -> ReminderEmail {
     crate::mail::reminder::compose(
         plan,
-        &row.reminder_key,
-        is_sheet_now(&row.reminder_key),
+        &row.key,
+        is_sheet_now(&row.key),
         &row.subject,
         row.send_at.and_utc(),
         clinic,
@@ -35,7 +35,7 @@ pub fn compose_for(
 /// The one email for a patient's reminders due at the same time (one row per
 /// treatment), newest treatment first; `None` for no rows.
 pub fn compose_group(
-    rows: &[(&ReminderRow, &Plan)],
+    rows: &[(&Reminder, &Plan)],
     clinic: &crate::usecases::clinic::Clinic,
     patient_name: &str,
     links: &Links,
@@ -46,8 +46,8 @@ pub fn compose_group(
         .iter()
         .map(|(row, plan)| crate::mail::reminder::Part {
             plan,
-            key: &row.reminder_key,
-            sheet_only: is_sheet_now(&row.reminder_key),
+            key: &row.key,
+            sheet_only: is_sheet_now(&row.key),
             fallback_subject: &row.subject,
             sheet_url: links.sheet(row.treatment_id),
         })
@@ -65,12 +65,9 @@ pub fn compose_group(
 }
 
 /// One of a treatment's reminders (the preview's), or 404.
-pub fn of_treatment(
-    conn: &mut DbConn,
-    treatment_id: i64,
-    reminder_id: i64,
-) -> AppResult<ReminderRow> {
+pub fn of_treatment(conn: &mut DbConn, treatment_id: i64, reminder_id: i64) -> AppResult<Reminder> {
     store::find(conn, reminder_id)?
         .filter(|r| r.treatment_id == treatment_id)
+        .map(Reminder::from)
         .ok_or(AppError::NotFound)
 }

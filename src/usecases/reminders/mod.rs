@@ -27,16 +27,15 @@ pub use outbox::{
     cancel, count_by_status, failed_count, for_treatment, outbox_page, retry, smtp_config_error,
     OutboxPage, OutboxQuery, OutboxView, SmtpConfigError, OUTBOX_PAGE_SIZE,
 };
-pub use records::{of_patient, pending_count, prune_finished, scrub_errors};
+pub use records::{of_patient, pending_count, prune_finished, scrub_errors, Reminder};
 pub use schedule::{
     cancel_pending, consent_changed, is_sheet_now, queue_sheet_now, reschedule, schedule,
     Recipient, SHEET_NOW,
 };
-pub use view::{retry_action, Blocked, ReminderView, RetryAction};
+pub use view::{Blocked, ReminderView, RetryAction};
 pub use worker::*;
 
-pub use crate::usecases::store::reminders::ReminderRow as Reminder;
-pub use crate::usecases::store::reminders::{Job, Scope, Status};
+pub use crate::usecases::store::reminders::{Scope, Status};
 
 /// "Now" for the use cases that schedule reminders, with the stale rule's
 /// threshold (`AFTERCARE_REMINDER_STALE_HOURS`).

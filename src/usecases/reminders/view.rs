@@ -110,7 +110,7 @@ impl RetryAction {
 
 /// What Retry would do with this row now; `None` when the row's status has
 /// nothing to retry (pending, sending, sent).
-pub fn retry_action(row: &ReminderRow, at: Timing) -> Option<RetryAction> {
+pub(super) fn retry_action(row: &ReminderRow, at: Timing) -> Option<RetryAction> {
     if ![Status::Failed, Status::Skipped, Status::Cancelled].contains(&row.status) {
         return None;
     }

@@ -5,8 +5,8 @@
 
 use chrono::NaiveDateTime;
 
+use super::Reminder;
 use crate::error::{AppError, AppResult};
-pub use crate::usecases::store::reminders::Job;
 use crate::usecases::store::reminders::{self as outbox, Reason, Status};
 pub use crate::usecases::store::Claim;
 use crate::usecases::store::{self, write_tx, DbConn};
@@ -28,6 +28,53 @@ pub enum Outcome {
     Held(String),
 }
 
+/// A claimed reminder with what sending it needs.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub reminder: Reminder,
+    /// The treatment's plan as stored (read by the worker, whose failure to read it is a
+    /// failure to render, retried and shown in the outbox).
+    pub plan_json: String,
+    /// Why it must not go at all: the treatment was deleted, or the patient can no longer be
+    /// emailed (cancelled with this reason, however late it is).
+    pub cancelled: Option<Reason>,
+    pub to: Addressee,
+}
+
+/// Whom an email goes to.
+#[derive(Debug, Clone)]
+pub struct Addressee {
+    pub patient_id: i64,
+    pub name: String,
+    /// Empty when the patient has no address (then `cancelled` says why).
+    pub email: String,
+}
+
+impl From<outbox::Job> for Job {
+    fn from(job: outbox::Job) -> Job {
+        let patient = job.patient;
+        let cancelled = if job.treatment_deleted {
+            Some(Reason::TreatmentDeleted)
+        } else if patient.can_be_emailed() {
+            None
+        } else if patient.unsubscribed_at.is_some() {
+            Some(Reason::Unsubscribed)
+        } else {
+            Some(Reason::NoConsent)
+        };
+        Job {
+            reminder: job.reminder.into(),
+            plan_json: job.plan_json,
+            cancelled,
+            to: Addressee {
+                patient_id: patient.id,
+                name: patient.name,
+                email: patient.email.unwrap_or_default(),
+            },
+        }
+    }
+}
+
 /// Takes up to `claim.limit` due reminders for `worker`, leased until
 /// `claim.lease_until` with the claim's token, with what sending them needs;
 /// the worker's heartbeat rides in the same short transaction.
@@ -43,7 +90,8 @@ pub fn claim_due(
     let jobs = if ids.is_empty() {
         vec![]
     } else {
-        outbox::load_jobs(conn, &ids)?
+        let jobs = outbox::load_jobs(conn, &ids)?;
+        jobs.into_iter().map(Job::from).collect()
     };
     Ok((jobs, crate::usecases::clinic::get(conn)?))
 }

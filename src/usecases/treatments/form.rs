@@ -53,13 +53,13 @@ impl TreatmentForm {
         TreatmentForm {
             treated_at: form_datetime(local_now),
             rows: vec![AreaRowInput::default(); FORM_ROWS],
-            considerations: patient.considerations(),
+            considerations: patient.considerations.clone(),
             ..Default::default()
         }
     }
 
     /// The form filled from a stored treatment (for editing).
-    pub fn from_stored(t: &TreatmentRow, areas: &[AreaRow]) -> TreatmentForm {
+    pub(super) fn from_stored(t: &TreatmentRow, areas: &[AreaRow]) -> TreatmentForm {
         let mut rows: Vec<AreaRowInput> = areas
             .iter()
             .map(|a| AreaRowInput {

@@ -1,22 +1,23 @@
 //! The treatments pages list: the start page's latest, and a patient's page.
 
+use super::{views_with, Treatment};
 use crate::error::{AppError, AppResult};
 use crate::usecases::patients::{self, Patient};
 use crate::usecases::reminders;
-use crate::usecases::store::{self, treatments::TreatmentRow, DbConn};
+use crate::usecases::store::{self, DbConn};
 
 /// A patient's page: the patient, their treatments (with the practitioner's
 /// name), and who recorded their consent.
 pub struct PatientPage {
     pub patient: Patient,
-    pub treatments: Vec<(TreatmentRow, String)>,
+    pub treatments: Vec<(Treatment, String)>,
     pub consent_by: Option<String>,
 }
 
 #[tracing::instrument(skip_all, fields(id = id))]
 pub fn patient_page(conn: &mut DbConn, id: i64) -> AppResult<PatientPage> {
     let patient = patients::get(conn, id)?;
-    let treatments = store::treatments::for_patient(conn, id)?;
+    let treatments = views_with(store::treatments::for_patient(conn, id)?)?;
     let consent_by = match patient.consent_by {
         Some(uid) => match crate::usecases::accounts::get_user(conn, uid) {
             Ok(user) => Some(user.name),
@@ -34,13 +35,16 @@ pub fn patient_page(conn: &mut DbConn, id: i64) -> AppResult<PatientPage> {
 
 /// The start page's list: the latest treatments, and how many emails failed.
 pub struct Dashboard {
-    pub recent: Vec<(TreatmentRow, String, String)>,
+    pub recent: Vec<(Treatment, String, String)>,
     pub failed_emails: i64,
 }
 
 #[tracing::instrument(skip_all)]
 pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
-    let recent = store::treatments::recent(conn, 10)?;
+    let recent = store::treatments::recent(conn, 10)?
+        .into_iter()
+        .map(|(t, patient, practitioner)| Ok((t.try_into()?, patient, practitioner)))
+        .collect::<AppResult<_>>()?;
     let failed_emails = reminders::failed_count(conn)?;
     Ok(Dashboard {
         recent,

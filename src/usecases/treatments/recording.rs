@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use std::collections::BTreeMap;
 
 use super::form::{parse_local, unusual_key, TreatmentForm, DEPTH_IS_RIGHT, PATIENT_NOTE_MAX};
-use super::get;
+use super::{get, stored, Treatment};
 use crate::auth::Role;
 use crate::care::{self, schedule, Plan, Protocol, TreatedArea, TreatmentInput};
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -16,9 +16,7 @@ use crate::usecases::clinic::{self, Clinic};
 use crate::usecases::patients;
 use crate::usecases::reminders::{self, Timing};
 use crate::usecases::sheet_inputs;
-use crate::usecases::store::{
-    self, treatments::TreatmentFields, treatments::TreatmentRow, write_tx, DbConn,
-};
+use crate::usecases::store::{self, treatments::TreatmentFields, write_tx, DbConn};
 
 /// A treatment may be recorded up to this far ahead (clock differences, a
 /// session recorded just before it starts) …
@@ -244,7 +242,7 @@ pub fn record(
         let recipient = patients::recipient(&patient);
         reminders::schedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
         let considerations = &valid.plan.tailoring.considerations;
-        if *considerations != patient.considerations() {
+        if *considerations != patient.considerations {
             patients::set_considerations(conn, patient.id, considerations, now)?;
         }
         let summary = summary(&valid.plan) + &confirmed_note(protocol, &valid.plan);
@@ -292,13 +290,13 @@ fn summary(plan: &Plan) -> String {
 }
 
 /// Only the practitioner who recorded a treatment, or an admin, may change it.
-pub fn may_change(user: &User, t: &TreatmentRow) -> bool {
+pub fn may_change(user: &User, t: &Treatment) -> bool {
     user.role == Role::Admin || (user.role == Role::Practitioner && t.practitioner_id == user.id)
 }
 
 /// The user may change the treatment, and its record is still open: the treatments of a
 /// patient erased at their request are kept as they stood (404 to any change).
-fn ensure_may_change(conn: &mut DbConn, user: &User, t: &TreatmentRow) -> AppResult<()> {
+fn ensure_may_change(conn: &mut DbConn, user: &User, t: &Treatment) -> AppResult<()> {
     if !may_change(user, t) {
         return Err(AppError::Forbidden);
     }
@@ -312,11 +310,12 @@ pub fn for_editing(
     conn: &mut DbConn,
     user: &User,
     id: i64,
-) -> AppResult<(TreatmentRow, TreatmentForm)> {
-    let t = get(conn, id)?;
-    ensure_may_change(conn, user, &t)?;
+) -> AppResult<(Treatment, TreatmentForm)> {
+    let row = stored(conn, id)?;
     let areas = store::treatments::areas(conn, id)?;
-    let form = TreatmentForm::from_stored(&t, &areas);
+    let form = TreatmentForm::from_stored(&row, &areas);
+    let t = Treatment::try_from(row)?;
+    ensure_may_change(conn, user, &t)?;
     Ok((t, form))
 }
 
@@ -335,7 +334,7 @@ pub fn edit(
         let t = get(conn, id)?;
         ensure_may_change(conn, user, &t)?;
         let clinic = clinic::get(conn)?;
-        let valid = validate(protocol, &clinic, &t.time_zone, form, now)?;
+        let valid = validate(protocol, &clinic, t.time_zone.name(), form, now)?;
         store::treatments::update(conn, id, &valid.fields)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
         let patient = patients::get_unless_erased(conn, t.patient_id)?;

@@ -3,15 +3,18 @@
 
 use chrono::NaiveDateTime;
 
+use super::{Area, Treatment};
 use crate::error::{AppError, AppResult};
-use crate::usecases::store::{self, treatments::TreatmentRow, DbConn};
+use crate::usecases::store::{self, DbConn};
 
 /// A treatment with everything stored about it (an export's).
 pub struct TreatmentRecord {
-    pub treatment: TreatmentRow,
+    pub treatment: Treatment,
+    /// The plan as it was stored, whatever the protocol version that made it.
+    pub plan_json: String,
     pub practitioner: String,
     pub deleted_at: Option<NaiveDateTime>,
-    pub areas: Vec<store::treatments::AreaRow>,
+    pub areas: Vec<Area>,
 }
 
 /// Every treatment of a patient, deleted ones too, oldest first.
@@ -21,10 +24,11 @@ pub fn records_of_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<Vec<T
     for (treatment, practitioner, deleted_at) in rows {
         let areas = store::treatments::areas(conn, treatment.id)?;
         records.push(TreatmentRecord {
-            treatment,
+            plan_json: treatment.plan_json.clone(),
+            treatment: treatment.try_into()?,
             practitioner,
             deleted_at,
-            areas,
+            areas: areas.into_iter().map(Area::from).collect(),
         });
     }
     Ok(records)

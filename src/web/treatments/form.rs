@@ -353,7 +353,7 @@ pub(in crate::web) async fn edit_form(
         form,
         errors: FieldErrors::default(),
         areas: area_choices(&state.protocol),
-        time_zone: treatment.time_zone,
+        time_zone: treatment.time_zone.name().to_string(),
     })
 }
 
@@ -392,7 +392,7 @@ pub(in crate::web) async fn edit(
                 Some(id),
                 form,
                 errors,
-                treatment.time_zone,
+                treatment.time_zone.name().to_string(),
             )
         }
         Err(e) => Err(e),

@@ -86,7 +86,7 @@ pub(in crate::web) async fn show(
     let (view, reminders, checkins) = state
         .db(move |conn| {
             let (view, reminders) = treatments::page(conn, id, at)?;
-            let tz = treatments::zone(&view.treatment)?;
+            let tz = view.treatment.time_zone;
             let l = view.clinic.locale;
             let checkins = crate::usecases::checkins::timeline(conn, id, (tz, l))?;
             Ok((view, reminders, checkins))
