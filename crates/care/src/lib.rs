@@ -25,7 +25,7 @@ mod tailoring_tests;
 pub use plan::{
     adjustables, compute_plan, ActiveReturn, Adjustable, Adjusted, AreaNotes, AvoidUntil,
     ClockChange, EmailContent, Moment, NextSession, NormalSign, Phase, Plan, PlanArea, PlanBand,
-    PlanError, RedFlagGroup, RedFlagList, Reminder, ReminderKind, Tailoring, TreatedArea,
+    PlanError, RedFlagGroup, RedFlagList, Reminder, ReminderKind, SetBy, Tailoring, TreatedArea,
     TreatmentInput, Unit,
 };
 pub use protocol::{

@@ -61,7 +61,7 @@ fn heat_to_96_hours_moves_its_end_and_nothing_else() {
         (tailored.adjusted[0].default, tailored.adjusted[0].value),
         (72, 96)
     );
-    assert_eq!(tailored.adjusted[0].by, "practitioner");
+    assert_eq!(tailored.adjusted[0].by, crate::SetBy::Practitioner);
 }
 
 /// A stored plan keeps each adjusted length's unit by name, and reads only those names back.
@@ -174,7 +174,10 @@ fn a_consideration_lengthens_and_the_practitioner_cannot_undercut_it() {
     let plan = plan(tailoring);
     // 1008 h after Tue 24 Nov 10:00 is Tue 5 Jan 10:00.
     assert_eq!(plan.avoid_until[1].until.utc, utc("2027-01-05T10:00:00Z"));
-    assert_eq!(plan.adjusted[0].by, "consideration darker-skin");
+    assert_eq!(
+        plan.adjusted[0].by,
+        crate::SetBy::Consideration("darker-skin".into())
+    );
 }
 
 #[test]
@@ -298,4 +301,27 @@ fn prescription_retinoids_never_come_back_before_shop_retinol() {
         compute_plan(&Protocol::default_protocol(), &cheeks(adjust(retinol, 35))).unwrap_err();
     assert_eq!(err.field(), "adjust_active-retinol");
     assert!(err.to_string().contains("Prescription retinoids"), "{err}");
+}
+
+/// Plans are stored: who set a length reads back as it was written, and a plan naming a
+/// setter the app does not know does not load.
+#[test]
+fn who_set_a_length_is_stored_as_its_text() {
+    use crate::SetBy;
+    for by in [
+        SetBy::Practitioner,
+        SetBy::AddOn("peel".into()),
+        SetBy::Consideration("darker-skin".into()),
+        SetBy::OneActiveAWeek,
+        SetBy::NotBeforeTheAcids,
+    ] {
+        let text = serde_json::to_string(&by).unwrap();
+        assert_eq!(text, format!("\"{by}\""));
+        assert_eq!(serde_json::from_str::<SetBy>(&text).unwrap(), by);
+    }
+    assert_eq!(
+        serde_json::to_string(&SetBy::AddOn("peel".into())).unwrap(),
+        "\"add-on peel\""
+    );
+    assert!(serde_json::from_str::<SetBy>("\"the moon\"").is_err());
 }

@@ -25,5 +25,6 @@ pub use input::{PlanError, Tailoring, TreatedArea, TreatmentInput};
 pub use tailoring::{adjustables, Adjustable};
 pub use types::{
     ActiveReturn, Adjusted, AreaNotes, AvoidUntil, ClockChange, Moment, NextSession, NormalSign,
-    Phase, Plan, PlanArea, PlanBand, RedFlagGroup, RedFlagList, Reminder, ReminderKind, Unit,
+    Phase, Plan, PlanArea, PlanBand, RedFlagGroup, RedFlagList, Reminder, ReminderKind, SetBy,
+    Unit,
 };

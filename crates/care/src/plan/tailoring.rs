@@ -8,7 +8,7 @@ use crate::protocol::{Protocol, Tailor, EMAIL_SPARE_DAYS, MIN_ACTIVE_GAP_DAYS};
 
 use super::input::{resolve, PlanError, Resolved, Tailoring, TreatedArea, TreatmentInput};
 use super::timing::stretch_hours;
-use super::types::{active_key, Adjusted, Unit};
+use super::types::{active_key, Adjusted, SetBy, Unit};
 
 /// A restriction the treatment form offers to adjust, with its default and range for a plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +92,9 @@ pub(super) struct Applied<'p> {
 
 /// The length of one restriction: the practitioner's choice within range (or the default), then
 /// lengthened, never shortened, by any add-on or consideration that asks for more.
+/// A chosen add-on or consideration, with what it says of the lengths it sets.
+type Chosen<'p> = (fn(String) -> SetBy, &'p Tailor);
+
 #[allow(clippy::too_many_arguments)]
 fn restriction(
     key: &str,
@@ -101,10 +104,10 @@ fn restriction(
     default: u32,
     range: Option<[u32; 2]>,
     tailoring: &Tailoring,
-    tailors: &[(&str, &Tailor)],
+    tailors: &[Chosen<'_>],
     adjusted: &mut Vec<Adjusted>,
 ) -> Result<u32, PlanError> {
-    let (mut value, mut by) = (default, String::new());
+    let (mut value, mut by) = (default, SetBy::Practitioner);
     if let Some(&chosen) = tailoring.adjustments.get(key) {
         let [min, max] = range.ok_or_else(|| PlanError::NotAdjustable(key.to_string()))?;
         if !(min..=max).contains(&chosen) {
@@ -116,12 +119,12 @@ fn restriction(
                 unit,
             });
         }
-        (value, by) = (chosen, "practitioner".to_string());
+        (value, by) = (chosen, SetBy::Practitioner);
     }
     for (kind, t) in tailors {
         if let Some(&least) = t.at_least.get(key) {
             if least > value {
-                (value, by) = (least, format!("{kind} {}", t.id));
+                (value, by) = (least, kind(t.id.clone()));
             }
         }
     }
@@ -175,7 +178,7 @@ fn stagger(protocol: &Protocol, days: &mut [u32], adjusted: &mut Vec<Adjusted>) 
                     unit: Unit::Days,
                     default: days[i],
                     value: earliest,
-                    by: "one active a week".into(),
+                    by: SetBy::OneActiveAWeek,
                     items: Vec::new(),
                 }),
             }
@@ -264,7 +267,7 @@ fn peels_after_acids(
     let spec = &protocol.timed_avoid()[timed];
     let value = u32::try_from(floor).unwrap_or(u32::MAX);
     match adjusted.iter_mut().find(|a| a.key == spec.id) {
-        Some(a) => (a.value, a.by) = (value, "not before the acids".into()),
+        Some(a) => (a.value, a.by) = (value, SetBy::NotBeforeTheAcids),
         None => adjusted.push(Adjusted {
             key: spec.id.clone(),
             label: if spec.label.is_empty() {
@@ -275,7 +278,7 @@ fn peels_after_acids(
             unit: Unit::Hours,
             default: u32::try_from(timed_hours[timed]).unwrap_or(0),
             value,
-            by: "not before the acids".into(),
+            by: SetBy::NotBeforeTheAcids,
             items: spec.items.clone(),
         }),
     }
@@ -307,18 +310,18 @@ pub(super) fn apply<'p>(
     // A consideration about the lips means nothing for a treatment of the thighs.
     let applies =
         |t: &Tailor| t.areas.is_empty() || r.areas.iter().any(|(a, _)| t.areas.contains(&a.id));
-    let chosen = |list: &'p [Tailor], ids: &[String], kind: &'static str| {
+    let chosen = |list: &'p [Tailor], ids: &[String], kind: fn(String) -> SetBy| {
         list.iter()
             .filter(move |t| ids.contains(&t.id))
             .filter(move |t| applies(t))
             .map(move |t| (kind, t))
             .collect::<Vec<_>>()
     };
-    let mut tailors = chosen(protocol.add_ons(), &tailoring.add_ons, "add-on");
+    let mut tailors = chosen(protocol.add_ons(), &tailoring.add_ons, SetBy::AddOn);
     tailors.extend(chosen(
         protocol.considerations(),
         &tailoring.considerations,
-        "consideration",
+        SetBy::Consideration,
     ));
 
     let band = &protocol.bands()[r.band].id;

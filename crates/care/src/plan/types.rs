@@ -126,12 +126,65 @@ pub struct Adjusted {
     pub unit: Unit,
     pub default: u32,
     pub value: u32,
-    /// "practitioner", "add-on <id>" or "consideration <id>": whatever set the final length.
-    pub by: String,
+    /// Whatever set the final length.
+    pub by: SetBy,
     /// A timed restriction's items, as in [`Plan::avoid_until`]; empty for an active, whose
     /// label is its name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
+}
+
+/// What set an adjusted restriction's length. Stored in plans as the text the audit log
+/// shows ("practitioner", "add-on <id>", "consideration <id>", "one active a week", "not
+/// before the acids"); a plan naming anything else does not load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum SetBy {
+    /// The practitioner chose it on the form.
+    Practitioner,
+    /// An add-on of the session asks for at least this long.
+    AddOn(String),
+    /// A skin consideration of the patient asks for at least this long.
+    Consideration(String),
+    /// Actives come back one a week, so two never start on the same day.
+    OneActiveAWeek,
+    /// A restriction kept until the acids are back (the protocol's decision).
+    NotBeforeTheAcids,
+}
+
+impl std::fmt::Display for SetBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetBy::Practitioner => f.write_str("practitioner"),
+            SetBy::AddOn(id) => write!(f, "add-on {id}"),
+            SetBy::Consideration(id) => write!(f, "consideration {id}"),
+            SetBy::OneActiveAWeek => f.write_str("one active a week"),
+            SetBy::NotBeforeTheAcids => f.write_str("not before the acids"),
+        }
+    }
+}
+
+impl From<SetBy> for String {
+    fn from(by: SetBy) -> String {
+        by.to_string()
+    }
+}
+
+impl TryFrom<String> for SetBy {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<SetBy, String> {
+        Ok(match text.as_str() {
+            "practitioner" => SetBy::Practitioner,
+            "one active a week" => SetBy::OneActiveAWeek,
+            "not before the acids" => SetBy::NotBeforeTheAcids,
+            _ => match text.split_once(' ') {
+                Some(("add-on", id)) => SetBy::AddOn(id.to_string()),
+                Some(("consideration", id)) => SetBy::Consideration(id.to_string()),
+                _ => return Err(format!("unknown setter of a length: {text:?}")),
+            },
+        })
+    }
 }
 
 /// What a restriction's length is counted in: a timed restriction in hours after the

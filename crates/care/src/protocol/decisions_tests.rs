@@ -247,8 +247,8 @@ fn acids_moved_later_by_a_consideration_take_peels_and_laser_with_them() {
         .find(|a| a.key == "other-treatments")
         .unwrap();
     assert_eq!(
-        (moved.default, moved.value, moved.by.as_str()),
-        (672, 840, "not before the acids")
+        (moved.default, moved.value, &moved.by),
+        (672, 840, &crate::SetBy::NotBeforeTheAcids)
     );
 }
 
