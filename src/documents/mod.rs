@@ -5,4 +5,5 @@
 
 pub mod calendar;
 pub mod clinic;
+pub mod fhir;
 pub mod sheet;

@@ -332,8 +332,12 @@ pub struct CheckinView {
     pub id: i64,
     pub treatment_id: i64,
     pub when: String,
+    /// When the patient sent it (UTC).
+    pub sent_at: NaiveDateTime,
     pub day: i32,
     pub answer: &'static str,
+    /// The answer as recorded, when it is one the code knows.
+    pub answered: Option<Answer>,
     /// The triage result's id (`emergency` … `to-review`, `none`): a style hook.
     pub urgency: &'static str,
     pub triage: Triage,
@@ -364,8 +368,10 @@ impl CheckinView {
             id: row.id,
             treatment_id: row.treatment_id,
             when: l.local_moment(row.created_at, tz),
+            sent_at: row.created_at,
             day: row.day,
             answer: Answer::parse(&row.answer).map_or("?", Answer::label),
+            answered: Answer::parse(&row.answer),
             urgency: result.id(),
             triage: result,
             rule: triage.rule,

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 
-use super::{checkins, patients, reminders, sheet_inputs, treatments};
+use super::{checkins, fhir, patients, reminders, sheet_inputs, treatments};
+use crate::documents::fhir::Bundle;
 use crate::error::{AppError, AppResult};
 use crate::usecases::accounts;
 use crate::usecases::audit::{self, audit, Actor};
@@ -36,6 +37,9 @@ pub struct PatientExport {
     pub treatments: Vec<TreatmentData>,
     /// The audit log's entries about the patient, their treatments and their emails.
     pub audit: Vec<AuditData>,
+    /// Each live treatment's record as a FHIR R4 bundle ("Download as FHIR"), oldest first;
+    /// none once the patient was erased.
+    pub fhir_bundles: Vec<Bundle>,
 }
 
 #[derive(Serialize)]
@@ -270,9 +274,13 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
     }
     let mut treatment_ids = Vec::new();
     let mut treatments_out = Vec::new();
+    let mut fhir_bundles = Vec::new();
     for record in treatments::records_of_patient(conn, patient_id)? {
         let t = record.treatment;
         treatment_ids.push(t.id);
+        if record.deleted_at.is_none() && !patient.is_erased() {
+            fhir_bundles.push(fhir::read_bundle(conn, t.id, now)?);
+        }
         let plan: serde_json::Value = serde_json::from_str(&record.plan_json).map_err(|e| {
             AppError::Internal(anyhow::anyhow!(
                 "treatment {} has an unreadable plan: {e}",
@@ -338,6 +346,7 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
         },
         treatments: treatments_out,
         audit: audit_entries,
+        fhir_bundles,
     })
 }
 

@@ -9,7 +9,7 @@
 //!   another area's only through that area's use cases. `care/` (pure) and
 //!   `mail/` (rendering) are below them all.
 //! - Areas call downwards only, with no cycles (`tests/architecture.rs`
-//!   checks): `data_rights`, `housekeeping` → `checkins` → `treatments` → `patients` →
+//!   checks): `data_rights` → `fhir`; `data_rights`, `fhir`, `housekeeping` → `checkins` → `treatments` → `patients` →
 //!   `reminders` → `clinic`, `health`, `links`; `accounts`, `audit`, `fields` sit below
 //!   them. `reminders` takes what it needs of a patient or a treatment as arguments.
 //!   `system` (the admins' overview) reads `backup`, `health` and `reminders`.
@@ -23,6 +23,7 @@ pub mod clinic;
 pub mod data_rights;
 pub mod database;
 pub mod demo;
+pub mod fhir;
 pub mod fields;
 pub mod gate;
 pub mod health;

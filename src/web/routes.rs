@@ -201,6 +201,7 @@ route_table! {
     GET "/treatments/{id}/delete" => treatments::delete_form, for Clinicians;
     POST "/treatments/{id}/delete" => treatments::delete, for Clinicians;
     GET "/treatments/{id}/sheet" => treatments::staff_sheet, for SignedIn;
+    GET "/treatments/{id}/fhir.json" => treatments::fhir_download, for Clinicians;
     GET "/s/{token}" => patient_link::patient_sheet, for Anyone;
     GET "/s/{token}/{file}" => treatments::patient_calendar, for Anyone;
     POST "/treatments/{id}/send-sheet" => treatments::send_sheet, for SignedIn;

@@ -1,9 +1,10 @@
 //! Treatments on the web. Here: a treatment's sheet as it is opened (its versions read, the
 //! audit row written, the rendering kept for them reused) and the patient's own link with its
 //! calendar files. In parts: `form` (recording and editing), `page` (the treatment page, and
-//! deleting from it), `staff_sheet` (the sheet staff print) and `send` ("Send the sheet
-//! now").
+//! deleting from it), `staff_sheet` (the sheet staff print), `send` ("Send the sheet
+//! now") and `fhir` ("Download as FHIR").
 
+mod fhir;
 mod form;
 mod page;
 mod send;
@@ -21,6 +22,7 @@ use crate::documents::sheet::{self, Sheet};
 use crate::error::{AppError, AppResult};
 use crate::usecases::audit::Actor;
 use crate::usecases::treatments::{self, SheetVersion};
+pub(super) use fhir::download as fhir_download;
 pub(super) use form::{edit, edit_form, new_form, record};
 pub(super) use page::{delete, delete_form, show};
 pub(super) use send::send_sheet;

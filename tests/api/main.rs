@@ -15,6 +15,7 @@ mod cli;
 mod consistency;
 mod data_rights;
 mod faults;
+mod fhir;
 mod fuzz;
 mod handover;
 mod hardening;

@@ -9,7 +9,7 @@ use crate::usecases::treatments::{self, TreatmentView};
 use crate::web::csrf::{CsrfForm, EmptyForm};
 use crate::web::flash::{redirect_with_flash, FlashKind};
 use crate::web::page::PageCtx;
-use crate::web::session::{Auth, Clinicians, SignedIn};
+use crate::web::session::{Auth, Clinicians, Policy, SignedIn};
 use crate::web::{client_ip, render, AppState};
 
 #[derive(Template)]
@@ -62,6 +62,8 @@ struct ShowPage {
     view: TreatmentView,
     link: String,
     may_change: bool,
+    /// "Download as FHIR": clinicians, while the patient is not erased.
+    may_download_fhir: bool,
     reminders: Vec<crate::usecases::reminders::ReminderView>,
     /// Names this page's "Send the sheet now" click, so sending its form twice
     /// queues one email.
@@ -95,6 +97,7 @@ pub(in crate::web) async fn show(
     let user = auth.user();
     // An erased patient's treatments are kept as they stood.
     let may_change = treatments::may_change(user, &view.treatment) && !view.patient.is_erased();
+    let may_download_fhir = Clinicians::ROLES.contains(&user.role) && !view.patient.is_erased();
     render(&ShowPage {
         ctx,
         link: state.links.sheet(id),
@@ -102,6 +105,7 @@ pub(in crate::web) async fn show(
         reminders,
         checkins,
         may_change,
+        may_download_fhir,
         click: crate::auth::tokens::random_token()[..16].to_string(),
     })
 }
