@@ -80,8 +80,8 @@ fn references(value: &Value, out: &mut Vec<String>) {
 }
 
 /// A New York clinic; a practitioner records Rosa's cheeks and neck at 23:30 local; the
-/// worker sends her first emails; she checks in twice. Returns (practitioner, patient,
-/// treatment).
+/// worker sends her first emails; she checks in twice. Returns (a practitioner signed in
+/// after that, patient, treatment).
 async fn a_new_york_treatment_with_two_checkins(app: &TestApp) -> (reqwest::Client, i64, i64) {
     // 10:00 in New York on the morning after.
     app.clock
@@ -132,7 +132,8 @@ async fn a_new_york_treatment_with_two_checkins(app: &TestApp) -> (reqwest::Clie
     app.clock
         .set(Utc.with_ymd_and_hms(2026, 3, 12, 15, 0, 0).unwrap());
     check_in(app, treatment, &[("answer", "fine")]).await;
-    (practitioner, patient, treatment)
+    // A day on, the first sign-in has timed out: another practitioner opens the record.
+    (app.signed_in("practitioner").await, patient, treatment)
 }
 
 async fn check_in(app: &TestApp, treatment: i64, answers: &[(&str, &str)]) {
