@@ -32,6 +32,7 @@
 #
 # Settings (environment, all optional):
 #   LOAD_PATIENTS=100000  LOAD_DURATION=10  LOAD_WARMUP=2  LOAD_CONNECTIONS=32  LOAD_THREADS=2
+#   LOAD_BIN=path/to/aftercare (an already built binary; default: build this tree's)
 #   LOAD_SEARCH=patel     LOAD_POST_CONNECTIONS=4 (the second POST row)     LOAD_PG_URL=postgres://postgres@127.0.0.1:5432/postgres
 #   LOAD_ROWS="static healthz search sheet link link_304 link_br post post_few search_none" (the rows
 #   to run, in this order whatever the order given; default all)
@@ -52,7 +53,9 @@ ALL_ROWS="static healthz search sheet link link_304 link_br post post_few search
 ROWS=" ${LOAD_ROWS:-$ALL_ROWS} "
 EMAIL=practitioner@demo.example
 PASSWORD="demo password 2026"
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/aftercare
+# LOAD_BIN: measure this binary instead of building the tree's (e.g. an earlier commit's, for a
+# before/after comparison with the same tool).
+BIN=${LOAD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/aftercare}
 LUA=$ROOT/benches/load/post_treatment.lua
 
 if [ "$#" -gt 0 ]; then BACKENDS=("$@"); else BACKENDS=(sqlite postgres); fi
@@ -139,10 +142,12 @@ to_ms() {
 }
 
 # --- build -----------------------------------------------------------------------------------------
-log "cargo build --release"
-build_start=$(date +%s)
-cargo build --release --quiet --bin aftercare
-log "built in $(($(date +%s) - build_start)) s"
+if [ -z "${LOAD_BIN:-}" ]; then
+  log "cargo build --release"
+  build_start=$(date +%s)
+  cargo build --release --quiet --bin aftercare
+  log "built in $(($(date +%s) - build_start)) s"
+fi
 [ -x "$BIN" ] || die "no binary at $BIN"
 
 # --- one backend -------------------------------------------------------------------------------

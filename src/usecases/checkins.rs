@@ -255,7 +255,7 @@ pub fn submit(
                 patient_id: view.patient.id,
                 answer: answer.as_str(),
                 day: page.day as i32,
-                urgency: urgency.map_or("none", Urgency::id),
+                urgency: stored_urgency(urgency),
                 ticked_json: &ticked_json,
                 note: &note,
                 ip,
@@ -521,10 +521,10 @@ pub fn prune_photos(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> App
 pub struct CheckinRecord {
     pub id: i64,
     pub treatment_id: i64,
-    pub answer: String,
+    pub answer: Answer,
     pub day: i32,
     /// The most urgent group among the ticked boxes, as recorded with the answers.
-    pub urgency: String,
+    pub urgency: Option<Urgency>,
     pub ticked_json: String,
     pub note: String,
     pub ip: String,
@@ -534,14 +534,33 @@ pub struct CheckinRecord {
     pub acknowledged_note: Option<String>,
 }
 
-impl From<store::CheckinRecord> for CheckinRecord {
-    fn from(row: store::CheckinRecord) -> CheckinRecord {
-        CheckinRecord {
+/// The `urgency` column: the most urgent group ticked, or "none".
+pub fn stored_urgency(urgency: Option<Urgency>) -> &'static str {
+    urgency.map_or("none", Urgency::id)
+}
+
+impl TryFrom<store::CheckinRecord> for CheckinRecord {
+    type Error = AppError;
+
+    /// An answer or urgency the app does not know is an error, never read as another.
+    fn try_from(row: store::CheckinRecord) -> AppResult<CheckinRecord> {
+        let unknown = |what: &str, text: &str| {
+            AppError::Internal(anyhow::anyhow!(
+                "check-in {} has an unknown {what} {text:?}",
+                row.id
+            ))
+        };
+        let answer = Answer::parse(&row.answer).ok_or_else(|| unknown("answer", &row.answer))?;
+        let urgency = match row.urgency.as_str() {
+            "none" => None,
+            id => Some(Urgency::parse(id).ok_or_else(|| unknown("urgency", id))?),
+        };
+        Ok(CheckinRecord {
             id: row.id,
             treatment_id: row.treatment_id,
-            answer: row.answer,
+            answer,
             day: row.day,
-            urgency: row.urgency,
+            urgency,
             ticked_json: row.ticked_json,
             note: row.note,
             ip: row.ip,
@@ -549,7 +568,7 @@ impl From<store::CheckinRecord> for CheckinRecord {
             acknowledged_at: row.acknowledged_at,
             acknowledged_by: row.acknowledged_by,
             acknowledged_note: row.acknowledged_note,
-        }
+        })
     }
 }
 
@@ -559,10 +578,10 @@ pub fn records_of_patient(
     conn: &mut DbConn,
     patient_id: i64,
 ) -> AppResult<Vec<(CheckinRecord, Option<Photo>)>> {
-    Ok(store::for_patient_with_photos(conn, patient_id)?
+    store::for_patient_with_photos(conn, patient_id)?
         .into_iter()
-        .map(|(record, kind, data)| (record.into(), kind.zip(data)))
-        .collect())
+        .map(|(record, kind, data)| Ok((record.try_into()?, kind.zip(data))))
+        .collect()
 }
 
 /// How many check-ins a patient sent, and how many of their photos are kept.

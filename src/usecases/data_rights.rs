@@ -254,8 +254,8 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
                 id: c.id,
                 sent_at: utc(c.created_at),
                 day: c.day,
-                answer: c.answer,
-                urgency: c.urgency,
+                answer: c.answer.as_str().to_string(),
+                urgency: checkins::stored_urgency(c.urgency).to_string(),
                 ticked: ticked
                     .into_iter()
                     .map(|(group, text)| TickedData { group, text })

@@ -644,3 +644,12 @@ fn consistency_tags_must_name_known_actives_and_positions() {
         ],
     );
 }
+
+#[test]
+fn each_urgency_reads_back_from_its_id_and_nothing_else_does() {
+    for urgency in Urgency::ALL {
+        assert_eq!(Urgency::parse(urgency.id()), Some(urgency));
+    }
+    assert_eq!(Urgency::parse("none"), None);
+    assert_eq!(Urgency::parse("Call-Now"), None);
+}

@@ -386,6 +386,14 @@ pub enum Urgency {
 }
 
 impl Urgency {
+    /// Every urgency, most urgent first.
+    pub const ALL: [Urgency; 3] = [Urgency::Emergency, Urgency::CallNow, Urgency::TellUs];
+
+    /// The urgency whose `id` this is.
+    pub fn parse(id: &str) -> Option<Urgency> {
+        Urgency::ALL.into_iter().find(|u| u.id() == id)
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             Urgency::Emergency => "emergency",
