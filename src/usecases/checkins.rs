@@ -15,7 +15,7 @@ mod triage;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
-use super::{clinic, reminders, treatments};
+use super::{clinic, outcomes, reminders, treatments};
 use crate::care::protocol::Urgency;
 use crate::dates::Locale;
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -273,6 +273,7 @@ pub fn submit(
                 created_at: at,
             },
         )?;
+        outcomes::checkin_recorded(c, treatment_id, triage)?;
         if let Some(jpeg) = &photo {
             store::insert_photo(c, id, "image/jpeg", jpeg, at)?;
         }

@@ -16,6 +16,7 @@ pub mod checkins;
 pub mod clinic;
 pub mod heartbeats;
 pub mod patients;
+pub mod outcomes;
 pub mod reminders;
 pub mod schema;
 pub mod settings;

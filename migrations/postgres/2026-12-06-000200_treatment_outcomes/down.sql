@@ -1,0 +1,3 @@
+DROP TABLE treatment_outcome_add_ons;
+DROP TABLE treatment_outcome_areas;
+DROP TABLE treatment_outcomes;
