@@ -498,6 +498,14 @@ pub fn acknowledge(
     })
 }
 
+/// The treatment's latest check-in, if any (the demo data acknowledges what it made).
+pub fn latest_id(conn: &mut DbConn, treatment_id: i64) -> AppResult<Option<i64>> {
+    Ok(store::for_treatment(conn, treatment_id)?
+        .into_iter()
+        .map(|(row, ..)| row.id)
+        .max())
+}
+
 /// A photo as kept: (content type, bytes).
 pub type Photo = (String, Vec<u8>);
 
