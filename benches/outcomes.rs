@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use aftercare::startup::Application;
 use aftercare::usecases::audit::Actor;
+use aftercare::usecases::demo;
 use aftercare::usecases::outcomes::{self, OutcomesQuery};
 use aftercare::usecases::store::outcomes::{counts_sql, times_sql, Breakdown};
 use aftercare::usecases::store::{self, DbConn};
-use aftercare::usecases::demo;
 use aftercare::web::AppState;
 use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::RunQueryDsl;
@@ -122,12 +122,30 @@ fn explain(conn: &mut DbConn, sql: &str) -> String {
     }
     let lines: Vec<String> = match conn {
         DbConn::Pg(c) => {
-            let sql = format!("EXPLAIN ANALYZE {}", sql.replace("{from}", "CURRENT_DATE - 89").replace("{to}", "CURRENT_DATE"));
-            diesel::sql_query(sql).load::<Line>(c).expect("explain").into_iter().map(|l| l.plan).collect()
+            let sql = format!(
+                "EXPLAIN ANALYZE {}",
+                sql.replace("{from}", "CURRENT_DATE - 89")
+                    .replace("{to}", "CURRENT_DATE")
+            );
+            diesel::sql_query(sql)
+                .load::<Line>(c)
+                .expect("explain")
+                .into_iter()
+                .map(|l| l.plan)
+                .collect()
         }
         DbConn::Sqlite(c) => {
-            let sql = format!("EXPLAIN QUERY PLAN {}", sql.replace("{from}", "date('now', '-89 days')").replace("{to}", "date('now')"));
-            diesel::sql_query(sql).load::<SqliteLine>(c).expect("explain").into_iter().map(|l| l.detail).collect()
+            let sql = format!(
+                "EXPLAIN QUERY PLAN {}",
+                sql.replace("{from}", "date('now', '-89 days')")
+                    .replace("{to}", "date('now')")
+            );
+            diesel::sql_query(sql)
+                .load::<SqliteLine>(c)
+                .expect("explain")
+                .into_iter()
+                .map(|l| l.detail)
+                .collect()
         }
     };
     lines.join("\n    ")
@@ -160,7 +178,8 @@ impl Fixture {
             .unwrap_or(10_000);
         let mut conn = state.pool.get().expect("a connection");
         let started = Instant::now();
-        let report = demo::seed(&mut conn, &state.protocol, patients, state.timing()).expect("the demo seeds");
+        let report = demo::seed(&mut conn, &state.protocol, patients, state.timing())
+            .expect("the demo seeds");
         let seeded = started.elapsed();
         let started = Instant::now();
         multiply(&mut conn);
@@ -190,8 +209,14 @@ impl Fixture {
             count(&mut conn, "checkins WHERE acknowledged_at IS NOT NULL"),
             started.elapsed().as_secs_f64()
         );
-        for (what, by) in [("depth band", Breakdown::DepthBand), ("area", Breakdown::Area)] {
-            eprintln!("  counts by {what}:\n    {}", explain(&mut conn, &counts_sql(by)));
+        for (what, by) in [
+            ("depth band", Breakdown::DepthBand),
+            ("area", Breakdown::Area),
+        ] {
+            eprintln!(
+                "  counts by {what}:\n    {}",
+                explain(&mut conn, &counts_sql(by))
+            );
             let times = times_sql(by, &conn);
             eprintln!("  times by {what}:\n    {}", explain(&mut conn, &times));
         }

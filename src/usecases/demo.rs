@@ -154,7 +154,14 @@ fn demo_checkin(
         let acked = (at + Duration::minutes(15 + 37 * (roll as i64 % 11))).min(now);
         if let Some(id) = checkins::latest_id(conn, treatment)? {
             let actor = practitioner.actor("-");
-            checkins::acknowledge(conn, &actor, practitioner, id, "Called the patient", acked.naive_utc())?;
+            checkins::acknowledge(
+                conn,
+                &actor,
+                practitioner,
+                id,
+                "Called the patient",
+                acked.naive_utc(),
+            )?;
             made.acknowledged += 1;
         }
     }

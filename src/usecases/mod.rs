@@ -39,8 +39,8 @@ pub mod reminders;
 pub mod sheet_inputs;
 pub mod system;
 pub mod treatments;
-pub mod trial;
 pub mod triage;
+pub mod trial;
 
 /// The store: the only module that speaks SQL. It is private to the use
 /// cases, so a handler, the worker or the command line that names it does not

@@ -50,12 +50,7 @@ impl Chart {
 }
 
 /// A chart of `rows`, each bar `value(row)` of `max` long; a hidden figure draws no bar.
-fn chart(
-    id: String,
-    title: String,
-    rows: &[(String, Option<i64>, String)],
-    max: i64,
-) -> Chart {
+fn chart(id: String, title: String, rows: &[(String, Option<i64>, String)], max: i64) -> Chart {
     let max = max.max(1);
     let bars: Vec<Bar> = rows
         .iter()

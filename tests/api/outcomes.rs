@@ -64,6 +64,8 @@ where
     use diesel::migration::MigrationSource;
     let mut all = MigrationSource::<B>::migrations(&migrations).unwrap();
     all.sort_by_key(|m| m.name().to_string());
+    // Makes diesel's table of applied migrations, as `run_pending_migrations` does first.
+    conn.applied_migrations().unwrap();
     for m in &all {
         if m.name().to_string().contains("treatment_outcomes") {
             break;
@@ -95,7 +97,9 @@ async fn app_with_an_old_treatment(db: Db) -> TestApp {
 
 /// The cells of the table row headed `label` (the first such row after `after`).
 fn row_cells(page: &str, after: &str, label: &str) -> Vec<String> {
-    let start = page.find(after).unwrap_or_else(|| panic!("{after} not on the page"));
+    let start = page
+        .find(after)
+        .unwrap_or_else(|| panic!("{after} not on the page"));
     let head = format!("<th scope=\"row\">{label}</th>");
     let at = start
         + page[start..]
@@ -116,10 +120,18 @@ fn csv_cells(csv: &str, breakdown: &str, group: &str) -> Vec<String> {
         .lines()
         .find(|l| l.starts_with(&prefix))
         .unwrap_or_else(|| panic!("no line {prefix} in {csv}"));
-    line[prefix.len()..].split(',').map(str::to_string).collect()
+    line[prefix.len()..]
+        .split(',')
+        .map(str::to_string)
+        .collect()
 }
 
-async fn check_in(app: &TestApp, treatment: i64, answer: &str, at: chrono::DateTime<chrono::Utc>) -> i64 {
+async fn check_in(
+    app: &TestApp,
+    treatment: i64,
+    answer: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> i64 {
     let input = CheckinInput {
         answer: answer.into(),
         items: vec![],
@@ -138,7 +150,11 @@ async fn check_in(app: &TestApp, treatment: i64, answer: &str, at: chrono::DateT
 }
 
 async fn facts(app: &TestApp, treatment: i64) -> (i64, i64, i64) {
-    let of = |col: &str| format!("SELECT CAST({col} AS BIGINT) FROM treatment_outcomes WHERE treatment_id = {treatment}");
+    let of = |col: &str| {
+        format!(
+            "SELECT CAST({col} AS BIGINT) FROM treatment_outcomes WHERE treatment_id = {treatment}"
+        )
+    };
     (
         scalar(app, &of("checkins")).await,
         scalar(app, &of("emails_failed")).await,
@@ -147,7 +163,8 @@ async fn facts(app: &TestApp, treatment: i64) -> (i64, i64, i64) {
 }
 
 async fn the_page_and_csv_match_what_was_recorded(app: TestApp) {
-    app.configure_clinic("Glow Clinic", "hello@glow.example").await;
+    app.configure_clinic("Glow Clinic", "hello@glow.example")
+        .await;
     let input = accounts::NewUserInput {
         name: "Pia Lund".into(),
         email: "pia@clinic.example".into(),
@@ -157,16 +174,34 @@ async fn the_page_and_csv_match_what_was_recorded(app: TestApp) {
         password_mode: "password".into(),
     };
     let now = app.now();
-    let p_id = with_conn(&app, move |c| accounts::add_user_from_cli(c, &input, now).unwrap()).await;
+    let p_id = with_conn(&app, move |c| {
+        accounts::add_user_from_cli(c, &input, now).unwrap()
+    })
+    .await;
     let pia = new_client();
-    assert_eq!(app.log_in_with(&pia, "pia@clinic.example", PASSWORD).await.status().as_u16(), 303);
+    assert_eq!(
+        app.log_in_with(&pia, "pia@clinic.example", PASSWORD)
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
     let quinn = app.signed_in("practitioner").await;
     let when = clinic_time(-Duration::hours(30));
-    let forehead = [("treated_at", when.as_str()), ("area_0", "forehead"), ("depth_0", "0.5")];
+    let forehead = [
+        ("treated_at", when.as_str()),
+        ("area_0", "forehead"),
+        ("depth_0", "0.5"),
+    ];
     let mut a = Vec::new();
     for i in 0..7 {
         let (patient, treatment) = app
-            .patient_with_treatment(&pia, &format!("Ada {i}"), &format!("ada{i}@example.com"), &forehead)
+            .patient_with_treatment(
+                &pia,
+                &format!("Ada {i}"),
+                &format!("ada{i}@example.com"),
+                &forehead,
+            )
             .await;
         a.push((patient, treatment));
     }
@@ -175,7 +210,12 @@ async fn the_page_and_csv_match_what_was_recorded(app: TestApp) {
             &quinn,
             "Bea",
             "bea@example.com",
-            &[("treated_at", when.as_str()), ("area_0", "cheeks"), ("depth_0", "1.5"), ("add_on", "prp")],
+            &[
+                ("treated_at", when.as_str()),
+                ("area_0", "cheeks"),
+                ("depth_0", "1.5"),
+                ("add_on", "prp"),
+            ],
         )
         .await;
 
@@ -199,7 +239,10 @@ async fn the_page_and_csv_match_what_was_recorded(app: TestApp) {
     // Ada 0 unsubscribes; one of Bea's emails fails for good at the mail server.
     let ada0 = a[0].0;
     let now = app.now();
-    with_conn(&app, move |c| patients::unsubscribe(c, ada0, "127.0.0.1", now).unwrap()).await;
+    with_conn(&app, move |c| {
+        patients::unsubscribe(c, ada0, "127.0.0.1", now).unwrap()
+    })
+    .await;
     with_conn(&app, move |c: &mut DbConn| {
         use diesel::RunQueryDsl;
         let sql = format!(
@@ -213,16 +256,31 @@ async fn the_page_and_csv_match_what_was_recorded(app: TestApp) {
     })
     .await;
     let sink = SmtpSink::start().await;
+    let first = with_conn(&app, move |c| {
+        let rows = aftercare::usecases::store::reminders::for_treatment(c, b1).unwrap();
+        let pending = rows.into_iter().filter(|r| r.status.as_str() == "pending");
+        pending.map(|r| r.send_at).min().unwrap()
+    })
+    .await;
     let worker = app.worker_with(
         Mailer::smtp(&sink.url()).unwrap(),
-        Arc::new(ManualClock::new(app.clock.now())),
+        Arc::new(ManualClock::new(first.and_utc() + Duration::minutes(1))),
     );
     sink.fail_next(1, 550, "5.1.1 no such user here");
-    assert_eq!(worker.drain().await.unwrap().failed, 1);
+    let drained = worker.drain().await.unwrap();
+    assert_eq!(drained.failed, 1, "{drained:?}");
 
     // Ada 5's treatment is edited to cheeks at 1.0 mm (another band); Ada 6's is deleted.
     let r = app
-        .edit_treatment(&pia, a[5].1, &[("treated_at", when.as_str()), ("area_0", "cheeks"), ("depth_0", "1.0")])
+        .edit_treatment(
+            &pia,
+            a[5].1,
+            &[
+                ("treated_at", when.as_str()),
+                ("area_0", "cheeks"),
+                ("depth_0", "1.0"),
+            ],
+        )
         .await;
     assert_eq!(r.status().as_u16(), 303);
     let r = app
@@ -234,7 +292,14 @@ async fn the_page_and_csv_match_what_was_recorded(app: TestApp) {
     assert_eq!(facts(&app, 900001).await, (1, 1, 0), "backfilled");
     assert_eq!(facts(&app, a[0].1).await, (1, 0, 1));
     assert_eq!(facts(&app, b1).await, (1, 1, 0));
-    assert_eq!(count_rows(&app, &format!("treatment_outcomes WHERE treatment_id = {}", a[6].1)).await, 0);
+    assert_eq!(
+        count_rows(
+            &app,
+            &format!("treatment_outcomes WHERE treatment_id = {}", a[6].1)
+        )
+        .await,
+        0
+    );
 
     let page = app.get_text_with(&pia, "/outcomes").await;
     assert!(page.contains("role=\"img\"") && page.contains("<title id=\"chart-results-t\">"));
@@ -244,20 +309,66 @@ async fn the_page_and_csv_match_what_was_recorded(app: TestApp) {
     let all = row_cells(&page, "The whole period", "All treatments");
     assert_eq!(
         all,
-        strs(&["8", "100%", "8", "0", FEWER, "0", FEWER, "6", "3 h 0 min", "4 h 36 min", FEWER, FEWER])
+        strs(&[
+            "8",
+            "100%",
+            "8",
+            "0",
+            FEWER,
+            "0",
+            FEWER,
+            "6",
+            "3 h 0 min",
+            "4 h 36 min",
+            FEWER,
+            FEWER
+        ])
     );
     let version = app.state.protocol.version().to_string();
-    let current = row_cells(&page, "By protocol version", &format!("Protocol version {version}"));
+    let current = row_cells(
+        &page,
+        "By protocol version",
+        &format!("Protocol version {version}"),
+    );
     assert_eq!(
         current,
-        strs(&["7", "100%", "7", "0", "0", "0", FEWER, "6", "3 h 0 min", "4 h 36 min", FEWER, FEWER])
+        strs(&[
+            "7",
+            "100%",
+            "7",
+            "0",
+            "0",
+            "0",
+            FEWER,
+            "6",
+            "3 h 0 min",
+            "4 h 36 min",
+            FEWER,
+            FEWER
+        ])
     );
     let old = row_cells(&page, "By protocol version", "Protocol version 2026.1");
-    assert_eq!(old, strs(&[FEWER, FEWER, FEWER, "0", FEWER, "0", "0", "0", "–", "–", "0", FEWER]));
+    assert_eq!(
+        old,
+        strs(&[FEWER, FEWER, FEWER, "0", FEWER, "0", "0", "0", "–", "–", "0", FEWER])
+    );
     let shallow = row_cells(&page, "By depth band", "0.5 mm or less");
     assert_eq!(
         shallow,
-        strs(&["5", "100%", "5", "0", "0", "0", "0", "5", "3 h 0 min", "4 h 36 min", FEWER, "0"])
+        strs(&[
+            "5",
+            "100%",
+            "5",
+            "0",
+            "0",
+            "0",
+            "0",
+            "5",
+            "3 h 0 min",
+            "4 h 36 min",
+            FEWER,
+            "0"
+        ])
     );
     let middle = row_cells(&page, "By depth band", "over 0.5 to 1.0 mm");
     assert_eq!(middle[0], FEWER, "the old one and the edited one");
@@ -271,22 +382,43 @@ async fn the_page_and_csv_match_what_was_recorded(app: TestApp) {
     // The CSV is the same table.
     let r = app.get_with(&pia, "/outcomes.csv").await;
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let csv = r.text().await.unwrap();
     assert_eq!(csv_cells(&csv, "All", "All treatments"), all);
     assert_eq!(
-        csv_cells(&csv, "By protocol version", &format!("Protocol version {version}")),
+        csv_cells(
+            &csv,
+            "By protocol version",
+            &format!("Protocol version {version}")
+        ),
         current
     );
-    assert_eq!(csv_cells(&csv, "By protocol version", "Protocol version 2026.1"), old);
-    assert_eq!(csv_cells(&csv, "By depth band (deepest area)", "0.5 mm or less"), shallow);
+    assert_eq!(
+        csv_cells(&csv, "By protocol version", "Protocol version 2026.1"),
+        old
+    );
+    assert_eq!(
+        csv_cells(&csv, "By depth band (deepest area)", "0.5 mm or less"),
+        shallow
+    );
 
     // An erasure changes no count.
     let admin = app.signed_in("admin").await;
     let r = app
-        .post_form_with(&admin, &format!("/patients/{}/erase", a[1].0), &[("confirm_name", "Ada 1")])
+        .post_form_with(
+            &admin,
+            &format!("/patients/{}/erase", a[1].0),
+            &[("confirm_name", "Ada 1")],
+        )
         .await;
-    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "{}",
+        r.status()
+    );
     let again = app.get_text_with(&pia, "/outcomes").await;
     assert_eq!(row_cells(&again, "The whole period", "All treatments"), all);
     assert!(!again.contains("Ada 1"));
@@ -298,22 +430,43 @@ async fn the_page_and_csv_match_what_was_recorded(app: TestApp) {
 
 async fn a_period_can_be_chosen_and_bad_dates_are_refused(app: TestApp) {
     let clinician = app.signed_in("practitioner").await;
-    let r = app.get_with(&clinician, "/outcomes?from=2026-02-30&to=").await;
+    let r = app
+        .get_with(&clinician, "/outcomes?from=2026-02-30&to=")
+        .await;
     assert_eq!(r.status().as_u16(), 400);
-    assert!(r.text().await.unwrap().contains("Enter a date as YYYY-MM-DD"));
-    let r = app.get_with(&clinician, "/outcomes?from=2026-12-05&to=2026-12-01").await;
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Enter a date as YYYY-MM-DD"));
+    let r = app
+        .get_with(&clinician, "/outcomes?from=2026-12-05&to=2026-12-01")
+        .await;
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("swap them"));
-    let r = app.get_with(&clinician, "/outcomes.csv?from=yesterday").await;
+    let r = app
+        .get_with(&clinician, "/outcomes.csv?from=yesterday")
+        .await;
     assert_eq!(r.status().as_u16(), 400);
-    let r = app.get_with(&clinician, "/outcomes?from=2020-01-01&to=2020-01-31").await;
+    let r = app
+        .get_with(&clinician, "/outcomes?from=2020-01-01&to=2020-01-31")
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("<strong>2020-01-01</strong> to <strong>2020-01-31</strong>"));
     // Front-desk staff see neither.
     let staff = app.signed_in("staff").await;
-    assert_eq!(app.get_with(&staff, "/outcomes").await.status().as_u16(), 403);
-    assert_eq!(app.get_with(&staff, "/outcomes.csv").await.status().as_u16(), 403);
+    assert_eq!(
+        app.get_with(&staff, "/outcomes").await.status().as_u16(),
+        403
+    );
+    assert_eq!(
+        app.get_with(&staff, "/outcomes.csv")
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
 }
 
 mod with_an_old_treatment {

@@ -155,7 +155,14 @@ pub fn report(
         }
     };
     write_tx(conn, |c| {
-        audit(c, actor, action, "outcomes", &format!("{from} to {to}"), now)
+        audit(
+            c,
+            actor,
+            action,
+            "outcomes",
+            &format!("{from} to {to}"),
+            now,
+        )
     })?;
     let names: Vec<(String, String)> = accounts::list_users(conn)?
         .into_iter()

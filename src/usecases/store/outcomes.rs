@@ -12,8 +12,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Double, Nullable, Text};
 
-use super::schema::{treatment_outcome_add_ons as add_ons, treatment_outcome_areas as areas};
 use super::schema::treatment_outcomes as facts;
+use super::schema::{treatment_outcome_add_ons as add_ons, treatment_outcome_areas as areas};
 use super::{execute_per_backend, DbConn};
 
 /// What a treatment is grouped by.
@@ -105,7 +105,10 @@ fn set_parts(
         })
         .collect();
     if !add_on_rows.is_empty() {
-        execute_per_backend!(conn, diesel::insert_into(add_ons::table).values(&add_on_rows))?;
+        execute_per_backend!(
+            conn,
+            diesel::insert_into(add_ons::table).values(&add_on_rows)
+        )?;
     }
     Ok(())
 }
@@ -117,7 +120,11 @@ pub fn delete(conn: &mut DbConn, treatment_id: i64) -> QueryResult<usize> {
     diesel::delete(facts::table.find(treatment_id)).execute(conn)
 }
 
-pub fn count_checkin(conn: &mut DbConn, treatment_id: i64, result: ResultColumn) -> QueryResult<usize> {
+pub fn count_checkin(
+    conn: &mut DbConn,
+    treatment_id: i64,
+    result: ResultColumn,
+) -> QueryResult<usize> {
     let row = facts::table.find(treatment_id);
     let total = facts::checkins.eq(facts::checkins + 1);
     match result {
