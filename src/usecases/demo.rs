@@ -81,7 +81,7 @@ fn demo_treatment(n: usize, now: DateTime<Utc>, tz: chrono_tz::Tz) -> TreatmentF
             .collect(),
         device: "Demo pen".into(),
         // Every seventh with PRP, so the Outcomes page has an add-on to break down by.
-        add_ons: if n % 7 == 0 {
+        add_ons: if n.is_multiple_of(7) {
             vec!["prp".into()]
         } else {
             vec![]
