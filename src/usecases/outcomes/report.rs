@@ -170,7 +170,7 @@ pub fn report(
         .collect();
     let label = |by: Breakdown, key: &str| -> String {
         match by {
-            Breakdown::All => "All treatments".into(),
+            Breakdown::All | Breakdown::Dims => "All treatments".into(),
             Breakdown::ProtocolVersion => format!("Protocol version {key}"),
             Breakdown::DepthBand => DepthBand::parse(key).map_or(key.into(), |b| b.label().into()),
             Breakdown::Area => protocol.area(key).map_or(key.into(), |a| a.label.clone()),
@@ -185,9 +185,28 @@ pub fn report(
                 .map_or(format!("user {key}"), |(_, name)| name.clone()),
         }
     };
+    // The treatment's own dimensions in one scan, summed per breakdown here; on SQLite their
+    // times in one list too (PostgreSQL computes each breakdown's percentiles itself).
+    let dims = store::counts(conn, Breakdown::Dims, from, to)?;
+    let dim_times = if store::percentiles_in_sql(conn) {
+        None
+    } else {
+        Some(store::times(conn, Breakdown::Dims, from, to)?)
+    };
     let mut groups = |by: Breakdown| -> AppResult<Vec<Figures>> {
-        let counts = store::counts(conn, by, from, to)?;
-        let times = store::times(conn, by, from, to)?;
+        let (counts, times) = match by {
+            Breakdown::Area | Breakdown::AddOn | Breakdown::Dims => (
+                store::counts(conn, by, from, to)?,
+                store::times(conn, by, from, to)?,
+            ),
+            _ => {
+                let times = match &dim_times {
+                    Some(list) => roll_up_times(list, by),
+                    None => store::times(conn, by, from, to)?,
+                };
+                (roll_up_counts(&dims, by), times)
+            }
+        };
         let mut rows: Vec<(String, Figures)> = counts
             .iter()
             .filter(|c| c.treatments > 0 || by == Breakdown::All)
@@ -224,6 +243,69 @@ pub fn report(
         all,
         sections,
     })
+}
+
+/// The part of a `Dims` key (`version|band|practitioner`) that `by` groups by.
+fn part_of(key: &str, by: Breakdown) -> String {
+    let mut parts = key.splitn(3, '|');
+    let (version, band, practitioner) = (parts.next(), parts.next(), parts.next());
+    match by {
+        Breakdown::ProtocolVersion => version,
+        Breakdown::DepthBand => band,
+        Breakdown::Practitioner => practitioner,
+        _ => None,
+    }
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// `Dims` counts summed into the groups of `by` (the whole period always has its row).
+fn roll_up_counts(dims: &[GroupCounts], by: Breakdown) -> Vec<GroupCounts> {
+    let mut groups: std::collections::BTreeMap<String, GroupCounts> = Default::default();
+    if by == Breakdown::All {
+        groups.insert(String::new(), GroupCounts::default());
+    }
+    for d in dims {
+        let key = part_of(&d.key, by);
+        let g = groups.entry(key.clone()).or_insert_with(|| GroupCounts {
+            key,
+            ..GroupCounts::default()
+        });
+        g.treatments += d.treatments;
+        g.with_checkin += d.with_checkin;
+        g.checkins += d.checkins;
+        g.emergency += d.emergency;
+        g.call_now += d.call_now;
+        g.tell_us += d.tell_us;
+        g.to_review += d.to_review;
+        g.as_expected += d.as_expected;
+        g.emails_failed += d.emails_failed;
+        g.unsubscribed += d.unsubscribed;
+    }
+    groups.into_values().collect()
+}
+
+/// `Dims` times (SQLite: every time) gathered into the groups of `by`, each in order.
+fn roll_up_times(dims: &[GroupTimes], by: Breakdown) -> Vec<GroupTimes> {
+    let mut groups: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for d in dims {
+        groups
+            .entry(part_of(&d.key, by))
+            .or_default()
+            .extend(&d.seconds);
+    }
+    groups
+        .into_iter()
+        .map(|(key, mut seconds)| {
+            seconds.sort_by(f64::total_cmp);
+            GroupTimes {
+                key,
+                answered: seconds.len() as i64,
+                seconds,
+                ..GroupTimes::default()
+            }
+        })
+        .collect()
 }
 
 fn figures(label: String, c: &GroupCounts, times: Option<&GroupTimes>) -> Figures {

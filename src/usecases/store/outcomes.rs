@@ -173,6 +173,9 @@ pub fn mark_unsubscribed(conn: &mut DbConn, patient_id: i64) -> QueryResult<usiz
 pub enum Breakdown {
     /// The whole period, one row keyed "".
     All,
+    /// Protocol version, depth band and practitioner together, keyed `version|band|id`: the
+    /// four breakdowns of the treatment's own row (with `All`) summed from this one scan.
+    Dims,
     ProtocolVersion,
     DepthBand,
     Practitioner,
@@ -186,6 +189,11 @@ impl Breakdown {
         const FACTS: &str = "treatment_outcomes o";
         match self {
             Breakdown::All => ("CAST('' AS TEXT)", FACTS, "o.treated_on"),
+            Breakdown::Dims => (
+                "o.protocol_version || '|' || o.depth_band || '|' || CAST(o.practitioner_id AS TEXT)",
+                FACTS,
+                "o.treated_on",
+            ),
             Breakdown::ProtocolVersion => ("o.protocol_version", FACTS, "o.treated_on"),
             Breakdown::DepthBand => ("o.depth_band", FACTS, "o.treated_on"),
             Breakdown::Practitioner => ("CAST(o.practitioner_id AS TEXT)", FACTS, "o.treated_on"),
@@ -204,7 +212,7 @@ impl Breakdown {
 }
 
 /// One group's counts.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, Default, QueryableByName)]
 pub struct GroupCounts {
     #[diesel(sql_type = Text)]
     pub key: String,
@@ -335,7 +343,8 @@ pub fn times_sql(by: Breakdown, conn: &DbConn) -> String {
     };
     match conn {
         DbConn::Pg(_) => {
-            let secs = "CAST(EXTRACT(EPOCH FROM (c.acknowledged_at - c.created_at)) AS DOUBLE PRECISION)";
+            let secs =
+                "CAST(EXTRACT(EPOCH FROM (c.acknowledged_at - c.created_at)) AS DOUBLE PRECISION)";
             format!(
                 "SELECT {key} AS key, COUNT(*) AS answered, \
                  percentile_cont(0.5) WITHIN GROUP (ORDER BY {secs}) AS median, \
@@ -343,12 +352,32 @@ pub fn times_sql(by: Breakdown, conn: &DbConn) -> String {
                  FROM {tables}{group}"
             )
         }
-        DbConn::Sqlite(_) => format!(
-            "SELECT {key} AS key, \
-             CAST((julianday(c.acknowledged_at) - julianday(c.created_at)) * 86400.0 AS REAL) AS seconds \
-             FROM {tables} ORDER BY 1, 2"
-        ),
+        // From the acknowledged check-ins (their index), few beside the treatments, each
+        // joined to its treatment's row: `CROSS JOIN` keeps SQLite to that order.
+        DbConn::Sqlite(_) => {
+            let parts = match by {
+                Breakdown::Area => {
+                    " JOIN treatment_outcome_areas x ON x.treatment_id = o.treatment_id"
+                }
+                Breakdown::AddOn => {
+                    " JOIN treatment_outcome_add_ons x ON x.treatment_id = o.treatment_id"
+                }
+                _ => "",
+            };
+            format!(
+                "SELECT {key} AS key, \
+                 CAST((julianday(c.acknowledged_at) - julianday(c.created_at)) * 86400.0 AS REAL) AS seconds \
+                 FROM checkins c CROSS JOIN treatment_outcomes o{parts} \
+                 WHERE c.acknowledged_at IS NOT NULL AND o.treatment_id = c.treatment_id \
+                 AND o.treated_on >= {{from}} AND o.treated_on <= {{to}} ORDER BY 1, 2"
+            )
+        }
     }
+}
+
+/// Whether [`times`] gives percentiles (PostgreSQL) rather than every time (SQLite).
+pub fn percentiles_in_sql(conn: &DbConn) -> bool {
+    matches!(conn, DbConn::Pg(_))
 }
 
 /// The acknowledgement times of the check-ins of the period's treatments, by group.
