@@ -76,45 +76,43 @@ fn chart(id: String, title: String, rows: &[(String, Option<i64>, String)], max:
     }
 }
 
-/// The check-ins by triage result of the whole period, then the share of treatments with a
-/// check-in in each breakdown.
-fn charts(report: &Report) -> Vec<Chart> {
-    let mut charts = Vec::new();
-    if let Some(all) = &report.all {
-        let rows: Vec<_> = report
-            .result_headings()
-            .into_iter()
-            .zip(&all.by_result)
-            .map(|(h, c)| (h.to_string(), c.value, c.text.clone()))
-            .collect();
-        let max = rows.iter().filter_map(|r| r.1).max().unwrap_or(0);
-        charts.push(chart(
-            "chart-results".into(),
-            "Check-ins by triage result".into(),
-            &rows,
-            max,
-        ));
-    }
-    for (i, section) in report.sections.iter().enumerate() {
-        if section.rows.is_empty() {
-            continue;
-        }
-        let rows: Vec<_> = section
-            .rows
-            .iter()
-            .map(|f: &Figures| (f.label.clone(), f.with_checkin.value, f.share_text.clone()))
-            .collect();
-        charts.push(chart(
-            format!("chart-{i}"),
-            format!(
+/// The check-ins by triage result of the whole period.
+fn results_chart(report: &Report) -> Option<Chart> {
+    let all = report.all.as_ref()?;
+    let rows: Vec<_> = report
+        .result_headings()
+        .into_iter()
+        .zip(&all.by_result)
+        .map(|(h, c)| (h.to_string(), c.value, c.text.clone()))
+        .collect();
+    let max = rows.iter().filter_map(|r| r.1).max().unwrap_or(0);
+    Some(chart(
+        "chart-results".into(),
+        "Check-ins by triage result".into(),
+        &rows,
+        max,
+    ))
+}
+
+/// The share of treatments with a check-in in each breakdown, beside its table.
+fn section_charts(report: &Report) -> Vec<Option<Chart>> {
+    report
+        .sections
+        .iter()
+        .enumerate()
+        .map(|(i, section)| {
+            let rows: Vec<_> = section
+                .rows
+                .iter()
+                .map(|f: &Figures| (f.label.clone(), f.with_checkin.value, f.share_text.clone()))
+                .collect();
+            let title = format!(
                 "Treatments with at least one check-in, {}",
                 section.title.to_lowercase()
-            ),
-            &rows,
-            100,
-        ));
-    }
-    charts
+            );
+            (!rows.is_empty()).then(|| chart(format!("chart-{i}"), title, &rows, 100))
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -122,7 +120,8 @@ fn charts(report: &Report) -> Vec<Chart> {
 struct OutcomesPage {
     ctx: PageCtx,
     report: Report,
-    charts: Vec<Chart>,
+    results_chart: Option<Chart>,
+    section_charts: Vec<Option<Chart>>,
     csv_link: String,
 }
 
@@ -159,7 +158,8 @@ pub(super) async fn page(
     );
     let page = OutcomesPage {
         ctx,
-        charts: charts(&report),
+        results_chart: results_chart(&report),
+        section_charts: section_charts(&report),
         report,
         csv_link,
     };

@@ -236,7 +236,11 @@ pub fn report(
         });
     }
     Ok(Report {
-        query: query.clone(),
+        // The form shows the period it shows.
+        query: OutcomesQuery {
+            from: from.to_string(),
+            to: to.to_string(),
+        },
         from,
         to,
         errors: FieldErrors::default(),
