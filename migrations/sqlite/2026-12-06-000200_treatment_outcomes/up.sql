@@ -47,6 +47,12 @@ CREATE TABLE treatment_outcome_add_ons (
 );
 CREATE INDEX treatment_outcome_add_ons_treated_on ON treatment_outcome_add_ons(treated_on);
 
+-- The acknowledged check-ins alone, with what the times need (the page reads them from here,
+-- joined to their treatments' rows): a small index, growing with the answers, not with all
+-- check-ins.
+CREATE INDEX checkins_acknowledged ON checkins(treatment_id, acknowledged_at, created_at)
+    WHERE acknowledged_at IS NOT NULL;
+
 -- What was recorded before: every live treatment, its check-ins by result, its failed
 -- reminders, and an unsubscribe on the patient's latest treatment from before it.
 INSERT INTO treatment_outcomes (treatment_id, patient_id, treated_on, protocol_version, depth_band,
