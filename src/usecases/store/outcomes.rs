@@ -2,11 +2,13 @@
 //! (`treatment_outcomes`), and its areas and add-ons (`treatment_outcome_areas`,
 //! `treatment_outcome_add_ons`). Owned by `usecases::outcomes`.
 //!
-//! Reads are one `GROUP BY` per breakdown over the period's rows (an index on `treated_on`);
-//! the times from a check-in to its acknowledgement come from `checkins`, reached from the
-//! period's treatments through its `(treatment_id, created_at)` index. PostgreSQL computes
-//! their percentiles (`percentile_cont`); SQLite, which has none, hands back the period's
-//! durations in order and the use case interpolates the same way.
+//! Reads are a `GROUP BY` over the period's rows (an index on `treated_on`): one over the
+//! treatment's own dimensions together ([`Breakdown::Dims`], summed per breakdown by the use
+//! case), one per area and per add-on. The times from a check-in to its acknowledgement come
+//! from the acknowledged check-ins (the partial index `checkins_acknowledged`) joined to the
+//! period's treatments. PostgreSQL computes their percentiles (`percentile_cont`); SQLite,
+//! which has none, hands back the period's durations in order and the use case interpolates
+//! the same way.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
