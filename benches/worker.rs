@@ -366,7 +366,8 @@ fn run_scenario() -> anyhow::Result<()> {
     let state = aftercare::startup::prepare(settings)?;
 
     // A demo clinic with 100 patients (10 recorded treatments), then `count` due reminders
-    // spread over those treatments; the treatments' own reminders are set aside.
+    // spread over those treatments; the treatments' own reminders (and the clinic's emails
+    // about the demo's check-ins) are set aside.
     let seeded = Instant::now();
     {
         let mut conn = state.pool.get()?;
@@ -375,6 +376,9 @@ fn run_scenario() -> anyhow::Result<()> {
         diesel::update(schema::reminders::table)
             .set(schema::reminders::status.eq("cancelled"))
             .execute(&mut *conn)?;
+        // The clinic's emails about the demo's check-ins too: only the bench's rows go.
+        diesel::delete(schema::checkin_alerts::table).execute(&mut *conn)?;
+        diesel::delete(schema::checkin_overdue::table).execute(&mut *conn)?;
         let treated: Vec<(i64, i64)> = schema::treatments::table
             .select((schema::treatments::id, schema::treatments::patient_id))
             .order(schema::treatments::id)

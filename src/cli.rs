@@ -386,9 +386,11 @@ fn demo_seed(settings: Settings, patients: usize) -> anyhow::Result<()> {
     let report = crate::usecases::demo::seed(&mut conn, &state.protocol, patients, state.timing())
         .map_err(to_anyhow)?;
     println!(
-        "Added {} and {} in {:.1} s.",
+        "Added {}, {} and {} ({} acknowledged) in {:.1} s.",
         counted(report.patients, "patient"),
         counted(report.treatments, "treatment"),
+        counted(report.checkins, "check-in"),
+        report.acknowledged,
         started.elapsed().as_secs_f64()
     );
     for (email, role) in report.users {

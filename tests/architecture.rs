@@ -451,6 +451,7 @@ fn each_use_case_reads_only_its_own_tables() {
         ("database", &["settings"][..]),
         ("demo", &["users", "patients"][..]),
         ("patients", &["patients"][..]),
+        ("outcomes", &["outcomes"][..]),
         ("reminders", &["reminders", "heartbeats"][..]),
         ("treatments", &["treatments"][..]),
     ]);

@@ -15,7 +15,7 @@ mod triage;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
-use super::{clinic, reminders, treatments};
+use super::{clinic, outcomes, reminders, treatments};
 use crate::care::protocol::Urgency;
 use crate::dates::Locale;
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -273,6 +273,7 @@ pub fn submit(
                 created_at: at,
             },
         )?;
+        outcomes::checkin_recorded(c, treatment_id, triage)?;
         if let Some(jpeg) = &photo {
             store::insert_photo(c, id, "image/jpeg", jpeg, at)?;
         }
@@ -501,6 +502,14 @@ pub fn acknowledge(
             now,
         )
     })
+}
+
+/// The treatment's latest check-in, if any (the demo data acknowledges what it made).
+pub fn latest_id(conn: &mut DbConn, treatment_id: i64) -> AppResult<Option<i64>> {
+    Ok(store::for_treatment(conn, treatment_id)?
+        .into_iter()
+        .map(|(row, ..)| row.id)
+        .max())
 }
 
 /// A photo as kept: (content type, bytes).

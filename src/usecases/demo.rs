@@ -35,6 +35,9 @@ const TREATMENTS: [&[(&str, &str)]; 5] = [
 pub struct SeedReport {
     pub patients: usize,
     pub treatments: usize,
+    /// Check-ins made (mixed triage results), and how many of them staff acknowledged.
+    pub checkins: usize,
+    pub acknowledged: usize,
     pub users: Vec<(String, Role)>,
 }
 
@@ -77,10 +80,92 @@ fn demo_treatment(n: usize, now: DateTime<Utc>, tz: chrono_tz::Tz) -> TreatmentF
             })
             .collect(),
         device: "Demo pen".into(),
+        // Every seventh with PRP, so the Outcomes page has an add-on to break down by.
+        add_ons: if n.is_multiple_of(7) {
+            vec!["prp".into()]
+        } else {
+            vec![]
+        },
         products: "Hyaluronic acid serum".into(),
         internal_notes: String::new(),
         ..TreatmentForm::default()
     }
+}
+
+#[derive(Default)]
+struct Made {
+    checkins: usize,
+    acknowledged: usize,
+}
+
+/// What the `i`th patient answers a day or two after their treatment, so the Outcomes page has
+/// shape: most "as expected", some worried (to review), a few red flags (call now, tell us, and
+/// rarely an emergency); two of three answers that need one are acknowledged within hours.
+/// About three treatments in five get a check-in; none before a day has passed.
+fn demo_checkin(
+    conn: &mut DbConn,
+    practitioner: &User,
+    treatment: i64,
+    i: usize,
+    now: DateTime<Utc>,
+    made: &mut Made,
+) -> AppResult<()> {
+    use crate::usecases::checkins::{self, CheckinInput, Submitted};
+    // A cheap mix that does not follow the treatment's areas (`i / 10` picks those).
+    let roll = (i.wrapping_mul(7919) / 10) % 100;
+    if roll >= 60 {
+        return Ok(());
+    }
+    let Some(treated) = crate::usecases::treatments::get(conn, treatment)
+        .ok()
+        .map(|t| t.treated_at.and_utc())
+    else {
+        return Ok(());
+    };
+    let at = treated + Duration::hours(20 + (roll as i64 % 30));
+    if at > now - Duration::minutes(5) {
+        return Ok(());
+    }
+    let (answer, item) = match roll {
+        0 => ("worried", Some("emergency-0")),
+        1..=3 => ("worried", Some("call-now-0")),
+        4..=8 => ("unsure", Some("tell-us-0")),
+        9..=17 => ("worried", None),
+        _ => ("fine", None),
+    };
+    let input = |item: Option<&str>| CheckinInput {
+        answer: answer.into(),
+        items: item.map(|i| vec![i.to_string()]).unwrap_or_default(),
+        note: String::new(),
+        photo: None,
+    };
+    // A plan without that red flag refuses the box: then the answer alone.
+    let submitted = match checkins::submit(conn, treatment, input(item), None, "-", at) {
+        Err(crate::error::AppError::Invalid(_)) => {
+            checkins::submit(conn, treatment, input(None), None, "-", at)?
+        }
+        other => other?,
+    };
+    let Submitted::Recorded { triage, .. } = submitted else {
+        return Ok(());
+    };
+    made.checkins += 1;
+    if triage.needs_attention() && roll % 3 != 2 {
+        let acked = (at + Duration::minutes(15 + 37 * (roll as i64 % 11))).min(now);
+        if let Some(id) = checkins::latest_id(conn, treatment)? {
+            let actor = practitioner.actor("-");
+            checkins::acknowledge(
+                conn,
+                &actor,
+                practitioner,
+                id,
+                "Called the patient",
+                acked.naive_utc(),
+            )?;
+            made.acknowledged += 1;
+        }
+    }
+    Ok(())
 }
 
 fn demo_user(conn: &mut DbConn, role: Role, now: DateTime<Utc>) -> AppResult<User> {
@@ -142,6 +227,7 @@ pub fn seed(
     let tz: chrono_tz::Tz = "Europe/London".parse().expect("valid zone");
     let at = now.naive_utc();
     let mut treated = 0;
+    let mut made = Made::default();
     // One transaction per 1,000 patients and their treatments: a commit per
     // treatment made seeding PostgreSQL wait on WAL flushes (BENCHMARKS.md, F8).
     for chunk_start in (0..patients).step_by(1000) {
@@ -153,7 +239,7 @@ pub fn seed(
                 let n = i - chunk_start;
                 if n % 10 == 0 {
                     let form = demo_treatment(n, now, tz);
-                    crate::usecases::treatments::record(
+                    let treatment = crate::usecases::treatments::record(
                         conn,
                         protocol,
                         &practitioner,
@@ -162,6 +248,7 @@ pub fn seed(
                         &form,
                         timing,
                     )?;
+                    demo_checkin(conn, &practitioner, treatment, i, now, &mut made)?;
                     in_chunk += 1;
                 }
             }
@@ -172,6 +259,8 @@ pub fn seed(
     Ok(SeedReport {
         patients,
         treatments: treated,
+        checkins: made.checkins,
+        acknowledged: made.acknowledged,
         users,
     })
 }

@@ -12,6 +12,9 @@
 //!   checks): `data_rights` → `fhir`; `data_rights`, `fhir`, `housekeeping` → `checkins` → `treatments` → `patients` →
 //!   `reminders` → `clinic`, `health`, `links`; `accounts`, `audit`, `fields` sit below
 //!   them. `reminders` takes what it needs of a patient or a treatment as arguments.
+//!   `outcomes` (the Outcomes page's counters, kept by `treatments`, `checkins`, `patients`
+//!   and `reminders` as things happen) sits below those four, with `triage` (a check-in's
+//!   result, which it counts by).
 //!   `system` (the admins' overview) reads `backup`, `health` and `reminders`.
 
 pub mod accounts;
@@ -30,12 +33,14 @@ pub mod health;
 pub mod housekeeping;
 pub mod layout;
 pub mod links;
+pub mod outcomes;
 pub mod patients;
 pub mod photos;
 pub mod reminders;
 pub mod sheet_inputs;
 pub mod system;
 pub mod treatments;
+pub mod triage;
 pub mod trial;
 
 /// The store: the only module that speaks SQL. It is private to the use

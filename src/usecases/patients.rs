@@ -289,6 +289,7 @@ pub fn unsubscribe(
             return Ok(false);
         }
         store::patients::set_unsubscribed(conn, patient_id, Some(now))?;
+        crate::usecases::outcomes::patient_unsubscribed(conn, patient_id)?;
         let scope = reminders::Scope::Patient(patient_id);
         let cancelled =
             reminders::cancel_pending(conn, scope, &reminders::Reason::Unsubscribed, now)?;

@@ -14,6 +14,7 @@ pub mod flash;
 pub mod login;
 pub mod metrics;
 pub mod outbox;
+pub mod outcomes;
 pub mod page;
 pub mod pages;
 pub mod patient_link;

@@ -19,7 +19,7 @@ use super::csrf::CsrfForm;
 use super::page::PageCtx;
 use super::session::{Admins, Auth, Clinicians, FrontDesk, Policy, SignedIn};
 use super::{admin, assets, checkins, clinic, data_rights, login, outbox, pages, patients};
-use super::{patient_link, system, treatments};
+use super::{outcomes, patient_link, system, treatments};
 use crate::auth::Role;
 
 /// No sign-in needed: a public page, or one a signed link opens.
@@ -215,6 +215,8 @@ route_table! {
     GET "/attention" => checkins::attention, for SignedIn;
     POST "/attention/{id}/acknowledge" => checkins::acknowledge, for SignedIn;
     GET "/checkins/{id}/photo" => checkins::photo, for SignedIn;
+    GET "/outcomes" => outcomes::page, for Clinicians;
+    GET "/outcomes.csv" => outcomes::csv, for Clinicians;
 }
 
 /// Serves every route of [`table`].

@@ -27,6 +27,7 @@ mod locale;
 mod metrics;
 mod ops;
 mod outbox;
+mod outcomes;
 mod patients;
 mod protocol;
 mod proxy;

@@ -119,7 +119,14 @@ pub fn record_outcomes(
                 Outcome::Retry { error, next } => {
                     outbox::mark_retry(c, id, token, &error, next, at)?
                 }
-                Outcome::Failed(e) => outbox::finish_claimed(c, id, token, Status::Failed, &e, at)?,
+                Outcome::Failed(e) => {
+                    let changed = outbox::finish_claimed(c, id, token, Status::Failed, &e, at)?;
+                    // Failed for good: the Outcomes page counts it on its treatment.
+                    if let Some(row) = outbox::find(c, id)?.filter(|_| changed > 0) {
+                        crate::usecases::outcomes::email_failed(c, row.treatment_id)?;
+                    }
+                    changed
+                }
                 Outcome::Skipped(e) => {
                     outbox::finish_claimed(c, id, token, Status::Skipped, &e.stored(), at)?
                 }

@@ -241,6 +241,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    treatment_outcomes (treatment_id) {
+        treatment_id -> BigInt,
+        patient_id -> BigInt,
+        treated_on -> Date,
+        protocol_version -> Text,
+        depth_band -> Text,
+        practitioner_id -> BigInt,
+        checkins -> Integer,
+        emergency -> Integer,
+        call_now -> Integer,
+        tell_us -> Integer,
+        to_review -> Integer,
+        as_expected -> Integer,
+        emails_failed -> Integer,
+        unsubscribed -> Integer,
+    }
+}
+
+diesel::table! {
+    treatment_outcome_areas (treatment_id, area_id) {
+        treatment_id -> BigInt,
+        area_id -> Text,
+        treated_on -> Date,
+    }
+}
+
+diesel::table! {
+    treatment_outcome_add_ons (treatment_id, add_on) {
+        treatment_id -> BigInt,
+        add_on -> Text,
+        treated_on -> Date,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(checkins -> treatments (treatment_id));
 diesel::joinable!(checkins -> patients (patient_id));
@@ -254,6 +289,8 @@ diesel::joinable!(treatments -> patients (patient_id));
 diesel::joinable!(treatments -> users (practitioner_id));
 diesel::joinable!(treatment_areas -> treatments (treatment_id));
 diesel::joinable!(password_tokens -> users (user_id));
+diesel::joinable!(treatment_outcome_areas -> treatment_outcomes (treatment_id));
+diesel::joinable!(treatment_outcome_add_ons -> treatment_outcomes (treatment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
@@ -273,4 +310,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     checkin_alerts,
     checkin_triage,
     checkin_overdue,
+    treatment_outcomes,
+    treatment_outcome_areas,
+    treatment_outcome_add_ons,
 );

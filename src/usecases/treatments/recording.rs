@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::audit;
 use crate::usecases::clinic::{self, Clinic};
+use crate::usecases::outcomes;
 use crate::usecases::patients;
 use crate::usecases::reminders::{self, Timing};
 use crate::usecases::sheet_inputs;
@@ -239,6 +240,7 @@ pub fn record(
         let patient = patients::get_unless_erased(conn, patient_id)?;
         let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
+        outcomes::treatment_recorded(conn, id, patient.id, user.id, &valid.plan)?;
         let recipient = patients::recipient(&patient);
         reminders::schedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
         let considerations = &valid.plan.tailoring.considerations;
@@ -337,6 +339,7 @@ pub fn edit(
         let valid = validate(protocol, &clinic, t.time_zone.name(), form, now)?;
         store::treatments::update(conn, id, &valid.fields)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
+        outcomes::treatment_edited(conn, id, &valid.plan)?;
         let patient = patients::get_unless_erased(conn, t.patient_id)?;
         let recipient = patients::recipient(&patient);
         reminders::reschedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
@@ -369,6 +372,7 @@ pub fn delete(
         let t = get(conn, id)?;
         ensure_may_change(conn, user, &t)?;
         store::treatments::soft_delete(conn, id, user.id, now)?;
+        outcomes::treatment_deleted(conn, id)?;
         store::with_secure_delete(conn, |conn| {
             store::treatments::delete_checkin_photos(conn, id)
         })?;
