@@ -119,16 +119,8 @@ impl Fixture {
     }
 }
 
-fn databases() -> Vec<(&'static str, Db)> {
-    let mut dbs = vec![("sqlite", Db::Sqlite)];
-    if std::env::var(support::db::PG_URL_VAR).is_ok_and(|url| !url.is_empty()) {
-        dbs.push(("postgres", Db::Postgres));
-    }
-    dbs
-}
-
 fn bench_view(c: &mut Criterion) {
-    for (name, db) in databases() {
+    for (name, db) in support::db::bench_databases() {
         let f = Fixture::new(db);
         let id = f.treatment;
         let mut group = c.benchmark_group(format!("view/{name}"));

@@ -12,6 +12,15 @@ pub enum Db {
 /// Where tests find PostgreSQL: a URL to a database they may create others from.
 pub const PG_URL_VAR: &str = "AFTERCARE_TEST_DATABASE_URL";
 
+/// The databases a bench runs on, by name: SQLite, and PostgreSQL when [`PG_URL_VAR`] is set.
+pub fn bench_databases() -> Vec<(&'static str, Db)> {
+    let mut dbs = vec![("sqlite", Db::Sqlite)];
+    if std::env::var(PG_URL_VAR).is_ok_and(|url| !url.is_empty()) {
+        dbs.push(("postgres", Db::Postgres));
+    }
+    dbs
+}
+
 /// True when `CI=true`: a test that cannot find what it needs fails, never skips.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
