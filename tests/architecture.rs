@@ -447,7 +447,7 @@ fn each_use_case_reads_only_its_own_tables() {
         // Whole-database copies: it reads other tables only in a copy, to count what it holds.
         ("backup", &["backup"][..]),
         ("checkins", &["checkins"][..]),
-        ("clinic", &["clinic"][..]),
+        ("clinic", &["clinic", "locations"][..]),
         ("database", &["settings"][..]),
         ("demo", &["users", "patients"][..]),
         ("patients", &["patients"][..]),

@@ -31,11 +31,20 @@ impl TryFrom<String> for Zone {
     }
 }
 
-/// The clinic's details as the documents show them (and as a treatment keeps them, as JSON).
+/// The clinic as one of its locations shows it on a sheet, an email or a page: the clinic's
+/// name and how its dates read, with the location's contact lines, zone, send hour and sender.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Clinic {
     pub name: String,
+    /// The location's name when the clinic has several (patients are told where they were
+    /// treated); empty for a single-site clinic, whose documents name only the clinic.
+    #[serde(default)]
+    pub location: String,
+    #[serde(default)]
+    pub location_id: i64,
     pub phone: String,
+    /// The location's address for patients and staff: alerts go to it, and replies too
+    /// unless `reply_to` names another.
     pub email: String,
     pub address: String,
     pub opening_hours: String,
@@ -43,6 +52,12 @@ pub struct Clinic {
     pub time_zone: Zone,
     pub send_hour: i32,
     pub sender_email: String,
+    /// Where patients' replies go; empty: `email`.
+    #[serde(default)]
+    pub reply_to: String,
+    /// Working days the location takes to answer a check-in that waits for a reply.
+    #[serde(default = "one_day")]
+    pub reply_days: i32,
     pub configured: bool,
     /// Empty: the number for the clinic's time zone (see [`emergency_number`]).
     pub emergency_number: String,
@@ -51,10 +66,30 @@ pub struct Clinic {
     pub locale: crate::dates::Locale,
 }
 
+fn one_day() -> i32 {
+    1
+}
+
 impl Clinic {
     /// The clinic's time zone (parsed once, when the row was read).
     pub fn zone(&self) -> chrono_tz::Tz {
         self.time_zone.tz()
+    }
+
+    /// The name patients know the place by: "Glow Clinic, Soho" when the clinic has several
+    /// locations, else the clinic's name.
+    pub fn display_name(&self) -> String {
+        match self.location.trim() {
+            "" => self.name.clone(),
+            site => format!("{}, {site}", self.name),
+        }
+    }
+
+    /// Where patients' replies to an email go, if anywhere.
+    pub fn reply_address(&self) -> Option<&str> {
+        [self.reply_to.as_str(), self.email.as_str()]
+            .into_iter()
+            .find(|a| !a.is_empty())
     }
 
     /// The clinic's phone as a link a patient taps to call.

@@ -317,6 +317,10 @@ pub(crate) mod fixture {
     pub fn clinic() -> Clinic {
         Clinic {
             name: "Glow Clinic".into(),
+            location: String::new(),
+            location_id: 1,
+            reply_to: String::new(),
+            reply_days: 1,
             phone: "020 7946 0000".into(),
             email: "hello@glow.example".into(),
             address: "1 High Street, London".into(),

@@ -171,7 +171,7 @@ pub fn submit(
     now: DateTime<Utc>,
 ) -> AppResult<Submitted> {
     let view = open_view(conn, treatment_id, now)?;
-    let reply_days = clinic::reply_days(conn)?;
+    let reply_days = view.clinic.reply_days;
     let page = page::build_page(&view, reply_days, now);
     let mut errors = FieldErrors::default();
     let answer = Answer::parse(&input.answer);

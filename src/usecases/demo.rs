@@ -200,17 +200,18 @@ pub fn seed(
         &actor,
         &ClinicInput {
             name: "Demo Skin Clinic".into(),
-            phone: "020 7946 0000".into(),
-            email: "hello@demo.example".into(),
-            address: "1 Example Street, London".into(),
-            opening_hours: "Mon–Fri 9:00–18:00".into(),
-            out_of_hours: "If it cannot wait, call NHS 111 or go to urgent care.".into(),
-            time_zone: "Europe/London".into(),
-            send_hour: "9".into(),
-            sender_email: "aftercare@demo.example".into(),
-            emergency_number: String::new(),
-            reply_days: String::new(),
             locale: String::new(),
+            site: crate::usecases::clinic::SiteInput {
+                phone: "020 7946 0000".into(),
+                email: "hello@demo.example".into(),
+                address: "1 Example Street, London".into(),
+                opening_hours: "Mon–Fri 9:00–18:00".into(),
+                out_of_hours: "If it cannot wait, call NHS 111 or go to urgent care.".into(),
+                time_zone: "Europe/London".into(),
+                send_hour: "9".into(),
+                sender_email: "aftercare@demo.example".into(),
+                ..Default::default()
+            },
         },
         now.naive_utc(),
     )?;

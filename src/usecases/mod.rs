@@ -38,6 +38,7 @@ pub mod patients;
 pub mod photos;
 pub mod reminders;
 pub mod sheet_inputs;
+pub mod sites;
 pub mod system;
 pub mod treatments;
 pub mod triage;

@@ -54,6 +54,8 @@ pub struct Treatment {
     pub internal_notes: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The location it was done at: its sheet, emails and alerts are that location's.
+    pub location_id: i64,
 }
 
 impl TryFrom<TreatmentRow> for Treatment {
@@ -80,6 +82,7 @@ impl TryFrom<TreatmentRow> for Treatment {
             internal_notes: row.internal_notes,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            location_id: row.location_id,
         })
     }
 }
@@ -132,7 +135,7 @@ pub fn view(conn: &mut DbConn, id: i64) -> AppResult<TreatmentView> {
     let (treatment, _, practitioner) =
         store::treatments::find_with_names(conn, id)?.ok_or(AppError::NotFound)?;
     let patient = patients::get(conn, treatment.patient_id)?;
-    let clinic = clinic::get(conn)?;
+    let clinic = clinic::for_location(conn, treatment.location_id)?;
     let plan: Plan = serde_json::from_str(&treatment.plan_json).map_err(|e| {
         AppError::Internal(anyhow::anyhow!(
             "treatment {id} has an unreadable plan: {e}"

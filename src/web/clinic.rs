@@ -18,18 +18,36 @@ struct ClinicPage {
     form: ClinicInput,
     errors: FieldErrors,
     zones: clinic::ZoneChoices,
+    /// Every location; with more than one, the page names the first, whose details it sets.
+    locations: Vec<clinic::Location>,
+    first_location: String,
 }
 
 impl ClinicPage {
-    fn hours(&self) -> std::ops::RangeInclusive<i32> {
-        0..=23
+    async fn new(
+        state: &AppState,
+        ctx: PageCtx,
+        form: ClinicInput,
+        errors: FieldErrors,
+    ) -> AppResult<ClinicPage> {
+        let (locations, first) = state
+            .db(|conn| Ok((clinic::locations(conn)?, clinic::get(conn)?.location)))
+            .await?;
+        Ok(ClinicPage {
+            ctx,
+            form,
+            errors,
+            zones: clinic::time_zone_choices(),
+            locations,
+            first_location: first,
+        })
     }
     /// Names the default, so an admin sees which number patients get when the field is empty.
     fn emergency_hint(&self) -> String {
         format!(
             "Patients are told to call it for a severe allergic reaction. Leave it empty to use {}, the usual number for {}.",
-            clinic::default_emergency_number(&self.form.time_zone),
-            self.form.time_zone
+            clinic::default_emergency_number(&self.form.site.time_zone),
+            self.form.site.time_zone
         )
     }
 }
@@ -40,12 +58,7 @@ pub(super) async fn clinic_form(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let form = state.db(clinic::form).await?;
-    render(&ClinicPage {
-        ctx,
-        form,
-        errors: FieldErrors::default(),
-        zones: clinic::time_zone_choices(),
-    })
+    render(&ClinicPage::new(&state, ctx, form, FieldErrors::default()).await?)
 }
 
 pub(super) async fn clinic_submit(
@@ -68,12 +81,9 @@ pub(super) async fn clinic_submit(
             FlashKind::Success,
             "Clinic settings saved. New sheets and emails use them.",
         )),
-        Err(AppError::Invalid(errors)) => render_invalid(&ClinicPage {
-            ctx,
-            form: input,
-            errors,
-            zones: clinic::time_zone_choices(),
-        }),
+        Err(AppError::Invalid(errors)) => {
+            render_invalid(&ClinicPage::new(&state, ctx, input, errors).await?)
+        }
         Err(e) => Err(e),
     }
 }

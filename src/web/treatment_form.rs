@@ -43,6 +43,7 @@ pub fn read(pairs: &[(String, String)]) -> TreatmentForm {
                 "products" => form.products = value.trim().to_string(),
                 "internal_notes" => form.internal_notes = value.trim().to_string(),
                 "depth_confirmed" => form.depth_confirmed = value.trim().to_string(),
+                "location" => form.location = value.trim().to_string(),
                 _ => {}
             }
         }

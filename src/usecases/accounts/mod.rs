@@ -14,6 +14,7 @@ use crate::auth::{self, password, tokens, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::gate::Gate;
+use crate::usecases::sites::Sites;
 use crate::usecases::store::{self, users::NewUser, users::UserRow, write_tx, DbConn, Pool};
 
 mod passwords;
@@ -360,6 +361,49 @@ pub fn get_user(conn: &mut DbConn, id: i64) -> AppResult<User> {
     store::users::find(conn, id)?
         .ok_or(AppError::NotFound)
         .and_then(User::from_row)
+}
+
+/// The locations a user works at: admins see every location, and so does a user assigned
+/// to none (a single-site clinic assigns nobody).
+pub fn sites_of(conn: &mut DbConn, user: &User) -> AppResult<Sites> {
+    if user.role == Role::Admin {
+        return Ok(Sites::All);
+    }
+    Ok(match store::users::locations_of(conn, user.id)? {
+        ids if ids.is_empty() => Sites::All,
+        ids => Sites::Only(ids),
+    })
+}
+
+/// Each user's assigned locations, by user id (users assigned to none are left out).
+pub fn assignments(conn: &mut DbConn) -> AppResult<std::collections::BTreeMap<i64, Vec<i64>>> {
+    let mut by_user = std::collections::BTreeMap::<i64, Vec<i64>>::new();
+    for (user, location) in store::users::all_assignments(conn)? {
+        by_user.entry(user).or_default().push(location);
+    }
+    Ok(by_user)
+}
+
+/// Assigns a user to these locations (ids the caller took from the clinic's list; none:
+/// every location), audited.
+#[tracing::instrument(skip_all, fields(id = id))]
+pub fn set_locations(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    locations: &[i64],
+    names: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let target = get_user(conn, id)?;
+        store::users::set_locations(conn, id, locations)?;
+        let detail = match names {
+            "" => "every location".to_string(),
+            names => names.to_string(),
+        };
+        audit(conn, actor, "user.locations_set", &target.email, &detail, now)
+    })
 }
 
 /// Refuses changes that would leave the clinic without an active admin.

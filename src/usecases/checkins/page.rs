@@ -54,7 +54,7 @@ pub struct CheckinPage {
 /// The check-in page for a treatment (404 when it was deleted, or its patient erased).
 pub fn page(conn: &mut DbConn, treatment_id: i64, now: DateTime<Utc>) -> AppResult<CheckinPage> {
     let view = super::open_view(conn, treatment_id, now)?;
-    let reply_days = clinic::reply_days(conn)?;
+    let reply_days = view.clinic.reply_days;
     Ok(build_page(&view, reply_days, now))
 }
 

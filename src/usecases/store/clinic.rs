@@ -1,81 +1,34 @@
-//! The clinic's details (one row).
+//! What the clinic's locations share (one row): its name, how dates read, retention.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::clinic;
 use super::DbConn;
-use crate::documents::clinic::{Clinic, Zone};
 
-/// The clinic's row as diesel reads it; the use cases get a [`Clinic`].
+/// What the clinic's locations share, as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = clinic)]
-struct ClinicRow {
+pub struct ClinicRow {
     pub name: String,
-    pub phone: String,
-    pub email: String,
-    pub address: String,
-    pub opening_hours: String,
-    pub out_of_hours: String,
-    #[diesel(deserialize_as = String)]
-    pub time_zone: Zone,
-    pub send_hour: i32,
-    pub sender_email: String,
     pub configured: bool,
-    pub emergency_number: String,
-    #[diesel(deserialize_as = String)]
-    pub locale: crate::dates::Locale,
+    pub locale: String,
 }
 
-impl From<ClinicRow> for Clinic {
-    fn from(row: ClinicRow) -> Clinic {
-        Clinic {
-            name: row.name,
-            phone: row.phone,
-            email: row.email,
-            address: row.address,
-            opening_hours: row.opening_hours,
-            out_of_hours: row.out_of_hours,
-            time_zone: row.time_zone,
-            send_hour: row.send_hour,
-            sender_email: row.sender_email,
-            configured: row.configured,
-            emergency_number: row.emergency_number,
-            locale: row.locale,
-        }
-    }
-}
-
-pub fn get(conn: &mut DbConn) -> QueryResult<Clinic> {
+pub fn get(conn: &mut DbConn) -> QueryResult<ClinicRow> {
     clinic::table
         .find(1)
         .select(ClinicRow::as_select())
-        .get_result::<ClinicRow>(conn)
-        .map(Clinic::from)
+        .get_result(conn)
 }
 
-/// Saves the clinic's details and its reply time (working days).
-pub fn save(
-    conn: &mut DbConn,
-    row: &Clinic,
-    reply_days: i32,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
+/// Saves what the locations share, and counts a new version of the clinic's settings.
+pub fn save(conn: &mut DbConn, name: &str, locale: &str, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(clinic::table.find(1))
         .set((
-            clinic::reply_days.eq(reply_days),
-            clinic::name.eq(&row.name),
-            clinic::phone.eq(&row.phone),
-            clinic::email.eq(&row.email),
-            clinic::address.eq(&row.address),
-            clinic::opening_hours.eq(&row.opening_hours),
-            clinic::out_of_hours.eq(&row.out_of_hours),
-            clinic::time_zone.eq(row.time_zone.name()),
-            clinic::send_hour.eq(row.send_hour),
-            clinic::sender_email.eq(&row.sender_email),
+            clinic::name.eq(name),
             clinic::configured.eq(true),
-            clinic::emergency_number.eq(&row.emergency_number),
-            clinic::locale.eq(row.locale.as_str()),
+            clinic::locale.eq(locale),
             clinic::updated_at.eq(now),
             clinic::version.eq(clinic::version + 1),
         ))
@@ -87,14 +40,6 @@ pub fn locale(conn: &mut DbConn) -> QueryResult<String> {
     clinic::table
         .find(1)
         .select(clinic::locale)
-        .get_result(conn)
-}
-
-/// How many working days the clinic takes to answer a check-in that waits for a reply.
-pub fn reply_days(conn: &mut DbConn) -> QueryResult<i32> {
-    clinic::table
-        .find(1)
-        .select(clinic::reply_days)
         .get_result(conn)
 }
 

@@ -15,6 +15,7 @@ pub mod backup;
 pub mod checkins;
 pub mod clinic;
 pub mod heartbeats;
+pub mod locations;
 pub mod outcomes;
 pub mod patients;
 pub mod reminders;

@@ -70,23 +70,41 @@ diesel::table! {
     clinic (id) {
         id -> Integer,
         name -> Text,
+        configured -> Bool,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        audit_retention_days -> Nullable<Integer>,
+        email_retention_days -> Nullable<Integer>,
+        photo_retention_days -> Integer,
+        locale -> Text,
+    }
+}
+
+diesel::table! {
+    locations (id) {
+        id -> BigInt,
+        name -> Text,
         phone -> Text,
         email -> Text,
         address -> Text,
         opening_hours -> Text,
         out_of_hours -> Text,
+        emergency_number -> Text,
         time_zone -> Text,
         send_hour -> Integer,
         sender_email -> Text,
-        configured -> Bool,
-        updated_at -> Timestamp,
-        emergency_number -> Text,
-        version -> BigInt,
-        audit_retention_days -> Nullable<Integer>,
-        email_retention_days -> Nullable<Integer>,
-        photo_retention_days -> Integer,
+        reply_to -> Text,
         reply_days -> Integer,
-        locale -> Text,
+        closed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_locations (user_id, location_id) {
+        user_id -> BigInt,
+        location_id -> BigInt,
     }
 }
 
@@ -128,6 +146,7 @@ diesel::table! {
         deleted_at -> Nullable<Timestamp>,
         deleted_by -> Nullable<BigInt>,
         version -> BigInt,
+        location_id -> BigInt,
     }
 }
 
@@ -287,6 +306,9 @@ diesel::joinable!(reminders -> treatments (treatment_id));
 diesel::joinable!(reminders -> patients (patient_id));
 diesel::joinable!(treatments -> patients (patient_id));
 diesel::joinable!(treatments -> users (practitioner_id));
+diesel::joinable!(treatments -> locations (location_id));
+diesel::joinable!(user_locations -> users (user_id));
+diesel::joinable!(user_locations -> locations (location_id));
 diesel::joinable!(treatment_areas -> treatments (treatment_id));
 diesel::joinable!(password_tokens -> users (user_id));
 diesel::joinable!(treatment_outcome_areas -> treatment_outcomes (treatment_id));
@@ -300,6 +322,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_tokens,
     audit_log,
     clinic,
+    locations,
+    user_locations,
     patients,
     treatments,
     treatment_areas,

@@ -22,6 +22,7 @@ pub struct TreatmentRow {
     pub plan_json: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub location_id: i64,
 }
 
 /// What recording or editing writes.
@@ -49,6 +50,7 @@ pub fn insert(
     conn: &mut DbConn,
     patient_id: i64,
     practitioner_id: i64,
+    location_id: i64,
     fields: &TreatmentFields,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
@@ -58,6 +60,7 @@ pub fn insert(
             fields,
             treatments::patient_id.eq(patient_id),
             treatments::practitioner_id.eq(practitioner_id),
+            treatments::location_id.eq(location_id),
             treatments::created_at.eq(now),
         )),
         treatments::id

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::insert_returning_id;
-use super::schema::{login_attempts, password_tokens, sessions, users};
+use super::schema::{login_attempts, password_tokens, sessions, user_locations, users};
 use super::DbConn;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -63,6 +63,36 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
         .order((users::active.desc(), users::name.asc()))
         .select(UserRow::as_select())
         .load(conn)
+}
+
+/// The locations a user is assigned to (none: every location).
+pub fn locations_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<i64>> {
+    user_locations::table
+        .filter(user_locations::user_id.eq(user_id))
+        .select(user_locations::location_id)
+        .order(user_locations::location_id)
+        .load(conn)
+}
+
+/// Every assignment, as (user, location), for the users list.
+pub fn all_assignments(conn: &mut DbConn) -> QueryResult<Vec<(i64, i64)>> {
+    user_locations::table
+        .select((user_locations::user_id, user_locations::location_id))
+        .load(conn)
+}
+
+pub fn set_locations(conn: &mut DbConn, user_id: i64, locations: &[i64]) -> QueryResult<()> {
+    diesel::delete(user_locations::table.filter(user_locations::user_id.eq(user_id)))
+        .execute(conn)?;
+    for &location in locations {
+        diesel::insert_into(user_locations::table)
+            .values((
+                user_locations::user_id.eq(user_id),
+                user_locations::location_id.eq(location),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 pub fn count_active_admins(conn: &mut DbConn) -> QueryResult<i64> {

@@ -5,7 +5,8 @@ use chrono::NaiveDateTime;
 use std::collections::BTreeMap;
 
 use crate::care::{self, Plan, Protocol};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::usecases::accounts::{self, User};
 use crate::usecases::clinic::{self, Clinic};
 use crate::usecases::patients::{self, Patient};
 use crate::usecases::store::treatments::{AreaRow, TreatmentRow};
@@ -35,6 +36,8 @@ pub struct TreatmentForm {
     /// The unusual depths the practitioner confirmed ("Yes, this depth is right"), as
     /// [`unusual_depths`] names them: a confirmation holds only for the depths it was given for.
     pub depth_confirmed: String,
+    /// The location it was done at, by id, as chosen (empty: the user's only location).
+    pub location: String,
 }
 
 /// The longest note for the patient: a few sentences, so it fits on the printed sheet.
@@ -89,6 +92,7 @@ impl TreatmentForm {
             internal_notes: t.internal_notes.clone(),
             // Set by the edit page from the stored depths (it knows the protocol).
             depth_confirmed: String::new(),
+            location: t.location_id.to_string(),
         }
     }
 
@@ -150,11 +154,43 @@ pub fn unusual_depths(protocol: &Protocol, form: &TreatmentForm) -> String {
     unusual_key(protocol, &areas)
 }
 
-/// What the treatment form shows around its fields: the patient and the clinic (404 for a
-/// patient who was erased: nothing more is recorded for them).
-pub fn form_context(conn: &mut DbConn, patient_id: i64) -> AppResult<(Patient, Clinic)> {
+/// What the treatment form shows around its fields: the patient (404 for a patient who was
+/// erased: nothing more is recorded for them) and the locations the user may record at, the
+/// first of them chosen unless the form names another.
+pub fn form_context(
+    conn: &mut DbConn,
+    user: &User,
+    patient_id: i64,
+) -> AppResult<(Patient, Vec<Clinic>)> {
     Ok((
         patients::get_unless_erased(conn, patient_id)?,
-        clinic::get(conn)?,
+        recording_locations(conn, user)?,
     ))
+}
+
+/// The open locations a user may record a treatment at: those they work at.
+pub fn recording_locations(conn: &mut DbConn, user: &User) -> AppResult<Vec<Clinic>> {
+    let sites = accounts::sites_of(conn, user)?;
+    let open = clinic::open_locations(conn)?;
+    let theirs: Vec<Clinic> = open
+        .iter()
+        .filter(|c| sites.includes(c.location_id))
+        .cloned()
+        .collect();
+    // Assigned only to closed locations: they may still record at any open one.
+    Ok(if theirs.is_empty() { open } else { theirs })
+}
+
+/// The location a form chose among `places` (the user's open locations): its id as typed,
+/// or the only one when the form names none.
+pub(super) fn chosen_location(places: &[Clinic], typed: &str) -> AppResult<Clinic> {
+    let found = match typed.trim() {
+        "" if places.len() == 1 => places.first(),
+        typed => places
+            .iter()
+            .find(|c| typed.parse::<i64>().ok() == Some(c.location_id)),
+    };
+    found.cloned().ok_or_else(|| {
+        AppError::invalid("location", "Choose the location where the treatment was done.")
+    })
 }

@@ -233,12 +233,14 @@ pub fn record(
     // Validation and the plan need no lock: on SQLite every other writer
     // queues behind this transaction (BENCHMARKS.md, F3). The patient is read
     // inside it, so the reminders follow their consent as it is at commit.
-    let clinic = clinic::get(conn)?;
+    let places = super::form::recording_locations(conn, user)?;
+    let clinic = super::form::chosen_location(&places, &form.location)?;
     let valid = validate(protocol, &clinic, clinic.time_zone.name(), form, now)?;
     let now = now.naive_utc();
     write_tx(conn, |conn| {
         let patient = patients::get_unless_erased(conn, patient_id)?;
-        let id = store::treatments::insert(conn, patient.id, user.id, &valid.fields, now)?;
+        let (location, fields) = (clinic.location_id, &valid.fields);
+        let id = store::treatments::insert(conn, patient.id, user.id, location, fields, now)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
         outcomes::treatment_recorded(conn, id, patient.id, user.id, &valid.plan)?;
         let recipient = patients::recipient(&patient);
@@ -335,7 +337,7 @@ pub fn edit(
     write_tx::<_, AppError>(conn, |conn| {
         let t = get(conn, id)?;
         ensure_may_change(conn, user, &t)?;
-        let clinic = clinic::get(conn)?;
+        let clinic = clinic::for_location(conn, t.location_id)?;
         let valid = validate(protocol, &clinic, t.time_zone.name(), form, now)?;
         store::treatments::update(conn, id, &valid.fields)?;
         store::treatments::set_areas(conn, id, &valid.areas)?;
@@ -415,6 +417,10 @@ mod tests {
     fn clinic() -> Clinic {
         Clinic {
             name: "C".into(),
+            location: String::new(),
+            location_id: 1,
+            reply_to: String::new(),
+            reply_days: 1,
             phone: String::new(),
             email: String::new(),
             address: String::new(),

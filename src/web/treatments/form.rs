@@ -9,6 +9,7 @@ use super::send::sent_message;
 use crate::care::Protocol;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::accounts::User;
+use crate::usecases::clinic::Clinic;
 use crate::usecases::patients::{self, Patient};
 use crate::usecases::treatments::{self, TreatmentForm};
 use crate::web::csrf::CsrfForm;
@@ -53,6 +54,8 @@ struct FormPage {
     areas: Vec<AreaChoice>,
     time_zone: String,
     tailor: TailorChoices,
+    /// Where a new treatment may be recorded: a choice on the form only when there are several.
+    locations: Vec<Clinic>,
 }
 
 /// What the "Adjust for this session" section offers, from the protocol.
@@ -182,19 +185,24 @@ impl FormPage {
 }
 
 pub(in crate::web) async fn new_form(
-    _auth: Auth<Clinicians>,
+    auth: Auth<Clinicians>,
     ctx: PageCtx,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let (patient, clinic) = state
-        .db(move |conn| treatments::form_context(conn, id))
+    let (id, user) = (id.into_inner(), auth.user().clone());
+    let (patient, locations) = state
+        .db(move |conn| treatments::form_context(conn, &user, id))
         .await?;
+    let clinic = locations.first().cloned().ok_or(AppError::NotFound)?;
     let tz = clinic.zone();
     let local_now = state.clock.now().with_timezone(&tz).naive_local();
-    let form = TreatmentForm::blank(local_now, &patient);
+    let form = TreatmentForm {
+        location: clinic.location_id.to_string(),
+        ..TreatmentForm::blank(local_now, &patient)
+    };
     render(&FormPage {
+        locations,
         ctx,
         patient,
         unusual: String::new(),
@@ -232,9 +240,10 @@ fn form_again(
     treatment_id: Option<i64>,
     form: TreatmentForm,
     errors: FieldErrors,
-    time_zone: String,
+    (time_zone, locations): (String, Vec<Clinic>),
 ) -> AppResult<HttpResponse> {
     render_invalid(&FormPage {
+        locations,
         ctx,
         patient,
         unusual: treatments::unusual_depths(&state.protocol, &form),
@@ -314,11 +323,16 @@ pub(in crate::web) async fn record(
             ))
         }
         Err(AppError::Invalid(errors)) => {
-            let (patient, clinic) = state
-                .db(move |conn| treatments::form_context(conn, patient_id))
+            let user = auth.user().clone();
+            let (patient, locations) = state
+                .db(move |conn| treatments::form_context(conn, &user, patient_id))
                 .await?;
-            let zone = clinic.time_zone.name().to_string();
-            form_again(ctx, &state, patient, None, form, errors, zone)
+            let chosen = locations
+                .iter()
+                .find(|c| c.location_id.to_string() == form.location)
+                .or(locations.first());
+            let zone = chosen.map_or("UTC", |c| c.time_zone.name()).to_string();
+            form_again(ctx, &state, patient, None, form, errors, (zone, locations))
         }
         Err(e) => Err(e),
     }
@@ -354,6 +368,7 @@ pub(in crate::web) async fn edit_form(
         errors: FieldErrors::default(),
         areas: area_choices(&state.protocol),
         time_zone: treatment.time_zone.name().to_string(),
+        locations: vec![],
     })
 }
 
@@ -392,7 +407,7 @@ pub(in crate::web) async fn edit(
                 Some(id),
                 form,
                 errors,
-                treatment.time_zone.name().to_string(),
+                (treatment.time_zone.name().to_string(), vec![]),
             )
         }
         Err(e) => Err(e),

@@ -1,24 +1,15 @@
-//! Use cases for the clinic's own details.
-
-use crate::words::counted;
-use chrono::NaiveDateTime;
+//! A location's contact lines, zone, send hour and sender, as its form sets them: checked
+//! field by field, with the emergency number and the out-of-hours advice made to agree.
 
 use crate::auth;
-use crate::dates::Locale;
-use crate::error::{AppError, AppResult, FieldErrors};
-use crate::usecases::audit::{audit, Actor};
+use crate::error::FieldErrors;
 use crate::usecases::fields;
-use crate::usecases::sheet_inputs;
-use crate::usecases::store::{self, clinic::RetentionRow, write_tx, DbConn};
 
-pub use crate::documents::clinic::{
-    default_emergency_number, emergency_number, tel_href, Clinic, Zone,
-};
+pub use crate::documents::clinic::{default_emergency_number, Clinic, Zone};
 
+/// A location's details as typed.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct ClinicInput {
-    #[serde(default)]
-    pub name: String,
+pub struct SiteInput {
     #[serde(default)]
     pub phone: String,
     #[serde(default)]
@@ -35,20 +26,19 @@ pub struct ClinicInput {
     pub send_hour: String,
     #[serde(default)]
     pub sender_email: String,
+    /// Where replies go; empty: the location's email.
+    #[serde(default)]
+    pub reply_to: String,
     #[serde(default)]
     pub emergency_number: String,
     /// Working days to answer a check-in that waits for a reply; empty is the default.
     #[serde(default)]
     pub reply_days: String,
-    /// "en-GB" or "en-US"; empty is en-GB.
-    #[serde(default)]
-    pub locale: String,
 }
 
-impl From<&Clinic> for ClinicInput {
+impl From<&Clinic> for SiteInput {
     fn from(c: &Clinic) -> Self {
-        ClinicInput {
-            name: c.name.clone(),
+        SiteInput {
             phone: c.phone.clone(),
             email: c.email.clone(),
             address: c.address.clone(),
@@ -64,37 +54,32 @@ impl From<&Clinic> for ClinicInput {
             } else {
                 String::new()
             },
+            reply_to: c.reply_to.clone(),
             emergency_number: c.emergency_number.clone(),
-            locale: c.locale.as_str().to_string(),
-            reply_days: DEFAULT_REPLY_DAYS.to_string(),
+            reply_days: c.reply_days.to_string(),
         }
     }
 }
 
-/// The clinic settings form as saved: the details and the reply time.
-pub fn form(conn: &mut DbConn) -> AppResult<ClinicInput> {
-    let clinic = get(conn)?;
-    Ok(ClinicInput {
-        reply_days: reply_days(conn)?.to_string(),
-        ..ClinicInput::from(&clinic)
-    })
+/// A location's details, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    pub phone: String,
+    pub email: String,
+    pub address: String,
+    pub opening_hours: String,
+    pub out_of_hours: String,
+    pub time_zone: Zone,
+    pub send_hour: i32,
+    pub sender_email: String,
+    pub reply_to: String,
+    pub emergency_number: String,
+    pub reply_days: i32,
 }
 
 /// The reply time's default and limits, in working days (Monday to Friday).
 pub const DEFAULT_REPLY_DAYS: i32 = 1;
 pub const REPLY_DAYS: std::ops::RangeInclusive<i32> = 1..=10;
-
-/// How many working days the clinic takes to answer a check-in that waits for a reply:
-/// when one is not acknowledged by then, the clinic gets one reminder email.
-/// How the clinic writes dates and times.
-pub fn locale(conn: &mut DbConn) -> AppResult<Locale> {
-    Locale::try_from(store::clinic::locale(conn)?)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))
-}
-
-pub fn reply_days(conn: &mut DbConn) -> AppResult<i32> {
-    Ok(store::clinic::reply_days(conn)?)
-}
 
 fn validate_reply_days(errors: &mut FieldErrors, text: &str) -> i32 {
     let text = text.trim();
@@ -116,6 +101,9 @@ fn validate_reply_days(errors: &mut FieldErrors, text: &str) -> i32 {
         }
     }
 }
+
+/// Short numbers by the place they work in: its emergency numbers, then its other short health
+
 
 /// Short numbers by the place they work in: its emergency numbers, then its other short health
 /// and help lines. Only 3-digit numbers, the kind a patient dials from memory.
@@ -233,13 +221,9 @@ pub fn time_zone_choices() -> ZoneChoices {
     }
 }
 
-fn validate(input: &ClinicInput) -> AppResult<(Clinic, i32)> {
-    let mut errors = FieldErrors::default();
-    // The name is the From of every email and heads every sheet.
-    let name = fields::single_line(&mut errors, "name", &input.name, 120);
-    if name.is_empty() {
-        errors.add("name", "Enter the clinic's name as patients know it.");
-    }
+
+/// Checks a location's details, adding each problem to `errors` beside its field.
+pub fn validate(errors: &mut FieldErrors, input: &SiteInput) -> Site {
     let email = auth::normalize_email(&input.email);
     if !email.is_empty() && !fields::is_sendable_email(&email) {
         errors.add(
@@ -252,6 +236,13 @@ fn validate(input: &ClinicInput) -> AppResult<(Clinic, i32)> {
         errors.add(
             "sender_email",
             "Enter the address reminder emails come from, like aftercare@clinic.com.",
+        );
+    }
+    let reply_to = auth::normalize_email(&input.reply_to);
+    if !reply_to.is_empty() && !fields::is_sendable_email(&reply_to) {
+        errors.add(
+            "reply_to",
+            "Enter the address replies should go to, like hello@clinic.com, or leave it empty.",
         );
     }
     let time_zone = Zone::try_from(input.time_zone.trim().to_string()).unwrap_or_else(|_| {
@@ -268,13 +259,12 @@ fn validate(input: &ClinicInput) -> AppResult<(Clinic, i32)> {
             0
         }
     };
-    let phone = fields::single_line(&mut errors, "phone", &input.phone, 60);
-    let opening_hours =
-        fields::single_line(&mut errors, "opening_hours", &input.opening_hours, 300);
-    let address = fields::multi_line(&mut errors, "address", &input.address, 500);
-    let out_of_hours = fields::multi_line(&mut errors, "out_of_hours", &input.out_of_hours, 500);
+    let phone = fields::single_line(errors, "phone", &input.phone, 60);
+    let opening_hours = fields::single_line(errors, "opening_hours", &input.opening_hours, 300);
+    let address = fields::multi_line(errors, "address", &input.address, 500);
+    let out_of_hours = fields::multi_line(errors, "out_of_hours", &input.out_of_hours, 500);
     let emergency_number =
-        fields::single_line(&mut errors, "emergency_number", &input.emergency_number, 20);
+        fields::single_line(errors, "emergency_number", &input.emergency_number, 20);
     if !emergency_number
         .chars()
         .all(|ch| ch.is_ascii_digit() || matches!(ch, ' ' | '+' | '-'))
@@ -293,20 +283,8 @@ fn validate(input: &ClinicInput) -> AppResult<(Clinic, i32)> {
             errors.add("out_of_hours", problem);
         }
     }
-    let reply_days = validate_reply_days(&mut errors, &input.reply_days);
-    let locale = match input.locale.trim() {
-        "" => Locale::default(),
-        tag => Locale::parse(tag).unwrap_or_else(|| {
-            errors.add(
-                "locale",
-                "Choose how dates and times are written from the list.",
-            );
-            Locale::default()
-        }),
-    };
-    errors.into_result()?;
-    let row = Clinic {
-        name,
+    let reply_days = validate_reply_days(errors, &input.reply_days);
+    Site {
         phone,
         email,
         address,
@@ -315,216 +293,35 @@ fn validate(input: &ClinicInput) -> AppResult<(Clinic, i32)> {
         time_zone,
         send_hour,
         sender_email,
-        configured: true,
+        reply_to,
         emergency_number,
-        locale,
-    };
-    Ok((row, reply_days))
-}
-
-#[tracing::instrument(skip_all)]
-pub fn get(conn: &mut DbConn) -> AppResult<Clinic> {
-    Ok(store::clinic::get(conn)?)
-}
-
-#[tracing::instrument(skip_all)]
-pub fn save(
-    conn: &mut DbConn,
-    actor: &Actor,
-    input: &ClinicInput,
-    now: NaiveDateTime,
-) -> AppResult<()> {
-    let (row, reply_days) = validate(input)?;
-    write_tx(conn, |conn| {
-        store::clinic::save(conn, &row, reply_days, now)?;
-        audit(
-            conn,
-            actor,
-            "clinic.updated",
-            &row.name,
-            &format!(
-                "time zone {}, send hour {}, reply time {reply_days} working day(s)",
-                row.time_zone, row.send_hour
-            ),
-            now,
-        )
-    })?;
-    sheet_inputs::changed();
-    Ok(())
-}
-
-// --- how long records are kept --------------------------------------------------
-
-/// How long records are kept, in days; `None` keeps them for ever.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    /// The audit log, by the age of each entry.
-    pub audit_retention_days: Option<i32>,
-    /// Finished reminder emails, counted from their plan's last one.
-    pub email_retention_days: Option<i32>,
-    /// Check-in photos, by when the patient sent them.
-    pub photo_retention_days: i32,
-}
-
-impl From<RetentionRow> for Retention {
-    fn from(row: RetentionRow) -> Retention {
-        Retention {
-            audit_retention_days: row.audit_retention_days,
-            email_retention_days: row.email_retention_days,
-            photo_retention_days: row.photo_retention_days,
-        }
+        reply_days,
     }
-}
-
-impl From<Retention> for RetentionRow {
-    fn from(kept: Retention) -> RetentionRow {
-        RetentionRow {
-            audit_retention_days: kept.audit_retention_days,
-            email_retention_days: kept.email_retention_days,
-            photo_retention_days: kept.photo_retention_days,
-        }
-    }
-}
-
-/// The limits of each retention setting, in days.
-pub const AUDIT_DAYS: std::ops::RangeInclusive<i32> = 365..=36_500;
-pub const EMAIL_DAYS: std::ops::RangeInclusive<i32> = 30..=36_500;
-pub const PHOTO_DAYS: std::ops::RangeInclusive<i32> = 1..=3_650;
-
-/// The retention form as typed. Empty keeps the audit log or email records for ever.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct RetentionInput {
-    #[serde(default)]
-    pub audit_retention_days: String,
-    #[serde(default)]
-    pub email_retention_days: String,
-    #[serde(default)]
-    pub photo_retention_days: String,
-}
-
-impl From<&Retention> for RetentionInput {
-    fn from(r: &Retention) -> Self {
-        let days = |d: Option<i32>| d.map(|d| d.to_string()).unwrap_or_default();
-        RetentionInput {
-            audit_retention_days: days(r.audit_retention_days),
-            email_retention_days: days(r.email_retention_days),
-            photo_retention_days: r.photo_retention_days.to_string(),
-        }
-    }
-}
-
-/// A number of days within `range`, or `None` for an empty field when `forever` allows it.
-fn days_field(
-    errors: &mut FieldErrors,
-    field: &str,
-    text: &str,
-    range: std::ops::RangeInclusive<i32>,
-    forever: bool,
-) -> Option<i32> {
-    let text = text.trim();
-    if text.is_empty() && forever {
-        return None;
-    }
-    match text.parse::<i32>() {
-        Ok(days) if range.contains(&days) => Some(days),
-        _ => {
-            let keep = if forever {
-                ", or leave it empty to keep them for ever"
-            } else {
-                ""
-            };
-            errors.add(
-                field,
-                format!(
-                    "Enter a whole number of days from {} to {}{keep}.",
-                    range.start(),
-                    range.end()
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn validate_retention(input: &RetentionInput) -> AppResult<Retention> {
-    let mut errors = FieldErrors::default();
-    let audit = days_field(
-        &mut errors,
-        "audit_retention_days",
-        &input.audit_retention_days,
-        AUDIT_DAYS,
-        true,
-    );
-    let email = days_field(
-        &mut errors,
-        "email_retention_days",
-        &input.email_retention_days,
-        EMAIL_DAYS,
-        true,
-    );
-    let photos = days_field(
-        &mut errors,
-        "photo_retention_days",
-        &input.photo_retention_days,
-        PHOTO_DAYS,
-        false,
-    );
-    errors.into_result()?;
-    Ok(Retention {
-        audit_retention_days: audit,
-        email_retention_days: email,
-        photo_retention_days: photos.expect("validated"),
-    })
-}
-
-/// How long the audit log, email records and check-in photos are kept.
-pub fn retention(conn: &mut DbConn) -> AppResult<Retention> {
-    Ok(store::clinic::retention(conn)?.into())
-}
-
-#[tracing::instrument(skip_all)]
-pub fn save_retention(
-    conn: &mut DbConn,
-    actor: &Actor,
-    input: &RetentionInput,
-    now: NaiveDateTime,
-) -> AppResult<()> {
-    let row = validate_retention(input)?;
-    let days = |d: Option<i32>| d.map_or("for ever".to_string(), |d| counted(d, "day"));
-    write_tx(conn, |conn| {
-        store::clinic::save_retention(conn, &row.into(), now)?;
-        audit(
-            conn,
-            actor,
-            "retention.updated",
-            "retention",
-            &format!(
-                "audit log {}, email records {}, photos {}",
-                days(row.audit_retention_days),
-                days(row.email_retention_days),
-                days(Some(row.photo_retention_days))
-            ),
-            now,
-        )
-    })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::documents::clinic::{emergency_number, tel_href};
+    use crate::error::AppResult;
+
     #[test]
     fn a_phone_number_becomes_a_tel_link_of_its_digits() {
-        use super::tel_href;
         assert_eq!(tel_href("020 7946 0000"), "tel:02079460000");
         assert_eq!(tel_href(" +44 (0)20 7946-0000 "), "tel:+442079460000");
         assert_eq!(tel_href("(310) 555-0100"), "tel:3105550100");
         assert_eq!(tel_href("+1 310 555 0100"), "tel:+13105550100");
     }
 
-    use super::*;
+    /// The details checked, or the field errors.
+    fn check(input: &SiteInput) -> AppResult<Site> {
+        let mut errors = FieldErrors::default();
+        let site = super::validate(&mut errors, input);
+        errors.into_result().map(|()| site)
+    }
 
-    fn input() -> ClinicInput {
-        ClinicInput {
-            name: "Glow Clinic".into(),
+    fn input() -> SiteInput {
+        SiteInput {
             time_zone: "Europe/London".into(),
             send_hour: "9".into(),
             sender_email: "aftercare@glow.example".into(),
@@ -534,9 +331,9 @@ mod tests {
 
     #[test]
     fn a_complete_form_is_valid() {
-        let (row, reply_days) = validate(&input()).unwrap();
-        assert_eq!((row.time_zone.name(), row.send_hour), ("Europe/London", 9));
-        assert_eq!(reply_days, DEFAULT_REPLY_DAYS, "empty is the default");
+        let site = check(&input()).unwrap();
+        assert_eq!((site.time_zone.name(), site.send_hour), ("Europe/London", 9));
+        assert_eq!(site.reply_days, DEFAULT_REPLY_DAYS, "empty is the default");
     }
 
     #[test]
@@ -546,17 +343,22 @@ mod tests {
         assert_eq!(default_emergency_number("Australia/Sydney"), "000");
         assert_eq!(default_emergency_number("Europe/Paris"), "112");
         assert_eq!(default_emergency_number("Asia/Kolkata"), "112");
-        let (mut row, _) = validate(&input()).unwrap();
-        assert_eq!(emergency_number(&row), "999");
-        row.emergency_number = "112".into();
-        assert_eq!(emergency_number(&row), "112");
+        let site = check(&input()).unwrap();
+        let mut clinic = crate::documents::clinic::Clinic {
+            time_zone: site.time_zone,
+            emergency_number: site.emergency_number,
+            ..crate::documents::sheet::fixture::clinic()
+        };
+        assert_eq!(emergency_number(&clinic), "999");
+        clinic.emergency_number = "112".into();
+        assert_eq!(emergency_number(&clinic), "112");
     }
 
     #[test]
     fn an_out_of_hours_line_must_fit_the_emergency_number() {
         assert_eq!(short_numbers("Call 111, or 020 7946 0000 (9-5)"), ["111"]);
         assert_eq!(short_numbers("NHS 111 or 999"), ["111", "999"]);
-        let with = |out_of_hours: &str, number: &str, zone: &str| ClinicInput {
+        let with = |out_of_hours: &str, number: &str, zone: &str| SiteInput {
             out_of_hours: out_of_hours.into(),
             emergency_number: number.into(),
             time_zone: zone.into(),
@@ -568,7 +370,7 @@ mod tests {
             with("Call 111.", "", "America/New_York"),
             with("Ring 999 if it gets worse", "000", "Australia/Sydney"),
         ] {
-            let Err(crate::error::AppError::Invalid(errors)) = validate(&bad) else {
+            let Err(crate::error::AppError::Invalid(errors)) = check(&bad) else {
                 panic!(
                     "{:?} with {:?} was accepted",
                     bad.out_of_hours, bad.emergency_number
@@ -592,25 +394,25 @@ mod tests {
             ),
             with("Call 123.", "911", "America/New_York"),
         ] {
-            assert!(validate(&good).is_ok(), "{:?}", good.out_of_hours);
+            assert!(check(&good).is_ok(), "{:?}", good.out_of_hours);
         }
     }
 
     #[test]
     fn an_emergency_number_with_letters_is_a_field_error() {
-        let bad = ClinicInput {
+        let bad = SiteInput {
             emergency_number: "call 999".into(),
             ..input()
         };
-        let Err(crate::error::AppError::Invalid(errors)) = validate(&bad) else {
+        let Err(crate::error::AppError::Invalid(errors)) = check(&bad) else {
             panic!("expected field errors")
         };
         assert!(errors.get("emergency_number").is_some());
-        let good = ClinicInput {
+        let good = SiteInput {
             emergency_number: " 112 ".into(),
             ..input()
         };
-        assert_eq!(validate(&good).unwrap().0.emergency_number, "112");
+        assert_eq!(check(&good).unwrap().emergency_number, "112");
     }
 
     #[test]
@@ -618,6 +420,10 @@ mod tests {
         // As the first migration leaves the clinic row.
         let fresh = Clinic {
             name: "Our clinic".into(),
+            location: String::new(),
+            location_id: 1,
+            reply_to: String::new(),
+            reply_days: 1,
             phone: String::new(),
             email: String::new(),
             address: String::new(),
@@ -631,13 +437,13 @@ mod tests {
             emergency_number: String::new(),
             locale: Default::default(),
         };
-        let offered = ClinicInput::from(&fresh);
+        let offered = SiteInput::from(&fresh);
         assert_eq!(offered.sender_email, "");
-        let typed = ClinicInput {
+        let typed = SiteInput {
             sender_email: "aftercare@glow.example".into(),
             ..offered
         };
-        assert!(validate(&typed).is_ok(), "everything else offered is valid");
+        assert!(check(&typed).is_ok(), "everything else offered is valid");
 
         let configured = Clinic {
             configured: true,
@@ -645,57 +451,26 @@ mod tests {
             ..fresh
         };
         assert_eq!(
-            ClinicInput::from(&configured).sender_email,
+            SiteInput::from(&configured).sender_email,
             "hello@glow.example"
         );
     }
 
     #[test]
-    fn retention_is_a_number_of_days_in_range_or_for_ever_where_allowed() {
-        let typed = |audit: &str, email: &str, photos: &str| RetentionInput {
-            audit_retention_days: audit.into(),
-            email_retention_days: email.into(),
-            photo_retention_days: photos.into(),
-        };
-        let kept = validate_retention(&typed(" 2190 ", "", "90")).unwrap();
-        assert_eq!(
-            (
-                kept.audit_retention_days,
-                kept.email_retention_days,
-                kept.photo_retention_days
-            ),
-            (Some(2190), None, 90)
-        );
-        let Err(crate::error::AppError::Invalid(errors)) =
-            validate_retention(&typed("30", "ten", ""))
-        else {
-            panic!("expected field errors")
-        };
-        assert!(errors
-            .msg("audit_retention_days")
-            .contains("from 365 to 36500"));
-        assert!(errors.msg("email_retention_days").contains("for ever"));
-        assert!(errors
-            .msg("photo_retention_days")
-            .contains("from 1 to 3650"));
-        assert!(!errors.msg("photo_retention_days").contains("for ever"));
-    }
-
-    #[test]
     fn the_reply_time_is_a_number_of_working_days_in_range() {
         for (typed, days) in [(" 2 ", 2), ("10", 10), ("", 1)] {
-            let form = ClinicInput {
+            let form = SiteInput {
                 reply_days: typed.into(),
                 ..input()
             };
-            assert_eq!(validate(&form).unwrap().1, days, "{typed:?}");
+            assert_eq!(check(&form).unwrap().reply_days, days, "{typed:?}");
         }
         for typed in ["0", "11", "one", "1.5", "-1"] {
-            let form = ClinicInput {
+            let form = SiteInput {
                 reply_days: typed.into(),
                 ..input()
             };
-            let Err(crate::error::AppError::Invalid(errors)) = validate(&form) else {
+            let Err(crate::error::AppError::Invalid(errors)) = check(&form) else {
                 panic!("{typed:?} should be refused")
             };
             assert!(
@@ -707,15 +482,16 @@ mod tests {
 
     #[test]
     fn unknown_zones_and_hours_are_field_errors() {
-        let bad = ClinicInput {
+        let bad = SiteInput {
             time_zone: "Mars/Olympus".into(),
             send_hour: "24".into(),
             ..input()
         };
-        let Err(crate::error::AppError::Invalid(errors)) = validate(&bad) else {
+        let Err(crate::error::AppError::Invalid(errors)) = check(&bad) else {
             panic!("expected field errors")
         };
         assert!(errors.get("time_zone").is_some());
         assert!(errors.get("send_hour").is_some());
     }
 }
+

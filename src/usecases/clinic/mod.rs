@@ -1,0 +1,294 @@
+//! Use cases for the clinic's own details: what its locations share (its name, how dates
+//! read, retention) and each location as the documents show it.
+
+use chrono::NaiveDateTime;
+
+use crate::dates::Locale;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::usecases::audit::{audit, Actor};
+use crate::usecases::fields;
+use crate::usecases::sheet_inputs;
+use crate::usecases::store::{self, locations::LocationRow, write_tx, DbConn};
+
+mod retention;
+pub mod site;
+
+pub use crate::documents::clinic::{
+    default_emergency_number, emergency_number, tel_href, Clinic, Zone,
+};
+pub use retention::{
+    retention, save_retention, Retention, RetentionInput, AUDIT_DAYS, EMAIL_DAYS, PHOTO_DAYS,
+};
+pub use site::{
+    time_zone_choices, Site, SiteInput, ZoneChoices, COMMON_TIME_ZONES, DEFAULT_REPLY_DAYS,
+    REPLY_DAYS,
+};
+
+/// The clinic settings form: what the locations share, and the first location's details
+/// (a single-site clinic sets everything here; a group sets its other locations apart).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ClinicInput {
+    #[serde(default)]
+    pub name: String,
+    /// "en-GB" or "en-US"; empty is en-GB.
+    #[serde(default)]
+    pub locale: String,
+    #[serde(flatten)]
+    pub site: SiteInput,
+}
+
+/// The clinic settings form as saved.
+pub fn form(conn: &mut DbConn) -> AppResult<ClinicInput> {
+    let clinic = get(conn)?;
+    Ok(ClinicInput {
+        name: clinic.name.clone(),
+        locale: clinic.locale.as_str().to_string(),
+        site: SiteInput::from(&clinic),
+    })
+}
+
+/// How the clinic writes dates and times.
+pub fn locale(conn: &mut DbConn) -> AppResult<Locale> {
+    Locale::try_from(store::clinic::locale(conn)?)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))
+}
+
+/// The clinic as one location shows it. `several`: the clinic has more than one location,
+/// so its documents name the location too.
+fn compose(
+    shared: store::clinic::ClinicRow,
+    row: LocationRow,
+    several: bool,
+) -> AppResult<Clinic> {
+    let corrupt = |e: String| AppError::Internal(anyhow::anyhow!(e));
+    Ok(Clinic {
+        name: shared.name,
+        location: if several { row.name } else { String::new() },
+        location_id: row.id,
+        phone: row.phone,
+        email: row.email,
+        address: row.address,
+        opening_hours: row.opening_hours,
+        out_of_hours: row.out_of_hours,
+        time_zone: Zone::try_from(row.time_zone).map_err(corrupt)?,
+        send_hour: row.send_hour,
+        sender_email: row.sender_email,
+        reply_to: row.reply_to,
+        reply_days: row.reply_days,
+        configured: shared.configured,
+        emergency_number: row.emergency_number,
+        locale: Locale::try_from(shared.locale).map_err(corrupt)?,
+    })
+}
+
+/// The clinic as location `id` shows it: its sheets, emails, check-in pages and alerts.
+#[tracing::instrument(skip_all, fields(location = id))]
+pub fn for_location(conn: &mut DbConn, id: i64) -> AppResult<Clinic> {
+    let row = store::locations::get(conn, id)?.ok_or(AppError::NotFound)?;
+    let several = store::locations::count(conn)? > 1;
+    compose(store::clinic::get(conn)?, row, several)
+}
+
+/// The clinic as its first location shows it: what a single-site clinic is, and the zone
+/// clinic-wide pages (backups, reports) count days in.
+#[tracing::instrument(skip_all)]
+pub fn get(conn: &mut DbConn) -> AppResult<Clinic> {
+    let first = store::locations::first_id(conn)?;
+    for_location(conn, first)
+}
+
+/// Every location as its documents show it, by id.
+pub fn all_locations(conn: &mut DbConn) -> AppResult<Vec<Clinic>> {
+    let rows = store::locations::list(conn)?;
+    let several = rows.len() > 1;
+    let shared = store::clinic::get(conn)?;
+    rows.into_iter()
+        .map(|row| compose(shared.clone(), row, several))
+        .collect()
+}
+
+/// The locations that take new treatments, as their documents show them.
+pub fn open_locations(conn: &mut DbConn) -> AppResult<Vec<Clinic>> {
+    let rows = store::locations::list(conn)?;
+    let several = rows.len() > 1;
+    let shared = store::clinic::get(conn)?;
+    rows.into_iter()
+        .filter(|row| row.closed_at.is_none())
+        .map(|row| compose(shared.clone(), row, several))
+        .collect()
+}
+
+/// The store's fields for a location's checked details.
+fn location_fields(
+    name: String,
+    site: &Site,
+    now: NaiveDateTime,
+) -> store::locations::LocationFields {
+    store::locations::LocationFields {
+        name,
+        phone: site.phone.clone(),
+        email: site.email.clone(),
+        address: site.address.clone(),
+        opening_hours: site.opening_hours.clone(),
+        out_of_hours: site.out_of_hours.clone(),
+        emergency_number: site.emergency_number.clone(),
+        time_zone: site.time_zone.name().to_string(),
+        send_hour: site.send_hour,
+        sender_email: site.sender_email.clone(),
+        reply_to: site.reply_to.clone(),
+        reply_days: site.reply_days,
+        updated_at: now,
+    }
+}
+
+/// A location as its admin page lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub id: i64,
+    pub name: String,
+    pub time_zone: String,
+    pub send_hour: i32,
+    pub closed: bool,
+}
+
+impl From<&LocationRow> for Location {
+    fn from(row: &LocationRow) -> Location {
+        Location {
+            id: row.id,
+            name: row.name.clone(),
+            time_zone: row.time_zone.clone(),
+            send_hour: row.send_hour,
+            closed: row.closed_at.is_some(),
+        }
+    }
+}
+
+/// Every location, open ones first.
+pub fn locations(conn: &mut DbConn) -> AppResult<Vec<Location>> {
+    Ok(store::locations::list(conn)?
+        .iter()
+        .map(Location::from)
+        .collect())
+}
+
+/// One location's name and state, or not found.
+pub fn location(conn: &mut DbConn, id: i64) -> AppResult<Location> {
+    store::locations::get(conn, id)?
+        .as_ref()
+        .map(Location::from)
+        .ok_or(AppError::NotFound)
+}
+
+/// Adds a location. Call inside the caller's transaction.
+pub fn insert_location(
+    conn: &mut DbConn,
+    name: String,
+    site: &Site,
+    now: NaiveDateTime,
+) -> AppResult<i64> {
+    Ok(store::locations::insert(
+        conn,
+        &location_fields(name, site, now),
+        now,
+    )?)
+}
+
+/// Saves a location's details. Call inside the caller's transaction.
+pub fn update_location(
+    conn: &mut DbConn,
+    id: i64,
+    name: String,
+    site: &Site,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    match store::locations::update(conn, id, &location_fields(name, site, now))? {
+        0 => Err(AppError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// Closes a location (no new treatments there) or opens it again.
+pub fn set_location_closed(
+    conn: &mut DbConn,
+    id: i64,
+    closed: bool,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let at = closed.then_some(now);
+    match store::locations::set_closed(conn, id, at, now)? {
+        0 => Err(AppError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// How many treatments were recorded at a location (deleted ones too: their records stay).
+pub fn location_treatments(conn: &mut DbConn, id: i64) -> AppResult<i64> {
+    Ok(store::locations::treatment_count(conn, id)?)
+}
+
+/// Deletes a location with no treatments. Call inside the caller's transaction.
+pub fn delete_location(conn: &mut DbConn, id: i64) -> AppResult<()> {
+    match store::locations::delete(conn, id)? {
+        0 => Err(AppError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// Pending reminder emails, by location id.
+pub fn pending_by_location(conn: &mut DbConn) -> AppResult<Vec<(i64, i64)>> {
+    Ok(store::locations::pending_by_location(conn)?)
+}
+
+fn validate(input: &ClinicInput) -> AppResult<(String, Locale, Site)> {
+    let mut errors = FieldErrors::default();
+    let name = fields::single_line(&mut errors, "name", &input.name, 120);
+    if name.is_empty() {
+        errors.add("name", "Enter the clinic's name as patients know it.");
+    }
+    let locale = match input.locale.trim() {
+        "" => Locale::default(),
+        tag => Locale::parse(tag).unwrap_or_else(|| {
+            errors.add(
+                "locale",
+                "Choose how dates and times are written from the list.",
+            );
+            Locale::default()
+        }),
+    };
+    let site = site::validate(&mut errors, &input.site);
+    errors.into_result()?;
+    Ok((name, locale, site))
+}
+
+/// Saves the clinic settings: what the locations share and the first location's details.
+/// A change to the first location's zone or send hour goes through its own page, which
+/// re-times its pending emails; here it applies to treatments recorded from now on, as it
+/// always has for a single-site clinic.
+#[tracing::instrument(skip_all)]
+pub fn save(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: &ClinicInput,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let (name, locale, site) = validate(input)?;
+    write_tx(conn, |conn| {
+        store::clinic::save(conn, &name, locale.as_str(), now)?;
+        let first = store::locations::first_id(conn)?;
+        let location = store::locations::get(conn, first)?.ok_or(AppError::NotFound)?;
+        store::locations::update(conn, first, &location_fields(location.name, &site, now))?;
+        audit(
+            conn,
+            actor,
+            "clinic.updated",
+            &name,
+            &format!(
+                "time zone {}, send hour {}, reply time {} working day(s)",
+                site.time_zone, site.send_hour, site.reply_days
+            ),
+            now,
+        )
+    })?;
+    sheet_inputs::changed();
+    Ok(())
+}
