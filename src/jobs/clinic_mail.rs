@@ -44,7 +44,7 @@ impl Worker {
     ) -> anyhow::Result<RunReport> {
         let claim = self.claim_for(now, token);
         let owned = claim.token.to_string();
-        let (claimed, clinic) = self
+        let claimed = self
             .blocking(move |conn| {
                 Ok(checkins::claim_clinic_emails(
                     conn,
@@ -63,13 +63,19 @@ impl Worker {
         if claimed.is_empty() {
             return Ok(report);
         }
-        let attention = format!("{}/attention", self.links.base_url);
-        let email = match kind {
-            ClinicEmail::Alerts => mail::alert::compose(&clinic.name, &attention),
-            ClinicEmail::Overdue => mail::alert::compose_overdue(&clinic.name, &attention),
-        };
         let mut done = Vec::new();
         for one in claimed {
+            let clinic = &one.clinic;
+            // Needs attention, filtered to the check-in's location.
+            let attention = format!(
+                "{}/attention?location={}",
+                self.links.base_url, clinic.location_id
+            );
+            let name = clinic.display_name();
+            let email = match kind {
+                ClinicEmail::Alerts => mail::alert::compose(&name, &attention),
+                ClinicEmail::Overdue => mail::alert::compose_overdue(&name, &attention),
+            };
             if !lease.may_start(self.clock.monotonic(), self.mailer.longest_send()) {
                 report.released += 1;
                 done.push((one.id, None));
@@ -81,10 +87,10 @@ impl Worker {
                 )
             } else {
                 let envelope = Envelope {
-                    from_name: &clinic.name,
+                    from_name: &name,
                     from_email: &clinic.sender_email,
                     reply_to: None,
-                    to_name: &clinic.name,
+                    to_name: &name,
                     to_email: &clinic.email,
                     subject: &email.subject,
                     message_id: &one.message_id,

@@ -12,7 +12,6 @@ use super::{RunReport, SettingsWrong, Worker};
 use crate::auth::tokens::random_token;
 use crate::mail::{self, Envelope, Failure, SendError};
 use crate::metrics::MailKind;
-use crate::usecases::clinic::Clinic;
 use crate::usecases::reminders::{self, is_stale, Claim, Job, Outcome, Reason};
 
 /// At most this many outcomes are recorded in one transaction.
@@ -56,7 +55,7 @@ impl Worker {
     ) -> anyhow::Result<RunReport> {
         // A patient waiting for a call comes before the day's advice.
         let mut report = self.send_alerts(now, wrong, token, lease).await?;
-        let (jobs, clinic) = self.claim(now, token).await?;
+        let jobs = self.claim(now, token).await?;
         report.claimed += jobs.len();
         let mut groups = by_email(jobs).into_iter();
         // Unproven settings are tried with one email, not `concurrency` at once:
@@ -67,11 +66,10 @@ impl Worker {
             groups.next()
         };
         let send_one = |group: Vec<Job>| {
-            let clinic = &clinic;
             async move {
                 let ids: Vec<i64> = group.iter().map(|j| j.reminder.id).collect();
                 // A bug in one email must not stop the others: it fails visibly instead.
-                AssertUnwindSafe(self.process(group, clinic, lease, wrong))
+                AssertUnwindSafe(self.process(group, lease, wrong))
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| {
@@ -129,7 +127,7 @@ impl Worker {
         }
     }
 
-    async fn claim(&self, now: DateTime<Utc>, token: &str) -> anyhow::Result<(Vec<Job>, Clinic)> {
+    async fn claim(&self, now: DateTime<Utc>, token: &str) -> anyhow::Result<Vec<Job>> {
         let claim = self.claim_for(now, token);
         let (name, owned) = (self.config.name.clone(), token.to_string());
         self.blocking(move |conn| {
@@ -152,7 +150,6 @@ impl Worker {
     async fn process(
         &self,
         group: Vec<Job>,
-        clinic: &Clinic,
         lease: &Lease,
         wrong: &SettingsWrong,
     ) -> Vec<(i64, Done)> {
@@ -191,7 +188,7 @@ impl Worker {
             .map(|j| j.reminder.attempts)
             .max()
             .unwrap_or(0);
-        let outcome = match self.render(&to_send, clinic) {
+        let outcome = match self.render(&to_send) {
             Ok(message) => self.deliver(message, attempts, wrong).await,
             Err(e) => self.config.unbuilt(&e, attempts, self.clock.now()),
         };
@@ -245,7 +242,12 @@ impl Worker {
 
     /// The email for reminders of one patient due at the same time. Its Message-ID is
     /// the lowest reminder's, so a repeat of the same email is recognisable.
-    fn render(&self, group: &[Job], clinic: &Clinic) -> anyhow::Result<lettre::Message> {
+    /// The email goes from the reminders' location (they were claimed together by it).
+    fn render(&self, group: &[Job]) -> anyhow::Result<lettre::Message> {
+        let clinic = &group
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no reminder to send"))?
+            .clinic;
         let plans = group
             .iter()
             .map(|j| serde_json::from_str::<crate::care::Plan>(&j.plan_json))
@@ -265,9 +267,9 @@ impl Worker {
         let to = &lead.to;
         let unsubscribe = self.links.unsubscribe(to.patient_id);
         let envelope = Envelope {
-            from_name: &clinic.name,
+            from_name: &clinic.display_name(),
             from_email: &clinic.sender_email,
-            reply_to: (!clinic.email.is_empty()).then_some(clinic.email.as_str()),
+            reply_to: clinic.reply_address(),
             to_name: &to.name,
             to_email: &to.email,
             subject: &email.subject,
@@ -341,12 +343,11 @@ fn by_email(jobs: Vec<Job>) -> Vec<Vec<Job>> {
     let mergeable = |j: &Job| !reminders::is_sheet_now(&j.reminder.key);
     let mut groups: Vec<Vec<Job>> = Vec::new();
     for job in jobs {
-        let key = (job.reminder.patient_id, job.reminder.send_at);
-        match groups.iter_mut().find(|g| {
-            mergeable(&job)
-                && mergeable(&g[0])
-                && (g[0].reminder.patient_id, g[0].reminder.send_at) == key
-        }) {
+        let key = |j: &Job| (j.reminder.patient_id, j.reminder.send_at, j.clinic.location_id);
+        match groups
+            .iter_mut()
+            .find(|g| mergeable(&job) && mergeable(&g[0]) && key(&g[0]) == key(&job))
+        {
             Some(group) => group.push(job),
             None => groups.push(vec![job]),
         }

@@ -135,7 +135,7 @@ impl ReminderEmail {
     /// The clinic's contact line, as one sentence.
     pub fn contact_line(&self) -> String {
         let c = &self.clinic;
-        let mut parts = vec![c.name.clone()];
+        let mut parts = vec![c.display_name()];
         if !c.phone.is_empty() {
             parts.push(c.phone.clone());
         }

@@ -103,7 +103,7 @@ pub(super) fn open_view(
     if now > ends + CARE_WINDOW_MARGIN {
         let call = match view.clinic.phone.trim() {
             "" => "call your clinic".to_string(),
-            phone => format!("call {} on {phone}", view.clinic.name),
+            phone => format!("call {} on {phone}", view.clinic.display_name()),
         };
         return Err(AppError::Gone(format!(
             "This link was for the weeks after your treatment on {}, and that time is over, so it \

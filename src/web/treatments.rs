@@ -135,7 +135,7 @@ pub(super) async fn patient_calendar(
         .await?;
     let origin = calendar::Origin {
         treatment_id: id,
-        clinic_name: &view.clinic.name,
+        clinic_name: &view.clinic.display_name(),
         sender: &view.clinic.sender_email,
     };
     let ics = which(&view.plan, &origin);

@@ -18,31 +18,37 @@ pub struct Alert {
     pub checkin_id: i64,
     pub attempts: i32,
     pub message_id: String,
+    /// The location of the check-in's treatment: the alert goes to its address.
+    pub clinic: Clinic,
 }
 
 /// Which email to the clinic.
 pub type ClinicEmail = Outbox;
 
-/// Takes due emails of one kind with a fenced lease (the reminders' rules), with the clinic
-/// they go to.
+/// Takes due emails of one kind with a fenced lease (the reminders' rules), each with the
+/// location it goes to (its check-in's treatment's).
 pub fn claim_clinic_emails(
     conn: &mut DbConn,
     kind: ClinicEmail,
     claim: crate::usecases::reminders::Claim,
-) -> AppResult<(Vec<Alert>, Clinic)> {
+) -> AppResult<Vec<Alert>> {
     let claimed = write_tx(conn, |c| {
         Ok::<_, AppError>(store::claim_outbox(c, kind, claim)?)
     })?;
-    let claimed = claimed
+    let mut places = clinic::Places::default();
+    claimed
         .into_iter()
-        .map(|row| Alert {
-            id: row.id,
-            checkin_id: row.checkin_id,
-            attempts: row.attempts,
-            message_id: row.message_id,
+        .map(|row| {
+            let location = store::location_of(conn, row.checkin_id)?;
+            Ok(Alert {
+                id: row.id,
+                checkin_id: row.checkin_id,
+                attempts: row.attempts,
+                message_id: row.message_id,
+                clinic: places.get(conn, location)?,
+            })
         })
-        .collect();
-    Ok((claimed, clinic::get(conn)?))
+        .collect()
 }
 
 /// Records what became of each email of one kind claimed with `token`; an email the claim

@@ -89,6 +89,22 @@ pub fn for_location(conn: &mut DbConn, id: i64) -> AppResult<Clinic> {
     compose(store::clinic::get(conn)?, row, several)
 }
 
+/// Locations as their documents show them, each read once however many emails of a round
+/// are from it.
+#[derive(Default)]
+pub struct Places(std::collections::BTreeMap<i64, Clinic>);
+
+impl Places {
+    pub fn get(&mut self, conn: &mut DbConn, location_id: i64) -> AppResult<Clinic> {
+        if let Some(clinic) = self.0.get(&location_id) {
+            return Ok(clinic.clone());
+        }
+        let clinic = for_location(conn, location_id)?;
+        self.0.insert(location_id, clinic.clone());
+        Ok(clinic)
+    }
+}
+
 /// The clinic as its first location shows it: what a single-site clinic is, and the zone
 /// clinic-wide pages (backups, reports) count days in.
 #[tracing::instrument(skip_all)]

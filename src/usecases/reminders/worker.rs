@@ -39,6 +39,8 @@ pub struct Job {
     /// emailed (cancelled with this reason, however late it is).
     pub cancelled: Option<Reason>,
     pub to: Addressee,
+    /// The clinic as the treatment's location shows it: the email's sender, lines and zone.
+    pub clinic: crate::usecases::clinic::Clinic,
 }
 
 /// Whom an email goes to.
@@ -50,8 +52,8 @@ pub struct Addressee {
     pub email: String,
 }
 
-impl From<outbox::Job> for Job {
-    fn from(job: outbox::Job) -> Job {
+impl Job {
+    fn new(job: outbox::Job, clinic: crate::usecases::clinic::Clinic) -> Job {
         let patient = job.patient;
         let cancelled = if job.treatment_deleted {
             Some(Reason::TreatmentDeleted)
@@ -63,6 +65,7 @@ impl From<outbox::Job> for Job {
             Some(Reason::NoConsent)
         };
         Job {
+            clinic,
             reminder: job.reminder.into(),
             plan_json: job.plan_json,
             cancelled,
@@ -77,23 +80,21 @@ impl From<outbox::Job> for Job {
 
 /// Takes up to `claim.limit` due reminders for `worker`, leased until
 /// `claim.lease_until` with the claim's token, with what sending them needs;
-/// the worker's heartbeat rides in the same short transaction.
-pub fn claim_due(
-    conn: &mut DbConn,
-    worker: &str,
-    claim: Claim,
-) -> AppResult<(Vec<Job>, crate::usecases::clinic::Clinic)> {
+/// the worker's heartbeat rides in the same short transaction. Each job comes with its
+/// treatment's location as the clinic shows it.
+pub fn claim_due(conn: &mut DbConn, worker: &str, claim: Claim) -> AppResult<Vec<Job>> {
     let ids = write_tx(conn, |c| {
         store::heartbeats::beat(c, worker, claim.now)?;
         Ok::<_, AppError>(outbox::claim(c, claim)?)
     })?;
-    let jobs = if ids.is_empty() {
-        vec![]
-    } else {
-        let jobs = outbox::load_jobs(conn, &ids)?;
-        jobs.into_iter().map(Job::from).collect()
-    };
-    Ok((jobs, crate::usecases::clinic::get(conn)?))
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut places = crate::usecases::clinic::Places::default();
+    outbox::load_jobs(conn, &ids)?
+        .into_iter()
+        .map(|job| Ok(Job::new(job.clone(), places.get(conn, job.location_id)?)))
+        .collect()
 }
 
 /// Records finished sends of the claim `token` in one transaction, each with

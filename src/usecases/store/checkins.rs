@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::insert_returning_id;
 use super::schema::{
     checkin_alerts as alerts, checkin_overdue as overdue, checkin_photos as photos,
-    checkin_triage as triage, checkins, patients,
+    checkin_triage as triage, checkins, patients, treatments,
 };
 use super::DbConn;
 use super::OutboxStatus as Status;
@@ -358,6 +358,15 @@ pub struct AlertRow {
     pub checkin_id: i64,
     pub attempts: i32,
     pub message_id: String,
+}
+
+/// The location of a check-in's treatment.
+pub fn location_of(conn: &mut DbConn, checkin_id: i64) -> QueryResult<i64> {
+    checkins::table
+        .inner_join(treatments::table)
+        .filter(checkins::id.eq(checkin_id))
+        .select(treatments::location_id)
+        .first(conn)
 }
 
 /// Takes up to `claim.limit` due emails of an outbox and leases them with the claim's token:

@@ -77,8 +77,8 @@ pub fn send_sheet_now(
                  address, or unsubscribed.",
             ));
         }
-        let clinic = clinic::get(conn)?;
-        let subject = format!("Your aftercare sheet from {}", clinic.name);
+        let clinic = clinic::for_location(conn, t.location_id)?;
+        let subject = format!("Your aftercare sheet from {}", clinic.display_name());
         let queued = reminders::queue_sheet_now(
             conn,
             id,

@@ -28,9 +28,10 @@ pub fn oldest_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Option<N
 
 /// Atomically takes up to `limit` due reminders (pending and due, or
 /// `sending` with an expired lease) and leases them until `lease_until`,
-/// with every other claimable reminder of the same patient and send time
-/// (their time has come too): those go out as one email, so a patient gets
-/// one email per send time however many treatments are healing. A whole
+/// with every other claimable reminder of the same patient, send time and
+/// location (their time has come too): those go out as one email, so a
+/// patient gets one email per send time from each location however many
+/// treatments are healing (each location sends its own, from its sender). A whole
 /// group is taken by one worker: on SQLite the single statement runs inside
 /// the write lock; on PostgreSQL claims take a transaction-level advisory
 /// lock first (call inside a transaction), so two workers never split a group.
@@ -46,14 +47,19 @@ pub fn claim(conn: &mut DbConn, claim: Claim) -> QueryResult<Vec<i64>> {
         let sibling = format!(
             "(status = 'pending' AND send_at <= {p}1) OR (status = 'sending' AND lease_expires_at < {p}1)"
         );
+        // A treatment's location, as a scalar subquery over `(treatment_id)`.
+        let location = "(SELECT location_id FROM treatments WHERE treatments.id = ";
+        let location = |of: &str| format!("{location}{of})");
+        let (due_site, row_site) = (location("due.treatment_id"), location("reminders.treatment_id"));
         format!(
             "UPDATE reminders SET status = 'sending', lease_expires_at = {p}2, lease_token = {p}4, \
                     attempts = attempts + 1, updated_at = {p}1 \
-             WHERE ({sibling}) AND EXISTS (SELECT 1 FROM (SELECT id, patient_id, send_at, reminder_key FROM reminders \
+             WHERE ({sibling}) AND EXISTS (SELECT 1 FROM (SELECT id, patient_id, send_at, reminder_key, treatment_id FROM reminders \
                           WHERE {claimable} \
                           ORDER BY next_attempt_at, id LIMIT {p}3{lock}) due \
                         WHERE due.id = reminders.id \
                            OR (due.patient_id = reminders.patient_id AND due.send_at = reminders.send_at \
+                               AND {due_site} = {row_site} \
                                AND due.reminder_key NOT LIKE '{SHEET_NOW}%' \
                                AND reminders.reminder_key NOT LIKE '{SHEET_NOW}%')) \
              RETURNING id"
@@ -71,10 +77,13 @@ pub struct Job {
     pub plan_json: String,
     pub treatment_deleted: bool,
     pub patient: PatientRow,
+    /// The treatment's location, whose sender and lines the email carries.
+    pub location_id: i64,
 }
 
 pub fn load_jobs(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Job>> {
-    let rows: Vec<(ReminderRow, String, Option<NaiveDateTime>, PatientRow)> = reminders::table
+    type Loaded = (ReminderRow, String, Option<NaiveDateTime>, PatientRow, i64);
+    let rows: Vec<Loaded> = reminders::table
         .inner_join(treatments::table)
         .inner_join(patients::table)
         .filter(reminders::id.eq_any(ids))
@@ -83,15 +92,17 @@ pub fn load_jobs(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Job>> {
             treatments::plan_json,
             treatments::deleted_at,
             PatientRow::as_select(),
+            treatments::location_id,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(reminder, plan_json, deleted, patient)| Job {
+        .map(|(reminder, plan_json, deleted, patient, location_id)| Job {
             reminder,
             plan_json,
             treatment_deleted: deleted.is_some(),
             patient,
+            location_id,
         })
         .collect())
 }
