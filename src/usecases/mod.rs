@@ -33,6 +33,7 @@ pub mod health;
 pub mod housekeeping;
 pub mod layout;
 pub mod links;
+pub mod locations;
 pub mod outcomes;
 pub mod patients;
 pub mod photos;

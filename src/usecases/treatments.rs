@@ -15,6 +15,7 @@ mod lists;
 mod preview;
 mod recording;
 mod records;
+mod retime;
 mod sheet_link;
 
 use super::{clinic, patients, reminders};
@@ -33,6 +34,7 @@ use patients::Patient;
 pub use preview::{reminder_preview, ReminderPreview};
 pub use recording::{delete, edit, for_editing, may_change, record};
 pub use records::{erase_free_text, records_of_patient, TreatmentRecord};
+pub use retime::{pending_at, retime_location};
 pub use sheet_link::{send_sheet_now, sheet_opened, sheet_version, Reader, SheetVersion};
 
 /// A treatment as pages and the other use cases see it. Its plan stays with the store (a

@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod data_rights;
 pub mod errors;
 pub mod flash;
+pub mod locations;
 pub mod login;
 pub mod metrics;
 pub mod outbox;

@@ -19,7 +19,7 @@ use super::csrf::CsrfForm;
 use super::page::PageCtx;
 use super::session::{Admins, Auth, Clinicians, FrontDesk, Policy, SignedIn};
 use super::{admin, assets, checkins, clinic, data_rights, login, outbox, pages, patients};
-use super::{outcomes, patient_link, system, treatments};
+use super::{locations, outcomes, patient_link, system, treatments};
 use crate::auth::Role;
 
 /// No sign-in needed: a public page, or one a signed link opens.
@@ -182,6 +182,12 @@ route_table! {
     GET "/admin/system" => system::page, for Admins;
     GET "/admin/clinic" => clinic::clinic_form, for Admins;
     POST "/admin/clinic" => clinic::clinic_submit, for Admins;
+    GET "/admin/locations" => locations::list, for Admins;
+    GET "/admin/locations/new" => locations::new_form, for Admins;
+    POST "/admin/locations" => locations::create, for Admins;
+    GET "/admin/locations/{id}" => locations::edit_form, for Admins;
+    POST "/admin/locations/{id}" => locations::save, for Admins;
+    POST "/admin/locations/{id}/{change:(close|reopen|delete)}" => locations::change, for Admins;
     GET "/admin/retention" => clinic::retention_form, for Admins;
     POST "/admin/retention" => clinic::retention_submit, for Admins;
     GET "/patients" => patients::list, for SignedIn;

@@ -250,9 +250,16 @@ pub fn delete_location(conn: &mut DbConn, id: i64) -> AppResult<()> {
     }
 }
 
-/// Pending reminder emails, by location id.
-pub fn pending_by_location(conn: &mut DbConn) -> AppResult<Vec<(i64, i64)>> {
-    Ok(store::locations::pending_by_location(conn)?)
+/// Every location with its pending reminder emails, open ones first.
+pub fn locations_with_pending(conn: &mut DbConn) -> AppResult<Vec<(Location, i64)>> {
+    let pending = store::locations::pending_by_location(conn)?;
+    Ok(locations(conn)?
+        .into_iter()
+        .map(|l| {
+            let n = pending.iter().find(|(id, _)| *id == l.id).map_or(0, |p| p.1);
+            (l, n)
+        })
+        .collect())
 }
 
 fn validate(input: &ClinicInput) -> AppResult<(String, Locale, Site)> {

@@ -29,7 +29,7 @@ pub use outbox::{
 };
 pub use records::{of_patient, pending_count, prune_finished, scrub_errors, Reminder};
 pub use schedule::{
-    cancel_pending, consent_changed, is_sheet_now, queue_sheet_now, reschedule, schedule,
+    cancel_pending, consent_changed, is_sheet_now, queue_sheet_now, reschedule, schedule, Change,
     Recipient, SHEET_NOW,
 };
 pub use view::{Blocked, ReminderView, RetryAction};

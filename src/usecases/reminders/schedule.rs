@@ -133,6 +133,16 @@ pub fn queue_sheet_now(
     Ok(true)
 }
 
+/// Why a treatment's schedule changes: what becomes of a pending reminder whose new time is
+/// past for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The treatment was edited: cancelled, no longer in the plan.
+    Edited,
+    /// Its location's zone or send hour changed: skipped, as the worker skips stale mail.
+    Retimed,
+}
+
 /// Brings an edited treatment's pending reminders in line with its new plan:
 /// same key → moved; no longer in the plan → cancelled; new key → added.
 /// Rows already sent (or failed, skipped, cancelled) are never touched.
@@ -145,6 +155,7 @@ pub fn reschedule(
     plan: &Plan,
     sender: &str,
     at: Timing,
+    change: Change,
 ) -> AppResult<()> {
     let now = at.now;
     let current =
@@ -163,6 +174,10 @@ pub fn reschedule(
                     r.day as i32,
                     now,
                 )?;
+            }
+            Some(_) if change == Change::Retimed => {
+                let reason = Reason::PassedWhenRetimed;
+                store::finish(conn, row.id, &[Status::Pending], Status::Skipped, &reason, now)?;
             }
             _ => {
                 store::cancel(

@@ -20,7 +20,7 @@ pub use outbox::{
 };
 pub use records::{delete_finished_before, for_patient, pending_count, set_last_error};
 pub use schedule::{
-    cancel, cancel_pending, insert, insert_all, key_taken, reopen_for_patient, reschedule, Scope,
+    cancel, finish, cancel_pending, insert, insert_all, key_taken, reopen_for_patient, reschedule, Scope,
 };
 pub use worker::{
     claim, finish_claimed, hold, load_jobs, mark_retry, mark_sent, oldest_due, release, renew, Job,
@@ -174,6 +174,8 @@ pub enum Reason {
     NoLongerInPlan,
     /// Its day of healing had passed when it was scheduled.
     PassedWhenScheduled,
+    /// Its location's new time zone or send hour would have sent it too late.
+    PassedWhenRetimed,
     /// The worker found it this many hours late (the app was not sending).
     Late {
         hours: i64,
@@ -195,6 +197,11 @@ impl Reason {
             Reason::NoLongerInPlan => "no longer in the plan after an edit".into(),
             Reason::PassedWhenScheduled => {
                 "its day of healing had passed when it was scheduled".into()
+            }
+            Reason::PassedWhenRetimed => {
+                "its location's new send time had passed for its day of healing; skipped so \
+                 the next reminder goes on time"
+                    .into()
             }
             Reason::Late { hours } => format!(
                 "{} late (the app was not sending); skipped so the next reminder goes on time",

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::insert_returning_id;
-use super::schema::{clinic, patients, treatment_areas, treatments, users};
+use super::schema::{clinic, patients, reminders, treatment_areas, treatments, users};
 use super::DbConn;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -75,6 +75,21 @@ pub fn update(conn: &mut DbConn, id: i64, fields: &TreatmentFields) -> QueryResu
     )
     .set((fields, treatments::version.eq(treatments::version + 1)))
     .execute(conn)
+}
+
+/// Live treatments at a location with plan reminders still to send (a "send the sheet now"
+/// email is not part of the plan), and how many such reminders they have.
+pub fn with_pending_at(conn: &mut DbConn, location_id: i64) -> QueryResult<Vec<(i64, i64)>> {
+    treatments::table
+        .inner_join(reminders::table)
+        .filter(treatments::location_id.eq(location_id))
+        .filter(treatments::deleted_at.is_null())
+        .filter(reminders::status.eq("pending"))
+        .filter(reminders::reminder_key.not_like(format!("{}%", super::reminders::SHEET_NOW)))
+        .group_by(treatments::id)
+        .select((treatments::id, diesel::dsl::count_star()))
+        .order(treatments::id)
+        .load(conn)
 }
 
 /// The version counters a live treatment's sheet is made from, in one read

@@ -15,7 +15,7 @@ use crate::usecases::audit::audit;
 use crate::usecases::clinic::{self, Clinic};
 use crate::usecases::outcomes;
 use crate::usecases::patients;
-use crate::usecases::reminders::{self, Timing};
+use crate::usecases::reminders::{self, Change, Timing};
 use crate::usecases::sheet_inputs;
 use crate::usecases::store::{self, treatments::TreatmentFields, write_tx, DbConn};
 
@@ -26,13 +26,13 @@ const MAX_AHEAD_HOURS: i64 = 12;
 const MAX_BACK_DAYS: i64 = 366;
 
 /// A checked treatment, ready to store.
-struct Valid {
-    fields: TreatmentFields,
-    areas: Vec<(String, f64)>,
-    plan: Plan,
+pub(super) struct Valid {
+    pub(super) fields: TreatmentFields,
+    pub(super) areas: Vec<(String, f64)>,
+    pub(super) plan: Plan,
 }
 
-fn validate(
+pub(super) fn validate(
     protocol: &Protocol,
     clinic: &Clinic,
     time_zone: &str,
@@ -344,7 +344,8 @@ pub fn edit(
         outcomes::treatment_edited(conn, id, &valid.plan)?;
         let patient = patients::get_unless_erased(conn, t.patient_id)?;
         let recipient = patients::recipient(&patient);
-        reminders::reschedule(conn, id, recipient, &valid.plan, &clinic.sender_email, at)?;
+        let (plan, sender) = (&valid.plan, &clinic.sender_email);
+        reminders::reschedule(conn, id, recipient, plan, sender, at, Change::Edited)?;
         audit(
             conn,
             &user.actor(ip),

@@ -68,13 +68,25 @@ pub fn cancel(
     reason: &Reason,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    finish(conn, id, from, Status::Cancelled, reason, now)
+}
+
+/// Ends a reminder in `from` as `status` (cancelled or skipped), with the reason.
+pub fn finish(
+    conn: &mut DbConn,
+    id: i64,
+    from: &[Status],
+    status: Status,
+    reason: &Reason,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         reminders::table
             .find(id)
             .filter(reminders::status.eq_any(names(from))),
     )
     .set((
-        reminders::status.eq(Status::Cancelled.as_str()),
+        reminders::status.eq(status.as_str()),
         reminders::reason.eq(reason.stored()),
         reminders::lease_expires_at.eq(None::<NaiveDateTime>),
         reminders::updated_at.eq(now),
