@@ -27,6 +27,7 @@ mod locale;
 mod metrics;
 mod ops;
 mod outbox;
+mod locations;
 mod outcomes;
 mod patients;
 mod protocol;

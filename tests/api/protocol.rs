@@ -112,6 +112,10 @@ pub(crate) fn clinic(time_zone: &str) -> Clinic {
     };
     Clinic {
         name: "Glow Clinic".into(),
+        location: String::new(),
+        location_id: 1,
+        reply_to: String::new(),
+        reply_days: 1,
         phone: "020 7946 0000".into(),
         email: "hello@glow.example".into(),
         address: "1 High Street".into(),

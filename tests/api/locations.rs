@@ -1,0 +1,286 @@
+//! Several locations (issue #25): London and New York, each with its own zone, send hour,
+//! sender, phone and emergency number. A treatment at each is planned, emailed and printed
+//! as its own location; moving New York's send hour re-times only its pending emails; bad
+//! input is refused beside its field; and a database from before locations upgrades with
+//! its clinic as the only location, its pending emails unchanged.
+
+use std::sync::Arc;
+
+use aftercare::jobs::ManualClock;
+use aftercare::care::ReminderKind;
+use aftercare::mail::Mailer;
+use aftercare::usecases::store::{self, reminders::ReminderRow};
+use chrono::{Duration, NaiveDateTime, Timelike, Utc};
+use chrono_tz::Tz;
+
+use crate::helpers::*;
+use crate::smtp_sink::SmtpSink;
+
+const LONDON_SENDER: &str = "aftercare@glow.example";
+const NY_SENDER: &str = "ny-aftercare@glow.example";
+const NY_PHONE: &str = "(212) 555-0100";
+
+/// A location's form: name, zone, send hour, phone, address for patients, sender and
+/// out-of-hours advice that fits the zone.
+fn location_form<'a>(
+    name: &'a str,
+    zone: &'a str,
+    hour: &'a str,
+    phone: &'a str,
+    sender: &'a str,
+    out_of_hours: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("name", name),
+        ("time_zone", zone),
+        ("send_hour", hour),
+        ("phone", phone),
+        ("email", "front@glow.example"),
+        ("address", "1 Example Street"),
+        ("opening_hours", "Mon to Fri, 9:00 to 17:00"),
+        ("out_of_hours", out_of_hours),
+        ("sender_email", sender),
+    ]
+}
+
+fn new_york_form(hour: &str) -> Vec<(&str, &str)> {
+    location_form(
+        "Manhattan",
+        "America/New_York",
+        hour,
+        NY_PHONE,
+        NY_SENDER,
+        "Call our answering service.",
+    )
+}
+
+/// The clinic set up in London (its first location, renamed Soho) and a second location in
+/// New York sending at 08:00; returns (admin, New York's id).
+async fn two_locations(app: &TestApp) -> (reqwest::Client, i64) {
+    app.configure_clinic("Glow Clinic", "hello@glow.example").await;
+    let admin = app.signed_in("admin").await;
+    let r = app
+        .post_form_with(&admin, "/admin/locations", &new_york_form("8"))
+        .await;
+    assert_eq!(r.status().as_u16(), 303, "New York added");
+    let ny = id_in_location(&r);
+    let soho = location_form(
+        "Soho",
+        "Europe/London",
+        "9",
+        "020 7946 0000",
+        LONDON_SENDER,
+        "NHS 111",
+    );
+    let r = app.post_form_with(&admin, "/admin/locations/1", &soho).await;
+    assert_eq!(r.status().as_u16(), 303, "London renamed");
+    (admin, ny)
+}
+
+/// An hour ago on `zone`'s wall clock, as the treatment form takes it.
+fn an_hour_ago_in(zone: &str) -> String {
+    let tz: Tz = zone.parse().unwrap();
+    (Utc::now() - Duration::hours(1))
+        .with_timezone(&tz)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+/// A patient treated an hour ago at `location` (its id), recorded by `client`.
+async fn treated_at(
+    app: &TestApp,
+    client: &reqwest::Client,
+    location: i64,
+    zone: &str,
+    name: &str,
+) -> i64 {
+    let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+    let (when, location) = (an_hour_ago_in(zone), location.to_string());
+    let fields = [
+        ("treated_at", when.as_str()),
+        ("area_0", "forehead"),
+        ("depth_0", "0.5"),
+        ("location", location.as_str()),
+    ];
+    app.patient_with_treatment(client, name, &email, &fields)
+        .await
+        .1
+}
+
+async fn reminders_of(app: &TestApp, treatment: i64) -> Vec<ReminderRow> {
+    with_conn(app, move |conn| {
+        store::reminders::for_treatment(conn, treatment).unwrap()
+    })
+    .await
+}
+
+/// The local hours, in `zone`, of a treatment's pending daily emails.
+fn daily_hours(rows: &[ReminderRow], zone: &str) -> Vec<u32> {
+    let tz: Tz = zone.parse().unwrap();
+    let mut hours: Vec<u32> = rows
+        .iter()
+        .filter(|r| r.kind == ReminderKind::Daily && r.status.as_str() == "pending")
+        .map(|r| r.send_at.and_utc().with_timezone(&tz).hour())
+        .collect();
+    hours.sort();
+    hours.dedup();
+    hours
+}
+
+fn first_daily(rows: &[ReminderRow]) -> NaiveDateTime {
+    rows.iter()
+        .filter(|r| r.kind == ReminderKind::Daily)
+        .map(|r| r.send_at)
+        .min()
+        .expect("a daily email")
+}
+
+async fn each_location_plans_prints_and_sends_as_its_own(app: TestApp) {
+    let (_, ny) = two_locations(&app).await;
+    let practitioner = app.signed_in("practitioner").await;
+    // A user who works at both sees the choice on the form, each location with its zone.
+    let someone = app.add_patient(&practitioner, "Sam One", "sam@example.com").await;
+    let form = app.treatment_form(&practitioner, someone).await;
+    assert!(form.contains("name=\"location\""), "{form}");
+    assert!(form.contains("Manhattan (America/New_York)"));
+    let london = treated_at(&app, &practitioner, 1, "Europe/London", "Lena London").await;
+    let new_york = treated_at(&app, &practitioner, ny, "America/New_York", "Nora York").await;
+
+    // Each plan's daily emails at its own location's hour, on its own clock.
+    let london_rows = reminders_of(&app, london).await;
+    let ny_rows = reminders_of(&app, new_york).await;
+    assert_eq!(daily_hours(&london_rows, "Europe/London"), [9]);
+    assert_eq!(daily_hours(&ny_rows, "America/New_York"), [8]);
+
+    // Each sheet carries its own location's name, phone and emergency number.
+    let sheet = app
+        .get_text_with(&practitioner, &format!("/treatments/{london}/sheet"))
+        .await;
+    assert!(sheet.contains("Glow Clinic, Soho") && sheet.contains("020 7946 0000"));
+    assert!(sheet.contains("999") && !sheet.contains(NY_PHONE));
+    let sheet = app
+        .get_text_with(&practitioner, &format!("/treatments/{new_york}/sheet"))
+        .await;
+    assert!(sheet.contains("Glow Clinic, Manhattan") && sheet.contains("555-0100"));
+    assert!(sheet.contains("911") && !sheet.contains("020 7946 0000"));
+
+    // Each first daily email goes at its own time, from its own sender, with its own lines.
+    let sink = SmtpSink::start().await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let worker = app.worker_with(Mailer::smtp(&sink.url()).unwrap(), clock.clone());
+    let mut both = [
+        (&london_rows, LONDON_SENDER, "020 7946 0000", "999", NY_PHONE),
+        (&ny_rows, NY_SENDER, NY_PHONE, "911", "020 7946 0000"),
+    ];
+    // In the order they fall due: a clock moved past one skips the other as late.
+    both.sort_by_key(|(rows, ..)| first_daily(rows));
+    for (rows, sender, phone, emergency, other_phone) in both {
+        let before = sink.received().len();
+        clock.set(first_daily(rows).and_utc() + Duration::minutes(1));
+        worker.run_once().await.unwrap();
+        let got = sink.wait_for(before + 1, std::time::Duration::from_secs(10)).await;
+        let email = got.last().unwrap();
+        assert!(email.header("From").unwrap().contains(sender), "{:?}", email.header("From"));
+        let text = email.text_part("text/plain").unwrap();
+        assert!(text.contains(phone) && text.contains(emergency), "{text}");
+        assert!(!text.contains(other_phone), "{text}");
+    }
+}
+
+async fn moving_new_yorks_send_hour_retimes_only_its_pending_emails(app: TestApp) {
+    let (admin, ny) = two_locations(&app).await;
+    let practitioner = app.signed_in("practitioner").await;
+    let london = treated_at(&app, &practitioner, 1, "Europe/London", "Lena London").await;
+    let new_york = treated_at(&app, &practitioner, ny, "America/New_York", "Nora York").await;
+    let london_before = reminders_of(&app, london).await;
+    let ny_before = reminders_of(&app, new_york).await;
+    let pending = ny_before
+        .iter()
+        .filter(|r| r.status.as_str() == "pending")
+        .count();
+
+    // Asked first, with the count; nothing moves yet.
+    let path = format!("/admin/locations/{ny}");
+    let r = app.post_form_with(&admin, &path, &new_york_form("10")).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(&format!("moves {pending} pending emails")),
+        "{page}"
+    );
+    assert_eq!(hidden_value(&page, "moves"), Some(pending.to_string()));
+    assert_eq!(reminders_of(&app, new_york).await[0].send_at, ny_before[0].send_at);
+
+    // Confirmed: New York's pending emails at 10:00 New York time; London's untouched.
+    let pending_text = pending.to_string();
+    let mut confirmed = new_york_form("10");
+    confirmed.push(("moves", pending_text.as_str()));
+    let r = app.post_form_with(&admin, &path, &confirmed).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let ny_after = reminders_of(&app, new_york).await;
+    assert_eq!(daily_hours(&ny_after, "America/New_York"), [10]);
+    let moved = |before: &ReminderRow| {
+        let after = ny_after.iter().find(|a| a.id == before.id).unwrap();
+        (after.send_at - before.send_at).num_hours()
+    };
+    assert!(ny_before
+        .iter()
+        .filter(|r| r.kind == ReminderKind::Daily)
+        .all(|r| moved(r) == 2));
+    let london_after = reminders_of(&app, london).await;
+    let times = |rows: &[ReminderRow]| rows.iter().map(|r| (r.id, r.send_at)).collect::<Vec<_>>();
+    assert_eq!(times(&london_after), times(&london_before));
+    assert!(app.audit_actions().await.iter().any(|a| a == "location.updated"));
+}
+
+async fn bad_location_input_is_refused_beside_its_field(app: TestApp) {
+    let (admin, ny) = two_locations(&app).await;
+    let mut bad = location_form("", "Mars/Olympus", "24", "", NY_SENDER, "");
+    bad.retain(|(k, _)| *k != "email");
+    let r = app.post_form_with(&admin, "/admin/locations", &bad).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Enter the location"), "{page}");
+    assert!(page.contains("Choose a time zone from the list"));
+    assert!(page.contains("Choose an hour from 0 to 23"));
+    assert_eq!(count_rows(&app, "locations").await, 2, "nothing saved");
+
+    // A location with treatments cannot be deleted, only closed.
+    let practitioner = app.signed_in("practitioner").await;
+    treated_at(&app, &practitioner, ny, "America/New_York", "Nora York").await;
+    let r = app
+        .post_form_with(&admin, &format!("/admin/locations/{ny}/delete"), &[])
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let page = app.get_text_with(&admin, &format!("/admin/locations/{ny}")).await;
+    assert!(page.contains("cannot be deleted. Close it instead"), "{page}");
+    assert_eq!(count_rows(&app, "locations").await, 2);
+    let r = app
+        .post_form_with(&admin, &format!("/admin/locations/{ny}/close"), &[])
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    // Closed: no longer offered, and a form naming it is refused beside the field.
+    let patient = app.add_patient(&practitioner, "Nell New", "nell@example.com").await;
+    let form = app.treatment_form(&practitioner, patient).await;
+    assert!(!form.contains("Manhattan"));
+    let (when, ny_text) = (an_hour_ago_in("America/New_York"), ny.to_string());
+    let r = app
+        .record_treatment(
+            &practitioner,
+            patient,
+            &[
+                ("treated_at", when.as_str()),
+                ("area_0", "forehead"),
+                ("depth_0", "0.5"),
+                ("location", ny_text.as_str()),
+            ],
+        )
+        .await;
+    assert_refused_saying(r, "Choose the location where the treatment was done.").await;
+}
+
+crate::on_both_databases!(
+    each_location_plans_prints_and_sends_as_its_own,
+    moving_new_yorks_send_hour_retimes_only_its_pending_emails,
+    bad_location_input_is_refused_beside_its_field,
+);
