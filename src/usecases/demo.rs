@@ -195,8 +195,9 @@ pub fn seed(
 ) -> AppResult<SeedReport> {
     let now: DateTime<Utc> = timing.now.and_utc();
     let actor = crate::usecases::audit::Actor::anonymous("demo seed", "-");
-    crate::usecases::clinic::save(
+    crate::usecases::locations::save_clinic(
         conn,
+        protocol,
         &actor,
         &ClinicInput {
             name: "Demo Skin Clinic".into(),
@@ -212,8 +213,9 @@ pub fn seed(
                 sender_email: "aftercare@demo.example".into(),
                 ..Default::default()
             },
+            moves: String::new(),
         },
-        now.naive_utc(),
+        timing,
     )?;
     let mut users = Vec::new();
     let mut practitioner = None;

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use crate::care::Protocol;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::audit::{audit, Actor};
-use crate::usecases::clinic::{self, Site, SiteInput};
+use crate::usecases::clinic::{self, Clinic, ClinicInput, Site, SiteInput};
 use crate::usecases::reminders::Timing;
 use crate::usecases::store::{write_tx, DbConn};
 use crate::usecases::{fields, sheet_inputs, treatments};
@@ -94,6 +94,51 @@ pub enum Saved {
     Confirm { moves: i64 },
 }
 
+/// Inside a save's transaction: how many pending emails a new zone or send hour of
+/// location `id` moves (with the location as it was), or the question to ask first when
+/// the admin has not been shown that count (`typed`).
+fn moves(
+    conn: &mut DbConn,
+    id: i64,
+    site: &Site,
+    typed: &str,
+) -> AppResult<Result<(Clinic, i64), Saved>> {
+    let before = clinic::for_location(conn, id)?;
+    let retime = before.time_zone != site.time_zone || before.send_hour != site.send_hour;
+    let moves = if retime {
+        treatments::pending_at(conn, id)?
+    } else {
+        0
+    };
+    Ok(if moves > 0 && typed.trim() != moves.to_string() {
+        Err(Saved::Confirm { moves })
+    } else {
+        Ok((before, moves))
+    })
+}
+
+/// Inside a save's transaction, after it: re-times location `id`'s pending emails when a
+/// new zone or send hour moves them, and says what changed for the audit log.
+fn retime(
+    conn: &mut DbConn,
+    protocol: &Protocol,
+    (id, before, moves): (i64, &Clinic, i64),
+    at: Timing,
+) -> AppResult<(usize, String)> {
+    let after = clinic::for_location(conn, id)?;
+    let retimed = if moves > 0 {
+        treatments::retime_location(conn, protocol, &after, at)?
+    } else {
+        0
+    };
+    let detail = format!(
+        "time zone {} → {}, send hour {} → {}, reply time {} working day(s); \
+         {moves} pending email(s) of {retimed} treatment(s) re-timed",
+        before.time_zone, after.time_zone, before.send_hour, after.send_hour, after.reply_days
+    );
+    Ok((retimed, detail))
+}
+
 /// Saves a location. A new zone or send hour re-times the location's pending emails in
 /// the same transaction, once the admin has seen how many will move (`input.moves`).
 #[tracing::instrument(skip_all, fields(location = id))]
@@ -106,30 +151,49 @@ pub fn save(
     at: Timing,
 ) -> AppResult<Saved> {
     let (name, site) = validate(input)?;
-    let now = at.now;
     let saved = write_tx(conn, |conn| {
-        let before = clinic::for_location(conn, id)?;
-        let retime = before.time_zone != site.time_zone || before.send_hour != site.send_hour;
-        let moves = if retime {
-            treatments::pending_at(conn, id)?
-        } else {
-            0
+        let (before, moves) = match moves(conn, id, &site, &input.moves)? {
+            Ok(counted) => counted,
+            Err(ask) => return Ok(ask),
         };
-        if moves > 0 && input.moves.trim() != moves.to_string() {
-            return Ok(Saved::Confirm { moves });
-        }
-        clinic::update_location(conn, id, name.clone(), &site, now)?;
-        let retimed = if moves > 0 {
-            let after = clinic::for_location(conn, id)?;
-            treatments::retime_location(conn, protocol, &after, at)?
-        } else {
-            0
+        clinic::update_location(conn, id, name.clone(), &site, at.now)?;
+        let (retimed, detail) = retime(conn, protocol, (id, &before, moves), at)?;
+        audit(conn, actor, "location.updated", &name, &detail, at.now)?;
+        Ok::<_, AppError>(Saved::Done { retimed })
+    })?;
+    if matches!(saved, Saved::Done { .. }) {
+        sheet_inputs::changed();
+    }
+    Ok(saved)
+}
+
+/// Saves the clinic settings (what the locations share, and the first location's details),
+/// re-timing the first location's pending emails as [`save`] does.
+#[tracing::instrument(skip_all)]
+pub fn save_clinic(
+    conn: &mut DbConn,
+    protocol: &Protocol,
+    actor: &Actor,
+    input: &ClinicInput,
+    at: Timing,
+) -> AppResult<Saved> {
+    let settings = clinic::validate(input)?;
+    let saved = write_tx(conn, |conn| {
+        let first = clinic::get(conn)?.location_id;
+        let (before, moves) = match moves(conn, first, &settings.site, &input.moves)? {
+            Ok(counted) => counted,
+            Err(ask) => return Ok(ask),
         };
-        let detail = format!(
-            "time zone {} → {}, send hour {} → {}; {} pending email(s) of {} treatment(s) re-timed",
-            before.time_zone, site.time_zone, before.send_hour, site.send_hour, moves, retimed
-        );
-        audit(conn, actor, "location.updated", &name, &detail, now)?;
+        clinic::save_settings(conn, &settings, at.now)?;
+        let (retimed, detail) = retime(conn, protocol, (first, &before, moves), at)?;
+        audit(
+            conn,
+            actor,
+            "clinic.updated",
+            &settings.name,
+            &detail,
+            at.now,
+        )?;
         Ok::<_, AppError>(Saved::Done { retimed })
     })?;
     if matches!(saved, Saved::Done { .. }) {

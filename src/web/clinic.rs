@@ -10,6 +10,7 @@ use super::session::{Admins, Auth};
 use super::{client_ip, render, render_invalid, AppState};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::clinic::{self, ClinicInput, RetentionInput};
+use crate::usecases::locations::{self, Saved};
 
 #[derive(Template)]
 #[template(path = "admin/clinic.html")]
@@ -21,6 +22,8 @@ struct ClinicPage {
     /// Every location; with more than one, the page names the first, whose details it sets.
     locations: Vec<clinic::Location>,
     first_location: String,
+    /// The pending emails this save would move, when the admin is asked to confirm.
+    moves: Option<i64>,
 }
 
 impl ClinicPage {
@@ -40,6 +43,7 @@ impl ClinicPage {
             zones: clinic::time_zone_choices(),
             locations,
             first_location: first,
+            moves: None,
         })
     }
     fn emergency_hint(&self) -> String {
@@ -73,19 +77,25 @@ pub(super) async fn clinic_submit(
     state: web::Data<AppState>,
     form: CsrfForm<ClinicInput>,
 ) -> AppResult<HttpResponse> {
-    let now = state.now();
     let (actor, input) = (auth.user().actor(&client_ip(&req)), form.0);
-    let submitted = input.clone();
+    let (submitted, protocol, at) = (input.clone(), state.protocol.clone(), state.timing());
     match state
-        .db(move |conn| clinic::save(conn, &actor, &submitted, now))
+        .db(move |conn| locations::save_clinic(conn, &protocol, &actor, &submitted, at))
         .await
     {
-        Ok(()) => Ok(redirect_with_flash(
+        Ok(Saved::Done { retimed }) => Ok(redirect_with_flash(
             &state,
             "/admin/clinic",
             FlashKind::Success,
-            "Clinic settings saved. New sheets and emails use them.",
+            &super::locations::saved_message("Clinic settings saved.", retimed),
         )),
+        Ok(Saved::Confirm { moves }) => {
+            let page = ClinicPage::new(&state, ctx, input, FieldErrors::default()).await?;
+            render(&ClinicPage {
+                moves: Some(moves),
+                ..page
+            })
+        }
         Err(AppError::Invalid(errors)) => {
             render_invalid(&ClinicPage::new(&state, ctx, input, errors).await?)
         }

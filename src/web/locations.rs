@@ -135,13 +135,7 @@ pub(super) async fn save(
     };
     match saved {
         Ok(Saved::Done { retimed }) => {
-            let done = match retimed {
-                0 => "Location saved.".to_string(),
-                n => format!(
-                    "Location saved. The pending emails of {} now follow its new time.",
-                    crate::words::counted(n as i64, "treatment")
-                ),
-            };
+            let done = saved_message("Location saved.", retimed);
             let to = format!("/admin/locations/{id}");
             Ok(redirect_with_flash(&state, &to, FlashKind::Success, &done))
         }
@@ -157,6 +151,18 @@ pub(super) async fn save(
     }
 }
 
+/// What a saved location (or the clinic settings, its first location) says, with how many
+/// treatments' pending emails a new zone or send hour moved.
+pub(super) fn saved_message(saved: &str, retimed: usize) -> String {
+    match retimed {
+        0 => format!("{saved} New sheets and emails use it."),
+        n => format!(
+            "{saved} The pending emails of {} now follow the new time.",
+            crate::words::counted(n as i64, "treatment")
+        ),
+    }
+}
+
 /// Closes, opens again or deletes a location; a refusal comes back as a flash on its page.
 pub(super) async fn change(
     req: HttpRequest,
@@ -165,9 +171,16 @@ pub(super) async fn change(
     path: web::Path<(i64, String)>,
     _form: CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
-    let ((id, what), actor, now) = (path.into_inner(), auth.user().actor(&client_ip(&req)), state.now());
+    let ((id, what), actor, now) = (
+        path.into_inner(),
+        auth.user().actor(&client_ip(&req)),
+        state.now(),
+    );
     let (done, to) = match what.as_str() {
-        "close" => ("Location closed: it takes no new treatments.", format!("/admin/locations/{id}")),
+        "close" => (
+            "Location closed: it takes no new treatments.",
+            format!("/admin/locations/{id}"),
+        ),
         "reopen" => ("Location open again.", format!("/admin/locations/{id}")),
         "delete" => ("Location deleted.", "/admin/locations".to_string()),
         _ => return Err(AppError::NotFound),

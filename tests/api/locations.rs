@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use aftercare::jobs::ManualClock;
 use aftercare::care::ReminderKind;
+use aftercare::jobs::ManualClock;
 use aftercare::mail::Mailer;
 use aftercare::usecases::store::{self, reminders::ReminderRow};
 use chrono::{Duration, NaiveDateTime, Timelike, Utc};
@@ -57,7 +57,8 @@ fn new_york_form(hour: &str) -> Vec<(&str, &str)> {
 /// The clinic set up in London (its first location, renamed Soho) and a second location in
 /// New York sending at 08:00; returns (admin, New York's id).
 async fn two_locations(app: &TestApp) -> (reqwest::Client, i64) {
-    app.configure_clinic("Glow Clinic", "hello@glow.example").await;
+    app.configure_clinic("Glow Clinic", "hello@glow.example")
+        .await;
     let admin = app.signed_in("admin").await;
     let r = app
         .post_form_with(&admin, "/admin/locations", &new_york_form("8"))
@@ -72,7 +73,9 @@ async fn two_locations(app: &TestApp) -> (reqwest::Client, i64) {
         LONDON_SENDER,
         "NHS 111",
     );
-    let r = app.post_form_with(&admin, "/admin/locations/1", &soho).await;
+    let r = app
+        .post_form_with(&admin, "/admin/locations/1", &soho)
+        .await;
     assert_eq!(r.status().as_u16(), 303, "London renamed");
     (admin, ny)
 }
@@ -139,7 +142,9 @@ async fn each_location_plans_prints_and_sends_as_its_own(app: TestApp) {
     let (_, ny) = two_locations(&app).await;
     let practitioner = app.signed_in("practitioner").await;
     // A user who works at both sees the choice on the form, each location with its zone.
-    let someone = app.add_patient(&practitioner, "Sam One", "sam@example.com").await;
+    let someone = app
+        .add_patient(&practitioner, "Sam One", "sam@example.com")
+        .await;
     let form = app.treatment_form(&practitioner, someone).await;
     assert!(form.contains("name=\"location\""), "{form}");
     assert!(form.contains("Manhattan (America/New_York)"));
@@ -169,7 +174,13 @@ async fn each_location_plans_prints_and_sends_as_its_own(app: TestApp) {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let worker = app.worker_with(Mailer::smtp(&sink.url()).unwrap(), clock.clone());
     let mut both = [
-        (&london_rows, LONDON_SENDER, "020 7946 0000", "999", NY_PHONE),
+        (
+            &london_rows,
+            LONDON_SENDER,
+            "020 7946 0000",
+            "999",
+            NY_PHONE,
+        ),
         (&ny_rows, NY_SENDER, NY_PHONE, "911", "020 7946 0000"),
     ];
     // In the order they fall due: a clock moved past one skips the other as late.
@@ -178,9 +189,15 @@ async fn each_location_plans_prints_and_sends_as_its_own(app: TestApp) {
         let before = sink.received().len();
         clock.set(first_daily(rows).and_utc() + Duration::minutes(1));
         worker.run_once().await.unwrap();
-        let got = sink.wait_for(before + 1, std::time::Duration::from_secs(10)).await;
+        let got = sink
+            .wait_for(before + 1, std::time::Duration::from_secs(10))
+            .await;
         let email = got.last().unwrap();
-        assert!(email.header("From").unwrap().contains(sender), "{:?}", email.header("From"));
+        assert!(
+            email.header("From").unwrap().contains(sender),
+            "{:?}",
+            email.header("From")
+        );
         let text = email.text_part("text/plain").unwrap();
         assert!(text.contains(phone) && text.contains(emergency), "{text}");
         assert!(!text.contains(other_phone), "{text}");
@@ -201,7 +218,9 @@ async fn moving_new_yorks_send_hour_retimes_only_its_pending_emails(app: TestApp
 
     // Asked first, with the count; nothing moves yet.
     let path = format!("/admin/locations/{ny}");
-    let r = app.post_form_with(&admin, &path, &new_york_form("10")).await;
+    let r = app
+        .post_form_with(&admin, &path, &new_york_form("10"))
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     let page = r.text().await.unwrap();
     assert!(
@@ -209,7 +228,10 @@ async fn moving_new_yorks_send_hour_retimes_only_its_pending_emails(app: TestApp
         "{page}"
     );
     assert_eq!(hidden_value(&page, "moves"), Some(pending.to_string()));
-    assert_eq!(reminders_of(&app, new_york).await[0].send_at, ny_before[0].send_at);
+    assert_eq!(
+        reminders_of(&app, new_york).await[0].send_at,
+        ny_before[0].send_at
+    );
 
     // Confirmed: New York's pending emails at 10:00 New York time; London's untouched.
     let pending_text = pending.to_string();
@@ -230,7 +252,11 @@ async fn moving_new_yorks_send_hour_retimes_only_its_pending_emails(app: TestApp
     let london_after = reminders_of(&app, london).await;
     let times = |rows: &[ReminderRow]| rows.iter().map(|r| (r.id, r.send_at)).collect::<Vec<_>>();
     assert_eq!(times(&london_after), times(&london_before));
-    assert!(app.audit_actions().await.iter().any(|a| a == "location.updated"));
+    assert!(app
+        .audit_actions()
+        .await
+        .iter()
+        .any(|a| a == "location.updated"));
 }
 
 async fn bad_location_input_is_refused_beside_its_field(app: TestApp) {
@@ -252,15 +278,22 @@ async fn bad_location_input_is_refused_beside_its_field(app: TestApp) {
         .post_form_with(&admin, &format!("/admin/locations/{ny}/delete"), &[])
         .await;
     assert_eq!(r.status().as_u16(), 303);
-    let page = app.get_text_with(&admin, &format!("/admin/locations/{ny}")).await;
-    assert!(page.contains("cannot be deleted. Close it instead"), "{page}");
+    let page = app
+        .get_text_with(&admin, &format!("/admin/locations/{ny}"))
+        .await;
+    assert!(
+        page.contains("cannot be deleted. Close it instead"),
+        "{page}"
+    );
     assert_eq!(count_rows(&app, "locations").await, 2);
     let r = app
         .post_form_with(&admin, &format!("/admin/locations/{ny}/close"), &[])
         .await;
     assert_eq!(r.status().as_u16(), 303);
     // Closed: no longer offered, and a form naming it is refused beside the field.
-    let patient = app.add_patient(&practitioner, "Nell New", "nell@example.com").await;
+    let patient = app
+        .add_patient(&practitioner, "Nell New", "nell@example.com")
+        .await;
     let form = app.treatment_form(&practitioner, patient).await;
     assert!(!form.contains("Manhattan"));
     let (when, ny_text) = (an_hour_ago_in("America/New_York"), ny.to_string());
@@ -284,3 +317,127 @@ crate::on_both_databases!(
     moving_new_yorks_send_hour_retimes_only_its_pending_emails,
     bad_location_input_is_refused_beside_its_field,
 );
+
+/// A clinic as the release before locations left it: set up in New York at 07:00, with a
+/// treatment, two pending emails and a sent one.
+fn clinic_before_locations(day: chrono::NaiveDate) -> String {
+    let plan = std::fs::read_to_string("tests/fixtures/v1/plan-v1-standard.json")
+        .unwrap()
+        .replace('\'', "''");
+    let at = format!("{day} 14:30:00");
+    let later = |days: i64| format!("{} 12:00:00", day + Duration::days(days));
+    let (first, second) = (later(2), later(3));
+    format!(
+        "UPDATE clinic SET name = 'Old Glow', phone = '(212) 555-0199', email = 'front@old.example',
+             address = '5 Old Street', opening_hours = 'Mon to Sat', out_of_hours = 'Call our service.',
+             time_zone = 'America/New_York', send_hour = 7, sender_email = 'care@old.example',
+             emergency_number = '911', reply_days = 3, configured = TRUE, locale = 'en-US';
+         INSERT INTO users (id, email, name, role, password_hash, active, created_at, updated_at)
+           VALUES (900001, 'old@clinic.example', 'Olga Before', 'practitioner', NULL, TRUE, '{at}', '{at}');
+         INSERT INTO patients (id, name, name_search, email, email_consent, created_at, updated_at)
+           VALUES (900001, 'Old Patient', 'old patient', 'old@example.com', TRUE, '{at}', '{at}');
+         INSERT INTO treatments (id, patient_id, practitioner_id, treated_at_local, treated_at,
+             time_zone, device, products, internal_notes, plan_json, created_at, updated_at)
+           VALUES (900001, 900001, 900001, '{at}', '{at}', 'America/New_York', 'Pen', '', '',
+             '{plan}', '{at}', '{at}');
+         INSERT INTO reminders (treatment_id, patient_id, reminder_key, kind, day, subject, send_at,
+             next_attempt_at, status, attempts, message_id, updated_at)
+           VALUES (900001, 900001, 'evening', 'evening', 0, 'Tonight', '{at}', '{at}', 'sent', 1,
+                   '<old-0@old.example>', '{at}'),
+                  (900001, 900001, 'day-2', 'daily', 2, 'Day 2', '{first}', '{first}', 'pending', 0,
+                   '<old-2@old.example>', '{at}'),
+                  (900001, 900001, 'day-3', 'daily', 3, 'Day 3', '{second}', '{second}', 'pending', 0,
+                   '<old-3@old.example>', '{at}');"
+    )
+}
+
+async fn an_old_database_upgrades_with_its_clinic_as_the_only_location(db: Db) {
+    let day = Utc::now().date_naive();
+    let app = app_upgraded_through(db, "locations", &clinic_before_locations(day)).await;
+    let locations = with_conn(&app, |conn| store::locations::list(conn).unwrap()).await;
+    assert_eq!(locations.len(), 1);
+    let only = &locations[0];
+    assert_eq!(
+        (
+            only.id,
+            only.name.as_str(),
+            only.time_zone.as_str(),
+            only.send_hour
+        ),
+        (1, "Old Glow", "America/New_York", 7)
+    );
+    assert_eq!(
+        (
+            only.phone.as_str(),
+            only.email.as_str(),
+            only.sender_email.as_str()
+        ),
+        ("(212) 555-0199", "front@old.example", "care@old.example")
+    );
+    assert_eq!(
+        (only.emergency_number.as_str(), only.reply_days),
+        ("911", 3)
+    );
+    assert!(only.closed_at.is_none());
+
+    // Every email exactly as it was, and the treatment at the only location.
+    let rows = reminders_of(&app, 900001).await;
+    let kept: Vec<(String, &str, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.reminder_key.clone(),
+                r.status.as_str(),
+                r.send_at.to_string(),
+            )
+        })
+        .collect();
+    let at = |days: i64| format!("{} 12:00:00", day + Duration::days(days));
+    assert_eq!(
+        kept,
+        [
+            ("evening".to_string(), "sent", format!("{day} 14:30:00")),
+            ("day-2".to_string(), "pending", at(2)),
+            ("day-3".to_string(), "pending", at(3)),
+        ]
+    );
+    let location = scalar(&app, "SELECT location_id FROM treatments WHERE id = 900001").await;
+    assert_eq!(location, 1);
+
+    // A single-site clinic sees what it saw: its settings on the clinic page, no location
+    // choice on the form, its lines on the sheet.
+    let admin = app.signed_in("admin").await;
+    let settings = app.get_text_with(&admin, "/admin/clinic").await;
+    assert!(settings.contains("value=\"Old Glow\"") && settings.contains("(212) 555-0199"));
+    assert!(!settings.contains("These details are for"));
+    let form = app.treatment_form(&admin, 900001).await;
+    assert!(!form.contains("name=\"location\""));
+    let sheet = app.get_text_with(&admin, "/treatments/900001/sheet").await;
+    assert!(sheet.contains("Old Glow") && sheet.contains("(212) 555-0199"));
+    assert!(
+        !sheet.contains("Old Glow, "),
+        "no location name for a single site"
+    );
+}
+
+mod upgrade {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::an_old_database_upgrades_with_its_clinic_as_the_only_location(
+            crate::support::Db::Sqlite,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(aftercare_pg),
+        ignore = "needs PostgreSQL: build and run with AFTERCARE_TEST_DATABASE_URL set"
+    )]
+    async fn postgres() {
+        super::an_old_database_upgrades_with_its_clinic_as_the_only_location(
+            crate::support::Db::Postgres,
+        )
+        .await;
+    }
+}

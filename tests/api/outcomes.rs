@@ -13,15 +13,10 @@ use aftercare::usecases::checkins::{self, CheckinInput};
 use aftercare::usecases::store::DbConn;
 use aftercare::usecases::{accounts, patients};
 use chrono::{Duration, NaiveDate};
-use diesel::connection::SimpleConnection;
-use diesel::Connection;
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::helpers::*;
 use crate::smtp_sink::SmtpSink;
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const FEWER: &str = "fewer than 5";
 
 /// A treatment recorded before the facts table existed: protocol version 2026.1 (its stored
@@ -54,45 +49,10 @@ fn old_rows(day: NaiveDate) -> String {
     )
 }
 
-/// Migrates a fresh database up to the one before the outcomes migration, adds `rows`, then
-/// runs the rest (the backfill among them).
-fn migrate_around<C, B>(conn: &mut C, migrations: EmbeddedMigrations, rows: &str)
-where
-    B: diesel::backend::Backend,
-    C: MigrationHarness<B> + SimpleConnection,
-{
-    use diesel::migration::MigrationSource;
-    let mut all = MigrationSource::<B>::migrations(&migrations).unwrap();
-    all.sort_by_key(|m| m.name().to_string());
-    // Makes diesel's table of applied migrations, as `run_pending_migrations` does first.
-    conn.applied_migrations().unwrap();
-    for m in &all {
-        if m.name().to_string().contains("treatment_outcomes") {
-            break;
-        }
-        conn.run_migration(&**m).unwrap();
-    }
-    conn.batch_execute(rows).unwrap();
-    conn.run_pending_migrations(migrations).unwrap();
-}
-
 async fn app_with_an_old_treatment(db: Db) -> TestApp {
-    let (test_db, url) = TestDb::fresh(db);
     let tz: chrono_tz::Tz = "Europe/London".parse().unwrap();
     let day = chrono::Utc::now().with_timezone(&tz).date_naive() - Duration::days(3);
-    let rows = old_rows(day);
-    match db {
-        Db::Sqlite => {
-            let path = url.strip_prefix("sqlite://").unwrap();
-            let mut c = diesel::sqlite::SqliteConnection::establish(path).unwrap();
-            migrate_around(&mut c, SQLITE_MIGRATIONS, &rows);
-        }
-        Db::Postgres => {
-            let mut c = diesel::pg::PgConnection::establish(&url).unwrap();
-            migrate_around(&mut c, POSTGRES_MIGRATIONS, &rows);
-        }
-    }
-    spawn_app_on(test_db, &url, &[]).await
+    app_upgraded_through(db, "treatment_outcomes", &old_rows(day)).await
 }
 
 /// The cells of the table row headed `label` (the first such row after `after`).

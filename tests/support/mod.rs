@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod migrations;
 pub mod smtp_sink;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ use diesel::RunQueryDsl;
 use reqwest::{redirect, Client, Response};
 
 pub use db::{Db, TestDb};
+pub use migrations::app_upgraded_through;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 

@@ -5,10 +5,8 @@ use chrono::NaiveDateTime;
 
 use crate::dates::Locale;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::usecases::audit::{audit, Actor};
 use crate::usecases::fields;
-use crate::usecases::sheet_inputs;
-use crate::usecases::store::{self, locations::LocationRow, write_tx, DbConn};
+use crate::usecases::store::{self, locations::LocationRow, DbConn};
 
 mod retention;
 pub mod site;
@@ -35,6 +33,9 @@ pub struct ClinicInput {
     pub locale: String,
     #[serde(flatten)]
     pub site: SiteInput,
+    /// How many pending emails the admin was told this save moves (see `locations`).
+    #[serde(default)]
+    pub moves: String,
 }
 
 /// The clinic settings form as saved.
@@ -44,6 +45,7 @@ pub fn form(conn: &mut DbConn) -> AppResult<ClinicInput> {
         name: clinic.name.clone(),
         locale: clinic.locale.as_str().to_string(),
         site: SiteInput::from(&clinic),
+        moves: String::new(),
     })
 }
 
@@ -55,11 +57,7 @@ pub fn locale(conn: &mut DbConn) -> AppResult<Locale> {
 
 /// The clinic as one location shows it. `several`: the clinic has more than one location,
 /// so its documents name the location too.
-fn compose(
-    shared: store::clinic::ClinicRow,
-    row: LocationRow,
-    several: bool,
-) -> AppResult<Clinic> {
+fn compose(shared: store::clinic::ClinicRow, row: LocationRow, several: bool) -> AppResult<Clinic> {
     let corrupt = |e: String| AppError::Internal(anyhow::anyhow!(e));
     Ok(Clinic {
         name: shared.name,
@@ -256,13 +254,23 @@ pub fn locations_with_pending(conn: &mut DbConn) -> AppResult<Vec<(Location, i64
     Ok(locations(conn)?
         .into_iter()
         .map(|l| {
-            let n = pending.iter().find(|(id, _)| *id == l.id).map_or(0, |p| p.1);
+            let n = pending
+                .iter()
+                .find(|(id, _)| *id == l.id)
+                .map_or(0, |p| p.1);
             (l, n)
         })
         .collect())
 }
 
-fn validate(input: &ClinicInput) -> AppResult<(String, Locale, Site)> {
+/// The clinic settings form, checked: what the locations share, and the first location's details.
+pub struct Settings {
+    pub name: String,
+    pub locale: Locale,
+    pub site: Site,
+}
+
+pub fn validate(input: &ClinicInput) -> AppResult<Settings> {
     let mut errors = FieldErrors::default();
     let name = fields::single_line(&mut errors, "name", &input.name, 120);
     if name.is_empty() {
@@ -280,38 +288,17 @@ fn validate(input: &ClinicInput) -> AppResult<(String, Locale, Site)> {
     };
     let site = site::validate(&mut errors, &input.site);
     errors.into_result()?;
-    Ok((name, locale, site))
+    Ok(Settings { name, locale, site })
 }
 
 /// Saves the clinic settings: what the locations share and the first location's details.
-/// A change to the first location's zone or send hour goes through its own page, which
-/// re-times its pending emails; here it applies to treatments recorded from now on, as it
-/// always has for a single-site clinic.
-#[tracing::instrument(skip_all)]
-pub fn save(
-    conn: &mut DbConn,
-    actor: &Actor,
-    input: &ClinicInput,
-    now: NaiveDateTime,
-) -> AppResult<()> {
-    let (name, locale, site) = validate(input)?;
-    write_tx(conn, |conn| {
-        store::clinic::save(conn, &name, locale.as_str(), now)?;
-        let first = store::locations::first_id(conn)?;
-        let location = store::locations::get(conn, first)?.ok_or(AppError::NotFound)?;
-        store::locations::update(conn, first, &location_fields(location.name, &site, now))?;
-        audit(
-            conn,
-            actor,
-            "clinic.updated",
-            &name,
-            &format!(
-                "time zone {}, send hour {}, reply time {} working day(s)",
-                site.time_zone, site.send_hour, site.reply_days
-            ),
-            now,
-        )
-    })?;
-    sheet_inputs::changed();
+/// Call inside the caller's transaction (which re-times the first location's pending
+/// emails when its zone or send hour changed).
+pub fn save_settings(conn: &mut DbConn, settings: &Settings, now: NaiveDateTime) -> AppResult<()> {
+    store::clinic::save(conn, &settings.name, settings.locale.as_str(), now)?;
+    let first = store::locations::first_id(conn)?;
+    let location = store::locations::get(conn, first)?.ok_or(AppError::NotFound)?;
+    let fields = location_fields(location.name, &settings.site, now);
+    store::locations::update(conn, first, &fields)?;
     Ok(())
 }

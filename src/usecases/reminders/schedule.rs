@@ -177,7 +177,14 @@ pub fn reschedule(
             }
             Some(_) if change == Change::Retimed => {
                 let reason = Reason::PassedWhenRetimed;
-                store::finish(conn, row.id, &[Status::Pending], Status::Skipped, &reason, now)?;
+                store::finish(
+                    conn,
+                    row.id,
+                    &[Status::Pending],
+                    Status::Skipped,
+                    &reason,
+                    now,
+                )?;
             }
             _ => {
                 store::cancel(

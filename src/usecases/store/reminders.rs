@@ -20,7 +20,8 @@ pub use outbox::{
 };
 pub use records::{delete_finished_before, for_patient, pending_count, set_last_error};
 pub use schedule::{
-    cancel, finish, cancel_pending, insert, insert_all, key_taken, reopen_for_patient, reschedule, Scope,
+    cancel, cancel_pending, finish, insert, insert_all, key_taken, reopen_for_patient, reschedule,
+    Scope,
 };
 pub use worker::{
     claim, finish_claimed, hold, load_jobs, mark_retry, mark_sent, oldest_due, release, renew, Job,
