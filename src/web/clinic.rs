@@ -47,18 +47,8 @@ impl ClinicPage {
         })
     }
     fn emergency_hint(&self) -> String {
-        emergency_hint(&self.form.site.time_zone)
+        super::locations::emergency_hint(&self.form.site.time_zone)
     }
-}
-
-/// The emergency number field's hint: it names the default, so an admin sees which number
-/// patients get when the field is empty.
-pub(super) fn emergency_hint(time_zone: &str) -> String {
-    format!(
-        "Patients are told to call it for a severe allergic reaction. Leave it empty to use {}, the usual number for {}.",
-        clinic::default_emergency_number(time_zone),
-        time_zone
-    )
 }
 
 pub(super) async fn clinic_form(

@@ -62,7 +62,7 @@ impl FormPage {
         }
     }
     fn emergency_hint(&self) -> String {
-        super::clinic::emergency_hint(&self.form.site.time_zone)
+        emergency_hint(&self.form.site.time_zone)
     }
 }
 
@@ -149,6 +149,16 @@ pub(super) async fn save(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The emergency number field's hint: it names the default, so an admin sees which number
+/// patients get when the field is empty.
+pub(super) fn emergency_hint(time_zone: &str) -> String {
+    format!(
+        "Patients are told to call it for a severe allergic reaction. Leave it empty to use {}, the usual number for {}.",
+        clinic::default_emergency_number(time_zone),
+        time_zone
+    )
 }
 
 /// What a saved location (or the clinic settings, its first location) says, with how many

@@ -103,8 +103,6 @@ fn validate_reply_days(errors: &mut FieldErrors, text: &str) -> i32 {
 }
 
 /// Short numbers by the place they work in: its emergency numbers, then its other short health
-
-/// Short numbers by the place they work in: its emergency numbers, then its other short health
 /// and help lines. Only 3-digit numbers, the kind a patient dials from memory.
 const SHORT_NUMBERS: &[(&str, &[&str])] = &[
     ("the UK", &["999", "112", "111", "101"]),
