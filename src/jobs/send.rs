@@ -343,7 +343,13 @@ fn by_email(jobs: Vec<Job>) -> Vec<Vec<Job>> {
     let mergeable = |j: &Job| !reminders::is_sheet_now(&j.reminder.key);
     let mut groups: Vec<Vec<Job>> = Vec::new();
     for job in jobs {
-        let key = |j: &Job| (j.reminder.patient_id, j.reminder.send_at, j.clinic.location_id);
+        let key = |j: &Job| {
+            (
+                j.reminder.patient_id,
+                j.reminder.send_at,
+                j.clinic.location_id,
+            )
+        };
         match groups
             .iter_mut()
             .find(|g| mergeable(&job) && mergeable(&g[0]) && key(&g[0]) == key(&job))

@@ -112,6 +112,8 @@ pub(crate) fn clinic(time_zone: &str) -> Clinic {
     };
     Clinic {
         name: "Glow Clinic".into(),
+        location: String::new(),
+        location_id: 1,
         phone: "020 7946 0000".into(),
         email: "hello@glow.example".into(),
         address: "1 High Street".into(),
@@ -120,6 +122,8 @@ pub(crate) fn clinic(time_zone: &str) -> Clinic {
         time_zone: aftercare::usecases::clinic::Zone::try_from(time_zone.to_string()).unwrap(),
         send_hour: 9,
         sender_email: "aftercare@glow.example".into(),
+        reply_to: String::new(),
+        reply_days: 1,
         configured: true,
         emergency_number: String::new(),
         locale: Default::default(),

@@ -402,7 +402,14 @@ pub fn set_locations(
             "" => "every location".to_string(),
             names => names.to_string(),
         };
-        audit(conn, actor, "user.locations_set", &target.email, &detail, now)
+        audit(
+            conn,
+            actor,
+            "user.locations_set",
+            &target.email,
+            &detail,
+            now,
+        )
     })
 }
 

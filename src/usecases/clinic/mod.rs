@@ -55,11 +55,7 @@ pub fn locale(conn: &mut DbConn) -> AppResult<Locale> {
 
 /// The clinic as one location shows it. `several`: the clinic has more than one location,
 /// so its documents name the location too.
-fn compose(
-    shared: store::clinic::ClinicRow,
-    row: LocationRow,
-    several: bool,
-) -> AppResult<Clinic> {
+fn compose(shared: store::clinic::ClinicRow, row: LocationRow, several: bool) -> AppResult<Clinic> {
     let corrupt = |e: String| AppError::Internal(anyhow::anyhow!(e));
     Ok(Clinic {
         name: shared.name,

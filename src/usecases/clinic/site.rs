@@ -103,9 +103,6 @@ fn validate_reply_days(errors: &mut FieldErrors, text: &str) -> i32 {
 }
 
 /// Short numbers by the place they work in: its emergency numbers, then its other short health
-
-
-/// Short numbers by the place they work in: its emergency numbers, then its other short health
 /// and help lines. Only 3-digit numbers, the kind a patient dials from memory.
 const SHORT_NUMBERS: &[(&str, &[&str])] = &[
     ("the UK", &["999", "112", "111", "101"]),
@@ -221,7 +218,6 @@ pub fn time_zone_choices() -> ZoneChoices {
     }
 }
 
-
 /// Checks a location's details, adding each problem to `errors` beside its field.
 pub fn validate(errors: &mut FieldErrors, input: &SiteInput) -> Site {
     let email = auth::normalize_email(&input.email);
@@ -332,7 +328,10 @@ mod tests {
     #[test]
     fn a_complete_form_is_valid() {
         let site = check(&input()).unwrap();
-        assert_eq!((site.time_zone.name(), site.send_hour), ("Europe/London", 9));
+        assert_eq!(
+            (site.time_zone.name(), site.send_hour),
+            ("Europe/London", 9)
+        );
         assert_eq!(site.reply_days, DEFAULT_REPLY_DAYS, "empty is the default");
     }
 
@@ -494,4 +493,3 @@ mod tests {
         assert!(errors.get("send_hour").is_some());
     }
 }
-

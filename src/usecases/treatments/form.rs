@@ -191,6 +191,9 @@ pub(super) fn chosen_location(places: &[Clinic], typed: &str) -> AppResult<Clini
             .find(|c| typed.parse::<i64>().ok() == Some(c.location_id)),
     };
     found.cloned().ok_or_else(|| {
-        AppError::invalid("location", "Choose the location where the treatment was done.")
+        AppError::invalid(
+            "location",
+            "Choose the location where the treatment was done.",
+        )
     })
 }

@@ -50,7 +50,10 @@ pub fn claim(conn: &mut DbConn, claim: Claim) -> QueryResult<Vec<i64>> {
         // A treatment's location, as a scalar subquery over `(treatment_id)`.
         let location = "(SELECT location_id FROM treatments WHERE treatments.id = ";
         let location = |of: &str| format!("{location}{of})");
-        let (due_site, row_site) = (location("due.treatment_id"), location("reminders.treatment_id"));
+        let (due_site, row_site) = (
+            location("due.treatment_id"),
+            location("reminders.treatment_id"),
+        );
         format!(
             "UPDATE reminders SET status = 'sending', lease_expires_at = {p}2, lease_token = {p}4, \
                     attempts = attempts + 1, updated_at = {p}1 \
