@@ -24,6 +24,7 @@ mod instances;
 mod leases;
 mod limits;
 mod locale;
+mod locations_filters;
 mod metrics;
 mod ops;
 mod outbox;
