@@ -19,6 +19,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 fn clinic() -> Clinic {
     Clinic {
         name: "Demo Skin Clinic".into(),
+        location: String::new(),
+        location_id: 1,
         phone: "020 7946 0000".into(),
         email: "hello@demo.example".into(),
         address: "1 Example Street, London".into(),
@@ -27,6 +29,8 @@ fn clinic() -> Clinic {
         time_zone: aftercare::usecases::clinic::Zone(chrono_tz::Europe::London),
         send_hour: 9,
         sender_email: "aftercare@demo.example".into(),
+        reply_to: String::new(),
+        reply_days: 1,
         configured: true,
         emergency_number: String::new(),
         locale: Default::default(),

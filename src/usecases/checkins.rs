@@ -22,6 +22,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::accounts::User;
 use crate::usecases::audit::{audit, Actor};
 use crate::usecases::fields;
+use crate::usecases::sites::Sites;
 use crate::usecases::store::checkins::{self as store, CheckinRow, NewCheckin, Outbox, TriageRow};
 use crate::usecases::store::{write_tx, DbConn};
 pub use outbox::{
@@ -434,6 +435,8 @@ pub struct AttentionItem {
     pub checkin: CheckinView,
     pub patient: String,
     pub patient_id: i64,
+    /// The location the treatment was recorded at.
+    pub location_id: i64,
     /// The patient's phone and its `tel:` link, to call back from the list.
     pub phone: Option<(String, String)>,
     /// The alert email's state, when one was raised.
@@ -443,14 +446,16 @@ pub struct AttentionItem {
     pub reminder: Option<(String, String)>,
 }
 
-/// Check-ins not yet acknowledged whose triage asks for attention, newest first.
-pub fn needs_attention(conn: &mut DbConn) -> AppResult<Vec<AttentionItem>> {
+/// Check-ins not yet acknowledged whose triage asks for attention at these locations, newest
+/// first.
+pub fn needs_attention(conn: &mut DbConn, sites: &Sites) -> AppResult<Vec<AttentionItem>> {
     let clinic = clinic::get(conn)?;
     let (tz, l) = (clinic.zone(), clinic.locale);
-    Ok(store::open(conn, ATTENTION_LIMIT)?
+    Ok(store::open(conn, sites.ids(), ATTENTION_LIMIT)?
         .into_iter()
         .map(|row| AttentionItem {
             patient_id: row.checkin.patient_id,
+            location_id: row.location_id,
             checkin: CheckinView::new(row.checkin, row.triage, row.has_photo, (tz, l)),
             patient: row.patient,
             phone: row
@@ -466,9 +471,9 @@ pub fn needs_attention(conn: &mut DbConn) -> AppResult<Vec<AttentionItem>> {
         .collect())
 }
 
-/// The navigation's count.
-pub fn open_count(conn: &mut DbConn) -> AppResult<i64> {
-    Ok(store::open_count(conn)?)
+/// The navigation's count: the check-ins waiting at these locations.
+pub fn open_count(conn: &mut DbConn, sites: &Sites) -> AppResult<i64> {
+    Ok(store::open_count(conn, sites.ids())?)
 }
 
 /// Staff say what they did about a check-in (called the patient, booked a visit).

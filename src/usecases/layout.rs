@@ -1,6 +1,7 @@
 //! Use case: what every signed-in page's layout reads from the database, in the session's one
 //! trip: the check-ins waiting (the navigation's count) and how the clinic writes dates.
 
+use super::accounts::{self, User};
 use super::{checkins, clinic};
 use crate::dates::Locale;
 use crate::error::AppResult;
@@ -14,9 +15,11 @@ pub struct Layout {
     pub locale: Locale,
 }
 
-pub fn layout(conn: &mut DbConn) -> AppResult<Layout> {
+/// The layout for this user: the count is of their own locations' check-ins.
+pub fn layout(conn: &mut DbConn, user: &User) -> AppResult<Layout> {
+    let sites = accounts::sites_of(conn, user)?;
     Ok(Layout {
-        attention: checkins::open_count(conn)?,
+        attention: checkins::open_count(conn, &sites)?,
         locale: clinic::locale(conn)?,
     })
 }

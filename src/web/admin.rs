@@ -14,13 +14,22 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::accounts::{self, LinkEmail, NewUserInput, Sender, User};
 use crate::usecases::audit::Actor;
 use crate::usecases::audit::{AuditPage, AuditQuery};
-use crate::usecases::trial;
+use crate::usecases::{clinic, trial};
+use std::collections::BTreeMap;
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]
 struct UsersPage {
     ctx: PageCtx,
     users: Vec<User>,
+    /// Where each works, by user id; empty when the clinic has one location.
+    works_at: BTreeMap<i64, String>,
+}
+
+impl UsersPage {
+    fn works_at_of(&self, id: &i64) -> &str {
+        self.works_at.get(id).map_or("", String::as_str)
+    }
 }
 
 pub(super) async fn users(
@@ -28,8 +37,43 @@ pub(super) async fn users(
     ctx: PageCtx,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let users = state.db(accounts::list_users).await?;
-    render(&UsersPage { ctx, users })
+    let (users, locations, assigned) = state
+        .db(|conn| {
+            Ok((
+                accounts::list_users(conn)?,
+                clinic::locations(conn)?,
+                accounts::assignments(conn)?,
+            ))
+        })
+        .await?;
+    let works_at = match locations.len() {
+        0 | 1 => BTreeMap::new(),
+        _ => users
+            .iter()
+            .map(|u| {
+                let names = match (u.role, assigned.get(&u.id)) {
+                    (Role::Admin, _) | (_, None) => "All locations".to_string(),
+                    (_, Some(ids)) => names_of(&locations, |id| ids.contains(&id)),
+                };
+                (u.id, names)
+            })
+            .collect(),
+    };
+    render(&UsersPage {
+        ctx,
+        users,
+        works_at,
+    })
+}
+
+/// The names of the locations `pick` keeps, in the clinic's order.
+fn names_of(locations: &[clinic::Location], pick: impl Fn(i64) -> bool) -> String {
+    let names: Vec<&str> = locations
+        .iter()
+        .filter(|l| pick(l.id))
+        .map(|l| l.name.as_str())
+        .collect();
+    names.join(", ")
 }
 
 #[derive(Template)]
@@ -171,6 +215,9 @@ struct UserPage {
     has_password: bool,
     /// Whether a new link is emailed to them (a mail server is set).
     emails_links: bool,
+    /// The clinic's locations, each with whether they are assigned to it; empty when the
+    /// clinic has one location.
+    works_at: Vec<(clinic::Location, bool)>,
 }
 
 struct PasswordLink {
@@ -187,11 +234,23 @@ async fn user_page(
     errors: FieldErrors,
 ) -> AppResult<UserPage> {
     let (now, keys) = (state.now(), state.keys.clone());
-    let (person, link, has_password) = state
+    let (person, link, has_password, works_at) = state
         .db(move |conn| {
             let person = accounts::get_user(conn, id)?;
             let link = accounts::open_password_link(conn, &keys, id, now)?;
-            Ok((person, link, accounts::has_password(conn, id)?))
+            let locations = clinic::locations(conn)?;
+            let assigned = accounts::assignments(conn)?.remove(&id).unwrap_or_default();
+            let works_at = match locations.len() {
+                0 | 1 => Vec::new(),
+                _ => locations
+                    .into_iter()
+                    .map(|l| {
+                        let on = assigned.contains(&l.id);
+                        (l, on)
+                    })
+                    .collect(),
+            };
+            Ok((person, link, accounts::has_password(conn, id)?, works_at))
         })
         .await?;
     let link = link.map(|l| PasswordLink {
@@ -207,7 +266,44 @@ async fn user_page(
         link,
         has_password,
         emails_links: !trial::mail_to_files(&state.settings),
+        works_at,
     })
+}
+
+/// Assigns a user to the locations ticked (`location_<id>`); ids that are not the clinic's
+/// locations are ignored, and none ticked means every location.
+pub(super) async fn user_locations(
+    req: HttpRequest,
+    auth: Auth<Admins>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    let (now, id) = (state.now(), id.into_inner());
+    let actor = auth.user().actor(&client_ip(&req));
+    let ticked: Vec<i64> = form
+        .0
+        .iter()
+        .filter_map(|(name, _)| name.strip_prefix("location_")?.parse().ok())
+        .collect();
+    state
+        .db(move |conn| {
+            let locations = clinic::locations(conn)?;
+            let ids: Vec<i64> = locations
+                .iter()
+                .map(|l| l.id)
+                .filter(|id| ticked.contains(id))
+                .collect();
+            let names = names_of(&locations, |l| ids.contains(&l));
+            accounts::set_locations(conn, &actor, id, &ids, &names, now)
+        })
+        .await?;
+    Ok(redirect_with_flash(
+        &state,
+        &format!("/admin/users/{id}"),
+        FlashKind::Success,
+        "Locations saved.",
+    ))
 }
 
 pub(super) async fn user_detail(

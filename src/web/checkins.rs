@@ -17,6 +17,7 @@ use super::csrf::CsrfForm;
 use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
+use super::sites::{site_filter, LocationQuery, SiteFilter};
 use super::{client_ip, render, AppState};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::usecases::checkins::{
@@ -359,16 +360,23 @@ pub(super) async fn submit(
 struct AttentionPage {
     ctx: PageCtx,
     items: Vec<AttentionItem>,
+    filter: SiteFilter,
 }
 
-/// Check-ins the clinic has not yet dealt with, newest first.
+/// Check-ins the clinic has not yet dealt with, newest first: at the user's locations, or
+/// those `?location=` chooses.
 pub(super) async fn attention(
-    _auth: Auth<SignedIn>,
+    auth: Auth<SignedIn>,
     ctx: PageCtx,
     state: web::Data<AppState>,
+    query: web::Query<LocationQuery>,
 ) -> AppResult<HttpResponse> {
-    let items = state.db(checkins::needs_attention).await?;
-    render(&AttentionPage { ctx, items })
+    let filter = site_filter(&state, auth.user(), &query).await?;
+    let sites = filter.sites.clone();
+    let items = state
+        .db(move |conn| checkins::needs_attention(conn, &sites))
+        .await?;
+    render(&AttentionPage { ctx, items, filter })
 }
 
 #[derive(Deserialize)]

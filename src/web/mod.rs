@@ -23,6 +23,7 @@ pub mod patients;
 pub mod routes;
 pub mod session;
 pub mod sheet_cache;
+pub mod sites;
 pub mod system;
 pub mod telemetry;
 pub mod treatment_form;

@@ -11,6 +11,7 @@ use super::csrf::CsrfForm;
 use super::flash::{redirect_with_flash, FlashKind};
 use super::page::PageCtx;
 use super::session::{Auth, FrontDesk, Policy, SignedIn};
+use super::sites::{site_filter, LocationQuery, SiteFilter};
 use super::{client_ip, render, AppState};
 use crate::error::{AppError, AppResult};
 use crate::mail::reminder::PreviewBar;
@@ -28,6 +29,9 @@ pub(super) struct OutboxQuery {
     #[serde(default)]
     to: String,
     page: Option<i64>,
+    /// Which locations' emails (see `sites`).
+    #[serde(default)]
+    location: String,
 }
 
 #[derive(Template)]
@@ -38,6 +42,7 @@ struct OutboxTemplate {
     query: OutboxQuery,
     view: OutboxView,
     statuses: [Status; 6],
+    filter: SiteFilter,
 }
 
 impl OutboxTemplate {
@@ -64,6 +69,7 @@ impl OutboxTemplate {
         if view != "today" {
             params.extend([("from", q.from.as_str()), ("to", q.to.as_str())]);
         }
+        params.push(("location", q.location.as_str()));
         params.push(("page", &page));
         params.retain(|(_, value)| !value.is_empty());
         format!(
@@ -87,7 +93,7 @@ fn parse_day(text: &str, field: &str) -> AppResult<Option<NaiveDate>> {
 }
 
 pub(super) async fn outbox(
-    _auth: Auth<FrontDesk>,
+    auth: Auth<FrontDesk>,
     ctx: PageCtx,
     state: web::Data<AppState>,
     query: web::Query<OutboxQuery>,
@@ -101,8 +107,18 @@ pub(super) async fn outbox(
         ("", name) => OutboxView::Only(Status::parse(name).ok_or_else(|| unknown("status"))?),
         _ => return Err(unknown("view")),
     };
+    let location = LocationQuery {
+        location: query.location.clone(),
+    };
+    let mut filter = site_filter(&state, auth.user(), &location).await?;
+    filter.keep = [("view", &query.view), ("status", &query.status)]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| (name.to_string(), value.clone()))
+        .collect();
     let asked = reminders::OutboxQuery {
         view,
+        sites: filter.sites.clone(),
         from: parse_day(&query.from, "from")?,
         to: parse_day(&query.to, "to")?,
         page: query.page.unwrap_or(1),
@@ -117,6 +133,7 @@ pub(super) async fn outbox(
         query,
         view,
         statuses: Status::ALL,
+        filter,
     })
 }
 

@@ -5,6 +5,7 @@ use askama::Template;
 
 use super::page::PageCtx;
 use super::session::{Auth, SignedIn};
+use super::sites::{site_filter, LocationQuery, SiteFilter};
 use super::{render, AppState};
 use crate::error::AppResult;
 
@@ -13,15 +14,26 @@ use crate::error::AppResult;
 struct HomePage {
     ctx: PageCtx,
     dashboard: crate::usecases::treatments::Dashboard,
+    filter: SiteFilter,
 }
 
+/// The start page, for the user's locations or those `?location=` chooses.
 pub(super) async fn home(
-    _auth: Auth<SignedIn>,
+    auth: Auth<SignedIn>,
     ctx: PageCtx,
     state: web::Data<AppState>,
+    query: web::Query<LocationQuery>,
 ) -> AppResult<HttpResponse> {
-    let dashboard = state.db(crate::usecases::treatments::dashboard).await?;
-    render(&HomePage { ctx, dashboard })
+    let filter = site_filter(&state, auth.user(), &query).await?;
+    let sites = filter.sites.clone();
+    let dashboard = state
+        .db(move |conn| crate::usecases::treatments::dashboard(conn, &sites))
+        .await?;
+    render(&HomePage {
+        ctx,
+        dashboard,
+        filter,
+    })
 }
 
 /// 200 `ok` when the database answers and, in a process that runs the

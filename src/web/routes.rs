@@ -176,6 +176,7 @@ route_table! {
     POST "/admin/users/new" => admin::new_user_submit, for Admins;
     GET "/admin/users/{id}" => admin::user_detail, for Admins;
     POST "/admin/users/{id}/role" => admin::user_role, for Admins;
+    POST "/admin/users/{id}/locations" => admin::user_locations, for Admins;
     POST "/admin/users/{id}/{change:(deactivate|reactivate)}" => admin::user_active, for Admins;
     POST "/admin/users/{id}/password-link" => admin::user_password_link, for Admins;
     GET "/admin/audit" => admin::audit, for Admins;

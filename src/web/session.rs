@@ -54,7 +54,8 @@ async fn signed_in(
     let session = match cached {
         // A form shown again (422) needs the count its POST did not read.
         Some(SessionCache(Some((session, None)))) if with_attention => {
-            let layout = state.db(layout).await?;
+            let user = session.user.clone();
+            let layout = state.db(move |conn| layout(conn, &user)).await?;
             Some((session, Some(layout)))
         }
         Some(SessionCache(cached)) => return Ok(cached),
@@ -74,7 +75,7 @@ async fn signed_in(
                             return Ok(None);
                         };
                         let layout = match with_attention {
-                            true => Some(layout(conn)?),
+                            true => Some(layout(conn, &session.user)?),
                             false => None,
                         };
                         Ok(Some((session, layout)))

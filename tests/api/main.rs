@@ -25,6 +25,7 @@ mod leases;
 mod limits;
 mod locale;
 mod locations;
+mod locations_filters;
 mod metrics;
 mod ops;
 mod outbox;

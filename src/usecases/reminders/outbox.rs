@@ -7,6 +7,7 @@ use super::view::{retry_action, Blocked, ReminderView, RetryAction};
 use super::{Reason, Status, Timing};
 use crate::error::{AppError, AppResult};
 use crate::usecases::audit::{audit, Actor};
+use crate::usecases::sites::Sites;
 use crate::usecases::store::reminders::{self as store, OutboxFilter, OutboxOrder};
 use crate::usecases::store::{write_tx, DbConn};
 
@@ -37,9 +38,10 @@ pub fn smtp_config_error(conn: &mut DbConn) -> AppResult<Option<SmtpConfigError>
     }))
 }
 
-/// How many emails could not be sent (the start page's warning).
-pub fn failed_count(conn: &mut DbConn) -> AppResult<i64> {
-    Ok(store::counts(conn)?
+/// How many emails of treatments at these locations could not be sent (the start page's
+/// warning).
+pub fn failed_count(conn: &mut DbConn, sites: &Sites) -> AppResult<i64> {
+    Ok(store::counts(conn, sites.ids())?
         .into_iter()
         .find(|(s, _)| *s == Status::Failed)
         .map_or(0, |(_, n)| n))
@@ -47,7 +49,7 @@ pub fn failed_count(conn: &mut DbConn) -> AppResult<i64> {
 
 /// How many reminders are in each state, every state named (0 when none).
 pub fn count_by_status(conn: &mut DbConn) -> AppResult<Vec<(Status, i64)>> {
-    let counts = store::counts(conn)?;
+    let counts = store::counts(conn, None)?;
     Ok(Status::ALL
         .into_iter()
         .map(|status| {
@@ -86,6 +88,8 @@ pub struct OutboxQuery {
     pub from: Option<chrono::NaiveDate>,
     pub to: Option<chrono::NaiveDate>,
     pub page: i64,
+    /// The locations whose treatments' emails it lists.
+    pub sites: Sites,
 }
 
 pub struct OutboxPage {
@@ -131,6 +135,7 @@ pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppRes
         from: from.map(day_start),
         to: to.and_then(|d| d.succ_opt()).map(day_start),
         order,
+        sites: query.sites.ids().map(<[i64]>::to_vec),
     };
     let page = query.page.max(1);
     let mut rows = store::outbox(
@@ -141,7 +146,7 @@ pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppRes
     )?;
     let has_more = rows.len() as i64 > OUTBOX_PAGE_SIZE;
     rows.truncate(OUTBOX_PAGE_SIZE as usize);
-    let counts = store::counts(conn)?;
+    let counts = store::counts(conn, query.sites.ids())?;
     let rows = rows
         .into_iter()
         .map(|(row, patient, treatment_deleted)| {

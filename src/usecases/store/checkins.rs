@@ -119,6 +119,7 @@ pub fn for_treatment(
 #[derive(Debug, Clone, Queryable)]
 pub struct OpenRow {
     pub checkin: CheckinRow,
+    pub location_id: i64,
     pub triage: TriageRow,
     pub patient: String,
     pub patient_phone: Option<String>,
@@ -131,9 +132,10 @@ pub struct OpenRow {
 /// Check-ins whose triage asks for attention (anything but `none`), not yet acknowledged,
 /// newest first, with the patient's name and phone, whether there is a photo, the alert's state and
 /// the reply-time reminder's.
-pub fn open(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<OpenRow>> {
-    checkins::table
+pub fn open(conn: &mut DbConn, sites: Option<&[i64]>, limit: i64) -> QueryResult<Vec<OpenRow>> {
+    let mut query = checkins::table
         .inner_join(triage::table)
+        .inner_join(treatments::table)
         .inner_join(patients::table)
         .left_join(photos::table)
         .left_join(alerts::table)
@@ -144,6 +146,7 @@ pub fn open(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<OpenRow>> {
         .limit(limit)
         .select((
             CheckinRow::as_select(),
+            treatments::location_id,
             TriageRow::as_select(),
             patients::name,
             patients::phone,
@@ -154,16 +157,26 @@ pub fn open(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<OpenRow>> {
                 overdue::next_attempt_at.nullable(),
             ),
         ))
-        .load(conn)
+        .into_boxed();
+    if let Some(ids) = sites {
+        query = query.filter(treatments::location_id.eq_any(ids.to_vec()));
+    }
+    query.load(conn)
 }
 
-pub fn open_count(conn: &mut DbConn) -> QueryResult<i64> {
-    checkins::table
+/// How many check-ins Needs attention lists at these locations (`None`: all).
+pub fn open_count(conn: &mut DbConn, sites: Option<&[i64]>) -> QueryResult<i64> {
+    let mut query = checkins::table
         .inner_join(triage::table)
+        .inner_join(treatments::table)
         .filter(checkins::acknowledged_at.is_null())
         .filter(triage::result.ne("none"))
         .count()
-        .get_result(conn)
+        .into_boxed();
+    if let Some(ids) = sites {
+        query = query.filter(treatments::location_id.eq_any(ids.to_vec()));
+    }
+    query.get_result(conn)
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CheckinRow>> {

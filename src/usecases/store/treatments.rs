@@ -212,15 +212,23 @@ pub fn delete_checkin_photos(conn: &mut DbConn, treatment_id: i64) -> QueryResul
 }
 
 /// The most recent treatments in the clinic, with patient and practitioner names.
-pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(TreatmentRow, String, String)>> {
-    treatments::table
+pub fn recent(
+    conn: &mut DbConn,
+    sites: Option<&[i64]>,
+    limit: i64,
+) -> QueryResult<Vec<(TreatmentRow, String, String)>> {
+    let mut query = treatments::table
         .inner_join(patients::table)
         .inner_join(users::table)
         .filter(treatments::deleted_at.is_null())
         .order(treatments::treated_at.desc())
         .limit(limit)
         .select((TreatmentRow::as_select(), patients::name, users::name))
-        .load(conn)
+        .into_boxed();
+    if let Some(ids) = sites {
+        query = query.filter(treatments::location_id.eq_any(ids.to_vec()));
+    }
+    query.load(conn)
 }
 
 /// Every treatment of a patient, deleted ones too (with when they were deleted), oldest first,

@@ -4,6 +4,7 @@ use super::{views_with, Treatment};
 use crate::error::{AppError, AppResult};
 use crate::usecases::patients::{self, Patient};
 use crate::usecases::reminders;
+use crate::usecases::sites::Sites;
 use crate::usecases::store::{self, DbConn};
 
 /// A patient's page: the patient, their treatments (with the practitioner's
@@ -39,13 +40,14 @@ pub struct Dashboard {
     pub failed_emails: i64,
 }
 
+/// The start page for these locations: their latest treatments and failed emails.
 #[tracing::instrument(skip_all)]
-pub fn dashboard(conn: &mut DbConn) -> AppResult<Dashboard> {
-    let recent = store::treatments::recent(conn, 10)?
+pub fn dashboard(conn: &mut DbConn, sites: &Sites) -> AppResult<Dashboard> {
+    let recent = store::treatments::recent(conn, sites.ids(), 10)?
         .into_iter()
         .map(|(t, patient, practitioner)| Ok((t.try_into()?, patient, practitioner)))
         .collect::<AppResult<_>>()?;
-    let failed_emails = reminders::failed_count(conn)?;
+    let failed_emails = reminders::failed_count(conn, sites)?;
     Ok(Dashboard {
         recent,
         failed_emails,

@@ -114,6 +114,8 @@ pub struct OutboxFilter {
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
     pub order: OutboxOrder,
+    /// Only the emails of treatments at these locations; `None` for every location.
+    pub sites: Option<Vec<i64>>,
 }
 
 /// One row of the outbox: the reminder, its patient, and whether its treatment was deleted.
@@ -138,6 +140,9 @@ pub fn outbox(
     if !filter.statuses.is_empty() {
         query = query.filter(reminders::status.eq_any(names(&filter.statuses)));
     }
+    if let Some(ids) = &filter.sites {
+        query = query.filter(treatments::location_id.eq_any(ids.clone()));
+    }
     if let Some(from) = filter.from {
         query = query.filter(reminders::send_at.ge(from));
     }
@@ -156,12 +161,20 @@ pub fn outbox(
     query.offset(offset).limit(limit).load(conn)
 }
 
-/// How many reminders are in each state.
-pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(Status, i64)>> {
-    let rows: Vec<(String, i64)> = reminders::table
-        .group_by(reminders::status)
-        .select((reminders::status, diesel::dsl::count_star()))
-        .load(conn)?;
+/// How many reminders are in each state, at these locations (`None`: all).
+pub fn counts(conn: &mut DbConn, sites: Option<&[i64]>) -> QueryResult<Vec<(Status, i64)>> {
+    let rows: Vec<(String, i64)> = match sites {
+        None => reminders::table
+            .group_by(reminders::status)
+            .select((reminders::status, diesel::dsl::count_star()))
+            .load(conn)?,
+        Some(ids) => reminders::table
+            .inner_join(treatments::table)
+            .filter(treatments::location_id.eq_any(ids.to_vec()))
+            .group_by(reminders::status)
+            .select((reminders::status, diesel::dsl::count_star()))
+            .load(conn)?,
+    };
     rows.into_iter()
         .map(|(s, n)| Ok((Status::try_from(s).map_err(deserialize_error)?, n)))
         .collect()
