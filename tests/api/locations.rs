@@ -14,6 +14,7 @@ use chrono::{Duration, NaiveDateTime, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::helpers::*;
+use crate::support::migrations::app_upgraded_through;
 use crate::smtp_sink::SmtpSink;
 
 const LONDON_SENDER: &str = "aftercare@glow.example";

@@ -15,6 +15,7 @@ use aftercare::usecases::{accounts, patients};
 use chrono::{Duration, NaiveDate};
 
 use crate::helpers::*;
+use crate::support::migrations::app_upgraded_through;
 use crate::smtp_sink::SmtpSink;
 
 const FEWER: &str = "fewer than 5";

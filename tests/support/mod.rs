@@ -33,7 +33,6 @@ use diesel::RunQueryDsl;
 use reqwest::{redirect, Client, Response};
 
 pub use db::{Db, TestDb};
-pub use migrations::app_upgraded_through;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
