@@ -243,6 +243,30 @@ impl Scraped {
             for (status, n) in &mail.outbox {
                 outbox.with_label_values(&[status.as_str()]).set(*n as f64);
             }
+            // Per location by its id (a name can change; `aftercare_location_info` maps one
+            // to the other).
+            let by_location = gauges(
+                "aftercare_outbox_reminders_by_location",
+                "Reminders in the outbox, by the location of their treatment and by state.",
+                &["location", "status"],
+            );
+            for (location, counts) in &mail.by_location {
+                for (status, n) in counts {
+                    by_location
+                        .with_label_values(&[&location.to_string(), status.as_str()])
+                        .set(*n as f64);
+                }
+            }
+            let info = gauges(
+                "aftercare_location_info",
+                "1 for each location: its id, its name, and whether it is open.",
+                &["location", "name", "state"],
+            );
+            for (id, name, open) in &mail.locations {
+                let state = if *open { "open" } else { "closed" };
+                info.with_label_values(&[&id.to_string(), name, state])
+                    .set(1.0);
+            }
             gauge(
                 "aftercare_outbox_oldest_due_age_seconds",
                 "How long the longest-waiting due reminder has waited; 0 when none is due.",

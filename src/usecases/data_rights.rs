@@ -67,6 +67,8 @@ pub struct TreatmentData {
     pub treated_at_local: NaiveDateTime,
     pub time_zone: String,
     pub practitioner: String,
+    /// The location it was done at, by name.
+    pub location: String,
     pub areas: Vec<AreaData>,
     pub device: String,
     pub products: String,
@@ -219,6 +221,7 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
     use base64::Engine;
     let patient = patients::get(conn, patient_id)?;
     let clinic = super::clinic::get(conn)?;
+    let locations = super::clinic::locations(conn)?;
     let mut names = Names(HashMap::new());
     let mut reminders_by_treatment: HashMap<i64, Vec<ReminderData>> = HashMap::new();
     let mut reminder_ids = Vec::new();
@@ -293,6 +296,10 @@ fn read_export(conn: &mut DbConn, patient_id: i64, now: NaiveDateTime) -> AppRes
             treated_at_local: t.treated_at_local,
             time_zone: t.time_zone.name().to_string(),
             practitioner: record.practitioner,
+            location: locations
+                .iter()
+                .find(|l| l.id == t.location_id)
+                .map_or_else(String::new, |l| l.name.clone()),
             areas: record
                 .areas
                 .into_iter()

@@ -114,6 +114,10 @@ fn worker_ages(
 pub struct MailFigures {
     /// Reminders in each state, every state named.
     pub outbox: Vec<(Status, i64)>,
+    /// The same, for each location's treatments (by location id).
+    pub by_location: Vec<(i64, Vec<(Status, i64)>)>,
+    /// Each location's id, name and whether it is open.
+    pub locations: Vec<(i64, String, bool)>,
     pub heartbeat_age: Option<Duration>,
     pub oldest_due_age: Option<Duration>,
 }
@@ -121,8 +125,19 @@ pub struct MailFigures {
 #[tracing::instrument(skip_all)]
 pub fn mail_figures(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<MailFigures> {
     let (heartbeat_age, oldest_due_age) = worker_ages(conn, now)?;
+    let locations = super::clinic::locations(conn)?;
+    let mut by_location = Vec::new();
+    for l in &locations {
+        let sites = super::sites::Sites::Only(vec![l.id]);
+        by_location.push((l.id, super::reminders::count_by_status_at(conn, &sites)?));
+    }
     Ok(MailFigures {
         outbox: super::reminders::count_by_status(conn)?,
+        by_location,
+        locations: locations
+            .into_iter()
+            .map(|l| (l.id, l.name, !l.closed))
+            .collect(),
         heartbeat_age,
         oldest_due_age,
     })

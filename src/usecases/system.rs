@@ -20,6 +20,8 @@ pub struct Overview {
     pub health: Health,
     /// Emails in each state.
     pub outbox: Vec<(Status, i64)>,
+    /// Each location (open ones first) with its pending emails.
+    pub locations: Vec<(super::clinic::Location, i64)>,
     /// The mail settings' fault that holds emails back, if any.
     pub smtp_error: Option<reminders::SmtpConfigError>,
     pub protocol_version: u32,
@@ -94,6 +96,7 @@ pub fn overview(
         backups,
         health: health::check(conn, now, worker_in_process)?,
         outbox: reminders::count_by_status(conn)?,
+        locations: super::clinic::locations_with_pending(conn)?,
         smtp_error: reminders::smtp_config_error(conn)?,
         protocol_version,
         settings: settings.in_force(),

@@ -14,8 +14,8 @@ use chrono::{Duration, NaiveDateTime, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::helpers::*;
-use crate::support::migrations::app_upgraded_through;
 use crate::smtp_sink::SmtpSink;
+use crate::support::migrations::app_upgraded_through;
 
 const LONDON_SENDER: &str = "aftercare@glow.example";
 const NY_SENDER: &str = "ny-aftercare@glow.example";
@@ -317,6 +317,7 @@ crate::on_both_databases!(
     each_location_plans_prints_and_sends_as_its_own,
     moving_new_yorks_send_hour_retimes_only_its_pending_emails,
     bad_location_input_is_refused_beside_its_field,
+    a_single_site_clinic_moves_its_send_hour_on_the_settings_page,
 );
 
 /// A clinic as the release before locations left it: set up in New York at 07:00, with a
@@ -441,4 +442,106 @@ mod upgrade {
         )
         .await;
     }
+}
+
+/// `/metrics` counts each location's emails, the System page lists each location with its
+/// pending mail, and a patient's export names where each treatment was done.
+async fn operations_see_each_location(app: TestApp) {
+    let (admin, ny) = two_locations(&app).await;
+    let practitioner = app.signed_in("practitioner").await;
+    let london = treated_at(&app, &practitioner, 1, "Europe/London", "Lena London").await;
+    let new_york = treated_at(&app, &practitioner, ny, "America/New_York", "Nora York").await;
+    let pending = |rows: Vec<ReminderRow>| {
+        rows.iter()
+            .filter(|r| r.status.as_str() == "pending")
+            .count()
+    };
+    let london_pending = pending(reminders_of(&app, london).await);
+    let ny_pending = pending(reminders_of(&app, new_york).await);
+
+    let address = app.metrics_address.as_deref().expect("metrics are on");
+    let metrics = app
+        .client
+        .get(format!("{address}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        format!("aftercare_outbox_reminders_by_location{{location=\"1\",status=\"pending\"}} {london_pending}"),
+        format!("aftercare_outbox_reminders_by_location{{location=\"{ny}\",status=\"pending\"}} {ny_pending}"),
+        format!("aftercare_location_info{{location=\"{ny}\",name=\"Manhattan\",state=\"open\"}} 1"),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no {line} in {metrics}");
+    }
+
+    let system = app.get_text_with(&admin, "/admin/system").await;
+    let row = format!("<a href=\"/outbox?location={ny}\">{ny_pending}</a>");
+    assert!(
+        system.contains("Manhattan") && system.contains(&row),
+        "{system}"
+    );
+
+    let patient = scalar(
+        &app,
+        &format!("SELECT patient_id FROM treatments WHERE id = {new_york}"),
+    )
+    .await;
+    let export = app
+        .get_text_with(&admin, &format!("/patients/{patient}/export"))
+        .await;
+    let export: serde_json::Value = serde_json::from_str(&export).unwrap();
+    assert_eq!(export["treatments"][0]["location"], "Manhattan");
+}
+
+mod operations {
+    crate::on_both_databases!(
+        settings &[("AFTERCARE_METRICS_BIND", "127.0.0.1:0")];
+        operations_see_each_location,
+    );
+    use super::operations_see_each_location;
+}
+
+/// A single-site clinic moves its send hour on the clinic settings page: asked first with
+/// the count, then its pending emails follow.
+async fn a_single_site_clinic_moves_its_send_hour_on_the_settings_page(app: TestApp) {
+    app.configure_clinic("Glow Clinic", "hello@glow.example")
+        .await;
+    let (_, treatment) = app.ada_treated_an_hour_ago(&[]).await;
+    let before = reminders_of(&app, treatment).await;
+    let pending = before
+        .iter()
+        .filter(|r| r.status.as_str() == "pending")
+        .count()
+        .to_string();
+    let admin = app.signed_in("admin").await;
+    let mut settings = vec![
+        ("name", "Glow Clinic"),
+        ("phone", "020 7946 0000"),
+        ("email", "hello@glow.example"),
+        ("out_of_hours", "NHS 111"),
+        ("time_zone", "Europe/London"),
+        ("send_hour", "11"),
+        ("sender_email", LONDON_SENDER),
+    ];
+    let r = app.post_form_with(&admin, "/admin/clinic", &settings).await;
+    assert_eq!(r.status().as_u16(), 200, "asked first");
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(&format!("moves {pending} pending emails")),
+        "{page}"
+    );
+    assert_eq!(
+        daily_hours(&reminders_of(&app, treatment).await, "Europe/London"),
+        [9]
+    );
+    settings.push(("moves", pending.as_str()));
+    let r = app.post_form_with(&admin, "/admin/clinic", &settings).await;
+    assert_redirect_to(&r, "/admin/clinic");
+    assert_eq!(
+        daily_hours(&reminders_of(&app, treatment).await, "Europe/London"),
+        [11]
+    );
 }

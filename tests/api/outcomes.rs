@@ -15,8 +15,8 @@ use aftercare::usecases::{accounts, patients};
 use chrono::{Duration, NaiveDate};
 
 use crate::helpers::*;
-use crate::support::migrations::app_upgraded_through;
 use crate::smtp_sink::SmtpSink;
+use crate::support::migrations::app_upgraded_through;
 
 const FEWER: &str = "fewer than 5";
 

@@ -24,8 +24,8 @@ use crate::care::ReminderKind;
 pub use crate::usecases::store::reminders::Reason;
 pub use compose::{compose_for, compose_group, of_treatment};
 pub use outbox::{
-    cancel, count_by_status, failed_count, for_treatment, outbox_page, retry, smtp_config_error,
-    OutboxPage, OutboxQuery, OutboxView, SmtpConfigError, OUTBOX_PAGE_SIZE,
+    cancel, count_by_status, count_by_status_at, failed_count, for_treatment, outbox_page, retry,
+    smtp_config_error, OutboxPage, OutboxQuery, OutboxView, SmtpConfigError, OUTBOX_PAGE_SIZE,
 };
 pub use records::{of_patient, pending_count, prune_finished, scrub_errors, Reminder};
 pub use schedule::{

@@ -49,7 +49,15 @@ pub fn failed_count(conn: &mut DbConn, sites: &Sites) -> AppResult<i64> {
 
 /// How many reminders are in each state, every state named (0 when none).
 pub fn count_by_status(conn: &mut DbConn) -> AppResult<Vec<(Status, i64)>> {
-    let counts = store::counts(conn, None)?;
+    count_by_status_at(conn, &crate::usecases::sites::Sites::All)
+}
+
+/// How many reminders of these locations' treatments are in each state, every state named.
+pub fn count_by_status_at(
+    conn: &mut DbConn,
+    sites: &crate::usecases::sites::Sites,
+) -> AppResult<Vec<(Status, i64)>> {
+    let counts = store::counts(conn, sites.ids())?;
     Ok(Status::ALL
         .into_iter()
         .map(|status| {
