@@ -9,7 +9,7 @@
 //!   another area's only through that area's use cases. `care/` (pure) and
 //!   `mail/` (rendering) are below them all.
 //! - Areas call downwards only, with no cycles (`tests/architecture.rs`
-//!   checks): `data_rights` → `fhir`; `data_rights`, `fhir`, `housekeeping` → `checkins` → `treatments` → `patients` →
+//!   checks): `data_rights` → `fhir`; `locations` → `treatments`; `data_rights`, `fhir`, `housekeeping` → `checkins` → `treatments` → `patients` →
 //!   `reminders` → `clinic`, `health`, `links`; `accounts`, `audit`, `fields` sit below
 //!   them. `reminders` takes what it needs of a patient or a treatment as arguments.
 //!   `outcomes` (the Outcomes page's counters, kept by `treatments`, `checkins`, `patients`
