@@ -117,6 +117,15 @@ fn stored(conn: &mut DbConn, id: i64) -> AppResult<TreatmentRow> {
     store::treatments::find(conn, id)?.ok_or(AppError::NotFound)
 }
 
+/// The clinic as a patient's latest treatment's location shows it (the first location when
+/// they have none): the lines a page about all their emails gives them.
+pub fn clinic_of_patient(conn: &mut DbConn, patient_id: i64) -> AppResult<Clinic> {
+    match store::treatments::latest_location(conn, patient_id)? {
+        Some(location) => clinic::for_location(conn, location),
+        None => clinic::get(conn),
+    }
+}
+
 /// A live treatment by its id (404 when there is none, or it was deleted).
 #[tracing::instrument(skip_all, fields(id = id))]
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<Treatment> {

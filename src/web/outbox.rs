@@ -262,7 +262,7 @@ pub(super) async fn unsubscribe_form(
     let (clinic, patient) = state
         .db(move |conn| {
             Ok((
-                crate::usecases::clinic::get(conn)?,
+                crate::usecases::treatments::clinic_of_patient(conn, patient_id)?,
                 crate::usecases::patients::get_unless_erased(conn, patient_id)?,
             ))
         })
@@ -286,7 +286,9 @@ pub(super) async fn unsubscribe(
     state
         .db(move |conn| crate::usecases::patients::unsubscribe(conn, patient_id, &ip, now))
         .await?;
-    let clinic = state.db(crate::usecases::clinic::get).await?;
+    let clinic = state
+        .db(move |conn| crate::usecases::treatments::clinic_of_patient(conn, patient_id))
+        .await?;
     render(&UnsubscribePage {
         clinic,
         done: true,

@@ -459,13 +459,9 @@ async fn erasing_a_patient_removes_their_identity_and_keeps_the_treatment(app: T
     let key = app.state.links.checkin_form_key(token);
     let fields = [("form_key", key.as_str()), ("answer", "worried")];
     let (content_type, body) = multipart(&fields, None);
-    let r = new_client()
-        .post(app.url(checkin))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_multipart(&new_client(), checkin, (content_type, body))
+        .await;
     assert_eq!(r.status().as_u16(), 404);
     let edited = app
         .post_form_with(

@@ -729,13 +729,9 @@ async fn a_checkin_link_stops_taking_answers_after_the_care_window(app: TestApp)
         ],
         None,
     );
-    let r = patient
-        .post(app.url(&path))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_multipart(&patient, &path, (content_type, body))
+        .await;
     assert_eq!(r.status().as_u16(), 410);
     assert_eq!(count_rows(&app, "checkins").await, 0);
     assert_eq!(count_rows(&app, "checkin_alerts").await, 0);

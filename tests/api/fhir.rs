@@ -150,13 +150,9 @@ async fn check_in(app: &TestApp, treatment: i64, answers: &[(&str, &str)]) {
     let mut fields = vec![("form_key", key.as_str())];
     fields.extend_from_slice(answers);
     let (content_type, body) = multipart(&fields, None);
-    let r = patient
-        .post(app.url(&path))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_multipart(&patient, &path, (content_type, body))
+        .await;
     assert_eq!(r.status().as_u16(), 200, "check-in recorded");
 }
 

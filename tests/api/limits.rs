@@ -194,13 +194,9 @@ async fn check_in(
     let mut all = vec![("form_key", key.as_str())];
     all.extend_from_slice(fields);
     let (content_type, body) = multipart(&all, photo);
-    let r = patient
-        .post(app.url(path))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_multipart(&patient, path, (content_type, body))
+        .await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 

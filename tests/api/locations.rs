@@ -205,6 +205,93 @@ async fn each_location_plans_prints_and_sends_as_its_own(app: TestApp) {
     }
 }
 
+/// A patient treated at both locations the same afternoon, New York sending at the hour that
+/// is 09:00 in London: their daily emails fall due at the same instant, and go as two emails,
+/// each from its own location (one per send time per location), never merged into one.
+async fn a_patient_treated_at_both_gets_each_locations_email_from_it(app: TestApp) {
+    let (admin, ny) = two_locations(&app).await;
+    let (london_tz, ny_tz): (Tz, Tz) = (
+        "Europe/London".parse().unwrap(),
+        "America/New_York".parse().unwrap(),
+    );
+    let day = Utc::now().with_timezone(&london_tz).date_naive() - Duration::days(1);
+    let treated = day
+        .and_hms_opt(14, 30, 0)
+        .unwrap()
+        .and_local_timezone(london_tz)
+        .unwrap();
+    let next_nine = (day + Duration::days(1)).and_hms_opt(9, 0, 0).unwrap();
+    let next_nine = next_nine.and_local_timezone(london_tz).unwrap();
+    let ny_hour = next_nine.with_timezone(&ny_tz).hour().to_string();
+    let r = app
+        .post_form_with(
+            &admin,
+            &format!("/admin/locations/{ny}"),
+            &new_york_form(&ny_hour),
+        )
+        .await;
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "nothing pending yet: saved at once"
+    );
+
+    let practitioner = app.signed_in("practitioner").await;
+    let patient = app
+        .add_patient(&practitioner, "Bo Both", "bo@example.com")
+        .await;
+    let mut treatments = Vec::new();
+    for (location, zone) in [(1, london_tz), (ny, ny_tz)] {
+        let (when, location) = (
+            treated
+                .with_timezone(&zone)
+                .format("%Y-%m-%dT%H:%M")
+                .to_string(),
+            location.to_string(),
+        );
+        let fields = [
+            ("treated_at", when.as_str()),
+            ("area_0", "forehead"),
+            ("depth_0", "0.5"),
+            ("location", location.as_str()),
+        ];
+        let r = app.record_treatment(&practitioner, patient, &fields).await;
+        assert_eq!(r.status().as_u16(), 303);
+        treatments.push(id_in_location(&r));
+    }
+    let mut due = Vec::new();
+    for t in &treatments {
+        due.push(first_daily(&reminders_of(&app, *t).await));
+    }
+    assert_eq!(due[0], due[1], "both due at the same instant");
+    assert_eq!(due[0], next_nine.naive_utc());
+
+    let sink = SmtpSink::start().await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let worker = app.worker_with(Mailer::smtp(&sink.url()).unwrap(), clock.clone());
+    // What is due now (an evening email still current) goes first.
+    worker.run_once().await.unwrap();
+    let before = sink.received().len();
+    clock.set(due[0].and_utc() + Duration::minutes(1));
+    worker.run_once().await.unwrap();
+    let got = sink
+        .wait_for(before + 2, std::time::Duration::from_secs(10))
+        .await;
+    let got = &got[before..];
+    assert_eq!(got.len(), 2, "one email from each location");
+    let senders: Vec<String> = got.iter().map(|m| m.header("From").unwrap()).collect();
+    for sender in [LONDON_SENDER, NY_SENDER] {
+        let from = |s: &&String| s.contains(&format!("<{sender}>"));
+        assert_eq!(senders.iter().filter(from).count(), 1, "{senders:?}");
+    }
+    for email in got {
+        let text = email.text_part("text/plain").unwrap();
+        let from_ny = email.header("From").unwrap().contains(NY_SENDER);
+        assert_eq!(text.contains(NY_PHONE), from_ny, "{text}");
+        assert_eq!(text.contains("020 7946 0000"), !from_ny, "{text}");
+    }
+}
+
 async fn moving_new_yorks_send_hour_retimes_only_its_pending_emails(app: TestApp) {
     let (admin, ny) = two_locations(&app).await;
     let practitioner = app.signed_in("practitioner").await;
@@ -315,6 +402,7 @@ async fn bad_location_input_is_refused_beside_its_field(app: TestApp) {
 
 crate::on_both_databases!(
     each_location_plans_prints_and_sends_as_its_own,
+    a_patient_treated_at_both_gets_each_locations_email_from_it,
     moving_new_yorks_send_hour_retimes_only_its_pending_emails,
     bad_location_input_is_refused_beside_its_field,
     a_single_site_clinic_moves_its_send_hour_on_the_settings_page,
@@ -445,7 +533,8 @@ mod upgrade {
 }
 
 /// `/metrics` counts each location's emails, the System page lists each location with its
-/// pending mail, and a patient's export names where each treatment was done.
+/// pending mail, a patient's export names where each treatment was done, and the page that
+/// stops their emails gives their own location's phone.
 async fn operations_see_each_location(app: TestApp) {
     let (admin, ny) = two_locations(&app).await;
     let practitioner = app.signed_in("practitioner").await;
@@ -459,16 +548,7 @@ async fn operations_see_each_location(app: TestApp) {
     let london_pending = pending(reminders_of(&app, london).await);
     let ny_pending = pending(reminders_of(&app, new_york).await);
 
-    let address = app.metrics_address.as_deref().expect("metrics are on");
-    let metrics = app
-        .client
-        .get(format!("{address}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_metrics().await.text().await.unwrap();
     for line in [
         format!("aftercare_outbox_reminders_by_location{{location=\"1\",status=\"pending\"}} {london_pending}"),
         format!("aftercare_outbox_reminders_by_location{{location=\"{ny}\",status=\"pending\"}} {ny_pending}"),
@@ -494,6 +574,16 @@ async fn operations_see_each_location(app: TestApp) {
         .await;
     let export: serde_json::Value = serde_json::from_str(&export).unwrap();
     assert_eq!(export["treatments"][0]["location"], "Manhattan");
+
+    // Stopping emails names the phone of the patient's own location.
+    let link = app.state.links.unsubscribe(patient);
+    let page = app
+        .get_text(&link[link.find("/unsubscribe/").unwrap()..])
+        .await;
+    assert!(
+        page.contains(NY_PHONE) && !page.contains("020 7946 0000"),
+        "{page}"
+    );
 }
 
 mod operations {

@@ -82,13 +82,9 @@ async fn worried(app: &TestApp, treatment: i64) {
     let html = app.get_text_with(&patient, &path).await;
     let key = hidden_value(&html, "form_key").expect("the form has its key");
     let (content_type, body) = multipart(&[("form_key", &key), ("answer", "worried")], None);
-    let r = patient
-        .post(app.url(&path))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_multipart(&patient, &path, (content_type, body))
+        .await;
     assert!(r.status().is_success(), "check-in recorded: {}", r.status());
 }
 

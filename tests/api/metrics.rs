@@ -160,13 +160,7 @@ fn parse_sample(line: &str) -> Sample {
 }
 
 async fn scrape(app: &TestApp) -> Scrape {
-    let address = app.metrics_address.as_deref().expect("metrics are on");
-    let r = app
-        .client
-        .get(format!("{address}/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_metrics().await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(
         r.headers()["content-type"],

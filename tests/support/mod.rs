@@ -247,6 +247,32 @@ impl TestApp {
             .await
     }
 
+    /// GET `/metrics` on its own address (`AFTERCARE_METRICS_BIND` must be set).
+    pub async fn get_metrics(&self) -> Response {
+        let address = self.metrics_address.as_deref().expect("metrics are on");
+        self.client
+            .get(format!("{address}/metrics"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a multipart form (a check-in, as the browser sends it) to `path` as `client`.
+    pub async fn post_multipart(
+        &self,
+        client: &Client,
+        path: &str,
+        (content_type, body): (String, Vec<u8>),
+    ) -> Response {
+        client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Records a treatment for `patient` through the form; returns the response.
     pub async fn record_treatment(
         &self,

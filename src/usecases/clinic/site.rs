@@ -418,23 +418,15 @@ mod tests {
     fn the_first_form_offers_no_sender_but_keeps_a_configured_one() {
         // As the first migration leaves the clinic row.
         let fresh = Clinic {
-            name: "Our clinic".into(),
-            location: String::new(),
-            location_id: 1,
-            reply_to: String::new(),
-            reply_days: 1,
             phone: String::new(),
             email: String::new(),
             address: String::new(),
             opening_hours: String::new(),
             out_of_hours: "If you are worried out of hours, call your local urgent care line."
                 .into(),
-            time_zone: Zone(chrono_tz::Europe::London),
-            send_hour: 9,
             sender_email: "aftercare@localhost".into(),
             configured: false,
-            emergency_number: String::new(),
-            locale: Default::default(),
+            ..crate::documents::sheet::fixture::clinic()
         };
         let offered = SiteInput::from(&fresh);
         assert_eq!(offered.sender_email, "");

@@ -77,6 +77,17 @@ pub fn update(conn: &mut DbConn, id: i64, fields: &TreatmentFields) -> QueryResu
     .execute(conn)
 }
 
+/// The location of a patient's latest live treatment, if they have one.
+pub fn latest_location(conn: &mut DbConn, patient_id: i64) -> QueryResult<Option<i64>> {
+    treatments::table
+        .filter(treatments::patient_id.eq(patient_id))
+        .filter(treatments::deleted_at.is_null())
+        .order((treatments::treated_at.desc(), treatments::id.desc()))
+        .select(treatments::location_id)
+        .first(conn)
+        .optional()
+}
+
 /// Live treatments at a location with plan reminders still to send (a "send the sheet now"
 /// email is not part of the plan), and how many such reminders they have.
 pub fn with_pending_at(conn: &mut DbConn, location_id: i64) -> QueryResult<Vec<(i64, i64)>> {
