@@ -449,26 +449,30 @@ pub struct AttentionItem {
 /// Check-ins not yet acknowledged whose triage asks for attention at these locations, newest
 /// first.
 pub fn needs_attention(conn: &mut DbConn, sites: &Sites) -> AppResult<Vec<AttentionItem>> {
-    let clinic = clinic::get(conn)?;
-    let (tz, l) = (clinic.zone(), clinic.locale);
-    Ok(store::open(conn, sites.ids(), ATTENTION_LIMIT)?
+    // Each check-in's times on its own location's clock.
+    let mut places = clinic::Places::default();
+    store::open(conn, sites.ids(), ATTENTION_LIMIT)?
         .into_iter()
-        .map(|row| AttentionItem {
-            patient_id: row.checkin.patient_id,
-            location_id: row.location_id,
-            checkin: CheckinView::new(row.checkin, row.triage, row.has_photo, (tz, l)),
-            patient: row.patient,
-            phone: row
-                .patient_phone
-                .filter(|p| !p.trim().is_empty())
-                .map(|p| (clinic::tel_href(&p), p)),
-            alert: row.alert,
-            reminder: match row.overdue {
-                (Some(status), Some(due)) => Some((status, l.local_moment(due, tz))),
-                _ => None,
-            },
+        .map(|row| {
+            let clinic = places.get(conn, row.location_id)?;
+            let (tz, l) = (clinic.zone(), clinic.locale);
+            Ok(AttentionItem {
+                patient_id: row.checkin.patient_id,
+                location_id: row.location_id,
+                checkin: CheckinView::new(row.checkin, row.triage, row.has_photo, (tz, l)),
+                patient: row.patient,
+                phone: row
+                    .patient_phone
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|p| (clinic::tel_href(&p), p)),
+                alert: row.alert,
+                reminder: match row.overdue {
+                    (Some(status), Some(due)) => Some((status, l.local_moment(due, tz))),
+                    _ => None,
+                },
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The navigation's count: the check-ins waiting at these locations.

@@ -49,14 +49,11 @@ pub fn failed_count(conn: &mut DbConn, sites: &Sites) -> AppResult<i64> {
 
 /// How many reminders are in each state, every state named (0 when none).
 pub fn count_by_status(conn: &mut DbConn) -> AppResult<Vec<(Status, i64)>> {
-    count_by_status_at(conn, &crate::usecases::sites::Sites::All)
+    count_by_status_at(conn, &Sites::All)
 }
 
 /// How many reminders of these locations' treatments are in each state, every state named.
-pub fn count_by_status_at(
-    conn: &mut DbConn,
-    sites: &crate::usecases::sites::Sites,
-) -> AppResult<Vec<(Status, i64)>> {
+pub fn count_by_status_at(conn: &mut DbConn, sites: &Sites) -> AppResult<Vec<(Status, i64)>> {
     let counts = store::counts(conn, sites.ids())?;
     Ok(Status::ALL
         .into_iter()
@@ -123,9 +120,12 @@ impl OutboxPage {
 }
 
 pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppResult<OutboxPage> {
-    let tz = crate::usecases::clinic::get(conn)?.zone();
+    // Day filters are the calendar days of the one location shown, else the first's.
+    let tz = match query.sites.ids() {
+        Some(&[one]) => crate::usecases::clinic::for_location(conn, one)?.zone(),
+        _ => crate::usecases::clinic::get(conn)?.zone(),
+    };
     let today = at.now.and_utc().with_timezone(&tz).date_naive();
-    // Day filters are the clinic's calendar days.
     let day_start =
         |d: chrono::NaiveDate| crate::care::schedule::at_local_hour(tz, d, 0).naive_utc();
     let (from, to) = match query.view {
