@@ -111,16 +111,6 @@ pub fn get(conn: &mut DbConn) -> AppResult<Clinic> {
     for_location(conn, first)
 }
 
-/// Every location as its documents show it, by id.
-pub fn all_locations(conn: &mut DbConn) -> AppResult<Vec<Clinic>> {
-    let rows = store::locations::list(conn)?;
-    let several = rows.len() > 1;
-    let shared = store::clinic::get(conn)?;
-    rows.into_iter()
-        .map(|row| compose(shared.clone(), row, several))
-        .collect()
-}
-
 /// The locations that take new treatments, as their documents show them.
 pub fn open_locations(conn: &mut DbConn) -> AppResult<Vec<Clinic>> {
     let rows = store::locations::list(conn)?;
