@@ -173,10 +173,12 @@ pub(super) fn saved_message(saved: &str, retimed: usize) -> String {
     }
 }
 
-/// Closes, opens again or deletes a location; a refusal comes back as a flash on its page.
+/// Closes, opens again or deletes a location; a refusal shows the location's page again with
+/// the reason beside the button (422).
 pub(super) async fn change(
     req: HttpRequest,
     auth: Auth<Admins>,
+    ctx: PageCtx,
     state: web::Data<AppState>,
     path: web::Path<(i64, String)>,
     _form: CsrfForm<Vec<(String, String)>>,
@@ -204,13 +206,13 @@ pub(super) async fn change(
     match result {
         Ok(()) => Ok(redirect_with_flash(&state, &to, FlashKind::Success, done)),
         Err(AppError::Invalid(errors)) => {
-            let why = [errors.msg("delete"), errors.msg("close")]
-                .into_iter()
-                .find(|m| !m.is_empty())
-                .unwrap_or("Not changed.")
-                .to_string();
-            let back = format!("/admin/locations/{id}");
-            Ok(redirect_with_flash(&state, &back, FlashKind::Error, &why))
+            let (location, form) = state
+                .db(move |conn| Ok((clinic::location(conn, id)?, locations::form(conn, id)?)))
+                .await?;
+            render_invalid(&FormPage {
+                errors,
+                ..FormPage::new(ctx, Some(location), form)
+            })
         }
         Err(e) => Err(e),
     }

@@ -365,14 +365,7 @@ async fn bad_location_input_is_refused_beside_its_field(app: TestApp) {
     let r = app
         .post_form_with(&admin, &format!("/admin/locations/{ny}/delete"), &[])
         .await;
-    assert_eq!(r.status().as_u16(), 303);
-    let page = app
-        .get_text_with(&admin, &format!("/admin/locations/{ny}"))
-        .await;
-    assert!(
-        page.contains("cannot be deleted. Close it instead"),
-        "{page}"
-    );
+    assert_refused_saying(r, "cannot be deleted. Close it instead").await;
     assert_eq!(count_rows(&app, "locations").await, 2);
     let r = app
         .post_form_with(&admin, &format!("/admin/locations/{ny}/close"), &[])
@@ -398,6 +391,11 @@ async fn bad_location_input_is_refused_beside_its_field(app: TestApp) {
         )
         .await;
     assert_refused_saying(r, "Choose the location where the treatment was done.").await;
+    // The last open location stays open.
+    let r = app
+        .post_form_with(&admin, "/admin/locations/1/close", &[])
+        .await;
+    assert_refused_saying(r, "This is the only open location.").await;
 }
 
 crate::on_both_databases!(
