@@ -77,10 +77,13 @@ impl Clinic {
     }
 
     /// The name patients know the place by: "Glow Clinic, Soho" when the clinic has several
-    /// locations, else the clinic's name.
+    /// locations, else the clinic's name (also when a location is named as the clinic is, as
+    /// the first one is after an upgrade).
     pub fn display_name(&self) -> String {
         match self.location.trim() {
-            "" => self.name.clone(),
+            site if site.is_empty() || site.eq_ignore_ascii_case(self.name.trim()) => {
+                self.name.clone()
+            }
             site => format!("{}, {site}", self.name),
         }
     }
@@ -159,4 +162,39 @@ pub fn default_emergency_number(time_zone: &str) -> &'static str {
                 .find(|(region, _)| time_zone.starts_with(region))
         })
         .map_or("112", |(_, number)| number)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::documents::sheet::fixture;
+
+    #[test]
+    fn a_location_is_named_after_the_clinic_only_when_it_adds_something() {
+        let at = |site: &str| super::Clinic {
+            location: site.into(),
+            ..fixture::clinic()
+        };
+        assert_eq!(at("").display_name(), "Glow Clinic");
+        assert_eq!(at("Soho").display_name(), "Glow Clinic, Soho");
+        // The first location after an upgrade carries the clinic's own name.
+        assert_eq!(at(" glow clinic ").display_name(), "Glow Clinic");
+    }
+
+    #[test]
+    fn replies_go_to_the_reply_to_else_the_locations_email() {
+        let with = |reply_to: &str, email: &str| super::Clinic {
+            reply_to: reply_to.into(),
+            email: email.into(),
+            ..fixture::clinic()
+        };
+        assert_eq!(with("", "").reply_address(), None);
+        assert_eq!(
+            with("", "front@x.example").reply_address(),
+            Some("front@x.example")
+        );
+        assert_eq!(
+            with("care@x.example", "front@x.example").reply_address(),
+            Some("care@x.example")
+        );
+    }
 }

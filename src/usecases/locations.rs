@@ -236,7 +236,7 @@ pub fn set_closed(
 /// Deletes a location no treatment was ever recorded at (one with treatments can only close).
 #[tracing::instrument(skip_all, fields(location = id))]
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> AppResult<()> {
-    write_tx(conn, |conn| {
+    write_tx::<_, AppError>(conn, |conn| {
         let location = clinic::location(conn, id)?;
         let treatments = clinic::location_treatments(conn, id)?;
         if treatments > 0 {
@@ -258,5 +258,7 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64, now: NaiveDateTime) -> 
         }
         clinic::delete_location(conn, id)?;
         audit(conn, actor, "location.deleted", &location.name, "", now)
-    })
+    })?;
+    sheet_inputs::changed();
+    Ok(())
 }

@@ -500,12 +500,26 @@ async fn an_old_database_upgrades_with_its_clinic_as_the_only_location(db: Db) {
     assert!(!settings.contains("These details are for"));
     let form = app.treatment_form(&admin, 900001).await;
     assert!(!form.contains("name=\"location\""));
-    let sheet = app.get_text_with(&admin, "/treatments/900001/sheet").await;
+    let path = "/treatments/900001/sheet";
+    let sheet = app.get_with(&admin, path).await;
+    let tag = sheet.headers()["etag"].to_str().unwrap().to_string();
+    let sheet = sheet.text().await.unwrap();
     assert!(sheet.contains("Old Glow") && sheet.contains("(212) 555-0199"));
     assert!(
         !sheet.contains("Old Glow, "),
         "no location name for a single site"
     );
+
+    // A second location: the old sheet is made again (a new tag), and its first location,
+    // still named as the clinic is, is not named twice.
+    let r = app
+        .post_form_with(&admin, "/admin/locations", &new_york_form("8"))
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let again = app.get_if_none_match(&admin, path, &tag).await;
+    assert_eq!(again.status().as_u16(), 200, "not a stale 304");
+    let sheet = again.text().await.unwrap();
+    assert!(sheet.contains("Old Glow") && !sheet.contains("Old Glow, Old Glow"));
 }
 
 mod upgrade {

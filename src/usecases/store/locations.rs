@@ -75,11 +75,15 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     locations::table.count().get_result(conn)
 }
 
+/// Adds a location, and counts a new version of the clinic's settings (with a second
+/// location every sheet names its own).
 pub fn insert(conn: &mut DbConn, row: &LocationFields, now: NaiveDateTime) -> QueryResult<i64> {
-    diesel::insert_into(locations::table)
+    let id = diesel::insert_into(locations::table)
         .values((row, locations::created_at.eq(now)))
         .returning(locations::id)
-        .get_result(conn)
+        .get_result(conn)?;
+    new_version(conn)?;
+    Ok(id)
 }
 
 /// Saves a location, and counts a new version of the clinic's settings (every sheet of the
@@ -88,10 +92,15 @@ pub fn update(conn: &mut DbConn, id: i64, row: &LocationFields) -> QueryResult<u
     let n = diesel::update(locations::table.find(id))
         .set(row)
         .execute(conn)?;
+    new_version(conn)?;
+    Ok(n)
+}
+
+/// A new version of what sheets are made from: cached sheets are made again.
+fn new_version(conn: &mut DbConn) -> QueryResult<usize> {
     diesel::update(clinic::table.find(1))
         .set(clinic::version.eq(clinic::version + 1))
-        .execute(conn)?;
-    Ok(n)
+        .execute(conn)
 }
 
 pub fn set_closed(
@@ -111,7 +120,9 @@ pub fn set_closed(
 pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     diesel::delete(user_locations::table.filter(user_locations::location_id.eq(id)))
         .execute(conn)?;
-    diesel::delete(locations::table.find(id)).execute(conn)
+    let n = diesel::delete(locations::table.find(id)).execute(conn)?;
+    new_version(conn)?;
+    Ok(n)
 }
 
 /// How many treatments (deleted ones too: their records stay) were recorded at a location.
