@@ -611,6 +611,9 @@ mod operations {
 async fn a_single_site_clinic_moves_its_send_hour_on_the_settings_page(app: TestApp) {
     app.configure_clinic("Glow Clinic", "hello@glow.example")
         .await;
+    // Its one location took the clinic's name, not the first run's "Our clinic".
+    let names = with_conn(&app, |conn| store::locations::list(conn).unwrap()).await;
+    assert_eq!(names[0].name, "Glow Clinic");
     let (_, treatment) = app.ada_treated_an_hour_ago(&[]).await;
     let before = reminders_of(&app, treatment).await;
     let pending = before

@@ -285,10 +285,18 @@ pub fn validate(input: &ClinicInput) -> AppResult<Settings> {
 /// Call inside the caller's transaction (which re-times the first location's pending
 /// emails when its zone or send hour changed).
 pub fn save_settings(conn: &mut DbConn, settings: &Settings, now: NaiveDateTime) -> AppResult<()> {
+    let before = store::clinic::get(conn)?;
     store::clinic::save(conn, &settings.name, settings.locale.as_str(), now)?;
     let first = store::locations::first_id(conn)?;
     let location = store::locations::get(conn, first)?.ok_or(AppError::NotFound)?;
-    let fields = location_fields(location.name, &settings.site, now);
+    // A first location named as the clinic was (as a new or upgraded clinic's is) follows a
+    // new name; one given its own name keeps it.
+    let name = if location.name == before.name {
+        settings.name.clone()
+    } else {
+        location.name
+    };
+    let fields = location_fields(name, &settings.site, now);
     store::locations::update(conn, first, &fields)?;
     Ok(())
 }
