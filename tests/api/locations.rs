@@ -170,6 +170,18 @@ async fn each_location_plans_prints_and_sends_as_its_own(app: TestApp) {
     assert!(sheet.contains("Glow Clinic, Manhattan") && sheet.contains("555-0100"));
     assert!(sheet.contains("911") && !sheet.contains("020 7946 0000"));
 
+    // The outbox gives each email's time on its own location's clock, and names it.
+    let staff = app.signed_in("staff").await;
+    let outbox = app.get_text_with(&staff, "/outbox?location=all").await;
+    assert!(
+        outbox.contains("each location&#x27;s time") || outbox.contains("each location's time")
+    );
+    assert!(
+        outbox.contains(", 08:00</time><br><small class=\"location\">Manhattan</small>"),
+        "{outbox}"
+    );
+    assert!(outbox.contains(", 09:00</time><br><small class=\"location\">Soho</small>"));
+
     // Each first daily email goes at its own time, from its own sender, with its own lines.
     let sink = SmtpSink::start().await;
     let clock = Arc::new(ManualClock::new(Utc::now()));

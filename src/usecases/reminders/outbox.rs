@@ -119,6 +119,14 @@ impl OutboxPage {
     }
 }
 
+impl OutboxPage {
+    /// Whether its rows name their locations (the clinic has several): each row's times are
+    /// then on its own location's clock.
+    pub fn names_locations(&self) -> bool {
+        self.rows.iter().any(|r| !r.location.is_empty())
+    }
+}
+
 pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppResult<OutboxPage> {
     // Day filters are the calendar days of the one location shown, else the first's.
     let tz = match query.sites.ids() {
@@ -155,9 +163,11 @@ pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppRes
     let has_more = rows.len() as i64 > OUTBOX_PAGE_SIZE;
     rows.truncate(OUTBOX_PAGE_SIZE as usize);
     let counts = store::counts(conn, query.sites.ids())?;
+    // Each email's times on its own location's clock, named when the clinic has several.
+    let mut places = crate::usecases::clinic::Places::default();
     let rows = rows
         .into_iter()
-        .map(|(row, patient, treatment_deleted)| {
+        .map(|(row, patient, treatment_deleted, location)| {
             let blocked = if patient.is_erased() {
                 Some(Blocked::PatientErased)
             } else if treatment_deleted {
@@ -167,9 +177,13 @@ pub fn outbox_page(conn: &mut DbConn, query: &OutboxQuery, at: Timing) -> AppRes
             } else {
                 None
             };
-            ReminderView::new(row, patient.name, blocked, tz, at)
+            let place = places.get(conn, location)?;
+            Ok(ReminderView {
+                location: place.location,
+                ..ReminderView::new(row, patient.name, blocked, place.time_zone.tz(), at)
+            })
         })
-        .collect();
+        .collect::<AppResult<_>>()?;
     Ok(OutboxPage {
         config_error: smtp_config_error(conn)?,
         rows,

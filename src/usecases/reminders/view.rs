@@ -50,6 +50,8 @@ pub struct ReminderView {
     pub can_cancel: bool,
     /// Why Retry is not offered when its state would allow it.
     pub blocked: Option<Blocked>,
+    /// Its treatment's location, when the clinic has several (the outbox names it).
+    pub location: String,
 }
 
 impl ReminderView {
@@ -81,6 +83,7 @@ impl ReminderView {
             status: row.status,
             attempts: row.attempts,
             reason: row.last_error.or(row.reason),
+            location: String::new(),
         }
     }
 }

@@ -119,7 +119,7 @@ pub struct OutboxFilter {
 }
 
 /// One row of the outbox: the reminder, its patient, and whether its treatment was deleted.
-pub type OutboxRow = (ReminderRow, PatientRow, bool);
+pub type OutboxRow = (ReminderRow, PatientRow, bool, i64);
 
 /// Reminders with their patient's name, in the filter's order.
 pub fn outbox(
@@ -135,6 +135,7 @@ pub fn outbox(
             ReminderRow::as_select(),
             PatientRow::as_select(),
             treatments::deleted_at.is_not_null(),
+            treatments::location_id,
         ))
         .into_boxed();
     if !filter.statuses.is_empty() {
