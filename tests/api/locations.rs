@@ -359,6 +359,53 @@ async fn moving_new_yorks_send_hour_retimes_only_its_pending_emails(app: TestApp
         .any(|a| a == "location.updated"));
 }
 
+/// A location moved to another zone keeps each treatment's wall-clock time (what the
+/// practitioner typed) and sends its pending emails at the send hour of the new zone.
+async fn a_new_zone_keeps_the_wall_clock_and_moves_pending_emails(app: TestApp) {
+    let (admin, ny) = two_locations(&app).await;
+    let practitioner = app.signed_in("practitioner").await;
+    let new_york = treated_at(&app, &practitioner, ny, "America/New_York", "Nora York").await;
+    let before = with_conn(&app, move |conn| {
+        aftercare::usecases::treatments::get(conn, new_york).unwrap()
+    })
+    .await;
+    let pending = reminders_of(&app, new_york)
+        .await
+        .iter()
+        .filter(|r| r.status.as_str() == "pending")
+        .count()
+        .to_string();
+    let mut chicago = location_form(
+        "Manhattan",
+        "America/Chicago",
+        "8",
+        NY_PHONE,
+        NY_SENDER,
+        "Call our answering service.",
+    );
+    chicago.push(("moves", pending.as_str()));
+    let r = app
+        .post_form_with(&admin, &format!("/admin/locations/{ny}"), &chicago)
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let after = with_conn(&app, move |conn| {
+        aftercare::usecases::treatments::get(conn, new_york).unwrap()
+    })
+    .await;
+    assert_eq!(
+        after.treated_at_local, before.treated_at_local,
+        "the typed time stays"
+    );
+    assert_eq!(after.time_zone.name(), "America/Chicago");
+    assert_eq!(
+        (after.treated_at - before.treated_at).num_hours(),
+        1,
+        "the same wall clock an hour west"
+    );
+    let rows = reminders_of(&app, new_york).await;
+    assert_eq!(daily_hours(&rows, "America/Chicago"), [8]);
+}
+
 async fn bad_location_input_is_refused_beside_its_field(app: TestApp) {
     let (admin, ny) = two_locations(&app).await;
     let mut bad = location_form("", "Mars/Olympus", "24", "", NY_SENDER, "");
@@ -414,6 +461,7 @@ crate::on_both_databases!(
     each_location_plans_prints_and_sends_as_its_own,
     a_patient_treated_at_both_gets_each_locations_email_from_it,
     moving_new_yorks_send_hour_retimes_only_its_pending_emails,
+    a_new_zone_keeps_the_wall_clock_and_moves_pending_emails,
     bad_location_input_is_refused_beside_its_field,
     a_single_site_clinic_moves_its_send_hour_on_the_settings_page,
 );
