@@ -170,6 +170,12 @@ async fn each_location_plans_prints_and_sends_as_its_own(app: TestApp) {
     assert!(sheet.contains("Glow Clinic, Manhattan") && sheet.contains("555-0100"));
     assert!(sheet.contains("911") && !sheet.contains("020 7946 0000"));
 
+    // Staff see where it was done on the treatment's page.
+    let page = app
+        .get_text_with(&practitioner, &format!("/treatments/{new_york}"))
+        .await;
+    assert!(page.contains("<dt>Location</dt><dd>Manhattan (America/New_York)</dd>"));
+
     // The outbox gives each email's time on its own location's clock, and names it.
     let staff = app.signed_in("staff").await;
     let outbox = app.get_text_with(&staff, "/outbox?location=all").await;
