@@ -514,22 +514,25 @@ async fn an_old_database_upgrades_with_its_clinic_as_the_only_location(db: Db) {
     assert_eq!(
         (
             only.id,
-            only.name.as_str(),
-            only.time_zone.as_str(),
-            only.send_hour
+            only.fields.name.as_str(),
+            only.fields.time_zone.as_str(),
+            only.fields.send_hour
         ),
         (1, "Old Glow", "America/New_York", 7)
     );
     assert_eq!(
         (
-            only.phone.as_str(),
-            only.email.as_str(),
-            only.sender_email.as_str()
+            only.fields.phone.as_str(),
+            only.fields.email.as_str(),
+            only.fields.sender_email.as_str()
         ),
         ("(212) 555-0199", "front@old.example", "care@old.example")
     );
     assert_eq!(
-        (only.emergency_number.as_str(), only.reply_days),
+        (
+            only.fields.emergency_number.as_str(),
+            only.fields.reply_days
+        ),
         ("911", 3)
     );
     assert!(only.closed_at.is_none());
@@ -679,7 +682,7 @@ async fn a_single_site_clinic_moves_its_send_hour_on_the_settings_page(app: Test
         .await;
     // Its one location took the clinic's name, not the first run's "Our clinic".
     let names = with_conn(&app, |conn| store::locations::list(conn).unwrap()).await;
-    assert_eq!(names[0].name, "Glow Clinic");
+    assert_eq!(names[0].fields.name, "Glow Clinic");
     let (_, treatment) = app.ada_treated_an_hour_ago(&[]).await;
     let before = reminders_of(&app, treatment).await;
     let pending = before

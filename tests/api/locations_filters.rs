@@ -26,20 +26,9 @@ async fn two_sites(app: TestApp) -> Sites {
         let row = store::locations::get(conn, first).unwrap().unwrap();
         let fields = |name: &str| LocationFields {
             name: name.into(),
-            phone: row.phone.clone(),
-            email: row.email.clone(),
-            address: row.address.clone(),
-            opening_hours: row.opening_hours.clone(),
-            out_of_hours: row.out_of_hours.clone(),
-            emergency_number: row.emergency_number.clone(),
-            time_zone: row.time_zone.clone(),
-            send_hour: row.send_hour,
-            sender_email: row.sender_email.clone(),
-            reply_to: row.reply_to.clone(),
-            reply_days: row.reply_days,
-            updated_at: now,
+            ..row.fields.clone()
         };
-        store::locations::update(conn, first, &fields("London")).unwrap();
+        store::locations::update(conn, first, &fields("London"), now).unwrap();
         let second = store::locations::insert(conn, &fields("Camden"), now).unwrap();
         (first, second)
     })

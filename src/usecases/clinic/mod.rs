@@ -59,22 +59,23 @@ pub fn locale(conn: &mut DbConn) -> AppResult<Locale> {
 /// so its documents name the location too.
 fn compose(shared: store::clinic::ClinicRow, row: LocationRow, several: bool) -> AppResult<Clinic> {
     let corrupt = |e: String| AppError::Internal(anyhow::anyhow!(e));
+    let f = row.fields;
     Ok(Clinic {
         name: shared.name,
-        location: if several { row.name } else { String::new() },
         location_id: row.id,
-        phone: row.phone,
-        email: row.email,
-        address: row.address,
-        opening_hours: row.opening_hours,
-        out_of_hours: row.out_of_hours,
-        time_zone: Zone::try_from(row.time_zone).map_err(corrupt)?,
-        send_hour: row.send_hour,
-        sender_email: row.sender_email,
-        reply_to: row.reply_to,
-        reply_days: row.reply_days,
+        location: if several { f.name } else { String::new() },
+        phone: f.phone,
+        email: f.email,
+        address: f.address,
+        opening_hours: f.opening_hours,
+        out_of_hours: f.out_of_hours,
+        time_zone: Zone::try_from(f.time_zone).map_err(corrupt)?,
+        send_hour: f.send_hour,
+        sender_email: f.sender_email,
+        reply_to: f.reply_to,
+        reply_days: f.reply_days,
         configured: shared.configured,
-        emergency_number: row.emergency_number,
+        emergency_number: f.emergency_number,
         locale: Locale::try_from(shared.locale).map_err(corrupt)?,
     })
 }
@@ -123,11 +124,7 @@ pub fn open_locations(conn: &mut DbConn) -> AppResult<Vec<Clinic>> {
 }
 
 /// The store's fields for a location's checked details.
-fn location_fields(
-    name: String,
-    site: &Site,
-    now: NaiveDateTime,
-) -> store::locations::LocationFields {
+fn location_fields(name: String, site: &Site) -> store::locations::LocationFields {
     store::locations::LocationFields {
         name,
         phone: site.phone.clone(),
@@ -141,7 +138,6 @@ fn location_fields(
         sender_email: site.sender_email.clone(),
         reply_to: site.reply_to.clone(),
         reply_days: site.reply_days,
-        updated_at: now,
     }
 }
 
@@ -159,9 +155,9 @@ impl From<&LocationRow> for Location {
     fn from(row: &LocationRow) -> Location {
         Location {
             id: row.id,
-            name: row.name.clone(),
-            time_zone: row.time_zone.clone(),
-            send_hour: row.send_hour,
+            name: row.fields.name.clone(),
+            time_zone: row.fields.time_zone.clone(),
+            send_hour: row.fields.send_hour,
             closed: row.closed_at.is_some(),
         }
     }
@@ -192,7 +188,7 @@ pub fn insert_location(
 ) -> AppResult<i64> {
     Ok(store::locations::insert(
         conn,
-        &location_fields(name, site, now),
+        &location_fields(name, site),
         now,
     )?)
 }
@@ -205,7 +201,7 @@ pub fn update_location(
     site: &Site,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    match store::locations::update(conn, id, &location_fields(name, site, now))? {
+    match store::locations::update(conn, id, &location_fields(name, site), now)? {
         0 => Err(AppError::NotFound),
         _ => Ok(()),
     }
@@ -291,12 +287,12 @@ pub fn save_settings(conn: &mut DbConn, settings: &Settings, now: NaiveDateTime)
     let location = store::locations::get(conn, first)?.ok_or(AppError::NotFound)?;
     // A first location named as the clinic was (as a new or upgraded clinic's is) follows a
     // new name; one given its own name keeps it.
-    let name = if location.name == before.name {
+    let name = if location.fields.name == before.name {
         settings.name.clone()
     } else {
-        location.name
+        location.fields.name
     };
-    let fields = location_fields(name, &settings.site, now);
-    store::locations::update(conn, first, &fields)?;
+    let fields = location_fields(name, &settings.site);
+    store::locations::update(conn, first, &fields, now)?;
     Ok(())
 }

@@ -6,28 +6,18 @@ use diesel::prelude::*;
 use super::schema::{clinic, locations, reminders, treatments, user_locations};
 use super::DbConn;
 
-/// A location's row.
+/// A location's row: its id, what its form sets, and whether it is closed.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = locations)]
 pub struct LocationRow {
     pub id: i64,
-    pub name: String,
-    pub phone: String,
-    pub email: String,
-    pub address: String,
-    pub opening_hours: String,
-    pub out_of_hours: String,
-    pub emergency_number: String,
-    pub time_zone: String,
-    pub send_hour: i32,
-    pub sender_email: String,
-    pub reply_to: String,
-    pub reply_days: i32,
+    #[diesel(embed)]
+    pub fields: LocationFields,
     pub closed_at: Option<NaiveDateTime>,
 }
 
 /// What a location's form sets.
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = locations)]
 pub struct LocationFields {
     pub name: String,
@@ -42,7 +32,6 @@ pub struct LocationFields {
     pub sender_email: String,
     pub reply_to: String,
     pub reply_days: i32,
-    pub updated_at: NaiveDateTime,
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> QueryResult<Option<LocationRow>> {
@@ -79,7 +68,11 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
 /// location every sheet names its own).
 pub fn insert(conn: &mut DbConn, row: &LocationFields, now: NaiveDateTime) -> QueryResult<i64> {
     let id = diesel::insert_into(locations::table)
-        .values((row, locations::created_at.eq(now)))
+        .values((
+            row,
+            locations::created_at.eq(now),
+            locations::updated_at.eq(now),
+        ))
         .returning(locations::id)
         .get_result(conn)?;
     new_version(conn)?;
@@ -88,9 +81,14 @@ pub fn insert(conn: &mut DbConn, row: &LocationFields, now: NaiveDateTime) -> Qu
 
 /// Saves a location, and counts a new version of the clinic's settings (every sheet of the
 /// location shows its lines).
-pub fn update(conn: &mut DbConn, id: i64, row: &LocationFields) -> QueryResult<usize> {
+pub fn update(
+    conn: &mut DbConn,
+    id: i64,
+    row: &LocationFields,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     let n = diesel::update(locations::table.find(id))
-        .set(row)
+        .set((row, locations::updated_at.eq(now)))
         .execute(conn)?;
     new_version(conn)?;
     Ok(n)
