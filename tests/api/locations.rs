@@ -170,6 +170,19 @@ async fn each_location_plans_prints_and_sends_as_its_own(app: TestApp) {
     assert!(sheet.contains("Glow Clinic, Manhattan") && sheet.contains("555-0100"));
     assert!(sheet.contains("911") && !sheet.contains("020 7946 0000"));
 
+    // Patients are shared: the patient's page lists each treatment with its location.
+    let patient = scalar(
+        &app,
+        &format!("SELECT patient_id FROM treatments WHERE id = {new_york}"),
+    )
+    .await;
+    let page = app
+        .get_text_with(&practitioner, &format!("/patients/{patient}"))
+        .await;
+    assert!(
+        page.contains("<th scope=\"col\">Location</th>") && page.contains("<td>Manhattan</td>")
+    );
+
     // Staff see where it was done on the treatment's page.
     let page = app
         .get_text_with(&practitioner, &format!("/treatments/{new_york}"))
@@ -569,6 +582,8 @@ async fn an_old_database_upgrades_with_its_clinic_as_the_only_location(db: Db) {
     assert!(!settings.contains("These details are for"));
     let form = app.treatment_form(&admin, 900001).await;
     assert!(!form.contains("name=\"location\""));
+    let page = app.get_text_with(&admin, "/patients/900001").await;
+    assert!(page.contains("Olga Before") && !page.contains("<th scope=\"col\">Location</th>"));
     let path = "/treatments/900001/sheet";
     let sheet = app.get_with(&admin, path).await;
     let tag = sheet.headers()["etag"].to_str().unwrap().to_string();

@@ -13,6 +13,19 @@ pub struct PatientPage {
     pub patient: Patient,
     pub treatments: Vec<(Treatment, String)>,
     pub consent_by: Option<String>,
+    /// Each location's id and name when the clinic has several (patients visit any of them);
+    /// empty for a single site.
+    pub locations: Vec<(i64, String)>,
+}
+
+impl PatientPage {
+    /// The name of the location a treatment was done at, when the clinic has several.
+    pub fn location_of(&self, t: &Treatment) -> &str {
+        self.locations
+            .iter()
+            .find(|(id, _)| *id == t.location_id)
+            .map_or("", |(_, name)| name.as_str())
+    }
 }
 
 #[tracing::instrument(skip_all, fields(id = id))]
@@ -27,10 +40,15 @@ pub fn patient_page(conn: &mut DbConn, id: i64) -> AppResult<PatientPage> {
         },
         None => None,
     };
+    let locations = match crate::usecases::clinic::locations(conn)? {
+        several if several.len() > 1 => several.into_iter().map(|l| (l.id, l.name)).collect(),
+        _ => Vec::new(),
+    };
     Ok(PatientPage {
         patient,
         treatments,
         consent_by,
+        locations,
     })
 }
 
