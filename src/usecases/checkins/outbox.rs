@@ -35,11 +35,17 @@ pub fn claim_clinic_emails(
     let claimed = write_tx(conn, |c| {
         Ok::<_, AppError>(store::claim_outbox(c, kind, claim)?)
     })?;
+    let ids: Vec<i64> = claimed.iter().map(|row| row.checkin_id).collect();
+    let locations = store::locations_of(conn, &ids)?;
     let mut places = clinic::Places::default();
     claimed
         .into_iter()
         .map(|row| {
-            let location = store::location_of(conn, row.checkin_id)?;
+            let location = locations
+                .iter()
+                .find(|(checkin, _)| *checkin == row.checkin_id)
+                .map(|(_, location)| *location)
+                .ok_or(AppError::NotFound)?;
             Ok(Alert {
                 id: row.id,
                 checkin_id: row.checkin_id,

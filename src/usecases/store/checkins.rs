@@ -373,13 +373,13 @@ pub struct AlertRow {
     pub message_id: String,
 }
 
-/// The location of a check-in's treatment.
-pub fn location_of(conn: &mut DbConn, checkin_id: i64) -> QueryResult<i64> {
+/// The location of each check-in's treatment, as (check-in, location), in one read.
+pub fn locations_of(conn: &mut DbConn, checkin_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
     checkins::table
         .inner_join(treatments::table)
-        .filter(checkins::id.eq(checkin_id))
-        .select(treatments::location_id)
-        .first(conn)
+        .filter(checkins::id.eq_any(checkin_ids))
+        .select((checkins::id, treatments::location_id))
+        .load(conn)
 }
 
 /// Takes up to `claim.limit` due emails of an outbox and leases them with the claim's token:
