@@ -462,6 +462,9 @@ async fn the_link_shows_a_change_made_here_at_once_and_one_made_elsewhere_within
         )
         .await;
     assert_eq!(r.status().as_u16(), 303);
+    // The change count is the process's, and other tests run in this one: a change any of
+    // them makes from this view on rightly ends the moment, so only a quiet process proves it.
+    let changes = aftercare::usecases::sheet_inputs::changes();
     assert!(sheet().await.1.contains("Maya Shah"));
 
     // Renamed elsewhere (another instance, the command line): straight into the database.
@@ -475,8 +478,9 @@ async fn the_link_shows_a_change_made_here_at_once_and_one_made_elsewhere_within
     .await
     .unwrap();
     let (_, within) = sheet().await;
+    let quiet = aftercare::usecases::sheet_inputs::changes() == changes;
     assert!(
-        within.contains("Maya Shah"),
+        within.contains("Maya Shah") || !quiet,
         "the versions read are trusted for a moment"
     );
     app.clock
